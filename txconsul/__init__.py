@@ -1,0 +1,39 @@
+"""
+txconsul: a Twisted-native client for HashiCorp Consul.
+
+Every call returns a :class:`~twisted.internet.defer.Deferred`::
+
+    from txconsul import Consul
+
+    c = Consul()
+    index, data = yield c.kv.get("foo")
+"""
+
+from ._errors import (
+    ACLDisabled,
+    ACLPermissionDenied,
+    BadRequest,
+    ClientError,
+    ConsulConnectionError,
+    ConsulException,
+    NotFound,
+    Timeout,
+)
+from ._http import QueryMeta
+from .client import Consul
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACLDisabled",
+    "ACLPermissionDenied",
+    "BadRequest",
+    "ClientError",
+    "Consul",
+    "ConsulConnectionError",
+    "ConsulException",
+    "NotFound",
+    "QueryMeta",
+    "Timeout",
+    "__version__",
+]

@@ -1,0 +1,417 @@
+# -*- test-case-name: tests.test_http -*-
+"""
+The transport: the only module that talks HTTP.
+
+One method in (:meth:`HTTPTransport.request`), one small value out
+(:class:`ConsulResponse`).  It owns the connection pool, puts the ACL token in
+the ``X-Consul-Token`` header (never in the URL), adds ``dc``, consistency and
+blocking parameters, applies client-side timeouts on the injected clock, maps
+HTTP errors to :mod:`txconsul._errors`, and lets ``Deferred.cancel()`` abort the
+HTTP request.
+"""
+
+from __future__ import annotations
+
+import json
+from base64 import b64encode
+from typing import Any, Iterable, Optional, Sequence, Union
+from urllib.parse import quote
+
+import attr
+from twisted.internet.defer import CancelledError, Deferred, TimeoutError, succeed
+from twisted.internet.interfaces import IConsumer, IReactorTime
+from twisted.logger import Logger
+from twisted.web.client import Agent, HTTPConnectionPool, readBody
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import UNKNOWN_LENGTH, IAgent, IBodyProducer
+from zope.interface import implementer
+
+from ._duration import format_duration
+from ._errors import (
+    ConsulConnectionError,
+    ConsulException,
+    Timeout,
+    error_for_status,
+)
+
+log = Logger()
+
+#: Read consistency modes accepted by Consul.
+CONSISTENCY_MODES = ("default", "consistent", "stale")
+
+#: Seconds added to a blocking query's client-side timeout beyond
+#: ``wait + wait/16`` (the most jitter Consul adds).
+BLOCKING_MARGIN = 5.0
+
+Param = tuple[str, Optional[str]]
+ParamsLike = Iterable[Param]
+
+_DEFAULT: Any = object()
+
+
+def quote_key(key: str) -> str:
+    """
+    Percent-escape a KV key (or any path tail) one segment at a time.
+
+    Every byte that is not unreserved is escaped, ``/`` is kept as the segment
+    separator, so any key round-trips byte-exact through Consul's decoding.
+    """
+    return quote(key, safe="/~")
+
+
+def check_consistency(value: Optional[str]) -> Optional[str]:
+    """
+    Validate a consistency mode; ``None`` means "use the client's default".
+
+    :raises ValueError: for anything but ``'default'``, ``'consistent'``,
+        ``'stale'`` or ``None``.
+    """
+    if value is None or value in CONSISTENCY_MODES:
+        return value
+    raise ValueError(
+        f"invalid consistency {value!r}: use 'default', 'consistent' or 'stale'"
+    )
+
+
+@attr.s(slots=True, frozen=True, auto_attribs=True)
+class QueryMeta:
+    """
+    The metadata Consul returns with a read.
+
+    :ivar index: ``X-Consul-Index`` as an int, or ``None`` when absent.
+        A ``QueryMeta`` can itself be passed as ``index=`` to the next call.
+    :ivar known_leader: ``X-Consul-KnownLeader``, or ``None`` when absent.
+    :ivar last_contact: ``X-Consul-LastContact`` in milliseconds, or ``None``.
+    """
+
+    index: Optional[int]
+    known_leader: Optional[bool]
+    last_contact: Optional[int]
+
+    def __index__(self) -> int:
+        if self.index is None:
+            raise TypeError("this response carried no X-Consul-Index")
+        return self.index
+
+    __int__ = __index__
+
+
+@attr.s(slots=True, frozen=True, auto_attribs=True, repr=False)
+class ConsulResponse:
+    """
+    One answer from the agent.
+
+    :ivar code: the HTTP status code.
+    :ivar headers: the response headers (:class:`twisted.web.http_headers.Headers`).
+    :ivar body: the raw body bytes.
+    :ivar meta: a :class:`QueryMeta` built from the headers.
+    """
+
+    code: int
+    headers: Headers
+    body: bytes
+    meta: QueryMeta
+
+    @property
+    def index(self) -> Optional[int]:
+        """``X-Consul-Index`` as an int, or ``None``."""
+        return self.meta.index
+
+    def json(self) -> Any:
+        """Decode the body as JSON (``None`` for an empty body)."""
+        if not self.body:
+            return None
+        return json.loads(self.body)
+
+    def __repr__(self) -> str:
+        return f"<ConsulResponse {self.code} index={self.meta.index} {len(self.body)} bytes>"
+
+
+@implementer(IBodyProducer)
+class BytesProducer:
+    """An :class:`IBodyProducer` that writes a bytes body at once."""
+
+    __slots__ = ("_body", "length")
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+        self.length = len(body)
+
+    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
+        consumer.write(self._body)
+        return succeed(None)
+
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        pass
+
+
+def _header(headers: Headers, name: bytes) -> Optional[bytes]:
+    values = headers.getRawHeaders(name)
+    return values[0] if values else None
+
+
+def parse_meta(headers: Headers) -> QueryMeta:
+    """Read ``X-Consul-Index``, ``-KnownLeader`` and ``-LastContact``."""
+    raw_index = _header(headers, b"x-consul-index")
+    raw_leader = _header(headers, b"x-consul-knownleader")
+    raw_contact = _header(headers, b"x-consul-lastcontact")
+    index = int(raw_index) if raw_index and raw_index.isdigit() else None
+    leader = None if raw_leader is None else raw_leader.strip().lower() == b"true"
+    contact = int(raw_contact) if raw_contact and raw_contact.isdigit() else None
+    return QueryMeta(index, leader, contact)
+
+
+def encode_params(params: Iterable[Param]) -> bytes:
+    """
+    Encode ``(name, value)`` pairs as a query string; a ``None`` value is a
+    presence flag (``?recurse``), as Consul reads them.
+    """
+    parts = []
+    for name, value in params:
+        if value is None:
+            parts.append(quote(name, safe=""))
+        else:
+            parts.append(quote(name, safe="") + "=" + quote(value, safe=""))
+    return "&".join(parts).encode("ascii")
+
+
+class HTTPTransport:
+    """
+    Issues Consul HTTP API requests over a persistent connection pool.
+
+    :param base_url: ``scheme://host:port`` plus an optional path prefix, as
+        ``str``; for a unix socket ``http://localhost`` with ``agent`` given.
+    :param reactor: provides ``callLater`` for timeouts and the pool.
+    :param agent: an :class:`IAgent` to use instead of building one (tests
+        pass :func:`txconsul.testing.FakeConsul.agent`).
+    :param address: how errors name the agent (``host:port`` or a socket path).
+    :param token: the default ACL token.
+    :param dc: the default datacenter, or ``None``.
+    :param consistency: the default read consistency.
+    :param timeout: seconds before a non-blocking request fails with
+        :class:`Timeout`; ``None`` disables it.
+    :param pool_size: most idle connections kept open.
+    :param tls_policy: an ``IPolicyForHTTPS`` for ``https``.
+    :param basic_auth: ``(user, password)`` for HTTP basic authentication.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        reactor: IReactorTime,
+        agent: Optional[IAgent] = None,
+        address: str = "",
+        token: Optional[str] = None,
+        dc: Optional[str] = None,
+        consistency: str = "default",
+        timeout: Optional[float] = 30.0,
+        pool_size: int = 64,
+        tls_policy: Any = None,
+        basic_auth: Optional[tuple[str, str]] = None,
+        endpoint_factory: Any = None,
+    ) -> None:
+        self._base = base_url.rstrip("/").encode("ascii")
+        self._clock = reactor
+        self.address = address or base_url
+        self.token = token
+        self.dc = dc
+        self.consistency = check_consistency(consistency) or "default"
+        self.timeout = timeout
+        self._pool: Optional[HTTPConnectionPool] = None
+        if agent is None:
+            pool = HTTPConnectionPool(reactor, persistent=True)
+            pool.maxPersistentPerHost = pool_size
+            pool.retryAutomatically = False
+            self._pool = pool
+            if endpoint_factory is not None:
+                agent = Agent.usingEndpointFactory(reactor, endpoint_factory, pool=pool)
+            elif tls_policy is not None:
+                agent = Agent(reactor, contextFactory=tls_policy, pool=pool)
+            else:
+                agent = Agent(reactor, pool=pool)
+        self._agent = agent
+        self._static_headers: dict[bytes, list[bytes]] = {
+            b"user-agent": [b"txconsul"],
+        }
+        if basic_auth is not None:
+            user, password = basic_auth
+            creds = b64encode(f"{user}:{password}".encode("utf-8"))
+            self._static_headers[b"authorization"] = [b"Basic " + creds]
+
+    def __repr__(self) -> str:
+        return f"<HTTPTransport {self.address}>"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: Optional[ParamsLike] = None,
+        body: Union[bytes, None] = None,
+        *,
+        json_body: Any = _DEFAULT,
+        token: Optional[str] = None,
+        dc: Optional[str] = None,
+        consistency: Optional[str] = None,
+        index: Any = None,
+        wait: Optional[float] = None,
+        timeout: Any = _DEFAULT,
+        expect: Sequence[int] = (200,),
+        require_index: bool = False,
+        use_dc: bool = True,
+    ) -> "Deferred[ConsulResponse]":
+        """
+        Send one request and fire with a :class:`ConsulResponse`.
+
+        :param method: ``'GET'``, ``'PUT'``, ``'DELETE'`` or ``'POST'``.
+        :param path: the already-escaped path, starting with ``/v1/``.
+        :param params: extra query parameters; a ``None`` value is a flag.
+        :param body: raw body bytes (sent as ``application/octet-stream``).
+        :param json_body: an object sent as JSON instead of ``body``.
+        :param token: overrides the client's default token for this call.
+        :param dc: overrides the client's default datacenter.
+        :param consistency: overrides the client's default consistency.
+        :param index: blocking index (an int, a numeric string or a
+            :class:`QueryMeta`); ``None``/0 means no blocking.
+        :param wait: the blocking wait in seconds (already validated).
+        :param timeout: overrides the client's default timeout (seconds or
+            ``None``); blocking calls default to ``wait + wait/16 + 5s``.
+        :param expect: the statuses that are answers rather than errors.
+        :param require_index: fail if a 2xx answer lacks ``X-Consul-Index``.
+        :param use_dc: whether ``dc`` applies to this endpoint.
+        """
+        query: list[Param] = []
+        if use_dc:
+            dc = dc if dc is not None else self.dc
+            if dc:
+                query.append(("dc", dc))
+        mode = consistency if consistency is not None else self.consistency
+        if mode == "consistent":
+            query.append(("consistent", None))
+        elif mode == "stale":
+            query.append(("stale", None))
+        blocking = False
+        if index is not None:
+            idx = int(index)
+            if idx < 0:
+                raise ValueError(f"invalid index {index!r}: must be >= 0")
+            if idx > 0:
+                blocking = True
+                query.append(("index", str(idx)))
+        if wait is not None:
+            query.append(("wait", format_duration(wait)))
+        if params:
+            query.extend(params)
+        url = self._base + path.encode("ascii")
+        if query:
+            url += b"?" + encode_params(query)
+
+        headers = Headers(dict(self._static_headers))
+        tok = token if token is not None else self.token
+        if tok:
+            headers.setRawHeaders(b"x-consul-token", [tok.encode("utf-8")])
+        producer = None
+        if json_body is not _DEFAULT:
+            body = json.dumps(json_body, separators=(",", ":")).encode("utf-8")
+            headers.setRawHeaders(b"content-type", [b"application/json"])
+        elif body is not None:
+            headers.setRawHeaders(b"content-type", [b"application/octet-stream"])
+        if body is not None:
+            producer = BytesProducer(body)
+        elif method in ("PUT", "POST"):
+            producer = BytesProducer(b"")
+
+        if timeout is _DEFAULT:
+            if blocking:
+                w = wait if wait is not None else 300.0
+                timeout = w + w / 16.0 + BLOCKING_MARGIN
+            else:
+                timeout = self.timeout
+
+        d = self._agent.request(method.encode("ascii"), url, headers, producer)
+        d.addCallback(self._read, method, path, expect, require_index)
+        if timeout is not None:
+            d.addTimeout(timeout, self._clock)
+        d.addErrback(self._failed, method, path, timeout)
+        return d
+
+    def _read(
+        self,
+        response: Any,
+        method: str,
+        path: str,
+        expect: Sequence[int],
+        require_index: bool,
+    ) -> "Deferred[ConsulResponse]":
+        d = readBody(response)
+
+        def done(body: bytes) -> ConsulResponse:
+            code = response.code
+            if code not in expect:
+                raise error_for_status(code, method, path, body)
+            meta = parse_meta(response.headers)
+            if require_index and meta.index is None and 200 <= code < 300:
+                raise ConsulException(
+                    f"{method} {path}: answer has no X-Consul-Index header",
+                    method=method,
+                    path=path,
+                    status=code,
+                    body=body,
+                )
+            return ConsulResponse(code, response.headers, body, meta)
+
+        return d.addCallback(done)
+
+    def _failed(self, failure: Any, method: str, path: str, timeout: Any) -> Any:
+        if failure.check(ConsulException):
+            return failure
+        if failure.check(TimeoutError):
+            raise Timeout(
+                f"{method} {path}: no answer from {self.address} within {timeout:g}s",
+                method=method,
+                path=path,
+            )
+        if failure.check(CancelledError):
+            return failure
+        reason = _describe(failure.value)
+        raise ConsulConnectionError(
+            f"{method} {path}: cannot talk to Consul at {self.address}: {reason}",
+            method=method,
+            path=path,
+        )
+
+    def close(self) -> "Deferred[None]":
+        """Close the idle pooled connections; fires when they are closed."""
+        if self._pool is None:
+            return succeed(None)
+        return self._pool.closeCachedConnections()
+
+
+def _describe(exc: BaseException) -> str:
+    """A short human text for a connection-level exception."""
+    reasons = getattr(exc, "reasons", None)
+    if reasons:
+        inner = [_describe(r.value) for r in reasons if not r.check(CancelledError)]
+        inner = [i for i in inner if i]
+        if inner:
+            return "; ".join(inner)
+    name = type(exc).__name__
+    text = str(exc).strip()
+    try:
+        from OpenSSL import SSL
+
+        if isinstance(exc, SSL.Error):
+            return f"TLS failure: {text or name}"
+    except ImportError:  # pragma: no cover
+        pass
+    if "SSL" in name or "TLS" in name or "certificate" in text.lower():
+        return f"TLS failure: {text or name}"
+    if text and text not in ("()", "[]"):
+        return f"{name}: {text}"
+    return name

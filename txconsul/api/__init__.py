@@ -1,0 +1,3 @@
+"""
+Endpoint groups: one module per Consul HTTP API area.
+"""

@@ -1,0 +1,231 @@
+# -*- test-case-name: tests.test_kv -*-
+"""
+The KV store: ``/v1/kv/``.
+"""
+
+from __future__ import annotations
+
+from base64 import b64decode
+from typing import Any, Optional, Union
+
+from twisted.internet.defer import Deferred
+
+from .._duration import DurationLike
+from .._http import ConsulResponse, Param, quote_key
+from ._base import Endpoint, check_str, decode_json
+
+KeyLike = Union[str, bytes]
+ValueLike = Union[str, bytes, None]
+
+_UINT64_MAX = 2**64 - 1
+
+
+def kv_path(key: KeyLike, allow_empty: bool = False) -> str:
+    """
+    Validate a key and build its escaped ``/v1/kv/`` path.
+
+    :raises TypeError: if the key is not ``str`` or ``bytes``.
+    :raises ValueError: for a key that starts with ``/``, that has an empty,
+        ``.`` or ``..`` segment (Consul's router redirects those), or an empty
+        key where one is required.
+    """
+    if isinstance(key, bytes):
+        text = key.decode("utf-8", "surrogateescape")
+    elif isinstance(key, str):
+        text = key
+    else:
+        raise TypeError(f"key must be str or bytes, not {type(key).__name__}")
+    if not text:
+        if allow_empty:
+            return "/v1/kv/"
+        raise ValueError("key must not be empty (use recurse=True to read every key)")
+    if text.startswith("/"):
+        raise ValueError(f"invalid key {text!r}: a key must not begin with '/'")
+    segments = text.split("/")
+    inner = segments[:-1]  # a trailing '/' (a "folder" key) is fine
+    if any(s in ("", ".", "..") for s in inner) or segments[-1] in (".", ".."):
+        raise ValueError(
+            f"invalid key {text!r}: Consul's HTTP router rewrites keys with "
+            "'//', '.' or '..' segments"
+        )
+    raw = text.encode("utf-8", "surrogateescape")
+    return "/v1/kv/" + quote_key(raw)  # type: ignore[arg-type]
+
+
+def _check_uint(value: Any, what: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if not 0 <= value <= _UINT64_MAX:
+        raise ValueError(f"invalid {what} {value!r}: must be between 0 and 2**64-1")
+    return str(value)
+
+
+def encode_value(value: ValueLike) -> bytes:
+    """
+    The request body for a value: ``str`` as UTF-8, ``bytes`` as is,
+    ``None`` as empty.
+
+    :raises TypeError: for any other type.
+    """
+    if value is None:
+        return b""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    raise TypeError(
+        f"value must be str, bytes or None, not {type(value).__name__}"
+    )
+
+
+def decode_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """Decode one KV entry in place: ``Value`` from base64 to bytes (or None)."""
+    value = entry.get("Value")
+    entry["Value"] = None if value is None else b64decode(value)
+    return entry
+
+
+def decode_get(response: ConsulResponse, single: bool) -> Any:
+    """
+    Decode a KV read: ``None`` for a 404, the entry (or list of entries, or
+    list of keys) otherwise.
+    """
+    if response.code == 404:
+        return None
+    data = response.json()
+    if data is None:
+        return None
+    if data and isinstance(data[0], dict):
+        for entry in data:
+            decode_entry(entry)
+        if single:
+            return data[0]
+    return data
+
+
+class KV(Endpoint):
+    """
+    The key/value store, as ``consul.kv``.
+
+    Keys and values may be ``str`` or ``bytes``; values come back as
+    ``bytes`` (``None`` when empty).  Invalid arguments raise ``ValueError`` or
+    ``TypeError`` at the call, before any request is sent.
+    """
+
+    def get(
+        self,
+        key: KeyLike,
+        index: Any = None,
+        recurse: bool = False,
+        wait: Optional[DurationLike] = None,
+        token: Optional[str] = None,
+        consistency: Optional[str] = None,
+        keys: bool = False,
+        separator: Optional[str] = None,
+        dc: Optional[str] = None,
+        *,
+        meta: bool = False,
+    ) -> "Deferred[tuple[Any, Any]]":
+        """
+        Read a key, a prefix (``recurse=True``) or key names (``keys=True``).
+
+        Fires with ``(index, data)``: ``data`` is the entry dict (``Key``,
+        ``Value`` as bytes or None, ``Flags``, ``Session``, ``LockIndex``,
+        ``CreateIndex``, ``ModifyIndex``), a list of entries for ``recurse``,
+        a list of key strings for ``keys``, or ``None`` when nothing matches.
+
+        :param index: block until the data changes past this index.
+        :param wait: how long to block: ``'10s'``, ``'5m'`` or seconds (at
+            most 10 minutes).
+        :param separator: with ``keys``, list only up to this separator.
+        :param meta: fire with ``(QueryMeta, data)`` instead.
+        """
+        listing = bool(recurse or keys)
+        path = kv_path(key, allow_empty=listing)
+        params: list[Param] = []
+        if keys:
+            params.append(("keys", None))
+            if separator is not None:
+                params.append(("separator", check_str(separator, "separator")))
+        elif recurse:
+            params.append(("recurse", None))
+        elif separator is not None:
+            raise ValueError("separator only applies with keys=True")
+        return self._read(
+            path,
+            lambda r: decode_get(r, not listing),
+            params,
+            index=index,
+            wait=wait,
+            consistency=consistency,
+            token=token,
+            dc=dc,
+            meta=meta,
+            expect=(200, 404),
+        )
+
+    def put(
+        self,
+        key: KeyLike,
+        value: ValueLike,
+        cas: Optional[int] = None,
+        flags: Optional[int] = None,
+        acquire: Optional[str] = None,
+        release: Optional[str] = None,
+        token: Optional[str] = None,
+        dc: Optional[str] = None,
+    ) -> "Deferred[bool]":
+        """
+        Write ``value`` at ``key``; fires with ``True`` or ``False``.
+
+        :param cas: write only if the key's ModifyIndex equals this (0: only
+            if the key does not exist).
+        :param flags: an opaque unsigned 64-bit integer stored with the key.
+        :param acquire: take the key's lock for this session ID.
+        :param release: release the key's lock held by this session ID.
+
+        At most one of ``cas``, ``acquire`` and ``release`` may be given.  A
+        value larger than the agent's limit (512 KiB by default) fails with
+        :class:`~txconsul.ClientError` (status 413).
+        """
+        path = kv_path(key)
+        body = encode_value(value)
+        given = [n for n, v in (("cas", cas), ("acquire", acquire), ("release", release)) if v is not None]
+        if len(given) > 1:
+            raise ValueError(f"conflicting arguments: {' and '.join(given)} cannot be combined")
+        params: list[Param] = []
+        if cas is not None:
+            params.append(("cas", _check_uint(cas, "cas")))
+        if flags is not None:
+            params.append(("flags", _check_uint(flags, "flags")))
+        if acquire is not None:
+            params.append(("acquire", check_str(acquire, "acquire")))
+        if release is not None:
+            params.append(("release", check_str(release, "release")))
+        d = self._transport.request("PUT", path, params, body, token=token, dc=dc)
+        return d.addCallback(decode_json)
+
+    def delete(
+        self,
+        key: KeyLike,
+        recurse: Optional[bool] = None,
+        cas: Optional[int] = None,
+        token: Optional[str] = None,
+        dc: Optional[str] = None,
+    ) -> "Deferred[bool]":
+        """
+        Delete a key, or every key with this prefix (``recurse=True``).
+
+        :param cas: delete only if the key's ModifyIndex equals this.
+        Fires with ``True`` or ``False`` (a failed ``cas``).
+        """
+        path = kv_path(key, allow_empty=bool(recurse))
+        params: list[Param] = []
+        if recurse:
+            if cas is not None:
+                raise ValueError("conflicting arguments: recurse and cas cannot be combined")
+            params.append(("recurse", None))
+        if cas is not None:
+            params.append(("cas", _check_uint(cas, "cas")))
+        d = self._transport.request("DELETE", path, params, token=token, dc=dc)
+        return d.addCallback(decode_json)

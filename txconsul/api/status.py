@@ -1,0 +1,4 @@
+"""placeholder"""
+from ._base import Endpoint
+class Status(Endpoint):
+    """placeholder"""

@@ -1,0 +1,4 @@
+"""placeholder"""
+from ._base import Endpoint
+class Txn(Endpoint):
+    """placeholder"""

@@ -1,0 +1,150 @@
+# -*- test-case-name: tests.test_client -*-
+"""
+The :class:`Consul` client: configuration, transport and endpoint groups.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from twisted.internet.defer import Deferred
+from twisted.web.iweb import IAgent
+
+from ._config import CertLike, VerifyLike, resolve_config
+from ._http import HTTPTransport, check_consistency
+from .api.kv import KV
+from .api.session import Session
+from .api.status import Status
+from .api.txn import Txn
+
+
+class Consul:
+    """
+    A Twisted client for one Consul agent.  Every method returns a Deferred.
+
+    The first eight arguments are python-consul's.  ``None`` means "not given":
+    then the ``CONSUL_*`` environment variables apply (parsed like the official
+    Go client: ``CONSUL_HTTP_ADDR``, ``CONSUL_HTTP_TOKEN``,
+    ``CONSUL_HTTP_TOKEN_FILE``, ``CONSUL_HTTP_SSL``, ``CONSUL_HTTP_SSL_VERIFY``,
+    ``CONSUL_CACERT``, ``CONSUL_CAPATH``, ``CONSUL_CLIENT_CERT``,
+    ``CONSUL_CLIENT_KEY``, ``CONSUL_TLS_SERVER_NAME``, ``CONSUL_HTTP_AUTH``), and
+    after them python-consul's defaults.  An explicit argument always wins.
+
+    :param host: the agent's host (default ``'127.0.0.1'``).
+    :param port: the agent's HTTP(S) port (default 8500).
+    :param token: the default ACL token, sent only as ``X-Consul-Token``.
+    :param scheme: ``'http'`` (default) or ``'https'``.
+    :param consistency: default read mode: ``'default'``, ``'consistent'`` or
+        ``'stale'``.
+    :param dc: the default datacenter (the agent's own when ``None``).
+    :param verify: ``True`` (system trust store), ``False`` (no
+        verification) or the path of a CA bundle.
+    :param cert: a client certificate: one PEM path holding certificate and
+        key, or a ``(certfile, keyfile)`` tuple.
+    :param reactor: the reactor (or a ``Clock`` in tests) used for timeouts
+        and connections; the global reactor when ``None``.
+    :param agent: an ``IAgent`` to send requests through instead of the
+        client's own pool (for example :meth:`txconsul.testing.FakeConsul.agent`).
+    :param timeout: seconds before a non-blocking call fails with
+        :class:`~txconsul.Timeout` (``None``: never).  Blocking calls time out
+        after ``wait + wait/16 + 5s``.
+    :param pool_size: most idle persistent connections kept.
+    :param tls_server_name: the host name to verify the server certificate
+        against, when it differs from ``host``.
+    :param environ: the environment to read instead of ``os.environ``.
+    """
+
+    def __init__(
+        self,
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+        token: Optional[str] = None,
+        scheme: Optional[str] = None,
+        consistency: str = "default",
+        dc: Optional[str] = None,
+        verify: Optional[VerifyLike] = None,
+        cert: CertLike = None,
+        *,
+        reactor: Any = None,
+        agent: Optional[IAgent] = None,
+        timeout: Optional[float] = 30.0,
+        pool_size: int = 64,
+        tls_server_name: Optional[str] = None,
+        environ: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        check_consistency(consistency)
+        if consistency is None:
+            consistency = "default"
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"invalid timeout {timeout!r}: must be > 0 or None")
+        config = resolve_config(
+            host=host,
+            port=port,
+            token=token,
+            scheme=scheme,
+            verify=verify,
+            cert=cert,
+            tls_server_name=tls_server_name,
+            environ=environ,
+        )
+        if reactor is None:
+            from twisted.internet import reactor as default_reactor
+
+            reactor = default_reactor
+        self.config = config
+        tls_policy = None
+        endpoint_factory = None
+        if agent is None:
+            if config.unix_path is not None:
+                from ._tls import unix_endpoint_factory
+
+                endpoint_factory = unix_endpoint_factory(reactor, config.unix_path)
+            elif config.scheme == "https":
+                from ._tls import tls_policy as make_policy
+
+                tls_policy = make_policy(config)
+        self.http = HTTPTransport(
+            config.base_url,
+            reactor=reactor,
+            agent=agent,
+            address=config.address,
+            token=config.token,
+            dc=dc,
+            consistency=consistency,
+            timeout=timeout,
+            pool_size=pool_size,
+            tls_policy=tls_policy,
+            basic_auth=config.basic_auth,
+            endpoint_factory=endpoint_factory,
+        )
+        #: The KV store (:class:`txconsul.api.kv.KV`).
+        self.kv = KV(self.http)
+        #: Transactions (:class:`txconsul.api.txn.Txn`).
+        self.txn = Txn(self.http)
+        #: Raft status (:class:`txconsul.api.status.Status`).
+        self.status = Status(self.http)
+        #: Sessions (:class:`txconsul.api.session.Session`).
+        self.session = Session(self.http)
+
+    @property
+    def token(self) -> Optional[str]:
+        """The default ACL token (never shown in ``repr``)."""
+        return self.http.token
+
+    @property
+    def dc(self) -> Optional[str]:
+        """The default datacenter, or ``None`` for the agent's own."""
+        return self.http.dc
+
+    @property
+    def consistency(self) -> str:
+        """The default read consistency mode."""
+        return self.http.consistency
+
+    def close(self) -> "Deferred[None]":
+        """Close pooled connections; fires when they are closed."""
+        return self.http.close()
+
+    def __repr__(self) -> str:
+        token = "set" if self.http.token else "none"
+        return f"<txconsul.Consul {self.config.base_url} token={token}>"
