@@ -23,7 +23,7 @@ from twisted.internet.interfaces import IConsumer, IReactorTime
 from twisted.logger import Logger
 from twisted.web.client import Agent, HTTPConnectionPool, readBody
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import UNKNOWN_LENGTH, IAgent, IBodyProducer
+from twisted.web.iweb import IAgent, IBodyProducer
 from zope.interface import implementer
 
 from ._duration import format_duration
@@ -336,6 +336,7 @@ class HTTPTransport:
 
         d = self._agent.request(method.encode("ascii"), url, headers, producer)
         d.addCallback(self._read, method, path, expect, require_index)
+        d.addErrback(_unwrap_cancel)
         if timeout is not None:
             d.addTimeout(timeout, self._clock)
         d.addErrback(self._failed, method, path, timeout)
@@ -391,6 +392,18 @@ class HTTPTransport:
         if self._pool is None:
             return succeed(None)
         return self._pool.closeCachedConnections()
+
+
+def _unwrap_cancel(failure: Any) -> Any:
+    """
+    Turn the agent's ``ResponseNeverReceived([CancelledError])`` (and its
+    kin) back into a plain ``CancelledError``, so that ``addTimeout`` and the
+    caller see a cancellation as one.
+    """
+    reasons = getattr(failure.value, "reasons", None)
+    if reasons and all(r.check(CancelledError) for r in reasons):
+        raise CancelledError()
+    return failure
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,0 +1,150 @@
+# -*- test-case-name: tests.test_fake -*-
+"""
+:class:`FakeConsul`: an in-memory Consul agent for tests and development.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Optional
+
+from treq.testing import RequestTraversalAgent
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+from twisted.python.failure import Failure
+
+from ._acl import ACLSystem
+from ._catalog import CatalogPart
+from ._core import FakeCore, FakeResource, Route
+from ._kv import KVPart
+from ._session import SessionPart
+from ._status import StatusPart
+
+
+class MemoryAgent(RequestTraversalAgent):
+    """
+    treq's in-memory agent, pumped until quiet after every request and
+    whenever the fake answers a waiting (blocking) request, so a test never
+    has to call ``flush()`` itself.
+    """
+
+    def __init__(self, resource: Any) -> None:
+        super().__init__(resource)
+        self._flushing = False
+        self._again = False
+
+    def request(self, method: bytes, uri: bytes, headers: Any = None, bodyProducer: Any = None) -> Any:
+        """Issue the request in memory and pump it through the fake."""
+        inner = super().request(method, uri, headers, bodyProducer)
+        self.flush()
+
+        def cancel(outer: Deferred) -> None:
+            inner.cancel()
+            self.flush()
+
+        outer: Deferred = Deferred(cancel)
+
+        def relay(result: Any) -> None:
+            if not outer.called:
+                outer.callback(result) if not isinstance(result, Failure) else outer.errback(result)
+
+        inner.addBoth(relay)
+        return outer
+
+    def flush(self) -> None:
+        """Move bytes both ways until no pump has anything left to move."""
+        if self._flushing:
+            self._again = True
+            return
+        self._flushing = True
+        try:
+            self._again = True
+            while self._again:
+                self._again = False
+                super().flush()
+        finally:
+            self._flushing = False
+
+
+class FakeConsul:
+    """
+    An in-memory Consul agent that answers like a single-node
+    ``consul agent -dev``.  It is a test double, not a Consul.
+
+    :param clock: drives blocking-query timeouts, session TTLs and lock
+        delays (a new :class:`~twisted.internet.task.Clock` when ``None``).
+    :param node_name: the agent's node name.
+    :param datacenter: the agent's datacenter.
+    :param address: the node address.
+    :param acl_master_token: enables ACLs with this management token.
+    :param acl_default_policy: ``'allow'`` or ``'deny'``.
+    :param seed: seeds the generator of IDs and blocking jitter.
+    """
+
+    def __init__(
+        self,
+        clock: Any = None,
+        *,
+        node_name: str = "fake-consul",
+        datacenter: str = "dc1",
+        address: str = "127.0.0.1",
+        acl_master_token: Optional[str] = None,
+        acl_default_policy: str = "allow",
+        seed: Optional[int] = None,
+    ) -> None:
+        self.clock = clock if clock is not None else Clock()
+        self.core = FakeCore(self.clock, node_name, datacenter, address, random.Random(seed))
+        core = self.core
+        self.acl = core.acl = ACLSystem(core, acl_master_token, acl_default_policy)
+        self.catalog = core.catalog = CatalogPart(core)
+        self.sessions = core.sessions = SessionPart(core)
+        self.kv = core.kv = KVPart(core)
+        self.status = core.status = StatusPart(core)
+        self._parts = [self.acl, self.catalog, self.sessions, self.kv, self.status]
+        self.patterns: dict[str, Route] = {}
+        for part in self._parts:
+            for route in part.routes():
+                self.patterns[route.pattern] = route
+        self._prefixes = sorted(
+            (p for p in self.patterns if p.endswith("/")), key=len, reverse=True
+        )
+
+    @property
+    def index(self) -> int:
+        """The current Raft-like index."""
+        return self.core.index
+
+    def match(self, path: str) -> Optional[Route]:
+        """The route for ``path``, like Go's ``ServeMux``: exact, then longest prefix."""
+        route = self.patterns.get(path)
+        if route is not None:
+            return route
+        for prefix in self._prefixes:
+            if path.startswith(prefix):
+                return self.patterns[prefix]
+        return None
+
+    def resource(self) -> FakeResource:
+        """A twisted.web resource serving this agent's HTTP API."""
+        return FakeResource(self)
+
+    def agent(self) -> MemoryAgent:
+        """An in-memory ``IAgent`` (no sockets) talking to this agent."""
+        agent = MemoryAgent(self.resource())
+        self.core.add_async_listener(agent.flush)
+        return agent
+
+    def client(self, **kwargs: Any) -> Any:
+        """
+        A :class:`txconsul.Consul` wired to this agent in memory, on
+        ``self.clock``.  Keyword arguments go to ``Consul``.
+        """
+        from txconsul import Consul
+
+        kwargs.setdefault("reactor", self.clock)
+        kwargs.setdefault("environ", {})
+        return Consul(agent=self.agent(), **kwargs)
+
+    def pending_queries(self) -> int:
+        """How many blocking queries are waiting for a change."""
+        return self.core.pending_queries()
