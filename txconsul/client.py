@@ -12,7 +12,16 @@ from twisted.web.iweb import IAgent
 
 from ._config import CertLike, VerifyLike, resolve_config
 from ._http import HTTPTransport, check_consistency
+from .api.acl import ACL
+from .api.agent import Agent
+from .api.catalog import Catalog
+from .api.check import Check
+from .api.coordinate import Coordinate
+from .api.event import Event
+from .api.health import Health
 from .api.kv import KV
+from .api.operator import Operator
+from .api.query import Query
 from .api.session import Session
 from .api.status import Status
 from .api.txn import Txn
@@ -53,6 +62,9 @@ class Consul:
         against, when it differs from ``host``.
     :param environ: the environment to read instead of ``os.environ``.
     """
+
+    #: Builders of check definitions, as python-consul's ``Consul.Check``.
+    Check = Check
 
     def __init__(
         self,
@@ -125,6 +137,22 @@ class Consul:
         self.status = Status(self.http)
         #: Sessions (:class:`txconsul.api.session.Session`).
         self.session = Session(self.http)
+        #: The local agent (:class:`txconsul.api.agent.Agent`).
+        self.agent = Agent(self.http)
+        #: The catalog (:class:`txconsul.api.catalog.Catalog`).
+        self.catalog = Catalog(self.http)
+        #: Health checks (:class:`txconsul.api.health.Health`).
+        self.health = Health(self.http)
+        #: ACLs, legacy and current (:class:`txconsul.api.acl.ACL`).
+        self.acl = ACL(self.http)
+        #: User events (:class:`txconsul.api.event.Event`).
+        self.event = Event(self.http)
+        #: Prepared queries (:class:`txconsul.api.query.Query`).
+        self.query = Query(self.http)
+        #: Network coordinates (:class:`txconsul.api.coordinate.Coordinate`).
+        self.coordinate = Coordinate(self.http)
+        #: Operator endpoints (:class:`txconsul.api.operator.Operator`).
+        self.operator = Operator(self.http)
 
     @property
     def token(self) -> Optional[str]:

@@ -14,11 +14,17 @@ from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
 from ._acl import ACLSystem
+from ._agent import AgentPart
 from ._catalog import CatalogPart
+from ._coordinate import CoordinatePart
 from ._core import FakeCore, FakeResource, Route
+from ._event import EventPart
 from ._kv import KVPart
+from ._operator import OperatorPart
+from ._query import QueryPart
 from ._session import SessionPart
 from ._status import StatusPart
+from ._txn import TxnPart
 
 
 class MemoryAgent(RequestTraversalAgent):
@@ -78,6 +84,9 @@ class FakeConsul:
     :param address: the node address.
     :param acl_master_token: enables ACLs with this management token.
     :param acl_default_policy: ``'allow'`` or ``'deny'``.
+    :param enable_script_checks: let script (``Args``) checks run.
+    :param reactor: the reactor HTTP and TCP checks connect with (checks
+        only run when it is given); ``clock`` still schedules them.
     :param seed: seeds the generator of IDs and blocking jitter.
     """
 
@@ -90,17 +99,31 @@ class FakeConsul:
         address: str = "127.0.0.1",
         acl_master_token: Optional[str] = None,
         acl_default_policy: str = "allow",
+        enable_script_checks: bool = False,
+        reactor: Any = None,
         seed: Optional[int] = None,
     ) -> None:
         self.clock = clock if clock is not None else Clock()
         self.core = FakeCore(self.clock, node_name, datacenter, address, random.Random(seed))
         core = self.core
+        core.reactor = reactor
+        core.enable_script_checks = enable_script_checks
         self.acl = core.acl = ACLSystem(core, acl_master_token, acl_default_policy)
         self.catalog = core.catalog = CatalogPart(core)
+        self.agent_state = core.agent = AgentPart(core)
         self.sessions = core.sessions = SessionPart(core)
         self.kv = core.kv = KVPart(core)
+        self.txn = core.txn = TxnPart(core)
         self.status = core.status = StatusPart(core)
-        self._parts = [self.acl, self.catalog, self.sessions, self.kv, self.status]
+        self.events = core.events = EventPart(core)
+        self.queries = core.queries = QueryPart(core)
+        self.coordinates = core.coordinates = CoordinatePart(core)
+        self.operator = core.operator = OperatorPart(core)
+        self._parts = [
+            self.acl, self.catalog, self.agent_state, self.sessions, self.kv,
+            self.txn, self.status, self.events, self.queries, self.coordinates,
+            self.operator,
+        ]
         self.patterns: dict[str, Route] = {}
         for part in self._parts:
             for route in part.routes():

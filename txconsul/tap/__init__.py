@@ -1,0 +1,3 @@
+"""
+twistd plugins' options and services: ``consul-fake`` and ``consul-watch``.
+"""

@@ -1,0 +1,84 @@
+# -*- test-case-name: tests.test_tap_fake -*-
+"""
+``twistd consul-fake``: serve a :class:`~txconsul.testing.FakeConsul` on any
+Twisted server endpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.application import strports
+from twisted.application.service import MultiService
+from twisted.python import usage
+from twisted.web.server import Site
+
+from txconsul.testing import FakeConsul
+
+
+class Options(usage.Options):
+    """Command-line options of ``twistd consul-fake``."""
+
+    synopsis = "[options]"
+    longdesc = (
+        "Runs FakeConsul, an in-memory stand-in for a single-node "
+        "'consul agent -dev', for tests and development. It is not Consul."
+    )
+    optParameters = [
+        ["listen", "l", "tcp:8500:interface=127.0.0.1",
+         "Twisted server endpoint description to listen on."],
+        ["node-name", None, "fake-consul", "The agent's node name."],
+        ["datacenter", None, "dc1", "The agent's datacenter."],
+        ["address", None, "127.0.0.1", "The node address the catalog shows."],
+        ["acl-master-token", None, None,
+         "Enable ACLs with this management token (default: ACLs disabled)."],
+        ["acl-default-policy", None, "allow", "ACL default policy: allow or deny."],
+    ]
+    optFlags = [
+        ["enable-script-checks", None, "Allow script (Args) checks to run."],
+    ]
+
+    def postOptions(self) -> None:
+        """Validate option combinations."""
+        if self["acl-default-policy"] not in ("allow", "deny"):
+            raise usage.UsageError("--acl-default-policy must be 'allow' or 'deny'")
+
+    def __repr__(self) -> str:
+        return "<consul-fake Options>"
+
+
+class QuietSite(Site):
+    """
+    A Site without the access log: request lines can carry ``?token=``;
+    FakeConsul logs each request itself, at debug level, without the query.
+    """
+
+    def log(self, request: Any) -> None:
+        """Log nothing."""
+
+
+def build_fake(options: Options, reactor: Any) -> FakeConsul:
+    """The FakeConsul the options describe, on ``reactor``."""
+    kwargs: dict[str, Any] = dict(
+        node_name=options["node-name"],
+        datacenter=options["datacenter"],
+        address=options["address"],
+        acl_master_token=options["acl-master-token"],
+        acl_default_policy=options["acl-default-policy"],
+        enable_script_checks=bool(options["enable-script-checks"]),
+        reactor=reactor,
+    )
+    return FakeConsul(reactor, **kwargs)
+
+
+def makeService(options: Options) -> MultiService:
+    """Build the service that serves FakeConsul on ``--listen``."""
+    from twisted.internet import reactor
+
+    fake = build_fake(options, reactor)
+    site = QuietSite(fake.resource())
+    site.displayTracebacks = False
+    top = MultiService()
+    top.fake = fake  # type: ignore[attr-defined]
+    strports.service(options["listen"], site).setServiceParent(top)
+    return top

@@ -1,0 +1,16 @@
+"""Placeholder: being written."""
+
+from typing import Any
+
+from ._core import Route
+
+
+class EventPart:
+    """Placeholder: being written."""
+
+    def __init__(self, core: Any) -> None:
+        self.core = core
+
+    def routes(self) -> list[Route]:
+        """No routes yet."""
+        return []
