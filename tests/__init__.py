@@ -1,0 +1,1 @@
+"""txconsul's test suite (trial)."""
