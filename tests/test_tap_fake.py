@@ -1,0 +1,148 @@
+"""
+Tests for ``twistd consul-fake``: options, the service, plugin discovery, and
+the real process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from twisted.application.service import IServiceMaker
+from twisted.internet import reactor
+from twisted.internet.defer import inlineCallbacks
+from twisted.plugin import getPlugins
+from twisted.python.usage import UsageError
+from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
+
+from txconsul import Consul
+from txconsul.tap import fake as tap
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    """Wait until something listens on ``port`` (or the process died)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"process exited early with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listened on {port} within {timeout}s")
+
+
+def twistd_env() -> dict[str, str]:
+    """An environment in which twistd finds this checkout's plugins."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+class OptionsTests(SynchronousTestCase):
+    """consul-fake's options and makeService."""
+
+    def test_defaults(self) -> None:
+        """By default it listens on 127.0.0.1:8500 as node 'fake-consul' in dc1."""
+        o = tap.Options()
+        o.parseOptions([])
+        self.assertEqual(o["listen"], "tcp:8500:interface=127.0.0.1")
+        self.assertEqual((o["node-name"], o["datacenter"]), ("fake-consul", "dc1"))
+
+    def test_bad_policy(self) -> None:
+        """An unknown ACL default policy is a usage error."""
+        o = tap.Options()
+        self.assertRaises(UsageError, o.parseOptions, ["--acl-default-policy", "maybe"])
+
+    def test_options_reach_fake(self) -> None:
+        """--node-name, --datacenter and the ACL token configure the FakeConsul."""
+        o = tap.Options()
+        o.parseOptions(["--listen", "tcp:0", "--node-name", "n9", "--datacenter", "east",
+                        "--acl-master-token", "root"])
+        service = tap.makeService(o)
+        self.assertEqual(service.fake.core.node_name, "n9")
+        self.assertEqual(service.fake.core.datacenter, "east")
+        self.assertTrue(service.fake.acl.enabled)
+
+    def test_plugins_found(self) -> None:
+        """twistd's plugin discovery finds consul-fake and consul-watch."""
+        names = {p.tapname for p in getPlugins(IServiceMaker)}
+        self.assertIn("consul-fake", names)
+        self.assertIn("consul-watch", names)
+
+
+class ProcessTests(TestCase):
+    """
+    ``twistd -n consul-fake`` as a real process.  These use real time and a
+    real port because they test the process itself (start, serve, SIGTERM).
+    """
+
+    def start(self, *args: str) -> tuple[subprocess.Popen, int]:
+        port = free_port()
+        logfile = self.mktemp()
+        cmd = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "--logfile", logfile, "--pidfile", "", "-n",
+               "consul-fake", "--listen", f"tcp:{port}:interface=127.0.0.1", *args]
+        proc = subprocess.Popen(cmd, cwd=str(REPO), env=twistd_env(),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        wait_for_port(port, proc)
+        self.logfile = logfile
+        return proc, port
+
+    @inlineCallbacks
+    def test_serves_and_stops_on_sigterm(self) -> Any:
+        """The process answers the KV API over TCP and exits 0 on SIGTERM, logging no token."""
+        proc, port = self.start("--node-name", "proc-node")
+        c = Consul("127.0.0.1", port, token="tok-SECRET-123", reactor=reactor, environ={})
+        self.addCleanup(c.close)
+        self.assertIs((yield c.kv.put("hello", "world")), True)
+        _, data = yield c.kv.get("hello")
+        self.assertEqual(data["Value"], b"world")
+        # a request carrying the token in the query string, as old clients do
+        yield c.http.request("GET", "/v1/kv/hello", [("token", "tok-SECRET-123")])
+        yield c.close()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("consul-fake did not stop on SIGTERM")
+        self.assertEqual(code, 0)
+        log = Path(self.logfile).read_text()
+        self.assertNotIn("tok-SECRET-123", log)
+
+
+class PackagingTests(SynchronousTestCase):
+    """
+    ``pip install .`` into a fresh virtualenv makes twistd list the plugins.
+    Slow (it installs from the package index), so it runs only when
+    TXCONSUL_PACKAGING_TEST=1, as CI sets it.
+    """
+
+    def test_fresh_venv_lists_plugins(self) -> None:
+        """After pip install into a new venv, 'twistd --help' lists consul-fake and consul-watch."""
+        if os.environ.get("TXCONSUL_PACKAGING_TEST") != "1":
+            raise SkipTest("set TXCONSUL_PACKAGING_TEST=1 to run the packaging test")
+        venv = Path(self.mktemp()).resolve()
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
+        subprocess.run(pip + [str(REPO)], check=True, cwd=str(venv.parent))
+        out = subprocess.run([str(venv / "bin" / "twistd"), "--help"], capture_output=True,
+                             text=True, cwd=str(venv.parent), check=True).stdout
+        self.assertIn("consul-fake", out)
+        self.assertIn("consul-watch", out)
