@@ -95,7 +95,7 @@ class ProcessTests(TestCase):
 
     def start(self, *args: str) -> tuple[subprocess.Popen, int]:
         port = free_port()
-        logfile = self.mktemp()
+        logfile = os.path.abspath(self.mktemp())
         cmd = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "--logfile", logfile, "--pidfile", "", "-n",
                "consul-fake", "--listen", f"tcp:{port}:interface=127.0.0.1", *args]
         proc = subprocess.Popen(cmd, cwd=str(REPO), env=twistd_env(),
