@@ -51,9 +51,15 @@ class DefaultsTests(SynchronousTestCase):
         self.assertEqual(resolve(environ={n: "" for n in names}), ClientConfig())
 
     def test_environ_none_reads_os_environ(self):
-        """environ=None reads os.environ (only checked to be a mapping read)."""
-        cfg = resolve_config(environ=None)
-        self.assertIsInstance(cfg, ClientConfig)
+        """environ=None gives the same outcome as passing a copy of os.environ."""
+
+        def outcome(environ):
+            try:
+                return repr(resolve_config(environ=environ))
+            except (ValueError, TypeError) as e:
+                return type(e), str(e)
+
+        self.assertEqual(outcome(None), outcome(dict(os.environ)))
 
 
 class AddressTests(SynchronousTestCase):
