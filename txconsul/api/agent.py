@@ -1,7 +1,369 @@
-"""Placeholder: being written."""
+# -*- test-case-name: tests.test_agent -*-
+"""
+The local agent: ``/v1/agent/``, with its ``service`` and ``check`` groups.
 
-from ._base import Endpoint
+Agent endpoints answer from the agent's own state: they take no ``dc`` and do
+not block.  Writes fire with ``True``; a write Consul refuses fails with the
+matching :class:`~txconsul.ConsulException` (an unknown service or check ID
+is :class:`~txconsul.NotFound`, not ``False`` as in python-consul).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Sequence
+from urllib.parse import quote
+
+from twisted.internet.defer import Deferred
+
+from .._duration import DurationLike
+from .._http import Param
+from ._base import Endpoint, check_str, decode_json, decode_true
+from .check import ArgsLike, Check
+
+
+def path_segment(value: Any, what: str) -> str:
+    """
+    Validate a name or ID and escape it as one path segment, so that
+    ``'#'``, ``':'``, ``'?'``, ``'/'`` and spaces survive.
+    """
+    return quote(check_str(value, what), safe="")
+
+
+def check_bool_text(value: Any, what: str) -> str:
+    """``True``/``False`` or ``'true'``/``'false'`` as Consul's ``'true'``/``'false'``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower()
+    raise ValueError(f"invalid {what} {value!r}: use True or False")
+
+
+def _filter_params(params: list[Param], filter: Optional[str]) -> list[Param]:
+    if filter is not None:
+        params.append(("filter", check_str(filter, "filter")))
+    return params
+
+
+def _check_tags(tags: Any) -> Optional[list[str]]:
+    if tags is None:
+        return None
+    if isinstance(tags, (str, bytes)) or not isinstance(tags, (list, tuple)):
+        raise TypeError("tags must be a list of strings")
+    return [check_str(t, "each tag") for t in tags]
+
+
+def _check_meta(meta: Any, what: str = "meta") -> Optional[dict[str, str]]:
+    if meta is None:
+        return None
+    if not isinstance(meta, Mapping):
+        raise TypeError(f"{what} must be a dict of strings, not {type(meta).__name__}")
+    out = {}
+    for k, v in meta.items():
+        out[check_str(k, f"{what} key")] = check_str(v, f"{what} value", allow_empty=True)
+    return out
+
+
+def _check_check(check: Any, what: str = "check") -> dict[str, Any]:
+    if not isinstance(check, Mapping):
+        raise TypeError(f"{what} must be a dict (see Consul.Check), not {type(check).__name__}")
+    return dict(check)
+
+
+class AgentService(Endpoint):
+    """Services of the local agent, as ``consul.agent.service``."""
+
+    def register(
+        self,
+        name: str,
+        service_id: Optional[str] = None,
+        address: Optional[str] = None,
+        port: Optional[int] = None,
+        tags: Optional[Sequence[str]] = None,
+        check: Optional[Mapping[str, Any]] = None,
+        token: Optional[str] = None,
+        meta: Optional[Mapping[str, str]] = None,
+        script: Optional[ArgsLike] = None,
+        interval: Optional[DurationLike] = None,
+        ttl: Optional[DurationLike] = None,
+        http: Optional[str] = None,
+        timeout: Optional[DurationLike] = None,
+        enable_tag_override: bool = False,
+        *,
+        checks: Optional[Sequence[Mapping[str, Any]]] = None,
+    ) -> "Deferred[bool]":
+        """
+        Register (or replace) a service on the local agent; fires ``True``.
+
+        :param name: the service name.
+        :param service_id: unique on this agent; defaults to ``name``.
+        :param address: the service address (the node's when omitted).
+        :param port: the service port.
+        :param tags: a list of tags.
+        :param check: one check definition (see :class:`Consul.Check`); its
+            ID defaults to ``service:<service_id>``.
+        :param checks: several check definitions (keyword only); their IDs
+            default to ``service:<service_id>:1``, ``:2``...
+        :param meta: a dict of string metadata.
+        :param script: deprecated, as in python-consul: with ``interval``,
+            a script check (run as ``['sh', '-c', script]``).
+        :param ttl: deprecated: a TTL check.
+        :param http: deprecated: with ``interval`` (and ``timeout``), an
+            HTTP check.
+        :param enable_tag_override: let the catalog's tags win over the
+            agent's during anti-entropy.
+        """
+        payload: dict[str, Any] = {"Name": check_str(name, "name")}
+        if service_id is not None:
+            payload["ID"] = check_str(service_id, "service_id")
+        if address is not None:
+            payload["Address"] = check_str(address, "address", allow_empty=True)
+        if port is not None:
+            if isinstance(port, bool) or not isinstance(port, int):
+                raise TypeError(f"port must be an int, not {type(port).__name__}")
+            if not 0 <= port < 65536:
+                raise ValueError(f"invalid port {port!r}: must be between 0 and 65535")
+            payload["Port"] = port
+        tag_list = _check_tags(tags)
+        if tag_list is not None:
+            payload["Tags"] = tag_list
+        meta_dict = _check_meta(meta)
+        if meta_dict is not None:
+            payload["Meta"] = meta_dict
+        if enable_tag_override:
+            payload["EnableTagOverride"] = True
+        legacy = Check._compat(script=script, interval=interval, ttl=ttl, http=http, timeout=timeout)
+        if check is not None:
+            if legacy is not None:
+                raise ValueError("check cannot be combined with script, ttl or http")
+            payload["Check"] = _check_check(check)
+        elif legacy is not None:
+            payload["Check"] = legacy
+        if checks is not None:
+            if isinstance(checks, Mapping) or not isinstance(checks, (list, tuple)):
+                raise TypeError("checks must be a list of check definitions")
+            payload["Checks"] = [_check_check(c, "each of checks") for c in checks]
+        d = self._transport.request(
+            "PUT", "/v1/agent/service/register", json_body=payload, token=token, use_dc=False
+        )
+        return d.addCallback(decode_true)
+
+    def deregister(self, service_id: str, token: Optional[str] = None) -> "Deferred[bool]":
+        """
+        Remove a service and its checks from the local agent; fires ``True``.
+        An unknown ID fails with :class:`~txconsul.NotFound`.
+        """
+        path = "/v1/agent/service/deregister/" + path_segment(service_id, "service_id")
+        return self._transport.request("PUT", path, token=token, use_dc=False).addCallback(decode_true)
+
+    def maintenance(
+        self,
+        service_id: str,
+        enable: bool,
+        reason: Optional[str] = None,
+        token: Optional[str] = None,
+    ) -> "Deferred[bool]":
+        """
+        Put a service in maintenance mode (a critical check
+        ``_service_maintenance:<id>``) or take it out; fires ``True``.
+
+        :param enable: ``True``/``False`` (or ``'true'``/``'false'``).
+        :param reason: shown as the check's notes.
+        """
+        path = "/v1/agent/service/maintenance/" + path_segment(service_id, "service_id")
+        params: list[Param] = [("enable", check_bool_text(enable, "enable"))]
+        if reason:
+            params.append(("reason", check_str(reason, "reason")))
+        return self._transport.request("PUT", path, params, token=token, use_dc=False).addCallback(
+            decode_true
+        )
+
+    def get(self, service_id: str, token: Optional[str] = None) -> "Deferred[dict[str, Any]]":
+        """
+        One local service's definition (with its ``ContentHash``); an
+        unknown ID fails with :class:`~txconsul.NotFound`.
+        """
+        path = "/v1/agent/service/" + path_segment(service_id, "service_id")
+        return self._transport.request("GET", path, token=token, use_dc=False).addCallback(decode_json)
+
+
+class AgentCheck(Endpoint):
+    """Checks of the local agent, as ``consul.agent.check``."""
+
+    def register(
+        self,
+        name: str,
+        check: Optional[Mapping[str, Any]] = None,
+        check_id: Optional[str] = None,
+        notes: Optional[str] = None,
+        service_id: Optional[str] = None,
+        token: Optional[str] = None,
+        script: Optional[ArgsLike] = None,
+        interval: Optional[DurationLike] = None,
+        ttl: Optional[DurationLike] = None,
+        http: Optional[str] = None,
+        timeout: Optional[DurationLike] = None,
+        *,
+        status: Optional[str] = None,
+    ) -> "Deferred[bool]":
+        """
+        Register (or replace) a check on the local agent; fires ``True``.
+
+        :param check: the definition (see :class:`Consul.Check`); required
+            unless one of the deprecated ``script``/``ttl``/``http``
+            arguments is given.
+        :param check_id: unique on this agent; defaults to ``name``.
+        :param notes: free text for humans.
+        :param service_id: attach the check to this local service (an
+            unknown service fails with :class:`~txconsul.NotFound`).
+        :param status: the initial status (keyword only; Consul's default is
+            ``'critical'``).
+        """
+        payload: dict[str, Any] = {"Name": check_str(name, "name")}
+        legacy = Check._compat(script=script, interval=interval, ttl=ttl, http=http, timeout=timeout)
+        if check is not None:
+            if legacy is not None:
+                raise ValueError("check cannot be combined with script, ttl or http")
+            payload.update(_check_check(check))
+        elif legacy is not None:
+            payload.update(legacy)
+        else:
+            raise ValueError("check is required (see Consul.Check)")
+        if check_id is not None:
+            payload["ID"] = check_str(check_id, "check_id")
+        if notes is not None:
+            payload["Notes"] = check_str(notes, "notes", allow_empty=True)
+        if service_id is not None:
+            payload["ServiceID"] = check_str(service_id, "service_id")
+        if status is not None:
+            if status not in ("passing", "warning", "critical"):
+                raise ValueError(f"invalid status {status!r}: use 'passing', 'warning' or 'critical'")
+            payload["Status"] = status
+        d = self._transport.request(
+            "PUT", "/v1/agent/check/register", json_body=payload, token=token, use_dc=False
+        )
+        return d.addCallback(decode_true)
+
+    def deregister(self, check_id: str, token: Optional[str] = None) -> "Deferred[bool]":
+        """
+        Remove a check from the local agent; fires ``True``.  An unknown ID
+        fails with :class:`~txconsul.NotFound`.
+        """
+        path = "/v1/agent/check/deregister/" + path_segment(check_id, "check_id")
+        return self._transport.request("PUT", path, token=token, use_dc=False).addCallback(decode_true)
+
+    def _ttl(self, verb: str, check_id: str, notes: Optional[str], token: Optional[str]) -> "Deferred[bool]":
+        path = f"/v1/agent/check/{verb}/" + path_segment(check_id, "check_id")
+        params: list[Param] = []
+        if notes:
+            params.append(("note", check_str(notes, "notes")))
+        return self._transport.request("PUT", path, params, token=token, use_dc=False).addCallback(
+            decode_true
+        )
+
+    def ttl_pass(self, check_id: str, notes: Optional[str] = None, token: Optional[str] = None) -> "Deferred[bool]":
+        """Mark a TTL check passing (``notes`` becomes its output) and reset its TTL."""
+        return self._ttl("pass", check_id, notes, token)
+
+    def ttl_warn(self, check_id: str, notes: Optional[str] = None, token: Optional[str] = None) -> "Deferred[bool]":
+        """Mark a TTL check warning and reset its TTL."""
+        return self._ttl("warn", check_id, notes, token)
+
+    def ttl_fail(self, check_id: str, notes: Optional[str] = None, token: Optional[str] = None) -> "Deferred[bool]":
+        """Mark a TTL check critical and reset its TTL."""
+        return self._ttl("fail", check_id, notes, token)
+
+    def update(
+        self,
+        check_id: str,
+        status: str,
+        output: Optional[str] = None,
+        token: Optional[str] = None,
+    ) -> "Deferred[bool]":
+        """Set a TTL check's status (``'passing'``, ``'warning'``, ``'critical'``) and output."""
+        if status not in ("passing", "warning", "critical"):
+            raise ValueError(f"invalid status {status!r}: use 'passing', 'warning' or 'critical'")
+        body: dict[str, Any] = {"Status": status}
+        if output is not None:
+            body["Output"] = check_str(output, "output", allow_empty=True)
+        path = "/v1/agent/check/update/" + path_segment(check_id, "check_id")
+        return self._transport.request("PUT", path, json_body=body, token=token, use_dc=False).addCallback(
+            decode_true
+        )
 
 
 class Agent(Endpoint):
-    """Placeholder: being written."""
+    """
+    The local agent, as ``consul.agent``; ``.service`` and ``.check`` hold
+    its services and checks.
+    """
+
+    def __init__(self, transport: Any) -> None:
+        super().__init__(transport)
+        #: Local services (:class:`AgentService`).
+        self.service = AgentService(transport)
+        #: Local checks (:class:`AgentCheck`).
+        self.check = AgentCheck(transport)
+
+    def _get(self, path: str, params: Optional[list[Param]] = None, token: Optional[str] = None) -> "Deferred[Any]":
+        return self._transport.request("GET", path, params, token=token, use_dc=False).addCallback(
+            decode_json
+        )
+
+    def self(self, token: Optional[str] = None) -> "Deferred[dict[str, Any]]":
+        """The agent's configuration and member information (``Config``, ``Member``...)."""
+        return self._get("/v1/agent/self", token=token)
+
+    def services(self, token: Optional[str] = None, filter: Optional[str] = None) -> "Deferred[dict[str, Any]]":
+        """
+        The services registered on this agent: a dict keyed by service ID.
+
+        :param filter: a Consul filter expression (``'Service == "web"'``).
+        """
+        return self._get("/v1/agent/services", _filter_params([], filter), token)
+
+    def checks(self, token: Optional[str] = None, filter: Optional[str] = None) -> "Deferred[dict[str, Any]]":
+        """The checks registered on this agent: a dict keyed by check ID."""
+        return self._get("/v1/agent/checks", _filter_params([], filter), token)
+
+    def members(
+        self, wan: bool = False, token: Optional[str] = None, filter: Optional[str] = None
+    ) -> "Deferred[list[dict[str, Any]]]":
+        """The members of the LAN gossip pool (``wan=True``: the WAN pool of servers)."""
+        params: list[Param] = []
+        if wan:
+            params.append(("wan", "1"))
+        return self._get("/v1/agent/members", _filter_params(params, filter), token)
+
+    def maintenance(
+        self, enable: bool, reason: Optional[str] = None, token: Optional[str] = None
+    ) -> "Deferred[bool]":
+        """
+        Put the node in maintenance mode (a critical ``_node_maintenance``
+        check) or take it out; fires ``True``.
+        """
+        params: list[Param] = [("enable", check_bool_text(enable, "enable"))]
+        if reason:
+            params.append(("reason", check_str(reason, "reason")))
+        return self._transport.request(
+            "PUT", "/v1/agent/maintenance", params, token=token, use_dc=False
+        ).addCallback(decode_true)
+
+    def join(self, address: str, wan: bool = False, token: Optional[str] = None) -> "Deferred[bool]":
+        """Ask the agent to join the gossip pool at ``address``; fires ``True``."""
+        params: list[Param] = [("wan", "1")] if wan else []
+        path = "/v1/agent/join/" + path_segment(address, "address")
+        return self._transport.request("PUT", path, params, token=token, use_dc=False).addCallback(
+            decode_true
+        )
+
+    def force_leave(self, node: str, token: Optional[str] = None, *, prune: bool = False) -> "Deferred[bool]":
+        """
+        Force a failed node into the left state; fires ``True``.
+
+        :param prune: also remove it from the member list (keyword only).
+        """
+        params: list[Param] = [("prune", None)] if prune else []
+        path = "/v1/agent/force-leave/" + path_segment(node, "node")
+        return self._transport.request("PUT", path, params, token=token, use_dc=False).addCallback(
+            decode_true
+        )

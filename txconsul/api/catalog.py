@@ -1,7 +1,249 @@
-"""Placeholder: being written."""
+# -*- test-case-name: tests.test_catalog -*-
+"""
+The catalog: ``/v1/catalog/``.
 
-from ._base import Endpoint
+Reads are blocking-capable and fire with ``(index, data)``; writes fire with
+Consul's ``True``/``False``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Sequence, Union
+
+from twisted.internet.defer import Deferred
+
+from .._duration import DurationLike
+from .._http import Param
+from ._base import Endpoint, check_str, decode_json
+from .agent import _check_meta, path_segment
+
+TagLike = Union[str, Sequence[str], None]
+
+
+def read_params(
+    *,
+    near: Optional[str] = None,
+    node_meta: Optional[Mapping[str, str]] = None,
+    filter: Optional[str] = None,
+    tag: TagLike = None,
+) -> list[Param]:
+    """
+    The query parameters shared by catalog and health reads: ``near``,
+    repeated ``node-meta=k:v``, ``filter`` and repeated ``tag`` (all must
+    match).
+    """
+    params: list[Param] = []
+    if tag is not None:
+        tags = [tag] if isinstance(tag, (str, bytes)) else tag
+        if not isinstance(tags, (list, tuple)):
+            raise TypeError("tag must be a string or a list of strings")
+        for t in tags:
+            params.append(("tag", check_str(t, "tag")))
+    if near is not None:
+        params.append(("near", check_str(near, "near")))
+    meta = _check_meta(node_meta, "node_meta")
+    if meta:
+        for k, v in meta.items():
+            if ":" in k:
+                raise ValueError(f"invalid node_meta key {k!r}: must not contain ':'")
+            params.append(("node-meta", f"{k}:{v}"))
+    if filter is not None:
+        params.append(("filter", check_str(filter, "filter")))
+    return params
+
+
+def _dict_or_none(value: Any, what: str) -> Optional[dict[str, Any]]:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{what} must be a dict, not {type(value).__name__}")
+    return dict(value)
 
 
 class Catalog(Endpoint):
-    """Placeholder: being written."""
+    """The catalog of nodes, services and checks, as ``consul.catalog``."""
+
+    def register(
+        self,
+        node: str,
+        address: str,
+        service: Optional[Mapping[str, Any]] = None,
+        check: Optional[Mapping[str, Any]] = None,
+        dc: Optional[str] = None,
+        token: Optional[str] = None,
+        node_meta: Optional[Mapping[str, str]] = None,
+        *,
+        checks: Optional[Sequence[Mapping[str, Any]]] = None,
+        tagged_addresses: Optional[Mapping[str, str]] = None,
+        node_id: Optional[str] = None,
+    ) -> "Deferred[bool]":
+        """
+        Register or update a node, and optionally one service and checks,
+        directly in the catalog.  Catalog registrations run no checks.
+
+        :param service: ``{'Service': 'redis', 'ID': 'redis1', 'Tags': [...],
+            'Port': 8000}``.
+        :param check: ``{'CheckID': ..., 'Name': ..., 'Status': 'passing',
+            'ServiceID': ...}`` (``Status`` defaults to critical).
+        :param node_meta: the node's metadata (sent in the body as
+            ``NodeMeta``).
+        :param checks: several checks (keyword only).
+        """
+        data: dict[str, Any] = {
+            "Node": check_str(node, "node"),
+            "Address": check_str(address, "address"),
+        }
+        if dc is not None:
+            data["Datacenter"] = check_str(dc, "dc")
+        if node_id is not None:
+            data["ID"] = check_str(node_id, "node_id")
+        svc = _dict_or_none(service, "service")
+        if svc is not None:
+            data["Service"] = svc
+        chk = _dict_or_none(check, "check")
+        if chk is not None:
+            data["Check"] = chk
+        if checks is not None:
+            if isinstance(checks, Mapping) or not isinstance(checks, (list, tuple)):
+                raise TypeError("checks must be a list of dicts")
+            data["Checks"] = [_dict_or_none(c, "each of checks") for c in checks]
+        meta = _check_meta(node_meta, "node_meta")
+        if meta is not None:
+            data["NodeMeta"] = meta
+        tagged = _check_meta(tagged_addresses, "tagged_addresses")
+        if tagged is not None:
+            data["TaggedAddresses"] = tagged
+        d = self._transport.request("PUT", "/v1/catalog/register", json_body=data, token=token, dc=dc)
+        return d.addCallback(decode_json)
+
+    def deregister(
+        self,
+        node: str,
+        service_id: Optional[str] = None,
+        check_id: Optional[str] = None,
+        dc: Optional[str] = None,
+        token: Optional[str] = None,
+    ) -> "Deferred[bool]":
+        """
+        Remove a node (with its services and checks), or only one of its
+        services (``service_id``) or checks (``check_id``), from the catalog.
+        """
+        if service_id is not None and check_id is not None:
+            raise ValueError("give service_id or check_id, not both")
+        data: dict[str, Any] = {"Node": check_str(node, "node")}
+        if dc is not None:
+            data["Datacenter"] = check_str(dc, "dc")
+        if service_id is not None:
+            data["ServiceID"] = check_str(service_id, "service_id")
+        if check_id is not None:
+            data["CheckID"] = check_str(check_id, "check_id")
+        d = self._transport.request("PUT", "/v1/catalog/deregister", json_body=data, token=token, dc=dc)
+        return d.addCallback(decode_json)
+
+    def datacenters(self, token: Optional[str] = None) -> "Deferred[list[str]]":
+        """The known datacenters, nearest first."""
+        return self._transport.request(
+            "GET", "/v1/catalog/datacenters", token=token, use_dc=False
+        ).addCallback(decode_json)
+
+    def nodes(
+        self,
+        index: Any = None,
+        wait: Optional[DurationLike] = None,
+        consistency: Optional[str] = None,
+        dc: Optional[str] = None,
+        near: Optional[str] = None,
+        token: Optional[str] = None,
+        node_meta: Optional[Mapping[str, str]] = None,
+        *,
+        filter: Optional[str] = None,
+        meta: bool = False,
+    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
+        """
+        Every node: ``(index, [{'Node', 'Address', 'ID', 'Meta', ...}])``.
+
+        :param near: sort by round trip time from this node (``'_agent'``).
+        :param node_meta: only nodes with all these metadata pairs.
+        :param filter: a Consul filter expression.
+        :param meta: fire with ``(QueryMeta, data)``.
+        """
+        return self._read(
+            "/v1/catalog/nodes",
+            decode_json,
+            read_params(near=near, node_meta=node_meta, filter=filter),
+            index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
+        )
+
+    def services(
+        self,
+        index: Any = None,
+        wait: Optional[DurationLike] = None,
+        consistency: Optional[str] = None,
+        dc: Optional[str] = None,
+        token: Optional[str] = None,
+        node_meta: Optional[Mapping[str, str]] = None,
+        *,
+        filter: Optional[str] = None,
+        meta: bool = False,
+    ) -> "Deferred[tuple[Any, dict[str, list[str]]]]":
+        """Every service name with the tags seen on it: ``(index, {'web': ['v1'], ...})``."""
+        return self._read(
+            "/v1/catalog/services",
+            decode_json,
+            read_params(node_meta=node_meta, filter=filter),
+            index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
+        )
+
+    def node(
+        self,
+        node: str,
+        index: Any = None,
+        wait: Optional[DurationLike] = None,
+        consistency: Optional[str] = None,
+        dc: Optional[str] = None,
+        token: Optional[str] = None,
+        *,
+        filter: Optional[str] = None,
+        meta: bool = False,
+    ) -> "Deferred[tuple[Any, Optional[dict[str, Any]]]]":
+        """
+        One node and its services: ``(index, {'Node': {...}, 'Services':
+        {service_id: {...}}})``, or ``(index, None)`` for an unknown node.
+        """
+        path = "/v1/catalog/node/" + path_segment(node, "node")
+        return self._read(
+            path,
+            decode_json,
+            read_params(filter=filter),
+            index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
+        )
+
+    def service(
+        self,
+        service: str,
+        index: Any = None,
+        wait: Optional[DurationLike] = None,
+        tag: TagLike = None,
+        consistency: Optional[str] = None,
+        dc: Optional[str] = None,
+        near: Optional[str] = None,
+        token: Optional[str] = None,
+        node_meta: Optional[Mapping[str, str]] = None,
+        *,
+        filter: Optional[str] = None,
+        meta: bool = False,
+    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
+        """
+        The instances of a service: ``(index, [{'Node', 'Address',
+        'ServiceID', 'ServiceName', 'ServiceTags', 'ServicePort', ...}])``;
+        ``[]`` for an unknown service.
+
+        :param tag: a tag or a list of tags; an instance must have all.
+        """
+        path = "/v1/catalog/service/" + path_segment(service, "service")
+        return self._read(
+            path,
+            decode_json,
+            read_params(tag=tag, near=near, node_meta=node_meta, filter=filter),
+            index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
+        )

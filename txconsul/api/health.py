@@ -1,7 +1,134 @@
-"""Placeholder: being written."""
+# -*- test-case-name: tests.test_health -*-
+"""
+Health: ``/v1/health/``.  Every read is blocking-capable and fires with
+``(index, data)``.
+"""
 
-from ._base import Endpoint
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from twisted.internet.defer import Deferred
+
+from .._duration import DurationLike
+from .._http import Param
+from ._base import Endpoint, decode_json
+from .agent import path_segment
+from .catalog import TagLike, read_params
+
+#: The states :meth:`Health.state` accepts (python-consul's list; ``any``
+#: matches every check, ``unknown`` matches none).
+STATES = ("any", "unknown", "passing", "warning", "critical")
 
 
 class Health(Endpoint):
-    """Placeholder: being written."""
+    """Health checks and healthy instances, as ``consul.health``."""
+
+    def service(
+        self,
+        service: str,
+        index: Any = None,
+        wait: Optional[DurationLike] = None,
+        passing: Optional[bool] = None,
+        tag: TagLike = None,
+        dc: Optional[str] = None,
+        near: Optional[str] = None,
+        token: Optional[str] = None,
+        node_meta: Optional[Mapping[str, str]] = None,
+        *,
+        filter: Optional[str] = None,
+        consistency: Optional[str] = None,
+        meta: bool = False,
+    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
+        """
+        The instances of a service with their node and checks:
+        ``(index, [{'Node': {...}, 'Service': {...}, 'Checks': [...]}])``.
+
+        :param passing: only instances whose checks (node checks included)
+            are all passing; a warning excludes an instance.
+        :param tag: a tag or a list of tags; an instance must have all.
+        :param node_meta: only nodes with all these metadata pairs.
+        :param filter: a Consul filter expression.
+        """
+        params = read_params(tag=tag, near=near, node_meta=node_meta, filter=filter)
+        if passing:
+            params.append(("passing", "1"))
+        return self._read(
+            "/v1/health/service/" + path_segment(service, "service"),
+            decode_json,
+            params,
+            index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
+        )
+
+    def checks(
+        self,
+        service: str,
+        index: Any = None,
+        wait: Optional[DurationLike] = None,
+        dc: Optional[str] = None,
+        near: Optional[str] = None,
+        token: Optional[str] = None,
+        node_meta: Optional[Mapping[str, str]] = None,
+        *,
+        filter: Optional[str] = None,
+        consistency: Optional[str] = None,
+        meta: bool = False,
+    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
+        """The checks of every instance of a service: ``(index, [check, ...])``."""
+        return self._read(
+            "/v1/health/checks/" + path_segment(service, "service"),
+            decode_json,
+            read_params(near=near, node_meta=node_meta, filter=filter),
+            index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
+        )
+
+    def state(
+        self,
+        name: str,
+        index: Any = None,
+        wait: Optional[DurationLike] = None,
+        dc: Optional[str] = None,
+        near: Optional[str] = None,
+        token: Optional[str] = None,
+        node_meta: Optional[Mapping[str, str]] = None,
+        *,
+        filter: Optional[str] = None,
+        consistency: Optional[str] = None,
+        meta: bool = False,
+    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
+        """
+        Every check in a state: ``(index, [check, ...])``.
+
+        :param name: ``'any'``, ``'passing'``, ``'warning'``, ``'critical'``
+            (or ``'unknown'``, which python-consul also accepts and which
+            matches nothing); anything else is a ``ValueError``.
+        """
+        if name not in STATES:
+            raise ValueError(f"invalid state {name!r}: use one of {', '.join(STATES)}")
+        params: list[Param] = read_params(near=near, node_meta=node_meta, filter=filter)
+        return self._read(
+            "/v1/health/state/" + name,
+            decode_json,
+            params,
+            index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
+        )
+
+    def node(
+        self,
+        node: str,
+        index: Any = None,
+        wait: Optional[DurationLike] = None,
+        dc: Optional[str] = None,
+        token: Optional[str] = None,
+        *,
+        filter: Optional[str] = None,
+        consistency: Optional[str] = None,
+        meta: bool = False,
+    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
+        """The checks of one node, node and service checks: ``(index, [check, ...])``."""
+        return self._read(
+            "/v1/health/node/" + path_segment(node, "node"),
+            decode_json,
+            read_params(filter=filter),
+            index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
+        )
