@@ -21,7 +21,10 @@ import attr
 from twisted.internet.defer import CancelledError, Deferred, TimeoutError, succeed
 from twisted.internet.interfaces import IConsumer, IReactorTime
 from twisted.logger import Logger
-from twisted.web.client import Agent, HTTPConnectionPool, readBody
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.python.failure import Failure
+from twisted.web.client import Agent, HTTPConnectionPool, ResponseDone
+from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IBodyProducer
 from zope.interface import implementer
@@ -149,6 +152,44 @@ class BytesProducer:
 
     def stopProducing(self) -> None:
         pass
+
+
+class _BodyCollector(Protocol):
+    """Collects a response body; fires its Deferred when the body is done."""
+
+    def __init__(self, finished: "Deferred[bytes]") -> None:
+        self._finished: Optional[Deferred[bytes]] = finished
+        self._chunks: list[bytes] = []
+
+    def dataReceived(self, data: bytes) -> None:
+        self._chunks.append(data)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        finished, self._finished = self._finished, None
+        if finished is None:
+            return
+        if reason.check(ResponseDone, PotentialDataLoss):
+            finished.callback(b"".join(self._chunks))
+        else:
+            finished.errback(reason)
+
+
+def read_body(response: Any) -> "Deferred[bytes]":
+    """
+    Read a whole response body.  Cancelling the Deferred drops the
+    connection (``twisted.web.client.readBody`` warns on the transports
+    HTTP/1.1 responses have).
+    """
+
+    def cancel(d: "Deferred[bytes]") -> None:
+        transport = collector.transport
+        if transport is not None:
+            transport.stopProducing()
+
+    d: Deferred[bytes] = Deferred(cancel)
+    collector = _BodyCollector(d)
+    response.deliverBody(collector)
+    return d
 
 
 def _header(headers: Headers, name: bytes) -> Optional[bytes]:
@@ -350,7 +391,7 @@ class HTTPTransport:
         expect: Sequence[int],
         require_index: bool,
     ) -> "Deferred[ConsulResponse]":
-        d = readBody(response)
+        d = read_body(response)
 
         def done(body: bytes) -> ConsulResponse:
             code = response.code
@@ -423,7 +464,12 @@ def _describe(exc: BaseException) -> str:
             return f"TLS failure: {text or name}"
     except ImportError:  # pragma: no cover
         pass
-    if "SSL" in name or "TLS" in name or "certificate" in text.lower():
+    if (
+        "SSL" in name
+        or "TLS" in name
+        or name == "VerificationError"
+        or "certificate" in text.lower()
+    ):
         return f"TLS failure: {text or name}"
     if text and text not in ("()", "[]"):
         return f"{name}: {text}"
