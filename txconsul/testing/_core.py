@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import posixpath
 import random
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Optional, Union
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 import attr
