@@ -1,7 +1,101 @@
-"""Placeholder: being written."""
+# -*- test-case-name: tests.test_coordinate_operator -*-
+"""
+Network coordinates: ``/v1/coordinate/``.
+"""
 
-from ._base import Endpoint
+from __future__ import annotations
+
+from typing import Any, Optional
+from urllib.parse import quote
+
+from twisted.internet.defer import Deferred
+
+from .._duration import DurationLike
+from .._http import ConsulResponse
+from ._base import Endpoint, check_str, decode_json
+
+
+def decode_node(response: ConsulResponse) -> Optional[list[dict[str, Any]]]:
+    """A node's coordinates, or ``None`` when it has none (404)."""
+    if response.code == 404:
+        return None
+    return response.json()
 
 
 class Coordinate(Endpoint):
-    """Placeholder: being written."""
+    """
+    Network coordinates, as ``consul.coordinate``.
+
+    Invalid arguments raise ``ValueError`` or ``TypeError`` at the call,
+    before any request is sent.
+    """
+
+    def datacenters(self, *, token: Optional[str] = None) -> "Deferred[list[dict[str, Any]]]":
+        """
+        The WAN coordinates of every server, by datacenter: a list of
+        ``{'Datacenter', 'AreaID', 'Coordinates': [{'Node', 'Coord'}]}``.
+        """
+        d = self._transport.request(
+            "GET", "/v1/coordinate/datacenters", token=token, use_dc=False
+        )
+        return d.addCallback(decode_json)
+
+    def nodes(
+        self,
+        dc: Optional[str] = None,
+        index: Any = None,
+        wait: Optional[DurationLike] = None,
+        consistency: Optional[str] = None,
+        *,
+        token: Optional[str] = None,
+        meta: bool = False,
+    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
+        """
+        The LAN coordinates of the datacenter's nodes.
+
+        Fires with ``(index, [{'Node', 'Segment', 'Coord'}])``; ``Coord``
+        holds ``Vec``, ``Error``, ``Adjustment`` and ``Height``.
+
+        :param index: block until the coordinates change past this index.
+        :param wait: how long to block (``'10s'``, seconds; at most 10 min).
+        :param consistency: ``'default'``, ``'consistent'`` or ``'stale'``.
+        :param meta: fire with ``(QueryMeta, data)`` instead.
+        """
+        return self._read(
+            "/v1/coordinate/nodes",
+            decode_json,
+            index=index,
+            wait=wait,
+            consistency=consistency,
+            token=token,
+            dc=dc,
+            meta=meta,
+        )
+
+    def node(
+        self,
+        node: str,
+        dc: Optional[str] = None,
+        index: Any = None,
+        wait: Optional[DurationLike] = None,
+        consistency: Optional[str] = None,
+        *,
+        token: Optional[str] = None,
+        meta: bool = False,
+    ) -> "Deferred[tuple[Any, Optional[list[dict[str, Any]]]]]":
+        """
+        One node's LAN coordinates: ``(index, [{'Node', 'Segment',
+        'Coord'}])``, or ``(index, None)`` when the node has none.
+        """
+        path = "/v1/coordinate/node/" + quote(check_str(node, "node"), safe="")
+        return self._read(
+            path,
+            decode_node,
+            index=index,
+            wait=wait,
+            consistency=consistency,
+            token=token,
+            dc=dc,
+            meta=meta,
+            expect=(200, 404),
+        )

@@ -1,16 +1,151 @@
-"""Placeholder: being written."""
+# -*- test-case-name: tests.test_coordinate_operator -*-
+"""
+FakeConsul's network coordinates: ``/v1/coordinate/``.
 
+The agent's own node has the origin coordinate a fresh Serf gives (an
+all-zero 8-dimensional vector, error 1.5, height 1e-05), on the LAN and
+on the WAN.  ``PUT /v1/coordinate/update`` stores a node's coordinate at
+once (Consul batches them every few seconds) and only for registered
+nodes; a node leaving the catalog takes its coordinates with it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
 from typing import Any
 
-from ._core import Route
+from ._acl import require
+from ._core import FakeRequest, HTTPError, Reply, Route
+
+#: The dimensionality of Consul's Vivaldi coordinates.
+DIMENSIONS = 8
+
+
+def origin() -> dict[str, Any]:
+    """The coordinate a new Serf member starts with."""
+    return {"Vec": [0.0] * DIMENSIONS, "Error": 1.5, "Adjustment": 0.0, "Height": 1e-05}
+
+
+def _valid(coord: Any) -> bool:
+    if not isinstance(coord, dict):
+        return False
+    numbers = []
+    for key in ("Error", "Adjustment", "Height"):
+        value = coord.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        numbers.append(value)
+    vec = coord.get("Vec")
+    if not isinstance(vec, list):
+        return False
+    for value in vec:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        numbers.append(value)
+    return all(math.isfinite(n) for n in numbers)
 
 
 class CoordinatePart:
-    """Placeholder: being written."""
+    """
+    The coordinate table of a FakeConsul.
+
+    :ivar coordinates: ``(node, segment)`` -> ``{'Node', 'Segment', 'Coord'}``.
+    :ivar table_index: the index of the last change.
+    """
 
     def __init__(self, core: Any) -> None:
         self.core = core
+        self.table_index = core.index
+        self.coordinates: dict[tuple[str, str], dict[str, Any]] = {
+            (core.node_name, ""): {"Node": core.node_name, "Segment": "", "Coord": origin()}
+        }
+        self.wan = origin()
 
     def routes(self) -> list[Route]:
-        """No routes yet."""
-        return []
+        """datacenters, nodes, node/:node and update."""
+        return [
+            Route("/v1/coordinate/datacenters", ("GET",), self._datacenters, check_dc=False),
+            Route("/v1/coordinate/nodes", ("GET",), self._nodes),
+            Route("/v1/coordinate/node/", ("GET",), self._node),
+            Route("/v1/coordinate/update", ("PUT",), self._update),
+        ]
+
+    def _current(self) -> list[dict[str, Any]]:
+        """Live coordinates sorted by node; forgets those of removed nodes."""
+        nodes = self.core.catalog.nodes
+        gone = [key for key in self.coordinates if key[0] not in nodes]
+        if gone:
+            for key in gone:
+                del self.coordinates[key]
+            self.table_index = max(self.table_index, self.core.catalog.nodes_index)
+        return [copy.deepcopy(self.coordinates[k]) for k in sorted(self.coordinates)]
+
+    def _datacenters(self, req: FakeRequest) -> Reply:
+        core = self.core
+        return Reply(
+            [
+                {
+                    "Datacenter": core.datacenter,
+                    "AreaID": "WAN",
+                    "Coordinates": [
+                        {"Node": f"{core.node_name}.{core.datacenter}", "Coord": copy.deepcopy(self.wan)}
+                    ],
+                }
+            ]
+        )
+
+    def _select(self, req: FakeRequest, node: Any = None) -> list[dict[str, Any]]:
+        segment = req.get("segment")
+        out = []
+        for c in self._current():
+            if node is not None and c["Node"] != node:
+                continue
+            if segment is not None and c["Segment"] != segment:
+                continue
+            if not req.authz.allowed("node", c["Node"], "read"):
+                continue
+            out.append(c)
+        return out
+
+    def _nodes(self, req: FakeRequest) -> Any:
+        def compute() -> tuple[int, Reply]:
+            coords = self._select(req)
+            return self.table_index, Reply(coords, index=self.table_index)
+
+        return self.core.blocking(req, compute)
+
+    def _node(self, req: FakeRequest) -> Any:
+        node = req.tail
+        require(req, "node", node, "read")
+
+        def compute() -> tuple[int, Reply]:
+            coords = self._select(req, node)
+            if not coords:
+                return self.table_index, Reply(b"", status=404, json=False, index=self.table_index)
+            return self.table_index, Reply(coords, index=self.table_index)
+
+        return self.core.blocking(req, compute)
+
+    def _update(self, req: FakeRequest) -> Reply:
+        body = req.json()
+        if not isinstance(body, dict):
+            raise HTTPError(400, "Request decode failed: json: cannot unmarshal into structs.CoordinateUpdateRequest")
+        node = body.get("Node") or ""
+        segment = body.get("Segment") or ""
+        coord = body.get("Coord")
+        if not _valid(coord):
+            raise HTTPError(500, "invalid coordinate")
+        if len(coord["Vec"]) != DIMENSIONS:
+            raise HTTPError(500, "incompatible coordinate")
+        require(req, "node", node, "write")
+        if node in self.core.catalog.nodes:
+            stored = {
+                "Vec": [float(v) for v in coord["Vec"]],
+                "Error": coord.get("Error", 0),
+                "Adjustment": coord.get("Adjustment", 0),
+                "Height": coord.get("Height", 0),
+            }
+            self.coordinates[(node, segment)] = {"Node": node, "Segment": segment, "Coord": stored}
+            self.table_index = self.core.next_index()
+        return Reply(b"", json=False)

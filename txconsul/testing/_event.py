@@ -1,16 +1,164 @@
-"""Placeholder: being written."""
+# -*- test-case-name: tests.test_event -*-
+"""
+FakeConsul's user events: ``/v1/event/fire/:name`` and ``/v1/event/list``.
 
-from typing import Any
+As in Consul (agent/event_endpoint.go, agent/user_event.go): a fired event
+is kept only if its node/service/tag filters match this agent; the list is
+a ring buffer of the last 256 kept events, oldest first; its index is a
+hash of the newest listed event's UUID (1 when none), and a blocking list
+waits while that hash is *equal* to ``?index`` (10 minutes by default, no
+jitter).  Events do not go through Raft: firing one does not move the
+shared index.
+"""
 
-from ._core import Route
+from __future__ import annotations
+
+import re
+from base64 import b64encode
+from collections import deque
+from typing import Any, Optional
+
+from ._acl import require
+from ._core import FakeRequest, HTTPError, Reply, Route
+
+#: How many events the agent remembers.
+EVENT_BUFFER_SIZE = 256
+
+#: The event name the agent consumes itself (remote exec); never listed.
+REMOTE_EXEC_NAME = "_rexec"
+
+#: The event list waits this long when ``?index`` comes without ``?wait``.
+EVENT_MAX_WAIT = 600.0
+
+
+def uuid_to_uint64(uuid: str) -> int:
+    """Consul's ``uuidToUint64``: XOR of the two 64-bit halves of a UUID."""
+    lower = uuid[0:8] + uuid[9:13] + uuid[14:18]
+    upper = uuid[19:23] + uuid[24:36]
+    return int(lower, 16) ^ int(upper, 16)
+
+
+def _compile(pattern: str, what: str) -> "re.Pattern[str]":
+    try:
+        return re.compile(pattern)
+    except re.error as e:
+        raise HTTPError(500, f"Invalid {what} filter: error parsing regexp: {e}")
 
 
 class EventPart:
-    """Placeholder: being written."""
+    """
+    The user events of a FakeConsul.
+
+    :ivar events: the kept events, oldest first (at most 256).
+    """
 
     def __init__(self, core: Any) -> None:
         self.core = core
+        self.events: deque[dict[str, Any]] = deque(maxlen=EVENT_BUFFER_SIZE)
+        #: Serf's Lamport clock for user events starts at 1.
+        self._ltime = 1
 
     def routes(self) -> list[Route]:
-        """No routes yet."""
-        return []
+        """The fire and list routes."""
+        return [
+            Route("/v1/event/fire/", ("PUT",), self._fire),
+            # The list is agent-local: Consul ignores ?dc there.
+            Route("/v1/event/list", ("GET",), self._list, check_dc=False),
+        ]
+
+    # -- firing -----------------------------------------------------------
+
+    def fire(
+        self,
+        name: str,
+        payload: bytes = b"",
+        node: str = "",
+        service: str = "",
+        tag: str = "",
+    ) -> dict[str, Any]:
+        """
+        Fire an event as ``PUT /v1/event/fire/:name`` does (no ACL check);
+        returns the event as the fire response shows it.  Raises HTTPError.
+        """
+        if not name:
+            raise HTTPError(400, "Missing name")
+        if tag and not service:
+            raise HTTPError(500, "Cannot provide tag filter without service filter")
+        node_re = _compile(node, "node") if node else None
+        service_re = _compile(service, "service") if service else None
+        tag_re = _compile(tag, "tag") if tag else None
+        event = {
+            "ID": self.core.new_uuid(),
+            "Name": name,
+            "Payload": b64encode(payload).decode("ascii") if payload else None,
+            "NodeFilter": node,
+            "ServiceFilter": service,
+            "TagFilter": tag,
+            "Version": 1,
+            "LTime": 0,
+        }
+        ltime = self._ltime
+        self._ltime += 1
+        if name != REMOTE_EXEC_NAME and self._matches(node_re, service_re, tag_re):
+            kept = dict(event, LTime=ltime)
+            self.events.append(kept)
+            self.core.changed()
+        return event
+
+    def _matches(self, node_re: Any, service_re: Any, tag_re: Any) -> bool:
+        core = self.core
+        if node_re is not None and not node_re.search(core.node_name):
+            return False
+        if service_re is None:
+            return True
+        for (node, sid), svc in core.catalog.services.items():
+            if node != core.node_name or sid == "consul":
+                # The consul service is the server's, not the agent's own.
+                continue
+            if not service_re.search(svc.get("Service", "")):
+                continue
+            if tag_re is None:
+                return True
+            if any(tag_re.search(t) for t in svc.get("Tags") or []):
+                return True
+        return False
+
+    def _fire(self, req: FakeRequest) -> Reply:
+        name = req.tail
+        if not name:
+            raise HTTPError(400, "Missing name")
+        require(req, "event", name, "write")
+        event = self.fire(
+            name,
+            req.body,
+            req.get("node") or "",
+            req.get("service") or "",
+            req.get("tag") or "",
+        )
+        return Reply(event)
+
+    # -- listing ----------------------------------------------------------
+
+    def index(self, name: Optional[str] = None) -> int:
+        """The event list index: the newest matching event's hash, or 1."""
+        events = [e for e in self.events if not name or e["Name"] == name]
+        return uuid_to_uint64(events[-1]["ID"]) if events else 1
+
+    def _list(self, req: FakeRequest) -> Any:
+        name = req.get("name") or ""
+        authz = req.authz
+
+        def compute() -> tuple[int, Reply]:
+            events = [e for e in self.events if not name or e["Name"] == name]
+            visible = [e for e in events if authz.allowed("event", e["Name"], "read")]
+            index = uuid_to_uint64(visible[-1]["ID"]) if visible else 1
+            headers = {"X-Consul-Index": str(index)}
+            if req.token and len(visible) != len(events):
+                headers["X-Consul-Results-Filtered-By-ACLs"] = "true"
+            # No index= on the Reply: event lists carry no KnownLeader or
+            # LastContact headers, only X-Consul-Index.
+            return index, Reply([dict(e) for e in visible], headers=headers)
+
+        return self.core.blocking(
+            req, compute, equality=True, default_wait=EVENT_MAX_WAIT, jitter=False
+        )

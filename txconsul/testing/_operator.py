@@ -1,16 +1,50 @@
-"""Placeholder: being written."""
+# -*- test-case-name: tests.test_coordinate_operator -*-
+"""
+FakeConsul's operator endpoints: ``/v1/operator/raft/configuration``.
+
+The agent is the only server, the leader and a voter of a Raft
+configuration bootstrapped at index 1.
+"""
+
+from __future__ import annotations
 
 from typing import Any
 
-from ._core import Route
+from ._acl import require
+from ._core import FakeRequest, Reply, Route
+
+#: The Raft index of a bootstrapped single-server configuration.
+CONFIGURATION_INDEX = 1
 
 
 class OperatorPart:
-    """Placeholder: being written."""
+    """The Raft configuration of a single-server FakeConsul."""
 
     def __init__(self, core: Any) -> None:
         self.core = core
 
     def routes(self) -> list[Route]:
-        """No routes yet."""
-        return []
+        """The Raft configuration route."""
+        return [Route("/v1/operator/raft/configuration", ("GET",), self._raft_configuration)]
+
+    def raft_configuration(self) -> dict[str, Any]:
+        """The configuration body: this agent as the only server."""
+        core = self.core
+        node = core.catalog.nodes.get(core.node_name) or {}
+        return {
+            "Servers": [
+                {
+                    "ID": node.get("ID", ""),
+                    "Node": core.node_name,
+                    "Address": f"{core.address}:8300",
+                    "Leader": True,
+                    "ProtocolVersion": "3",
+                    "Voter": True,
+                }
+            ],
+            "Index": CONFIGURATION_INDEX,
+        }
+
+    def _raft_configuration(self, req: FakeRequest) -> Reply:
+        require(req, "operator", "", "read")
+        return Reply(self.raft_configuration())
