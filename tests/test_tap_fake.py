@@ -17,6 +17,7 @@ from typing import Any
 from twisted.application.service import IServiceMaker
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
+from twisted.internet.utils import getProcessValue
 from twisted.plugin import getPlugins
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
@@ -127,6 +128,32 @@ class ProcessTests(TestCase):
         log = Path(self.logfile).read_text()
         self.assertIn("Server Shut Down", log)
         self.assertNotIn("tok-SECRET-123", log)
+
+
+    @inlineCallbacks
+    def test_polling_loop_wakes_on_put_from_another_process(self) -> Any:
+        """The seed's polling loop against consul-fake wakes when another process writes."""
+        proc, port = self.start()
+        c = Consul("127.0.0.1", port, reactor=reactor, environ={})
+        self.addCleanup(c.close)
+        index, data = yield c.kv.get("foo")
+        self.assertIsNone(data)
+        poll = c.kv.get("foo", index=index, wait="60s")
+        writer = (
+            "import sys\n"
+            "from twisted.internet import task\n"
+            "from txconsul import Consul\n"
+            "def main(reactor):\n"
+            f"    c = Consul('127.0.0.1', {port}, reactor=reactor, environ={{}})\n"
+            "    return c.kv.put('foo', 'from-another-process').addCallback(lambda _: c.close())\n"
+            "task.react(main)\n"
+        )
+        started = time.monotonic()
+        yield getProcessValue(sys.executable, ["-c", writer], env=twistd_env(), path=str(REPO))
+        new_index, data = yield poll
+        self.assertLess(time.monotonic() - started, 30)
+        self.assertGreater(new_index, index)
+        self.assertEqual(data["Value"], b"from-another-process")
 
 
 class PackagingTests(SynchronousTestCase):
