@@ -1,16 +1,419 @@
-# -*- test-case-name: tests.test_fake -*-
+# -*- test-case-name: tests.test_fake_acl -*-
 """
 FakeConsul's ACL system: who may do what.
 
 With ACLs disabled (the default) every request is allowed and every
 ``/v1/acl/*`` endpoint answers 401 ``ACL support disabled``.
+
+ACLs are enabled by a master token (``FakeConsul(acl_master_token=...)``,
+``twistd consul-fake --acl-master-token``).  The fake then behaves like a
+**Consul 1.10** server, the last release where both ACL generations coexist:
+
+* the legacy API (``/v1/acl/create``, ``update``, ``destroy/:id``,
+  ``info/:id``, ``clone/:id``, ``list``) and the current API (tokens,
+  policies, roles, ``token/self``, ``bootstrap``) share one token table, as
+  they do since 1.4: a legacy token's ``ID`` is its ``SecretID``; the master
+  token (``Description`` ``Master Token``, linked to the builtin
+  ``global-management`` policy ``00000000-0000-0000-0000-000000000001``) and
+  the anonymous token (AccessorID ``00000000-0000-0000-0000-000000000002``,
+  secret ``anonymous``, ``Description`` ``Anonymous Token``) exist from the
+  start;
+* error texts and statuses are 1.10's: a missing token or policy read is
+  **403 ``ACL not found``** (404 came only in 1.15), a missing role read is
+  404 with an empty body, a request carrying an unknown secret fails with
+  403 ``ACL not found`` on every endpoint that checks ACLs, a denial is 403
+  ``Permission denied``, deleting a missing token/policy/role is ``true``,
+  and validation failures are 500s with Consul's messages;
+* a configured master token counts as the bootstrap (Consul's leader
+  "bootstrapped ACL master token from configuration"), so
+  ``PUT /v1/acl/bootstrap`` answers 403 ``Permission denied: ACL bootstrap no
+  longer allowed (reset index: N)`` until :meth:`ACLSystem.reset_bootstrap`
+  (the fake's stand-in for the ``acl-bootstrap-reset`` file) allows one more.
+
+Rules (HCL or JSON) are parsed by :func:`parse_rules`.  In the current
+syntax ``key "x"`` is an exact match and ``key_prefix "x"`` a prefix match;
+in the legacy syntax (legacy tokens' ``Rules``) ``key "x"`` is a prefix match
+and ``*_prefix`` forms are rejected.  An exact rule beats any prefix rule,
+the longest prefix wins, and when several policies name the same resource
+the most restrictive of ``deny > write > list > read`` applies.  ``write``
+grants read and list, ``list`` grants read and list (keys only), ``read``
+grants read.  Anything no rule covers falls to the default policy, except
+``acl`` access, which only a rule (or the management policy) grants.
+Unknown rule types are rejected rather than ignored, so a typo in a test's
+rules fails loudly.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+import base64
+import hashlib
+import json
+import re
+from datetime import datetime, timezone
+from typing import Any, Iterable, Optional
 
-from ._core import FakeRequest, HTTPError, Route, permission_denied
+from ._core import FakeRequest, HTTPError, Reply, Route, parse_go_duration, permission_denied
+
+#: The builtin management policy.
+GLOBAL_MANAGEMENT_ID = "00000000-0000-0000-0000-000000000001"
+#: The anonymous token's AccessorID.
+ANONYMOUS_ACCESSOR = "00000000-0000-0000-0000-000000000002"
+#: The anonymous token's SecretID.
+ANONYMOUS_SECRET = "anonymous"
+#: What a reader without ``acl:write`` sees instead of a secret.
+REDACTED = "<hidden>"
+
+GLOBAL_MANAGEMENT_RULES = """acl = "write"
+agent_prefix "" {
+  policy = "write"
+}
+event_prefix "" {
+  policy = "write"
+}
+key_prefix "" {
+  policy = "write"
+}
+keyring = "write"
+node_prefix "" {
+  policy = "write"
+}
+operator = "write"
+query_prefix "" {
+  policy = "write"
+}
+service_prefix "" {
+  policy = "write"
+  intentions = "write"
+}
+session_prefix "" {
+  policy = "write"
+}"""
+
+#: Resources whose rules name a segment (``key "x"``, ``key_prefix "x"``).
+NAMED_RESOURCES = ("key", "service", "node", "session", "agent", "event", "query")
+#: Resources with one top-level level (``operator = "read"``).
+SINGLE_RESOURCES = ("acl", "operator", "keyring")
+#: Accepted but not enforced (newer Consul rule types).
+_IGNORED_SINGLES = ("mesh", "peering")
+
+_LEVELS = ("read", "write", "deny", "list")
+#: Which level wins when two rules name the same thing: deny > write > list > read.
+_PRECEDENCE = {"deny": 4, "write": 3, "list": 2, "read": 1}
+
+_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_POLICY_NAME_RE = re.compile(r"^[A-Za-z0-9\-_]{1,128}$")
+_ROLE_NAME_RE = re.compile(r"^[A-Za-z0-9\-_]{1,256}$")
+_IDENTITY_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9\-_]*[a-z0-9])?$")
+
+
+# -- the rule language ----------------------------------------------------------
+
+
+class RuleError(ValueError):
+    """Rules that do not parse or do not validate; the message is Consul's."""
+
+
+_TOKEN_RE = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<comment>\#[^\n]*|//[^\n]*|/\*.*?\*/)
+  | (?P<string>"(?:[^"\\\n]|\\.)*")
+  | (?P<number>-?\d+(?:\.\d+)?)
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_\-.]*)
+  | (?P<punct>[{}\[\]=,:])
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def _tokenize(text: str) -> list[tuple[str, Any, int]]:
+    tokens: list[tuple[str, Any, int]] = []
+    pos = 0
+    line = 1
+    while pos < len(text):
+        m = _TOKEN_RE.match(text, pos)
+        if m is None:
+            raise RuleError(f"Failed to parse ACL rules: At {line}: illegal char {text[pos]!r}")
+        kind = m.lastgroup
+        raw = m.group()
+        if kind == "string":
+            try:
+                value: Any = json.loads(raw)
+            except ValueError:
+                value = raw[1:-1]
+            tokens.append(("string", value, line))
+        elif kind == "number":
+            tokens.append(("number", float(raw) if "." in raw else int(raw), line))
+        elif kind == "ident":
+            if raw in ("true", "false"):
+                tokens.append(("bool", raw == "true", line))
+            else:
+                tokens.append(("ident", raw, line))
+        elif kind == "punct":
+            tokens.append((raw, raw, line))
+        line += raw.count("\n")
+        pos = m.end()
+    return tokens
+
+
+#: A parsed item: (key, value) where value is ("attr", python value) or
+#: ("block", [items]).
+_Item = tuple[str, tuple[str, Any]]
+
+
+class _HCLParser:
+    """A small HCL1 parser for the forms ACL rules use."""
+
+    def __init__(self, text: str) -> None:
+        self.tokens = _tokenize(text)
+        self.pos = 0
+
+    def _peek(self) -> Optional[tuple[str, Any, int]]:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def _fail(self, what: str) -> RuleError:
+        tok = self._peek()
+        where = f"At {tok[2]}" if tok else "At EOF"
+        return RuleError(f"Failed to parse ACL rules: {where}: {what}")
+
+    def _next(self) -> tuple[str, Any, int]:
+        tok = self._peek()
+        if tok is None:
+            raise self._fail("unexpected end of rules")
+        self.pos += 1
+        return tok
+
+    def parse(self) -> list[_Item]:
+        items = self._body(top=True)
+        if self._peek() is not None:
+            raise self._fail(f"unexpected {self._peek()[1]!r}")  # type: ignore[index]
+        return items
+
+    def _body(self, top: bool) -> list[_Item]:
+        items: list[_Item] = []
+        while True:
+            tok = self._peek()
+            if tok is None:
+                if top:
+                    return items
+                raise self._fail("missing '}'")
+            if tok[0] == "}":
+                if top:
+                    raise self._fail("unexpected '}'")
+                return items
+            if tok[0] == ",":
+                self.pos += 1
+                continue
+            items.append(self._item())
+
+    def _item(self) -> _Item:
+        tok = self._next()
+        if tok[0] not in ("ident", "string"):
+            raise RuleError(f"Failed to parse ACL rules: At {tok[2]}: expected a key, got {tok[1]!r}")
+        key = tok[1]
+        labels: list[str] = []
+        while True:
+            nxt = self._peek()
+            if nxt is None:
+                raise self._fail(f"key {key!r} expected start of object ('{{') or assignment ('=')")
+            if nxt[0] in ("string", "ident"):
+                labels.append(self._next()[1])
+                continue
+            break
+        nxt = self._next()
+        if nxt[0] in ("=", ":"):
+            if labels:
+                raise RuleError(f"Failed to parse ACL rules: At {nxt[2]}: nested object expected: LBRACE got: ASSIGN")
+            value = self._value()
+        elif nxt[0] == "{":
+            value = ("block", self._body(top=False))
+            self._next()  # the closing brace
+        else:
+            raise RuleError(f"Failed to parse ACL rules: At {nxt[2]}: unexpected {nxt[1]!r}")
+        # `key "a" "b" { }` is `key = { "a" = { "b" = { } } }`
+        for label in reversed(labels):
+            value = ("block", [(label, value)])
+        return key, value
+
+    def _value(self) -> tuple[str, Any]:
+        tok = self._next()
+        if tok[0] in ("string", "number", "bool"):
+            return ("attr", tok[1])
+        if tok[0] == "{":
+            body = self._body(top=False)
+            self._next()
+            return ("block", body)
+        if tok[0] == "[":
+            values = []
+            while True:
+                nxt = self._peek()
+                if nxt is None:
+                    raise self._fail("missing ']'")
+                if nxt[0] == "]":
+                    self.pos += 1
+                    return ("list", values)
+                if nxt[0] == ",":
+                    self.pos += 1
+                    continue
+                values.append(self._value())
+        raise RuleError(f"Failed to parse ACL rules: At {tok[2]}: unexpected {tok[1]!r}")
+
+
+def _from_json(obj: Any) -> list[_Item]:
+    """The JSON form of rules as parsed items (HCL reads JSON the same way)."""
+    items: list[_Item] = []
+    if isinstance(obj, list):
+        for element in obj:
+            items.extend(_from_json(element))
+        return items
+    if not isinstance(obj, dict):
+        raise RuleError("Failed to parse ACL rules: JSON rules must be an object")
+    for key, value in obj.items():
+        for single in value if isinstance(value, list) else [value]:
+            if isinstance(single, dict):
+                items.append((key, ("block", _from_json(single))))
+            else:
+                items.append((key, ("attr", single)))
+    return items
+
+
+class Rules:
+    """
+    Compiled rules: exact and prefix levels per named resource, one level per
+    singleton resource.  ``merge`` combines policies, the most restrictive
+    level winning where two name the same thing.
+    """
+
+    def __init__(self) -> None:
+        self.exact: dict[str, dict[str, str]] = {r: {} for r in NAMED_RESOURCES}
+        self.prefix: dict[str, dict[str, str]] = {r: {} for r in NAMED_RESOURCES}
+        self.single: dict[str, str] = {}
+
+    @staticmethod
+    def _stronger(old: Optional[str], new: str) -> str:
+        if old is None or _PRECEDENCE[new] > _PRECEDENCE[old]:
+            return new
+        return old
+
+    def add(self, resource: str, name: str, level: str, prefix: bool) -> None:
+        """Add one rule for a named resource."""
+        table = (self.prefix if prefix else self.exact)[resource]
+        table[name] = self._stronger(table.get(name), level)
+
+    def set_single(self, resource: str, level: str) -> None:
+        """Add a top-level rule (``operator = "read"``)."""
+        self.single[resource] = self._stronger(self.single.get(resource), level)
+
+    def merge(self, other: "Rules") -> None:
+        """Fold ``other`` into these rules."""
+        for resource in NAMED_RESOURCES:
+            for name, level in other.exact[resource].items():
+                self.add(resource, name, level, False)
+            for name, level in other.prefix[resource].items():
+                self.add(resource, name, level, True)
+        for resource, level in other.single.items():
+            self.set_single(resource, level)
+
+    def level(self, resource: str, name: str) -> Optional[str]:
+        """The level that governs ``resource`` ``name``, or ``None``."""
+        if resource in SINGLE_RESOURCES:
+            return self.single.get(resource)
+        if resource not in self.exact:
+            raise ValueError(f"unknown ACL resource {resource!r}")
+        exact = self.exact[resource].get(name)
+        if exact is not None:
+            return exact
+        best: Optional[str] = None
+        best_len = -1
+        for pfx, level in self.prefix[resource].items():
+            if name.startswith(pfx) and len(pfx) > best_len:
+                best, best_len = level, len(pfx)
+        return best
+
+
+def _grants(level: str, access: str) -> bool:
+    """Whether a rule ``level`` grants ``access`` (Consul's ``enforce``)."""
+    if level == "write":
+        return True
+    if level == "list":
+        return access in ("list", "read")
+    if level == "read":
+        return access == "read"
+    return False
+
+
+def parse_rules(text: Any, legacy: bool = False) -> Rules:
+    """
+    Parse ACL rules (HCL or JSON) into :class:`Rules`.
+
+    :param legacy: the legacy syntax: ``key "x"`` (and every other named
+        resource) is a prefix rule and ``*_prefix`` forms are unknown.
+    :raises RuleError: with Consul's message when the rules are invalid.
+    """
+    rules = Rules()
+    if text is None:
+        return rules
+    if not isinstance(text, str):
+        raise RuleError("Failed to parse ACL rules: rules must be a string")
+    stripped = text.strip()
+    if not stripped:
+        return rules
+    if stripped.startswith("{"):
+        try:
+            items = _from_json(json.loads(stripped))
+        except ValueError as e:
+            if isinstance(e, RuleError):
+                raise
+            items = _HCLParser(text).parse()
+    else:
+        items = _HCLParser(text).parse()
+    for key, (kind, value) in items:
+        if key in SINGLE_RESOURCES or key in _IGNORED_SINGLES:
+            if kind != "attr" or not isinstance(value, str):
+                raise RuleError(f"Failed to parse ACL rules: {key} must be a string")
+            if value not in ("read", "write", "deny") and not (key == "acl" and value == "list"):
+                raise RuleError(f"Invalid {key} policy: {value!r}")
+            if key in SINGLE_RESOURCES:
+                rules.set_single(key, value)
+            continue
+        resource, is_prefix = key, False
+        if key.endswith("_prefix"):
+            resource, is_prefix = key[: -len("_prefix")], True
+        if resource not in NAMED_RESOURCES or (legacy and is_prefix):
+            raise RuleError(f"Failed to parse ACL rules: unknown rule type {key!r}")
+        if legacy:
+            is_prefix = True
+        if kind != "block":
+            raise RuleError(f"Failed to parse ACL rules: {key} rules must be blocks like {key} \"name\" {{ policy = \"read\" }}")
+        for name, (inner_kind, body) in value:
+            if inner_kind != "block":
+                raise RuleError(f"Failed to parse ACL rules: {key} {name!r} must be a block")
+            attrs = {k: v[1] for k, v in body if v[0] == "attr"}
+            level = attrs.get("policy")
+            allow_list = resource == "key"
+            if level not in ("read", "write", "deny") and not (allow_list and level == "list"):
+                label = f"{resource} prefix" if is_prefix and not legacy else resource
+                raise RuleError(f"Invalid {label} policy: {name!r} policy = {level!r}")
+            rules.add(resource, name, level, is_prefix)
+    return rules
+
+
+def _service_identity_rules(name: str) -> Rules:
+    rules = Rules()
+    rules.add("service", name, "write", False)
+    rules.add("service", "", "read", True)
+    rules.add("node", "", "read", True)
+    return rules
+
+
+def _node_identity_rules(name: str) -> Rules:
+    rules = Rules()
+    rules.add("node", name, "write", False)
+    rules.add("service", "", "read", True)
+    return rules
+
+
+# -- authorizers ----------------------------------------------------------------
 
 
 class AllowAll:
@@ -24,12 +427,144 @@ class AllowAll:
         """Never raises: ACLs are off."""
 
 
+class Authorizer:
+    """
+    The permissions of one resolved token: its rules, then the default
+    policy.  ``acl`` access is never granted by the default policy.
+
+    :param rules: a callable returning the token's merged :class:`Rules`
+        (compiled on first use).
+    :param default_allow: whether the agent's default policy is ``allow``.
+    :param accessor_id: the token's AccessorID (never its secret).
+    """
+
+    def __init__(self, rules: Any, default_allow: bool, accessor_id: str) -> None:
+        self._rules_source = rules
+        self._rules: Optional[Rules] = None
+        self.default_allow = default_allow
+        self.accessor_id = accessor_id
+
+    def __repr__(self) -> str:
+        return f"<Authorizer accessor={self.accessor_id}>"
+
+    @property
+    def rules(self) -> Rules:
+        """The token's merged rules."""
+        if self._rules is None:
+            self._rules = self._rules_source()
+        return self._rules
+
+    def allowed(self, resource: str, name: str, access: str) -> bool:
+        """Whether the token may ``access`` (read/write/list) ``resource`` ``name``."""
+        if access not in ("read", "write", "list"):
+            raise ValueError(f"unknown ACL access {access!r}")
+        level = self.rules.level(resource, name or "")
+        if level is not None:
+            return _grants(level, access)
+        if resource == "acl":
+            return False
+        return self.default_allow
+
+    def require(self, resource: str, name: str, access: str) -> None:
+        """Raise 403 ``Permission denied`` unless allowed."""
+        if not self.allowed(resource, name, access):
+            raise permission_denied()
+
+
+class UnknownToken:
+    """
+    The authorizer of a request carrying a secret no token has: every ACL
+    check fails with 403 ``ACL not found``, while endpoints that check
+    nothing (status, legacy ``info``) still answer.
+    """
+
+    def allowed(self, resource: str, name: str, access: str) -> bool:
+        """Raise 403 ``ACL not found``."""
+        raise HTTPError(403, "ACL not found")
+
+    def require(self, resource: str, name: str, access: str) -> None:
+        """Raise 403 ``ACL not found``."""
+        raise HTTPError(403, "ACL not found")
+
+
+# -- helpers --------------------------------------------------------------------
+
+
+def _go_time(seconds: float) -> str:
+    """A clock reading as Go's RFC 3339 (nanosecond) JSON time."""
+    dt = datetime.fromtimestamp(seconds, timezone.utc)
+    text = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    if dt.microsecond:
+        text += ("." + f"{dt.microsecond:06d}").rstrip("0")
+    return text + "Z"
+
+
+def _parse_go_time(text: str) -> float:
+    value = text.strip()
+    if value.endswith("Z"):
+        value = value[:-1] + "+00:00"
+    m = re.match(r"^(.*T\d\d:\d\d:\d\d)\.(\d+)(.*)$", value)
+    if m:  # Python wants at most 6 fraction digits
+        value = f"{m.group(1)}.{m.group(2)[:6].ljust(6, '0')}{m.group(3)}"
+    return datetime.fromisoformat(value).timestamp()
+
+
+def _hash(*parts: Any) -> str:
+    raw = json.dumps(parts, sort_keys=True, default=str).encode("utf-8")
+    return base64.b64encode(hashlib.sha256(raw).digest()).decode("ascii")
+
+
+def _decode_object(req: FakeRequest, what: str) -> dict[str, Any]:
+    """The body as a JSON object; 400 ``<what> decoding failed`` otherwise."""
+    if not req.body.strip():
+        return {}
+    try:
+        body = json.loads(req.body)
+    except ValueError as e:
+        raise HTTPError(400, f"{what} decoding failed: {e}")
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise HTTPError(400, f"{what} decoding failed: json: cannot unmarshal {type(body).__name__} into an object")
+    return body
+
+
+def _field(body: dict[str, Any], name: str, kind: Any, what: str, default: Any = None) -> Any:
+    value = body.get(name, default)
+    if value is None:
+        return default
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise HTTPError(400, f"{what} decoding failed: json: cannot unmarshal {type(value).__name__} into field {name}")
+    return value
+
+
+def _links(body: dict[str, Any], name: str, what: str) -> list[dict[str, Any]]:
+    value = _field(body, name, list, what, [])
+    for link in value:
+        if not isinstance(link, dict):
+            raise HTTPError(400, f"{what} decoding failed: json: cannot unmarshal into {name}")
+    return value
+
+
+def _not_found(index: int) -> Reply:
+    """Consul 1.10's answer to a read of a missing token or policy."""
+    return Reply("ACL not found", status=403, index=index, json=False)
+
+
+def _is_uuid(value: str) -> bool:
+    return bool(_UUID_RE.match(value))
+
+
+# -- the part -------------------------------------------------------------------
+
+
 class ACLSystem:
     """
-    The ACL part of a FakeConsul.
+    The ACL part of a FakeConsul: token/policy/role tables, both ACL APIs,
+    and the authorizer of each request.
 
     :param master_token: enables ACLs with this management token.
-    :param default_policy: ``'allow'`` or ``'deny'`` for anonymous requests.
+    :param default_policy: ``'allow'`` or ``'deny'`` for what no rule covers.
     """
 
     def __init__(self, core: Any, master_token: Optional[str] = None, default_policy: str = "allow") -> None:
@@ -39,17 +574,935 @@ class ACLSystem:
         self.master_token = master_token
         self.enabled = master_token is not None
         self.default_policy = default_policy if self.enabled else "allow"
+        #: AccessorID -> token record.
+        self.tokens: dict[str, dict[str, Any]] = {}
+        #: SecretID -> AccessorID.
+        self._secrets: dict[str, str] = {}
+        #: ID -> policy record.
+        self.policies: dict[str, dict[str, Any]] = {}
+        #: ID -> role record.
+        self.roles: dict[str, dict[str, Any]] = {}
+        self.tokens_index = 0
+        self.policies_index = 0
+        self.roles_index = 0
+        #: The index of the bootstrap (0: never bootstrapped).
+        self.bootstrap_index = 0
+        self._bootstrap_reset = False
+        self._compiled: dict[str, tuple[int, Rules]] = {}
+        if self.enabled:
+            self._initialize(master_token)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        state = f"default={self.default_policy}" if self.enabled else "disabled"
+        return f"<ACLSystem {state} tokens={len(self.tokens)}>"
+
+    def _initialize(self, master: str) -> None:
+        idx = self.core.index
+        now = _go_time(self.core.clock.seconds())
+        self.policies[GLOBAL_MANAGEMENT_ID] = self._policy_record(
+            GLOBAL_MANAGEMENT_ID,
+            "global-management",
+            "Builtin Policy that grants unlimited access",
+            GLOBAL_MANAGEMENT_RULES,
+            None,
+            idx,
+            idx,
+        )
+        self.policies_index = idx
+        self._store_token(
+            {
+                "AccessorID": self.core.new_uuid(),
+                "SecretID": master,
+                "Description": "Master Token",
+                "Policies": [GLOBAL_MANAGEMENT_ID],
+                "Type": "management",
+                "CreateTime": now,
+            },
+            idx,
+        )
+        self._store_token(
+            {
+                "AccessorID": ANONYMOUS_ACCESSOR,
+                "SecretID": ANONYMOUS_SECRET,
+                "Description": "Anonymous Token",
+                "CreateTime": now,
+            },
+            idx,
+        )
+        self.bootstrap_index = idx
+
+    # -- controls for tests ---------------------------------------------------
+
+    def reset_bootstrap(self) -> None:
+        """
+        Allow one more ``PUT /v1/acl/bootstrap``, as writing the reset index
+        to Consul's ``acl-bootstrap-reset`` file does.
+        """
+        self._bootstrap_reset = True
+
+    def token_by_secret(self, secret: str) -> Optional[dict[str, Any]]:
+        """The live token record with this SecretID, or ``None``."""
+        accessor = self._secrets.get(secret)
+        if accessor is None:
+            return None
+        token = self.tokens.get(accessor)
+        if token is None or self._expired(token):
+            return None
+        return token
+
+    # -- storage ----------------------------------------------------------------
+
+    def _expired(self, token: dict[str, Any]) -> bool:
+        expires = token.get("_expires")
+        return expires is not None and self.core.clock.seconds() >= expires
+
+    def _store_token(self, fields: dict[str, Any], idx: int, create_index: Optional[int] = None) -> dict[str, Any]:
+        token = {
+            "AccessorID": fields["AccessorID"],
+            "SecretID": fields["SecretID"],
+            "Description": fields.get("Description", ""),
+            "Policies": list(fields.get("Policies", [])),
+            "Roles": list(fields.get("Roles", [])),
+            "ServiceIdentities": list(fields.get("ServiceIdentities", [])),
+            "NodeIdentities": list(fields.get("NodeIdentities", [])),
+            "Local": bool(fields.get("Local", False)),
+            "Type": fields.get("Type", ""),
+            "Rules": fields.get("Rules", ""),
+            "CreateTime": fields["CreateTime"],
+            "ExpirationTime": fields.get("ExpirationTime"),
+            "_expires": fields.get("_expires"),
+            "AuthMethod": "",
+            "CreateIndex": create_index if create_index is not None else idx,
+            "ModifyIndex": idx,
+        }
+        token["Hash"] = _hash(
+            token["Description"], token["Policies"], token["Roles"], token["ServiceIdentities"],
+            token["NodeIdentities"], token["Local"], token["Type"], token["Rules"],
+        )
+        old = self.tokens.get(token["AccessorID"])
+        if old is not None:
+            self._secrets.pop(old["SecretID"], None)
+        self.tokens[token["AccessorID"]] = token
+        self._secrets[token["SecretID"]] = token["AccessorID"]
+        self.tokens_index = idx
+        return token
+
+    def _delete_token(self, accessor: str, idx: int) -> None:
+        token = self.tokens.pop(accessor)
+        self._secrets.pop(token["SecretID"], None)
+        self.tokens_index = idx
+
+    def _policy_record(
+        self, pid: str, name: str, description: str, rules: str, datacenters: Optional[list[str]],
+        create_index: int, idx: int,
+    ) -> dict[str, Any]:
+        return {
+            "ID": pid,
+            "Name": name,
+            "Description": description,
+            "Rules": rules,
+            "Datacenters": list(datacenters) if datacenters else None,
+            "Hash": _hash(name, description, rules, datacenters),
+            "CreateIndex": create_index,
+            "ModifyIndex": idx,
+        }
+
+    # -- authorization -------------------------------------------------------
+
+    def _policy_rules(self, policy_id: str) -> Optional[Rules]:
+        policy = self.policies.get(policy_id)
+        if policy is None:
+            return None
+        cached = self._compiled.get(policy_id)
+        if cached is not None and cached[0] == policy["ModifyIndex"]:
+            return cached[1]
+        rules = parse_rules(policy["Rules"])
+        self._compiled[policy_id] = (policy["ModifyIndex"], rules)
+        return rules
+
+    def _token_rules(self, token: dict[str, Any]) -> Rules:
+        rules = Rules()
+        if token["Type"] == "management" and not token["Policies"]:
+            rules.merge(parse_rules(GLOBAL_MANAGEMENT_RULES))
+        elif token["Type"] and token["Rules"]:
+            rules.merge(parse_rules(token["Rules"], legacy=True))
+        policy_ids = list(token["Policies"])
+        for role_id in token["Roles"]:
+            role = self.roles.get(role_id)
+            if role is None:
+                continue
+            policy_ids.extend(role["Policies"])
+            for si in role["ServiceIdentities"]:
+                rules.merge(_service_identity_rules(si["ServiceName"]))
+            for ni in role["NodeIdentities"]:
+                rules.merge(_node_identity_rules(ni["NodeName"]))
+        for pid in policy_ids:
+            compiled = self._policy_rules(pid)
+            if compiled is not None:
+                rules.merge(compiled)
+        for si in token["ServiceIdentities"]:
+            rules.merge(_service_identity_rules(si["ServiceName"]))
+        for ni in token["NodeIdentities"]:
+            rules.merge(_node_identity_rules(ni["NodeName"]))
+        return rules
+
+    def authorizer_for_secret(self, secret: Optional[str]) -> Any:
+        """The authorizer of a secret (``None``: the anonymous token)."""
+        if not self.enabled:
+            return AllowAll()
+        token = self.token_by_secret(secret or ANONYMOUS_SECRET)
+        if token is None:
+            return UnknownToken()
+        return Authorizer(lambda: self._token_rules(token), self.default_policy == "allow", token["AccessorID"])
 
     def authorizer(self, req: FakeRequest) -> Any:
         """The authorizer for the token ``req`` carries."""
-        return AllowAll()
+        return self.authorizer_for_secret(req.token)
+
+    # -- rendering -----------------------------------------------------------
+
+    def _policy_links(self, ids: Iterable[str]) -> list[dict[str, str]]:
+        return [{"ID": pid, "Name": self.policies[pid]["Name"]} for pid in ids if pid in self.policies]
+
+    def _role_links(self, ids: Iterable[str]) -> list[dict[str, str]]:
+        return [{"ID": rid, "Name": self.roles[rid]["Name"]} for rid in ids if rid in self.roles]
+
+    def token_json(self, token: dict[str, Any], redact: bool = False, stub: bool = False) -> dict[str, Any]:
+        """A token as Consul's JSON (``stub``: as a list entry)."""
+        out: dict[str, Any] = {
+            "AccessorID": token["AccessorID"],
+            "SecretID": REDACTED if redact else token["SecretID"],
+            "Description": token["Description"],
+        }
+        policies = self._policy_links(token["Policies"])
+        if policies:
+            out["Policies"] = policies
+        roles = self._role_links(token["Roles"])
+        if roles:
+            out["Roles"] = roles
+        if token["ServiceIdentities"]:
+            out["ServiceIdentities"] = [dict(s) for s in token["ServiceIdentities"]]
+        if token["NodeIdentities"]:
+            out["NodeIdentities"] = [dict(n) for n in token["NodeIdentities"]]
+        if token["Rules"] and not stub:
+            out["Rules"] = token["Rules"]
+        out["Local"] = token["Local"]
+        if token["ExpirationTime"]:
+            out["ExpirationTime"] = token["ExpirationTime"]
+        out["CreateTime"] = token["CreateTime"]
+        out["Hash"] = token["Hash"]
+        out["CreateIndex"] = token["CreateIndex"]
+        out["ModifyIndex"] = token["ModifyIndex"]
+        if stub:
+            out["Legacy"] = bool(token["Type"])
+        return out
+
+    def _legacy_json(self, token: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "CreateIndex": token["CreateIndex"],
+            "ModifyIndex": token["ModifyIndex"],
+            "ID": token["SecretID"],
+            "Name": token["Description"],
+            "Type": token["Type"],
+            "Rules": token["Rules"],
+        }
+
+    def policy_json(self, policy: dict[str, Any], stub: bool = False) -> dict[str, Any]:
+        """A policy as Consul's JSON (``stub``: as a list entry, without rules)."""
+        out: dict[str, Any] = {"ID": policy["ID"], "Name": policy["Name"], "Description": policy["Description"]}
+        if not stub:
+            out["Rules"] = policy["Rules"]
+        if policy["Datacenters"]:
+            out["Datacenters"] = list(policy["Datacenters"])
+        out["Hash"] = policy["Hash"]
+        out["CreateIndex"] = policy["CreateIndex"]
+        out["ModifyIndex"] = policy["ModifyIndex"]
+        return out
+
+    def role_json(self, role: dict[str, Any]) -> dict[str, Any]:
+        """A role as Consul's JSON."""
+        out: dict[str, Any] = {"ID": role["ID"], "Name": role["Name"], "Description": role["Description"]}
+        policies = self._policy_links(role["Policies"])
+        if policies:
+            out["Policies"] = policies
+        if role["ServiceIdentities"]:
+            out["ServiceIdentities"] = [dict(s) for s in role["ServiceIdentities"]]
+        if role["NodeIdentities"]:
+            out["NodeIdentities"] = [dict(n) for n in role["NodeIdentities"]]
+        out["Hash"] = role["Hash"]
+        out["CreateIndex"] = role["CreateIndex"]
+        out["ModifyIndex"] = role["ModifyIndex"]
+        return out
+
+    # -- routes ------------------------------------------------------------------
 
     def routes(self) -> list[Route]:
-        """``/v1/acl/*``: 401 while ACLs are disabled."""
-        return [Route("/v1/acl/", ("GET", "PUT", "DELETE", "POST"), self._disabled)]
+        """``/v1/acl/*``: 401 while ACLs are disabled, both ACL APIs otherwise."""
+        if not self.enabled:
+            return [Route("/v1/acl/", ("GET", "PUT", "DELETE", "POST"), self._disabled)]
+        return [
+            Route("/v1/acl/bootstrap", ("PUT",), self._bootstrap),
+            Route("/v1/acl/replication", ("GET",), self._replication),
+            # legacy
+            Route("/v1/acl/create", ("PUT",), self._legacy_create),
+            Route("/v1/acl/update", ("PUT",), self._legacy_update),
+            Route("/v1/acl/destroy/", ("PUT",), self._legacy_destroy),
+            Route("/v1/acl/info/", ("GET",), self._legacy_info),
+            Route("/v1/acl/clone/", ("PUT",), self._legacy_clone),
+            Route("/v1/acl/list", ("GET",), self._legacy_list),
+            # tokens
+            Route("/v1/acl/token", ("PUT",), self._token_create),
+            Route("/v1/acl/token/self", ("GET",), self._token_self),
+            Route("/v1/acl/token/", ("GET", "PUT", "DELETE"), self._token_crud),
+            Route("/v1/acl/tokens", ("GET",), self._token_list),
+            # policies
+            Route("/v1/acl/policy", ("PUT",), self._policy_create),
+            Route("/v1/acl/policy/name/", ("GET",), self._policy_read_by_name),
+            Route("/v1/acl/policy/", ("GET", "PUT", "DELETE"), self._policy_crud),
+            Route("/v1/acl/policies", ("GET",), self._policy_list),
+            # roles
+            Route("/v1/acl/role", ("PUT",), self._role_create),
+            Route("/v1/acl/role/name/", ("GET",), self._role_read_by_name),
+            Route("/v1/acl/role/", ("GET", "PUT", "DELETE"), self._role_crud),
+            Route("/v1/acl/roles", ("GET",), self._role_list),
+        ]
 
     def _disabled(self, req: FakeRequest) -> Any:
         raise HTTPError(401, "ACL support disabled")
+
+    @staticmethod
+    def _need(req: FakeRequest, access: str) -> None:
+        require(req, "acl", "", access)
+
+    # -- bootstrap / replication -------------------------------------------
+
+    def _bootstrap(self, req: FakeRequest) -> Any:
+        if self.bootstrap_index and not self._bootstrap_reset:
+            raise HTTPError(
+                403,
+                f"Permission denied: ACL bootstrap no longer allowed (reset index: {self.bootstrap_index})",
+            )
+        self._bootstrap_reset = False
+        idx = self.core.next_index()
+        token = self._store_token(
+            {
+                "AccessorID": self.core.new_uuid(),
+                "SecretID": self.core.new_uuid(),
+                "Description": "Bootstrap Token (Global Management)",
+                "Policies": [GLOBAL_MANAGEMENT_ID],
+                "CreateTime": _go_time(self.core.clock.seconds()),
+            },
+            idx,
+        )
+        self.bootstrap_index = idx
+        body = {"ID": token["SecretID"]}
+        body.update(self.token_json(token))
+        return Reply(body)
+
+    def _replication(self, req: FakeRequest) -> Any:
+        return Reply(
+            {
+                "Enabled": False,
+                "Running": False,
+                "SourceDatacenter": "",
+                "ReplicationType": "",
+                "ReplicatedIndex": 0,
+                "ReplicatedRoleIndex": 0,
+                "ReplicatedTokenIndex": 0,
+                "LastSuccess": "0001-01-01T00:00:00Z",
+                "LastError": "0001-01-01T00:00:00Z",
+            }
+        )
+
+    # -- legacy API ------------------------------------------------------------
+
+    def _legacy_set(self, req: FakeRequest, update: bool) -> Any:
+        self._need(req, "write")
+        body = _decode_object(req, "Request")
+        acl_id = _field(body, "ID", str, "Request", "")
+        name = _field(body, "Name", str, "Request", "")
+        kind = _field(body, "Type", str, "Request", "") or "client"
+        rules = _field(body, "Rules", str, "Request", "")
+        if update and not acl_id:
+            raise HTTPError(400, "ACL ID must be set")
+        if kind not in ("client", "management"):
+            raise HTTPError(500, "Invalid ACL Type")
+        existing = self.token_by_secret(acl_id) if acl_id else None
+        if existing is not None and existing["Policies"]:
+            raise HTTPError(500, "Cannot use legacy endpoint to modify a non-legacy token")
+        if acl_id in ("allow", "deny", "manage"):
+            raise HTTPError(403, "Permission denied: Cannot modify root ACL")
+        try:
+            parse_rules(rules, legacy=True)
+        except RuleError as e:
+            raise HTTPError(500, f"ACL rule compilation failed: {e}")
+        idx = self.core.next_index()
+        fields = {
+            "AccessorID": existing["AccessorID"] if existing else self.core.new_uuid(),
+            "SecretID": acl_id or self.core.new_uuid(),
+            "Description": name,
+            "Type": kind,
+            "Rules": rules,
+            "CreateTime": existing["CreateTime"] if existing else _go_time(self.core.clock.seconds()),
+        }
+        token = self._store_token(fields, idx, existing["CreateIndex"] if existing else None)
+        return Reply({"ID": token["SecretID"]})
+
+    def _legacy_create(self, req: FakeRequest) -> Any:
+        return self._legacy_set(req, update=False)
+
+    def _legacy_update(self, req: FakeRequest) -> Any:
+        return self._legacy_set(req, update=True)
+
+    def _legacy_destroy(self, req: FakeRequest) -> Any:
+        self._need(req, "write")
+        acl_id = req.tail
+        if not acl_id:
+            raise HTTPError(400, "Missing ACL")
+        if acl_id == ANONYMOUS_SECRET:
+            raise HTTPError(403, "Permission denied: Cannot delete anonymous token")
+        accessor = self._secrets.get(acl_id)
+        idx = self.core.next_index()
+        if accessor is not None:
+            self._delete_token(accessor, idx)
+        return Reply(True)
+
+    def _legacy_info(self, req: FakeRequest) -> Any:
+        acl_id = req.tail
+        if not acl_id:
+            raise HTTPError(400, "Missing ACL")
+
+        def compute() -> tuple[int, Reply]:
+            token = self.token_by_secret(acl_id)
+            items = [self._legacy_json(token)] if token is not None and token["Type"] else []
+            return self.tokens_index, Reply(items, index=self.tokens_index)
+
+        return self.core.blocking(req, compute)
+
+    def _legacy_clone(self, req: FakeRequest) -> Any:
+        acl_id = req.tail
+        if not acl_id:
+            raise HTTPError(400, "Missing ACL")
+        source = self.token_by_secret(acl_id)
+        if source is None or not source["Type"]:
+            raise permission_denied()
+        self._need(req, "write")
+        idx = self.core.next_index()
+        token = self._store_token(
+            {
+                "AccessorID": self.core.new_uuid(),
+                "SecretID": self.core.new_uuid(),
+                "Description": source["Description"],
+                "Type": source["Type"],
+                "Rules": source["Rules"],
+                "CreateTime": _go_time(self.core.clock.seconds()),
+            },
+            idx,
+        )
+        return Reply({"ID": token["SecretID"]})
+
+    def _legacy_list(self, req: FakeRequest) -> Any:
+        self._need(req, "write")
+
+        def compute() -> tuple[int, Reply]:
+            items = [
+                self._legacy_json(t)
+                for _, t in sorted(self.tokens.items())
+                if t["Type"] and not self._expired(t)
+            ]
+            return self.tokens_index, Reply(items, index=self.tokens_index)
+
+        return self.core.blocking(req, compute)
+
+    # -- tokens ------------------------------------------------------------------
+
+    def _resolve_policy_links(self, links: list[dict[str, Any]]) -> list[str]:
+        ids: list[str] = []
+        for link in links:
+            pid = link.get("ID") or ""
+            if not pid:
+                name = link.get("Name") or ""
+                match = self._policy_by_name(name)
+                if match is None:
+                    raise HTTPError(500, f'No such ACL policy with name "{name}"')
+                pid = match["ID"]
+            elif pid not in self.policies:
+                raise HTTPError(500, f'No such ACL policy with ID "{pid}"')
+            if pid not in ids:
+                ids.append(pid)
+        return ids
+
+    def _resolve_role_links(self, links: list[dict[str, Any]]) -> list[str]:
+        ids: list[str] = []
+        for link in links:
+            rid = link.get("ID") or ""
+            if not rid:
+                name = link.get("Name") or ""
+                match = self._role_by_name(name)
+                if match is None:
+                    raise HTTPError(500, f'No such ACL role with name "{name}"')
+                rid = match["ID"]
+            elif rid not in self.roles:
+                raise HTTPError(500, f'No such ACL role with ID "{rid}"')
+            if rid not in ids:
+                ids.append(rid)
+        return ids
+
+    @staticmethod
+    def _identities(body: dict[str, Any], what: str, local: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        services: list[dict[str, Any]] = []
+        seen = set()
+        for si in _links(body, "ServiceIdentities", what):
+            name = si.get("ServiceName") or ""
+            if not name:
+                raise HTTPError(500, f"Service identity is missing the service name field on this {what.lower()}")
+            dcs = si.get("Datacenters") or []
+            if local and dcs:
+                raise HTTPError(500, f'Service identity "{name}" cannot specify a list of datacenters on a local token')
+            if not _IDENTITY_NAME_RE.match(name) or len(name) > 256:
+                raise HTTPError(
+                    500,
+                    f"Service identity \"{name}\" has an invalid name. Only alphanumeric characters, '-' and '_' are allowed",
+                )
+            if name not in seen:
+                seen.add(name)
+                entry: dict[str, Any] = {"ServiceName": name}
+                if dcs:
+                    entry["Datacenters"] = list(dcs)
+                services.append(entry)
+        nodes: list[dict[str, Any]] = []
+        for ni in _links(body, "NodeIdentities", what):
+            name = ni.get("NodeName") or ""
+            dc = ni.get("Datacenter") or ""
+            if not name:
+                raise HTTPError(500, f"Node identity is missing the node name field on this {what.lower()}")
+            if not dc:
+                raise HTTPError(500, f"Node identity is missing the datacenter field on this {what.lower()}")
+            if not _IDENTITY_NAME_RE.match(name) or len(name) > 256:
+                raise HTTPError(500, "Node identity has an invalid name. Only alphanumeric characters, '-' and '_' are allowed")
+            entry = {"NodeName": name, "Datacenter": dc}
+            if entry not in nodes:
+                nodes.append(entry)
+        return services, nodes
+
+    def _token_set(self, req: FakeRequest, accessor: str, create: bool, body: dict[str, Any]) -> dict[str, Any]:
+        """Create or update a token from a decoded body (ACL write already checked)."""
+        what = "Token"
+        secret = _field(body, "SecretID", str, what, "")
+        description = _field(body, "Description", str, what, "")
+        local = _field(body, "Local", bool, what, False)
+        if _field(body, "Rules", str, what, ""):
+            raise HTTPError(500, "Rules cannot be specified for this token")
+        if _field(body, "Type", str, what, ""):
+            raise HTTPError(500, "Type cannot be specified for this token")
+        if _field(body, "AuthMethod", str, what, ""):
+            raise HTTPError(500, "AuthMethod field is disallowed outside of Login")
+        ttl_raw = body.get("ExpirationTTL")
+        exp_raw = _field(body, "ExpirationTime", str, what, "")
+        now = self.core.clock.seconds()
+        existing = self.tokens.get(accessor) if accessor else None
+        if existing is not None and self._expired(existing):
+            existing = None
+        fields: dict[str, Any] = {}
+        if not accessor or create:
+            if not accessor:
+                accessor = self.core.new_uuid()
+            elif not _is_uuid(accessor):
+                raise HTTPError(500, "Invalid Token: AccessorID is not a valid UUID")
+            elif accessor in self.tokens or accessor in self._secrets:
+                raise HTTPError(500, "Invalid Token: AccessorID is already in use")
+            elif accessor.startswith("00000000-0000-0000-0000-0000000000"):
+                raise HTTPError(500, 'Invalid Token: UUIDs with the prefix "00000000-0000-0000-0000-0000000000" are reserved')
+            if not secret:
+                secret = self.core.new_uuid()
+            elif not _is_uuid(secret):
+                raise HTTPError(500, "Invalid Token: SecretID is not a valid UUID")
+            elif secret in self._secrets or secret in self.tokens:
+                raise HTTPError(500, "Invalid Token: SecretID is already in use")
+            fields["CreateTime"] = _go_time(now)
+            expires: Optional[float] = None
+            if ttl_raw not in (None, 0, ""):
+                try:
+                    ttl = parse_go_duration(ttl_raw) if isinstance(ttl_raw, str) else float(ttl_raw) / 1e9
+                except (ValueError, TypeError):
+                    raise HTTPError(400, f"Token decoding failed: time: invalid duration {ttl_raw!r}")
+                if ttl <= 0:
+                    raise HTTPError(500, f"Token Expiration TTL '{ttl_raw}' should be > 0")
+                if exp_raw:
+                    raise HTTPError(500, "Token Expiration TTL and Expiration Time cannot both be set")
+                expires = now + ttl
+            elif exp_raw:
+                try:
+                    expires = _parse_go_time(exp_raw)
+                except ValueError:
+                    raise HTTPError(400, f"Token decoding failed: parsing time {exp_raw!r}")
+                if expires < now:
+                    raise HTTPError(500, "ExpirationTime cannot be before CreateTime")
+            if expires is not None:
+                fields["_expires"] = expires
+                fields["ExpirationTime"] = _go_time(expires)
+            create_index = None
+        else:
+            if not _is_uuid(accessor):
+                raise HTTPError(500, "AccessorID is not a valid UUID")
+            if secret in ("allow", "deny", "manage"):
+                raise HTTPError(403, "Permission denied: Cannot modify root ACL")
+            if existing is None:
+                raise HTTPError(500, f'Cannot find token "{accessor}"')
+            if not secret:
+                secret = existing["SecretID"]
+            elif secret != existing["SecretID"]:
+                raise HTTPError(500, "Changing a tokens SecretID is not permitted")
+            if local != existing["Local"]:
+                raise HTTPError(500, f"cannot toggle local mode of {accessor}")
+            if ttl_raw not in (None, 0, ""):
+                raise HTTPError(500, f"Cannot change expiration time of {accessor}")
+            if exp_raw and exp_raw != existing["ExpirationTime"]:
+                raise HTTPError(500, f"Cannot change expiration time of {accessor}")
+            fields["CreateTime"] = existing["CreateTime"]
+            fields["ExpirationTime"] = existing["ExpirationTime"]
+            fields["_expires"] = existing["_expires"]
+            create_index = existing["CreateIndex"]
+        policies = self._resolve_policy_links(_links(body, "Policies", what))
+        roles = self._resolve_role_links(_links(body, "Roles", what))
+        services, nodes = self._identities(body, what, local)
+        fields.update(
+            {
+                "AccessorID": accessor,
+                "SecretID": secret,
+                "Description": description,
+                "Policies": policies,
+                "Roles": roles,
+                "ServiceIdentities": services,
+                "NodeIdentities": nodes,
+                "Local": local,
+            }
+        )
+        idx = self.core.next_index()
+        return self._store_token(fields, idx, create_index)
+
+    def _token_create(self, req: FakeRequest) -> Any:
+        self._need(req, "write")
+        body = _decode_object(req, "Token")
+        accessor = _field(body, "AccessorID", str, "Token", "")
+        return Reply(self.token_json(self._token_set(req, accessor, True, body)))
+
+    def _token_self(self, req: FakeRequest) -> Any:
+        secret = req.token
+
+        def compute() -> tuple[int, Reply]:
+            token = self.token_by_secret(secret) if secret else None
+            if token is None:
+                return self.tokens_index, _not_found(self.tokens_index)
+            return self.tokens_index, Reply(self.token_json(token), index=self.tokens_index)
+
+        return self.core.blocking(req, compute)
+
+    def _token_crud(self, req: FakeRequest) -> Any:
+        tail = req.tail
+        if req.method == "PUT" and tail.endswith("/clone"):
+            return self._token_clone(req, tail[: -len("/clone")])
+        if not tail and req.method != "PUT":
+            raise HTTPError(400, "Missing token ID")
+        if req.method == "GET":
+            return self._token_read(req, tail)
+        if req.method == "PUT":
+            return self._token_update(req, tail)
+        return self._token_delete(req, tail)
+
+    def _token_read(self, req: FakeRequest, accessor: str) -> Any:
+        self._need(req, "read")
+        redact = not req.authz.allowed("acl", "", "write")
+
+        def compute() -> tuple[int, Reply]:
+            token = self.tokens.get(accessor)
+            if token is None or self._expired(token):
+                return self.tokens_index, _not_found(self.tokens_index)
+            return self.tokens_index, Reply(self.token_json(token, redact), index=self.tokens_index)
+
+        return self.core.blocking(req, compute)
+
+    def _token_update(self, req: FakeRequest, accessor: str) -> Any:
+        self._need(req, "write")
+        body = _decode_object(req, "Token")
+        in_body = _field(body, "AccessorID", str, "Token", "")
+        if in_body and in_body != accessor:
+            raise HTTPError(400, "Token Accessor ID in URL and payload do not match")
+        return Reply(self.token_json(self._token_set(req, accessor, False, body)))
+
+    def _token_clone(self, req: FakeRequest, accessor: str) -> Any:
+        body = _decode_object(req, "Token")
+        self._need(req, "write")
+        source = self.tokens.get(accessor)
+        if source is None or self._expired(source):
+            raise HTTPError(403, "ACL not found")
+        if source["Rules"]:
+            raise HTTPError(500, "Cannot clone a legacy ACL with this endpoint")
+        description = _field(body, "Description", str, "Token", "") or source["Description"]
+        idx = self.core.next_index()
+        token = self._store_token(
+            {
+                "AccessorID": self.core.new_uuid(),
+                "SecretID": self.core.new_uuid(),
+                "Description": description,
+                "Policies": source["Policies"],
+                "Roles": source["Roles"],
+                "ServiceIdentities": source["ServiceIdentities"],
+                "NodeIdentities": source["NodeIdentities"],
+                "Local": source["Local"],
+                "ExpirationTime": source["ExpirationTime"],
+                "_expires": source["_expires"],
+                "CreateTime": _go_time(self.core.clock.seconds()),
+            },
+            idx,
+        )
+        return Reply(self.token_json(token))
+
+    def _token_delete(self, req: FakeRequest, accessor: str) -> Any:
+        self._need(req, "write")
+        if not _is_uuid(accessor):
+            raise HTTPError(500, "Accessor ID is missing or an invalid UUID")
+        if accessor == ANONYMOUS_ACCESSOR:
+            raise HTTPError(500, "Delete operation not permitted on the anonymous token")
+        token = self.tokens.get(accessor)
+        if token is None:
+            return Reply(True)
+        if req.token and req.token == token["SecretID"]:
+            raise HTTPError(500, "Deletion of the request's authorization token is not permitted")
+        self._delete_token(accessor, self.core.next_index())
+        return Reply(True)
+
+    def _token_list(self, req: FakeRequest) -> Any:
+        self._need(req, "read")
+        redact = not req.authz.allowed("acl", "", "write")
+        policy = req.get("policy") or ""
+        role = req.get("role") or ""
+        method = req.get("authmethod") or ""
+
+        def compute() -> tuple[int, Reply]:
+            items = []
+            for _, token in sorted(self.tokens.items()):
+                if self._expired(token):
+                    continue
+                if policy and policy not in token["Policies"]:
+                    continue
+                if role and role not in token["Roles"]:
+                    continue
+                if method and token["AuthMethod"] != method:
+                    continue
+                items.append(self.token_json(token, redact, stub=True))
+            return self.tokens_index, Reply(items, index=self.tokens_index)
+
+        return self.core.blocking(req, compute)
+
+    # -- policies ----------------------------------------------------------------
+
+    def _policy_by_name(self, name: str) -> Optional[dict[str, Any]]:
+        for policy in self.policies.values():
+            if policy["Name"] == name:
+                return policy
+        return None
+
+    def _policy_set(self, req: FakeRequest, policy_id: str, create: bool) -> Any:
+        self._need(req, "write")
+        what = "Policy"
+        body = _decode_object(req, what)
+        in_body = _field(body, "ID", str, what, "")
+        if create:
+            if in_body:
+                raise HTTPError(400, "Cannot specify the ID when creating a new policy")
+        elif in_body and in_body != policy_id:
+            raise HTTPError(400, "Policy ID in URL and payload do not match")
+        name = _field(body, "Name", str, what, "")
+        description = _field(body, "Description", str, what, "")
+        rules = _field(body, "Rules", str, what, "")
+        datacenters = _field(body, "Datacenters", list, what, None)
+        if not name:
+            raise HTTPError(500, "Invalid Policy: no Name is set")
+        if not _POLICY_NAME_RE.match(name):
+            raise HTTPError(500, "Invalid Policy: invalid Name. Only alphanumeric characters, '-' and '_' are allowed")
+        name_match = self._policy_by_name(name)
+        existing = None
+        if create:
+            if name_match is not None:
+                raise HTTPError(500, f'Invalid Policy: A Policy with Name "{name}" already exists')
+            policy_id = self.core.new_uuid()
+        else:
+            if not _is_uuid(policy_id):
+                raise HTTPError(500, "Policy ID invalid UUID")
+            existing = self.policies.get(policy_id)
+            if existing is None:
+                raise HTTPError(500, f"cannot find policy {policy_id}")
+            if existing["Name"] != name and name_match is not None:
+                raise HTTPError(500, f'Invalid Policy: A policy with name "{name}" already exists')
+            if policy_id == GLOBAL_MANAGEMENT_ID:
+                if datacenters is not None:
+                    raise HTTPError(500, "Changing the Datacenters of the builtin global-management policy is not permitted")
+                if rules != existing["Rules"]:
+                    raise HTTPError(500, "Changing the Rules for the builtin global-management policy is not permitted")
+        try:
+            parse_rules(rules)
+        except RuleError as e:
+            raise HTTPError(500, str(e))
+        idx = self.core.next_index()
+        record = self._policy_record(
+            policy_id, name, description, rules, datacenters,
+            existing["CreateIndex"] if existing else idx, idx,
+        )
+        self.policies[policy_id] = record
+        self.policies_index = idx
+        return Reply(self.policy_json(record))
+
+    def _policy_create(self, req: FakeRequest) -> Any:
+        return self._policy_set(req, "", True)
+
+    def _policy_read(self, req: FakeRequest, find: Any) -> Any:
+        self._need(req, "read")
+
+        def compute() -> tuple[int, Reply]:
+            policy = find()
+            if policy is None:
+                return self.policies_index, _not_found(self.policies_index)
+            return self.policies_index, Reply(self.policy_json(policy), index=self.policies_index)
+
+        return self.core.blocking(req, compute)
+
+    def _policy_read_by_name(self, req: FakeRequest) -> Any:
+        name = req.tail
+        if not name:
+            raise HTTPError(400, "Missing policy Name")
+        return self._policy_read(req, lambda: self._policy_by_name(name))
+
+    def _policy_crud(self, req: FakeRequest) -> Any:
+        policy_id = req.tail
+        if not policy_id and req.method != "PUT":
+            raise HTTPError(400, "Missing policy ID")
+        if req.method == "GET":
+            return self._policy_read(req, lambda: self.policies.get(policy_id))
+        if req.method == "PUT":
+            return self._policy_set(req, policy_id, False)
+        self._need(req, "write")
+        policy = self.policies.get(policy_id)
+        if policy is None:
+            return Reply(True)
+        if policy_id == GLOBAL_MANAGEMENT_ID:
+            raise HTTPError(500, "Delete operation not permitted on the builtin global-management policy")
+        idx = self.core.next_index()
+        del self.policies[policy_id]
+        self._compiled.pop(policy_id, None)
+        self.policies_index = idx
+        return Reply(True)
+
+    def _policy_list(self, req: FakeRequest) -> Any:
+        self._need(req, "read")
+
+        def compute() -> tuple[int, Reply]:
+            items = [self.policy_json(p, stub=True) for _, p in sorted(self.policies.items())]
+            return self.policies_index, Reply(items, index=self.policies_index)
+
+        return self.core.blocking(req, compute)
+
+    # -- roles ---------------------------------------------------------------------
+
+    def _role_by_name(self, name: str) -> Optional[dict[str, Any]]:
+        for role in self.roles.values():
+            if role["Name"] == name:
+                return role
+        return None
+
+    def _role_set(self, req: FakeRequest, role_id: str) -> Any:
+        self._need(req, "write")
+        what = "Role"
+        body = _decode_object(req, what)
+        in_body = _field(body, "ID", str, what, "")
+        if in_body and in_body != role_id:
+            raise HTTPError(400, "Role ID in URL and payload do not match")
+        name = _field(body, "Name", str, what, "")
+        description = _field(body, "Description", str, what, "")
+        if not name:
+            raise HTTPError(500, "Invalid Role: no Name is set")
+        if not _ROLE_NAME_RE.match(name):
+            raise HTTPError(500, "Invalid Role: invalid Name. Only alphanumeric characters, '-' and '_' are allowed")
+        existing = None
+        if not role_id:
+            if self._role_by_name(name) is not None:
+                raise HTTPError(500, f'Invalid Role: A Role with Name "{name}" already exists')
+            role_id = self.core.new_uuid()
+        else:
+            if not _is_uuid(role_id):
+                raise HTTPError(500, "Role ID invalid UUID")
+            existing = self.roles.get(role_id)
+            if existing is None:
+                raise HTTPError(500, f"cannot find role {role_id}")
+            if existing["Name"] != name and self._role_by_name(name) is not None:
+                raise HTTPError(500, f'Invalid Role: A role with name "{name}" already exists')
+        policies = self._resolve_policy_links(_links(body, "Policies", what))
+        services, nodes = self._identities(body, what, False)
+        idx = self.core.next_index()
+        record = {
+            "ID": role_id,
+            "Name": name,
+            "Description": description,
+            "Policies": policies,
+            "ServiceIdentities": services,
+            "NodeIdentities": nodes,
+            "Hash": _hash(name, description, policies, services, nodes),
+            "CreateIndex": existing["CreateIndex"] if existing else idx,
+            "ModifyIndex": idx,
+        }
+        self.roles[role_id] = record
+        self.roles_index = idx
+        return Reply(self.role_json(record))
+
+    def _role_create(self, req: FakeRequest) -> Any:
+        return self._role_set(req, "")
+
+    def _role_read(self, req: FakeRequest, find: Any) -> Any:
+        self._need(req, "read")
+
+        def compute() -> tuple[int, Reply]:
+            role = find()
+            if role is None:
+                return self.roles_index, Reply(b"", status=404, index=self.roles_index, json=False)
+            return self.roles_index, Reply(self.role_json(role), index=self.roles_index)
+
+        return self.core.blocking(req, compute)
+
+    def _role_read_by_name(self, req: FakeRequest) -> Any:
+        name = req.tail
+        if not name:
+            raise HTTPError(400, "Missing role Name")
+        return self._role_read(req, lambda: self._role_by_name(name))
+
+    def _role_crud(self, req: FakeRequest) -> Any:
+        role_id = req.tail
+        if not role_id and req.method != "PUT":
+            raise HTTPError(400, "Missing role ID")
+        if req.method == "GET":
+            return self._role_read(req, lambda: self.roles.get(role_id))
+        if req.method == "PUT":
+            return self._role_set(req, role_id)
+        self._need(req, "write")
+        if role_id not in self.roles:
+            return Reply(True)
+        idx = self.core.next_index()
+        del self.roles[role_id]
+        self.roles_index = idx
+        return Reply(True)
+
+    def _role_list(self, req: FakeRequest) -> Any:
+        self._need(req, "read")
+        policy = req.get("policy") or ""
+
+        def compute() -> tuple[int, Reply]:
+            items = [
+                self.role_json(r)
+                for _, r in sorted(self.roles.items())
+                if not policy or policy in r["Policies"]
+            ]
+            return self.roles_index, Reply(items, index=self.roles_index)
+
+        return self.core.blocking(req, compute)
 
 
 def require(req: FakeRequest, resource: str, name: str, access: str) -> None:
