@@ -172,6 +172,9 @@ class KVPart:
                 lock_index = existing.lock_index + 1
         entry = Entry(key, value or None, flags, session, lock_index)
         entry.create_index = existing.create_index if existing else idx
+        if existing is not None and existing.same_data(entry):
+            # kvsSetTxn skips an unchanged entry (re-acquire, same data).
+            return existing
         entry.modify_index = idx
         self._insert(entry, idx)
         return entry
