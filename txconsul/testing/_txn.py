@@ -500,7 +500,7 @@ class TxnPart:
             "Node": op.node,
             "Address": _str(body, "Address", "Node"),
             "Datacenter": _str(body, "Datacenter", "Node") or self.core.datacenter,
-            "TaggedAddresses": _field(body, "TaggedAddresses"),
+            "TaggedAddresses": _field(body, "TaggedAddresses") or {},
             "Meta": _field(body, "Meta") or {},
             "CreateIndex": existing["CreateIndex"] if existing else idx,
             "ModifyIndex": idx,
