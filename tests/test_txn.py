@@ -423,7 +423,7 @@ class ACLTxnTests(TxnTestCase):
         super().setUp()
         self.ok(self.consul.kv.put("secret/a", "s"))
         self.ok(self.consul.kv.put("open", "o"))
-        self.fake.acl.authorizer = lambda req: DenyKeys()
+        self.fake.acl.authorizer = lambda req: DenyKeys()  # type: ignore[method-assign]
 
     def test_write_denied(self) -> None:
         """A denied write is a 'Permission denied' op error and nothing is applied."""

@@ -25,6 +25,9 @@ MAX_TTL = 86400.0
 BEHAVIORS = ("release", "delete")
 
 ServiceChecksLike = Iterable[Union[str, dict[str, Any]]]
+CheckIDs = Iterable[Union[str, bytes]]
+#: A list of session dicts.
+Sessions = list[dict[str, Any]]
 
 
 def _segment(value: Any, what: str) -> str:
@@ -61,7 +64,7 @@ def _service_checks(checks: Any) -> list[dict[str, Any]]:
 def session_body(
     name: Optional[str] = None,
     node: Optional[str] = None,
-    checks: Optional[Iterable[str]] = None,
+    checks: Optional[CheckIDs] = None,
     lock_delay: DurationLike = 15,
     behavior: str = "release",
     ttl: Optional[DurationLike] = None,
@@ -107,7 +110,7 @@ def _decode_id(response: ConsulResponse) -> str:
     return response.json()["ID"]
 
 
-def _decode_list(response: ConsulResponse) -> list[dict[str, Any]]:
+def _decode_list(response: ConsulResponse) -> Sessions:
     return response.json() or []
 
 
@@ -128,7 +131,7 @@ class Session(Endpoint):
         self,
         name: Optional[str] = None,
         node: Optional[str] = None,
-        checks: Optional[Iterable[str]] = None,
+        checks: Optional[CheckIDs] = None,
         lock_delay: DurationLike = 15,
         behavior: str = "release",
         ttl: Optional[DurationLike] = None,
@@ -189,7 +192,7 @@ class Session(Endpoint):
         *,
         token: Optional[str] = None,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
+    ) -> "Deferred[tuple[Any, Sessions]]":
         """
         Fire with ``(index, sessions)``: every session in the datacenter.
 
@@ -218,7 +221,7 @@ class Session(Endpoint):
         *,
         token: Optional[str] = None,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
+    ) -> "Deferred[tuple[Any, Sessions]]":
         """Fire with ``(index, sessions)``: the sessions of ``node``."""
         path = "/v1/session/node/" + _segment(node, "node")
         return self._read(
