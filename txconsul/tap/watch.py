@@ -1,0 +1,540 @@
+# -*- test-case-name: tests.test_tap_watch -*-
+"""
+``twistd consul-watch``: ``consul watch`` as a Twisted service.
+
+Watches one Consul view (``--type`` and its parameters) or several (``--config``,
+the agent's ``watches`` stanza) and, on every change, runs a command with the
+JSON result on stdin and ``CONSUL_INDEX`` in its environment, or POSTs the JSON
+to ``--http-handler``; with no handler it prints the JSON once and exits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, Callable, Mapping, Optional
+
+from twisted.application.service import MultiService, Service
+from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.protocol import ProcessProtocol
+from twisted.logger import Logger
+from twisted.python import usage
+
+from txconsul._duration import parse_wait
+from txconsul.watch import CHECK_STATES, WATCH_TYPES, Watch, build_watch
+
+log = Logger()
+
+#: Seconds a handler process gets to exit after SIGTERM before SIGKILL.
+KILL_AFTER = 5.0
+
+#: What ``consul watch`` gives an HTTP handler when none is configured.
+DEFAULT_HTTP_TIMEOUT = 10.0
+
+#: Keys of one entry of the agent's ``watches`` stanza that this tool reads.
+CONFIG_KEYS = frozenset({
+    "type", "datacenter", "token", "stale", "key", "prefix", "service", "tag",
+    "passingonly", "state", "name", "filter", "handler_type", "args", "handler",
+    "http_handler_config",
+})
+
+
+def encode_json(data: Any, indent: Optional[int] = None) -> bytes:
+    """JSON as Go's encoder writes it (``null`` for None; no HTML escaping)."""
+    if indent is None:
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    else:
+        text = json.dumps(data, indent=indent, ensure_ascii=False)
+    return text.encode("utf-8")
+
+
+class Options(usage.Options):
+    """Command-line options of ``twistd consul-watch``."""
+
+    synopsis = "[options] [--] [handler command...]"
+    longdesc = (
+        "Watches a Consul view like 'consul watch'. The command after the "
+        "options (after '--') runs on every change with the JSON result on "
+        "stdin and CONSUL_INDEX set; --http-handler POSTs the JSON instead; "
+        "with neither, the JSON is printed once and the program exits. "
+        "CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_HTTP_TOKEN_FILE, "
+        "CONSUL_HTTP_SSL, CONSUL_HTTP_SSL_VERIFY, CONSUL_CACERT, "
+        "CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY and CONSUL_TLS_SERVER_NAME "
+        "are the defaults of the matching options."
+    )
+    optParameters = [
+        ["type", None, None, "Watch type: " + ", ".join(WATCH_TYPES) + "."],
+        ["key", None, None, "The key to watch (type key)."],
+        ["prefix", None, None, "The key prefix to watch (type keyprefix)."],
+        ["service", None, None, "The service (type service; optional for checks)."],
+        ["state", None, None, "Check state: " + ", ".join(CHECK_STATES) + " (type checks)."],
+        ["name", None, None, "Event name (type event)."],
+        ["filter", None, None, "Consul filter expression (services, nodes, service, checks)."],
+        ["http-addr", None, None, "Agent address (default CONSUL_HTTP_ADDR or 127.0.0.1:8500)."],
+        ["token", None, None, "ACL token (default CONSUL_HTTP_TOKEN)."],
+        ["token-file", None, None, "File holding the ACL token (CONSUL_HTTP_TOKEN_FILE)."],
+        ["datacenter", None, None, "Datacenter to query (default: the agent's)."],
+        ["ca-file", None, None, "CA bundle to verify the agent (CONSUL_CACERT)."],
+        ["client-cert", None, None, "Client certificate (CONSUL_CLIENT_CERT)."],
+        ["client-key", None, None, "Client key (CONSUL_CLIENT_KEY)."],
+        ["tls-server-name", None, None, "Server name to verify (CONSUL_TLS_SERVER_NAME)."],
+        ["http-handler", None, None, "POST the JSON to this URL on every change."],
+        ["http-handler-timeout", None, "10s", "Timeout of each --http-handler POST."],
+        ["config", None, None, "JSON file with a 'watches' list, as the Consul agent's."],
+        ["max-output", None, "65536", "Bytes of each handler run's output kept in the log."],
+        ["wait", None, None, "Blocking wait of each query (default: Consul's 5m)."],
+    ]
+    optFlags = [
+        ["passingonly", None, "Only instances passing all checks (type service)."],
+        ["stale", None, "Allow stale reads from any server."],
+        ["shell", None, "Run the command through $SHELL -c (joined by spaces)."],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["tag"] = []
+        self["command"] = []
+
+    def opt_tag(self, value: str) -> None:
+        """Service tag to filter on (repeatable; types service)."""
+        self["tag"].append(value)
+
+    def parseArgs(self, *command: str) -> None:
+        """The handler command: everything after the options."""
+        self["command"] = list(command)
+
+    def postOptions(self) -> None:
+        """Validate option combinations before anything starts."""
+        try:
+            self["max-output"] = int(self["max-output"])
+            if self["max-output"] < 0:
+                raise ValueError
+        except ValueError:
+            raise usage.UsageError("--max-output must be a non-negative integer")
+        try:
+            self["http-handler-timeout"] = parse_wait(self["http-handler-timeout"])
+            if self["wait"] is not None:
+                self["wait"] = parse_wait(self["wait"])
+        except ValueError as e:
+            raise usage.UsageError(str(e))
+        if self["token"] is not None and self["token-file"] is not None:
+            raise usage.UsageError("use --token or --token-file, not both")
+        if (self["client-cert"] is None) != (self["client-key"] is None):
+            raise usage.UsageError("--client-cert and --client-key go together")
+        if self["config"] is not None:
+            clash = [n for n in ("type", "key", "prefix", "service", "state", "name",
+                                 "filter", "http-handler") if self[n] is not None]
+            clash += [n for n in ("passingonly", "stale") if self[n]]
+            if self["tag"]:
+                clash.append("tag")
+            if clash or self["command"]:
+                what = ", ".join("--" + c for c in clash) or "a command"
+                raise usage.UsageError(f"--config cannot be combined with {what}")
+            self["watches"] = load_config(self["config"])
+            return
+        if self["type"] is None:
+            raise usage.UsageError("Watch type must be specified (--type)")
+        if self["http-handler"] is not None and self["command"]:
+            raise usage.UsageError("use a command or --http-handler, not both")
+        spec: dict[str, Any] = {"type": self["type"]}
+        for name in ("key", "prefix", "service", "state", "name", "filter"):
+            if self[name] is not None:
+                spec[name] = self[name]
+        if self["tag"]:
+            spec["tag"] = list(self["tag"])
+        if self["passingonly"]:
+            spec["passingonly"] = True
+        if self["stale"]:
+            spec["stale"] = True
+        if self["datacenter"] is not None:
+            spec["datacenter"] = self["datacenter"]
+        if self["command"]:
+            spec["handler_type"] = "script"
+            if self["shell"]:
+                spec["handler"] = " ".join(self["command"])
+            else:
+                spec["args"] = list(self["command"])
+        elif self["http-handler"] is not None:
+            spec["handler_type"] = "http"
+            spec["http_handler_config"] = {
+                "path": self["http-handler"],
+                "timeout": self["http-handler-timeout"],
+            }
+        self["watches"] = [check_spec(spec, handler_required=False, where="options")]
+
+    def __repr__(self) -> str:
+        return "<consul-watch Options>"
+
+
+def load_config(path: str) -> list[dict[str, Any]]:
+    """
+    Read ``--config``: ``{"watches": [...]}`` (or a bare list) in the shape of
+    the Consul agent's ``watches`` stanza; every watch needs a handler.
+
+    :raises usage.UsageError: for an unreadable file or an invalid watch.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as e:
+        raise usage.UsageError(f"--config {path}: {e}")
+    watches = doc.get("watches") if isinstance(doc, dict) else doc
+    if not isinstance(watches, list) or not watches:
+        raise usage.UsageError(f"--config {path}: expected a non-empty 'watches' list")
+    return [
+        check_spec(w, handler_required=True, where=f"--config {path}: watch {i}")
+        for i, w in enumerate(watches)
+    ]
+
+
+def check_spec(spec: Any, *, handler_required: bool, where: str) -> dict[str, Any]:
+    """
+    Validate one watch definition (agent ``watches`` keys) and return it,
+    normalised, with its ``plan`` keyword arguments under ``"params"``.
+
+    :raises usage.UsageError: naming ``where`` and the problem.
+    """
+    if not isinstance(spec, dict):
+        raise usage.UsageError(f"{where}: a watch must be a JSON object")
+    unknown = sorted(set(spec) - CONFIG_KEYS)
+    if unknown:
+        raise usage.UsageError(f"{where}: invalid parameters {unknown}")
+    spec = dict(spec)
+    for name in ("type", "datacenter", "token", "key", "prefix", "service", "state",
+                 "name", "filter", "handler_type", "handler"):
+        if name in spec and not isinstance(spec[name], str):
+            raise usage.UsageError(f"{where}: expecting {name} to be a string")
+    for name in ("stale", "passingonly"):
+        if name in spec and not isinstance(spec[name], bool):
+            raise usage.UsageError(f"{where}: expecting {name} to be a boolean")
+    tag = spec.get("tag")
+    if tag is not None and not (
+        isinstance(tag, str) or (isinstance(tag, list) and all(isinstance(t, str) for t in tag))
+    ):
+        raise usage.UsageError(f"{where}: expecting tag to be a string or list of strings")
+    if "type" not in spec:
+        raise usage.UsageError(f"{where}: Watch type must be specified")
+    params: dict[str, Any] = {}
+    for name in ("key", "prefix", "service", "tag", "passingonly", "state", "name",
+                 "filter", "token", "stale"):
+        if name in spec:
+            params[name] = spec[name]
+    if "datacenter" in spec:
+        params["dc"] = spec["datacenter"]
+    try:
+        build_watch(spec["type"], **params)
+    except (ValueError, TypeError) as e:
+        raise usage.UsageError(f"{where}: {e}")
+    htype = spec.get("handler_type")
+    if htype is None and ("args" in spec or "handler" in spec):
+        htype = "script"
+    if htype not in (None, "script", "http"):
+        raise usage.UsageError(f"{where}: handler_type must be 'script' or 'http'")
+    if htype == "script":
+        args = spec.get("args")
+        if args is not None and "handler" in spec:
+            raise usage.UsageError(f"{where}: use args or handler, not both")
+        if args is not None:
+            if not (isinstance(args, list) and args and all(isinstance(a, str) for a in args)):
+                raise usage.UsageError(f"{where}: args must be a non-empty list of strings")
+        elif not spec.get("handler"):
+            raise usage.UsageError(f"{where}: a script handler needs args (or handler)")
+    elif htype == "http":
+        cfg = spec.get("http_handler_config")
+        if not isinstance(cfg, dict) or not isinstance(cfg.get("path"), str) or not cfg["path"]:
+            raise usage.UsageError(
+                f"{where}: Handler type 'http' requires 'http_handler_config' with a 'path'"
+            )
+        bad = sorted(set(cfg) - {"path", "method", "header", "timeout", "tls_skip_verify"})
+        if bad:
+            raise usage.UsageError(f"{where}: invalid http_handler_config keys {bad}")
+        if cfg.get("tls_skip_verify"):
+            raise usage.UsageError(f"{where}: tls_skip_verify is not supported")
+        try:
+            timeout = cfg.get("timeout", DEFAULT_HTTP_TIMEOUT)
+            cfg = dict(cfg, timeout=parse_wait(timeout) if timeout != "" else DEFAULT_HTTP_TIMEOUT)
+        except (ValueError, TypeError) as e:
+            raise usage.UsageError(f"{where}: http_handler_config timeout: {e}")
+        header = cfg.get("header", {})
+        if not isinstance(header, dict) or not all(
+            isinstance(v, list) and all(isinstance(x, str) for x in v) for v in header.values()
+        ):
+            raise usage.UsageError(f"{where}: header must map names to lists of strings")
+        spec["http_handler_config"] = cfg
+    elif handler_required:
+        raise usage.UsageError(f"{where}: Watch handler must be specified")
+    spec["handler_type"] = htype
+    spec["params"] = params
+    return spec
+
+
+# -- handlers ----------------------------------------------------------------------
+
+
+class _HandlerProcess(ProcessProtocol):
+    """One run of a handler command: JSON in, bounded output to the log."""
+
+    def __init__(self, stdin: bytes, limit: int, label: str, index: int) -> None:
+        self.stdin = stdin
+        self.limit = limit
+        self.label = label
+        self.index = index
+        self.output = {1: bytearray(), 2: bytearray()}
+        self.dropped = {1: 0, 2: 0}
+        self.done: Deferred = Deferred()
+        self.ended = False
+
+    def connectionMade(self) -> None:
+        self.transport.write(self.stdin)
+        self.transport.closeStdin()
+
+    def childDataReceived(self, fd: int, data: bytes) -> None:
+        buf = self.output.setdefault(fd, bytearray())
+        room = self.limit - len(buf)
+        if room > 0:
+            buf += data[:room]
+        self.dropped[fd] = self.dropped.get(fd, 0) + max(0, len(data) - max(room, 0))
+
+    def processEnded(self, reason: Any) -> None:
+        self.ended = True
+        for fd, name in ((1, "stdout"), (2, "stderr")):
+            text = bytes(self.output.get(fd, b"")).decode("utf-8", "replace")
+            for line in text.splitlines():
+                log.info("handler {label} {stream}: {line}",
+                         label=self.label, stream=name, line=line)
+            if self.dropped.get(fd):
+                log.warn("handler {label} {stream}: {n} more bytes not logged",
+                         label=self.label, stream=name, n=self.dropped[fd])
+        code = getattr(reason.value, "exitCode", None)
+        sig = getattr(reason.value, "signal", None)
+        if code == 0:
+            log.info("handler {label} done (index {index})", label=self.label, index=self.index)
+        else:
+            log.error("handler {label} failed (index {index}): exit code {code}, signal {sig}",
+                      label=self.label, index=self.index, code=code, sig=sig)
+        self.done.callback(code)
+
+
+class CommandHandler(Service):
+    """
+    Runs a command on every change, as ``consul watch`` does: the JSON on
+    stdin, ``CONSUL_INDEX`` in the environment, output captured into the log
+    (at most ``limit`` bytes per stream and run).  Stopping it terminates a
+    run in progress (SIGTERM, then SIGKILL after :data:`KILL_AFTER`) and
+    fires once the process is reaped.
+    """
+
+    def __init__(self, argv: list[str], reactor: Any, *, limit: int = 65536,
+                 environ: Optional[Mapping[str, str]] = None, label: str = "") -> None:
+        self.argv = list(argv)
+        self.reactor = reactor
+        self.limit = limit
+        self.environ = dict(os.environ if environ is None else environ)
+        self.label = label or os.path.basename(argv[0])
+        self.running_procs: list[Any] = []
+
+    def __call__(self, index: int, data: Any) -> Deferred:
+        """Run the command once for ``(index, data)``; fires when it exits."""
+        if not self.running:
+            return succeed(None)
+        env = dict(self.environ, CONSUL_INDEX=str(index))
+        proto = _HandlerProcess(encode_json(data) + b"\n", self.limit, self.label, index)
+        try:
+            transport = self.reactor.spawnProcess(proto, self.argv[0], self.argv, env=env)
+        except Exception as e:
+            log.error("handler {label} could not start: {error}", label=self.label, error=e)
+            return succeed(None)
+        entry = (proto, transport)
+        self.running_procs.append(entry)
+
+        def forget(result: Any) -> Any:
+            if entry in self.running_procs:
+                self.running_procs.remove(entry)
+            return result
+
+        return proto.done.addBoth(forget)
+
+    def stopService(self) -> Deferred:
+        """Terminate runs in progress; fire when they are reaped."""
+        super().stopService()
+        waits = []
+        for proto, transport in list(self.running_procs):
+            waits.append(proto.done)
+            _signal(transport, "TERM")
+
+            def kill(proto: Any = proto, transport: Any = transport) -> None:
+                if not proto.ended:
+                    _signal(transport, "KILL")
+
+            call = self.reactor.callLater(KILL_AFTER, kill)
+            proto.done.addBoth(lambda r, call=call: (call.active() and call.cancel(), r)[1])
+        return DeferredList(waits)
+
+
+def _signal(transport: Any, name: str) -> None:
+    try:
+        transport.signalProcess(name)
+    except Exception:  # already gone
+        pass
+
+
+class HTTPHandler:
+    """
+    POSTs (or ``method``s) the JSON to ``url`` with ``X-Consul-Index`` and a
+    timeout, as the agent's ``http`` watch handler; failures are logged.
+    """
+
+    def __init__(self, url: str, http_client: Any, reactor: Any, *, method: str = "POST",
+                 headers: Optional[Mapping[str, list[str]]] = None,
+                 timeout: float = DEFAULT_HTTP_TIMEOUT) -> None:
+        self.url = url
+        self.http = http_client
+        self.reactor = reactor
+        self.method = method.upper()
+        self.headers = {k: list(v) for k, v in (headers or {}).items()}
+        self.timeout = timeout
+
+    def __call__(self, index: int, data: Any) -> Deferred:
+        """Send one change; fires (never fails) when it is answered or has failed."""
+        headers = dict(self.headers)
+        headers["Content-Type"] = ["application/json"]
+        headers["X-Consul-Index"] = [str(index)]
+        d = self.http.request(self.method, self.url, data=encode_json(data),
+                              headers=headers, timeout=self.timeout)
+
+        def answered(response: Any) -> Any:
+            code = response.code
+            if not 200 <= code < 300:
+                log.error("http handler: {method} {url} answered {code}",
+                          method=self.method, url=self.url, code=code)
+            else:
+                log.info("http handler: {method} {url} answered {code} (index {index})",
+                         method=self.method, url=self.url, code=code, index=index)
+            return response.content().addErrback(lambda f: None)
+
+        def failed(f: Any) -> None:
+            log.error("http handler: {method} {url} failed: {error}",
+                      method=self.method, url=self.url, error=f.getErrorMessage() or f.type.__name__)
+
+        return d.addCallbacks(answered, failed).addCallback(lambda _: None)
+
+
+class PrintOnce:
+    """Print the first result as indented JSON, then stop, as ``consul watch`` does."""
+
+    def __init__(self, out: Any, stop: Callable[[], Any]) -> None:
+        self.out = out
+        self.stop = stop
+        self.done = False
+
+    def __call__(self, index: int, data: Any) -> None:
+        """Print ``data`` once and call ``stop``."""
+        if self.done:
+            return
+        self.done = True
+        self.out.write(encode_json(data, indent=4).decode("utf-8") + "\n")
+        self.out.flush()
+        self.stop()
+
+
+# -- the service ---------------------------------------------------------------------
+
+
+def client_environ(options: Options, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment the client reads, with the explicit options laid over it."""
+    env = dict(environ)
+    for opt, var in (
+        ("http-addr", "CONSUL_HTTP_ADDR"),
+        ("token-file", "CONSUL_HTTP_TOKEN_FILE"),
+        ("ca-file", "CONSUL_CACERT"),
+        ("client-cert", "CONSUL_CLIENT_CERT"),
+        ("client-key", "CONSUL_CLIENT_KEY"),
+        ("tls-server-name", "CONSUL_TLS_SERVER_NAME"),
+    ):
+        if options[opt] is not None:
+            env[var] = options[opt]
+    return env
+
+
+class WatchProcess(MultiService):
+    """
+    The consul-watch service: the client, its watches and their handlers.
+    Stopping it stops the watches, then the handlers (reaping processes),
+    then closes the client's connections.
+    """
+
+    def __init__(self, consul: Any) -> None:
+        super().__init__()
+        self.consul = consul
+        self.watches: list[Watch] = []
+
+    def stopService(self) -> Deferred:
+        """Stop everything, then close the client's pooled connections."""
+        d = super().stopService()
+        return d.addBoth(lambda _: self.consul.close())
+
+
+def build_service(options: Options, reactor: Any, *, environ: Optional[Mapping[str, str]] = None,
+                  out: Any = None, stop: Optional[Callable[[], Any]] = None,
+                  http_client: Any = None, consul: Any = None) -> WatchProcess:
+    """
+    Build the service ``options`` describe, on ``reactor``.  Tests pass a
+    clock, an ``out`` file, a ``stop`` callable, an HTTP client (with treq's
+    ``request`` signature) or a ready ``consul`` client.
+    """
+    from txconsul import Consul
+
+    if consul is None:
+        env = client_environ(options, os.environ if environ is None else environ)
+        try:
+            consul = Consul(token=options["token"], dc=options["datacenter"],
+                            reactor=reactor, environ=env)
+        except (ValueError, TypeError) as e:
+            raise usage.UsageError(str(e))
+    top = WatchProcess(consul)
+    handlers = MultiService()
+    handlers.setServiceParent(top)
+    watches = MultiService()
+    watches.setServiceParent(top)  # stopped first (reverse order)
+    for i, spec in enumerate(options["watches"]):
+        label = f"{spec['type']}#{i}"
+        htype = spec["handler_type"]
+        if htype == "script":
+            if "args" in spec:
+                argv = list(spec["args"])
+            else:
+                shell = (os.environ if environ is None else environ).get("SHELL") or "/bin/sh"
+                argv = [shell, "-c", spec["handler"]]
+            runner = CommandHandler(argv, reactor, limit=options["max-output"], label=label)
+            runner.setServiceParent(handlers)
+            handler: Callable[[int, Any], Any] = runner
+        elif htype == "http":
+            cfg = spec["http_handler_config"]
+            if http_client is None:
+                import treq
+
+                http_client = treq
+            handler = HTTPHandler(cfg["path"], http_client, reactor,
+                                  method=cfg.get("method") or "POST",
+                                  headers=cfg.get("header"), timeout=cfg["timeout"])
+        else:
+            def stop_all() -> None:
+                if stop is not None:
+                    stop()
+                else:
+                    reactor.stop()
+
+            handler = PrintOnce(out if out is not None else sys.__stdout__, stop_all)
+        watch = Watch(consul, spec["type"], handler, raw=True, wait=options["wait"],
+                      **spec["params"])
+        watch.setServiceParent(watches)
+        top.watches.append(watch)
+    return top
+
+
+def makeService(options: Options) -> WatchProcess:
+    """Build the consul-watch service on the global reactor."""
+    from twisted.internet import reactor
+
+    return build_service(options, reactor)
