@@ -494,7 +494,8 @@ def main(argv=None) -> int:
         log(f"[server] {server.name} on 127.0.0.1:{server.port}")
         header = (f"server: {server.name}; python {sys.version.split()[0]}; "
                   f"{os.cpu_count()} CPUs; sequential {args.seq_ops} ops (+{args.seq_warmup} warm-up), "
-                  f"{args.concurrency} in flight {args.conc_ops} ops (+{args.conc_warmup} warm-up)")
+                  f"{args.concurrency} in flight {args.conc_ops} ops (+{args.conc_warmup} warm-up)"
+                  + ("; client pinned to CPU 0, server to CPU 1" if args.pin else ""))
 
         if args.profile:
             for c in args.clients:
