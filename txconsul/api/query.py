@@ -5,7 +5,7 @@ Prepared queries: ``/v1/query`` and ``/v1/query/:id[/execute|/explain]``.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, List, Optional
 from urllib.parse import quote
 
 from twisted.internet.defer import Deferred
@@ -198,7 +198,7 @@ class Query(Endpoint):
 
     def get(
         self, query_id: str, token: Optional[str] = None, dc: Optional[str] = None
-    ) -> "Deferred[Optional[list[dict[str, Any]]]]":
+    ) -> "Deferred[Optional[List[dict[str, Any]]]]":
         """
         A prepared query by ID: a list holding its definition, as Consul
         answers, or ``None`` when there is no such query.

@@ -133,7 +133,7 @@ class CoordinatePart:
             raise HTTPError(400, "Request decode failed: json: cannot unmarshal into structs.CoordinateUpdateRequest")
         node = body.get("Node") or ""
         segment = body.get("Segment") or ""
-        coord = body.get("Coord")
+        coord: Any = body.get("Coord")
         if not _valid(coord):
             raise HTTPError(500, "invalid coordinate")
         if len(coord["Vec"]) != DIMENSIONS:

@@ -152,7 +152,8 @@ class EventPart:
             events = [e for e in self.events if not name or e["Name"] == name]
             visible = [e for e in events if authz.allowed("event", e["Name"], "read")]
             index = uuid_to_uint64(visible[-1]["ID"]) if visible else 1
-            headers = {"X-Consul-Index": str(index)}
+            # Consul's setIndex never sends 0 (a hash could be 0).
+            headers = {"X-Consul-Index": str(max(1, index))}
             if req.token and len(visible) != len(events):
                 headers["X-Consul-Results-Filtered-By-ACLs"] = "true"
             # No index= on the Reply: event lists carry no KnownLeader or

@@ -367,21 +367,21 @@ class QueryPart:
                             500, "prepared query templates can only be resolved up by name, not by ID"
                         )
                     return q
-        q = self._by_name(id_or_name)
-        if q is None:
-            best = None
+        named = self._by_name(id_or_name)
+        if named is None:
+            best: Optional[_Template] = None
             low = id_or_name.lower()
-            for qid, t in self._templates.items():
+            for t in self._templates.values():
                 prefix = t.query["Name"].lower()
                 if low.startswith(prefix) and (best is None or len(prefix) > len(best.query["Name"])):
                     best = t
             if best is None:
                 return None
             return best.render(id_or_name)
-        template = self._templates.get(q["ID"])
+        template = self._templates.get(named["ID"])
         if template is not None:
             return template.render(id_or_name)
-        return q
+        return named
 
     # -- ACL helpers --------------------------------------------------------
 
