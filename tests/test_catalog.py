@@ -1,0 +1,218 @@
+"""
+Tests for :mod:`txconsul.api.catalog` and FakeConsul's catalog endpoints, in
+memory on a Clock.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from txconsul import ConsulException
+from txconsul.testing import FakeConsul
+
+from .test_agent import make
+
+
+class CatalogRequestTests(SynchronousTestCase):
+    """The requests the catalog group sends."""
+
+    def setUp(self):
+        self.clock, self.fake, self.c, self.rec = make()
+
+    def test_register_body(self):
+        """register() sends Node, Address, Service, Check and NodeMeta in the body."""
+        ok = self.successResultOf(self.c.catalog.register(
+            "n1", "10.0.0.2", service={"Service": "db", "Port": 5432},
+            check={"CheckID": "c", "Name": "c", "Status": "passing"}, node_meta={"rack": "a"}))
+        self.assertIs(ok, True)
+        self.assertEqual(self.rec.last["path"], "/v1/catalog/register")
+        self.assertEqual(self.rec.last["body"], {
+            "Node": "n1", "Address": "10.0.0.2", "Service": {"Service": "db", "Port": 5432},
+            "Check": {"CheckID": "c", "Name": "c", "Status": "passing"}, "NodeMeta": {"rack": "a"},
+        })
+
+    def test_deregister_arguments(self):
+        """deregister() refuses service_id with check_id before any request."""
+        self.assertRaises(ValueError, self.c.catalog.deregister, "n", service_id="s", check_id="c")
+        self.assertEqual(self.rec.requests, [])
+
+    def test_read_params(self):
+        """Reads send repeated node-meta=k:v, tag, near and filter."""
+        self.successResultOf(self.c.catalog.service(
+            "web", tag=["a", "b"], near="_agent", node_meta={"x": "1", "y": "2"}, filter="ServicePort != 0"))
+        self.assertEqual(self.rec.last["path"], "/v1/catalog/service/web")
+        self.assertEqual(self.rec.last["query"], [
+            ("tag", "a"), ("tag", "b"), ("near", "_agent"),
+            ("node-meta", "x:1"), ("node-meta", "y:2"), ("filter", "ServicePort != 0"),
+        ])
+
+    def test_blocking_params(self):
+        """index/wait/consistency are validated and sent."""
+        self.successResultOf(self.c.catalog.nodes(index=0, consistency="stale"))
+        self.assertIn(("stale", ""), self.rec.last["query"])
+        self.assertRaises(ValueError, self.c.catalog.nodes, index=-1)
+        self.assertRaises(ValueError, self.c.catalog.nodes, wait="forever")
+        self.assertRaises(ValueError, self.c.catalog.nodes, consistency="weird")
+
+    def test_escaped_names(self):
+        """Service and node names with '#', ':' and '/' are one escaped segment."""
+        self.successResultOf(self.c.catalog.service("a#b:c/d"))
+        self.assertEqual(self.rec.last["path"], "/v1/catalog/service/a%23b%3Ac%2Fd")
+        self.successResultOf(self.c.catalog.node("n#1"))
+        self.assertEqual(self.rec.last["path"], "/v1/catalog/node/n%231")
+
+    def test_datacenters(self):
+        """datacenters() lists the fake's datacenter."""
+        self.assertEqual(self.successResultOf(self.c.catalog.datacenters()), ["dc1"])
+
+
+class FakeCatalogTests(SynchronousTestCase):
+    """FakeConsul's catalog rules."""
+
+    def setUp(self):
+        self.clock = Clock()
+        self.fake = FakeConsul(self.clock)
+        self.c = self.fake.client()
+
+    def test_fresh_catalog(self):
+        """A fresh catalog has the agent's node and the consul service."""
+        _, nodes = self.successResultOf(self.c.catalog.nodes())
+        self.assertEqual([n["Node"] for n in nodes], ["fake-consul"])
+        _, services = self.successResultOf(self.c.catalog.services())
+        self.assertEqual(services, {"consul": []})
+
+    def test_register_and_deregister_node(self):
+        """catalog register adds node, service and check; deregister removes all of them."""
+        self.successResultOf(self.c.catalog.register(
+            "n1", "10.0.0.2", service={"Service": "db", "ID": "db1", "Tags": ["primary"]},
+            check={"Name": "db alive", "ServiceID": "db1", "Status": "passing"}))
+        _, node = self.successResultOf(self.c.catalog.node("n1"))
+        self.assertEqual(node["Node"]["Address"], "10.0.0.2")
+        self.assertEqual(list(node["Services"]), ["db1"])
+        _, services = self.successResultOf(self.c.catalog.services())
+        self.assertEqual(services["db"], ["primary"])
+        _, checks = self.successResultOf(self.c.health.node("n1"))
+        self.assertEqual([(c["CheckID"], c["ServiceName"], c["Status"]) for c in checks],
+                         [("db alive", "db", "passing")])
+        self.assertIs(self.successResultOf(self.c.catalog.deregister("n1")), True)
+        self.assertEqual(self.successResultOf(self.c.catalog.node("n1"))[1], None)
+        self.assertEqual(self.successResultOf(self.c.catalog.service("db"))[1], [])
+        self.assertEqual(self.successResultOf(self.c.health.node("n1"))[1], [])
+
+    def test_deregister_service_only(self):
+        """deregister with service_id removes that service and its checks, keeps the node."""
+        self.successResultOf(self.c.catalog.register(
+            "n1", "10.0.0.2", service={"Service": "db"}, check={"Name": "c", "ServiceID": "db"}))
+        self.successResultOf(self.c.catalog.deregister("n1", service_id="db"))
+        _, node = self.successResultOf(self.c.catalog.node("n1"))
+        self.assertEqual(node["Services"], {})
+        self.assertEqual(self.successResultOf(self.c.health.node("n1"))[1], [])
+
+    def test_deregister_check_only(self):
+        """deregister with check_id removes only that check."""
+        self.successResultOf(self.c.catalog.register("n1", "10.0.0.2", check={"Name": "c"}))
+        self.successResultOf(self.c.catalog.deregister("n1", check_id="c"))
+        self.assertEqual(self.successResultOf(self.c.health.node("n1"))[1], [])
+        self.assertIsNotNone(self.successResultOf(self.c.catalog.node("n1"))[1])
+
+    def test_catalog_check_default_critical(self):
+        """A catalog check without Status is critical."""
+        self.successResultOf(self.c.catalog.register("n1", "10.0.0.2", check={"Name": "c"}))
+        self.assertEqual(self.successResultOf(self.c.health.node("n1"))[1][0]["Status"], "critical")
+
+    def test_register_errors(self):
+        """Missing address and a check on a missing service are Consul's 500s."""
+        f = self.failureResultOf(self.c.http.request(
+            "PUT", "/v1/catalog/register", json_body={"Node": "n"}), ConsulException)
+        self.assertIn("Must provide address", str(f.value))
+        f = self.failureResultOf(self.c.catalog.register(
+            "n", "1.2.3.4", check={"Name": "c", "ServiceID": "ghost"}), ConsulException)
+        self.assertIn("Missing service registration", str(f.value))
+
+    def test_unknown_dc(self):
+        """A register for another datacenter is 500 No path to datacenter."""
+        f = self.failureResultOf(self.c.catalog.register("n", "1.2.3.4", dc="dc9"), ConsulException)
+        self.assertIn("No path to datacenter", str(f.value))
+
+    def test_node_unknown_is_none(self):
+        """An unknown node reads as (index, None)."""
+        index, data = self.successResultOf(self.c.catalog.node("ghost"))
+        self.assertIsNone(data)
+        self.assertGreaterEqual(index, 1)
+
+    def test_service_unknown_is_empty(self):
+        """An unknown service reads as []."""
+        self.assertEqual(self.successResultOf(self.c.catalog.service("ghost"))[1], [])
+
+    def test_tag_filtering_is_and(self):
+        """Repeated tags must all match."""
+        self.successResultOf(self.c.catalog.register("n1", "10.0.0.1", service={"Service": "web", "Tags": ["a", "b"]}))
+        self.successResultOf(self.c.catalog.register("n2", "10.0.0.2", service={"Service": "web", "Tags": ["a"]}))
+        nodes = lambda **kw: [e["Node"] for e in self.successResultOf(self.c.catalog.service("web", **kw))[1]]
+        self.assertEqual(nodes(), ["n1", "n2"])
+        self.assertEqual(nodes(tag="a"), ["n1", "n2"])
+        self.assertEqual(nodes(tag=["a", "b"]), ["n1"])
+        self.assertEqual(nodes(tag="c"), [])
+
+    def test_node_meta(self):
+        """node-meta filters nodes by all pairs."""
+        self.successResultOf(self.c.catalog.register("n1", "10.0.0.1", node_meta={"rack": "a", "os": "linux"}))
+        self.successResultOf(self.c.catalog.register("n2", "10.0.0.2", node_meta={"rack": "b"}))
+        _, nodes = self.successResultOf(self.c.catalog.nodes(node_meta={"rack": "a"}))
+        self.assertEqual([n["Node"] for n in nodes], ["n1"])
+        _, nodes = self.successResultOf(self.c.catalog.nodes(node_meta={"rack": "a", "os": "bsd"}))
+        self.assertEqual(nodes, [])
+
+    def test_filter(self):
+        """filter= applies go-bexpr style expressions."""
+        self.successResultOf(self.c.catalog.register("n1", "10.0.0.1", node_meta={"env": "prod"}))
+        _, nodes = self.successResultOf(self.c.catalog.nodes(filter='Meta.env == "prod" and Node matches "^n"'))
+        self.assertEqual([n["Node"] for n in nodes], ["n1"])
+        _, nodes = self.successResultOf(self.c.catalog.nodes(filter='not (Meta["env"] == prod)'))
+        self.assertEqual([n["Node"] for n in nodes], ["fake-consul"])
+
+    def test_services_tags_union(self):
+        """catalog.services() lists every tag seen on a service's instances."""
+        self.successResultOf(self.c.catalog.register("n1", "10.0.0.1", service={"Service": "pg", "Tags": ["primary"]}))
+        self.successResultOf(self.c.catalog.register("n2", "10.0.0.2", service={"Service": "pg", "Tags": ["secondary"]}))
+        self.assertEqual(self.successResultOf(self.c.catalog.services())[1]["pg"], ["primary", "secondary"])
+
+    def test_effective_consistency_header(self):
+        """Catalog reads carry X-Consul-Effective-Consistency."""
+        r = self.successResultOf(self.c.http.request("GET", "/v1/catalog/nodes", [("stale", None)]))
+        self.assertEqual(r.headers.getRawHeaders(b"x-consul-effective-consistency"), [b"stale"])
+        r = self.successResultOf(self.c.http.request("GET", "/v1/catalog/nodes"))
+        self.assertEqual(r.headers.getRawHeaders(b"x-consul-effective-consistency"), [b"leader"])
+
+    def test_blocking_nodes(self):
+        """A blocking nodes read returns when a node registers."""
+        index, _ = self.successResultOf(self.c.catalog.nodes())
+        d = self.c.catalog.nodes(index=index, wait="30s")
+        self.assertNoResult(d)
+        self.successResultOf(self.c.catalog.register("n1", "10.0.0.1"))
+        new_index, nodes = self.successResultOf(d)
+        self.assertGreater(new_index, index)
+        self.assertEqual(len(nodes), 2)
+
+    def test_blocking_timeout(self):
+        """A blocking read with no change answers after wait with the same index."""
+        index, _ = self.successResultOf(self.c.catalog.services())
+        d = self.c.catalog.services(index=index, wait="10s")
+        self.clock.advance(11)
+        self.assertEqual(self.successResultOf(d)[0], index)
+
+    def test_node_deregister_removes_sessions(self):
+        """Deregistering a node invalidates its sessions."""
+        self.successResultOf(self.c.catalog.register("n1", "10.0.0.1"))
+        sid = self.successResultOf(self.c.session.create(node="n1", checks=[]))
+        self.successResultOf(self.c.catalog.deregister("n1"))
+        self.assertIsNone(self.fake.sessions.get(sid))
+
+    def test_special_service_names(self):
+        """Catalog service names with '#' and ':' round-trip."""
+        self.successResultOf(self.c.catalog.register("n:1", "10.0.0.1", service={"Service": "a#b:c"}))
+        _, entries = self.successResultOf(self.c.catalog.service("a#b:c"))
+        self.assertEqual([(e["Node"], e["ServiceID"]) for e in entries], [("n:1", "a#b:c")])
+        _, node = self.successResultOf(self.c.catalog.node("n:1"))
+        self.assertEqual(list(node["Services"]), ["a#b:c"])
