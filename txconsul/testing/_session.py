@@ -140,6 +140,7 @@ class SessionPart:
         self.core.kv.session_invalidated(
             idx, sid, session["Behavior"], session["LockDelay"] / 1e9
         )
+        self.core.queries.session_invalidated(sid, idx)
         return True
 
     def check_changed(self, node: str, check_id: str, status: Optional[str]) -> None:
