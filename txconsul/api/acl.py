@@ -134,6 +134,8 @@ def node_identities(items: Any) -> list[dict[str, Any]]:
                 }
             )
         else:
+            if isinstance(item, (str, bytes)):
+                raise TypeError("node_identities entries must be (node, datacenter) pairs or dicts, not strings")
             try:
                 node, dc = item
             except (TypeError, ValueError):
