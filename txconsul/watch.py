@@ -233,9 +233,15 @@ def event_id_to_index(event_id: str) -> int:
 class _View:
     """What one watch sees of an answer, and how it is decoded."""
 
-    def select(self, raw: Any, sub: "_Subscriber", index: int) -> tuple[bool, Any]:
-        """``(worth_a_call, raw_view)`` for this subscriber."""
-        view = copy.deepcopy(raw)
+    def select(self, raw: Any, sub: "_Subscriber", index: int,
+               memo: dict[str, Any]) -> tuple[bool, Any]:
+        """
+        ``(worth_a_call, raw_view)`` for this subscriber; ``memo`` is shared
+        by every subscriber of one answer.
+        """
+        if "copy" not in memo:
+            memo["copy"] = copy.deepcopy(raw)
+        view = memo["copy"]
         if sub.delivered and view == sub.last:
             return False, view
         return True, view
@@ -251,16 +257,17 @@ class _KeyView(_View):
     def __init__(self, key: Optional[str] = None) -> None:
         self.key = key
 
-    def select(self, raw: Any, sub: "_Subscriber", index: int) -> tuple[bool, Any]:
+    def select(self, raw: Any, sub: "_Subscriber", index: int,
+               memo: dict[str, Any]) -> tuple[bool, Any]:
         entry = None
         if raw:
             if self.key is None:
                 entry = raw[0]
             else:
-                for e in raw:
-                    if e.get("Key") == self.key:
-                        entry = e
-                        break
+                by_key = memo.get("by_key")
+                if by_key is None:
+                    by_key = memo["by_key"] = {e.get("Key"): e for e in raw}
+                entry = by_key.get(self.key)
         entry = dict(entry) if entry is not None else None
         if sub.delivered and entry == sub.last:
             return False, entry
@@ -278,7 +285,8 @@ class _PrefixView(_View):
 class _EventView(_View):
     """Only the events new since this watch's last call, as ``consul watch``."""
 
-    def select(self, raw: Any, sub: "_Subscriber", index: int) -> tuple[bool, Any]:
+    def select(self, raw: Any, sub: "_Subscriber", index: int,
+               memo: dict[str, Any]) -> tuple[bool, Any]:
         events = list(raw or [])
         if sub.delivered:
             for i, e in enumerate(events):
@@ -456,6 +464,8 @@ class _Poll:
         self.requests = 0
         self._current: Optional[Deferred] = None
         self._stopped = False
+        self._memo: dict[str, Any] = {}
+        self._memo_of: Any = _UNSET
         self._loop = LoopingCall(self._tick)
         self._loop.clock = self.clock
 
@@ -496,7 +506,9 @@ class _Poll:
         its handler call (queued behind any call still running) is done.
         """
         watch = sub.watch
-        call, view = watch._view.select(raw, sub, index)
+        if self._memo_of is not raw:
+            self._memo, self._memo_of = {}, raw
+        call, view = watch._view.select(raw, sub, index, self._memo)
         if not call:
             return None
         sub.delivered = True
