@@ -162,3 +162,32 @@ class AgentCatalogHealthFakeTests(AgentCatalogHealthMixin, FakeAgentCase):
 
 class AgentCatalogHealthRealTests(AgentCatalogHealthMixin, RealAgentCase):
     """Against the real agent at CONSUL_HTTP_ADDR."""
+
+
+class ScriptCheckFakeTests(FakeAgentCase):
+    """Script checks really run when FakeConsul enables them."""
+
+    fake_kwargs = {"enable_script_checks": True}
+
+    def setUp(self) -> Any:
+        result = super().setUp()
+        self.addCleanup(self.fake.agent_state.stop)
+        return result
+
+    @inlineCallbacks
+    def test_exit_codes(self) -> Any:
+        """Exit 0 is passing, 1 warning, anything else critical; output is kept."""
+        for cid, script in (("ok", "echo hi"), ("warn", "exit 1"), ("bad", "exit 3")):
+            yield self.consul.agent.check.register(cid, Consul.Check.script(script, "100ms"))
+        expected = {"ok": "passing", "warn": "warning", "bad": "critical"}
+        deadline = reactor.seconds() + 8
+        while True:
+            checks = yield self.consul.agent.checks()
+            got = {k: v["Status"] for k, v in checks.items()}
+            if got == expected and checks["ok"]["Output"] == "hi\n":
+                break
+            if reactor.seconds() > deadline:
+                self.fail(f"script checks did not settle: {got}")
+            yield deferLater(reactor, 0.05, lambda: None)
+        for cid in expected:
+            yield self.consul.agent.check.deregister(cid)
