@@ -216,3 +216,27 @@ class FakeCatalogTests(SynchronousTestCase):
         self.assertEqual([(e["Node"], e["ServiceID"]) for e in entries], [("n:1", "a#b:c")])
         _, node = self.successResultOf(self.c.catalog.node("n:1"))
         self.assertEqual(list(node["Services"]), ["a#b:c"])
+
+
+class FakeCatalogACLTests(SynchronousTestCase):
+    """ACL enforcement on agent, catalog and health (default policy deny)."""
+
+    def setUp(self):
+        self.fake = FakeConsul(Clock(), acl_master_token="root", acl_default_policy="deny")
+        self.root = self.fake.client(token="root")
+        self.anon = self.fake.client()
+
+    def test_writes_denied(self):
+        """Anonymous writes are 403."""
+        from txconsul import ACLPermissionDenied
+
+        self.failureResultOf(self.anon.agent.service.register("web"), ACLPermissionDenied)
+        self.failureResultOf(self.anon.catalog.register("n", "1.2.3.4"), ACLPermissionDenied)
+
+    def test_reads_filtered(self):
+        """Anonymous reads see nothing; the management token sees everything."""
+        self.successResultOf(self.root.agent.service.register("web"))
+        self.assertEqual(self.successResultOf(self.anon.catalog.services())[1], {})
+        self.assertEqual(self.successResultOf(self.anon.health.service("web"))[1], [])
+        self.assertEqual(self.successResultOf(self.anon.agent.services()), {})
+        self.assertIn("web", self.successResultOf(self.root.catalog.services())[1])
