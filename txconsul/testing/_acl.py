@@ -794,7 +794,7 @@ class ACLSystem:
         out["CreateIndex"] = token["CreateIndex"]
         out["ModifyIndex"] = token["ModifyIndex"]
         if stub:
-            out["Legacy"] = bool(token["Type"])
+            out["Legacy"] = bool(token["Type"]) and not token["Policies"]
         return out
 
     def _legacy_json(self, token: dict[str, Any]) -> dict[str, Any]:
