@@ -586,3 +586,69 @@ class OtherTypesTests(_Base):
         self.clock.advance(0)
         self.assertEqual(server.last_index(), "1")
         self.assertEqual(self.calls, [(0, [])])
+
+
+class FakeCatalogTests(_Base):
+    """services/nodes/service/checks/event watches against FakeConsul."""
+
+    def register(self, node: str, service: str, tags: list[str], status: str) -> None:
+        self.successResultOf(self.consul.catalog.register(
+            node, "10.0.0.1",
+            service={"Service": service, "ID": f"{service}-{node}", "Tags": tags, "Port": 80},
+            check={"CheckID": f"c-{service}-{node}", "Name": "c", "Status": status,
+                   "ServiceID": f"{service}-{node}"},
+        ))
+        self.clock.advance(0)
+
+    def test_services(self) -> None:
+        """A services watch sees the consul service, then each new service once."""
+        self.stop(watch_services(self.consul, self.handler))
+        self.clock.advance(0)
+        self.assertEqual(self.calls[0][1], {"consul": []})
+        self.register("n1", "web", ["a"], "passing")
+        self.assertEqual(self.calls[-1][1], {"consul": [], "web": ["a"]})
+        self.assertEqual(len(self.calls), 2)
+
+    def test_nodes(self) -> None:
+        """A nodes watch reports a newly registered node."""
+        self.stop(watch_nodes(self.consul, self.handler))
+        self.clock.advance(0)
+        self.register("n2", "db", [], "passing")
+        self.assertEqual(sorted(n["Node"] for n in self.calls[-1][1]), ["fake-consul", "n2"])
+
+    def test_service_passing_tags(self) -> None:
+        """A service watch with tags and passingonly follows health changes."""
+        self.stop(watch_service(self.consul, "web", self.handler, tag=["a"], passingonly=True))
+        self.clock.advance(0)
+        self.assertEqual(self.calls, [(self.calls[0][0], [])])
+        self.register("n1", "web", ["a", "b"], "passing")
+        self.register("n2", "web", ["b"], "passing")  # wrong tag
+        self.register("n3", "web", ["a"], "critical")  # not passing
+        nodes = [e["Node"]["Node"] for e in self.calls[-1][1]]
+        self.assertEqual(nodes, ["n1"])
+        self.clock.advance(2)
+        self.assertEqual(len(self.calls), 2)
+
+    def test_checks_by_state_and_service(self) -> None:
+        """checks watches by state and by service see the checks that match."""
+        crit: list[Any] = []
+        self.stop(watch_checks(self.consul, lambda i, d: crit.append(d), state="critical"))
+        self.stop(watch_checks(self.consul, self.handler, service="web"))
+        self.clock.advance(0)
+        self.register("n1", "web", [], "critical")
+        self.assertEqual([c["CheckID"] for c in crit[-1]], ["c-web-n1"])
+        self.assertEqual([c["CheckID"] for c in self.calls[-1][1]], ["c-web-n1"])
+
+    def test_event(self) -> None:
+        """An event watch gets only the new events, Payload as bytes, filtered by name."""
+        self.successResultOf(self.consul.event.fire("deploy", b"v1"))
+        self.stop(watch_event(self.consul, self.handler, name="deploy"))
+        self.clock.advance(0)
+        self.assertEqual([e["Payload"] for e in self.calls[0][1]], [b"v1"])
+        self.successResultOf(self.consul.event.fire("other", b"x"))
+        self.successResultOf(self.consul.event.fire("deploy", b"v2"))
+        self.clock.advance(0)
+        self.successResultOf(self.consul.event.fire("deploy", b"v3"))
+        self.clock.advance(0)
+        self.assertEqual([[e["Payload"] for e in d] for _, d in self.calls],
+                         [[b"v1"], [b"v2"], [b"v3"]])
