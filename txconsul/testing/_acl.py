@@ -244,7 +244,7 @@ class _HCLParser:
             self._next()
             return ("block", body)
         if tok[0] == "[":
-            values = []
+            values: list[tuple[str, Any]] = []
             while True:
                 nxt = self._peek()
                 if nxt is None:
