@@ -97,7 +97,7 @@ class Options(usage.Options):
         self["command"] = []
 
     def opt_tag(self, value: str) -> None:
-        """Service tag to filter on (repeatable; types service)."""
+        """Service tag to filter on (repeatable; type service)."""
         self["tag"].append(value)
 
     def parseArgs(self, *command: str) -> None:
