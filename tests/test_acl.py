@@ -326,6 +326,28 @@ class TokenTests(ACLTestCase):
         self.assertEqual(self.last()[2].get("dc"), "mars")
 
 
+    def test_list_role_and_authmethod_params(self) -> None:
+        """role= and authmethod= are sent as query parameters and filter the list."""
+        role = self.ok(self.consul.acl.role.create("tr", policies=["kv-read"]))
+        linked = self.ok(self.consul.acl.token.create(roles=[role["ID"]]))
+        _, tokens = self.ok(self.consul.acl.token.list(role=role["ID"]))
+        self.assertEqual([t["AccessorID"] for t in tokens], [linked["AccessorID"]])
+        _, none = self.ok(self.consul.acl.token.list(authmethod="kube"))
+        self.assertEqual(self.last()[2], {"authmethod": "kube"})
+        self.assertEqual(none, [])
+
+
+class ReplicationTests(ACLTestCase):
+    """acl.replication()"""
+
+    def test_status_shape(self) -> None:
+        """replication() GETs /v1/acl/replication and fires with the status dict."""
+        status = self.ok(self.consul.acl.replication())
+        self.assertEqual(self.last()[:2], ("GET", "/v1/acl/replication"))
+        self.assertIs(status["Enabled"], False)
+        self.assertIn("SourceDatacenter", status)
+
+
 class PolicyTests(ACLTestCase):
     """acl.policy.*"""
 
