@@ -459,7 +459,7 @@ class _Poll:
         self.clock = hub.clock
         self.index = 0
         self.raw: Any = _UNSET
-        self.subs: list[_Subscriber] = []
+        self.subs: dict[_Subscriber, None] = {}  # an ordered set
         self.failures = 0
         self.requests = 0
         self._current: Optional[Deferred] = None
@@ -488,14 +488,13 @@ class _Poll:
 
     def add(self, sub: _Subscriber) -> None:
         """Subscribe; a late joiner gets the state the poll already has."""
-        self.subs.append(sub)
+        self.subs[sub] = None
         if self.raw is not _UNSET:
             self._offer(sub, self.index, self.raw)
 
     def remove(self, sub: _Subscriber) -> None:
         """Unsubscribe; the last one out stops the poll."""
-        if sub in self.subs:
-            self.subs.remove(sub)
+        self.subs.pop(sub, None)
         if not self.subs:
             self.hub._forget(self)
             self.stop()
