@@ -372,7 +372,6 @@ class BackoffTests(_Base):
         server.answer(index=5, body=[kv_entry("k", b"a", 5)])
         self.clock.advance(0)
         server.answer(code=500, index=None, body=b"down")
-        server.answer  # the retry is pending after the backoff
         self.clock.advance(1)
         self.assertEqual(len(errors), 1)
         self.assertIsNone(server.last_index())  # index reset: fetch the current state

@@ -286,8 +286,9 @@ class _HandlerProcess(ProcessProtocol):
         self.ended = False
 
     def connectionMade(self) -> None:
-        self.transport.write(self.stdin)
-        self.transport.closeStdin()
+        transport: Any = self.transport
+        transport.write(self.stdin)
+        transport.closeStdin()
 
     def childDataReceived(self, fd: int, data: bytes) -> None:
         buf = self.output.setdefault(fd, bytearray())
