@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from base64 import b64encode
 from typing import Any, Iterable, Optional, Sequence, Union
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import attr
 from twisted.internet.defer import CancelledError, Deferred, TimeoutError, succeed
@@ -23,13 +23,14 @@ from twisted.internet.interfaces import IConsumer, IReactorTime
 from twisted.logger import Logger
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
-from twisted.web.client import Agent, HTTPConnectionPool, ResponseDone
+from twisted.web.client import ResponseDone
 from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IBodyProducer
 from zope.interface import implementer
 
 from ._duration import format_duration
+from ._http11 import ConnectionLostEarly, ConnectionPool
 from ._errors import (
     ConsulConnectionError,
     ConsulException,
@@ -174,6 +175,17 @@ class _BodyCollector(Protocol):
             finished.errback(reason)
 
 
+class _Whole:
+    """An ``IAgent`` response with its body read."""
+
+    __slots__ = ("code", "headers", "body")
+
+    def __init__(self, code: int, headers: Any, body: bytes) -> None:
+        self.code = code
+        self.headers = headers
+        self.body = body
+
+
 def read_body(response: Any) -> "Deferred[bytes]":
     """
     Read a whole response body.  Cancelling the Deferred drops the
@@ -254,9 +266,9 @@ class HTTPTransport:
         consistency: str = "default",
         timeout: Optional[float] = 30.0,
         pool_size: int = 64,
-        tls_policy: Any = None,
+        endpoint: Any = None,
+        host_header: Optional[str] = None,
         basic_auth: Optional[tuple[str, str]] = None,
-        endpoint_factory: Any = None,
     ) -> None:
         self._base = base_url.rstrip("/").encode("ascii")
         self._clock = reactor
@@ -265,19 +277,16 @@ class HTTPTransport:
         self.dc = dc
         self.consistency = check_consistency(consistency) or "default"
         self.timeout = timeout
-        self._pool: Optional[HTTPConnectionPool] = None
-        if agent is None:
-            pool = HTTPConnectionPool(reactor, persistent=True)
-            pool.maxPersistentPerHost = pool_size
-            pool.retryAutomatically = False
-            self._pool = pool
-            if endpoint_factory is not None:
-                agent = Agent.usingEndpointFactory(reactor, endpoint_factory, pool=pool)
-            elif tls_policy is not None:
-                agent = Agent(reactor, contextFactory=tls_policy, pool=pool)
-            else:
-                agent = Agent(reactor, pool=pool)
         self._agent = agent
+        self._pool: Optional[ConnectionPool] = None
+        if agent is None:
+            if endpoint is None:
+                raise TypeError("HTTPTransport needs an agent or an endpoint")
+            self._pool = ConnectionPool(reactor, endpoint, max_idle=pool_size)
+        parts = urlsplit(base_url)
+        self._prefix = parts.path.rstrip("/").encode("ascii")
+        host_header = host_header or parts.netloc
+        self._head_lines = b"Host: " + host_header.encode("idna") + b"\r\nUser-Agent: txconsul\r\n"
         self._static_headers: dict[bytes, list[bytes]] = {
             b"user-agent": [b"txconsul"],
         }
@@ -285,6 +294,12 @@ class HTTPTransport:
             user, password = basic_auth
             creds = b64encode(f"{user}:{password}".encode("utf-8"))
             self._static_headers[b"authorization"] = [b"Basic " + creds]
+            self._head_lines += b"Authorization: Basic " + creds + b"\r\n"
+
+    @property
+    def clock(self) -> IReactorTime:
+        """The reactor or clock timeouts are scheduled on."""
+        return self._clock
 
     def __repr__(self) -> str:
         return f"<HTTPTransport {self.address}>"
@@ -349,24 +364,18 @@ class HTTPTransport:
             query.append(("wait", format_duration(wait)))
         if params:
             query.extend(params)
-        url = self._base + path.encode("ascii")
+        target = self._prefix + path.encode("ascii")
         if query:
-            url += b"?" + encode_params(query)
-
-        headers = Headers(dict(self._static_headers))
+            target += b"?" + encode_params(query)
         tok = token if token is not None else self.token
-        if tok:
-            headers.setRawHeaders(b"x-consul-token", [tok.encode("utf-8")])
-        producer = None
+        content_type = None
         if json_body is not _DEFAULT:
             body = json.dumps(json_body, separators=(",", ":")).encode("utf-8")
-            headers.setRawHeaders(b"content-type", [b"application/json"])
+            content_type = b"application/json"
         elif body is not None:
-            headers.setRawHeaders(b"content-type", [b"application/octet-stream"])
-        if body is not None:
-            producer = BytesProducer(body)
+            content_type = b"application/octet-stream"
         elif method in ("PUT", "POST"):
-            producer = BytesProducer(b"")
+            body = b""
 
         if timeout is _DEFAULT:
             if blocking:
@@ -375,13 +384,56 @@ class HTTPTransport:
             else:
                 timeout = self.timeout
 
-        d = self._agent.request(method.encode("ascii"), url, headers, producer)
-        d.addCallback(self._read, method, path, expect, require_index)
-        d.addErrback(_unwrap_cancel)
+        if self._pool is not None:
+            head = [method.encode("ascii"), b" ", target, b" HTTP/1.1\r\n", self._head_lines]
+            if tok:
+                head += [b"X-Consul-Token: ", tok.encode("utf-8"), b"\r\n"]
+            if content_type is not None:
+                head += [b"Content-Type: ", content_type, b"\r\n"]
+            if body is not None:
+                head += [b"Content-Length: ", str(len(body)).encode("ascii"), b"\r\n\r\n", body]
+            else:
+                head.append(b"\r\n")
+            d = self._pool.request(b"".join(head), retry=method in ("GET", "DELETE"))
+            d.addCallback(self._decode, method, path, expect, require_index)
+        else:
+            headers = Headers(dict(self._static_headers))
+            if tok:
+                headers.setRawHeaders(b"x-consul-token", [tok.encode("utf-8")])
+            if content_type is not None:
+                headers.setRawHeaders(b"content-type", [content_type])
+            producer = BytesProducer(body) if body is not None else None
+            d = self._agent.request(method.encode("ascii"), self._base + target, headers, producer)
+            d.addCallback(self._read, method, path, expect, require_index)
+            d.addErrback(_unwrap_cancel)
         if timeout is not None:
             d.addTimeout(timeout, self._clock)
         d.addErrback(self._failed, method, path, timeout)
         return d
+
+    def _decode(
+        self,
+        response: Any,
+        method: str,
+        path: str,
+        expect: Sequence[int],
+        require_index: bool,
+    ) -> ConsulResponse:
+        """Check a whole response's status and metadata."""
+        code = response.code
+        body = response.body
+        if code not in expect:
+            raise error_for_status(code, method, path, body)
+        meta = parse_meta(response.headers)
+        if require_index and meta.index is None and 200 <= code < 300:
+            raise ConsulException(
+                f"{method} {path}: answer has no X-Consul-Index header",
+                method=method,
+                path=path,
+                status=code,
+                body=body,
+            )
+        return ConsulResponse(code, response.headers, body, meta)
 
     def _read(
         self,
@@ -391,24 +443,11 @@ class HTTPTransport:
         expect: Sequence[int],
         require_index: bool,
     ) -> "Deferred[ConsulResponse]":
+        """Read an ``IAgent`` response's body, then :meth:`_decode` it."""
         d = read_body(response)
-
-        def done(body: bytes) -> ConsulResponse:
-            code = response.code
-            if code not in expect:
-                raise error_for_status(code, method, path, body)
-            meta = parse_meta(response.headers)
-            if require_index and meta.index is None and 200 <= code < 300:
-                raise ConsulException(
-                    f"{method} {path}: answer has no X-Consul-Index header",
-                    method=method,
-                    path=path,
-                    status=code,
-                    body=body,
-                )
-            return ConsulResponse(code, response.headers, body, meta)
-
-        return d.addCallback(done)
+        d.addCallback(lambda body: self._decode(
+            _Whole(response.code, response.headers, body), method, path, expect, require_index))
+        return d
 
     def _failed(self, failure: Any, method: str, path: str, timeout: Any) -> Any:
         if failure.check(ConsulException):
@@ -421,7 +460,10 @@ class HTTPTransport:
             )
         if failure.check(CancelledError):
             return failure
-        reason = _describe(failure.value)
+        exc = failure.value
+        if isinstance(exc, ConnectionLostEarly):
+            exc = exc.reason.value
+        reason = _describe(exc)
         raise ConsulConnectionError(
             f"{method} {path}: cannot talk to Consul at {self.address}: {reason}",
             method=method,
@@ -432,7 +474,7 @@ class HTTPTransport:
         """Close the idle pooled connections; fires when they are closed."""
         if self._pool is None:
             return succeed(None)
-        return self._pool.closeCachedConnections()
+        return self._pool.close()
 
 
 def _unwrap_cancel(failure: Any) -> Any:

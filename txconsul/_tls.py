@@ -17,8 +17,8 @@ from typing import Any, Optional, Sequence
 
 from OpenSSL import SSL, crypto
 from twisted.internet.abstract import isIPAddress, isIPv6Address
-from twisted.internet.endpoints import UNIXClientEndpoint
-from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
+from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint, wrapClientTLS
+from twisted.internet.interfaces import IOpenSSLClientConnectionCreator, IStreamClientEndpoint
 from twisted.internet.ssl import (
     Certificate,
     CertificateOptions,
@@ -28,7 +28,7 @@ from twisted.internet.ssl import (
     platformTrust,
     trustRootFromCertificates,
 )
-from twisted.web.iweb import IAgentEndpointFactory, IPolicyForHTTPS
+from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
 from ._config import ClientConfig
@@ -304,19 +304,16 @@ def _load_client_cert(
     return private, certs[1:]
 
 
-@implementer(IAgentEndpointFactory)
-class _UnixEndpointFactory:
-    def __init__(self, reactor: Any, path: str) -> None:
-        self._reactor = reactor
-        self._path = path
-
-    def __repr__(self) -> str:
-        return f"<UnixEndpointFactory {self._path!r}>"
-
-    def endpointForURI(self, uri: Any) -> UNIXClientEndpoint:
-        return UNIXClientEndpoint(self._reactor, self._path)
-
-
-def unix_endpoint_factory(reactor: Any, path: str) -> Any:
-    """An endpoint factory that dials the agent's unix socket at ``path``."""
-    return _UnixEndpointFactory(reactor, path)
+def client_endpoint(reactor: Any, config: ClientConfig) -> IStreamClientEndpoint:
+    """
+    The endpoint the connection pool dials for ``config``: a unix socket,
+    plain TCP, or TLS over TCP with :func:`tls_policy`'s verification.
+    """
+    if config.unix_path is not None:
+        return UNIXClientEndpoint(reactor, config.unix_path)
+    endpoint: IStreamClientEndpoint = HostnameEndpoint(reactor, config.host, config.port)
+    if config.scheme == "https":
+        policy = tls_policy(config)
+        creator = policy.creatorForNetloc(config.host.encode("idna"), config.port)
+        endpoint = wrapClientTLS(creator, endpoint)
+    return endpoint

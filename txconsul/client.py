@@ -104,17 +104,11 @@ class Consul:
 
             reactor = default_reactor
         self.config = config
-        tls_policy = None
-        endpoint_factory = None
+        endpoint = None
         if agent is None:
-            if config.unix_path is not None:
-                from ._tls import unix_endpoint_factory
+            from ._tls import client_endpoint
 
-                endpoint_factory = unix_endpoint_factory(reactor, config.unix_path)
-            elif config.scheme == "https":
-                from ._tls import tls_policy as make_policy
-
-                tls_policy = make_policy(config)
+            endpoint = client_endpoint(reactor, config)
         self.http = HTTPTransport(
             config.base_url,
             reactor=reactor,
@@ -125,9 +119,9 @@ class Consul:
             consistency=consistency,
             timeout=timeout,
             pool_size=pool_size,
-            tls_policy=tls_policy,
+            endpoint=endpoint,
+            host_header="localhost" if config.unix_path is not None else None,
             basic_auth=config.basic_auth,
-            endpoint_factory=endpoint_factory,
         )
         #: The KV store (:class:`txconsul.api.kv.KV`).
         self.kv = KV(self.http)
@@ -153,6 +147,11 @@ class Consul:
         self.coordinate = Coordinate(self.http)
         #: Operator endpoints (:class:`txconsul.api.operator.Operator`).
         self.operator = Operator(self.http)
+
+    @property
+    def reactor(self) -> Any:
+        """The reactor (or clock) this client schedules timeouts on."""
+        return self.http.clock
 
     @property
     def token(self) -> Optional[str]:

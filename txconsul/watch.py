@@ -691,7 +691,7 @@ class WatchHub:
     def for_client(cls, consul: Any, clock: Any = None) -> "WatchHub":
         """The hub of ``consul`` on ``clock`` (the client's reactor by default)."""
         if clock is None:
-            clock = consul.http._clock
+            clock = consul.reactor
         per_client = cls._hubs.setdefault(consul, {})
         hub = per_client.get(id(clock))
         if hub is None or hub.clock is not clock:

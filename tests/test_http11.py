@@ -1,0 +1,226 @@
+"""
+Tests for txconsul._http11: the HTTP/1.1 connection and pool, driven with
+in-memory transports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.internet.error import ConnectionDone, ConnectionRefusedError
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+from txconsul._http11 import ConnectionLostEarly, ConnectionPool, ProtocolError
+
+REQ = b"GET /v1/kv/foo HTTP/1.1\r\nHost: x\r\n\r\n"
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Consul-Index: 7\r\n\r\nhi"
+
+
+class FakeEndpoint:
+    """An IStreamClientEndpoint handing out protocols on StringTransports."""
+
+    def __init__(self) -> None:
+        self.connections: list[tuple[Any, StringTransport]] = []
+        self.pending: list[Deferred] = []
+        self.defer = False
+
+    def connect(self, factory: Any) -> Deferred:
+        proto = factory.buildProtocol(None)
+        transport = StringTransport()
+        if self.defer:
+            d: Deferred = Deferred()
+            self.pending.append(d)
+
+            def go(_: Any) -> Any:
+                proto.makeConnection(transport)
+                self.connections.append((proto, transport))
+                return proto
+
+            return d.addCallback(go)
+        proto.makeConnection(transport)
+        self.connections.append((proto, transport))
+        return succeed(proto)
+
+
+def lose(proto: Any, transport: StringTransport, reason: Any = ConnectionDone) -> None:
+    """Deliver connectionLost as the reactor would."""
+    transport.disconnecting = True
+    proto.connectionLost(Failure(reason()))
+
+
+class PoolTests(SynchronousTestCase):
+    """ConnectionPool and HTTP11Connection."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.endpoint = FakeEndpoint()
+        self.pool = ConnectionPool(self.clock, self.endpoint, max_idle=2)
+
+    def test_content_length_and_reuse(self) -> None:
+        """A Content-Length response completes; the next request reuses the connection."""
+        d = self.pool.request(REQ, retry=True)
+        proto, transport = self.endpoint.connections[0]
+        self.assertEqual(transport.value(), REQ)
+        proto.dataReceived(OK[:20])
+        self.assertNoResult(d)
+        proto.dataReceived(OK[20:])
+        response = self.successResultOf(d)
+        self.assertEqual((response.code, response.body), (200, b"hi"))
+        self.assertEqual(response.headers.getRawHeaders(b"X-Consul-Index"), [b"7"])
+        self.assertEqual(response.headers.getRawHeaders("x-consul-index"), ["7"])
+        self.pool.request(REQ, retry=True)
+        self.assertEqual(len(self.endpoint.connections), 1)
+
+    def test_chunked(self) -> None:
+        """A chunked body is reassembled, trailers skipped."""
+        d = self.pool.request(REQ, retry=False)
+        proto, _ = self.endpoint.connections[0]
+        proto.dataReceived(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        self.assertNoResult(d)
+        proto.dataReceived(b"2;ext=1\r\nde\r\n0\r\nX-Trailer: 1\r\n\r\n")
+        self.assertEqual(self.successResultOf(d).body, b"abcde")
+
+    def test_interim_response_skipped(self) -> None:
+        """A 100 Continue is skipped."""
+        d = self.pool.request(REQ, retry=False)
+        proto, _ = self.endpoint.connections[0]
+        proto.dataReceived(b"HTTP/1.1 100 Continue\r\n\r\n" + OK)
+        self.assertEqual(self.successResultOf(d).code, 200)
+
+    def test_read_until_close(self) -> None:
+        """Without length or chunking the body ends with the connection, which is not reused."""
+        d = self.pool.request(REQ, retry=False)
+        proto, transport = self.endpoint.connections[0]
+        proto.dataReceived(b"HTTP/1.0 200 OK\r\n\r\nall of it")
+        self.assertNoResult(d)
+        lose(proto, transport)
+        self.assertEqual(self.successResultOf(d).body, b"all of it")
+        self.pool.request(REQ, retry=False)
+        self.assertEqual(len(self.endpoint.connections), 2)
+
+    def test_connection_close_not_reused(self) -> None:
+        """'Connection: close' responses are not pooled."""
+        d = self.pool.request(REQ, retry=False)
+        proto, transport = self.endpoint.connections[0]
+        proto.dataReceived(b"HTTP/1.1 429 Too Many\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+        self.assertEqual(self.successResultOf(d).code, 429)
+        self.assertTrue(transport.disconnecting)
+
+    def test_lost_midway(self) -> None:
+        """A connection lost mid-response fails the request with ConnectionLostEarly."""
+        d = self.pool.request(REQ, retry=True)
+        proto, transport = self.endpoint.connections[0]
+        proto.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+        lose(proto, transport)
+        f = self.failureResultOf(d, ConnectionLostEarly)
+        self.assertTrue(f.value.got_bytes)
+
+    def test_stale_idle_connection_retried(self) -> None:
+        """A reused connection closed before answering is retried once on a new one."""
+        d = self.pool.request(REQ, retry=True)
+        proto, _ = self.endpoint.connections[0]
+        proto.dataReceived(OK)
+        self.successResultOf(d)
+        d2 = self.pool.request(REQ, retry=True)
+        lose(proto, self.endpoint.connections[0][1])
+        self.assertEqual(len(self.endpoint.connections), 2)
+        proto2, transport2 = self.endpoint.connections[1]
+        self.assertEqual(transport2.value(), REQ)
+        proto2.dataReceived(OK)
+        self.assertEqual(self.successResultOf(d2).body, b"hi")
+
+    def test_no_retry_for_unsafe(self) -> None:
+        """Without retry (a PUT), a stale connection's failure is reported, not resent."""
+        d = self.pool.request(REQ, retry=False)
+        proto, transport = self.endpoint.connections[0]
+        proto.dataReceived(OK)
+        self.successResultOf(d)
+        d2 = self.pool.request(REQ, retry=False)
+        lose(proto, transport)
+        self.failureResultOf(d2, ConnectionLostEarly)
+        self.assertEqual(len(self.endpoint.connections), 1)
+
+    def test_cancel_aborts(self) -> None:
+        """Cancelling an in-flight request aborts its connection, which is not reused."""
+        d = self.pool.request(REQ, retry=False)
+        proto, transport = self.endpoint.connections[0]
+        d.cancel()
+        self.failureResultOf(d, CancelledError)
+        self.assertTrue(transport.disconnecting)
+        lose(proto, transport)
+        self.pool.request(REQ, retry=False)
+        self.assertEqual(len(self.endpoint.connections), 2)
+
+    def test_cancel_while_connecting(self) -> None:
+        """Cancelling before the connection exists cancels the connection attempt."""
+        self.endpoint.defer = True
+        d = self.pool.request(REQ, retry=False)
+        d.cancel()
+        self.failureResultOf(d, CancelledError)
+        self.assertTrue(self.endpoint.pending[0].called, "connection attempt not cancelled")
+        self.assertEqual(self.endpoint.connections, [])
+
+    def test_connect_failure(self) -> None:
+        """A refused connection fails the request."""
+        self.endpoint.defer = True
+        d = self.pool.request(REQ, retry=False)
+        self.endpoint.pending[0].errback(ConnectionRefusedError())
+        self.failureResultOf(d, ConnectionRefusedError)
+
+    def test_bad_status_line(self) -> None:
+        """Garbage instead of a status line is a ProtocolError and the connection is dropped."""
+        d = self.pool.request(REQ, retry=False)
+        proto, transport = self.endpoint.connections[0]
+        proto.dataReceived(b"SSH-2.0-OpenSSH\r\n\r\n")
+        self.failureResultOf(d, ProtocolError)
+        self.assertTrue(transport.disconnecting)
+
+    def test_headers_too_large(self) -> None:
+        """An endless header block is refused."""
+        d = self.pool.request(REQ, retry=False)
+        proto, _ = self.endpoint.connections[0]
+        proto.dataReceived(b"HTTP/1.1 200 OK\r\n" + b"X: " + b"a" * 70000)
+        self.failureResultOf(d, ProtocolError)
+
+    def test_idle_limit(self) -> None:
+        """At most max_idle connections are kept; extra ones are closed."""
+        ds = [self.pool.request(REQ, retry=False) for _ in range(3)]
+        for proto, _ in self.endpoint.connections:
+            proto.dataReceived(OK)
+        for d in ds:
+            self.successResultOf(d)
+        closed = [t.disconnecting for _, t in self.endpoint.connections]
+        self.assertEqual(closed, [False, False, True])
+
+    def test_idle_timeout(self) -> None:
+        """A connection idle past idle_timeout is closed rather than reused."""
+        self.pool.idle_timeout = 30
+        d = self.pool.request(REQ, retry=False)
+        proto, transport = self.endpoint.connections[0]
+        proto.dataReceived(OK)
+        self.successResultOf(d)
+        self.clock.advance(31)
+        self.pool.request(REQ, retry=False)
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(len(self.endpoint.connections), 2)
+
+    def test_close(self) -> None:
+        """close() closes idle connections and fires when they are gone; busy ones close after."""
+        d1 = self.pool.request(REQ, retry=False)
+        d2 = self.pool.request(REQ, retry=False)
+        (p1, t1), (p2, t2) = self.endpoint.connections
+        p1.dataReceived(OK)
+        self.successResultOf(d1)
+        closed = self.pool.close()
+        self.assertTrue(t1.disconnecting)
+        self.assertNoResult(closed)
+        lose(p1, t1)
+        self.successResultOf(closed)
+        self.assertFalse(t2.disconnecting)
+        p2.dataReceived(OK)
+        self.successResultOf(d2)
+        self.assertTrue(t2.disconnecting)
