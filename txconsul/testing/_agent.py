@@ -31,7 +31,7 @@ import json
 import os
 from typing import Any, Callable, Optional
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.error import ProcessDone, ProcessTerminated
 from twisted.internet.protocol import Factory, ProcessProtocol, Protocol
 from twisted.logger import Logger
@@ -303,9 +303,11 @@ class _Discard(Protocol):
 
 
 class _ScriptProtocol(ProcessProtocol):
-    def __init__(self, done: Deferred) -> None:
+    def __init__(self, done: Deferred, live: dict[Any, Deferred]) -> None:
         self.done = done
         self.output = b""
+        self._live = live
+        live[self] = Deferred()
 
     def outReceived(self, data: bytes) -> None:
         if len(self.output) < OUTPUT_MAX_SIZE:
@@ -321,6 +323,9 @@ class _ScriptProtocol(ProcessProtocol):
             code = -1
         if not self.done.called:
             self.done.callback((code, self.output.decode("utf-8", "replace")))
+        reaped = self._live.pop(self, None)
+        if reaped is not None:
+            reaped.callback(None)
 
 
 def http_probe(core: Any, ct: CheckType) -> Callable[[], Deferred]:
@@ -417,7 +422,7 @@ def script_probe(core: Any, ct: CheckType) -> Callable[[], Deferred]:
 
     def probe() -> Deferred:
         done: Deferred = Deferred()
-        proto = _ScriptProtocol(done)
+        proto = _ScriptProtocol(done, core.agent.processes)
         process = core.reactor.spawnProcess(proto, args[0], args, env=dict(os.environ))
         timer = core.clock.callLater(timeout, lambda: _kill(process))
 
@@ -468,6 +473,8 @@ class AgentPart:
         self.services: dict[str, dict[str, Any]] = {}
         self.checks: dict[str, dict[str, Any]] = {}
         self._runners: dict[str, _Runner] = {}
+        #: script check processes not yet reaped -> Deferred fired on reaping.
+        self.processes: dict[Any, Deferred] = {}
         self._types: dict[str, CheckType] = {}
 
     # -- state ----------------------------------------------------------------
@@ -559,10 +566,15 @@ class AgentPart:
         self.services.pop(service_id, None)
         self.core.catalog.remove_service(self.node, service_id, idx)
 
-    def stop(self) -> None:
-        """Stop every check runner (for test cleanup)."""
+    def stop(self) -> "Deferred[None]":
+        """
+        Stop every check runner (for test cleanup); fires once every script
+        check process still running has been killed and reaped.
+        """
         for cid in list(self._runners):
             self._stop(cid)
+        pending = list(self.processes.values())
+        return DeferredList(pending).addCallback(lambda _: None)
 
     # -- HTTP ---------------------------------------------------------------------
 
