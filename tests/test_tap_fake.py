@@ -175,3 +175,9 @@ class PackagingTests(SynchronousTestCase):
                              text=True, cwd=str(venv.parent), check=True).stdout
         self.assertIn("consul-fake", out)
         self.assertIn("consul-watch", out)
+        # The README's first quick-start command: the tour runs from the install.
+        tour = subprocess.run([str(venv / "bin" / "python"), "-m", "txconsul.demo"], capture_output=True,
+                              text=True, cwd=str(venv.parent), timeout=120)
+        self.assertEqual(tour.returncode, 0, tour.stderr)
+        self.assertIn("handler fired", tour.stdout)
+        self.assertIn("consul-watch exited with 0", tour.stdout)
