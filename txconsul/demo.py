@@ -35,6 +35,16 @@ class _QuietSite(Site):
         pass
 
 
+def _child_env() -> dict[str, str]:
+    """The environment for twistd: this txconsul (and its plugin) importable."""
+    import txconsul
+
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(txconsul.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return env
+
+
 def _pause(reactor: Any, seconds: float) -> "Deferred[None]":
     return task.deferLater(reactor, seconds, lambda: None)
 
@@ -86,7 +96,7 @@ async def main(reactor: Any, say: Callable[[str], None] = print) -> None:
             sys.executable,
             ["-c", _TWISTD, "-n", "--pidfile=", "--logfile=/dev/null", "consul-watch",
              "--http-addr", address, "--type", "keyprefix", "--prefix", "demo/"],
-            env=dict(os.environ),
+            env=_child_env(),
         )
         say(out.decode("utf-8", "replace").rstrip() or err.decode("utf-8", "replace"))
         say(f"consul-watch exited with {code}")
