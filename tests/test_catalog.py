@@ -149,7 +149,10 @@ class FakeCatalogTests(SynchronousTestCase):
         """Repeated tags must all match."""
         self.successResultOf(self.c.catalog.register("n1", "10.0.0.1", service={"Service": "web", "Tags": ["a", "b"]}))
         self.successResultOf(self.c.catalog.register("n2", "10.0.0.2", service={"Service": "web", "Tags": ["a"]}))
-        nodes = lambda **kw: [e["Node"] for e in self.successResultOf(self.c.catalog.service("web", **kw))[1]]
+
+        def nodes(**kw):
+            return [e["Node"] for e in self.successResultOf(self.c.catalog.service("web", **kw))[1]]
+
         self.assertEqual(nodes(), ["n1", "n2"])
         self.assertEqual(nodes(tag="a"), ["n1", "n2"])
         self.assertEqual(nodes(tag=["a", "b"]), ["n1"])

@@ -14,23 +14,23 @@ from __future__ import annotations
 
 import json
 from base64 import b64encode
-from typing import Any, Iterable, Optional, Sequence, Union
+from typing import Any, Iterable, Optional, Protocol as TypingProtocol, Sequence, Union
 from urllib.parse import quote, urlsplit
 
 import attr
 from twisted.internet.defer import CancelledError, Deferred, TimeoutError, succeed
-from twisted.internet.interfaces import IConsumer, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 from twisted.web.client import ResponseDone
 from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IAgent, IBodyProducer
+from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
 from ._duration import format_duration
-from ._http11 import ConnectionLostEarly, ConnectionPool
+from ._http11 import ConnectionLostEarly, ConnectionPool, StreamEndpoint
 from ._errors import (
     ConsulConnectionError,
     ConsulException,
@@ -51,6 +51,36 @@ Param = tuple[str, Optional[str]]
 ParamsLike = Iterable[Param]
 
 _DEFAULT: Any = object()
+
+
+class AgentLike(TypingProtocol):
+    """
+    The static shape of an injected ``IAgent``: its ``request`` method.
+
+    mypy reads zope interface methods as if they had no ``self`` and cannot
+    see ``@implementer``, so ``IAgent`` itself is unusable as a parameter
+    type; any ``IAgent`` provider (``twisted.web.client.Agent``,
+    :class:`txconsul.testing.MemoryAgent`, ...) has this shape.
+    """
+
+    def request(
+        self,
+        method: bytes,
+        uri: bytes,
+        headers: Optional[Headers] = None,
+        bodyProducer: Any = None,
+        /,
+    ) -> "Deferred[Any]":
+        """Issue a request; fires with an ``IResponse``."""
+        ...
+
+
+class _Writer(TypingProtocol):
+    """The part of an ``IConsumer`` a body producer writes to."""
+
+    def write(self, data: bytes, /) -> None:
+        """Accept ``data``."""
+        ...
 
 
 def quote_key(key: str) -> str:
@@ -141,7 +171,8 @@ class BytesProducer:
         self._body = body
         self.length = len(body)
 
-    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
+    def startProducing(self, consumer: _Writer) -> "Deferred[None]":
+        """Write the whole body to ``consumer`` (an ``IConsumer``)."""
         consumer.write(self._body)
         return succeed(None)
 
@@ -259,14 +290,14 @@ class HTTPTransport:
         base_url: str,
         *,
         reactor: IReactorTime,
-        agent: Optional[IAgent] = None,
+        agent: Optional[AgentLike] = None,
         address: str = "",
         token: Optional[str] = None,
         dc: Optional[str] = None,
         consistency: str = "default",
         timeout: Optional[float] = 30.0,
         pool_size: int = 64,
-        endpoint: Any = None,
+        endpoint: Optional[StreamEndpoint] = None,
         host_header: Optional[str] = None,
         basic_auth: Optional[tuple[str, str]] = None,
     ) -> None:
@@ -394,18 +425,19 @@ class HTTPTransport:
                 head += [b"Content-Length: ", str(len(body)).encode("ascii"), b"\r\n\r\n", body]
             else:
                 head.append(b"\r\n")
-            d = self._pool.request(b"".join(head), retry=method in ("GET", "DELETE"))
-            d.addCallback(self._decode, method, path, expect, require_index)
+            d = self._pool.request(b"".join(head), retry=method in ("GET", "DELETE")).addCallback(
+                self._decode, method, path, expect, require_index)
         else:
+            # __init__ builds a pool exactly when no agent is given.
+            assert self._agent is not None
             headers = Headers(dict(self._static_headers))
             if tok:
                 headers.setRawHeaders(b"x-consul-token", [tok.encode("utf-8")])
             if content_type is not None:
                 headers.setRawHeaders(b"content-type", [content_type])
             producer = BytesProducer(body) if body is not None else None
-            d = self._agent.request(method.encode("ascii"), self._base + target, headers, producer)
-            d.addCallback(self._read, method, path, expect, require_index)
-            d.addErrback(_unwrap_cancel)
+            d = self._agent.request(method.encode("ascii"), self._base + target, headers, producer).addCallback(
+                self._read, method, path, expect, require_index).addErrback(_unwrap_cancel)
         if timeout is not None:
             d.addTimeout(timeout, self._clock)
         d.addErrback(self._failed, method, path, timeout)
@@ -444,10 +476,8 @@ class HTTPTransport:
         require_index: bool,
     ) -> "Deferred[ConsulResponse]":
         """Read an ``IAgent`` response's body, then :meth:`_decode` it."""
-        d = read_body(response)
-        d.addCallback(lambda body: self._decode(
+        return read_body(response).addCallback(lambda body: self._decode(
             _Whole(response.code, response.headers, body), method, path, expect, require_index))
-        return d
 
     def _failed(self, failure: Any, method: str, path: str, timeout: Any) -> Any:
         if failure.check(ConsulException):
@@ -477,7 +507,7 @@ class HTTPTransport:
         return self._pool.close()
 
 
-def _unwrap_cancel(failure: Any) -> Any:
+def _unwrap_cancel(failure: Failure) -> Failure:
     """
     Turn the agent's ``ResponseNeverReceived([CancelledError])`` (and its
     kin) back into a plain ``CancelledError``, so that ``addTimeout`` and the

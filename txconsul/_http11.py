@@ -15,11 +15,10 @@ injected (tests inject treq.testing's in-memory agent).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol as TypingProtocol, cast
 
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, succeed
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 
@@ -27,6 +26,47 @@ from twisted.python.failure import Failure
 MAX_HEAD = 64 * 1024
 
 _IDLE, _HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _TRAILER, _UNTIL_CLOSE = range(7)
+
+
+class StreamEndpoint(TypingProtocol):
+    """
+    The static shape of an ``IStreamClientEndpoint`` as the pool uses it.
+
+    mypy reads zope interface methods as if they had no ``self`` and cannot
+    see ``@implementer``, so Twisted's endpoint classes are described here
+    structurally instead.
+    """
+
+    def connect(self, protocolFactory: Any, /) -> "Deferred[Any]":
+        """Connect a protocol built by ``protocolFactory``; fires with it."""
+        ...
+
+
+class _StreamTransport(TypingProtocol):
+    """The parts of a connected TCP/TLS/unix transport this module calls."""
+
+    def write(self, data: bytes, /) -> None:
+        """Send ``data``."""
+        ...
+
+    def loseConnection(self) -> None:
+        """Close once pending writes are flushed."""
+        ...
+
+    def abortConnection(self) -> None:
+        """Close at once, dropping pending writes."""
+        ...
+
+
+def _transport(protocol: Protocol) -> _StreamTransport:
+    """
+    ``protocol.transport`` while the protocol is connected.
+
+    ``Protocol.transport`` is typed ``ITransport | None``, a zope interface
+    whose methods mypy cannot call; every caller here holds a connected
+    protocol, whose transport is a stream transport.
+    """
+    return cast(_StreamTransport, protocol.transport)
 
 
 class ProtocolError(Exception):
@@ -110,13 +150,13 @@ class HTTP11Connection(Protocol):
         self._got_bytes = False
         self._headers = {}
         self._chunks = []
-        self.transport.write(data)  # type: ignore[union-attr]
+        _transport(self).write(data)
         return d
 
     def _cancel(self, d: Deferred) -> None:
         self._finished = None
         self._keep_alive = False
-        self.transport.abortConnection()  # type: ignore[union-attr]
+        _transport(self).abortConnection()
 
     @property
     def reusable(self) -> bool:
@@ -127,7 +167,7 @@ class HTTP11Connection(Protocol):
         if self._finished is None:
             # Bytes nobody asked for: the connection is not trustworthy.
             self._keep_alive = False
-            self.transport.loseConnection()  # type: ignore[union-attr]
+            _transport(self).loseConnection()
             return
         self._got_bytes = True
         self._buf += data
@@ -135,7 +175,7 @@ class HTTP11Connection(Protocol):
             self._parse()
         except ProtocolError as e:
             self._fail(Failure(e))
-            self.transport.abortConnection()  # type: ignore[union-attr]
+            _transport(self).abortConnection()
 
     def _parse(self) -> None:
         while self._finished is not None:
@@ -275,7 +315,7 @@ class ConnectionPool:
         instead of reused.
     """
 
-    def __init__(self, reactor: Any, endpoint: IStreamClientEndpoint,
+    def __init__(self, reactor: Any, endpoint: StreamEndpoint,
                  max_idle: int = 64, idle_timeout: float = 60.0) -> None:
         self._reactor = reactor
         self._endpoint = endpoint
@@ -317,7 +357,7 @@ class ConnectionPool:
             if conn.lost:
                 continue
             if now - conn.idle_since > self.idle_timeout:
-                conn.transport.loseConnection()  # type: ignore[union-attr]
+                _transport(conn).loseConnection()
                 continue
             return conn
         return None
@@ -381,13 +421,13 @@ class ConnectionPool:
         if conn in self._close_after:
             self._close_after.discard(conn)
             if conn.transport is not None:
-                conn.transport.loseConnection()
+                _transport(conn).loseConnection()
             return
         if conn.reusable and len(self._idle) < self.max_idle:
             conn.idle_since = self._reactor.seconds()
             self._idle.append(conn)
         elif conn.transport is not None:
-            conn.transport.loseConnection()
+            _transport(conn).loseConnection()
 
     def _lost(self, conn: HTTP11Connection) -> None:
         self._all.discard(conn)
@@ -412,7 +452,7 @@ class ConnectionPool:
             d: Deferred[None] = Deferred()
             self._closing[conn] = d
             waiting.append(d)
-            conn.transport.loseConnection()  # type: ignore[union-attr]
+            _transport(conn).loseConnection()
         if not waiting:
             return succeed(None)
         return DeferredList(waiting).addCallback(lambda _: None)

@@ -8,10 +8,9 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 from twisted.internet.defer import Deferred
-from twisted.web.iweb import IAgent
 
 from ._config import CertLike, VerifyLike, resolve_config
-from ._http import HTTPTransport, check_consistency
+from ._http import AgentLike, HTTPTransport, check_consistency
 from .api.acl import ACL
 from .api.agent import Agent
 from .api.catalog import Catalog
@@ -78,7 +77,7 @@ class Consul:
         cert: CertLike = None,
         *,
         reactor: Any = None,
-        agent: Optional[IAgent] = None,
+        agent: Optional[AgentLike] = None,
         timeout: Optional[float] = 30.0,
         pool_size: int = 64,
         tls_server_name: Optional[str] = None,

@@ -6,10 +6,11 @@ Twisted server endpoint.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from twisted.application import strports
 from twisted.application.service import MultiService
+from twisted.internet.interfaces import IProtocolFactory
 from twisted.python import usage
 from twisted.web.server import Site
 
@@ -79,6 +80,7 @@ def makeService(options: Options) -> MultiService:
     site = QuietSite(fake.resource())
     site.displayTracebacks = False
     top = MultiService()
-    top.fake = fake  # type: ignore[attr-defined]
-    strports.service(options["listen"], site).setServiceParent(top)
+    top.fake = fake  # type: ignore[attr-defined]  # callers reach the FakeConsul as service.fake
+    # Site provides IProtocolFactory through @implementer, which mypy cannot see.
+    strports.service(options["listen"], cast(IProtocolFactory, site)).setServiceParent(top)
     return top

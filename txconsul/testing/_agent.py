@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, cast
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.error import ProcessDone, ProcessTerminated
@@ -332,7 +332,7 @@ def http_probe(core: Any, ct: CheckType) -> Callable[[], Deferred]:
     """A probe issuing the check's HTTP request through ``core.reactor``."""
     from twisted.web.client import Agent, readBody
     from twisted.web.http_headers import Headers
-
+    from twisted.web.iweb import IBodyProducer
 
     method = (ct.raw.get("Method") or "GET").upper()
     url = ct.http
@@ -344,13 +344,14 @@ def http_probe(core: Any, ct: CheckType) -> Callable[[], Deferred]:
         for name, values in (ct.raw.get("Header") or {}).items():
             vals = values if isinstance(values, list) else [values]
             headers.setRawHeaders(name.encode("utf-8"), [str(v).encode("utf-8") for v in vals])
-        producer = None
+        producer: Optional[IBodyProducer] = None
         body = ct.raw.get("Body")
         if body:
             from twisted.web.client import FileBodyProducer
             from io import BytesIO
 
-            producer = FileBodyProducer(BytesIO(body.encode("utf-8")))
+            # FileBodyProducer provides IBodyProducer via @implementer, which mypy cannot see.
+            producer = cast(IBodyProducer, FileBodyProducer(BytesIO(body.encode("utf-8"))))
         d = agent.request(method.encode("ascii"), url.encode("utf-8"), headers, producer)
 
         def got(response: Any) -> Deferred:
@@ -805,7 +806,7 @@ class AgentPart:
                 if check["ServiceID"] == sid and cid not in new_ids and not cid.startswith(SERVICE_MAINT_PREFIX):
                     self.remove_check(cid, idx)
         # Checks already attached to the service pick up its new name/tags.
-        for cid, check in self.checks.items():
+        for check in self.checks.values():
             if check["ServiceID"] == sid:
                 check["ServiceName"] = name
                 check["ServiceTags"] = list(tags)

@@ -389,7 +389,7 @@ class CatalogPart:
         self.services[key] = entry
         self.services_index = idx
         # Service checks carry the service's name and tags.
-        for (n, cid), check in self.checks.items():
+        for (n, _cid), check in self.checks.items():
             if n == node and check["ServiceID"] == service["ID"]:
                 if check["ServiceName"] != entry["Service"] or check["ServiceTags"] != entry["Tags"]:
                     check["ServiceName"] = entry["Service"]
@@ -506,7 +506,7 @@ class CatalogPart:
         tags = req.getall("tag")
         meta_ok = node_meta_filter(req)
         out = []
-        for (node, sid), svc in sorted(self.services.items()):
+        for (node, _sid), svc in sorted(self.services.items()):
             if svc["Service"] != name or node not in self.nodes:
                 continue
             if not all(t in svc["Tags"] for t in tags):
@@ -842,5 +842,6 @@ def normalize(body: Any, keys: dict[str, str], aliases: Optional[dict[str, str]]
         folded = str(key).lower().replace("_", "")
         if aliases and folded in aliases:
             folded = aliases[folded]
-        out[keys.get(folded, key)] = value
+        name = keys.get(folded)
+        out[key if name is None else name] = value
     return out

@@ -6,10 +6,11 @@
 from __future__ import annotations
 
 import random
-from typing import Any, Optional
+from typing import Any, Optional, Protocol, cast
 
 from treq.testing import RequestTraversalAgent
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
@@ -25,6 +26,14 @@ from ._query import QueryPart
 from ._session import SessionPart
 from ._status import StatusPart
 from ._txn import TxnPart
+
+
+class _Part(Protocol):
+    """What FakeConsul needs of each part: its routes."""
+
+    def routes(self) -> list[Route]:
+        """The routes the part serves."""
+        ...
 
 
 class MemoryAgent(RequestTraversalAgent):
@@ -104,8 +113,13 @@ class FakeConsul:
         seed: Optional[int] = None,
     ) -> None:
         self.clock = clock if clock is not None else Clock()
-        self.core = FakeCore(self.clock, node_name, datacenter, address, random.Random(seed))
-        core = self.core
+        # Clock provides IReactorTime through @implementer, which mypy cannot see.
+        self.core = FakeCore(
+            cast(IReactorTime, self.clock), node_name, datacenter, address, random.Random(seed)
+        )
+        # The parts and settings below are attached to the core here; FakeCore
+        # itself does not declare them, so they are set through an untyped view.
+        core: Any = self.core
         core.reactor = reactor
         core.enable_script_checks = enable_script_checks
         self.acl = core.acl = ACLSystem(core, acl_master_token, acl_default_policy)
@@ -119,7 +133,7 @@ class FakeConsul:
         self.queries = core.queries = QueryPart(core)
         self.coordinates = core.coordinates = CoordinatePart(core)
         self.operator = core.operator = OperatorPart(core)
-        self._parts = [
+        self._parts: list[_Part] = [
             self.acl, self.catalog, self.agent_state, self.sessions, self.kv,
             self.txn, self.status, self.events, self.queries, self.coordinates,
             self.operator,
