@@ -12,11 +12,13 @@ Each Consul API area lives in its own module (``_kv.py``, ``_session.py``,
 
 from __future__ import annotations
 
+import html
 import json
 import posixpath
 import random
+import re
 from typing import Any, Callable, Optional, Union
-from urllib.parse import parse_qsl, unquote_to_bytes
+from urllib.parse import parse_qsl, quote, unquote_to_bytes
 
 import attr
 from twisted.internet.defer import CancelledError, Deferred
@@ -27,8 +29,19 @@ from twisted.web.server import NOT_DONE_YET
 
 log = Logger()
 
-#: Go's time.ParseDuration units, in seconds.
-_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+#: Go's time.ParseDuration units, in seconds (both micro signs, U+00B5 and
+#: U+03BC, are accepted by Go's ``unitMap``).
+_GO_UNITS = {
+    "ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6,
+    "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0,
+}
+
+#: The largest duration Go can hold (``math.MaxInt64`` nanoseconds), in seconds.
+_GO_MAX_DURATION = (2**63 - 1) / 1e9
+
+#: ``strconv.ParseUint(s, 10, 64)`` accepts ASCII digits only (no sign, no
+#: underscores, no other Unicode digits).
+_UINT_RE = re.compile(r"[0-9]+\Z")
 
 DEFAULT_QUERY_TIME = 300.0
 MAX_QUERY_TIME = 600.0
@@ -49,14 +62,51 @@ def permission_denied() -> HTTPError:
     return HTTPError(403, "Permission denied")
 
 
+def go_quote(text: str) -> str:
+    """Quote a string roughly as Go's ``%q`` / ``strconv.Quote`` does."""
+    out = ['"']
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch in "\a\b\f\n\r\t\v":
+            out.append({"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n",
+                        "\r": "\\r", "\t": "\\t", "\v": "\\v"}[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append("\\x%02x" % ord(ch))
+        elif 0xDC80 <= ord(ch) <= 0xDCFF:  # an undecodable byte (surrogateescape)
+            out.append("\\x%02x" % (ord(ch) - 0xDC00))
+        elif not ch.isprintable():
+            out.append("\\u%04x" % ord(ch) if ord(ch) <= 0xFFFF else "\\U%08x" % ord(ch))
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def parse_uint(text: str) -> int:
+    """
+    Parse like Go's ``strconv.ParseUint(text, 10, 64)``.
+
+    :raises ValueError: with strconv's message (``invalid syntax`` or
+        ``value out of range``).
+    """
+    if not _UINT_RE.match(text):
+        raise ValueError(f"strconv.ParseUint: parsing {go_quote(text)}: invalid syntax")
+    value = int(text)
+    if value >= 2**64:
+        raise ValueError(f"strconv.ParseUint: parsing {go_quote(text)}: value out of range")
+    return value
+
+
 def parse_go_duration(text: str) -> float:
     """
     Parse a duration like Go's ``time.ParseDuration`` (``'10s'``, ``'1m30s'``,
-    ``'300000ms'``); a bare number other than ``0`` is invalid.
+    ``'300000ms'``); a bare number other than ``0`` is invalid, and so is
+    surrounding whitespace or a duration beyond Go's int64 nanoseconds.
 
     :raises ValueError: on a malformed duration.
     """
-    s = text.strip()
+    s = text
     if s in ("0", "+0", "-0"):
         return 0.0
     sign = 1.0
@@ -82,6 +132,9 @@ def parse_go_duration(text: str) -> float:
             raise ValueError(text)
         total += number * _GO_UNITS[unit]
         i = k
+    if total > _GO_MAX_DURATION:
+        # time.ParseDuration: "invalid duration" on int64 overflow.
+        raise ValueError(text)
     return sign * total
 
 
@@ -112,7 +165,15 @@ class Route:
     pattern: str
     methods: tuple[str, ...]
     handler: Callable[["FakeRequest"], Any]
+    #: Answer 500 ``No path to datacenter`` for an unknown ``?dc`` before
+    #: calling the handler (a handler that must validate its input first,
+    #: as Consul's do before the RPC, sets this False and calls
+    #: :meth:`FakeCore.check_dc` itself).
     check_dc: bool = True
+    #: The Go handler calls ``s.parse`` (agent/http.go): consistency flags
+    #: are validated (``?stale`` + ``?consistent`` -> 400).  Handlers that only
+    #: call ``parseDC``/``parseToken`` (session create/destroy) ignore them.
+    parse: bool = True
 
 
 class FakeRequest:
@@ -176,13 +237,101 @@ class FakeRequest:
         return [v for n, v in self.query if n == name]
 
     def json(self) -> Any:
-        """Decode the body as JSON; 400 ``Request decode failed`` if it is not."""
+        """
+        Decode the body as JSON like Go's ``json.Decoder.Decode`` (the first
+        value only: trailing data is ignored; ``NaN``/``Infinity`` are
+        rejected); 400 ``Request decode failed: <Go's error>`` if it is not
+        JSON.  An empty body is ``None``.
+        """
         if not self.body.strip():
             return None
+        return decode_json_like_go(self.body)
+
+
+def _go_char(ch: str) -> str:
+    """Go's encoding/json ``quoteChar``."""
+    if ch == "'":
+        return "'\\''"
+    if ch == '"':
+        return "'\"'"
+    return "'" + go_quote(ch)[1:-1] + "'"
+
+
+def decode_json_like_go(body: bytes) -> Any:
+    """
+    Decode the first JSON value of ``body`` as Go's ``json.Decoder`` does
+    (agent/http.go ``decodeBody`` -> lib.DecodeJSON), raising 400
+    ``Request decode failed: <err>`` with Go-style error texts.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = body.decode("utf-8", "replace")
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(name)
+
+    decoder = json.JSONDecoder(parse_constant=no_constants)
+    start = len(text) - len(text.lstrip(" \t\r\n"))
+    if start == len(text):
+        raise HTTPError(400, "Request decode failed: EOF")
+    try:
+        value, _ = decoder.raw_decode(text, start)
+        return value
+    except json.JSONDecodeError as e:
+        pos = e.pos
+        if pos >= len(text) or e.msg.startswith("Unterminated string"):
+            reason = "unexpected EOF"
+        else:
+            ch = _go_char(text[pos])
+            if e.msg.startswith("Expecting property name"):
+                reason = f"invalid character {ch} looking for beginning of object key string"
+            elif e.msg.startswith("Expecting ':'"):
+                reason = f"invalid character {ch} after object key"
+            elif e.msg.startswith("Expecting ','"):
+                reason = f"invalid character {ch} after object key:value pair"
+            elif e.msg.startswith("Invalid control character"):
+                reason = f"invalid character {ch} in string literal"
+            else:
+                reason = f"invalid character {ch} looking for beginning of value"
+        raise HTTPError(400, f"Request decode failed: {reason}")
+    except ValueError:
+        # NaN / Infinity / -Infinity: not JSON to Go.
+        bad = text[start:].lstrip("-")[:1] or "N"
+        raise HTTPError(400, f"Request decode failed: invalid character {_go_char(bad)} looking for beginning of value")
+
+
+class QueryOptions:
+    """``?wait`` and ``?index`` as agent/http.go ``parseWait`` reads them."""
+
+    __slots__ = ("min_index", "wait")
+
+    def __init__(self, min_index: int, wait: float) -> None:
+        self.min_index = min_index
+        self.wait = wait
+
+
+def parse_query_options(req: "FakeRequest") -> QueryOptions:
+    """
+    Validate ``?wait`` then ``?index`` in that order, as agent/http.go
+    ``parseWait`` does for every handler that calls ``s.parse`` (all reads,
+    and KV writes too): 400 ``Invalid wait time`` / ``Invalid index``.
+    """
+    raw_wait = req.get("wait")
+    wait = 0.0
+    if raw_wait:
         try:
-            return json.loads(self.body)
-        except ValueError as e:
-            raise HTTPError(400, f"Request decode failed: {e}")
+            wait = parse_go_duration(raw_wait)
+        except ValueError:
+            raise HTTPError(400, "Invalid wait time")
+    raw_index = req.get("index")
+    min_index = 0
+    if raw_index:
+        try:
+            min_index = parse_uint(raw_index)
+        except ValueError:
+            raise HTTPError(400, "Invalid index")
+    return QueryOptions(min_index, wait)
 
 
 class _Waiter:
@@ -203,6 +352,22 @@ class FakeCore:
     ``core.sessions``, ``core.catalog``, ``core.acl``...).
     """
 
+    #: Sibling parts and settings, attached by FakeConsul (``_fake.py``).
+    kv: Any
+    sessions: Any
+    catalog: Any
+    acl: Any
+    agent: Any
+    txn: Any
+    status: Any
+    events: Any
+    queries: Any
+    coordinates: Any
+    operator: Any
+    #: The real reactor (or ``None``): only then may checks do network I/O.
+    reactor: Any
+    enable_script_checks: bool
+
     def __init__(
         self,
         clock: IReactorTime,
@@ -222,6 +387,12 @@ class FakeCore:
         self._waiters: list[_Waiter] = []
         self._dirty = False
         self._listeners: list[Callable[[], None]] = []
+
+    def check_dc(self, req: "FakeRequest") -> None:
+        """500 ``No path to datacenter`` when ``?dc`` names another datacenter."""
+        dc = req.get("dc")
+        if dc and dc != self.datacenter:
+            raise HTTPError(500, "No path to datacenter")
 
     def next_index(self) -> int:
         """Allocate the index of a new write and mark watchers for waking."""
@@ -254,19 +425,8 @@ class FakeCore:
         until ``wait`` (default 5 minutes, at most 10) plus up to wait/16
         jitter has passed on the clock, then answers with the current state.
         """
-        raw_index = req.get("index")
-        raw_wait = req.get("wait")
-        min_index = 0
-        if raw_index is not None and raw_index != "":
-            if not raw_index.isdigit() or int(raw_index) >= 2**64:
-                raise HTTPError(400, "Invalid index")
-            min_index = int(raw_index)
-        wait = 0.0
-        if raw_wait is not None and raw_wait != "":
-            try:
-                wait = parse_go_duration(raw_wait)
-            except ValueError:
-                raise HTTPError(400, "Invalid wait time")
+        options = parse_query_options(req)
+        min_index, wait = options.min_index, options.wait
         index, reply = compute()
         if min_index == 0:
             return reply
@@ -295,7 +455,8 @@ class FakeCore:
                 d.callback(waiter.compute()[1])
                 self._async_done()
 
-        waiter.timer = self.clock.callLater(wait, expire)
+        clock: Any = self.clock  # zope's IReactorTime method stubs confuse mypy
+        waiter.timer = clock.callLater(wait, expire)
         self._waiters.append(waiter)
         return d
 
@@ -339,6 +500,39 @@ class FakeCore:
         return len(self._waiters)
 
 
+def _redirect(req: FakeRequest, location: str, raw_query: bytes) -> HTTPError:
+    """
+    Go's ServeMux redirect: 301 to the cleaned path (re-escaped) keeping the
+    query string; http.Redirect adds a small HTML body to a GET.
+    """
+    target = quote(location, safe="/~!$&'()*+,;=:@")
+    if raw_query:
+        target += "?" + raw_query.decode("utf-8", "surrogateescape")
+    headers = {"Location": target}
+    text = ""
+    if req.method in ("GET", "HEAD"):
+        headers["Content-Type"] = "text/html; charset=utf-8"
+    if req.method == "GET":
+        text = f'<a href="{html.escape(target)}">Moved Permanently</a>.\n\n'
+    return HTTPError(301, text, headers)
+
+
+_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+
+
+def _query_parses(raw_query: bytes) -> bool:
+    """Whether Go's ``url.ParseQuery`` accepts the raw query string."""
+    return b";" not in raw_query and not _BAD_ESCAPE.search(raw_query)
+
+
+def _sniff(data: bytes) -> str:
+    """The subset of Go's ``http.DetectContentType`` a Consul body can hit."""
+    head = data[:512]
+    if any(b <= 0x08 or b == 0x0B or 0x0E <= b <= 0x1A or 0x1C <= b <= 0x1F for b in head):
+        return "application/octet-stream"
+    return "text/plain; charset=utf-8"
+
+
 def _clean_path(path: str) -> str:
     cleaned = posixpath.normpath(path)
     if path.endswith("/") and cleaned != "/":
@@ -380,7 +574,7 @@ class FakeResource(Resource):
         }
         req = FakeRequest(method, path, query, body, headers)
         try:
-            result = self._dispatch(req, raw_path)
+            result = self._dispatch(req, raw_path, raw_query)
         except HTTPError as e:
             result = Reply(e.text, status=e.status, json=False, headers=e.headers)
         if isinstance(result, Deferred):
@@ -408,8 +602,9 @@ class FakeResource(Resource):
         core.wake()
         return self._write(request, req, result)
 
-    def _dispatch(self, req: FakeRequest, raw_path: bytes) -> Any:
+    def _dispatch(self, req: FakeRequest, raw_path: bytes, raw_query: bytes = b"") -> Any:
         fake = self._fake
+        core: FakeCore = fake.core
         path = req.path
         if "/v1/" not in path and path != "/v1":
             if path == "/":
@@ -417,32 +612,44 @@ class FakeResource(Resource):
             raise HTTPError(404, "Invalid URL path: if attempting to use the HTTP API, ensure the path starts with '/v1/'\n")
         cleaned = _clean_path(path)
         if cleaned != path:
-            raise HTTPError(301, "", {"Location": cleaned})
+            raise _redirect(req, cleaned, raw_query)
         route = fake.match(path)
         if route is None:
             if path + "/" in fake.patterns:
-                raise HTTPError(301, "", {"Location": path + "/"})
+                raise _redirect(req, path + "/", raw_query)
             raise HTTPError(404, "Invalid URL path: not a recognized HTTP API endpoint\n")
+        if not _query_parses(raw_query):
+            # agent/http.go wrap: url.ParseQuery fails (a ';' separator or a
+            # bad %-escape) -> 500 with an empty body, before anything else.
+            return Reply(b"", status=500, json=False)
         allow = "OPTIONS," + ",".join(route.methods)
         if req.method == "OPTIONS":
             return Reply(b"", json=False, headers={"Allow": allow})
         if req.method not in route.methods:
             raise HTTPError(405, f"method {req.method} not allowed", {"Allow": allow})
         log.debug("{method} {path}", method=req.method, path=path)
+        if route.parse:
+            # agent/http.go parseConsistency: max_stale is parsed first, a
+            # positive max_stale implies stale, then the conflicts are checked.
+            allow_stale = req.has("stale")
+            max_stale = req.get("max_stale")
+            if max_stale:
+                try:
+                    if parse_go_duration(max_stale) > 0:
+                        allow_stale = True
+                except ValueError:
+                    raise HTTPError(400, f"Invalid max_stale value {go_quote(max_stale)}")
+            if allow_stale and req.has("consistent"):
+                raise HTTPError(400, "Cannot specify ?stale with ?consistent, conflicting semantics.")
+            if req.has("cached") and req.has("consistent"):
+                raise HTTPError(400, "Cannot specify ?cached with ?consistent, conflicting semantics.")
         if route.check_dc:
             dc = req.get("dc")
-            if dc and dc != fake.core.datacenter:
+            if dc and dc != core.datacenter:
+                if route.parse and req.method == "GET":
+                    # s.parse validates ?wait/?index before the RPC fails.
+                    parse_query_options(req)
                 raise HTTPError(500, "No path to datacenter")
-        if req.has("stale") and req.has("consistent"):
-            raise HTTPError(400, "Cannot specify ?stale with ?consistent, conflicting semantics.")
-        if req.has("cached") and req.has("consistent"):
-            raise HTTPError(400, "Cannot specify ?cached with ?consistent, conflicting semantics.")
-        max_stale = req.get("max_stale")
-        if max_stale:
-            try:
-                parse_go_duration(max_stale)
-            except ValueError:
-                raise HTTPError(400, f'Invalid max_stale value "{max_stale}"')
         req.tail = path[len(route.pattern):] if route.pattern.endswith("/") else ""
         req.authz = fake.acl.authorizer(req)
         return route.handler(req)
@@ -462,9 +669,17 @@ class FakeResource(Resource):
             request.setHeader(b"Content-Type", b"application/json")
             data = (json.dumps(reply.body, indent=4) + "\n").encode("utf-8")
         else:
-            if reply.status >= 300 and not reply.headers.get("Content-Type"):
-                request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
-            data = reply.body if isinstance(reply.body, bytes) else str(reply.body or "").encode("utf-8")
+            if isinstance(reply.body, bytes):
+                data = reply.body
+            elif reply.json and not isinstance(reply.body, str):
+                data = (json.dumps(reply.body, indent=4) + "\n").encode("utf-8")
+            else:
+                data = str(reply.body or "").encode("utf-8")
+            if not any(k.lower() == "content-type" for k in reply.headers):
+                # Go's net/http sniffs a body written without a Content-Type
+                # (http.DetectContentType): text (or nothing at all: empty
+                # 200s, 404s, OPTIONS) is "text/plain; charset=utf-8".
+                request.setHeader(b"Content-Type", _sniff(data).encode())
         if req.method == "HEAD":
             return b""
         return data

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import attr
 
 from ._acl import require
-from ._core import FakeRequest, HTTPError, Reply, Route
+from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_query_options, parse_uint
 
 #: Consul's default ``kv_max_value_size``.
 MAX_VALUE_SIZE = 512 * 1024
@@ -65,9 +65,11 @@ class Entry:
 
 
 def _parse_uint(text: str) -> int:
-    if not text.isdigit() or int(text) >= 2**64:
-        raise HTTPError(500, f'strconv.ParseUint: parsing "{text}": invalid syntax')
-    return int(text)
+    # agent/kvs_endpoint.go returns strconv's error as is: a 500.
+    try:
+        return parse_uint(text)
+    except ValueError as e:
+        raise HTTPError(500, str(e))
 
 
 class KVPart:
@@ -160,7 +162,8 @@ class KVPart:
         if not session:
             raise KVError("missing session")
         if self.core.sessions.get(session) is None:
-            raise KVError(f'invalid session "{session}"')
+            # state/kvs.go: fmt.Errorf("invalid session %#v", entry.Session)
+            raise KVError(f"invalid session {go_quote(session)}")
         existing = self.entries.get(key)
         lock_index = 1
         if existing is not None:
@@ -210,9 +213,21 @@ class KVPart:
         return True
 
     def delete_tree(self, idx: int, prefix: str) -> None:
-        """``kvsDeleteTreeTxn``: delete every key with this string prefix."""
-        for entry in self.under(prefix):
-            self.delete(idx, entry.key)
+        """
+        ``kvsDeleteTreeTxn``: delete every key with this string prefix.  As
+        state/kvs.go does, one tombstone is written at the prefix itself (none
+        for the empty prefix) and the kvs index moves only if something was
+        deleted.
+        """
+        doomed = [e.key for e in self.under(prefix)]
+        if not doomed:
+            return
+        for key in doomed:
+            del self.entries[key]
+        if prefix:
+            self.tombstones[prefix] = idx
+            self.tomb_index = idx
+        self.kvs_index = idx
 
     def lock_delay_active(self, key: str) -> bool:
         """Whether an invalidated session's lock-delay still guards ``key``."""
@@ -226,7 +241,8 @@ class KVPart:
 
     def session_invalidated(self, idx: int, session: str, behavior: str, lock_delay: float) -> None:
         """Release or delete the keys ``session`` held, and set lock-delays."""
-        held = [e for e in self.entries.values() if e.session == session]
+        # The kvs "session" index is a UUID index: case does not matter.
+        held = [e for e in self.entries.values() if e.session and e.session.lower() == session.lower()]
         delay = min(lock_delay, MAX_LOCK_DELAY)
         for entry in held:
             if behavior == "delete":
@@ -240,7 +256,9 @@ class KVPart:
 
     def routes(self) -> list[Route]:
         """``/v1/kv/``."""
-        return [Route("/v1/kv/", ("GET", "PUT", "DELETE"), self._handle)]
+        # check_dc=False: KVSGet/Put/Delete validate their input before the
+        # RPC that fails for an unknown datacenter.
+        return [Route("/v1/kv/", ("GET", "PUT", "DELETE"), self._handle, check_dc=False)]
 
     def _handle(self, req: FakeRequest) -> Any:
         if req.method == "GET":
@@ -250,8 +268,14 @@ class KVPart:
         return self._delete(req)
 
     def _get(self, req: FakeRequest) -> Any:
+        # agent/kvs_endpoint.go: s.parse (?wait/?index), then the key name,
+        # then the RPC (unknown datacenter, ACL).
+        parse_query_options(req)
         key = req.tail
         authz = req.authz
+        if not key and not req.has("keys") and not req.has("recurse"):
+            raise HTTPError(400, "Missing key name")
+        self.core.check_dc(req)
         if req.has("keys"):
             sep = req.get("separator")
             if sep is None:
@@ -287,8 +311,6 @@ class KVPart:
                 return index, Reply([e.to_json() for e in entries], index=index)
 
             return self.core.blocking(req, compute_tree)
-        if not key:
-            raise HTTPError(400, "Missing key name")
         require(req, "key", key, "read")
         raw = req.has("raw")
 
@@ -314,32 +336,37 @@ class KVPart:
             raise HTTPError(400, f"Conflicting flags: {urlencode(req.query)}\n")
 
     def _put(self, req: FakeRequest) -> Reply:
+        # The order of checks follows agent/kvs_endpoint.go KVSPut: s.parse
+        # (?wait/?index), key name, conflicting flags, flags, cas, body size;
+        # then the RPC: datacenter, ACL, lock-delay (consul/kvs_endpoint.go
+        # kvsPreApply), and the state store.
+        parse_query_options(req)
         key = req.tail
         if not key:
             raise HTTPError(400, "Missing key name")
         self._conflicting(req, ("cas", "acquire", "release"))
-        flags = _parse_uint(req.get("flags") or "0") if req.has("flags") else 0
+        flags = _parse_uint(req.get("flags") or "") if req.has("flags") else 0
+        cas = _parse_uint(req.get("cas") or "") if req.has("cas") else None
         if len(req.body) > MAX_VALUE_SIZE:
             raise HTTPError(
                 413,
                 f"Request body({len(req.body)} bytes) too large, max size: {MAX_VALUE_SIZE} bytes. "
                 "See https://developer.hashicorp.com/docs/agent/config/config-files#kv_max_value_size.",
             )
+        self.core.check_dc(req)
         require(req, "key", key, "write")
         value = req.body
         try:
-            if req.has("cas"):
-                cas = _parse_uint(req.get("cas") or "")
+            if cas is not None:
                 idx = self.core.next_index()
                 return Reply(self.cas(idx, key, value, flags, cas) is not None)
             if req.has("acquire"):
-                session = req.get("acquire") or ""
-                if session and self.core.sessions.get(session) is None:
-                    raise KVError(f'invalid session "{session}"')
+                # kvsPreApply rejects a lock under lock-delay with false before
+                # Raft, so before the session is even looked up.
                 if self.lock_delay_active(key):
                     return Reply(False)
                 idx = self.core.next_index()
-                return Reply(self.lock(idx, key, value, flags, session) is not None)
+                return Reply(self.lock(idx, key, value, flags, req.get("acquire") or "") is not None)
             if req.has("release"):
                 idx = self.core.next_index()
                 return Reply(self.unlock(idx, key, value, flags, req.get("release") or "") is not None)
@@ -350,20 +377,23 @@ class KVPart:
             raise HTTPError(500, str(e))
 
     def _delete(self, req: FakeRequest) -> Reply:
+        # agent/kvs_endpoint.go KVSDelete: s.parse, conflicting flags, key
+        # name (unless recurse), cas; then the RPC (datacenter, ACL, apply).
+        parse_query_options(req)
         key = req.tail
         self._conflicting(req, ("recurse", "cas"))
-        if req.has("recurse"):
-            # Deleting a tree needs write access to every key under it.
-            require(req, "key", key, "write")
-            idx = self.core.next_index()
-            self.delete_tree(idx, key)
-            return Reply(True)
-        if not key:
+        recurse = req.has("recurse")
+        if not recurse and not key:
             raise HTTPError(400, "Missing key name")
+        cas = _parse_uint(req.get("cas") or "") if req.has("cas") else None
+        self.core.check_dc(req)
+        # Deleting a tree needs write access to the prefix.
         require(req, "key", key, "write")
         idx = self.core.next_index()
-        if req.has("cas"):
-            cas = _parse_uint(req.get("cas") or "")
+        if recurse:
+            self.delete_tree(idx, key)
+            return Reply(True)
+        if cas is not None:
             return Reply(self.delete_cas(idx, key, cas))
         self.delete(idx, key)
         return Reply(True)
