@@ -10,9 +10,12 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ._acl import require
-from ._core import FakeRequest, HTTPError, Reply, Route, parse_go_duration
+from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_go_duration, parse_query_options
 
 DEFAULT_LOCK_DELAY = 15.0
+#: structs.Session.UnmarshalJSON: a LockDelay under 1000 (ns) means seconds.
+LOCK_DELAY_MIN_THRESHOLD = 1000
+SERF_CHECK_ID = "serfHealth"
 MIN_TTL = 10.0
 MAX_TTL = 86400.0
 #: Consul's servers reap a session only after twice its TTL.
@@ -29,97 +32,201 @@ class SessionPart:
         self._timers: dict[str, Any] = {}
 
     def get(self, session_id: str) -> Optional[dict[str, Any]]:
-        """The session dict, or ``None``."""
-        return self.sessions.get(session_id)
+        """
+        The session dict, or ``None``.  IDs are looked up case-insensitively,
+        as the state store's ``id`` index lowercases them
+        (state/session_ce.go ``indexFromSession``).
+        """
+        found = self.sessions.get(session_id)
+        if found is None and session_id != session_id.lower():
+            found = self.sessions.get(session_id.lower())
+        return found
 
     # -- lifecycle ----------------------------------------------------------
 
-    def create(self, body: Optional[dict[str, Any]]) -> str:
+    def decode(self, body: Any) -> dict[str, Any]:
+        """
+        Decode a create body onto the defaults as agent/session_endpoint.go
+        ``SessionCreate`` does (``lib.DecodeJSON`` into ``structs.Session``,
+        whose ``UnmarshalJSON`` uses plain ``json.Unmarshal``: field names
+        match case-insensitively, unknown fields are ignored, ``null``
+        leaves a scalar alone and nils a slice), then
+        ``fixupEmptySessionChecks``.  Raises 400 ``Request decode failed``.
+        """
+        fields: dict[str, Any] = {
+            "Name": "", "Node": self.core.node_name, "LockDelay": int(DEFAULT_LOCK_DELAY * 1e9),
+            "Behavior": "release", "TTL": "", "NodeChecks": [SERF_CHECK_ID],
+            "ServiceChecks": None, "Checks": [SERF_CHECK_ID],
+        }
+        if body is None:
+            pass
+        elif not isinstance(body, dict):
+            kind = {list: "array", str: "string", bool: "bool"}.get(type(body), "number")
+            raise HTTPError(
+                400,
+                f"Request decode failed: json: cannot unmarshal {kind} into Go value of type "
+                "struct { LockDelay interface {}; *structs.Alias }",
+            )
+        else:
+            canonical = {k.lower(): k for k in fields if k != "LockDelay"}
+            canonical["id"] = "ID"
+            for raw_key, value in body.items():
+                lower = raw_key.lower()
+                if lower == "lockdelay":
+                    if value is not None:
+                        fields["LockDelay"] = self._parse_lock_delay(value)
+                    continue
+                name = canonical.get(lower)
+                if name is None:
+                    continue  # json.Unmarshal ignores unknown fields
+                if name in ("NodeChecks", "Checks", "ServiceChecks"):
+                    fields[name] = self._decode_list(name, value)
+                elif value is None:
+                    continue
+                elif not isinstance(value, str):
+                    raise _type_error(value, name, "string")
+                elif name != "ID":  # a client-sent ID is overwritten by the server
+                    fields[name] = value
+        # agent/session_endpoint.go fixupEmptySessionChecks
+        checks = fields["Checks"]
+        if not checks:
+            fields["NodeChecks"] = []
+        elif checks == [SERF_CHECK_ID]:
+            fields["Checks"] = None
+        elif not fields["NodeChecks"]:
+            fields["Checks"] = None
+        return fields
+
+    @staticmethod
+    def _decode_list(name: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            kind = "[]structs.ServiceCheck" if name == "ServiceChecks" else (
+                "[]string" if name == "NodeChecks" else "[]types.CheckID")
+            raise _type_error(value, name, kind)
+        if name == "ServiceChecks":
+            out = []
+            for item in value:
+                if item is None:
+                    out.append({"ID": "", "Namespace": ""})
+                    continue
+                if not isinstance(item, dict):
+                    raise _type_error(item, name, "structs.ServiceCheck")
+                sc = {"ID": "", "Namespace": ""}
+                for k, v in item.items():
+                    field = {"id": "ID", "namespace": "Namespace"}.get(k.lower())
+                    if field is None or v is None:
+                        continue
+                    if not isinstance(v, str):
+                        raise _type_error(v, f"{name}.{field}", "string")
+                    sc[field] = v
+                out.append(sc)
+            return out
+        out_ids = []
+        for item in value:
+            if item is None:
+                out_ids.append("")
+            elif not isinstance(item, str):
+                raise _type_error(item, name, "string")
+            else:
+                out_ids.append(item)
+        return out_ids
+
+    def create(self, body: Optional[dict[str, Any]], *, fields: Optional[dict[str, Any]] = None) -> str:
         """Validate and store a session; returns its ID.  Raises HTTPError."""
         core = self.core
-        body = body or {}
-        if not isinstance(body, dict):
-            raise HTTPError(400, "Request decode failed: json: cannot unmarshal into structs.Session")
-        node = body.get("Node") or core.node_name
-        name = body.get("Name") or ""
-        behavior = body.get("Behavior") or "release"
+        if fields is None:
+            fields = self.decode(body)
+        node = fields["Node"]
+        if not node:
+            # consul/session_endpoint.go Apply
+            raise HTTPError(500, "Must provide Node")
+        behavior = fields["Behavior"] or "release"
         if behavior not in ("release", "delete"):
             raise HTTPError(500, f"Invalid Behavior setting '{behavior}'")
-        lock_delay = self._parse_lock_delay(body.get("LockDelay", None))
-        ttl_text = body.get("TTL") or ""
+        ttl_text = fields["TTL"]
         ttl = 0.0
         if ttl_text:
             try:
                 ttl = parse_go_duration(ttl_text)
             except ValueError:
-                raise HTTPError(500, f"Session TTL '{ttl_text}' invalid: time: invalid duration \"{ttl_text}\"")
+                raise HTTPError(500, f"Session TTL '{ttl_text}' invalid: time: invalid duration {go_quote(ttl_text)}")
             if ttl != 0 and not (MIN_TTL <= ttl <= MAX_TTL):
                 raise HTTPError(
                     500,
                     f"Invalid Session TTL '{int(round(ttl * 1e9))}', must be between [10s=24h0m0s]",
                 )
-        if "NodeChecks" in body:
-            checks = body.get("NodeChecks") or []
-        elif "Checks" in body:
-            checks = body.get("Checks") or []
-        else:
-            checks = ["serfHealth"]
-        service_checks = body.get("ServiceChecks") or None
+        node_checks = fields["NodeChecks"]
+        service_checks = fields["ServiceChecks"]
+        legacy_checks = fields["Checks"]
+        # structs.Session.CheckIDs: Checks, then NodeChecks, then ServiceChecks.
+        check_ids = list(legacy_checks or []) + list(node_checks or [])
+        check_ids += [sc["ID"] for sc in service_checks or []]
+        # From here on the failures come from the state store, after the
+        # Raft log entry was committed: the index moves all the same.
         catalog = core.catalog
         if not catalog.node_exists(node):
+            core.next_index()
             raise HTTPError(500, "Missing node registration")
-        for check_id in checks:
+        for check_id in check_ids:
             check = catalog.get_check(node, check_id)
             if check is None:
+                core.next_index()
                 raise HTTPError(500, f"Missing check '{check_id}' registration")
             if check["Status"] == "critical":
+                core.next_index()
                 raise HTTPError(500, f"Check '{check_id}' is in critical state")
-        for sc in service_checks or []:
-            cid = sc.get("ID", "") if isinstance(sc, dict) else ""
-            check = catalog.get_check(node, cid)
-            if check is None:
-                raise HTTPError(500, f"Missing check '{cid}' registration")
-            if check["Status"] == "critical":
-                raise HTTPError(500, f"Check '{cid}' is in critical state")
         idx = core.next_index()
         sid = core.new_uuid()
-        self.sessions[sid] = {
+        # structs.Session field order; Checks is `json:",omitempty"`.
+        session: dict[str, Any] = {
             "ID": sid,
-            "Name": name,
+            "Name": fields["Name"],
             "Node": node,
-            "LockDelay": int(round(lock_delay * 1e9)),
+            "LockDelay": fields["LockDelay"],
             "Behavior": behavior,
             "TTL": ttl_text,
-            "NodeChecks": list(checks),
+            "NodeChecks": node_checks,
             "ServiceChecks": service_checks,
-            "CreateIndex": idx,
-            "ModifyIndex": idx,
         }
+        if legacy_checks:
+            session["Checks"] = list(legacy_checks)
+        session["CreateIndex"] = idx
+        session["ModifyIndex"] = idx
+        self.sessions[sid] = session
         self.table_index = idx
         if ttl:
             self._arm(sid, ttl)
         return sid
 
-    def _parse_lock_delay(self, value: Any) -> float:
-        if value is None or value == "":
-            return DEFAULT_LOCK_DELAY
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            ns = float(value)
-            return ns if ns < 1000 else ns / 1e9
+    def _parse_lock_delay(self, value: Any) -> int:
+        """
+        structs.Session.UnmarshalJSON: a string is a Go duration, a number is
+        nanoseconds (truncated), anything else counts as 0; any result under
+        1000 ns is taken as seconds.  Returns nanoseconds.
+        """
+        ns: int
         if isinstance(value, str):
             try:
-                return parse_go_duration(value)
+                ns = int(round(parse_go_duration(value) * 1e9))
             except ValueError:
-                raise HTTPError(400, f"Request decode failed: time: invalid duration \"{value}\"")
-        raise HTTPError(400, "Request decode failed: invalid LockDelay")
+                raise HTTPError(400, f"Request decode failed: time: invalid duration {go_quote(value)}")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            ns = int(value)  # time.Duration(float64) truncates toward zero
+        else:
+            ns = 0
+        if ns < LOCK_DELAY_MIN_THRESHOLD:
+            ns *= 1_000_000_000
+        return ns
 
     def _arm(self, sid: str, ttl: float) -> None:
+        # consul/session_ttl.go createSessionTimer: ttl * SessionTTLMultiplier.
         timer = self._timers.pop(sid, None)
         if timer is not None and timer.active():
             timer.cancel()
-        self._timers[sid] = self.core.clock.callLater(
-            ttl * TTL_MULTIPLIER, self._expired, sid
-        )
+        clock: Any = self.core.clock
+        self._timers[sid] = clock.callLater(ttl * TTL_MULTIPLIER, self._expired, sid)
 
     def _expired(self, sid: str) -> None:
         self._timers.pop(sid, None)
@@ -129,6 +236,9 @@ class SessionPart:
 
     def invalidate(self, sid: str) -> bool:
         """Destroy a session: release or delete its keys, set lock-delays."""
+        found = self.get(sid)
+        if found is not None:
+            sid = found["ID"]
         session = self.sessions.pop(sid, None)
         timer = self._timers.pop(sid, None)
         if timer is not None and timer.active():
@@ -154,7 +264,8 @@ class SessionPart:
         for sid, s in list(self.sessions.items()):
             if s["Node"] != node:
                 continue
-            linked = list(s["NodeChecks"] or [])
+            # The session_checks mappings come from CheckIDs(): all three lists.
+            linked = list(s.get("Checks") or []) + list(s["NodeChecks"] or [])
             linked += [c.get("ID") for c in (s["ServiceChecks"] or []) if isinstance(c, dict)]
             if check_id in linked:
                 self.invalidate(sid)
@@ -169,66 +280,113 @@ class SessionPart:
 
     def routes(self) -> list[Route]:
         """``/v1/session/*``."""
+        # Every handler validates its input before the RPC fails for an
+        # unknown datacenter (check_dc=False: core.check_dc is called there);
+        # create and destroy only call parseDC/parseToken, not s.parse, so
+        # they ignore consistency flags and ?wait/?index.
         return [
-            Route("/v1/session/create", ("PUT",), self._create),
-            Route("/v1/session/destroy/", ("PUT",), self._destroy),
-            Route("/v1/session/renew/", ("PUT",), self._renew),
-            Route("/v1/session/info/", ("GET",), self._info),
-            Route("/v1/session/node/", ("GET",), self._node),
-            Route("/v1/session/list", ("GET",), self._list),
+            Route("/v1/session/create", ("PUT",), self._create, check_dc=False, parse=False),
+            Route("/v1/session/destroy/", ("PUT",), self._destroy, check_dc=False, parse=False),
+            Route("/v1/session/renew/", ("PUT",), self._renew, check_dc=False),
+            Route("/v1/session/info/", ("GET",), self._info, check_dc=False),
+            Route("/v1/session/node/", ("GET",), self._node, check_dc=False),
+            Route("/v1/session/list", ("GET",), self._list, check_dc=False),
         ]
 
     def _visible(self, req: FakeRequest, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [s for s in items if req.authz.allowed("session", s["Node"], "read")]
 
     def _create(self, req: FakeRequest) -> Reply:
-        body = req.json()
-        node = (body or {}).get("Node") if isinstance(body, dict) else None
-        require(req, "session", node or self.core.node_name, "write")
-        return Reply({"ID": self.create(body)})
+        # agent/session_endpoint.go: the body is only decoded when
+        # Content-Length > 0; whitespace alone is io.EOF.
+        body = req.json() if req.body else None
+        if req.body and not req.body.strip():
+            raise HTTPError(400, "Request decode failed: EOF")
+        fields = self.decode(body)
+        self.core.check_dc(req)
+        if not fields["Node"]:
+            raise HTTPError(500, "Must provide Node")
+        require(req, "session", fields["Node"], "write")
+        return Reply({"ID": self.create(body, fields=fields)})
 
     def _destroy(self, req: FakeRequest) -> Reply:
         sid = req.tail
         if not sid:
             raise HTTPError(400, "Missing session")
-        session = self.sessions.get(sid)
+        self.core.check_dc(req)
+        session = self.get(sid)
         if session is not None:
             require(req, "session", session["Node"], "write")
+        elif self.core.acl.enabled:
+            # consul/session_endpoint.go Apply: with ACLs enforced an unknown
+            # session is an error (without ACLs destroy is idempotent).
+            raise HTTPError(500, f"Unknown session {go_quote(sid)}")
         self.invalidate(sid)
         return Reply(True)
 
     def _renew(self, req: FakeRequest) -> Reply:
+        parse_query_options(req)
         sid = req.tail
         if not sid:
             raise HTTPError(400, "Missing session")
-        session = self.sessions.get(sid)
+        self.core.check_dc(req)
+        session = self.get(sid)
         if session is None:
             raise HTTPError(404, f"Session id '{sid}' not found")
         require(req, "session", session["Node"], "write")
         if session["TTL"]:
-            self._arm(sid, parse_go_duration(session["TTL"]))
+            ttl = parse_go_duration(session["TTL"])
+            if ttl:
+                self._arm(session["ID"], ttl)
         return Reply([dict(session)])
 
     def _read(self, req: FakeRequest, select: Any) -> Any:
+        self.core.check_dc(req)
+
         def compute() -> tuple[int, Reply]:
+            # The index is the sessions table index (state/session.go
+            # sessionMaxIndex), min 1; the state store iterates the "id"
+            # index, so sessions come sorted by (lowercased) ID.
             index = max(self.table_index, 1)
             items = self._visible(req, [dict(s) for s in self.sessions.values() if select(s)])
-            items.sort(key=lambda s: s["CreateIndex"])
+            items.sort(key=lambda s: s["ID"].lower())
             return index, Reply(items, index=index)
 
         return self.core.blocking(req, compute)
 
     def _info(self, req: FakeRequest) -> Any:
+        parse_query_options(req)
         sid = req.tail
         if not sid:
             raise HTTPError(400, "Missing session")
-        return self._read(req, lambda s: s["ID"] == sid)
+        return self._read(req, lambda s: s["ID"].lower() == sid.lower())
 
     def _node(self, req: FakeRequest) -> Any:
+        parse_query_options(req)
         node = req.tail
         if not node:
             raise HTTPError(400, "Missing node name")
-        return self._read(req, lambda s: s["Node"] == node)
+        # the sessions "node" index lowercases (indexFromIDValueLowerCase)
+        return self._read(req, lambda s: s["Node"].lower() == node.lower())
 
     def _list(self, req: FakeRequest) -> Any:
+        parse_query_options(req)
         return self._read(req, lambda s: True)
+
+
+def _type_error(value: Any, field: str, go_type: str) -> HTTPError:
+    """400 for a JSON value of the wrong type (encoding/json UnmarshalTypeError)."""
+    if isinstance(value, bool):
+        kind = "bool"
+    elif isinstance(value, (int, float)):
+        kind = "number"
+    elif isinstance(value, str):
+        kind = "string"
+    elif isinstance(value, list):
+        kind = "array"
+    else:
+        kind = "object"
+    return HTTPError(
+        400,
+        f"Request decode failed: json: cannot unmarshal {kind} into Go struct field .{field} of type {go_type}",
+    )
