@@ -6,11 +6,22 @@ Agent endpoints answer from the agent's own state: they take no ``dc`` and do
 not block.  Writes fire with ``True``; a write Consul refuses fails with the
 matching :class:`~txconsul.ConsulException` (an unknown service or check ID
 is :class:`~txconsul.NotFound`, not ``False`` as in python-consul).
+
+Differences from python-consul 1.1.0, on purpose:
+
+* an unknown service or check ID fails with ``NotFound`` (above);
+* ``service.register``'s ``meta`` is keyword only (1.1.0 has no ``meta``;
+  its positional slot after ``token`` is the deprecated ``script``);
+* ``join`` and ``force_leave`` are sent as ``PUT``, as Consul requires
+  (python-consul sends ``GET``, which Consul 1.0+ refuses with 405);
+* bad combinations of the deprecated ``script``/``interval``/``ttl``/
+  ``http``/``timeout`` arguments raise ``ValueError`` where python-consul
+  uses ``assert``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Union
 from urllib.parse import quote
 
 from twisted.internet.defer import Deferred
@@ -81,7 +92,6 @@ class AgentService(Endpoint):
         tags: Optional[Sequence[str]] = None,
         check: Optional[Mapping[str, Any]] = None,
         token: Optional[str] = None,
-        meta: Optional[Mapping[str, str]] = None,
         script: Optional[ArgsLike] = None,
         interval: Optional[DurationLike] = None,
         ttl: Optional[DurationLike] = None,
@@ -89,6 +99,7 @@ class AgentService(Endpoint):
         timeout: Optional[DurationLike] = None,
         enable_tag_override: bool = False,
         *,
+        meta: Optional[Mapping[str, str]] = None,
         checks: Optional[Sequence[Mapping[str, Any]]] = None,
     ) -> "Deferred[bool]":
         """
@@ -103,7 +114,9 @@ class AgentService(Endpoint):
             ID defaults to ``service:<service_id>``.
         :param checks: several check definitions (keyword only); their IDs
             default to ``service:<service_id>:1``, ``:2``...
-        :param meta: a dict of string metadata.
+        :param meta: a dict of string metadata (keyword only: python-consul
+            1.1.0 has no ``meta``, and the position after ``token`` holds its
+            deprecated ``script``).
         :param script: deprecated, as in python-consul: with ``interval``,
             a script check (run as ``['sh', '-c', script]``).
         :param ttl: deprecated: a TTL check.
@@ -111,6 +124,9 @@ class AgentService(Endpoint):
             HTTP check.
         :param enable_tag_override: let the catalog's tags win over the
             agent's during anti-entropy.
+        :raises ValueError: for ``check`` together with a deprecated check
+            argument, or a bad combination of those (python-consul
+            uses ``assert``).
         """
         payload: dict[str, Any] = {"Name": check_str(name, "name")}
         if service_id is not None:
@@ -150,7 +166,8 @@ class AgentService(Endpoint):
     def deregister(self, service_id: str, token: Optional[str] = None) -> "Deferred[bool]":
         """
         Remove a service and its checks from the local agent; fires ``True``.
-        An unknown ID fails with :class:`~txconsul.NotFound`.
+        An unknown ID fails with :class:`~txconsul.NotFound` (python-consul
+        returns ``False``).
         """
         path = "/v1/agent/service/deregister/" + path_segment(service_id, "service_id")
         return self._transport.request("PUT", path, token=token, use_dc=False).addCallback(decode_true)
@@ -158,7 +175,7 @@ class AgentService(Endpoint):
     def maintenance(
         self,
         service_id: str,
-        enable: bool,
+        enable: Union[bool, str],
         reason: Optional[str] = None,
         token: Optional[str] = None,
     ) -> "Deferred[bool]":
@@ -168,6 +185,9 @@ class AgentService(Endpoint):
 
         :param enable: ``True``/``False`` (or ``'true'``/``'false'``).
         :param reason: shown as the check's notes.
+
+        An unknown ID fails with :class:`~txconsul.NotFound` (python-consul
+        returns ``False``).
         """
         path = "/v1/agent/service/maintenance/" + path_segment(service_id, "service_id")
         params: list[Param] = [("enable", check_bool_text(enable, "enable"))]
@@ -214,9 +234,12 @@ class AgentCheck(Endpoint):
         :param check_id: unique on this agent; defaults to ``name``.
         :param notes: free text for humans.
         :param service_id: attach the check to this local service (an
-            unknown service fails with :class:`~txconsul.NotFound`).
+            unknown service fails with :class:`~txconsul.NotFound`, where
+            python-consul returns ``False``).
         :param status: the initial status (keyword only; Consul's default is
             ``'critical'``).
+        :raises ValueError: without a check, or for ``check`` together with a
+            deprecated check argument (python-consul uses ``assert``).
         """
         payload: dict[str, Any] = {"Name": check_str(name, "name")}
         legacy = Check._compat(script=script, interval=interval, ttl=ttl, http=http, timeout=timeout)
@@ -246,7 +269,8 @@ class AgentCheck(Endpoint):
     def deregister(self, check_id: str, token: Optional[str] = None) -> "Deferred[bool]":
         """
         Remove a check from the local agent; fires ``True``.  An unknown ID
-        fails with :class:`~txconsul.NotFound`.
+        fails with :class:`~txconsul.NotFound` (python-consul returns
+        ``False``).
         """
         path = "/v1/agent/check/deregister/" + path_segment(check_id, "check_id")
         return self._transport.request("PUT", path, token=token, use_dc=False).addCallback(decode_true)
@@ -261,15 +285,27 @@ class AgentCheck(Endpoint):
         )
 
     def ttl_pass(self, check_id: str, notes: Optional[str] = None, token: Optional[str] = None) -> "Deferred[bool]":
-        """Mark a TTL check passing (``notes`` becomes its output) and reset its TTL."""
+        """
+        Mark a TTL check passing (``notes`` becomes its output) and reset its
+        TTL; fires ``True``.  An unknown ID fails with
+        :class:`~txconsul.NotFound` (python-consul returns ``False``).
+        """
         return self._ttl("pass", check_id, notes, token)
 
     def ttl_warn(self, check_id: str, notes: Optional[str] = None, token: Optional[str] = None) -> "Deferred[bool]":
-        """Mark a TTL check warning and reset its TTL."""
+        """
+        Mark a TTL check warning and reset its TTL; fires ``True``.  An
+        unknown ID fails with :class:`~txconsul.NotFound` (python-consul
+        returns ``False``).
+        """
         return self._ttl("warn", check_id, notes, token)
 
     def ttl_fail(self, check_id: str, notes: Optional[str] = None, token: Optional[str] = None) -> "Deferred[bool]":
-        """Mark a TTL check critical and reset its TTL."""
+        """
+        Mark a TTL check critical and reset its TTL; fires ``True``.  An
+        unknown ID fails with :class:`~txconsul.NotFound` (python-consul
+        returns ``False``).
+        """
         return self._ttl("fail", check_id, notes, token)
 
     def update(
@@ -335,11 +371,15 @@ class Agent(Endpoint):
         return self._get("/v1/agent/members", _filter_params(params, filter), token)
 
     def maintenance(
-        self, enable: bool, reason: Optional[str] = None, token: Optional[str] = None
+        self, enable: Union[bool, str], reason: Optional[str] = None, token: Optional[str] = None
     ) -> "Deferred[bool]":
         """
         Put the node in maintenance mode (a critical ``_node_maintenance``
         check) or take it out; fires ``True``.
+
+        :param enable: ``True``/``False``, or python-consul's
+            ``'true'``/``'false'``.
+        :param reason: shown as the check's notes.
         """
         params: list[Param] = [("enable", check_bool_text(enable, "enable"))]
         if reason:

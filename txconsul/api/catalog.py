@@ -63,6 +63,18 @@ def _dict_or_none(value: Any, what: str) -> Optional[dict[str, Any]]:
 class Catalog(Endpoint):
     """The catalog of nodes, services and checks, as ``consul.catalog``."""
 
+    def _body_dc(self, dc: Optional[str]) -> Optional[str]:
+        """
+        The datacenter a register/deregister body names: ``dc`` or the
+        client's default.  Consul reads these writes' datacenter from the
+        body's ``Datacenter`` only (a ``?dc=`` is ignored), so the client's
+        ``dc`` must travel there, as python-consul sends it.
+        """
+        if dc is not None:
+            return check_str(dc, "dc")
+        default = self._transport.dc
+        return None if default is None else check_str(default, "dc")
+
     def register(
         self,
         node: str,
@@ -85,16 +97,22 @@ class Catalog(Endpoint):
             'Port': 8000}``.
         :param check: ``{'CheckID': ..., 'Name': ..., 'Status': 'passing',
             'ServiceID': ...}`` (``Status`` defaults to critical).
+        :param dc: the datacenter (default: the client's ``dc``, else the
+            agent's), sent in the body as ``Datacenter`` (Consul ignores a
+            ``?dc=`` on this endpoint).
         :param node_meta: the node's metadata (sent in the body as
             ``NodeMeta``).
         :param checks: several checks (keyword only).
+
+        Fires with ``True``.
         """
         data: dict[str, Any] = {
             "Node": check_str(node, "node"),
             "Address": check_str(address, "address"),
         }
-        if dc is not None:
-            data["Datacenter"] = check_str(dc, "dc")
+        target = self._body_dc(dc)
+        if target is not None:
+            data["Datacenter"] = target
         if node_id is not None:
             data["ID"] = check_str(node_id, "node_id")
         svc = _dict_or_none(service, "service")
@@ -126,13 +144,21 @@ class Catalog(Endpoint):
     ) -> "Deferred[bool]":
         """
         Remove a node (with its services and checks), or only one of its
-        services (``service_id``) or checks (``check_id``), from the catalog.
+        services (``service_id``) or checks (``check_id``), from the catalog;
+        fires with ``True`` (also for an unknown node).
+
+        ``dc`` (default: the client's) is sent in the body as ``Datacenter``,
+        as for :meth:`register`.
+
+        :raises ValueError: for both ``service_id`` and ``check_id``
+            (python-consul uses ``assert``).
         """
         if service_id is not None and check_id is not None:
             raise ValueError("give service_id or check_id, not both")
         data: dict[str, Any] = {"Node": check_str(node, "node")}
-        if dc is not None:
-            data["Datacenter"] = check_str(dc, "dc")
+        target = self._body_dc(dc)
+        if target is not None:
+            data["Datacenter"] = target
         if service_id is not None:
             data["ServiceID"] = check_str(service_id, "service_id")
         if check_id is not None:

@@ -7,6 +7,13 @@ Each builder returns the dict Consul's ``/v1/agent/check/register`` (and the
 field names (``HTTP``, ``Interval``, ``TCP``, ``TTL``, ``Args``...).
 Durations may be Go duration strings (``'10s'``, ``'250ms'``) or numbers of
 seconds; a malformed duration raises ``ValueError`` at the call.
+
+Differences from python-consul's ``Check``, on purpose: the keys are Consul's
+own spelling (``HTTP``, ``Interval``) where python-consul writes lower case
+(``http``, ``interval``) -- Consul reads either, so the check registered is
+the same; ``docker`` sends ``Args`` (Consul 1.1+ ignores ``Script``);
+``tcp`` brackets an IPv6 host; and a bad argument raises ``ValueError`` or
+``TypeError`` at the call.
 """
 
 from __future__ import annotations
@@ -86,6 +93,9 @@ class Check:
 
         The agent refuses script checks unless it runs with
         ``enable_script_checks``.
+
+        Returns ``{'Args': [...], 'Interval': ...}``; python-consul spells
+        the keys in lower case; Consul reads either.
         """
         if isinstance(args, bytes):
             args = args.decode("utf-8")
@@ -117,6 +127,11 @@ class Check:
         :param deregister: deregister the service after it has been critical
             this long (Consul's ``DeregisterCriticalServiceAfter``).
         :param header: request headers, ``{'X-Foo': ['bar', 'baz']}``.
+
+        Returns ``{'HTTP': url, 'Interval': ...}`` (plus ``Timeout``,
+        ``DeregisterCriticalServiceAfter``, ``Header``); python-consul spells
+        ``http``, ``interval``, ``timeout`` and ``header`` in lower case;
+        Consul reads either.
         """
         ret: dict[str, Any] = {
             "HTTP": _check_text(url, "url"),
@@ -142,7 +157,9 @@ class Check:
         A TCP connection to ``host:port`` every ``interval``: connected is
         passing, refused or timed out is critical.
 
-        An IPv6 ``host`` is bracketed (``[::1]:80``).
+        An IPv6 ``host`` is bracketed (``[::1]:80``; python-consul does not).
+        Returns ``{'TCP': 'host:port', 'Interval': ...}``; python-consul
+        spells the keys in lower case; Consul reads either.
         """
         host = _check_text(host, "host")
         if isinstance(port, bool) or not isinstance(port, int):
@@ -166,6 +183,9 @@ class Check:
         """
         A check the application updates itself (``agent.check.ttl_pass``...);
         it goes critical if not updated within ``ttl``.
+
+        Returns ``{'TTL': ttl}`` (python-consul: ``{'ttl': ttl}``; Consul
+        reads either).
         """
         return {"TTL": check_duration(ttl, "ttl")}
 
@@ -181,7 +201,8 @@ class Check:
         Run ``script`` with ``shell`` inside a Docker container every
         ``interval``: sent as ``Args: [shell, '-c', script]`` with
         ``DockerContainerID`` and ``Shell``, since Consul 1.1 ignores the old
-        ``Script`` field.
+        ``Script`` field (python-consul still sends ``script``, in lower
+        case like its other keys).
         """
         shell = _check_text(shell, "shell")
         ret: dict[str, Any] = {

@@ -6,6 +6,11 @@ Events travel over gossip, not Raft: the list is the agent's ring buffer
 of the last 256 events whose filters matched it, and its ``X-Consul-Index``
 is a hash of the newest event's ID, not an ordered index.  It can still be
 passed back as ``index=``: Consul blocks while the hash is *equal* to it.
+
+Differences from python-consul, on purpose: ``fire`` answers the event with
+its ``Payload`` decoded to ``bytes`` as ``list`` does (python-consul leaves
+the base64 text there), and a ``tag`` without ``service`` is a
+``ValueError`` before any request (Consul answers 400).
 """
 
 from __future__ import annotations
@@ -95,6 +100,9 @@ class Event(Endpoint):
         ``Payload`` (bytes, or ``None`` when empty), ``NodeFilter``,
         ``ServiceFilter``, ``TagFilter``, ``Version`` and ``LTime`` (0 here:
         the Lamport time is assigned when the event is delivered).
+        python-consul returns the same dict with ``Payload`` still base64
+        text; txconsul decodes it, as :meth:`list` and python-consul's
+        ``event.list`` do.
 
         :param body: the payload, ``str`` (sent as UTF-8) or ``bytes``.
         :param node: a regular expression: only nodes whose name matches

@@ -2,6 +2,11 @@
 """
 Health: ``/v1/health/``.  Every read is blocking-capable and fires with
 ``(index, data)``.
+
+Difference from python-consul, on purpose: reads here honour a ``consistency``
+(keyword only) and the client's default consistency, which python-consul's
+health calls ignore; an unknown ``state`` is a ``ValueError`` where
+python-consul uses ``assert``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,11 @@
 # -*- test-case-name: tests.test_kv -*-
 """
 The KV store: ``/v1/kv/``.
+
+Differences from python-consul, on purpose: invalid arguments (a key starting
+with ``/``, ``separator`` without ``keys``, conflicting ``cas``/``acquire``/
+``release``) raise ``ValueError`` or ``TypeError`` at the call, where
+python-consul asserts or lets Consul answer.
 """
 
 from __future__ import annotations
@@ -139,6 +144,10 @@ class KV(Endpoint):
             most 10 minutes).
         :param separator: with ``keys``, list only up to this separator.
         :param meta: fire with ``(QueryMeta, data)`` instead.
+        :raises ValueError: at the call, for ``separator`` without ``keys``
+            (python-consul sends it and Consul ignores it), for an empty key
+            without ``recurse``/``keys`` or a key starting with ``/``
+            (python-consul uses ``assert`` for that).
         """
         listing = bool(recurse or keys)
         path = kv_path(key, allow_empty=listing)
@@ -184,7 +193,8 @@ class KV(Endpoint):
         :param acquire: take the key's lock for this session ID.
         :param release: release the key's lock held by this session ID.
 
-        At most one of ``cas``, ``acquire`` and ``release`` may be given.  A
+        At most one of ``cas``, ``acquire`` and ``release`` may be given
+        (else ``ValueError`` at the call; Consul would answer 400).  A
         value larger than the agent's limit (512 KiB by default) fails with
         :class:`~txconsul.ClientError` (status 413).
         """

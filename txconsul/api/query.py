@@ -111,6 +111,11 @@ class Query(Endpoint):
     ``token=`` is the ACL token of the request (sent in a header).  Unlike
     python-consul it is *not* also stored in the query; pass
     ``query_token=`` to store the token the query runs with.
+
+    Other differences from python-consul, on purpose: :meth:`get`,
+    :meth:`execute` and :meth:`explain` fire with ``None`` for an unknown
+    query (python-consul's 404 handling returns no usable value there), and
+    :meth:`update` requires ``service`` (the definition is replaced whole).
     """
 
     def list(
@@ -153,6 +158,10 @@ class Query(Endpoint):
             this regular expression (``''`` for none).
         :param query_token: the ACL token stored in the query and used to
             execute it.
+
+        Unlike python-consul, ``token`` (or the client's token) is not
+        stored in the query: it only authorizes this request.  Pass
+        ``query_token`` for that.
         """
         body = query_definition(
             service, name, session, nearestn, datacenters, onlypassing, tags, ttl,
@@ -182,7 +191,9 @@ class Query(Endpoint):
         Replace a prepared query's definition; fires with ``True``.
 
         The arguments are those of :meth:`create`; the new definition
-        replaces the old one entirely, so ``service`` is required.
+        replaces the old one entirely, so ``service`` is required (positional
+        second, as in python-consul, where it is optional).  As in
+        :meth:`create`, ``token`` is not stored in the query.
 
         :raises ValueError: when ``service`` is missing.
         """
@@ -201,7 +212,8 @@ class Query(Endpoint):
     ) -> "Deferred[Optional[List[dict[str, Any]]]]":
         """
         A prepared query by ID: a list holding its definition, as Consul
-        answers, or ``None`` when there is no such query.
+        answers, or ``None`` when there is no such query (python-consul has
+        no defined answer for that 404).
         """
         path = query_path(query_id)
         d = self._transport.request("GET", path, token=token, dc=dc, expect=(200, 404))
@@ -230,7 +242,8 @@ class Query(Endpoint):
 
         Fires with ``{'Service', 'Nodes', 'DNS', 'Datacenter', 'Failovers'}``
         where ``Nodes`` lists ``{'Node', 'Service', 'Checks'}`` entries, or
-        ``None`` when no query has that ID or name.
+        ``None`` when no query has that ID or name (python-consul has no
+        defined answer for that 404).
 
         :param near: sort by round-trip time from this node (``'_agent'``
             for the agent answering).
@@ -253,7 +266,8 @@ class Query(Endpoint):
     ) -> "Deferred[Optional[dict[str, Any]]]":
         """
         The fully rendered query a name resolves to: ``{'Query': {...}}``,
-        or ``None`` when nothing matches.
+        or ``None`` when nothing matches (python-consul has no defined
+        answer for that 404).
         """
         path = query_path(query, "query", "/explain")
         d = self._transport.request("GET", path, token=token, dc=dc, expect=(200, 404))

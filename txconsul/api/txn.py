@@ -7,6 +7,11 @@ succeed or none does.  Operations are dicts in Consul's own JSON shape::
 
     {"KV": {"Verb": "set", "Key": "k", "Value": "<base64>"}}
 
+Differences from python-consul's ``txn.put``, on purpose: the ``Value`` of
+each KV result comes back decoded to ``bytes`` (python-consul leaves the
+base64 text), and a rolled-back transaction fails with :class:`TxnFailed`, a
+subclass of the ``ClientError`` python-consul raises.
+
 The ``kv_*`` helpers in this module (also reachable as ``consul.txn.kv_set``
 and so on) build them without hand-written base64::
 
@@ -225,9 +230,10 @@ class Txn(Endpoint):
         empty; only ``get``-type verbs return values).
 
         When any operation fails Consul rolls everything back and answers
-        409; python-consul then returns the body, txconsul fails the
-        Deferred with :class:`TxnFailed`, whose ``errors`` lists every failing
-        operation as ``{'OpIndex': i, 'What': '...'}``.
+        409.  python-consul then raises :class:`~txconsul.ClientError` with
+        the body in its message; txconsul fails the Deferred with
+        :class:`TxnFailed`, a ``ClientError`` whose ``errors`` lists every
+        failing operation as ``{'OpIndex': i, 'What': '...'}``.
 
         :param consistency: for read-only transactions (only ``get``,
             ``get-tree`` and ``check-*`` verbs), ``'stale'`` or
