@@ -269,7 +269,7 @@ def decode_json_like_go(body: bytes) -> Any:
         text = body.decode("utf-8", "replace")
 
     def no_constants(name: str) -> Any:
-        raise ValueError(name)
+        raise _NotGoJSON(name)
 
     decoder = json.JSONDecoder(parse_constant=no_constants)
     start = len(text) - len(text.lstrip(" \t\r\n"))
@@ -295,10 +295,18 @@ def decode_json_like_go(body: bytes) -> Any:
             else:
                 reason = f"invalid character {ch} looking for beginning of value"
         raise HTTPError(400, f"Request decode failed: {reason}")
-    except ValueError:
+    except _NotGoJSON as e:
         # NaN / Infinity / -Infinity: not JSON to Go.
-        bad = text[start:].lstrip("-")[:1] or "N"
-        raise HTTPError(400, f"Request decode failed: invalid character {_go_char(bad)} looking for beginning of value")
+        name = str(e)
+        if name.startswith("-"):
+            reason = "invalid character 'I' in numeric literal"
+        else:
+            reason = f"invalid character {_go_char(name[0])} looking for beginning of value"
+        raise HTTPError(400, f"Request decode failed: {reason}")
+
+
+class _NotGoJSON(ValueError):
+    """A JSON extension Python accepts and Go does not (NaN, Infinity)."""
 
 
 class QueryOptions:
