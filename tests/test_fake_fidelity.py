@@ -538,7 +538,6 @@ class SessionCreateTests(RawCase):
 
     def test_custom_checks_keep_default_node_checks(self) -> None:
         """Custom Checks are kept beside the default NodeChecks and shown."""
-        self.fake.catalog.checks  # the catalog exists
         self.call("PUT", "/v1/agent/check/register", json.dumps({"Name": "c1", "TTL": "30s"}).encode())
         self.call("PUT", "/v1/agent/check/pass/c1")
         s = self.info(self.session({"Checks": ["c1"]}))

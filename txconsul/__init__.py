@@ -20,6 +20,7 @@ from ._errors import (
     Timeout,
 )
 from ._http import QueryMeta
+from .api.txn import TxnFailed
 from .client import Consul
 
 __version__ = "0.1.0"
@@ -35,5 +36,6 @@ __all__ = [
     "NotFound",
     "QueryMeta",
     "Timeout",
+    "TxnFailed",
     "__version__",
 ]

@@ -177,13 +177,13 @@ class BytesProducer:
         return succeed(None)
 
     def pauseProducing(self) -> None:
-        pass
+        """Nothing to pause: the body is written at once."""
 
     def resumeProducing(self) -> None:
-        pass
+        """Nothing to resume: the body is written at once."""
 
     def stopProducing(self) -> None:
-        pass
+        """Nothing to stop: the body is written at once."""
 
 
 class _BodyCollector(Protocol):

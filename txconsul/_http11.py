@@ -164,6 +164,7 @@ class HTTP11Connection(Protocol):
         return self._keep_alive and not self.lost and self._finished is None
 
     def dataReceived(self, data: bytes) -> None:
+        """Parse response bytes as they arrive."""
         if self._finished is None:
             # Bytes nobody asked for: the connection is not trustworthy.
             self._keep_alive = False
@@ -293,6 +294,7 @@ class HTTP11Connection(Protocol):
             d.errback(failure)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        """Finish a read-until-close body, or fail the request in flight."""
         self.lost = True
         self._keep_alive = False
         if self._state == _UNTIL_CLOSE and self._finished is not None:

@@ -53,6 +53,7 @@ class FakeAgentCase(_AgentCase):
 
     def setUp(self) -> Any:
         self.fake = FakeConsul(reactor, reactor=reactor, **self.fake_kwargs)
+        self.addCleanup(self.fake.agent_state.stop)
         self.port = reactor.listenTCP(0, QuietSite(self.fake.resource()), interface="127.0.0.1")
         self.addCleanup(self.port.stopListening)
         self.address = ("127.0.0.1", self.port.getHost().port)

@@ -563,6 +563,7 @@ class FakeResource(Resource):
         self._fake = fake
 
     def render(self, request: Any) -> Any:
+        """Parse, route and answer one request (asynchronously when blocking)."""
         fake = self._fake
         core: FakeCore = fake.core
         method = request.method.decode("ascii", "replace")

@@ -182,6 +182,13 @@ class FakeConsul:
         kwargs.setdefault("environ", {})
         return Consul(agent=self.agent(), **kwargs)
 
+    def changed(self) -> None:
+        """
+        Wake blocked queries after changing state directly (through a part's
+        methods rather than the HTTP API), as a write through the API does.
+        """
+        self.core.changed()
+
     def pending_queries(self) -> int:
         """How many blocking queries are waiting for a change."""
         return self.core.pending_queries()

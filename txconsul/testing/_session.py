@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_fake_session -*-
+# -*- test-case-name: tests.test_session -*-
 """
 FakeConsul's sessions: create/destroy/info/node/list/renew, TTL expiry on
 the clock (at twice the TTL, as Consul's servers do), invalidation when a
