@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 import json
 from base64 import b64encode
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from twisted.internet.task import Clock
