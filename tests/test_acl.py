@@ -49,7 +49,7 @@ class ACLTestCase(SynchronousTestCase):
         self.clock = Clock()
         self.fake = FakeConsul(self.clock, seed=3, acl_master_token=ROOT, acl_default_policy=self.default_policy)
         self.recorder = RecordingAgent(self.fake.agent())
-        self.consul = Consul(token=ROOT, agent=self.recorder, reactor=self.clock, environ={})
+        self.consul = Consul(token=ROOT, http_agent=self.recorder, reactor=self.clock, environ={})
 
     def ok(self, d: Any) -> Any:
         """The result of an already-fired Deferred."""

@@ -52,7 +52,7 @@ def make(**fake_kwargs: Any):
     clock = Clock()
     fake = FakeConsul(clock, **fake_kwargs)
     rec = Recorder(fake.agent())
-    client = Consul(agent=rec, reactor=clock, environ={})
+    client = Consul(http_agent=rec, reactor=clock, environ={})
     return clock, fake, client, rec
 
 
@@ -85,7 +85,7 @@ class AgentRequestTests(SynchronousTestCase):
         """Agent endpoints never carry the client's default dc."""
         from txconsul import Consul
 
-        c = Consul(agent=self.rec, reactor=self.clock, environ={}, dc="dc1")
+        c = Consul(http_agent=self.rec, reactor=self.clock, environ={}, dc="dc1")
         self.successResultOf(c.agent.services())
         self.assertEqual(self.rec.last["query"], [])
 

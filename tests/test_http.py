@@ -58,7 +58,7 @@ class RequestShapeTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.agent = RecordingAgent()
         self.clock = Clock()
-        self.consul = Consul(token=SECRET, dc="dc9", reactor=self.clock, agent=self.agent, environ={})
+        self.consul = Consul(token=SECRET, dc="dc9", reactor=self.clock, http_agent=self.agent, environ={})
 
     def last(self) -> tuple[bytes, bytes, Any]:
         method, uri, headers, _, _ = self.agent.requests[-1]
@@ -86,7 +86,7 @@ class RequestShapeTests(SynchronousTestCase):
 
     def test_client_consistency_default(self) -> None:
         """The client's consistency applies to reads unless overridden."""
-        c = Consul(consistency="stale", reactor=self.clock, agent=self.agent, environ={})
+        c = Consul(consistency="stale", reactor=self.clock, http_agent=self.agent, environ={})
         c.kv.get("foo")
         self.assertEqual(self.last()[1], b"http://127.0.0.1:8500/v1/kv/foo?stale")
 
@@ -126,7 +126,7 @@ class RequestShapeTests(SynchronousTestCase):
 
     def test_default_timeout(self) -> None:
         """A non-blocking call fails with Timeout after the client's timeout."""
-        c = Consul(reactor=self.clock, agent=self.agent, timeout=3, environ={})
+        c = Consul(reactor=self.clock, http_agent=self.agent, timeout=3, environ={})
         d = c.kv.get("foo")
         self.clock.advance(2.9)
         self.assertNoResult(d)
@@ -142,7 +142,7 @@ class ConnectionErrorTests(SynchronousTestCase):
 
     def test_refused_names_address(self) -> None:
         """A refused connection is a ConsulConnectionError naming host:port."""
-        c = Consul("10.9.8.7", 8501, token=SECRET, reactor=Clock(), agent=RefusingAgent(), environ={})
+        c = Consul("10.9.8.7", 8501, token=SECRET, reactor=Clock(), http_agent=RefusingAgent(), environ={})
         f = self.failureResultOf(c.kv.get("foo"), ConsulConnectionError)
         self.assertIn("10.9.8.7:8501", str(f.value))
         self.assertIn("GET /v1/kv/foo", str(f.value))

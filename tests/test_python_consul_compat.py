@@ -340,7 +340,7 @@ class _Case(SynchronousTestCase):
         self.clock = Clock()
         self.fake = FakeConsul(self.clock, **self.fake_kwargs)
         self.rec = Recorder(self.fake.agent())
-        self.c = Consul(agent=self.rec, reactor=self.clock, environ={}, **self.client_kwargs)
+        self.c = Consul(http_agent=self.rec, reactor=self.clock, environ={}, **self.client_kwargs)
 
     def ok(self, d: Any) -> Any:
         """The result of a Deferred that must have fired."""
@@ -656,7 +656,7 @@ class CatalogHealthTests(_Case):
 
     def test_register_client_dc_in_body(self) -> None:
         """The client's dc goes in the register/deregister body, where Consul reads it (as python-consul sends it)."""
-        c = Consul(agent=self.rec, reactor=self.clock, environ={}, dc="dc1")
+        c = Consul(http_agent=self.rec, reactor=self.clock, environ={}, dc="dc1")
         self.ok(c.catalog.register("n2", "10.1.1.2"))
         self.assertEqual(json.loads(self.rec.last["body"])["Datacenter"], "dc1")
         self.ok(c.catalog.deregister("n2"))

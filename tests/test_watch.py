@@ -113,7 +113,7 @@ class _Base(SynchronousTestCase):
         server = ScriptedAgent()
         agent = MemoryAgent(server)
         server.agent = agent
-        consul = Consul(agent=agent, reactor=self.clock, environ={}, **kw)
+        consul = Consul(http_agent=agent, reactor=self.clock, environ={}, **kw)
         return server, consul
 
     def stop(self, watch: Watch) -> None:

@@ -51,7 +51,7 @@ class Consul:
         key, or a ``(certfile, keyfile)`` tuple.
     :param reactor: the reactor (or a ``Clock`` in tests) used for timeouts
         and connections; the global reactor when ``None``.
-    :param agent: an ``IAgent`` to send requests through instead of the
+    :param http_agent: an ``IAgent`` to send requests through instead of the
         client's own pool (for example :meth:`txconsul.testing.FakeConsul.agent`).
     :param timeout: seconds before a non-blocking call fails with
         :class:`~txconsul.Timeout` (``None``: never).  Blocking calls time out
@@ -77,7 +77,7 @@ class Consul:
         cert: CertLike = None,
         *,
         reactor: Any = None,
-        agent: Optional[AgentLike] = None,
+        http_agent: Optional[AgentLike] = None,
         timeout: Optional[float] = 30.0,
         pool_size: int = 64,
         tls_server_name: Optional[str] = None,
@@ -104,14 +104,14 @@ class Consul:
             reactor = default_reactor
         self.config = config
         endpoint = None
-        if agent is None:
+        if http_agent is None:
             from ._tls import client_endpoint
 
             endpoint = client_endpoint(reactor, config)
         self.http = HTTPTransport(
             config.base_url,
             reactor=reactor,
-            agent=agent,
+            agent=http_agent,
             address=config.address,
             token=config.token,
             dc=dc,

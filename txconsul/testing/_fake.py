@@ -180,7 +180,7 @@ class FakeConsul:
 
         kwargs.setdefault("reactor", self.clock)
         kwargs.setdefault("environ", {})
-        return Consul(agent=self.agent(), **kwargs)
+        return Consul(http_agent=self.agent(), **kwargs)
 
     def changed(self) -> None:
         """
