@@ -190,3 +190,23 @@ class EncodingTests(SynchronousTestCase):
     def test_quote_key_keeps_slashes(self) -> None:
         """quote_key escapes everything but '/' and unreserved characters."""
         self.assertEqual(quote_key("a/b c/ü"), "a/b%20c/%C3%BC")
+
+
+class SafetyTests(SynchronousTestCase):
+    """Inputs that could corrupt the request."""
+
+    def test_token_with_line_break(self) -> None:
+        """A token containing CR/LF is refused before sending, without echoing it."""
+        agent = RecordingAgent()
+        c = Consul(reactor=Clock(), http_agent=agent, environ={})
+        e = self.assertRaises(ValueError, c.kv.get, "k", token="abc\r\nX-Evil: 1")
+        self.assertNotIn("Evil", str(e))
+        self.assertEqual(agent.requests, [])
+
+    def test_path_prefix_once(self) -> None:
+        """A reverse-proxy path prefix appears exactly once in the request URL."""
+        agent = RecordingAgent()
+        c = Consul(reactor=Clock(), http_agent=agent,
+                   environ={"CONSUL_HTTP_ADDR": "http://proxy.example:8080/consul"})
+        c.kv.get("k")
+        self.assertEqual(agent.requests[-1][1], b"http://proxy.example:8080/consul/v1/kv/k")

@@ -13,6 +13,7 @@ HTTP request.
 from __future__ import annotations
 
 import json
+import re
 from base64 import b64encode
 from typing import Any, Iterable, Optional, Protocol as TypingProtocol, Sequence, Union
 from urllib.parse import quote, urlsplit
@@ -51,6 +52,9 @@ Param = tuple[str, Optional[str]]
 ParamsLike = Iterable[Param]
 
 _DEFAULT: Any = object()
+
+#: Characters that would break (or inject) an HTTP header line.
+_UNSAFE_HEADER_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class AgentLike(TypingProtocol):
@@ -269,11 +273,11 @@ class HTTPTransport:
     """
     Issues Consul HTTP API requests over a persistent connection pool.
 
-    :param base_url: ``scheme://host:port`` plus an optional path prefix, as
-        ``str``; for a unix socket ``http://localhost`` with ``agent`` given.
+    :param base_url: ``scheme://host:port`` plus an optional path prefix (for
+        agents behind a reverse proxy), as ``str``.
     :param reactor: provides ``callLater`` for timeouts and the pool.
-    :param agent: an :class:`IAgent` to use instead of building one (tests
-        pass :func:`txconsul.testing.FakeConsul.agent`).
+    :param agent: an ``IAgent`` to send requests through instead of the
+        connection pool (tests pass :meth:`txconsul.testing.FakeConsul.agent`).
     :param address: how errors name the agent (``host:port`` or a socket path).
     :param token: the default ACL token.
     :param dc: the default datacenter, or ``None``.
@@ -281,7 +285,6 @@ class HTTPTransport:
     :param timeout: seconds before a non-blocking request fails with
         :class:`Timeout`; ``None`` disables it.
     :param pool_size: most idle connections kept open.
-    :param tls_policy: an ``IPolicyForHTTPS`` for ``https``.
     :param basic_auth: ``(user, password)`` for HTTP basic authentication.
     """
 
@@ -301,7 +304,6 @@ class HTTPTransport:
         host_header: Optional[str] = None,
         basic_auth: Optional[tuple[str, str]] = None,
     ) -> None:
-        self._base = base_url.rstrip("/").encode("ascii")
         self._clock = reactor
         self.address = address or base_url
         self.token = token
@@ -315,6 +317,7 @@ class HTTPTransport:
                 raise TypeError("HTTPTransport needs an agent or an endpoint")
             self._pool = ConnectionPool(reactor, endpoint, max_idle=pool_size)
         parts = urlsplit(base_url)
+        self._origin = f"{parts.scheme}://{parts.netloc}".encode("ascii")
         self._prefix = parts.path.rstrip("/").encode("ascii")
         host_header = host_header or parts.netloc
         self._head_lines = b"Host: " + host_header.encode("idna") + b"\r\nUser-Agent: txconsul\r\n"
@@ -399,6 +402,8 @@ class HTTPTransport:
         if query:
             target += b"?" + encode_params(query)
         tok = token if token is not None else self.token
+        if tok and _UNSAFE_HEADER_CHARS.search(tok):
+            raise ValueError("invalid token: it contains a line break or control character")
         content_type = None
         if json_body is not _DEFAULT:
             body = json.dumps(json_body, separators=(",", ":")).encode("utf-8")
@@ -439,7 +444,7 @@ class HTTPTransport:
             if content_type is not None:
                 headers.setRawHeaders(b"content-type", [content_type])
             producer = BytesProducer(body) if body is not None else None
-            d = self._agent.request(method.encode("ascii"), self._base + target, headers, producer).addCallback(
+            d = self._agent.request(method.encode("ascii"), self._origin + target, headers, producer).addCallback(
                 self._read, method, path, expect, require_index).addErrback(_unwrap_cancel)
         if timeout is not None:
             d.addTimeout(timeout, self._clock)
