@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, Protocol as TypingProtocol, cast
 
-from twisted.internet.defer import CancelledError, Deferred, DeferredList, succeed
-from twisted.internet.error import ConnectionDone
+from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 
@@ -340,8 +339,8 @@ class ConnectionPool:
         Send a serialized request on an idle or new connection.
 
         :param retry: resend once on a new connection if a reused one turns
-            out to have been closed by the agent before answering (only for
-            requests that are safe to repeat).
+            out to have been closed by the agent before any byte of an answer
+            arrived (a keep-alive race: the agent had not read the request).
         """
         conn = self._take_idle()
         if conn is not None:
@@ -398,8 +397,8 @@ class ConnectionPool:
                     outer.errback(result)
                 else:
                     outer.callback(result)
-            elif isinstance(result, Failure):
-                result.trap(CancelledError, ConnectionLostEarly, ConnectionDone)
+            # else: the caller cancelled; what the request ended with no
+            # longer matters to anyone.
 
         def failed(f: Failure) -> None:
             if not outer.called:
