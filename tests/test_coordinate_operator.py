@@ -99,12 +99,12 @@ class CoordinateTests(Case):
     """Coordinates from FakeConsul."""
 
     def test_datacenters(self) -> None:
-        """The WAN view has this server as '<node>.<dc>' in area WAN."""
+        """The WAN view has this server by node name (the .<dc> suffix stripped) in area WAN."""
         (dc,) = self.ok(self.consul.coordinate.datacenters())
         self.assertEqual(dc["Datacenter"], "dc1")
         self.assertEqual(dc["AreaID"], "WAN")
         (coord,) = dc["Coordinates"]
-        self.assertEqual(coord["Node"], "agent-one.dc1")
+        self.assertEqual(coord["Node"], "agent-one")
         self.assertEqual(len(coord["Coord"]["Vec"]), 8)
 
     def test_nodes_origin(self) -> None:

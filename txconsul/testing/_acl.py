@@ -1509,3 +1509,21 @@ def require(req: FakeRequest, resource: str, name: str, access: str) -> None:
     """Raise the 403 Consul answers unless ``req``'s token grants access."""
     if not req.authz.allowed(resource, name, access):
         raise permission_denied()
+
+
+def check_resolved(authz: Any) -> None:
+    """
+    Raise 403 ``ACL not found`` if ``authz`` belongs to an unknown secret.
+
+    Consul's RPC endpoints call ``ResolveToken`` before they look at the
+    data (agent/consul/prepared_query_endpoint.go ``Apply``, ``filterACL``;
+    agent/event_endpoint.go ``EventList``), so an unknown secret fails even
+    where no rule would have been consulted.
+    """
+    if isinstance(authz, UnknownToken):
+        raise HTTPError(403, "ACL not found")
+
+
+def resolve(req: FakeRequest) -> None:
+    """:func:`check_resolved` for the token ``req`` carries."""
+    check_resolved(req.authz)

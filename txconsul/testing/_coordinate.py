@@ -89,29 +89,41 @@ class CoordinatePart:
                     "Datacenter": core.datacenter,
                     "AreaID": "WAN",
                     "Coordinates": [
-                        {"Node": f"{core.node_name}.{core.datacenter}", "Coord": copy.deepcopy(self.wan)}
+                        # Coordinate.ListDatacenters strips the ".<dc>" suffix
+                        # of the WAN member names (agent/consul/coordinate_endpoint.go).
+                        {"Node": core.node_name, "Coord": copy.deepcopy(self.wan)}
                     ],
                 }
             ]
         )
 
-    def _select(self, req: FakeRequest, node: Any = None) -> list[dict[str, Any]]:
+    def _select(self, req: FakeRequest, node: Any = None) -> tuple[list[dict[str, Any]], bool]:
+        """The coordinates to show, and whether ACLs removed any."""
         segment = req.get("segment")
         out = []
+        removed = False
         for c in self._current():
             if node is not None and c["Node"] != node:
                 continue
+            # The RPC filters by ACL first; the HTTP handler then applies
+            # ?segment (filterCoordinates), so the flag ignores the segment.
+            if not req.authz.allowed("node", c["Node"], "read"):
+                removed = True
+                continue
             if segment is not None and c["Segment"] != segment:
                 continue
-            if not req.authz.allowed("node", c["Node"], "read"):
-                continue
             out.append(c)
-        return out
+        return out, removed
 
     def _nodes(self, req: FakeRequest) -> Any:
         def compute() -> tuple[int, Reply]:
-            coords = self._select(req)
-            return self.table_index, Reply(coords, index=self.table_index)
+            coords, removed = self._select(req)
+            headers = {}
+            # Coordinate.ListNodes filters with filterACL, which flags
+            # ResultsFilteredByACLs; the header is masked without a token.
+            if removed and req.token:
+                headers["X-Consul-Results-Filtered-By-ACLs"] = "true"
+            return self.table_index, Reply(coords, index=self.table_index, headers=headers)
 
         return self.core.blocking(req, compute)
 
@@ -120,7 +132,7 @@ class CoordinatePart:
         require(req, "node", node, "read")
 
         def compute() -> tuple[int, Reply]:
-            coords = self._select(req, node)
+            coords, _ = self._select(req, node)
             if not coords:
                 return self.table_index, Reply(b"", status=404, json=False, index=self.table_index)
             return self.table_index, Reply(coords, index=self.table_index)

@@ -18,8 +18,8 @@ from base64 import b64encode
 from collections import deque
 from typing import Any, Optional
 
-from ._acl import require
-from ._core import FakeRequest, HTTPError, Reply, Route
+from ._acl import check_resolved, require
+from ._core import FakeRequest, HTTPError, Reply, Route, parse_query_options
 
 #: How many events the agent remembers.
 EVENT_BUFFER_SIZE = 256
@@ -43,6 +43,21 @@ def _compile(pattern: str, what: str) -> "re.Pattern[str]":
         return re.compile(pattern)
     except re.error as e:
         raise HTTPError(500, f"Invalid {what} filter: error parsing regexp: {e}")
+
+
+def validate_params(node: str, service: str, tag: str) -> tuple[Any, Any, Any]:
+    """
+    Consul's ``validateUserEventParams`` (agent/user_event.go): the compiled
+    node, service and tag filters (``None`` when empty), or the 500 it
+    answers.  ``Agent.UserEvent`` runs it *before* the ``Internal.EventFire``
+    RPC checks ``event:write``, so a bad filter wins over a denial.
+    """
+    if tag and not service:
+        raise HTTPError(500, "Cannot provide tag filter without service filter")
+    node_re = _compile(node, "node") if node else None
+    service_re = _compile(service, "service") if service else None
+    tag_re = _compile(tag, "tag") if tag else None
+    return node_re, service_re, tag_re
 
 
 class EventPart:
@@ -82,11 +97,7 @@ class EventPart:
         """
         if not name:
             raise HTTPError(400, "Missing name")
-        if tag and not service:
-            raise HTTPError(500, "Cannot provide tag filter without service filter")
-        node_re = _compile(node, "node") if node else None
-        service_re = _compile(service, "service") if service else None
-        tag_re = _compile(tag, "tag") if tag else None
+        node_re, service_re, tag_re = validate_params(node, service, tag)
         event = {
             "ID": self.core.new_uuid(),
             "Name": name,
@@ -115,7 +126,9 @@ class EventPart:
             if node != core.node_name or sid == "consul":
                 # The consul service is the server's, not the agent's own.
                 continue
-            if not service_re.search(svc.get("Service", "")):
+            # shouldProcessUserEvent ranges over the agent's local services,
+            # a map keyed by service ID: the filter matches the ID, not the name.
+            if not service_re.search(sid):
                 continue
             if tag_re is None:
                 return True
@@ -127,6 +140,7 @@ class EventPart:
         name = req.tail
         if not name:
             raise HTTPError(400, "Missing name")
+        validate_params(req.get("node") or "", req.get("service") or "", req.get("tag") or "")
         require(req, "event", name, "write")
         event = self.fire(
             name,
@@ -147,6 +161,11 @@ class EventPart:
     def _list(self, req: FakeRequest) -> Any:
         name = req.get("name") or ""
         authz = req.authz
+        # EventList parses ?wait/?index, then resolves the token before it
+        # reads the buffer: an unknown secret is 403 "ACL not found" even
+        # when no event is listed.
+        parse_query_options(req)
+        check_resolved(authz)
 
         def compute() -> tuple[int, Reply]:
             events = [e for e in self.events if not name or e["Name"] == name]

@@ -22,13 +22,14 @@ import copy
 import re
 from typing import Any, Callable, Optional
 
-from ._acl import require
+from ._acl import check_resolved, require, resolve
 from ._core import (
     FakeRequest,
     HTTPError,
     Reply,
     Route,
     parse_go_duration,
+    parse_query_options,
     permission_denied,
 )
 
@@ -156,6 +157,42 @@ def normalize(body: Any) -> dict[str, Any]:
         "DNS": {"TTL": _as_str(dns, "TTL")},
         "CreateIndex": 0,
         "ModifyIndex": 0,
+    }
+
+
+def consistency_level(req: FakeRequest) -> str:
+    """``QueryOptions.ConsistencyLevel()`` for the request's flags."""
+    if req.has("consistent"):
+        return "consistent"
+    if req.has("stale"):
+        return "stale"
+    return "leader"
+
+
+def read_headers(req: FakeRequest) -> dict[str, str]:
+    """
+    The prepared query read handlers set ``reply.ConsistencyLevel`` before
+    ``setMeta`` runs, so every read (list, get, execute, explain) carries
+    ``X-Consul-Effective-Consistency`` (agent/prepared_query_endpoint.go).
+    """
+    return {"X-Consul-Effective-Consistency": consistency_level(req)}
+
+
+def query_meta(req: FakeRequest) -> dict[str, Any]:
+    """
+    The ``structs.QueryMeta`` fields that ``PreparedQueryExecuteResponse``
+    and ``PreparedQueryExplainResponse`` embed without a JSON tag, so Go
+    marshals them into the body (Consul 1.10 set).  Execute and Explain are
+    not blocking queries: ``setQueryMeta`` sets only ``KnownLeader`` and
+    ``LastContact``, so ``Index`` stays 0 (the header says 1).
+    """
+    return {
+        "Index": 0,
+        "LastContact": 0,
+        "KnownLeader": True,
+        "ConsistencyLevel": consistency_level(req),
+        "NotModified": False,
+        "Backend": 0,
     }
 
 
@@ -411,6 +448,8 @@ class QueryPart:
         query = normalize(req.json())
         if query["ID"]:
             raise HTTPError(500, "ID must be empty when creating a new prepared query")
+        # PreparedQuery.Apply resolves the token before any ACL decision.
+        resolve(req)
         prefix = acl_prefix(query)
         if prefix is not None:
             require(req, "query", prefix, "write")
@@ -423,6 +462,10 @@ class QueryPart:
 
     def _list(self, req: FakeRequest) -> Any:
         authz = req.authz
+        # s.parse, then PreparedQuery.List's filterACL resolves the token
+        # even when there is nothing to filter.
+        parse_query_options(req)
+        check_resolved(authz)
 
         def compute() -> tuple[int, Reply]:
             self._purge()
@@ -431,7 +474,7 @@ class QueryPart:
                 for q in sorted(self.queries.values(), key=lambda q: q["ID"])
                 if self._readable(authz, q)
             ]
-            headers = {}
+            headers = read_headers(req)
             if req.token and len(out) != len(self.queries):
                 headers["X-Consul-Results-Filtered-By-ACLs"] = "true"
             return self.table_index, Reply(out, index=self.table_index, headers=headers)
@@ -464,6 +507,7 @@ class QueryPart:
     def _update(self, req: FakeRequest, qid: str) -> Reply:
         query = normalize(req.json())
         query["ID"] = qid
+        resolve(req)
         prefix = acl_prefix(query)
         if prefix is not None:
             require(req, "query", prefix, "write")
@@ -473,6 +517,7 @@ class QueryPart:
         return Reply(b"", json=False)
 
     def _delete(self, req: FakeRequest, qid: str) -> Reply:
+        resolve(req)
         self._existing(req, qid)
         self._remove(qid)
         self.table_index = self.core.next_index()
@@ -487,9 +532,11 @@ class QueryPart:
             index = self.table_index
             if query is None:
                 return index, Reply(NOT_FOUND, status=404, json=False, index=index)
+            # Both filterACL paths of PreparedQuery.Get resolve the token.
+            check_resolved(authz)
             if acl_prefix(query) is not None and not self._readable(authz, query):
                 return index, Reply("Permission denied", status=403, json=False)
-            return index, Reply([self._show(authz, query)], index=index)
+            return index, Reply([self._show(authz, query)], index=index, headers=read_headers(req))
 
         return self.core.blocking(req, compute)
 
@@ -500,24 +547,38 @@ class QueryPart:
         return query
 
     def _explain(self, req: FakeRequest, id_or_name: str) -> Reply:
+        # Explain parses ?limit too (agent/prepared_query_endpoint.go).
+        self._parse_limit(req)
         query = self._resolve_readable(req, id_or_name)
+        check_resolved(req.authz)
         if not self._readable(req.authz, query):
             raise permission_denied()
-        return Reply({"Query": self._show(req.authz, query)}, index=0)
+        body = {"Query": self._show(req.authz, query)}
+        body.update(query_meta(req))
+        return Reply(body, index=0, headers=read_headers(req))
+
+    @staticmethod
+    def _parse_limit(req: FakeRequest) -> int:
+        """``s.parse`` then ``parseLimit``, as execute and explain both do."""
+        parse_query_options(req)
+        raw_limit = req.get("limit") or ""
+        if not raw_limit:
+            return 0
+        try:
+            return int(raw_limit, 10)
+        except ValueError:
+            raise HTTPError(500, f'Bad limit: strconv.Atoi: parsing "{raw_limit}": invalid syntax')
 
     def _execute(self, req: FakeRequest, id_or_name: str) -> Reply:
-        raw_limit = req.get("limit") or ""
-        limit = 0
-        if raw_limit:
-            try:
-                limit = int(raw_limit, 10)
-            except ValueError:
-                raise HTTPError(500, f'Bad limit: strconv.Atoi: parsing "{raw_limit}": invalid syntax')
+        limit = self._parse_limit(req)
         query = self._resolve_readable(req, id_or_name)
         authz = req.authz
         if query["Token"]:
             token_req = FakeRequest("GET", req.path, [], b"", {"x-consul-token": query["Token"]})
             authz = self.core.acl.authorizer(token_req)
+        # filterACL on the nodes resolves the (query's or request's) token
+        # even when no instance matched.
+        check_resolved(authz)
         nodes = self.execute(query, authz.allowed)
         near = req.get("near") or query["Service"]["Near"]
         if near == "_agent":
@@ -529,16 +590,15 @@ class QueryPart:
                     break
         if limit > 0:
             nodes = nodes[:limit]
-        return Reply(
-            {
-                "Service": query["Service"]["Service"],
-                "Nodes": nodes,
-                "DNS": dict(query["DNS"]),
-                "Datacenter": self.core.datacenter,
-                "Failovers": 0,
-            },
-            index=0,
-        )
+        body = {
+            "Service": query["Service"]["Service"],
+            "Nodes": nodes,
+            "DNS": dict(query["DNS"]),
+            "Datacenter": self.core.datacenter,
+            "Failovers": 0,
+        }
+        body.update(query_meta(req))
+        return Reply(body, index=0, headers=read_headers(req))
 
     def execute(self, query: dict[str, Any], allowed: Callable[[str, str, str], bool]) -> list[dict[str, Any]]:
         """The health entries ``query`` selects, in node/service-ID order."""

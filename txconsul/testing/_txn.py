@@ -39,6 +39,20 @@ KV_WRITE_VERBS = ("set", "delete", "delete-cas", "delete-tree", "cas", "lock", "
 CATALOG_VERBS = ("get", "set", "cas", "delete", "delete-cas")
 
 _READ_HEADERS = {"X-Consul-KnownLeader": "true", "X-Consul-LastContact": "0"}
+
+#: A read-only transaction answers ``structs.TxnReadResponse``, which embeds
+#: ``QueryMeta`` untagged, so Go marshals its fields after ``Results`` and
+#: ``Errors`` (on 200 and 409 alike).  ``Txn.Read`` only calls
+#: ``setQueryMeta`` (KnownLeader, LastContact); nobody sets ``Index`` or
+#: ``ConsistencyLevel``.  Consul 1.10's field set.
+_READ_META = {
+    "Index": 0,
+    "LastContact": 0,
+    "KnownLeader": True,
+    "ConsistencyLevel": "",
+    "NotModified": False,
+    "Backend": 0,
+}
 _B64 = re.compile(r"[A-Za-z0-9+/=\r\n]")
 
 
@@ -244,17 +258,18 @@ class TxnPart:
         ops = self._decode(req.body)
         read_only = not any(op.is_write for op in ops)
         headers = dict(_READ_HEADERS) if read_only else {}
+        meta = dict(_READ_META) if read_only else {}
         errors = self._precheck(req, ops)
         if errors:
-            return Reply({"Results": None, "Errors": errors}, status=409, headers=headers)
+            return Reply(dict({"Results": None, "Errors": errors}, **meta), status=409, headers=headers)
         if read_only:
             results, errors, _ = self._dispatch(0, ops)
         else:
             results, errors = self._apply(ops)
         if errors:
-            return Reply({"Results": None, "Errors": errors}, status=409, headers=headers)
+            return Reply(dict({"Results": None, "Errors": errors}, **meta), status=409, headers=headers)
         visible = [r for r in results if self._may_read(req, r)]
-        return Reply({"Results": visible, "Errors": None}, headers=headers)
+        return Reply(dict({"Results": visible, "Errors": None}, **meta), headers=headers)
 
     def _apply(self, ops: list[_Op]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         core = self.core
