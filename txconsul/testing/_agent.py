@@ -6,29 +6,43 @@ check runners.
 Agent services and checks are written to the catalog (``core.catalog``) at
 once, as if anti-entropy ran instantly.  Check runners:
 
-* TTL checks go critical with ``TTL expired`` when their TTL passes on
-  ``core.clock`` without an update (``pass``/``warn``/``fail``/``update``
-  restart it).
+* TTL checks go critical with ``TTL expired`` (or ``TTL expired (last output
+  before timeout follows): <output>`` when an update had set one) when their
+  TTL passes on ``core.clock`` without an update (``pass``/``warn``/``fail``/
+  ``update`` restart it).  Update output longer than 4096 bytes is cut as
+  Consul cuts it (``<first 4096> ... (captured 4096 of N bytes)``).
 * HTTP, TCP and script checks run every ``Interval`` on ``core.clock``, the
-  first time right after registration, but **only when the FakeConsul was
-  given a reactor** (``core.reactor``): they make real connections and
-  spawn real processes.  Without one (the usual in-memory fake on a
-  ``Clock``) they stay at their initial status (critical unless ``Status``
-  was given), and a test sets their status with the catalog's
-  ``update_check``.  Unlike Consul, intervals under one second are not
-  raised to one second, so tests can use ``'100ms'``.
-* Docker, gRPC, H2PING, UDP and alias checks never run: they keep their
-  initial status.
+  first time right after registration (Consul waits a random part of one
+  interval first), but **only when the FakeConsul was given a reactor**
+  (``core.reactor``): they make real connections and spawn real processes.
+  Without one (the usual in-memory fake on a ``Clock``) they stay at their
+  initial status (critical unless ``Status`` was given), and a test sets their
+  status with the catalog's ``update_check``.  As in Consul
+  (``checks.MinInterval``), an interval under one second is raised to one
+  second; a test that wants faster checks sets
+  ``fake.core.min_check_interval`` (seconds, default ``1.0``).
+* Docker, gRPC, H2PING, UDP, OS-service and alias checks never run: they keep
+  their initial status.
 * Script checks (``Args``/Docker) are refused unless the fake was built with
   ``enable_script_checks=True``.
-* ``DeregisterCriticalServiceAfter`` is stored but nothing is reaped.
+* ``DeregisterCriticalServiceAfter`` works as in Consul: values under
+  ``core.check_deregister_interval_min`` (default one minute) are raised to
+  it, and a reaper running every ``core.check_reap_interval`` (default 30
+  seconds, counted from the fake's start) deregisters a service whose check
+  has been critical for longer than that.
+* Re-registering a check (or a service with its checks) keeps the check's
+  current status and output, as Consul does.
+* ``PUT /v1/agent/leave`` answers 200 and sets :attr:`AgentPart.left`; the
+  fake keeps serving (a real agent shuts down).
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
+import re
 from typing import Any, Callable, Optional, cast
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
@@ -39,7 +53,17 @@ from twisted.python.failure import Failure
 
 from ._acl import require
 from ._catalog import CRITICAL, PASSING, STATUSES, WARNING, apply_filter, go_quote, normalize, _canon
-from ._core import FakeRequest, HTTPError, Reply, Route, parse_go_duration
+from ._core import (
+    DEFAULT_QUERY_TIME,
+    MAX_QUERY_TIME,
+    FakeRequest,
+    HTTPError,
+    Reply,
+    Route,
+    _Waiter,
+    parse_go_duration,
+    parse_query_options,
+)
 
 log = Logger()
 
@@ -54,10 +78,16 @@ DEFAULT_SERVICE_MAINT_REASON = (
     "This is a default message."
 )
 SCRIPTS_DISABLED = (
-    "Scripts are disabled on this agent; to enable, configure "
-    "'enable_script_checks' or 'enable_local_script_checks' to true"
+    "Scripts are disabled on this agent from remote calls; to enable, configure "
+    "'enable_script_checks' to true"
 )
 OUTPUT_MAX_SIZE = 4096
+#: Consul's ``checks.MinInterval`` (seconds); ``core.min_check_interval`` overrides it.
+MIN_CHECK_INTERVAL = 1.0
+#: ``check_deregister_interval_min`` and ``check_reap_interval`` defaults (seconds).
+CHECK_DEREGISTER_INTERVAL_MIN = 60.0
+CHECK_REAP_INTERVAL = 30.0
+HEALTH_MAINT = "maintenance"
 DEFAULT_HTTP_TIMEOUT = 10.0
 DEFAULT_TCP_TIMEOUT = 10.0
 DEFAULT_SCRIPT_TIMEOUT = 30.0
@@ -71,7 +101,8 @@ _CHECK_KEYS = _canon([
     "TLSSkipVerify", "TLSServerName", "TCP", "UDP", "GRPC", "GRPCUseTLS", "H2PING", "Args",
     "DockerContainerID", "Shell", "AliasNode", "AliasService", "Interval", "Timeout",
     "DeregisterCriticalServiceAfter", "OutputMaxSize", "SuccessBeforePassing",
-    "FailuresBeforeCritical", "Script", "Output",
+    "FailuresBeforeCritical", "FailuresBeforeWarning", "Script", "Output", "OSService",
+    "H2PingUseTLS", "DisableRedirects",
 ])
 _CHECK_ALIASES = {"checkid": "id", "scriptargs": "args", "serviceid": "serviceid"}
 
@@ -102,11 +133,113 @@ def _duration(value: Any) -> float:
     raise HTTPError(400, f'Request decode failed: time: invalid duration "{value}"')
 
 
+def go_duration(seconds: float) -> str:
+    """Go's ``time.Duration.String()`` of ``seconds`` (``'0s'``, ``'100ms'``, ``'1m0s'``)."""
+    ns = int(round(seconds * 1e9))
+    if ns == 0:
+        return "0s"
+    sign = "-" if ns < 0 else ""
+    u = abs(ns)
+
+    def frac(value: int, unit: int) -> str:
+        whole, rest = divmod(value, unit)
+        if not rest:
+            return str(whole)
+        digits = str(rest).rjust(len(str(unit)) - 1, "0").rstrip("0")
+        return f"{whole}.{digits}"
+
+    if u < 1000:
+        return f"{sign}{u}ns"
+    if u < 1_000_000:
+        return f"{sign}{frac(u, 1000)}\u00b5s"
+    if u < 1_000_000_000:
+        return f"{sign}{frac(u, 1_000_000)}ms"
+    hours, rest = divmod(u, 3600 * 10**9)
+    minutes, rest = divmod(rest, 60 * 10**9)
+    out = sign
+    if hours:
+        out += f"{hours}h"
+    if hours or minutes:
+        out += f"{minutes}m"
+    return out + frac(rest, 10**9) + "s"
+
+
+_META_KEY = re.compile(r"[a-zA-Z0-9_-]+\Z")
+
+
+def validate_meta(meta: dict[str, str]) -> Optional[str]:
+    """Consul's ``validateMetadata`` for service meta: the error, or ``None``."""
+    if len(meta) > 64:
+        return "Node metadata cannot contain more than 64 key/value pairs"
+    for key, value in meta.items():
+        reason = None
+        if key == "":
+            reason = "Key cannot be blank"
+        elif not _META_KEY.match(key):
+            reason = "Key contains invalid characters"
+        elif len(key) > 128:
+            reason = "Key is too long (limit: 128 characters)"
+        elif key.startswith("consul-"):
+            reason = "Key prefix 'consul-' is reserved for internal use"
+        elif len(value) > 512:
+            reason = "Value is too long (limit: 512 characters)"
+        if reason is not None:
+            return f"Couldn't load metadata pair ('{key}', '{value}'): {reason}"
+    return None
+
+
+def truncate_output(output: str, limit: int = OUTPUT_MAX_SIZE) -> str:
+    """``CheckTTL.SetStatus``'s cut: ``<first limit bytes> ... (captured L of N bytes)``."""
+    raw = output.encode("utf-8")
+    if len(raw) <= limit:
+        return output
+    head = raw[:limit].decode("utf-8", "replace")
+    return f"{head} ... (captured {limit} of {len(raw)} bytes)"
+
+
+def _tagged_addresses(raw: Any, address: str, port: int) -> dict[str, dict[str, Any]]:
+    """
+    A service's ``TaggedAddresses`` as Consul keeps them (``{name: {Address,
+    Port}}``), with ``lan_ipv4``/``wan_ipv4`` (or ``_ipv6``) added from an IP
+    ``Address`` (agent.go ``addServiceInternal``).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    if isinstance(raw, dict):
+        for name, value in raw.items():
+            v = normalize(value, _canon(["Address", "Port"])) if isinstance(value, dict) else {}
+            out[str(name)] = {"Address": str(v.get("Address") or ""), "Port": int(v.get("Port") or 0)}
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        ip = None
+    if ip is not None:
+        kind = "ipv4" if ip.version == 4 else "ipv6"
+        for name in (f"lan_{kind}", f"wan_{kind}"):
+            out.setdefault(name, {"Address": address, "Port": port})
+    return out
+
+
+def _check_tagged(tagged: dict[str, dict[str, Any]]) -> Optional[str]:
+    """agent.go ``validateService``: tagged ``lan_ipv4``/``wan_ipv4``/``lan_ipv6`` must be IPs of their kind."""
+    for name, version in (("lan_ipv4", 4), ("wan_ipv4", 4), ("lan_ipv6", 6)):
+        if name in tagged:
+            try:
+                ok = ipaddress.ip_address(tagged[name]["Address"]).version == version
+            except ValueError:
+                ok = False
+            if not ok:
+                kind = "ipv4" if version == 4 else "ipv6"
+                return f"Service tagged address {go_quote(name)} must be a valid {kind} address"
+    return None
+
+
 class CheckType:
     """A parsed, validated check definition (from a body)."""
 
     def __init__(self, raw: dict[str, Any]) -> None:
         self.raw = raw
+        #: The ``CheckID`` an embedded service check gives itself ("" if none).
+        self.check_id = ""
         self.ttl = _duration(raw.get("TTL"))
         self.interval = _duration(raw.get("Interval"))
         self.timeout = _duration(raw.get("Timeout"))
@@ -117,40 +250,75 @@ class CheckType:
         self.docker = raw.get("DockerContainerID") or ""
         self.other = raw.get("UDP") or raw.get("H2PING") or ""
         self.alias = bool(raw.get("AliasNode") or raw.get("AliasService"))
-        if self.docker:
-            self.kind = "docker"
-        elif self.args:
-            self.kind = "script"
-        elif self.http:
-            self.kind = "http"
-        elif self.tcp:
-            self.kind = "tcp"
-        elif self.grpc:
+        self.dcsa = _duration(raw.get("DeregisterCriticalServiceAfter"))
+        self.udp = raw.get("UDP") or ""
+        self.h2ping = raw.get("H2PING") or ""
+        self.os_service = raw.get("OSService") or ""
+        # CheckType.Type(): the first that matches, in Consul's order.
+        iv = self.interval > 0
+        if self.grpc and iv:
             self.kind = "grpc"
-        elif raw.get("UDP"):
+        elif self.http and iv:
+            self.kind = "http"
+        elif self.ttl > 0:
+            self.kind = "ttl"
+        elif self.tcp and iv:
+            self.kind = "tcp"
+        elif self.udp and iv:
             self.kind = "udp"
-        elif raw.get("H2PING"):
-            self.kind = "h2ping"
         elif self.alias:
             self.kind = "alias"
+        elif self.args and self.docker and iv:
+            self.kind = "docker"
+        elif self.args and iv:
+            self.kind = "script"
+        elif self.h2ping and iv:
+            self.kind = "h2ping"
+        elif self.os_service and iv:
+            self.kind = "os_service"
         else:
-            self.kind = "ttl"
+            self.kind = ""
 
     @property
     def is_script(self) -> bool:
-        """Whether this is an ``Args`` or Docker check."""
-        return self.kind in ("script", "docker")
+        """Whether this is an ``Args`` (or Docker) check."""
+        return bool(self.args)
 
     def validate(self) -> Optional[str]:
         """Consul's ``CheckType.Validate``: the reason it is invalid, or ``None``."""
-        interval_check = self.kind in ("script", "docker", "http", "tcp", "grpc", "udp", "h2ping")
+        interval_check = bool(
+            self.args or self.http or self.tcp or self.udp or self.grpc or self.h2ping or self.os_service
+        )
         if self.interval > 0 and self.ttl > 0:
             return "Interval and TTL cannot both be specified"
         if interval_check and self.interval <= 0:
-            return "Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or GRPC checks"
+            return "Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or OSService checks"
+        if interval_check and self.alias:
+            return "Interval cannot be set for Alias checks"
+        if self.alias and self.ttl > 0:
+            return "TTL must be not be set for Alias checks"
         if not interval_check and not self.alias and self.ttl <= 0:
             return "TTL must be > 0 for TTL checks"
+        try:
+            max_size = int(self.raw.get("OutputMaxSize") or 0)
+            warn = int(self.raw.get("FailuresBeforeWarning") or 0)
+            crit = int(self.raw.get("FailuresBeforeCritical") or 0)
+        except (TypeError, ValueError):
+            max_size = warn = crit = 0
+        if max_size < 0:
+            return "MaxOutputMaxSize must be positive"
+        if warn > crit:
+            return "FailuresBeforeWarning can't be higher than FailuresBeforeCritical"
         return None
+
+    @property
+    def output_max_size(self) -> int:
+        """The output limit: ``OutputMaxSize`` when smaller than the 4096 default."""
+        try:
+            size = int(self.raw.get("OutputMaxSize") or 0)
+        except (TypeError, ValueError):
+            size = 0
+        return size if 0 < size < OUTPUT_MAX_SIZE else OUTPUT_MAX_SIZE
 
     def definition(self) -> dict[str, Any]:
         """The ``Definition`` shown on the check."""
@@ -200,11 +368,21 @@ class _Runner:
 class TTLRunner(_Runner):
     """Turns a check critical when its TTL passes without an update."""
 
-    def __init__(self, agent: "AgentPart", check_id: str, ttl: float) -> None:
+    def __init__(self, agent: "AgentPart", check_id: str, ttl: float, output_max_size: int = OUTPUT_MAX_SIZE) -> None:
         self.agent = agent
         self.check_id = check_id
         self.ttl = ttl
+        self.output_max_size = output_max_size
+        #: The output of the last TTL update (CheckTTL.lastOutput).
+        self.last_output = ""
         self._timer: Any = None
+
+    def set_status(self, status: str, output: str) -> None:
+        """``CheckTTL.SetStatus``: cut the output, record it, set the check, restart the TTL."""
+        output = truncate_output(output, self.output_max_size)
+        self.agent.set_status(self.check_id, status, output)
+        self.last_output = output
+        self.reset()
 
     def start(self) -> None:
         """Arm the TTL timer."""
@@ -226,10 +404,9 @@ class TTLRunner(_Runner):
         check = self.agent.checks.get(self.check_id)
         if check is None:
             return
-        last = check["Output"]
         output = "TTL expired"
-        if last and not last.startswith("TTL expired"):
-            output = f"TTL expired (last output before timeout follows): {last}"
+        if self.last_output:
+            output = f"TTL expired (last output before timeout follows): {self.last_output}"
         self.agent.set_status(self.check_id, CRITICAL, output)
         self.agent.core.changed()
 
@@ -477,6 +654,17 @@ class AgentPart:
         #: script check processes not yet reaped -> Deferred fired on reaping.
         self.processes: dict[Any, Deferred] = {}
         self._types: dict[str, CheckType] = {}
+        #: Whether ``PUT /v1/agent/leave`` was called.
+        self.left = False
+        #: service IDs registered without ``Tags`` (Go's nil slice: ``null``
+        #: in the check lists of ``/v1/agent/health/service``).
+        self._nil_tags: set[str] = set()
+        #: check ID -> DeregisterCriticalServiceAfter in effect (seconds).
+        self._reap_after: dict[str, float] = {}
+        #: check ID -> clock time it went critical.
+        self._critical_since: dict[str, float] = {}
+        self._started = core.clock.seconds()
+        self._reaper: Any = None
 
     # -- state ----------------------------------------------------------------
 
@@ -491,6 +679,7 @@ class AgentPart:
         if check is None:
             return False
         changed = check["Status"] != status or check["Output"] != output
+        self._track_critical(check_id, check["Status"], status)
         check["Status"] = status
         check["Output"] = output
         catalog = self.core.catalog
@@ -505,8 +694,18 @@ class AgentPart:
             return
         self.core.catalog.set_check({k: v for k, v in check.items() if k not in ("CreateIndex", "ModifyIndex")}, idx)
 
+    def _track_critical(self, check_id: str, old: Optional[str], new: str) -> None:
+        if new != CRITICAL:
+            self._critical_since.pop(check_id, None)
+        elif old != CRITICAL or check_id not in self._critical_since:
+            self._critical_since[check_id] = self.core.clock.seconds()
+
     def add_check(self, check_id: str, check: dict[str, Any], ct: Optional[CheckType], idx: int) -> None:
-        """Store a local check, write it to the catalog and start its runner."""
+        """
+        Store a local check, write it to the catalog and start its runner.  A
+        check that already exists keeps its status and output, as in Consul.
+        """
+        previous = self.checks.get(check_id)
         self._stop(check_id)
         svc = self.services.get(check.get("ServiceID") or "")
         entry = {
@@ -520,10 +719,18 @@ class AgentPart:
             "ServiceName": svc["Service"] if svc else "",
             "ServiceTags": list(svc["Tags"]) if svc else [],
             "Type": check.get("Type") or (ct.kind if ct else ""),
+            "Interval": check.get("Interval") or "",
+            "Timeout": check.get("Timeout") or "",
+            "ExposedPort": 0,
             "Definition": ct.definition() if ct else {},
             "CreateIndex": 0,
             "ModifyIndex": 0,
         }
+        if previous is not None:
+            entry["Status"] = previous["Status"]
+            entry["Output"] = previous["Output"]
+        self._critical_since.pop(check_id, None)
+        self._track_critical(check_id, None, entry["Status"])
         self.checks[check_id] = entry
         self._sync_check(check_id, idx)
         if ct is not None:
@@ -532,31 +739,76 @@ class AgentPart:
             if runner is not None:
                 self._runners[check_id] = runner
                 runner.start()
+            if ct.dcsa > 0:
+                floor = float(getattr(self.core, "check_deregister_interval_min", CHECK_DEREGISTER_INTERVAL_MIN))
+                self._reap_after[check_id] = max(ct.dcsa, floor)
+                self._schedule_reaper()
+
+    # -- DeregisterCriticalServiceAfter ------------------------------------------
+
+    def _schedule_reaper(self) -> None:
+        if self._reaper is not None and self._reaper.active():
+            return
+        period = float(getattr(self.core, "check_reap_interval", CHECK_REAP_INTERVAL))
+        now = self.core.clock.seconds()
+        ticks = int((now - self._started) // period) + 1
+        self._reaper = self.core.clock.callLater(self._started + ticks * period - now, self._reap)
+
+    def _reap(self) -> None:
+        """agent.go ``reapServicesInternal``: one pass of the reaper."""
+        self._reaper = None
+        now = self.core.clock.seconds()
+        reaped: set[str] = set()
+        for cid, timeout in sorted(self._reap_after.items()):
+            check = self.checks.get(cid)
+            if check is None or check["Status"] != CRITICAL or not check["ServiceID"]:
+                continue
+            sid = check["ServiceID"]
+            since = self._critical_since.get(cid)
+            if sid in reaped or since is None:
+                continue
+            if now - since > timeout and sid in self.services:
+                reaped.add(sid)
+                log.info("deregistered service {sid} with critical check {cid}", sid=sid, cid=cid)
+                self.remove_service(sid, self.core.next_index())
+        if reaped:
+            self.core.changed()
+        if self._reap_after:
+            self._schedule_reaper()
 
     def _runner_for(self, check_id: str, ct: CheckType) -> Optional[_Runner]:
         core = self.core
-        if ct.kind == "ttl":
-            return TTLRunner(self, check_id, ct.ttl)
+        if ct.ttl > 0:
+            return TTLRunner(self, check_id, ct.ttl, ct.output_max_size)
         if core.reactor is None:
             return None
+        # agent.go addCheck raises intervals under checks.MinInterval.
+        interval = max(ct.interval, float(getattr(core, "min_check_interval", MIN_CHECK_INTERVAL)))
         if ct.kind == "http":
-            return IntervalRunner(self, check_id, ct.interval, http_probe(core, ct))
+            return IntervalRunner(self, check_id, interval, http_probe(core, ct))
         if ct.kind == "tcp":
-            return IntervalRunner(self, check_id, ct.interval, tcp_probe(core, ct))
+            return IntervalRunner(self, check_id, interval, tcp_probe(core, ct))
         if ct.kind == "script":
-            return IntervalRunner(self, check_id, ct.interval, script_probe(core, ct))
+            return IntervalRunner(self, check_id, interval, script_probe(core, ct))
         return None
+
+    def runner_interval(self, check_id: str) -> Optional[float]:
+        """The interval a check's runner uses (after the minimum), or ``None``."""
+        runner = self._runners.get(check_id)
+        return runner.interval if isinstance(runner, IntervalRunner) else None
 
     def _stop(self, check_id: str) -> None:
         runner = self._runners.pop(check_id, None)
         if runner is not None:
             runner.stop()
         self._types.pop(check_id, None)
+        self._reap_after.pop(check_id, None)
 
     def remove_check(self, check_id: str, idx: int) -> None:
         """Remove a local check: stop its runner, drop it from the catalog."""
         self._stop(check_id)
         self.checks.pop(check_id, None)
+        self._critical_since.pop(check_id, None)
         self.core.catalog.remove_check(self.node, check_id, idx)
 
     def remove_service(self, service_id: str, idx: int) -> None:
@@ -565,6 +817,7 @@ class AgentPart:
             if check["ServiceID"] == service_id:
                 self.remove_check(cid, idx)
         self.services.pop(service_id, None)
+        self._nil_tags.discard(service_id)
         self.core.catalog.remove_service(self.node, service_id, idx)
 
     def stop(self) -> "Deferred[None]":
@@ -574,6 +827,10 @@ class AgentPart:
         """
         for cid in list(self._runners):
             self._stop(cid)
+        self._reap_after.clear()
+        if self._reaper is not None and self._reaper.active():
+            self._reaper.cancel()
+        self._reaper = None
         pending = list(self.processes.values())
         return DeferredList(pending).addCallback(lambda _: None)
 
@@ -589,6 +846,9 @@ class AgentPart:
             Route("/v1/agent/maintenance", ("PUT",), self._maintenance),
             Route("/v1/agent/join/", ("PUT",), self._join),
             Route("/v1/agent/force-leave/", ("PUT",), self._force_leave),
+            Route("/v1/agent/leave", ("PUT",), self._leave),
+            Route("/v1/agent/health/service/id/", ("GET",), self._health_by_id),
+            Route("/v1/agent/health/service/name/", ("GET",), self._health_by_name),
             Route("/v1/agent/service/register", ("PUT",), self._service_register),
             Route("/v1/agent/service/deregister/", ("PUT",), self._service_deregister),
             Route("/v1/agent/service/maintenance/", ("PUT",), self._service_maintenance),
@@ -658,14 +918,9 @@ class AgentPart:
         members = [m for m in members if req.authz.allowed("node", self.core.node_name, "read")]
         return Reply(apply_filter(req, members))
 
-    def _service_view(self, svc: dict[str, Any]) -> dict[str, Any]:
-        out = dict(svc)
-        out["Datacenter"] = self.core.datacenter
-        return out
-
     def _services(self, req: FakeRequest) -> Reply:
         items = [
-            self._service_view(s) for _, s in sorted(self.services.items())
+            self.agent_service(s) for _, s in sorted(self.services.items())
             if req.authz.allowed("service", s["Service"], "read")
         ]
         items = apply_filter(req, items)
@@ -727,8 +982,18 @@ class AgentPart:
     # services
 
     def _service_register(self, req: FakeRequest) -> Reply:
+        # agent_endpoint.go AgentRegisterService, in its order: decode, name,
+        # address, weights, meta, checks (validity, then status), ACL, add.
         body = req.json()
         body = normalize(body if body is not None else {}, _SERVICE_KEYS)
+        tags = body.get("Tags")
+        if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+            raise HTTPError(400, "Request decode failed: json: cannot unmarshal into Go struct field "
+                                 "ServiceDefinition.Tags of type []string")
+        meta = body.get("Meta")
+        if meta is not None and (not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values())):
+            raise HTTPError(400, "Request decode failed: json: cannot unmarshal into Go struct field "
+                                 "ServiceDefinition.Meta of type string")
         name = body.get("Name") or ""
         if not name:
             raise HTTPError(400, "Missing service name")
@@ -736,18 +1001,21 @@ class AgentPart:
         address = body.get("Address") or ""
         if address in ("0.0.0.0", "::", "[::]"):
             raise HTTPError(400, "Invalid service address")
-        meta = body.get("Meta") or {}
-        if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
-            raise HTTPError(400, "Invalid Service Meta: values must be strings")
-        tags = body.get("Tags") or []
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise HTTPError(400, "Request decode failed: Tags must be a list of strings")
-        weights = body.get("Weights") or {"Passing": 1, "Warning": 1}
-        if isinstance(weights, dict):
-            weights = normalize(weights, _canon(["Passing", "Warning"]))
-            if (weights.get("Passing") or 0) < 1:
+        raw_weights = body.get("Weights")
+        if isinstance(raw_weights, dict):
+            w = normalize(raw_weights, _canon(["Passing", "Warning"]))
+            # A Weights object decodes missing fields as 0 (Warning is kept).
+            weights = {"Passing": int(w.get("Passing") or 0), "Warning": int(w.get("Warning") or 0)}
+            if weights["Passing"] < 1:
                 raise HTTPError(400, "Invalid Weights: Passing must be greater than 0")
-            weights = {"Passing": weights.get("Passing", 1), "Warning": weights.get("Warning", 1)}
+            if weights["Warning"] < 0:
+                raise HTTPError(400, "Invalid Weights: Warning must be greater or equal than 0")
+        else:
+            weights = {"Passing": 1, "Warning": 1}
+        meta = dict(meta or {})
+        reason = validate_meta(meta)
+        if reason is not None:
+            raise HTTPError(400, f"Invalid Service Meta: {reason}")
         raws = []
         if body.get("Check"):
             raws.append(body["Check"])
@@ -757,37 +1025,51 @@ class AgentPart:
             if not isinstance(raw, dict):
                 raise HTTPError(400, "Request decode failed: a check must be an object")
             ct = _parse_check(raw)
-            status = ct.raw.get("Status") or ""
-            if status and status not in STATUSES:
-                raise HTTPError(400, "Status for checks must 'passing', 'warning', 'critical'")
             reason = ct.validate()
             if reason is not None:
                 raise HTTPError(400, f"Invalid check: {reason}")
+            # An embedded check (structs.CheckType) names its ID "CheckID" only.
+            ct.check_id = next(
+                (str(v) for k, v in raw.items() if str(k).lower().replace("_", "") == "checkid" and v), ""
+            )
             parsed.append(ct)
+        for ct in parsed:
+            status = ct.raw.get("Status") or ""
+            if status and status not in STATUSES:
+                raise HTTPError(400, "Status for checks must 'passing', 'warning', 'critical'")
         require(req, "service", name, "write")
         existing = self.services.get(sid)
         if existing is not None and existing["Service"] != name:
             require(req, "service", existing["Service"], "write")
+        port = int(body.get("Port") or 0)
+        tagged = _tagged_addresses(body.get("TaggedAddresses"), address, port)
+        reason = _check_tagged(tagged)
+        if reason is not None:
+            raise HTTPError(500, reason)
         if any(ct.is_script for ct in parsed) and not self.core.enable_script_checks:
             raise HTTPError(500, SCRIPTS_DISABLED)
         idx = self.core.next_index()
         svc: dict[str, Any] = {
             "ID": sid,
             "Service": name,
-            "Tags": list(tags),
-            "Meta": dict(meta),
-            "Port": int(body.get("Port") or 0),
+            "Tags": list(tags or []),
+            "Meta": meta,
+            "Port": port,
             "Address": address,
             "Weights": weights,
             "EnableTagOverride": bool(body.get("EnableTagOverride", False)),
         }
-        if body.get("TaggedAddresses"):
-            svc["TaggedAddresses"] = body["TaggedAddresses"]
+        if tagged:
+            svc["TaggedAddresses"] = tagged
+        if tags is None:
+            self._nil_tags.add(sid)
+        else:
+            self._nil_tags.discard(sid)
         self.services[sid] = svc
         self.core.catalog.set_service(self.node, svc, idx)
         new_ids = []
         for i, ct in enumerate(parsed):
-            cid = ct.raw.get("ID") or f"service:{sid}" + (f":{i + 1}" if len(parsed) > 1 else "")
+            cid = ct.check_id or f"service:{sid}" + (f":{i + 1}" if len(parsed) > 1 else "")
             new_ids.append(cid)
             self.add_check(
                 cid,
@@ -796,20 +1078,23 @@ class AgentPart:
                     "Notes": ct.raw.get("Notes") or "",
                     "Status": ct.raw.get("Status") or CRITICAL,
                     "ServiceID": sid,
+                    "Interval": go_duration(ct.interval) if ct.interval else "",
+                    "Timeout": go_duration(ct.timeout) if ct.timeout else "",
                 },
                 ct,
                 idx,
             )
-        replace = req.has("replace-existing-checks") and (req.get("replace-existing-checks") or "true") in ("", "true")
+        replace = req.has("replace-existing-checks") and (req.get("replace-existing-checks") or "") in ("", "true")
         if replace:
+            # Every other check of the service goes, the maintenance one included.
             for cid, check in list(self.checks.items()):
-                if check["ServiceID"] == sid and cid not in new_ids and not cid.startswith(SERVICE_MAINT_PREFIX):
+                if check["ServiceID"] == sid and cid not in new_ids:
                     self.remove_check(cid, idx)
         # Checks already attached to the service pick up its new name/tags.
         for check in self.checks.values():
             if check["ServiceID"] == sid:
                 check["ServiceName"] = name
-                check["ServiceTags"] = list(tags)
+                check["ServiceTags"] = list(svc["Tags"])
         return Reply(b"", json=False)
 
     def _service_deregister(self, req: FakeRequest) -> Reply:
@@ -851,18 +1136,175 @@ class AgentPart:
             self.remove_check(cid, self.core.next_index())
         return Reply(b"", json=False)
 
-    def _service_get(self, req: FakeRequest) -> Reply:
+    def agent_service(self, svc: dict[str, Any]) -> dict[str, Any]:
+        """``buildAgentService``: the ``api.AgentService`` view of a local service."""
+        weights = svc["Weights"]
+        out: dict[str, Any] = {
+            "ID": svc["ID"],
+            "Service": svc["Service"],
+            "Tags": list(svc["Tags"]),
+            "Meta": dict(svc["Meta"]),
+            "Port": svc["Port"],
+            "Address": svc["Address"],
+        }
+        if svc.get("TaggedAddresses"):
+            out["TaggedAddresses"] = {k: dict(v) for k, v in svc["TaggedAddresses"].items()}
+        out["Weights"] = {
+            "Passing": weights["Passing"] if weights["Passing"] > 0 else 1,
+            "Warning": weights["Warning"],
+        }
+        out["EnableTagOverride"] = svc["EnableTagOverride"]
+        out["Datacenter"] = self.core.datacenter
+        return out
+
+    def _service_get(self, req: FakeRequest) -> Any:
+        # agent_endpoint.go AgentService: hash-based blocking on local state.
+        sid = req.tail
+        options = parse_query_options(req)  # 400 Invalid wait time / Invalid index
+        want = req.get("hash") or ""
+
+        def compute() -> tuple[str, Reply]:
+            svc = self.services.get(sid)
+            if svc is None:
+                return "", Reply(f"unknown service ID: {sid}", status=404, json=False)
+            if not req.authz.allowed("service", svc["Service"], "read"):
+                return "", Reply("Permission denied", status=403, json=False)
+            out = self.agent_service(svc)
+            digest = "%x" % int(hashlib.sha256(json.dumps(out, sort_keys=True).encode("utf-8")).hexdigest()[:16], 16)
+            out["ContentHash"] = digest
+            return digest, Reply(out, headers={"X-Consul-ContentHash": digest})
+
+        current, reply = compute()
+        if not want or current != want:
+            return reply
+        wait = options.wait if options.wait > 0 else DEFAULT_QUERY_TIME
+        wait = min(wait, MAX_QUERY_TIME)
+        wait += self.core.rng.uniform(0, wait / 16.0)
+        core = self.core
+
+        def cancel(_: Deferred) -> None:
+            core._drop(waiter)
+
+        d: Deferred = Deferred(cancel)
+        waiter = _Waiter(compute, lambda h: h != want, d, None)
+
+        def expire() -> None:
+            waiter.timer = None
+            if waiter in core._waiters:
+                core._waiters.remove(waiter)
+                d.callback(waiter.compute()[1])
+                core._async_done()
+
+        waiter.timer = core.clock.callLater(wait, expire)
+        core._waiters.append(waiter)
+        return d
+
+    # local health (/v1/agent/health/service/...)
+
+    def _api_check(self, check: dict[str, Any], service_id: str) -> dict[str, Any]:
+        """``agentHealthService``'s ``api.HealthCheck``: only the basic fields are copied."""
+        tags: Any = list(check["ServiceTags"]) if check["ServiceID"] else None
+        if check["ServiceID"] and check["ServiceID"] in self._nil_tags:
+            tags = None
+        return {
+            "Node": check["Node"],
+            "CheckID": check["CheckID"],
+            "Name": check["Name"],
+            "Status": check["Status"],
+            "Notes": check["Notes"],
+            "Output": check["Output"],
+            "ServiceID": check["ServiceID"],
+            "ServiceName": check["ServiceName"],
+            "ServiceTags": tags,
+            "Type": "",
+            "ExposedPort": 0,
+            "Definition": {
+                "HTTP": "", "Header": None, "Method": "", "Body": "", "TLSServerName": "",
+                "TLSSkipVerify": False, "TCP": "", "TCPUseTLS": False, "UDP": "", "GRPC": "",
+                "OSService": "", "GRPCUseTLS": False, "Interval": "0s", "Timeout": "0s",
+                "DeregisterCriticalServiceAfter": "0s",
+            },
+            "CreateIndex": 0,
+            "ModifyIndex": 0,
+        }
+
+    def local_health(self, service_id: str) -> tuple[int, str, list[dict[str, Any]]]:
+        """
+        ``agentHealthService``: ``(code, status, checks)`` of one local
+        service, its node checks included; maintenance wins, then critical,
+        warning, passing (no checks: passing); 200/429/503.
+        """
+        checks = [
+            self._api_check(c, service_id)
+            for cid, c in sorted(self.checks.items())
+            if c["ServiceID"] in ("", service_id)
+        ]
+        seen = set()
+        for c in checks:
+            if c["CheckID"] == NODE_MAINT_ID or c["CheckID"].startswith(SERVICE_MAINT_PREFIX):
+                seen.add(HEALTH_MAINT)
+            else:
+                seen.add(c["Status"])
+        for status in (HEALTH_MAINT, CRITICAL, WARNING, PASSING):
+            if status in seen:
+                break
+        else:
+            status = PASSING
+        code = {WARNING: 429, PASSING: 200}.get(status, 503)
+        return code, status, checks
+
+    @staticmethod
+    def _wants_text(req: FakeRequest) -> bool:
+        if req.headers.get("accept", "").startswith("text/plain"):
+            return True
+        fmt = req.get("format") or ""
+        return fmt == "text"
+
+    def _health_reply(self, req: FakeRequest, code: int, reason: str, body: Any) -> Reply:
+        headers = {"X-Consul-Reason": reason}
+        if self._wants_text(req):
+            headers["Content-Type"] = "text/plain"
+            return Reply(reason, status=code, json=False, headers=headers)
+        headers["Content-Type"] = "application/json"
+        return Reply(body, status=code, headers=headers)
+
+    def _health_by_id(self, req: FakeRequest) -> Reply:
         sid = req.tail
         if not sid:
-            raise HTTPError(400, "Missing service ID")
+            raise HTTPError(400, "Missing serviceID")
         svc = self.services.get(sid)
         if svc is None:
-            raise HTTPError(404, f"unknown service ID: {sid}")
+            reason = f"ServiceId {sid} not found"
+            return self._health_reply(
+                req, 404, reason, {"AggregatedStatus": CRITICAL, "Service": None, "Checks": None}
+            )
         require(req, "service", svc["Service"], "read")
-        out = self._service_view(svc)
-        digest = hashlib.sha256(json.dumps(out, sort_keys=True).encode("utf-8")).hexdigest()[:16]
-        out["ContentHash"] = digest
-        return Reply(out, headers={"X-Consul-ContentHash": digest})
+        code, status, checks = self.local_health(sid)
+        return self._health_reply(
+            req, code, status,
+            {"AggregatedStatus": status, "Service": self.agent_service(svc), "Checks": checks},
+        )
+
+    def _health_by_name(self, req: FakeRequest) -> Reply:
+        name = req.tail
+        if not name:
+            raise HTTPError(400, "Missing service Name")
+        require(req, "service", name, "read")
+        code, status = 404, f"ServiceName {name} Not Found"
+        result = []
+        for sid, svc in sorted(self.services.items()):
+            if svc["Service"] != name:
+                continue
+            scode, sstatus, checks = self.local_health(sid)
+            result.append({"AggregatedStatus": sstatus, "Service": self.agent_service(svc), "Checks": checks})
+            if code == 404 or code < scode:
+                code, status = scode, sstatus
+        return self._health_reply(req, code, status, result)
+
+    def _leave(self, req: FakeRequest) -> Reply:
+        require(req, "agent", self.node, "write")
+        self.left = True
+        return Reply(b"", json=False)
 
     # checks
 
@@ -893,14 +1335,17 @@ class AgentPart:
         if ct.is_script and not self.core.enable_script_checks:
             raise HTTPError(500, SCRIPTS_DISABLED)
         cid = raw.get("ID") or name
+        # CheckDefinition has no Output; HealthCheck() sets Interval and
+        # Timeout with Go's Duration.String ("0s" when not given).
         self.add_check(
             cid,
             {
                 "Name": name,
                 "Notes": raw.get("Notes") or "",
                 "Status": status or CRITICAL,
-                "Output": raw.get("Output") or "",
                 "ServiceID": sid,
+                "Interval": go_duration(ct.interval),
+                "Timeout": go_duration(ct.timeout),
             },
             ct,
             self.core.next_index(),
@@ -928,8 +1373,7 @@ class AgentPart:
         runner = self._runners.get(cid)
         if not isinstance(runner, TTLRunner):
             raise HTTPError(500, f"CheckID {go_quote(cid)} does not have associated TTL")
-        self.set_status(cid, status, output[:OUTPUT_MAX_SIZE])
-        runner.reset()
+        runner.set_status(status, output)
 
     def _ttl_update(self, req: FakeRequest, status: str) -> Reply:
         check = self._vet_check(req)
