@@ -329,30 +329,57 @@ class BackoffTests(_Base):
     """Errors never stop a watch."""
 
     def test_backoff_sequence_and_cap(self) -> None:
-        """Retries wait backoff * 2**n, capped, with no jitter when jitter=0."""
+        """Retries wait backoff * n**2, capped, as plan.go's retryInterval * failures*failures."""
         server, consul = self.scripted()
-        self.stop(watch_key(consul, "k", self.handler, backoff=1, backoff_cap=10, jitter=0))
+        self.stop(watch_key(consul, "k", self.handler, backoff=1, backoff_cap=10))
+        delays = []
+        for _ in range(6):
+            server.answer(code=500, index=None, body=b"rpc error")
+            t0 = self.clock.seconds()
+            while not server.pending:
+                self.clock.advance(0.5)
+            delays.append(self.clock.seconds() - t0)
+        self.assertEqual(delays, [1, 4, 9, 10, 10, 10])
+        self.assertEqual(self.calls, [])
+
+    def test_default_schedule_is_consuls(self) -> None:
+        """By default retries wait 5, 20, 45, 80, 125 then 180 s, without jitter (plan.go)."""
+        server, consul = self.scripted()
+        self.stop(watch_key(consul, "k", self.handler))
         delays = []
         for _ in range(7):
             server.answer(code=500, index=None, body=b"rpc error")
             t0 = self.clock.seconds()
-            step = 0.0
             while not server.pending:
-                self.clock.advance(0.5)
-                step += 0.5
+                self.clock.advance(1)
             delays.append(self.clock.seconds() - t0)
-        self.assertEqual(delays, [1, 2, 4, 8, 10, 10, 10])
-        self.assertEqual(self.calls, [])
+        self.assertEqual(delays, [5, 20, 45, 80, 125, 180, 180])
+
+    def test_success_resets_failures(self) -> None:
+        """After a success the next failure waits the base delay again."""
+        server, consul = self.scripted()
+        self.stop(watch_key(consul, "k", self.handler))
+        server.answer(code=500, index=None, body=b"x")
+        self.clock.advance(5)
+        server.answer(code=500, index=None, body=b"x")
+        self.clock.advance(20)
+        server.answer(index=3, body=[kv_entry("k", b"a", 3)])
+        self.clock.advance(0)
+        server.answer(code=500, index=None, body=b"x")
+        self.clock.advance(4.9)
+        self.assertEqual(server.pending, [])
+        self.clock.advance(0.1)
+        self.assertEqual(len(server.pending), 1)
 
     def test_jitter_bounds(self) -> None:
         """With jitter j each delay lies in [d*(1-j), d] and they are not all equal."""
         policy = RetryPolicy(backoff=1, backoff_cap=60, jitter=0.5)
         rng = random.Random(4)
-        got = [policy.delay(n, rng) for n in range(1, 9)]
+        got = [policy.delay(n, rng) for n in range(1, 12)]
         for n, d in enumerate(got, 1):
-            full = min(60, 2 ** (n - 1))
+            full = min(60, n * n)
             self.assertTrue(full * 0.5 <= d <= full, (n, d))
-        self.assertNotEqual(got[6], got[7])
+        self.assertNotEqual(got[9], got[10])
 
     def test_bad_policy(self) -> None:
         """Nonsense backoff settings are refused at construction."""
@@ -366,13 +393,13 @@ class BackoffTests(_Base):
         errors: list[Any] = []
         recovered: list[int] = []
         self.stop(watch_key(
-            consul, "k", self.handler, jitter=0,
+            consul, "k", self.handler,
             on_error=errors.append, on_recover=lambda: recovered.append(1),
         ))
         server.answer(index=5, body=[kv_entry("k", b"a", 5)])
         self.clock.advance(0)
         server.answer(code=500, index=None, body=b"down")
-        self.clock.advance(1)
+        self.clock.advance(5)
         self.assertEqual(len(errors), 1)
         self.assertIsNone(server.last_index())  # index reset: fetch the current state
         server.answer(index=9, body=[kv_entry("k", b"z", 9)])
@@ -380,11 +407,42 @@ class BackoffTests(_Base):
         self.assertEqual(recovered, [1])
         self.assertEqual(self.calls[-1][1]["Value"], b"z")
 
+    def test_unchanged_after_error_still_fires(self) -> None:
+        """The first answer after an error reaches the handler even when unchanged (plan.go: lastParamVal = nil)."""
+        server, consul = self.scripted()
+        self.stop(watch_key(consul, "k", self.handler))
+        server.answer(index=5, body=[kv_entry("k", b"a", 5)])
+        self.clock.advance(0)
+        server.answer(code=500, index=None, body=b"down")
+        self.clock.advance(5)
+        server.answer(index=5, body=[kv_entry("k", b"a", 5)])
+        self.clock.advance(0)
+        self.assertEqual([(i, d["Value"]) for i, d in self.calls], [(5, b"a"), (5, b"a")])
+        # ...and then the usual rules again: same index, no call.
+        self.clock.advance(1)  # the rate limit: the data did not change
+        server.answer(index=5, body=[kv_entry("k", b"a", 5)])
+        self.clock.advance(1)
+        self.assertEqual(len(self.calls), 2)
+
+    def test_event_after_error_redelivers_buffer(self) -> None:
+        """After an error an event watch gets every buffered event again, as Consul's unpruned list."""
+        server, consul = self.scripted()
+        self.stop(watch_event(consul, self.handler))
+        e1 = {"ID": "00000000-0000-0001-0000-000000000003", "Name": "a", "LTime": 1}
+        server.answer(index=event_id_to_index(e1["ID"]), body=[e1])
+        self.clock.advance(0)
+        server.answer(code=500, index=None, body=b"down")
+        self.clock.advance(5)
+        self.assertIsNone(server.last_index())
+        server.answer(index=event_id_to_index(e1["ID"]), body=[e1])
+        self.clock.advance(0)
+        self.assertEqual([[e["LTime"] for e in d] for _, d in self.calls], [[1], [1]])
+
     def test_connection_loss_fake(self) -> None:
         """A connection-level failure is retried; after it the watch is back on FakeConsul."""
         self.put("foo", b"1")
         errors: list[Any] = []
-        w = watch_key(self.consul, "foo", self.handler, on_error=errors.append, jitter=0)
+        w = watch_key(self.consul, "foo", self.handler, on_error=errors.append)
         self.stop(w)
         self.clock.advance(0)
         poll = w._poll
@@ -396,8 +454,17 @@ class BackoffTests(_Base):
         current.errback(ConsulConnectionError("GET /v1/kv/foo: connection lost"))
         self.assertEqual(len(errors), 1)
         self.put("foo", b"2")
-        self.clock.advance(1)
+        self.clock.advance(5)
         self.assertEqual(self.calls[-1][1]["Value"], b"2")
+
+    def test_404_is_an_error_outside_kv(self) -> None:
+        """A 404 from a non-KV endpoint is retried as an error (api requireOK), not reported as null."""
+        server, consul = self.scripted()
+        errors: list[Any] = []
+        self.stop(watch_nodes(consul, self.handler, on_error=errors.append))
+        server.answer(code=404, index=3, body=b"not found")
+        self.clock.advance(0)
+        self.assertEqual((self.calls, len(errors)), ([], 1))
 
     def test_stop_during_backoff(self) -> None:
         """stopService during a backoff pause cancels it: no more queries."""
@@ -651,3 +718,83 @@ class FakeCatalogTests(_Base):
         self.clock.advance(0)
         self.assertEqual([[e["Payload"] for e in d] for _, d in self.calls],
                          [[b"v1"], [b"v2"], [b"v3"]])
+
+
+class ConsulWatchShapeTests(_Base):
+    """raw=True gives the JSON consul watch gives: Go api structs re-encoded."""
+
+    def test_key_go_shape(self) -> None:
+        """A key entry comes in api.KVPair field order with "Session": "" added."""
+        self.put("foo", b"bar")
+        self.stop(watch_key(self.consul, "foo", self.handler, raw=True))
+        self.clock.advance(0)
+        data = self.calls[0][1]
+        self.assertEqual(list(data), ["Key", "CreateIndex", "ModifyIndex", "LockIndex",
+                                      "Flags", "Value", "Session"])
+        self.assertEqual((data["Value"], data["Session"]), ("YmFy", ""))
+
+    def test_keyprefix_go_shape_and_null(self) -> None:
+        """A prefix with keys is a list of api.KVPair; an empty prefix is null."""
+        self.stop(watch_keyprefix(self.consul, "p/", self.handler, raw=True))
+        self.clock.advance(0)
+        self.put("p/a", b"1")
+        self.assertEqual(self.calls[0][1], None)
+        self.assertEqual([(e["Key"], e["Value"], e["Session"]) for e in self.calls[1][1]],
+                         [("p/a", "MQ==", "")])
+
+    def test_event_go_shape(self) -> None:
+        """Events carry every api.UserEvent field in order, zero values filled in."""
+        server, consul = self.scripted()
+        self.stop(watch_event(consul, self.handler, raw=True))
+        e1 = {"ID": "00000000-0000-0001-0000-000000000003", "Name": "deploy", "LTime": 4}
+        server.answer(index=event_id_to_index(e1["ID"]), body=[e1])
+        self.clock.advance(0)
+        self.assertEqual(self.calls[0][1], [{
+            "ID": e1["ID"], "Name": "deploy", "Payload": None, "NodeFilter": "",
+            "ServiceFilter": "", "TagFilter": "", "Version": 0, "LTime": 4,
+        }])
+
+
+class ChecksTagTests(_Base):
+    """checks watches filtered by tag (the StateTags / ChecksTags variant)."""
+
+    def register(self, node: str, service: str, tags: list[str], status: str) -> None:
+        self.successResultOf(self.consul.catalog.register(
+            node, "10.0.0.1",
+            service={"Service": service, "ID": f"{service}-{node}", "Tags": tags, "Port": 80},
+            check={"CheckID": f"c-{service}-{node}", "Name": "c", "Status": status,
+                   "ServiceID": f"{service}-{node}"},
+        ))
+        self.clock.advance(0)
+
+    def test_state_with_tags(self) -> None:
+        """By state, only checks whose ServiceTags hold every tag are given."""
+        self.stop(watch_checks(self.consul, self.handler, state="critical", tag=["a", "b"]))
+        self.clock.advance(0)
+        self.register("n1", "web", ["a", "b"], "critical")
+        self.register("n2", "web", ["a"], "critical")
+        self.register("n3", "db", ["a", "b", "c"], "passing")
+        self.assertEqual([[c["CheckID"] for c in d] for _, d in self.calls],
+                         [[], ["c-web-n1"]])
+
+    def test_service_with_tag(self) -> None:
+        """By service, a single tag string filters too; other changes do not call."""
+        self.stop(watch_checks(self.consul, self.handler, service="web", tag="a"))
+        self.clock.advance(0)
+        self.register("n1", "web", ["b"], "critical")
+        self.register("n2", "web", ["a"], "passing")
+        self.assertEqual([[c["CheckID"] for c in d] for _, d in self.calls],
+                         [[], ["c-web-n2"]])
+
+    def test_tags_share_the_poll(self) -> None:
+        """A tag filter runs on the shared answer: no extra long-poll."""
+        w1 = watch_checks(self.consul, self.handler, state="any", tag="a")
+        w2 = watch_checks(self.consul, self.handler, state="any")
+        self.stop(w1)
+        self.stop(w2)
+        self.assertIs(w1._poll, w2._poll)
+
+    def test_tag_not_for_other_types(self) -> None:
+        """tag stays refused where Consul refuses it (nodes, key...)."""
+        self.assertRaises(ValueError, build_watch, "nodes", tag="a")
+        self.assertRaises(ValueError, build_watch, "key", key="k", tag="a")

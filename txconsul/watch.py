@@ -13,21 +13,28 @@ share one poll, hence one HTTP long-poll, and the result is fanned out.
 The rules, from Consul's blocking-query guidance and ``consul watch``:
 
 - the handler ``(index, data)`` fires once with the initial state, then only
-  when the data really changed (same index or equal data: no call); a
-  deleted key is reported as ``None``;
+  when the index moved and the data really changed (same index or equal
+  data: no call); a deleted key is reported as ``None`` (api/watch/plan.go:
+  ``lastParamVal.Equal`` then ``reflect.DeepEqual(p.lastResult, result)``);
 - a handler may return a Deferred: the next query waits for it, so handler
   calls never overlap and nothing queues up;
 - the index is reset to 0 when it goes backwards, never used below 1, and a
   loop whose queries return quickly without a data change is rate limited;
-- errors never stop a watch: the query is retried with exponential backoff
-  and jitter up to a cap, the index is reset so that the first answer after
-  recovery is the current state, and loss and recovery are logged and given
-  to the optional ``on_error`` / ``on_recover`` callbacks;
+- errors never stop a watch: the query is retried after ``5s * n**2``
+  (n consecutive failures), at most 180 s, as plan.go's ``retryInterval`` /
+  ``maxBackoffTime``; the index is reset, and the first answer after an
+  error is given to the handler even when it equals the last one (plan.go
+  sets ``lastParamVal = nil`` on error, which skips the ``DeepEqual`` test);
+  loss and recovery are logged and given to the optional ``on_error`` /
+  ``on_recover`` callbacks;
 - ``stopService`` cancels the query in flight.
 
 The data a handler receives is decoded like the client decodes it (KV
 ``Value`` and event ``Payload`` as ``bytes``); with ``raw=True`` it is the
-JSON exactly as Consul sent it (what ``consul watch`` prints).
+JSON ``consul watch`` gives its handler: Consul's answer as the Go ``api``
+package re-encodes it (KV entries and events in the ``api.KVPair`` /
+``api.UserEvent`` field order, ``"Session": ""`` included, ``Value`` and
+``Payload`` base64).
 """
 
 from __future__ import annotations
@@ -60,6 +67,8 @@ from .api.kv import kv_path
 
 __all__ = [
     "CHECK_STATES",
+    "MAX_BACKOFF",
+    "RETRY_INTERVAL",
     "RetryPolicy",
     "WATCH_TYPES",
     "Watch",
@@ -127,26 +136,41 @@ class WatchQuery:
         )
 
 
+#: api/watch/plan.go ``retryInterval``: the base retry delay, in seconds.
+RETRY_INTERVAL = 5.0
+
+#: api/watch/plan.go ``maxBackoffTime``: the longest retry delay, in seconds.
+MAX_BACKOFF = 180.0
+
+
 @attr.s(frozen=True, slots=True, auto_attribs=True)
 class RetryPolicy:
     """
     How a poll waits, retries and rate-limits.
 
+    The retry schedule is Consul's (api/watch/plan.go): after ``n``
+    consecutive failures the next query waits ``backoff * n**2`` seconds,
+    at most ``backoff_cap`` -- 5, 20, 45, 80, 125, 180, 180... by default.
+
     :ivar wait: the blocking ``wait`` in seconds (``None``: Consul's
         default, 5 minutes).
-    :ivar backoff: the first retry delay after an error, in seconds.
-    :ivar backoff_cap: the longest retry delay.
+    :ivar backoff: the base retry delay in seconds (plan.go's
+        ``retryInterval``, 5 s).
+    :ivar backoff_cap: the longest retry delay (plan.go's
+        ``maxBackoffTime``, 180 s).
     :ivar jitter: the fraction (0..1) of each delay that is random: a delay
-        ``d`` becomes uniform in ``[d * (1 - jitter), d]``.
+        ``d`` becomes uniform in ``[d * (1 - jitter), d]``.  Consul uses
+        none, so the default is 0.
     :ivar min_interval: a query that comes back sooner than this without a
         data change delays the next one until this many seconds after it
-        started (the rate limit of Consul's blocking-query guidance).
+        started (the rate limit of Consul's blocking-query guidance; a
+        txconsul addition, it never changes which calls the handler gets).
     """
 
     wait: Optional[float] = None
-    backoff: float = 1.0
-    backoff_cap: float = 60.0
-    jitter: float = 0.2
+    backoff: float = RETRY_INTERVAL
+    backoff_cap: float = MAX_BACKOFF
+    jitter: float = 0.0
     min_interval: float = 1.0
 
     def __attrs_post_init__(self) -> None:
@@ -163,8 +187,10 @@ class RetryPolicy:
 
     def delay(self, failures: int, rng: random.Random) -> float:
         """The retry delay after ``failures`` consecutive failures (>= 1)."""
-        exp = min(failures - 1, 64)
-        base = min(self.backoff_cap, self.backoff * (2.0 ** exp))
+        # plan.go: retry := retryInterval * time.Duration(failures*failures),
+        # then "if retry > maxBackoffTime { retry = maxBackoffTime }".
+        n = min(failures, 1 << 20)
+        base = min(self.backoff_cap, self.backoff * n * n)
         if self.jitter:
             base *= 1.0 - self.jitter * rng.random()
         return base
@@ -220,6 +246,40 @@ def _decode_events(events: Optional[list[Any]]) -> list[Any]:
     return out
 
 
+#: api.KVPair's fields, in order, with the zero value Go writes for each.
+#: ``Session`` has no ``omitempty``: ``consul watch`` always shows it, ``""``
+#: when the key is not locked, although Consul's HTTP answer leaves it out.
+_KV_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("Key", ""), ("CreateIndex", 0), ("ModifyIndex", 0), ("LockIndex", 0),
+    ("Flags", 0), ("Value", None), ("Session", ""),
+)
+
+#: api.KVPair fields tagged ``json:",omitempty"``.
+_KV_OMITEMPTY = ("Namespace", "Partition")
+
+#: api.UserEvent's fields, in order, with Go's zero values (no omitempty).
+_EVENT_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("ID", ""), ("Name", ""), ("Payload", None), ("NodeFilter", ""),
+    ("ServiceFilter", ""), ("TagFilter", ""), ("Version", 0), ("LTime", 0),
+)
+
+
+def _go_struct(entry: dict[str, Any], fields: Sequence[tuple[str, Any]],
+               omitempty: Sequence[str] = ()) -> dict[str, Any]:
+    """``entry`` decoded into a Go struct and encoded again: known fields only."""
+    out = {name: copy.deepcopy(entry.get(name, zero)) for name, zero in fields}
+    for name in omitempty:
+        if entry.get(name):
+            out[name] = entry[name]
+    return out
+
+
+def _go_kv(entry: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    if entry is None:
+        return None
+    return _go_struct(entry, _KV_FIELDS, _KV_OMITEMPTY)
+
+
 def event_id_to_index(event_id: str) -> int:
     """
     The index Consul derives from an event ID (``api.Event.IDToIndex``): the
@@ -250,6 +310,10 @@ class _View:
         """The view as handlers get it (a fresh copy)."""
         return copy.deepcopy(view)
 
+    def go(self, view: Any) -> Any:
+        """The view as ``consul watch`` gives it (``raw=True``): a fresh copy."""
+        return copy.deepcopy(view)
+
 
 class _KeyView(_View):
     """One key: from a single-key read, or picked out of a prefix read."""
@@ -276,10 +340,42 @@ class _KeyView(_View):
     def decode(self, view: Any) -> Any:
         return _decode_kv(view)
 
+    def go(self, view: Any) -> Any:
+        return _go_kv(view)
+
 
 class _PrefixView(_View):
     def decode(self, view: Any) -> Any:
         return _decode_kv_list(view)
+
+    def go(self, view: Any) -> Any:
+        # kv.List: a 404 (nothing under the prefix) is a nil slice: null.
+        return None if view is None else [_go_kv(e) for e in view]
+
+
+class _ChecksView(_View):
+    """
+    Checks carrying every one of ``tags`` in ``ServiceTags`` (Consul's HTTP
+    API has no tag parameter for /v1/health/state or /v1/health/checks, so
+    the filter runs here, on the shared answer).
+    """
+
+    def __init__(self, tags: Sequence[str]) -> None:
+        self.tags = tuple(tags)
+
+    def select(self, raw: Any, sub: "_Subscriber", index: int,
+               memo: dict[str, Any]) -> tuple[bool, Any]:
+        key = "tags\0" + "\0".join(self.tags)
+        view = memo.get(key)
+        if view is None:
+            view = [
+                copy.deepcopy(c) for c in raw or []
+                if all(t in (c.get("ServiceTags") or []) for t in self.tags)
+            ]
+            memo[key] = view
+        if sub.delivered and view == sub.last:
+            return False, view
+        return True, view
 
 
 class _EventView(_View):
@@ -299,6 +395,9 @@ class _EventView(_View):
 
     def decode(self, view: Any) -> Any:
         return _decode_events(view)
+
+    def go(self, view: Any) -> Any:
+        return [_go_struct(e, _EVENT_FIELDS) for e in view]
 
 
 @attr.s(frozen=True, slots=True, auto_attribs=True)
@@ -351,7 +450,10 @@ def build_watch(
         "services": {"filter", "stale"},
         "nodes": {"filter", "stale"},
         "service": {"service", "tag", "passingonly", "filter", "stale"},
-        "checks": {"service", "state", "filter", "stale"},
+        # "tag" on checks: the variant of hashicorp/consul's checksWatch that
+        # calls health.StateTags / health.ChecksTags (issue #17642); released
+        # Consul answers "Invalid parameters: [tag]".
+        "checks": {"service", "state", "tag", "filter", "stale"},
         "event": {"name"},
     }[type]
     bad = sorted(k for k, v in given.items() if v and k not in allowed)
@@ -411,6 +513,9 @@ def build_watch(
                     f"invalid state {state!r}: use one of {', '.join(CHECK_STATES)}"
                 )
             path = "/v1/health/state/" + state
+        tags = _tags(tag)
+        if tags:
+            view = _ChecksView(tags)
     else:  # event
         path = "/v1/event/list"
         if name:
@@ -513,7 +618,7 @@ class _Poll:
         sub.delivered = True
         sub.last = view
         sub.last_index = index
-        data = copy.deepcopy(view) if watch.raw else watch._view.decode(view)
+        data = watch._view.go(view) if watch.raw else watch._view.decode(view)
         previous = sub.busy
         mine: Deferred = Deferred()
         sub.busy = mine
@@ -551,7 +656,10 @@ class _Poll:
             consistency=q.consistency,
             index=self.index,
             wait=self.policy.wait,
-            expect=(200, 404),
+            # api/kv.go getInternal: a KV 404 is "no such key" (nil, with
+            # the index); for every other endpoint requireOK makes a 404 an
+            # error, retried like any other.
+            expect=(200, 404) if q.kind in ("key", "keyprefix") else (200,),
             require_index=True,
         )
 
@@ -603,7 +711,10 @@ class _Poll:
             self.index = max(new_index, 1)
         data_changed = first or raw != old_raw
         self.raw = raw
-        if first or new_index != sent_index:
+        # plan.go: "if p.lastParamVal != nil && p.lastParamVal.Equal(...)
+        # { continue }" -- an unchanged index is no change, unless the query
+        # carried no index (the first one, or the first after an error).
+        if first or sent_index == 0 or new_index != sent_index:
             deliveries = [
                 d for d in (self._offer(sub, new_index, raw) for sub in list(self.subs))
                 if d is not None
@@ -637,7 +748,13 @@ class _Poll:
     @inlineCallbacks
     def _failed(self, failure: Failure) -> Any:
         self.failures += 1
-        self.index = 0  # the first answer after recovery is the current state
+        # plan.go on error: "p.lastParamVal = nil" -- the next query carries
+        # no index, and as oldParamVal is then nil the DeepEqual test is
+        # skipped: the first answer after an error reaches every handler,
+        # even unchanged (and an event watch gets every buffered event).
+        self.index = 0
+        for sub in self.subs:
+            sub.delivered = False
         delay = self.policy.delay(self.failures, self.hub.rng)
         log.warn(
             "watch {query!r} failed ({error}); retry {n} in {delay:.2f}s",
@@ -742,13 +859,17 @@ class Watch(Service):
     :param on_recover: called with no arguments when a query succeeds after
         failures.
     :param clock: the clock of the loop (the client's reactor by default).
-    :param raw: give handlers Consul's JSON as is (base64 ``Value``).
+    :param raw: give handlers the JSON ``consul watch`` gives (base64
+        ``Value``, Go ``api`` struct shapes).
     :param wait: the blocking wait (``'5m'`` or seconds).
-    :param backoff: first retry delay in seconds; ``backoff_cap`` the longest;
-        ``jitter`` the random fraction of each delay; ``min_interval`` the
-        rate limit (see :class:`RetryPolicy`).
+    :param backoff: the base retry delay in seconds (the n-th consecutive
+        retry waits ``backoff * n**2``, 5 s by default as Consul);
+        ``backoff_cap`` the longest (180 s); ``jitter`` the random fraction
+        of each delay (0); ``min_interval`` the rate limit (see
+        :class:`RetryPolicy`).
     :param params: the watch parameters of :func:`build_watch` (``key``,
-        ``prefix``, ``service``, ``tag``, ``passingonly``, ``state``,
+        ``prefix``, ``service``, ``tag`` (``service`` and ``checks``),
+        ``passingonly``, ``state``,
         ``name``, ``dc``, ``token``, ``stale``, ``consistency``, ``filter``,
         ``via_prefix``).
     """
@@ -764,9 +885,9 @@ class Watch(Service):
         clock: Any = None,
         raw: bool = False,
         wait: Optional[DurationLike] = None,
-        backoff: float = 1.0,
-        backoff_cap: float = 60.0,
-        jitter: float = 0.2,
+        backoff: float = RETRY_INTERVAL,
+        backoff_cap: float = MAX_BACKOFF,
+        jitter: float = 0.0,
         min_interval: float = 1.0,
         hub: Optional[WatchHub] = None,
         **params: Any,
@@ -875,7 +996,11 @@ def watch_service(consul: Any, service: str, handler: Handler, **kwargs: Any) ->
 
 
 def watch_checks(consul: Any, handler: Handler, **kwargs: Any) -> Watch:
-    """Watch health checks by ``service=`` or by ``state=`` (default ``'any'``)."""
+    """
+    Watch health checks by ``service=`` or by ``state=`` (default
+    ``'any'``); ``tag=`` (one or more) keeps the checks whose
+    ``ServiceTags`` hold every tag.
+    """
     return _started(Watch(consul, "checks", handler, **kwargs))
 
 
