@@ -241,9 +241,11 @@ class Query(Endpoint):
         Run a prepared query by ID or name.
 
         Fires with ``{'Service', 'Nodes', 'DNS', 'Datacenter', 'Failovers'}``
-        where ``Nodes`` lists ``{'Node', 'Service', 'Checks'}`` entries, or
-        ``None`` when no query has that ID or name (python-consul has no
-        defined answer for that 404).
+        (plus the query-meta fields ``Index``, ``LastContact``,
+        ``KnownLeader``, ``ConsistencyLevel``... that Consul embeds in the
+        body) where ``Nodes`` lists ``{'Node', 'Service', 'Checks'}``
+        entries, or ``None`` when no query has that ID or name
+        (python-consul has no defined answer for that 404).
 
         :param near: sort by round-trip time from this node (``'_agent'``
             for the agent answering).
@@ -265,8 +267,8 @@ class Query(Endpoint):
         self, query: str, token: Optional[str] = None, dc: Optional[str] = None
     ) -> "Deferred[Optional[dict[str, Any]]]":
         """
-        The fully rendered query a name resolves to: ``{'Query': {...}}``,
-        or ``None`` when nothing matches (python-consul has no defined
+        The fully rendered query a name resolves to: ``{'Query': {...}}``
+        (plus Consul's query-meta fields), or ``None`` when nothing matches (python-consul has no defined
         answer for that 404).
         """
         path = query_path(query, "query", "/explain")

@@ -224,7 +224,9 @@ class Txn(Endpoint):
         """
         Apply ``payload``, a list of operation dicts, atomically.
 
-        Fires with Consul's answer ``{'Results': [...], 'Errors': None}``.
+        Fires with Consul's answer ``{'Results': [...], 'Errors': None}``
+        (a read-only transaction's answer also carries Consul's query-meta
+        fields, ``Index``, ``LastContact``, ``KnownLeader``...).
         Unlike python-consul, which hands back the raw JSON, the ``Value`` of
         every KV result is decoded from base64 to ``bytes`` (``None`` when
         empty; only ``get``-type verbs return values).
