@@ -34,17 +34,49 @@ class OptionsTests(SynchronousTestCase):
     """Command-line parsing and validation, before anything starts."""
 
     def test_key_command(self) -> None:
-        """The arguments after '--' are the handler command, run without a shell."""
+        """By default the command after '--' is joined by spaces for $SHELL -c (consul watch -shell=true)."""
         o = parse("--type", "key", "--key", "foo", "--", "sh", "-c", "cat >> seen.log")
         (spec,) = o["watches"]
-        self.assertEqual(spec["args"], ["sh", "-c", "cat >> seen.log"])
+        self.assertEqual(spec["handler"], "sh -c cat >> seen.log")
+        self.assertNotIn("args", spec)
         self.assertEqual(spec["handler_type"], "script")
         self.assertEqual(spec["params"], {"key": "foo"})
 
+    def test_no_shell(self) -> None:
+        """--no-shell runs the arguments directly (consul watch -shell=false)."""
+        o = parse("--type", "key", "--key", "foo", "--no-shell", "--", "sh", "-c", "cat >> x")
+        self.assertEqual(o["watches"][0]["args"], ["sh", "-c", "cat >> x"])
+        self.assertNotIn("handler", o["watches"][0])
+
     def test_shell(self) -> None:
-        """--shell joins the command and runs it through the shell."""
+        """--shell (the default, kept for scripts) joins the command for the shell."""
         o = parse("--type", "nodes", "--shell", "--", "echo", "hi")
         self.assertEqual(o["watches"][0]["handler"], "echo hi")
+        self.assertRaises(usage.UsageError, parse, "--type", "nodes", "--shell", "--no-shell")
+
+    def test_retry_options(self) -> None:
+        """--retry-interval and --max-backoff default to plan.go's 5s and 180s and reach the watch."""
+        o = parse("--type", "nodes")
+        self.assertEqual((o["retry-interval"], o["max-backoff"]), (5.0, 180.0))
+        o = parse("--type", "nodes", "--retry-interval", "2s", "--max-backoff", "1m")
+        svc = tap.build_service(o, Clock(), environ={})
+        policy = svc.watches[0].policy
+        self.assertEqual((policy.backoff, policy.backoff_cap, policy.jitter), (2.0, 60.0, 0.0))
+        for bad in (["--retry-interval", "0s"], ["--retry-interval", "soon"],
+                    ["--retry-interval", "10s", "--max-backoff", "5s"]):
+            self.assertRaises(usage.UsageError, parse, "--type", "nodes", *bad)
+
+    def test_checks_tag(self) -> None:
+        """--tag works with a checks watch by state."""
+        o = parse("--type", "checks", "--state", "critical", "--tag", "a")
+        self.assertEqual(o["watches"][0]["params"], {"state": "critical", "tag": ["a"]})
+
+    def test_encode_json_like_go(self) -> None:
+        """encode_json escapes <, >, &, U+2028 and U+2029 as Go's encoding/json, keeps other UTF-8."""
+        self.assertEqual(tap.encode_json({"a": "<b>&\u2028\u2029é"}),
+                         '{"a":"\\u003cb\\u003e\\u0026\\u2028\\u2029é"}'.encode())
+        self.assertEqual(tap.encode_json(None), b"null")
+        self.assertEqual(tap.encode_json({"a": []}, indent=4), b'{\n    "a": []\n}')
 
     def test_tags_repeat(self) -> None:
         """--tag is repeatable and --passingonly/--stale are flags."""
@@ -85,7 +117,8 @@ class OptionsTests(SynchronousTestCase):
                   "--http-handler-timeout", "3s")
         spec = o["watches"][0]
         self.assertEqual(spec["handler_type"], "http")
-        self.assertEqual(spec["http_handler_config"], {"path": "http://h/x", "timeout": 3.0})
+        self.assertEqual(spec["http_handler_config"],
+                         {"path": "http://h/x", "timeout": 3.0, "method": "POST"})
 
     def test_plugin_listed(self) -> None:
         """twistd finds the consul-watch plugin."""
@@ -145,10 +178,52 @@ class ConfigTests(SynchronousTestCase):
             {"watches": [{"type": "key", "key": "a", "stale": "yes", "args": ["x"]}]},
             {"watches": [{"type": "key", "key": "a", "handler_type": "http"}]},
             {"watches": [{"type": "key", "key": "a", "args": []}]},
+            {"watches": [{"type": "key", "key": "", "args": ["x"]}]},
+            {"watches": [{"type": "keyprefix", "prefix": "", "args": ["x"]}]},
+            {"watches": [{"type": "key", "key": "a", "args": ["x"], "handler": "x"}]},
+            {"watches": [{"type": "key", "key": "a", "args": ["x"], "handler_type": "http",
+                          "http_handler_config": {"path": "http://h/"}}]},
+            {"watches": [{"type": "key", "key": "a", "args": ["x"],
+                          "http_handler_config": {"path": "http://h/"}}]},
+            {"watches": [{"type": "key", "key": "a", "handler_type": "http",
+                          "http_handler_config": {"path": "http://h/",
+                                                  "tls_skip_verify": "yes"}}]},
         ]
         for doc in bad:
             e = self.assertRaises(usage.UsageError, parse, "--config", self.write(doc))
             self.assertIn("--config", str(e))
+
+    def test_tls_skip_verify(self) -> None:
+        """tls_skip_verify is accepted and gives the handler a policy that verifies nothing."""
+        from OpenSSL import SSL
+
+        path = self.write({"watches": [{
+            "type": "nodes", "handler_type": "http",
+            "http_handler_config": {"path": "https://h/", "tls_skip_verify": True},
+        }]})
+        o = parse("--config", path)
+        self.assertIs(o["watches"][0]["http_handler_config"]["tls_skip_verify"], True)
+        from twisted.internet.protocol import Factory, Protocol
+        from twisted.internet.testing import StringTransport
+        from twisted.protocols.tls import TLSMemoryBIOFactory
+
+        def mode(skip: bool) -> int:
+            creator = tap.handler_tls_policy(skip).creatorForNetloc(b"h.example", 443)
+            factory = TLSMemoryBIOFactory(creator, True, Factory.forProtocol(Protocol))
+            proto = factory.buildProtocol(None)
+            proto.makeConnection(StringTransport())
+            return proto._tlsConnection.get_context().get_verify_mode()
+
+        self.assertEqual(mode(True), SSL.VERIFY_NONE)
+        self.assertNotEqual(mode(False), SSL.VERIFY_NONE)
+
+    def test_http_defaults(self) -> None:
+        """An http handler without method or timeout gets POST and 10s (watch.go)."""
+        path = self.write({"watches": [{
+            "type": "nodes", "handler_type": "http", "http_handler_config": {"path": "http://h/"},
+        }]})
+        cfg = parse("--config", path)["watches"][0]["http_handler_config"]
+        self.assertEqual((cfg["method"], cfg["timeout"]), ("POST", 10.0))
 
     def test_not_with_type(self) -> None:
         """--config cannot be mixed with --type or a command."""
@@ -226,7 +301,36 @@ class ServiceTests(SynchronousTestCase):
         self.assertEqual(headers["x-consul-index"], str(self.fake.index))
         self.assertEqual(headers["content-type"], "application/json")
         self.assertEqual(json.loads(body)[0]["Value"], "MQ==")
-        self.assertEqual(json.loads(rec.requests[0][2]), None)
+        self.assertEqual(json.loads(body)[0]["Session"], "")
+        self.assertEqual(rec.requests[0][2], b"null\n")  # json.Encoder: a newline
+
+    def test_http_handler_headers_appended(self) -> None:
+        """Configured headers are added after Content-Type and X-Consul-Index, never replacing them."""
+        rec = Recorder()
+        stub = StubTreq(rec)
+        handler = tap.HTTPHandler("http://h/hook", stub, self.clock, method="PUT",
+                                  headers={"x-team": ["ops", "dev"]})
+        handler(7, {"a": 1})
+        stub.flush()
+        method, headers, body = rec.requests[0]
+        self.assertEqual((method, headers["x-team"], headers["x-consul-index"]),
+                         (b"PUT", "ops", "7"))
+        self.assertEqual(body, b'{"a":1}\n')
+        self.assertEqual(tap._canonical_header("x-team-NAME"), "X-Team-Name")
+
+    def test_command_output_passthrough(self) -> None:
+        """A single watch's command writes to our stdout/stderr (consul watch); --config ones are logged."""
+        reactor = FakeProcessReactor()
+        fake = FakeConsul(reactor, seed=3)
+        consul = fake.client()
+        svc = tap.build_service(parse("--type", "nodes", "--", "cat"), reactor, consul=consul)
+        svc.startService()
+        self.addCleanup(svc.stopService)
+        reactor.advance(0)
+        (proto, exe, args, env, t), = reactor.spawned
+        self.assertEqual(args[1:], ["-c", "cat"])
+        self.assertEqual(reactor.kwargs[0]["childFDs"], {0: "w", 1: 1, 2: 2})
+        ended(proto)
 
     def test_http_handler_failure_keeps_watching(self) -> None:
         """A failing hook is logged and the watch keeps delivering."""
@@ -268,12 +372,14 @@ class FakeProcessReactor(Clock):
     def __init__(self) -> None:
         super().__init__()
         self.spawned: list[tuple[Any, str, list[str], dict[str, str], FakeTransport]] = []
+        self.kwargs: list[dict[str, Any]] = []
 
     def spawnProcess(self, proto: Any, exe: str, args: list[str], env: Optional[dict] = None,
                      **kw: Any) -> FakeTransport:
         t = FakeTransport()
         proto.makeConnection(t)
         self.spawned.append((proto, exe, args, env or {}, t))
+        self.kwargs.append(kw)
         return t
 
 
@@ -306,6 +412,12 @@ class CommandHandlerTests(SynchronousTestCase):
         self.assertNoResult(d)
         ended(proto)
         self.successResultOf(d)
+
+    def test_logged_not_passed_through(self) -> None:
+        """Without passthrough the child's stdout/stderr are pipes read into the log."""
+        self.handler(1, None)
+        self.assertNotIn("childFDs", self.reactor.kwargs[0])
+        ended(self.reactor.spawned[0][0])
 
     def test_output_bounded(self) -> None:
         """Only `limit` bytes of output are kept; the rest is counted and logged as dropped."""

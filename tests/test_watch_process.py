@@ -156,7 +156,7 @@ class WatchProcessTests(TestCase):
         seen_log = os.path.join(self.dir, "seen.log")
         watch = self.spawn(self.watch_args(
             "--type", "key", "--key", "app/config",
-            "--", "sh", "-c", f"cat >> '{seen_log}'",
+            "--", f"cat >> '{seen_log}'",  # run by $SHELL -c, as consul watch
         ), "watch.log")
 
         def values() -> list[Any]:
@@ -197,12 +197,37 @@ class WatchProcessTests(TestCase):
         self.assertEqual([(e["Key"], e["Value"]) for e in doc], [("foo", "YmFy")])
 
     @inlineCallbacks
+    def test_handler_output_on_stdout(self) -> None:
+        """The handler writes to consul-watch's own stdout, as consul watch's child does."""
+        yield self.start_fake()
+        yield self.put("foo", b"bar")
+        watch = self.spawn(self.watch_args("--type", "key", "--key", "foo", "--", "cat"),
+                           "watch.log", stdout=subprocess.PIPE)
+        assert watch.stdout is not None
+        os.set_blocking(watch.stdout.fileno(), False)
+        got = bytearray()
+
+        def line() -> bool:
+            chunk = watch.stdout.read() if watch.stdout else None
+            if chunk:
+                got.extend(chunk)
+            return b"\n" in got
+
+        yield self.wait_for(line, "the handler's output")
+        doc = json.loads(bytes(got).split(b"\n")[0])
+        self.assertEqual((doc["Key"], doc["Value"], doc["Session"]), ("foo", "YmFy", ""))
+        watch.send_signal(signal.SIGTERM)
+        yield self.wait_for(lambda: watch.poll() is not None, "the watch to exit on SIGTERM")
+        self.assertClean(watch)
+
+    @inlineCallbacks
     def test_sigterm_reaps_handler(self) -> None:
         """SIGTERM stops the watch and terminates a handler still running, which is reaped."""
         yield self.start_fake()
         pidfile = os.path.join(self.dir, "handler.pid")
         watch = self.spawn(self.watch_args(
-            "--type", "nodes", "--", "sh", "-c", f"echo $$ > '{pidfile}'; exec sleep 60",
+            "--type", "nodes", "--no-shell",
+            "--", "sh", "-c", f"echo $$ > '{pidfile}'; exec sleep 60",
         ), "watch.log")
         yield self.wait_for(lambda: self.read("handler.pid").strip(), "the handler to start")
         pid = int(self.read("handler.pid"))
@@ -227,7 +252,7 @@ class WatchProcessTests(TestCase):
             cwd=ROOT, env=self.env, capture_output=True, timeout=60,
         )
         self.assertNotEqual(proc.returncode, 0)
-        self.assertIn(b"needs key", proc.stdout + proc.stderr)
+        self.assertIn(b"Must specify a single key to watch", proc.stdout + proc.stderr)
 
     def test_twistd_help_lists_plugin(self) -> None:
         """twistd --help lists consul-watch from the checkout."""

@@ -6,6 +6,14 @@ Watches one Consul view (``--type`` and its parameters) or several (``--config``
 the agent's ``watches`` stanza) and, on every change, runs a command with the
 JSON result on stdin and ``CONSUL_INDEX`` in its environment, or POSTs the JSON
 to ``--http-handler``; with no handler it prints the JSON once and exits.
+
+Sources followed: hashicorp/consul command/watch/watch.go (options, ``-shell``
+true by default, the child's stdout/stderr are the command's, no handler:
+``json.MarshalIndent(data, "", "    ")`` and a newline), agent/watch_handler.go
+(``json.NewEncoder(...).Encode(data)``: compact JSON and a newline on stdin
+and as the HTTP body; ``Content-Type`` and ``X-Consul-Index``; the http
+handler's ``tls_skip_verify``), api/watch/watch.go (the ``watches`` keys, the
+``http_handler_config`` defaults) and api/watch/plan.go (the retry schedule).
 """
 
 from __future__ import annotations
@@ -21,8 +29,13 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
 from twisted.python import usage
 
-from txconsul._duration import parse_wait
-from txconsul.watch import CHECK_STATES, WATCH_TYPES, Watch, build_watch
+from txconsul._duration import parse_duration, parse_wait
+from txconsul.watch import (
+    CHECK_STATES,
+    WATCH_TYPES,
+    Watch,
+    build_watch,
+)
 
 log = Logger()
 
@@ -40,12 +53,27 @@ CONFIG_KEYS = frozenset({
 })
 
 
+#: What Go's encoding/json escapes although JSON does not require it: the
+#: HTML-safe escapes of json.Marshal / json.Encoder (SetEscapeHTML defaults to
+#: true) and the JavaScript line terminators U+2028 / U+2029.
+_GO_ESCAPES = (
+    ("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+    ("\u2028", "\\u2028"), ("\u2029", "\\u2029"),
+)
+
+
 def encode_json(data: Any, indent: Optional[int] = None) -> bytes:
-    """JSON as Go's encoder writes it (``null`` for None; no HTML escaping)."""
+    """
+    JSON as Go's encoding/json writes it: ``null`` for None, UTF-8 text,
+    ``<``, ``>``, ``&``, U+2028 and U+2029 escaped as ``\\u003c``... (those
+    characters only occur inside strings, so replacing them is safe).
+    """
     if indent is None:
         text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
     else:
         text = json.dumps(data, indent=indent, ensure_ascii=False)
+    for char, escaped in _GO_ESCAPES:
+        text = text.replace(char, escaped)
     return text.encode("utf-8")
 
 
@@ -55,7 +83,8 @@ class Options(usage.Options):
     synopsis = "[options] [--] [handler command...]"
     longdesc = (
         "Watches a Consul view like 'consul watch'. The command after the "
-        "options (after '--') runs on every change with the JSON result on "
+        "options (after '--') runs on every change, through $SHELL -c unless "
+        "--no-shell, with the JSON result on "
         "stdin and CONSUL_INDEX set; --http-handler POSTs the JSON instead; "
         "with neither, the JSON is printed once and the program exits. "
         "CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_HTTP_TOKEN_FILE, "
@@ -84,11 +113,15 @@ class Options(usage.Options):
         ["config", None, None, "JSON file with a 'watches' list, as the Consul agent's."],
         ["max-output", None, "65536", "Bytes of each handler run's output kept in the log."],
         ["wait", None, None, "Blocking wait of each query (default: Consul's 5m)."],
+        ["retry-interval", None, "5s",
+         "txconsul extension: base retry delay; the n-th retry in a row waits n*n times it."],
+        ["max-backoff", None, "3m", "txconsul extension: the longest retry delay."],
     ]
     optFlags = [
         ["passingonly", None, "Only instances passing all checks (type service)."],
         ["stale", None, "Allow stale reads from any server."],
-        ["shell", None, "Run the command through $SHELL -c (joined by spaces)."],
+        ["shell", None, "Run the command through $SHELL -c, joined by spaces (the default)."],
+        ["no-shell", None, "Run the command directly (consul watch -shell=false)."],
     ]
 
     def __init__(self) -> None:
@@ -97,7 +130,7 @@ class Options(usage.Options):
         self["command"] = []
 
     def opt_tag(self, value: str) -> None:
-        """Service tag to filter on (repeatable; type service)."""
+        """Service tag to filter on (repeatable; types service and checks)."""
         self["tag"].append(value)
 
     def parseArgs(self, *command: str) -> None:
@@ -118,6 +151,17 @@ class Options(usage.Options):
                 self["wait"] = parse_wait(self["wait"])
         except ValueError as e:
             raise usage.UsageError(str(e))
+        try:
+            self["retry-interval"] = parse_duration(self["retry-interval"], "--retry-interval")
+            self["max-backoff"] = parse_duration(self["max-backoff"], "--max-backoff")
+        except ValueError as e:
+            raise usage.UsageError(str(e))
+        if self["retry-interval"] <= 0:
+            raise usage.UsageError("--retry-interval must be greater than zero")
+        if self["max-backoff"] < self["retry-interval"]:
+            raise usage.UsageError("--max-backoff must be at least --retry-interval")
+        if self["shell"] and self["no-shell"]:
+            raise usage.UsageError("use --shell or --no-shell, not both")
         if self["token"] is not None and self["token-file"] is not None:
             raise usage.UsageError("use --token or --token-file, not both")
         if (self["client-cert"] is None) != (self["client-key"] is None):
@@ -125,7 +169,7 @@ class Options(usage.Options):
         if self["config"] is not None:
             clash = [n for n in ("type", "key", "prefix", "service", "state", "name",
                                  "filter", "http-handler") if self[n] is not None]
-            clash += [n for n in ("passingonly", "stale") if self[n]]
+            clash += [n for n in ("passingonly", "stale", "shell", "no-shell") if self[n]]
             if self["tag"]:
                 clash.append("tag")
             if clash or self["command"]:
@@ -151,10 +195,12 @@ class Options(usage.Options):
             spec["datacenter"] = self["datacenter"]
         if self["command"]:
             spec["handler_type"] = "script"
-            if self["shell"]:
-                spec["handler"] = " ".join(self["command"])
-            else:
+            # command/watch/watch.go: -shell defaults to true, and then
+            # exec.Script(strings.Join(c.flags.Args(), " ")): $SHELL -c.
+            if self["no-shell"]:
                 spec["args"] = list(self["command"])
+            else:
+                spec["handler"] = " ".join(self["command"])
         elif self["http-handler"] is not None:
             spec["handler_type"] = "http"
             spec["http_handler_config"] = {
@@ -215,6 +261,11 @@ def check_spec(spec: Any, *, handler_required: bool, where: str) -> dict[str, An
         raise usage.UsageError(f"{where}: expecting tag to be a string or list of strings")
     if "type" not in spec:
         raise usage.UsageError(f"{where}: Watch type must be specified")
+    # api/watch/funcs.go: an empty key or prefix is refused.
+    if spec["type"] == "key" and not spec.get("key"):
+        raise usage.UsageError(f"{where}: Must specify a single key to watch")
+    if spec["type"] == "keyprefix" and not spec.get("prefix"):
+        raise usage.UsageError(f"{where}: Must specify a single prefix to watch")
     params: dict[str, Any] = {}
     for name in ("key", "prefix", "service", "tag", "passingonly", "state", "name",
                  "filter", "token", "stale"):
@@ -227,14 +278,21 @@ def check_spec(spec: Any, *, handler_required: bool, where: str) -> dict[str, An
     except (ValueError, TypeError) as e:
         raise usage.UsageError(f"{where}: {e}")
     htype = spec.get("handler_type")
-    if htype is None and ("args" in spec or "handler" in spec):
+    has_script = "args" in spec or "handler" in spec
+    # api/watch/watch.go consumes http_handler_config only for handler_type
+    # "http"; anywhere else it is left over: "Invalid parameters".
+    if "http_handler_config" in spec and htype != "http":
+        raise usage.UsageError(f"{where}: invalid parameters ['http_handler_config']")
+    # agent/agent.go: handler and args, or either with an http handler, are
+    # "Only one watch handler allowed".
+    if ("args" in spec and "handler" in spec) or (htype == "http" and has_script):
+        raise usage.UsageError(f"{where}: Only one watch handler allowed")
+    if htype is None and has_script:
         htype = "script"
     if htype not in (None, "script", "http"):
         raise usage.UsageError(f"{where}: handler_type must be 'script' or 'http'")
     if htype == "script":
         args = spec.get("args")
-        if args is not None and "handler" in spec:
-            raise usage.UsageError(f"{where}: use args or handler, not both")
         if args is not None:
             if not (isinstance(args, list) and args and all(isinstance(a, str) for a in args)):
                 raise usage.UsageError(f"{where}: args must be a non-empty list of strings")
@@ -249,11 +307,16 @@ def check_spec(spec: Any, *, handler_required: bool, where: str) -> dict[str, An
         bad = sorted(set(cfg) - {"path", "method", "header", "timeout", "tls_skip_verify"})
         if bad:
             raise usage.UsageError(f"{where}: invalid http_handler_config keys {bad}")
-        if cfg.get("tls_skip_verify"):
-            raise usage.UsageError(f"{where}: tls_skip_verify is not supported")
+        if not isinstance(cfg.get("tls_skip_verify", False), bool):
+            raise usage.UsageError(f"{where}: tls_skip_verify must be a boolean")
+        method = cfg.get("method") or "POST"  # watch.go: Method "" -> "POST"
+        if not isinstance(method, str):
+            raise usage.UsageError(f"{where}: method must be a string")
         try:
-            timeout = cfg.get("timeout", DEFAULT_HTTP_TIMEOUT)
-            cfg = dict(cfg, timeout=parse_wait(timeout) if timeout != "" else DEFAULT_HTTP_TIMEOUT)
+            # watch.go: TimeoutRaw "" -> DefaultTimeout (10s), else ParseDuration.
+            timeout = cfg.get("timeout", "")
+            cfg = dict(cfg, method=method,
+                       timeout=parse_wait(timeout) if timeout != "" else DEFAULT_HTTP_TIMEOUT)
         except (ValueError, TypeError) as e:
             raise usage.UsageError(f"{where}: http_handler_config timeout: {e}")
         header = cfg.get("header", {})
@@ -321,13 +384,17 @@ class CommandHandler(Service):
     """
     Runs a command on every change, as ``consul watch`` does: the JSON on
     stdin, ``CONSUL_INDEX`` in the environment, output captured into the log
-    (at most ``limit`` bytes per stream and run).  Stopping it terminates a
+    (at most ``limit`` bytes per stream and run, as the agent's watches do)
+    or, with ``passthrough``, written straight to this process's stdout and
+    stderr (``consul watch``: ``cmd.Stdout = os.Stdout``).  Stopping it terminates a
     run in progress (SIGTERM, then SIGKILL after :data:`KILL_AFTER`) and
     fires once the process is reaped.
     """
 
     def __init__(self, argv: list[str], reactor: Any, *, limit: int = 65536,
-                 environ: Optional[Mapping[str, str]] = None, label: str = "") -> None:
+                 environ: Optional[Mapping[str, str]] = None, label: str = "",
+                 passthrough: bool = False) -> None:
+        self.passthrough = passthrough
         self.argv = list(argv)
         self.reactor = reactor
         self.limit = limit
@@ -341,8 +408,12 @@ class CommandHandler(Service):
             return succeed(None)
         env = dict(self.environ, CONSUL_INDEX=str(index))
         proto = _HandlerProcess(encode_json(data) + b"\n", self.limit, self.label, index)
+        kwargs: dict[str, Any] = {}
+        if self.passthrough:
+            kwargs["childFDs"] = {0: "w", 1: 1, 2: 2}
         try:
-            transport = self.reactor.spawnProcess(proto, self.argv[0], self.argv, env=env)
+            transport = self.reactor.spawnProcess(proto, self.argv[0], self.argv, env=env,
+                                                  **kwargs)
         except Exception as e:
             log.error("handler {label} could not start: {error}", label=self.label, error=e)
             return succeed(None)
@@ -380,6 +451,35 @@ def _signal(transport: Any, name: str) -> None:
         pass
 
 
+def _canonical_header(name: str) -> str:
+    """Go's ``textproto.CanonicalMIMEHeaderKey``: ``x-foo`` -> ``X-Foo``."""
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
+def handler_tls_policy(tls_skip_verify: bool) -> Any:
+    """
+    The ``IPolicyForHTTPS`` of an http handler: the system trust store, or
+    with ``tls_skip_verify`` no certificate verification at all (Go's
+    ``InsecureSkipVerify``, as agent/watch_handler.go sets it).
+    """
+    from twisted.web.client import BrowserLikePolicyForHTTPS
+
+    from txconsul._tls import ConsulTLSPolicy
+
+    if tls_skip_verify:
+        return ConsulTLSPolicy(None, verify=False, description="tls_skip_verify")
+    return BrowserLikePolicyForHTTPS()
+
+
+def handler_http_client(reactor: Any, tls_skip_verify: bool) -> Any:
+    """A treq ``HTTPClient`` for an http handler (see :func:`handler_tls_policy`)."""
+    from treq.client import HTTPClient
+    from twisted.web.client import Agent
+
+    agent: Any = Agent(reactor, contextFactory=handler_tls_policy(tls_skip_verify))
+    return HTTPClient(agent)
+
+
 class HTTPHandler:
     """
     POSTs (or ``method``s) the JSON to ``url`` with ``X-Consul-Index`` and a
@@ -392,16 +492,23 @@ class HTTPHandler:
         self.url = url
         self.http = http_client
         self.reactor = reactor
-        self.method = method.upper()
+        self.method = method  # sent as given, like Go's http.NewRequest
         self.headers = {k: list(v) for k, v in (headers or {}).items()}
         self.timeout = timeout
 
     def __call__(self, index: int, data: Any) -> Deferred:
         """Send one change; fires (never fails) when it is answered or has failed."""
-        headers = dict(self.headers)
-        headers["Content-Type"] = ["application/json"]
-        headers["X-Consul-Index"] = [str(index)]
-        d = self.http.request(self.method, self.url, data=encode_json(data),
+        # watch_handler.go: Header.Add Content-Type and X-Consul-Index, then
+        # Add every configured value (appended, never replacing; Go
+        # canonicalises the names).
+        headers: dict[str, list[str]] = {
+            "Content-Type": ["application/json"],
+            "X-Consul-Index": [str(index)],
+        }
+        for name, values in self.headers.items():
+            headers.setdefault(_canonical_header(name), []).extend(values)
+        # watch_handler.go: json.NewEncoder(&inp).Encode(data) -- with a newline.
+        d = self.http.request(self.method, self.url, data=encode_json(data) + b"\n",
                               headers=headers, timeout=self.timeout)
 
         def answered(response: Any) -> Any:
@@ -498,6 +605,9 @@ def build_service(options: Options, reactor: Any, *, environ: Optional[Mapping[s
     handlers.setServiceParent(top)
     watches = MultiService()
     watches.setServiceParent(top)  # stopped first (reverse order)
+    # consul watch hands its own stdout/stderr to the child; the agent's
+    # watches (--config) capture the output into the log.
+    passthrough = options["config"] is None
     for i, spec in enumerate(options["watches"]):
         label = f"{spec['type']}#{i}"
         htype = spec["handler_type"]
@@ -507,16 +617,16 @@ def build_service(options: Options, reactor: Any, *, environ: Optional[Mapping[s
             else:
                 shell = (os.environ if environ is None else environ).get("SHELL") or "/bin/sh"
                 argv = [shell, "-c", spec["handler"]]
-            runner = CommandHandler(argv, reactor, limit=options["max-output"], label=label)
+            runner = CommandHandler(argv, reactor, limit=options["max-output"], label=label,
+                                    passthrough=passthrough)
             runner.setServiceParent(handlers)
             handler: Callable[[int, Any], Any] = runner
         elif htype == "http":
             cfg = spec["http_handler_config"]
-            if http_client is None:
-                import treq
-
-                http_client = treq
-            handler = HTTPHandler(cfg["path"], http_client, reactor,
+            client = http_client
+            if client is None:
+                client = handler_http_client(reactor, cfg.get("tls_skip_verify", False))
+            handler = HTTPHandler(cfg["path"], client, reactor,
                                   method=cfg.get("method") or "POST",
                                   headers=cfg.get("header"), timeout=cfg["timeout"])
         else:
@@ -528,6 +638,7 @@ def build_service(options: Options, reactor: Any, *, environ: Optional[Mapping[s
 
             handler = PrintOnce(out if out is not None else sys.__stdout__, stop_all)
         watch = Watch(consul, spec["type"], handler, raw=True, wait=options["wait"],
+                      backoff=options["retry-interval"], backoff_cap=options["max-backoff"],
                       **spec["params"])
         watch.setServiceParent(watches)
         top.watches.append(watch)
