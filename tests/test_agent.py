@@ -460,3 +460,48 @@ class FakeAgentCheckTests(SynchronousTestCase):
         sid = self.successResultOf(self.c.session.create(checks=["t"]))
         self.successResultOf(self.c.agent.check.deregister("t"))
         self.assertIsNone(self.fake.sessions.get(sid))
+
+
+class AgentNewEndpointTests(SynchronousTestCase):
+    """agent.service.health / health_by_name and agent.leave against FakeConsul."""
+
+    def setUp(self) -> None:
+        self.clock, self.fake, self.c, self.rec = make()
+
+    def test_health_statuses(self) -> None:
+        """health() fires (status, info) for 200, 429 and 503 alike."""
+        from txconsul import Consul
+
+        self.successResultOf(self.c.agent.service.register("web", check=Consul.Check.ttl("1h")))
+        status, info = self.successResultOf(self.c.agent.service.health("web"))
+        self.assertEqual((status, info["AggregatedStatus"], info["Service"]["ID"]), ("critical", "critical", "web"))
+        self.successResultOf(self.c.agent.check.ttl_warn("service:web"))
+        self.assertEqual(self.successResultOf(self.c.agent.service.health("web"))[0], "warning")
+        self.successResultOf(self.c.agent.check.ttl_pass("service:web"))
+        self.assertEqual(self.successResultOf(self.c.agent.service.health("web"))[0], "passing")
+        self.successResultOf(self.c.agent.service.maintenance("web", True))
+        self.assertEqual(self.successResultOf(self.c.agent.service.health("web"))[0], "maintenance")
+        self.assertEqual(self.rec.last["path"], "/v1/agent/health/service/id/web")
+
+    def test_health_unknown(self) -> None:
+        """An unknown ID or name fails with NotFound."""
+        self.failureResultOf(self.c.agent.service.health("nope"), NotFound)
+        self.failureResultOf(self.c.agent.service.health_by_name("nope"), NotFound)
+
+    def test_health_by_name(self) -> None:
+        """health_by_name() lists every instance; the path segment is escaped."""
+        self.successResultOf(self.c.agent.service.register("a b", service_id="x"))
+        status, infos = self.successResultOf(self.c.agent.service.health_by_name("a b"))
+        self.assertEqual((status, [i["Service"]["ID"] for i in infos]), ("passing", ["x"]))
+        self.assertEqual(self.rec.last["path"], "/v1/agent/health/service/name/a%20b")
+
+    def test_health_bad_argument(self) -> None:
+        """An empty service ID is a ValueError before any request."""
+        self.assertRaises(ValueError, self.c.agent.service.health, "")
+        self.assertEqual(self.rec.requests, [])
+
+    def test_leave(self) -> None:
+        """leave() PUTs /v1/agent/leave and fires True."""
+        self.assertIs(self.successResultOf(self.c.agent.leave()), True)
+        self.assertEqual((self.rec.last["method"], self.rec.last["path"]), ("PUT", "/v1/agent/leave"))
+        self.assertTrue(self.fake.agent_state.left)

@@ -243,3 +243,35 @@ class FakeCatalogACLTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(self.anon.health.service("web"))[1], [])
         self.assertEqual(self.successResultOf(self.anon.agent.services()), {})
         self.assertIn("web", self.successResultOf(self.root.catalog.services())[1])
+
+
+class NodeServicesTests(SynchronousTestCase):
+    """catalog.node_services() against FakeConsul."""
+
+    def setUp(self) -> None:
+        self.clock, self.fake, self.c, self.rec = make()
+
+    def test_node_services(self) -> None:
+        """(index, {'Node', 'Services': [...]}) with the services as a list."""
+        self.successResultOf(self.c.catalog.register("n1", "10.0.0.1", service={"Service": "web", "Tags": ["v1"]}))
+        index, data = self.successResultOf(self.c.catalog.node_services("n1"))
+        self.assertEqual([(s["ID"], s["Tags"]) for s in data["Services"]], [("web", ["v1"])])
+        self.assertEqual(data["Node"]["Address"], "10.0.0.1")
+        self.assertEqual(index, self.fake.catalog.services_index)
+        self.assertEqual(self.rec.last["path"], "/v1/catalog/node-services/n1")
+
+    def test_unknown_node(self) -> None:
+        """An unknown node is {'Node': None, 'Services': None}, not an error."""
+        _, data = self.successResultOf(self.c.catalog.node_services("nope"))
+        self.assertEqual(data, {"Node": None, "Services": None})
+
+    def test_blocking_and_filter(self) -> None:
+        """index/wait block until a change; filter is sent as a parameter."""
+        self.successResultOf(self.c.catalog.register("n1", "10.0.0.1", service={"Service": "web"}))
+        index, _ = self.successResultOf(self.c.catalog.node_services("n1", filter='Service == "web"'))
+        self.assertIn(("filter", 'Service == "web"'), self.rec.last["query"])
+        d = self.c.catalog.node_services("n1", index=index, wait="30s")
+        self.assertNoResult(d)
+        self.successResultOf(self.c.catalog.register("n1", "10.0.0.1", service={"Service": "db"}))
+        _, data = self.successResultOf(d)
+        self.assertEqual(sorted(s["ID"] for s in data["Services"]), ["db", "web"])

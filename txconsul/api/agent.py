@@ -80,8 +80,63 @@ def _check_check(check: Any, what: str = "check") -> dict[str, Any]:
     return dict(check)
 
 
-class AgentService(Endpoint):
-    """Services of the local agent, as ``consul.agent.service``."""
+#: The HTTP status codes of ``/v1/agent/health/service/...`` and the
+#: aggregated status each one means (503 is ``critical`` or ``maintenance``).
+_LOCAL_HEALTH_CODES = {200: "passing", 429: "warning", 503: "critical"}
+
+
+def _local_health(response: Any) -> tuple[str, Any]:
+    """``(status, data)`` of a local-health answer: the X-Consul-Reason header, else the code."""
+    data = decode_json(response)
+    reasons = response.headers.getRawHeaders(b"x-consul-reason") or []
+    status = reasons[0].decode("utf-8", "replace") if reasons else _LOCAL_HEALTH_CODES[response.code]
+    return status, data
+
+
+class _LocalHealth(Endpoint):
+    """The local health calls of :class:`AgentService`."""
+
+    def health(self, service_id: str, token: Optional[str] = None) -> "Deferred[tuple[str, dict[str, Any]]]":
+        """
+        The local health of one service instance on this agent
+        (``GET /v1/agent/health/service/id/:id``): fires with ``(status,
+        info)``.
+
+        ``status`` is the aggregated status of the service's checks and the
+        node's: ``'passing'``, ``'warning'``, ``'critical'``, or
+        ``'maintenance'`` when the node or the service is in maintenance
+        mode (no checks at all is ``'passing'``).  Consul encodes it in the
+        status code (200, 429, 503), which this call does not treat as an
+        error.  ``info`` is ``{'AggregatedStatus', 'Service': {...},
+        'Checks': [...]}``.  An unknown ID fails with
+        :class:`~txconsul.NotFound`.  Not blocking; no ``dc``.
+        """
+        path = "/v1/agent/health/service/id/" + path_segment(service_id, "service_id")
+        d = self._transport.request(
+            "GET", path, token=token, use_dc=False, expect=tuple(_LOCAL_HEALTH_CODES)
+        )
+        return d.addCallback(_local_health)
+
+    def health_by_name(self, name: str, token: Optional[str] = None) -> "Deferred[tuple[str, list[dict[str, Any]]]]":
+        """
+        The local health of every instance of a service on this agent
+        (``GET /v1/agent/health/service/name/:name``): fires with
+        ``(status, [info, ...])``, ``status`` being the worst instance's
+        (see :meth:`health`).  A name with no instance here fails with
+        :class:`~txconsul.NotFound`.
+        """
+        path = "/v1/agent/health/service/name/" + path_segment(name, "name")
+        d = self._transport.request(
+            "GET", path, token=token, use_dc=False, expect=tuple(_LOCAL_HEALTH_CODES)
+        )
+        return d.addCallback(_local_health)
+
+
+class AgentService(_LocalHealth):
+    """
+    Services of the local agent, as ``consul.agent.service``; also their
+    local health (:meth:`health`, :meth:`health_by_name`).
+    """
 
     def register(
         self,
@@ -393,6 +448,17 @@ class Agent(Endpoint):
         params: list[Param] = [("wan", "1")] if wan else []
         path = "/v1/agent/join/" + path_segment(address, "address")
         return self._transport.request("PUT", path, params, token=token, use_dc=False).addCallback(
+            decode_true
+        )
+
+    def leave(self, token: Optional[str] = None) -> "Deferred[bool]":
+        """
+        Make the agent leave the cluster gracefully and shut down
+        (``PUT /v1/agent/leave``); fires ``True``.  A real agent stops
+        answering afterwards; FakeConsul records it (``AgentPart.left``) and
+        keeps serving.
+        """
+        return self._transport.request("PUT", "/v1/agent/leave", token=token, use_dc=False).addCallback(
             decode_true
         )
 

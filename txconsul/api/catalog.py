@@ -244,6 +244,35 @@ class Catalog(Endpoint):
             index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
         )
 
+    def node_services(
+        self,
+        node: str,
+        index: Any = None,
+        wait: Optional[DurationLike] = None,
+        consistency: Optional[str] = None,
+        dc: Optional[str] = None,
+        token: Optional[str] = None,
+        *,
+        filter: Optional[str] = None,
+        meta: bool = False,
+    ) -> "Deferred[tuple[Any, dict[str, Any]]]":
+        """
+        One node and its services as a list (``GET
+        /v1/catalog/node-services/:node``): ``(index, {'Node': {...},
+        'Services': [{...}, ...]})``.  For an unknown node Consul answers
+        ``{'Node': None, 'Services': None}`` (not an error).  Blocking-capable,
+        like :meth:`node`; not in python-consul.
+
+        :param filter: a Consul filter expression over the services.
+        """
+        path = "/v1/catalog/node-services/" + path_segment(node, "node")
+        return self._read(
+            path,
+            decode_json,
+            read_params(filter=filter),
+            index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
+        )
+
     def service(
         self,
         service: str,

@@ -752,12 +752,12 @@ class AgentPart:
         period = float(getattr(self.core, "check_reap_interval", CHECK_REAP_INTERVAL))
         now = self.core.clock.seconds()
         ticks = int((now - self._started) // period) + 1
-        self._reaper = self.core.clock.callLater(self._started + ticks * period - now, self._reap)
+        when = self._started + ticks * period
+        self._reaper = self.core.clock.callLater(when - now, self._reap, when)
 
-    def _reap(self) -> None:
-        """agent.go ``reapServicesInternal``: one pass of the reaper."""
+    def _reap(self, now: float) -> None:
+        """agent.go ``reapServicesInternal``: one pass of the reaper, due at ``now``."""
         self._reaper = None
-        now = self.core.clock.seconds()
         reaped: set[str] = set()
         for cid, timeout in sorted(self._reap_after.items()):
             check = self.checks.get(cid)
@@ -774,7 +774,9 @@ class AgentPart:
         if reaped:
             self.core.changed()
         if self._reap_after:
-            self._schedule_reaper()
+            period = float(getattr(self.core, "check_reap_interval", CHECK_REAP_INTERVAL))
+            when = now + period
+            self._reaper = self.core.clock.callLater(max(0.0, when - self.core.clock.seconds()), self._reap, when)
 
     def _runner_for(self, check_id: str, ct: CheckType) -> Optional[_Runner]:
         core = self.core

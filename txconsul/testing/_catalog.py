@@ -256,6 +256,24 @@ def parse_bool(text: str) -> Optional[bool]:
     return None
 
 
+def filter_non_passing(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """
+    health_endpoint.go ``filterNonPassing``: drop every entry with a check
+    that is not passing, swapping the last kept entry into its place (so the
+    survivors' order changes as in Consul).
+    """
+    out = list(entries)
+    n = len(out)
+    i = 0
+    while i < n:
+        if any(c["Status"] != PASSING for c in out[i]["Checks"]):
+            out[i], out[n - 1] = out[n - 1], out[i]
+            n -= 1
+            continue
+        i += 1
+    return out[:n]
+
+
 def _consistency_header(req: FakeRequest) -> dict[str, str]:
     if req.has("consistent"):
         mode = "consistent"
@@ -322,6 +340,9 @@ class CatalogPart:
             "ServiceName": "",
             "ServiceTags": [],
             "Type": "",
+            "Interval": "",
+            "Timeout": "",
+            "ExposedPort": 0,
             "Definition": {},
             "CreateIndex": idx,
             "ModifyIndex": idx,
@@ -410,6 +431,9 @@ class CatalogPart:
         entry.setdefault("Output", "")
         entry.setdefault("ServiceID", "")
         entry.setdefault("Type", "")
+        entry.setdefault("Interval", "")
+        entry.setdefault("Timeout", "")
+        entry.setdefault("ExposedPort", 0)
         entry.setdefault("Definition", {})
         if not entry.get("Status"):
             entry["Status"] = CRITICAL
@@ -479,7 +503,7 @@ class CatalogPart:
     def service_node(self, node: str, svc: dict[str, Any]) -> dict[str, Any]:
         """The flattened ``/v1/catalog/service`` entry of one instance."""
         n = self.nodes[node]
-        return {
+        entry = {
             "ID": n["ID"],
             "Node": node,
             "Address": n["Address"],
@@ -491,7 +515,6 @@ class CatalogPart:
             "ServiceName": svc["Service"],
             "ServiceTags": list(svc["Tags"]),
             "ServiceAddress": svc["Address"],
-            "ServiceTaggedAddresses": svc.get("TaggedAddresses", {}),
             "ServiceWeights": svc["Weights"],
             "ServiceMeta": svc["Meta"],
             "ServicePort": svc["Port"],
@@ -501,6 +524,10 @@ class CatalogPart:
             "CreateIndex": svc["CreateIndex"],
             "ModifyIndex": svc["ModifyIndex"],
         }
+        if svc.get("TaggedAddresses"):
+            # ServiceNode.ServiceTaggedAddresses is omitempty.
+            entry["ServiceTaggedAddresses"] = svc["TaggedAddresses"]
+        return entry
 
     def _instances(self, req: FakeRequest, name: str) -> list[tuple[str, dict[str, Any]]]:
         tags = req.getall("tag")
@@ -535,6 +562,7 @@ class CatalogPart:
             Route("/v1/catalog/services", ("GET",), self._services),
             Route("/v1/catalog/service/", ("GET",), self._service),
             Route("/v1/catalog/node/", ("GET",), self._node),
+            Route("/v1/catalog/node-services/", ("GET",), self._node_services),
             Route("/v1/health/node/", ("GET",), self._health_node),
             Route("/v1/health/checks/", ("GET",), self._health_checks),
             Route("/v1/health/service/", ("GET",), self._health_service),
@@ -733,6 +761,28 @@ class CatalogPart:
 
         return self._blocking(req, lambda: max(self.services_index, self.nodes_index), body)
 
+    def _node_services(self, req: FakeRequest) -> Any:
+        # catalog_endpoint.go CatalogNodeServiceList: Services is a list;
+        # an unknown node is {"Node": null, "Services": null}.
+        name = req.tail
+        if not name:
+            raise HTTPError(400, "Missing node name")
+
+        def body() -> Any:
+            node = self.nodes.get(name)
+            if node is None or not req.authz.allowed("node", name, "read"):
+                return {"Node": None, "Services": None}
+            services = [
+                dict(svc)
+                for (n, _sid), svc in sorted(self.services.items())
+                if n == name and req.authz.allowed("service", svc["Service"], "read")
+            ]
+            if req.get("filter"):
+                services = apply_filter(req, services)
+            return {"Node": dict(node), "Services": services}
+
+        return self._blocking(req, lambda: max(self.services_index, self.nodes_index), body)
+
     def _health_node(self, req: FakeRequest) -> Any:
         name = req.tail
         if not name:
@@ -783,9 +833,9 @@ class CatalogPart:
                     dict(c) for (n, _), c in sorted(self.checks.items())
                     if n == node and (c["ServiceID"] == "" or c["ServiceID"] == svc["ID"])
                 ]
-                if passing and any(c["Status"] != PASSING for c in checks):
-                    continue
                 out.append({"Node": dict(self.nodes[node]), "Service": dict(svc), "Checks": checks})
+            if passing:
+                out = filter_non_passing(out)
             return apply_filter(req, out)
 
         return self._blocking(
