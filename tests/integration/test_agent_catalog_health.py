@@ -82,6 +82,36 @@ class AgentCatalogHealthMixin:
         self.assertEqual([n["ServiceName"] for n in nodes], [name])
 
     @inlineCallbacks
+    def test_local_health(self) -> Any:
+        """agent.service.health follows the TTL check: critical (503), then passing (200)."""
+        name = self.unique("local")
+        yield self.service(name, check=Consul.Check.ttl("30s"))
+        status, info = yield self.consul.agent.service.health(name)
+        self.assertEqual((status, info["AggregatedStatus"], info["Service"]["ID"]), ("critical", "critical", name))
+        yield self.consul.agent.check.ttl_pass(f"service:{name}")
+        status, infos = yield self.consul.agent.service.health_by_name(name)
+        self.assertEqual((status, [i["Service"]["ID"] for i in infos]), ("passing", [name]))
+        with self.assertRaises(NotFound):
+            yield self.consul.agent.service.health(self.unique("nope"))
+
+    @inlineCallbacks
+    def test_node_services(self) -> Any:
+        """catalog.node_services lists the agent node's services; an unknown node is all None."""
+        name = self.unique("ns")
+        yield self.service(name, tags=["a"])
+        me = yield self.consul.agent.self()
+        node = me["Config"]["NodeName"]
+
+        def listed() -> Any:
+            d = self.consul.catalog.node_services(node)
+            return d.addCallback(lambda r: [s for s in r[1]["Services"] if s["ID"] == name])
+
+        services = yield self.wait_for(listed)
+        self.assertEqual(services[0]["Tags"], ["a"])
+        _, data = yield self.consul.catalog.node_services(self.unique("nonode"))
+        self.assertEqual(data, {"Node": None, "Services": None})
+
+    @inlineCallbacks
     def test_http_check_goes_passing(self) -> Any:
         """A real HTTP check against a twisted.web server on 127.0.0.1 turns passing."""
         port = reactor.listenTCP(0, QuietSite(_Health()), interface="127.0.0.1")
