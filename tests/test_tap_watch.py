@@ -55,13 +55,13 @@ class OptionsTests(SynchronousTestCase):
         self.assertRaises(usage.UsageError, parse, "--type", "nodes", "--shell", "--no-shell")
 
     def test_retry_options(self) -> None:
-        """--retry-interval and --max-backoff default to plan.go's 5s and 180s and reach the watch."""
+        """--retry-interval and --max-backoff default to 1s and 180s and reach the watch."""
         o = parse("--type", "nodes")
-        self.assertEqual((o["retry-interval"], o["max-backoff"]), (5.0, 180.0))
+        self.assertEqual((o["retry-interval"], o["max-backoff"]), (1.0, 180.0))
         o = parse("--type", "nodes", "--retry-interval", "2s", "--max-backoff", "1m")
         svc = tap.build_service(o, Clock(), environ={})
         policy = svc.watches[0].policy
-        self.assertEqual((policy.backoff, policy.backoff_cap, policy.jitter), (2.0, 60.0, 0.0))
+        self.assertEqual((policy.backoff, policy.backoff_cap, policy.jitter), (2.0, 60.0, 0.2))
         for bad in (["--retry-interval", "0s"], ["--retry-interval", "soon"],
                     ["--retry-interval", "10s", "--max-backoff", "5s"]):
             self.assertRaises(usage.UsageError, parse, "--type", "nodes", *bad)

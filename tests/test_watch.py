@@ -329,9 +329,9 @@ class BackoffTests(_Base):
     """Errors never stop a watch."""
 
     def test_backoff_sequence_and_cap(self) -> None:
-        """Retries wait backoff * n**2, capped, as plan.go's retryInterval * failures*failures."""
+        """Retries wait backoff * 2**(n-1), capped (no jitter here)."""
         server, consul = self.scripted()
-        self.stop(watch_key(consul, "k", self.handler, backoff=1, backoff_cap=10))
+        self.stop(watch_key(consul, "k", self.handler, backoff=1, backoff_cap=10, jitter=0))
         delays = []
         for _ in range(6):
             server.answer(code=500, index=None, body=b"rpc error")
@@ -339,34 +339,37 @@ class BackoffTests(_Base):
             while not server.pending:
                 self.clock.advance(0.5)
             delays.append(self.clock.seconds() - t0)
-        self.assertEqual(delays, [1, 4, 9, 10, 10, 10])
+        self.assertEqual(delays, [1, 2, 4, 8, 10, 10])
         self.assertEqual(self.calls, [])
 
-    def test_default_schedule_is_consuls(self) -> None:
-        """By default retries wait 5, 20, 45, 80, 125 then 180 s, without jitter (plan.go)."""
+    def test_default_schedule(self) -> None:
+        """By default retries double from 1 s to a 180 s cap, each less up to 20% jitter."""
         server, consul = self.scripted()
         self.stop(watch_key(consul, "k", self.handler))
         delays = []
-        for _ in range(7):
+        for _ in range(10):
             server.answer(code=500, index=None, body=b"rpc error")
             t0 = self.clock.seconds()
             while not server.pending:
-                self.clock.advance(1)
+                self.clock.advance(0.01)
             delays.append(self.clock.seconds() - t0)
-        self.assertEqual(delays, [5, 20, 45, 80, 125, 180, 180])
+        for n, got in enumerate(delays, 1):
+            full = min(180, 2 ** (n - 1))
+            self.assertTrue(full * 0.8 - 0.02 <= got <= full + 0.02, (n, got))
+        self.assertGreater(len(set(round(d, 2) for d in delays[5:])), 1, "no jitter")
 
     def test_success_resets_failures(self) -> None:
         """After a success the next failure waits the base delay again."""
         server, consul = self.scripted()
-        self.stop(watch_key(consul, "k", self.handler))
+        self.stop(watch_key(consul, "k", self.handler, jitter=0))
         server.answer(code=500, index=None, body=b"x")
-        self.clock.advance(5)
+        self.clock.advance(1)
         server.answer(code=500, index=None, body=b"x")
-        self.clock.advance(20)
+        self.clock.advance(2)
         server.answer(index=3, body=[kv_entry("k", b"a", 3)])
         self.clock.advance(0)
         server.answer(code=500, index=None, body=b"x")
-        self.clock.advance(4.9)
+        self.clock.advance(0.9)
         self.assertEqual(server.pending, [])
         self.clock.advance(0.1)
         self.assertEqual(len(server.pending), 1)
@@ -377,7 +380,7 @@ class BackoffTests(_Base):
         rng = random.Random(4)
         got = [policy.delay(n, rng) for n in range(1, 12)]
         for n, d in enumerate(got, 1):
-            full = min(60, n * n)
+            full = min(60, 2 ** (n - 1))
             self.assertTrue(full * 0.5 <= d <= full, (n, d))
         self.assertNotEqual(got[9], got[10])
 

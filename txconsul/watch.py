@@ -20,9 +20,9 @@ The rules, from Consul's blocking-query guidance and ``consul watch``:
   calls never overlap and nothing queues up;
 - the index is reset to 0 when it goes backwards, never used below 1, and a
   loop whose queries return quickly without a data change is rate limited;
-- errors never stop a watch: the query is retried after ``5s * n**2``
-  (n consecutive failures), at most 180 s, as plan.go's ``retryInterval`` /
-  ``maxBackoffTime``; the index is reset, and the first answer after an
+- errors never stop a watch: the query is retried with exponential backoff
+  (1 s doubling per consecutive failure, at most 180 s, less up to 20%
+  jitter; all configurable); the index is reset, and the first answer after an
   error is given to the handler even when it equals the last one (plan.go
   sets ``lastParamVal = nil`` on error, which skips the ``DeepEqual`` test);
   loss and recovery are logged and given to the optional ``on_error`` /
@@ -67,6 +67,7 @@ from .api.kv import kv_path
 
 __all__ = [
     "CHECK_STATES",
+    "JITTER",
     "MAX_BACKOFF",
     "RETRY_INTERVAL",
     "RetryPolicy",
@@ -136,11 +137,16 @@ class WatchQuery:
         )
 
 
-#: api/watch/plan.go ``retryInterval``: the base retry delay, in seconds.
-RETRY_INTERVAL = 5.0
+#: The first retry delay after an error, in seconds; each further failure in
+#: a row doubles it.
+RETRY_INTERVAL = 1.0
 
-#: api/watch/plan.go ``maxBackoffTime``: the longest retry delay, in seconds.
+#: The longest retry delay, in seconds (api/watch/plan.go's ``maxBackoffTime``).
 MAX_BACKOFF = 180.0
+
+#: The default random fraction taken off each retry delay, so that many
+#: watches that failed together do not retry in lockstep.
+JITTER = 0.2
 
 
 @attr.s(frozen=True, slots=True, auto_attribs=True)
@@ -148,19 +154,19 @@ class RetryPolicy:
     """
     How a poll waits, retries and rate-limits.
 
-    The retry schedule is Consul's (api/watch/plan.go): after ``n``
-    consecutive failures the next query waits ``backoff * n**2`` seconds,
-    at most ``backoff_cap`` -- 5, 20, 45, 80, 125, 180, 180... by default.
+    Retries back off exponentially: after ``n`` consecutive failures the
+    next query waits ``backoff * 2**(n-1)`` seconds, at most ``backoff_cap``
+    -- 1, 2, 4, 8, ... 128, 180 s by default -- less a random ``jitter``
+    fraction.  (Consul's own ``consul watch`` waits ``5 s * n**2``; a
+    doubling from 1 s notices a recovered agent sooner.)
 
     :ivar wait: the blocking ``wait`` in seconds (``None``: Consul's
         default, 5 minutes).
-    :ivar backoff: the base retry delay in seconds (plan.go's
-        ``retryInterval``, 5 s).
-    :ivar backoff_cap: the longest retry delay (plan.go's
-        ``maxBackoffTime``, 180 s).
+    :ivar backoff: the first retry delay in seconds (1 s).
+    :ivar backoff_cap: the longest retry delay (180 s, plan.go's
+        ``maxBackoffTime``).
     :ivar jitter: the fraction (0..1) of each delay that is random: a delay
-        ``d`` becomes uniform in ``[d * (1 - jitter), d]``.  Consul uses
-        none, so the default is 0.
+        ``d`` becomes uniform in ``[d * (1 - jitter), d]`` (default 0.2).
     :ivar min_interval: a query that comes back sooner than this without a
         data change delays the next one until this many seconds after it
         started (the rate limit of Consul's blocking-query guidance; a
@@ -170,7 +176,7 @@ class RetryPolicy:
     wait: Optional[float] = None
     backoff: float = RETRY_INTERVAL
     backoff_cap: float = MAX_BACKOFF
-    jitter: float = 0.0
+    jitter: float = JITTER
     min_interval: float = 1.0
 
     def __attrs_post_init__(self) -> None:
@@ -187,10 +193,8 @@ class RetryPolicy:
 
     def delay(self, failures: int, rng: random.Random) -> float:
         """The retry delay after ``failures`` consecutive failures (>= 1)."""
-        # plan.go: retry := retryInterval * time.Duration(failures*failures),
-        # then "if retry > maxBackoffTime { retry = maxBackoffTime }".
-        n = min(failures, 1 << 20)
-        base = min(self.backoff_cap, self.backoff * n * n)
+        n = min(failures, 64)
+        base = min(self.backoff_cap, self.backoff * 2.0 ** (n - 1))
         if self.jitter:
             base *= 1.0 - self.jitter * rng.random()
         return base
@@ -862,11 +866,10 @@ class Watch(Service):
     :param raw: give handlers the JSON ``consul watch`` gives (base64
         ``Value``, Go ``api`` struct shapes).
     :param wait: the blocking wait (``'5m'`` or seconds).
-    :param backoff: the base retry delay in seconds (the n-th consecutive
-        retry waits ``backoff * n**2``, 5 s by default as Consul);
-        ``backoff_cap`` the longest (180 s); ``jitter`` the random fraction
-        of each delay (0); ``min_interval`` the rate limit (see
-        :class:`RetryPolicy`).
+    :param backoff: the first retry delay in seconds (1 s; it doubles with
+        each failure in a row); ``backoff_cap`` the longest (180 s);
+        ``jitter`` the random fraction of each delay (0.2); ``min_interval``
+        the rate limit (see :class:`RetryPolicy`).
     :param params: the watch parameters of :func:`build_watch` (``key``,
         ``prefix``, ``service``, ``tag`` (``service`` and ``checks``),
         ``passingonly``, ``state``,
@@ -887,7 +890,7 @@ class Watch(Service):
         wait: Optional[DurationLike] = None,
         backoff: float = RETRY_INTERVAL,
         backoff_cap: float = MAX_BACKOFF,
-        jitter: float = 0.0,
+        jitter: float = JITTER,
         min_interval: float = 1.0,
         hub: Optional[WatchHub] = None,
         **params: Any,

@@ -113,8 +113,8 @@ class Options(usage.Options):
         ["config", None, None, "JSON file with a 'watches' list, as the Consul agent's."],
         ["max-output", None, "65536", "Bytes of each handler run's output kept in the log."],
         ["wait", None, None, "Blocking wait of each query (default: Consul's 5m)."],
-        ["retry-interval", None, "5s",
-         "txconsul extension: base retry delay; the n-th retry in a row waits n*n times it."],
+        ["retry-interval", None, "1s",
+         "txconsul extension: first retry delay; it doubles with each failure in a row."],
         ["max-backoff", None, "3m", "txconsul extension: the longest retry delay."],
     ]
     optFlags = [

@@ -94,6 +94,9 @@ class FakeConsul:
     :param acl_master_token: enables ACLs with this management token.
     :param acl_default_policy: ``'allow'`` or ``'deny'``.
     :param enable_script_checks: let script (``Args``) checks run.
+    :param min_check_interval: the shortest interval HTTP, TCP and script
+        checks run at; Consul raises shorter ones to one second, and tests may
+        lower it to run faster.
     :param reactor: the reactor HTTP and TCP checks connect with (checks
         only run when it is given); ``clock`` still schedules them.
     :param seed: seeds the generator of IDs and blocking jitter.
@@ -109,6 +112,7 @@ class FakeConsul:
         acl_master_token: Optional[str] = None,
         acl_default_policy: str = "allow",
         enable_script_checks: bool = False,
+        min_check_interval: float = 1.0,
         reactor: Any = None,
         seed: Optional[int] = None,
     ) -> None:
@@ -122,6 +126,7 @@ class FakeConsul:
         core: Any = self.core
         core.reactor = reactor
         core.enable_script_checks = enable_script_checks
+        core.min_check_interval = min_check_interval
         self.acl = core.acl = ACLSystem(core, acl_master_token, acl_default_policy)
         self.catalog = core.catalog = CatalogPart(core)
         self.agent_state = core.agent = AgentPart(core)

@@ -72,6 +72,17 @@ def _parse_uint(text: str) -> int:
         raise HTTPError(500, str(e))
 
 
+def _filtered_header(req: FakeRequest, removed: bool) -> dict[str, str]:
+    """
+    ``X-Consul-Results-Filtered-By-ACLs: true`` when ACLs removed entries and
+    the request carried a token (never ``false``; http.go
+    ``setResultsFilteredByACLs``).  Consul sets it before answering a 404.
+    """
+    if removed and req.token:
+        return {"X-Consul-Results-Filtered-By-ACLs": "true"}
+    return {}
+
+
 class KVPart:
     """
     The KV store of a FakeConsul.  The primitive methods (``set``, ``cas``,
@@ -282,8 +293,10 @@ class KVPart:
                 sep = req.get("seperator") or ""
 
             def compute_keys() -> tuple[int, Reply]:
-                entries = [e for e in self.under(key) if authz.allowed("key", e.key, "read")]
-                index = self.prefix_index(key, self.under(key))
+                all_entries = self.under(key)
+                entries = [e for e in all_entries if authz.allowed("key", e.key, "read")]
+                index = self.prefix_index(key, all_entries)
+                headers = _filtered_header(req, len(entries) != len(all_entries))
                 names: list[str] = []
                 seen = set()
                 for e in entries:
@@ -296,8 +309,8 @@ class KVPart:
                         seen.add(name)
                         names.append(name)
                 if not names and key:
-                    return index, Reply(b"", status=404, index=index, json=False)
-                return index, Reply(names, index=index)
+                    return index, Reply(b"", status=404, index=index, json=False, headers=headers)
+                return index, Reply(names, index=index, headers=headers)
 
             return self.core.blocking(req, compute_keys)
         if req.has("recurse"):
@@ -306,9 +319,10 @@ class KVPart:
                 all_entries = self.under(key)
                 index = self.prefix_index(key, all_entries)
                 entries = [e for e in all_entries if authz.allowed("key", e.key, "read")]
+                headers = _filtered_header(req, len(entries) != len(all_entries))
                 if not entries:
-                    return index, Reply(b"", status=404, index=index, json=False)
-                return index, Reply([e.to_json() for e in entries], index=index)
+                    return index, Reply(b"", status=404, index=index, json=False, headers=headers)
+                return index, Reply([e.to_json() for e in entries], index=index, headers=headers)
 
             return self.core.blocking(req, compute_tree)
         require(req, "key", key, "read")
