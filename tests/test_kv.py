@@ -328,3 +328,39 @@ class ErrorTests(KVTestCase):
         f = self.failureResultOf(d, BadRequest)
         self.assertIn("GET /v1/kv/x", str(f.value))
         self.assertIn("Invalid index", str(f.value))
+
+
+class ACLFilteringTests(SynchronousTestCase):
+    """KV listings under ACLs."""
+
+    def setUp(self) -> None:
+        self.fake = FakeConsul(Clock(), acl_master_token="root", acl_default_policy="deny")
+        self.root = self.fake.client(token="root")
+        for key in ("app/a", "app/b", "other/c"):
+            self.successResultOf(self.root.kv.put(key, "v"))
+        policy = self.successResultOf(
+            self.root.acl.policy.create("app-read", 'key_prefix "app/" { policy = "read" }'))
+        self.secret = self.successResultOf(
+            self.root.acl.token.create(policies=[policy["ID"]]))["SecretID"]
+
+    def test_filtered_listing_says_so(self) -> None:
+        """A listing that ACLs trimmed carries X-Consul-Results-Filtered-By-ACLs: true."""
+        c = self.fake.client(token=self.secret)
+        response = self.successResultOf(c.http.request("GET", "/v1/kv/", [("recurse", None)]))
+        self.assertEqual([e["Key"] for e in response.json()], ["app/a", "app/b"])
+        self.assertEqual(response.headers.getRawHeaders(b"X-Consul-Results-Filtered-By-ACLs"), [b"true"])
+        _, keys = self.successResultOf(c.kv.get("", keys=True))
+        self.assertEqual(keys, ["app/a", "app/b"])
+
+    def test_unfiltered_listing_has_no_header(self) -> None:
+        """Nothing removed (management token): no header, never 'false'."""
+        response = self.successResultOf(self.root.http.request("GET", "/v1/kv/", [("recurse", None)]))
+        self.assertEqual(len(response.json()), 3)
+        self.assertIsNone(response.headers.getRawHeaders(b"X-Consul-Results-Filtered-By-ACLs"))
+
+    def test_everything_filtered_is_none(self) -> None:
+        """A prefix whose keys are all hidden reads as (index, None)."""
+        c = self.fake.client(token=self.secret)
+        index, data = self.successResultOf(c.kv.get("other/", recurse=True))
+        self.assertIsNone(data)
+        self.assertGreaterEqual(index, 1)
