@@ -6,6 +6,7 @@ What every endpoint group shares: argument validation and the blocking read.
 from __future__ import annotations
 
 from typing import Any, Callable, Optional, TypeVar
+from urllib.parse import quote
 
 from twisted.internet.defer import Deferred
 
@@ -65,6 +66,14 @@ def check_str(value: Any, what: str, allow_empty: bool = False) -> str:
     if not allow_empty and not value:
         raise ValueError(f"{what} must not be empty")
     return value
+
+
+def path_segment(value: Any, what: str) -> str:
+    """
+    Validate a name or ID and escape it as one path segment, so that
+    ``'#'``, ``':'``, ``'?'``, ``'/'`` and spaces survive.
+    """
+    return quote(check_str(value, what), safe="")
 
 
 class Endpoint:

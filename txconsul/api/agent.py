@@ -22,22 +22,13 @@ Differences from python-consul 1.1.0, on purpose:
 from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Sequence, Union
-from urllib.parse import quote
 
 from twisted.internet.defer import Deferred
 
 from .._duration import DurationLike
 from .._http import Param
-from ._base import Endpoint, check_str, decode_json, decode_true
+from ._base import Endpoint, check_str, decode_json, decode_true, path_segment
 from .check import ArgsLike, Check
-
-
-def path_segment(value: Any, what: str) -> str:
-    """
-    Validate a name or ID and escape it as one path segment, so that
-    ``'#'``, ``':'``, ``'?'``, ``'/'`` and spaces survive.
-    """
-    return quote(check_str(value, what), safe="")
 
 
 def check_bool_text(value: Any, what: str) -> str:

@@ -14,8 +14,8 @@ from twisted.internet.defer import Deferred
 
 from .._duration import DurationLike
 from .._http import Param
-from ._base import Endpoint, check_str, decode_json
-from .agent import _check_meta, path_segment
+from ._base import Endpoint, check_str, decode_json, path_segment
+from .agent import _check_meta
 
 TagLike = Union[str, Sequence[str], None]
 

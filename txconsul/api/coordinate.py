@@ -6,13 +6,12 @@ Network coordinates: ``/v1/coordinate/``.
 from __future__ import annotations
 
 from typing import Any, Optional
-from urllib.parse import quote
 
 from twisted.internet.defer import Deferred
 
 from .._duration import DurationLike
 from .._http import ConsulResponse
-from ._base import Endpoint, check_str, decode_json
+from ._base import Endpoint, decode_json, path_segment
 
 
 def decode_node(response: ConsulResponse) -> Optional[list[dict[str, Any]]]:
@@ -87,7 +86,7 @@ class Coordinate(Endpoint):
         One node's LAN coordinates: ``(index, [{'Node', 'Segment',
         'Coord'}])``, or ``(index, None)`` when the node has none.
         """
-        path = "/v1/coordinate/node/" + quote(check_str(node, "node"), safe="")
+        path = "/v1/coordinate/node/" + path_segment(node, "node")
         return self._read(
             path,
             decode_node,

@@ -17,8 +17,7 @@ from twisted.internet.defer import Deferred
 
 from .._duration import DurationLike
 from .._http import Param
-from ._base import Endpoint, decode_json
-from .agent import path_segment
+from ._base import Endpoint, decode_json, path_segment
 from .catalog import TagLike, read_params
 
 #: The states :meth:`Health.state` accepts (python-consul's list; ``any``

@@ -9,14 +9,13 @@ to the health of a node, a set of checks, or a TTL the holder must renew.
 from __future__ import annotations
 
 from typing import Any, Iterable, Optional, Union
-from urllib.parse import quote
 
 from twisted.internet.defer import Deferred
 
 from .._duration import DurationLike, format_seconds, parse_duration
 from .._errors import NotFound
 from .._http import ConsulResponse
-from ._base import Endpoint, check_str, decode_json
+from ._base import Endpoint, check_str, decode_json, path_segment
 
 #: Consul's bounds for a session TTL (``session_ttl_min`` default, 24h).
 MIN_TTL = 10.0
@@ -28,11 +27,6 @@ ServiceChecksLike = Iterable[Union[str, dict[str, Any]]]
 CheckIDs = Iterable[Union[str, bytes]]
 #: A list of session dicts.
 Sessions = list[dict[str, Any]]
-
-
-def _segment(value: Any, what: str) -> str:
-    """Validate a path value and escape it as one segment."""
-    return quote(check_str(value, what), safe="")
 
 
 def _check_ids(checks: Any, what: str) -> list[str]:
@@ -179,7 +173,7 @@ class Session(Endpoint):
         Destroy a session (releasing or deleting its keys); fires with
         ``True``, also for a session that no longer exists.
         """
-        path = "/v1/session/destroy/" + _segment(session_id, "session_id")
+        path = "/v1/session/destroy/" + path_segment(session_id, "session_id")
         d = self._transport.request("PUT", path, token=token, dc=dc)
         return d.addCallback(lambda r: bool(decode_json(r)))
 
@@ -223,7 +217,7 @@ class Session(Endpoint):
         meta: bool = False,
     ) -> "Deferred[tuple[Any, Sessions]]":
         """Fire with ``(index, sessions)``: the sessions of ``node``."""
-        path = "/v1/session/node/" + _segment(node, "node")
+        path = "/v1/session/node/" + path_segment(node, "node")
         return self._read(
             path,
             _decode_list,
@@ -250,7 +244,7 @@ class Session(Endpoint):
         Fire with ``(index, session)``; ``session`` is ``None`` when the ID is
         unknown (destroyed or expired).
         """
-        path = "/v1/session/info/" + _segment(session_id, "session_id")
+        path = "/v1/session/info/" + path_segment(session_id, "session_id")
         return self._read(
             path,
             _decode_one,
@@ -275,7 +269,7 @@ class Session(Endpoint):
 
         :raises NotFound: (as a failed Deferred) when the session is gone.
         """
-        path = "/v1/session/renew/" + _segment(session_id, "session_id")
+        path = "/v1/session/renew/" + path_segment(session_id, "session_id")
         d = self._transport.request("PUT", path, token=token, dc=dc)
 
         def got(response: ConsulResponse) -> dict[str, Any]:
