@@ -39,8 +39,9 @@ the most restrictive of ``deny > write > list > read`` applies.  ``write``
 grants read and list, ``list`` grants read and list (keys only), ``read``
 grants read.  Anything no rule covers falls to the default policy, except
 ``acl`` access, which only a rule (or the management policy) grants.
-Unknown rule types are rejected rather than ignored, so a typo in a test's
-rules fails loudly.
+As in Consul (``hcl.Decode`` into a struct), unknown rule types are ignored,
+and so are ``acl`` and ``*_prefix`` rules in the legacy syntax; invalid
+levels fail with Consul's ``Invalid <rule> policy: <Go %#v of the rule>``.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Iterable, Optional
 
-from ._core import FakeRequest, HTTPError, Reply, Route, parse_go_duration, permission_denied
+from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_go_duration, permission_denied
 
 #: The builtin management policy.
 GLOBAL_MANAGEMENT_ID = "00000000-0000-0000-0000-000000000001"
@@ -60,41 +61,61 @@ GLOBAL_MANAGEMENT_ID = "00000000-0000-0000-0000-000000000001"
 ANONYMOUS_ACCESSOR = "00000000-0000-0000-0000-000000000002"
 #: The anonymous token's SecretID.
 ANONYMOUS_SECRET = "anonymous"
+#: agent/consul/config.go defaults for acl_token_min/max_expiration_ttl.
+ACL_TOKEN_MIN_EXPIRATION_TTL = 60.0
+ACL_TOKEN_MAX_EXPIRATION_TTL = 24 * 3600.0
 #: What a reader without ``acl:write`` sees instead of a secret.
 REDACTED = "<hidden>"
 
-GLOBAL_MANAGEMENT_RULES = """acl = "write"
-agent_prefix "" {
-  policy = "write"
-}
-event_prefix "" {
-  policy = "write"
-}
-key_prefix "" {
-  policy = "write"
-}
-keyring = "write"
-node_prefix "" {
-  policy = "write"
-}
-operator = "write"
-query_prefix "" {
-  policy = "write"
-}
-service_prefix "" {
-  policy = "write"
-  intentions = "write"
-}
-session_prefix "" {
-  policy = "write"
-}"""
+# agent/structs/acl.go ACLPolicyGlobalManagementRules: a Go raw string that
+# starts with a newline and indents with tabs, returned as is by policy reads.
+GLOBAL_MANAGEMENT_RULES = (
+    '\nacl = "write"\n'
+    'agent_prefix "" {\n\tpolicy = "write"\n}\n'
+    'event_prefix "" {\n\tpolicy = "write"\n}\n'
+    'key_prefix "" {\n\tpolicy = "write"\n}\n'
+    'keyring = "write"\n'
+    'node_prefix "" {\n\tpolicy = "write"\n}\n'
+    'operator = "write"\n'
+    'query_prefix "" {\n\tpolicy = "write"\n}\n'
+    'service_prefix "" {\n\tpolicy = "write"\n\tintentions = "write"\n}\n'
+    'session_prefix "" {\n\tpolicy = "write"\n}'
+)
 
 #: Resources whose rules name a segment (``key "x"``, ``key_prefix "x"``).
 NAMED_RESOURCES = ("key", "service", "node", "session", "agent", "event", "query")
 #: Resources with one top-level level (``operator = "read"``).
 SINGLE_RESOURCES = ("acl", "operator", "keyring")
-#: Accepted but not enforced (newer Consul rule types).
-_IGNORED_SINGLES = ("mesh", "peering")
+#: Top-level rules of the current syntax (acl/policy.go PolicyRules in 1.10;
+#: ``mesh`` is validated but not enforced, ``peering`` came in 1.13).
+_CURRENT_SINGLES = ("acl", "operator", "keyring", "mesh")
+#: Top-level rules of the legacy syntax (parseLegacy's LegacyPolicy: no ``acl``).
+_LEGACY_SINGLES = ("operator", "keyring")
+#: acl/policy.go isPolicyValid: ``list`` only for keys.
+_VALID_LEVELS = ("read", "write", "deny")
+#: The order PolicyRules.Validate checks the named rules in.
+_VALIDATION_ORDER = ("agent", "key", "node", "service", "session", "event", "query")
+#: The rule structs of acl/policy.go (Go's %#v in validation errors).
+_GO_RULES = {
+    "agent": ("AgentRule", "Node", False),
+    "key": ("KeyRule", "Prefix", True),
+    "node": ("NodeRule", "Name", True),
+    "service": ("ServiceRule", "Name", True),
+    "session": ("SessionRule", "Node", False),
+    "event": ("EventRule", "Event", False),
+    "query": ("PreparedQueryRule", "Prefix", False),
+}
+
+
+def _go_rule(resource: str, name: str, level: str, intentions: str = "") -> str:
+    """Go's ``%#v`` of a rule struct pointer, as Consul's validation errors show it."""
+    struct, key_field, enterprise = _GO_RULES[resource]
+    fields = [f"{key_field}:{go_quote(name)}", f"Policy:{go_quote(level)}"]
+    if resource == "service":
+        fields.append(f"Intentions:{go_quote(intentions)}")
+    if enterprise:
+        fields.append("EnterpriseRule:acl.EnterpriseRule{}")
+    return f"&acl.{struct}{{{', '.join(fields)}}}"
 
 _LEVELS = ("read", "write", "deny", "list")
 #: Which level wins when two rules name the same thing: deny > write > list > read.
@@ -367,34 +388,60 @@ def parse_rules(text: Any, legacy: bool = False) -> Rules:
             items = _HCLParser(text).parse()
     else:
         items = _HCLParser(text).parse()
+    # hcl.Decode fills acl/policy.go's PolicyRules (or parseLegacy's
+    # LegacyPolicy) and silently drops keys the struct lacks: an unknown rule
+    # type, a *_prefix rule or ``acl`` in legacy rules, ``peering`` in 1.10.
+    singles = _LEGACY_SINGLES if legacy else _CURRENT_SINGLES
+    named: dict[tuple[str, bool], list[tuple[str, dict[str, Any]]]] = {}
+    single_values: dict[str, str] = {}
     for key, (kind, value) in items:
-        if key in SINGLE_RESOURCES or key in _IGNORED_SINGLES:
+        if key in singles:
             if kind != "attr" or not isinstance(value, str):
                 raise RuleError(f"Failed to parse ACL rules: {key} must be a string")
-            if value not in ("read", "write", "deny") and not (key == "acl" and value == "list"):
-                raise RuleError(f"Invalid {key} policy: {value!r}")
-            if key in SINGLE_RESOURCES:
-                rules.set_single(key, value)
+            single_values[key] = value
             continue
         resource, is_prefix = key, False
         if key.endswith("_prefix"):
             resource, is_prefix = key[: -len("_prefix")], True
         if resource not in NAMED_RESOURCES or (legacy and is_prefix):
-            raise RuleError(f"Failed to parse ACL rules: unknown rule type {key!r}")
-        if legacy:
-            is_prefix = True
+            continue
         if kind != "block":
             raise RuleError(f"Failed to parse ACL rules: {key} rules must be blocks like {key} \"name\" {{ policy = \"read\" }}")
         for name, (inner_kind, body) in value:
             if inner_kind != "block":
                 raise RuleError(f"Failed to parse ACL rules: {key} {name!r} must be a block")
             attrs = {k: v[1] for k, v in body if v[0] == "attr"}
-            level = attrs.get("policy")
-            allow_list = resource == "key"
-            if level not in ("read", "write", "deny") and not (allow_list and level == "list"):
-                label = f"{resource} prefix" if is_prefix and not legacy else resource
-                raise RuleError(f"Invalid {label} policy: {name!r} policy = {level!r}")
-            rules.add(resource, name, level, is_prefix)
+            named.setdefault((resource, is_prefix), []).append((name, attrs))
+    # PolicyRules.Validate / parseLegacy check in this order and report the
+    # first bad rule as Go's %#v of the rule struct.
+    if not legacy and single_values.get("acl", "") and single_values["acl"] not in _VALID_LEVELS:
+        raise RuleError(f"Invalid acl policy: {go_quote(single_values['acl'])}")
+    for resource in _VALIDATION_ORDER:
+        for is_prefix in ((False,) if legacy else (False, True)):
+            label = f"{resource}_prefix" if is_prefix else resource
+            for name, attrs in named.get((resource, is_prefix), []):
+                level = attrs.get("policy", "")
+                level = level if isinstance(level, str) else ""
+                intentions = attrs.get("intentions", "")
+                intentions = intentions if isinstance(intentions, str) else ""
+                if level not in _VALID_LEVELS and not (resource == "key" and level == "list"):
+                    raise RuleError(f"Invalid {label} policy: {_go_rule(resource, name, level, intentions)}")
+                if resource == "service" and intentions and intentions not in _VALID_LEVELS:
+                    raise RuleError(
+                        f"Invalid {label} intentions policy: {_go_rule(resource, name, level, intentions)}"
+                    )
+                # legacy rules are prefix rules (parseLegacy appends them to
+                # the *Prefixes lists)
+                rules.add(resource, name, level, is_prefix or legacy)
+    for key in ("keyring", "operator", "mesh"):
+        value = single_values.get(key, "")
+        if key not in singles or not value:
+            continue
+        if value not in _VALID_LEVELS:
+            raise RuleError(f"Invalid {key} policy: {go_quote(value)}")
+    for key, value in single_values.items():
+        if key in SINGLE_RESOURCES and value:
+            rules.set_single(key, value)
     return rules
 
 
@@ -510,31 +557,55 @@ def _parse_go_time(text: str) -> float:
 
 
 def _hash(*parts: Any) -> str:
-    raw = json.dumps(parts, sort_keys=True, default=str).encode("utf-8")
-    return base64.b64encode(hashlib.sha256(raw).digest()).decode("ascii")
+    """
+    Consul's ``SetHash``: a BLAKE2b-256 over the given strings written one
+    after another (agent/structs/acl.go), base64 as Go encodes ``[]byte``.
+    """
+    h = hashlib.blake2b(digest_size=32)
+    for part in parts:
+        h.update(part.encode("utf-8"))
+    return base64.b64encode(h.digest()).decode("ascii")
 
 
-def _decode_object(req: FakeRequest, what: str) -> dict[str, Any]:
-    """The body as a JSON object; 400 ``<what> decoding failed`` otherwise."""
+def _identity_parts(services: list[dict[str, Any]], nodes: list[dict[str, Any]]) -> list[str]:
+    """ACLServiceIdentity/ACLNodeIdentity ``AddToHash``: names, then datacenters."""
+    parts: list[str] = []
+    for si in services:
+        parts.append(si["ServiceName"])
+        parts.extend(si.get("Datacenters") or [])
+    for ni in nodes:
+        parts.extend((ni["NodeName"], ni["Datacenter"]))
+    return parts
+
+
+def _decode_object(req: FakeRequest, what: str, legacy: bool = False) -> dict[str, Any]:
+    """
+    The body as a JSON object; 400 ``<what> decoding failed: ...`` otherwise
+    (the legacy handlers say ``Request decode failed: ...``).
+    """
+    prefix = "Request decode failed" if legacy else f"{what} decoding failed"
     if not req.body.strip():
         return {}
     try:
         body = json.loads(req.body)
     except ValueError as e:
-        raise HTTPError(400, f"{what} decoding failed: {e}")
+        raise HTTPError(400, f"{prefix}: {e}")
     if body is None:
         return {}
     if not isinstance(body, dict):
-        raise HTTPError(400, f"{what} decoding failed: json: cannot unmarshal {type(body).__name__} into an object")
+        raise HTTPError(400, f"{prefix}: json: cannot unmarshal {type(body).__name__} into an object")
     return body
 
 
-def _field(body: dict[str, Any], name: str, kind: Any, what: str, default: Any = None) -> Any:
+def _field(
+    body: dict[str, Any], name: str, kind: Any, what: str, default: Any = None, legacy: bool = False
+) -> Any:
     value = body.get(name, default)
     if value is None:
         return default
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-        raise HTTPError(400, f"{what} decoding failed: json: cannot unmarshal {type(value).__name__} into field {name}")
+        prefix = "Request decode failed" if legacy else f"{what} decoding failed"
+        raise HTTPError(400, f"{prefix}: json: cannot unmarshal {type(value).__name__} into field {name}")
     return value
 
 
@@ -675,9 +746,12 @@ class ACLSystem:
             "CreateIndex": create_index if create_index is not None else idx,
             "ModifyIndex": idx,
         }
+        # ACLToken.SetHash in 1.10: Description, the legacy Type and Rules,
+        # local/global, then link IDs and identities.
         token["Hash"] = _hash(
-            token["Description"], token["Policies"], token["Roles"], token["ServiceIdentities"],
-            token["NodeIdentities"], token["Local"], token["Type"], token["Rules"],
+            token["Description"], token["Type"], token["Rules"], "local" if token["Local"] else "global",
+            *token["Policies"], *token["Roles"],
+            *_identity_parts(token["ServiceIdentities"], token["NodeIdentities"]),
         )
         old = self.tokens.get(token["AccessorID"])
         if old is not None:
@@ -702,7 +776,8 @@ class ACLSystem:
             "Description": description,
             "Rules": rules,
             "Datacenters": list(datacenters) if datacenters else None,
-            "Hash": _hash(name, description, rules, datacenters),
+            # ACLPolicy.SetHash: Name, Description, Rules, each datacenter
+            "Hash": _hash(name, description, rules, *(datacenters or [])),
             "CreateIndex": create_index,
             "ModifyIndex": idx,
         }
@@ -812,8 +887,8 @@ class ACLSystem:
         out: dict[str, Any] = {"ID": policy["ID"], "Name": policy["Name"], "Description": policy["Description"]}
         if not stub:
             out["Rules"] = policy["Rules"]
-        if policy["Datacenters"]:
-            out["Datacenters"] = list(policy["Datacenters"])
+        # ACLPolicy / ACLPolicyListStub.Datacenters has no omitempty: null
+        out["Datacenters"] = list(policy["Datacenters"]) if policy["Datacenters"] else None
         out["Hash"] = policy["Hash"]
         out["CreateIndex"] = policy["CreateIndex"]
         out["ModifyIndex"] = policy["ModifyIndex"]
@@ -890,6 +965,10 @@ class ACLSystem:
                 "SecretID": self.core.new_uuid(),
                 "Description": "Bootstrap Token (Global Management)",
                 "Policies": [GLOBAL_MANAGEMENT_ID],
+                # 1.10 BootstrapTokens: "DEPRECATED (ACL-Legacy-Compat) - This is
+                # used so that the bootstrap token is still visible via the v1
+                # acl APIs"
+                "Type": "management",
                 "CreateTime": _go_time(self.core.clock.seconds()),
             },
             idx,
@@ -917,18 +996,21 @@ class ACLSystem:
     # -- legacy API ------------------------------------------------------------
 
     def _legacy_set(self, req: FakeRequest, update: bool) -> Any:
-        self._need(req, "write")
-        body = _decode_object(req, "Request")
-        acl_id = _field(body, "ID", str, "Request", "")
-        name = _field(body, "Name", str, "Request", "")
-        kind = _field(body, "Type", str, "Request", "") or "client"
-        rules = _field(body, "Rules", str, "Request", "")
+        # agent/acl_endpoint_legacy.go aclSet: the body is decoded (400
+        # "Request decode failed: ...") over a default Type of "client", and
+        # the ID checked, before the ACL.Apply RPC checks acl:write.
+        body = _decode_object(req, "Request", legacy=True)
+        acl_id = _field(body, "ID", str, "Request", "", legacy=True)
+        name = _field(body, "Name", str, "Request", "", legacy=True)
+        kind = _field(body, "Type", str, "Request", "client", legacy=True)
+        rules = _field(body, "Rules", str, "Request", "", legacy=True)
         if update and not acl_id:
             raise HTTPError(400, "ACL ID must be set")
+        self._need(req, "write")
         if kind not in ("client", "management"):
             raise HTTPError(500, "Invalid ACL Type")
         existing = self.token_by_secret(acl_id) if acl_id else None
-        if existing is not None and existing["Policies"]:
+        if existing is not None and self._uses_non_legacy_fields(existing):
             raise HTTPError(500, "Cannot use legacy endpoint to modify a non-legacy token")
         if acl_id in ("allow", "deny", "manage"):
             raise HTTPError(403, "Permission denied: Cannot modify root ACL")
@@ -947,6 +1029,14 @@ class ACLSystem:
         }
         token = self._store_token(fields, idx, existing["CreateIndex"] if existing else None)
         return Reply({"ID": token["SecretID"]})
+
+    @staticmethod
+    def _uses_non_legacy_fields(token: dict[str, Any]) -> bool:
+        """agent/structs/acl.go ``ACLToken.UsesNonLegacyFields`` (1.10)."""
+        return bool(
+            token["Policies"] or token["Roles"] or token["ServiceIdentities"] or token["NodeIdentities"]
+            or not token["Type"] or token["ExpirationTime"] or token["AuthMethod"]
+        )
 
     def _legacy_create(self, req: FakeRequest) -> Any:
         return self._legacy_set(req, update=False)
@@ -1139,6 +1229,7 @@ class ACLSystem:
                 if expires < now:
                     raise HTTPError(500, "ExpirationTime cannot be before CreateTime")
             if expires is not None:
+                self._check_expiry_bounds(expires - now)
                 fields["_expires"] = expires
                 fields["ExpirationTime"] = _go_time(expires)
             create_index = None
@@ -1181,9 +1272,32 @@ class ACLSystem:
         idx = self.core.next_index()
         return self._store_token(fields, idx, create_index)
 
+    @staticmethod
+    def _check_expiry_bounds(expires_in: float) -> None:
+        """
+        tokenSetInternal: an expiry must lie within the server's
+        acl_token_min/max_expiration_ttl (defaults 1m and 24h).
+        """
+        from ._agent import go_duration  # _agent imports this module
+
+        if expires_in > ACL_TOKEN_MAX_EXPIRATION_TTL:
+            raise HTTPError(
+                500,
+                f"ExpirationTime cannot be more than {go_duration(ACL_TOKEN_MAX_EXPIRATION_TTL)} "
+                f"in the future (was {go_duration(expires_in)})",
+            )
+        if expires_in < ACL_TOKEN_MIN_EXPIRATION_TTL:
+            raise HTTPError(
+                500,
+                f"ExpirationTime cannot be less than {go_duration(ACL_TOKEN_MIN_EXPIRATION_TTL)} "
+                f"in the future (was {go_duration(expires_in)})",
+            )
+
     def _token_create(self, req: FakeRequest) -> Any:
-        self._need(req, "write")
+        # agent/acl_endpoint.go aclTokenSetInternal decodes the body (400)
+        # before the ACL.TokenSet RPC checks acl:write.
         body = _decode_object(req, "Token")
+        self._need(req, "write")
         accessor = _field(body, "AccessorID", str, "Token", "")
         return Reply(self.token_json(self._token_set(req, accessor, True, body)))
 
@@ -1223,11 +1337,12 @@ class ACLSystem:
         return self.core.blocking(req, compute)
 
     def _token_update(self, req: FakeRequest, accessor: str) -> Any:
-        self._need(req, "write")
+        # decode and the URL/payload check (400s) come before the RPC's ACL check
         body = _decode_object(req, "Token")
         in_body = _field(body, "AccessorID", str, "Token", "")
         if in_body and in_body != accessor:
             raise HTTPError(400, "Token Accessor ID in URL and payload do not match")
+        self._need(req, "write")
         return Reply(self.token_json(self._token_set(req, accessor, False, body)))
 
     def _token_clone(self, req: FakeRequest, accessor: str) -> Any:
@@ -1239,6 +1354,10 @@ class ACLSystem:
         if source["Rules"]:
             raise HTTPError(500, "Cannot clone a legacy ACL with this endpoint")
         description = _field(body, "Description", str, "Token", "") or source["Description"]
+        if source["_expires"] is not None:
+            # the clone goes through tokenSetInternal's create checks with
+            # the source's ExpirationTime
+            self._check_expiry_bounds(source["_expires"] - self.core.clock.seconds())
         idx = self.core.next_index()
         token = self._store_token(
             {
@@ -1304,7 +1423,8 @@ class ACLSystem:
         return None
 
     def _policy_set(self, req: FakeRequest, policy_id: str, create: bool) -> Any:
-        self._need(req, "write")
+        # agent/acl_endpoint.go aclPolicyWriteInternal: decode and ID checks
+        # (400s) before the ACL.PolicySet RPC checks acl:write.
         what = "Policy"
         body = _decode_object(req, what)
         in_body = _field(body, "ID", str, what, "")
@@ -1317,6 +1437,7 @@ class ACLSystem:
         description = _field(body, "Description", str, what, "")
         rules = _field(body, "Rules", str, what, "")
         datacenters = _field(body, "Datacenters", list, what, None)
+        self._need(req, "write")
         if not name:
             raise HTTPError(500, "Invalid Policy: no Name is set")
         if not _POLICY_NAME_RE.match(name):
@@ -1411,12 +1532,14 @@ class ACLSystem:
         return None
 
     def _role_set(self, req: FakeRequest, role_id: str) -> Any:
-        self._need(req, "write")
+        # agent/acl_endpoint.go ACLRoleWrite: decode and ID check (400s)
+        # before the ACL.RoleSet RPC checks acl:write.
         what = "Role"
         body = _decode_object(req, what)
         in_body = _field(body, "ID", str, what, "")
         if in_body and in_body != role_id:
             raise HTTPError(400, "Role ID in URL and payload do not match")
+        self._need(req, "write")
         name = _field(body, "Name", str, what, "")
         description = _field(body, "Description", str, what, "")
         if not name:
@@ -1446,7 +1569,8 @@ class ACLSystem:
             "Policies": policies,
             "ServiceIdentities": services,
             "NodeIdentities": nodes,
-            "Hash": _hash(name, description, policies, services, nodes),
+            # ACLRole.SetHash: Name, Description, policy IDs, identities
+            "Hash": _hash(name, description, *policies, *_identity_parts(services, nodes)),
             "CreateIndex": existing["CreateIndex"] if existing else idx,
             "ModifyIndex": idx,
         }
