@@ -740,24 +740,33 @@ class CatalogPart:
 
         return self._blocking(req, lambda: max(self.services_index, self.nodes_index), body)
 
+    def _node_services_visible(self, req: FakeRequest, name: str) -> Optional[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        """The node and its services the token may read (filtered), or ``None``."""
+        node = self.nodes.get(name)
+        if node is None or not req.authz.allowed("node", name, "read"):
+            return None
+        services = [
+            dict(svc)
+            for (n, _sid), svc in sorted(self.services.items())
+            if n == name and req.authz.allowed("service", svc["Service"], "read")
+        ]
+        if req.get("filter"):
+            services = apply_filter(req, services)
+        return dict(node), services
+
     def _node(self, req: FakeRequest) -> Any:
+        # catalog_endpoint.go CatalogNodeServices: Services is a map by ID;
+        # an unknown node is null.
         name = req.tail
         if not name:
             raise HTTPError(400, "Missing node name")
 
         def body() -> Any:
-            node = self.nodes.get(name)
-            if node is None or not req.authz.allowed("node", name, "read"):
+            found = self._node_services_visible(req, name)
+            if found is None:
                 return None
-            services = {
-                sid: dict(svc)
-                for (n, sid), svc in sorted(self.services.items())
-                if n == name and req.authz.allowed("service", svc["Service"], "read")
-            }
-            if req.get("filter"):
-                kept = apply_filter(req, list(services.values()))
-                services = {s["ID"]: s for s in kept}
-            return {"Node": dict(node), "Services": services}
+            node, services = found
+            return {"Node": node, "Services": {s["ID"]: s for s in services}}
 
         return self._blocking(req, lambda: max(self.services_index, self.nodes_index), body)
 
@@ -769,17 +778,11 @@ class CatalogPart:
             raise HTTPError(400, "Missing node name")
 
         def body() -> Any:
-            node = self.nodes.get(name)
-            if node is None or not req.authz.allowed("node", name, "read"):
+            found = self._node_services_visible(req, name)
+            if found is None:
                 return {"Node": None, "Services": None}
-            services = [
-                dict(svc)
-                for (n, _sid), svc in sorted(self.services.items())
-                if n == name and req.authz.allowed("service", svc["Service"], "read")
-            ]
-            if req.get("filter"):
-                services = apply_filter(req, services)
-            return {"Node": dict(node), "Services": services}
+            node, services = found
+            return {"Node": node, "Services": services}
 
         return self._blocking(req, lambda: max(self.services_index, self.nodes_index), body)
 
