@@ -166,3 +166,20 @@ class StatusTests(RawTestCase):
         """The fake is its own leader and only peer."""
         _, body = self.call("GET", "/v1/status/leader")
         self.assertEqual(body, b'"127.0.0.1:8300"\n')
+
+
+class ListenerTests(SynchronousTestCase):
+    """In-memory agents are not kept alive by the fake."""
+
+    def test_agents_are_collected(self) -> None:
+        """A client's in-memory agent is released when the client is gone."""
+        import gc
+        import weakref
+
+        fake = FakeConsul(Clock())
+        client = fake.client()
+        ref = weakref.ref(client.http._agent)
+        del client
+        gc.collect()
+        self.assertIsNone(ref())
+        self.successResultOf(fake.client().kv.put("k", "v"))

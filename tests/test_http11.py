@@ -224,3 +224,92 @@ class PoolTests(SynchronousTestCase):
         p2.dataReceived(OK)
         self.successResultOf(d2)
         self.assertTrue(t2.disconnecting)
+
+
+class StrictParsingTests(SynchronousTestCase):
+    """Malformed framing is refused rather than guessed at."""
+
+    def setUp(self) -> None:
+        self.endpoint = FakeEndpoint()
+        self.pool = ConnectionPool(Clock(), self.endpoint)
+
+    def answer(self, raw: bytes) -> Any:
+        d = self.pool.request(REQ, retry=False)
+        proto, transport = self.endpoint.connections[-1]
+        proto.dataReceived(raw)
+        return d, transport
+
+    def test_chunk_without_crlf(self) -> None:
+        """Chunk data must be followed by CRLF."""
+        d, transport = self.answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY0\r\n\r\n")
+        self.failureResultOf(d, ProtocolError)
+        self.assertTrue(transport.disconnecting)
+
+    def test_negative_chunk_size(self) -> None:
+        """A chunk size that is not hex digits is refused."""
+        d, _ = self.answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-2\r\nab\r\n")
+        self.failureResultOf(d, ProtocolError)
+
+    def test_bad_content_length(self) -> None:
+        """Negative or conflicting Content-Length values are refused."""
+        d, _ = self.answer(b"HTTP/1.1 200 OK\r\nContent-Length: -3\r\n\r\nabc")
+        self.failureResultOf(d, ProtocolError)
+        d, _ = self.answer(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd")
+        self.failureResultOf(d, ProtocolError)
+
+    def test_repeated_equal_content_length(self) -> None:
+        """Repeated identical Content-Length values are accepted."""
+        d, _ = self.answer(b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok")
+        self.assertEqual(self.successResultOf(d).body, b"ok")
+
+    def test_folded_header(self) -> None:
+        """Obsolete header line folding is refused."""
+        d, _ = self.answer(b"HTTP/1.1 200 OK\r\nX-A: 1\r\n continued\r\nContent-Length: 0\r\n\r\n")
+        self.failureResultOf(d, ProtocolError)
+
+    def test_large_body_in_small_reads(self) -> None:
+        """A 4 MiB single-chunk body delivered in 16 KiB reads arrives whole."""
+        body = bytes(range(256)) * (4 * 4096)
+        d = self.pool.request(REQ, retry=False)
+        proto, _ = self.endpoint.connections[-1]
+        proto.dataReceived(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n" % len(body))
+        for i in range(0, len(body), 16384):
+            proto.dataReceived(body[i:i + 16384])
+        self.assertNoResult(d)
+        proto.dataReceived(b"\r\n0\r\n\r\n")
+        self.assertEqual(self.successResultOf(d).body, body)
+
+
+class ReuseSafetyTests(SynchronousTestCase):
+    """Which requests may be resent, and which connections they reuse."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.endpoint = FakeEndpoint()
+        self.pool = ConnectionPool(self.clock, self.endpoint, fresh_for=2.0)
+
+    def test_unsafe_request_skips_old_idle_connection(self) -> None:
+        """A request that may not be resent opens a new connection rather than reuse one idle for long."""
+        d = self.pool.request(REQ, retry=False)
+        self.endpoint.connections[0][0].dataReceived(OK)
+        self.successResultOf(d)
+        self.clock.advance(1)
+        self.pool.request(REQ, retry=False)
+        self.assertEqual(len(self.endpoint.connections), 1, "a fresh connection is reused")
+        self.endpoint.connections[0][0].dataReceived(OK)
+        self.clock.advance(3)
+        self.pool.request(REQ, retry=False)
+        self.assertEqual(len(self.endpoint.connections), 2, "an old one is not")
+        self.pool.request(REQ, retry=True)
+        self.assertEqual(len(self.endpoint.connections), 2, "but a GET still reuses it")
+
+    def test_close_while_connecting(self) -> None:
+        """A connection that finishes connecting after close() is closed after its request."""
+        self.endpoint.defer = True
+        d = self.pool.request(REQ, retry=False)
+        self.successResultOf(self.pool.close())
+        self.endpoint.pending[0].callback(None)
+        proto, transport = self.endpoint.connections[0]
+        proto.dataReceived(OK)
+        self.successResultOf(d)
+        self.assertTrue(transport.disconnecting)

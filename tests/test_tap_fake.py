@@ -181,3 +181,21 @@ class PackagingTests(SynchronousTestCase):
         self.assertEqual(tour.returncode, 0, tour.stderr)
         self.assertIn("handler fired", tour.stdout)
         self.assertIn("consul-watch exited with 0", tour.stdout)
+
+
+class StopTests(SynchronousTestCase):
+    """Stopping the consul-fake service."""
+
+    def test_stop_stops_checks(self) -> None:
+        """stopService stops the fake's check timers (TTL runners included)."""
+        from twisted.internet.task import Clock
+
+        from txconsul.testing import FakeConsul
+
+        fake = FakeConsul(Clock())
+        service = tap.FakeConsulService(fake)
+        service.startService()
+        self.successResultOf(fake.client().agent.check.register("t", check={"TTL": "10s"}))
+        self.assertEqual(len(fake.clock.getDelayedCalls()), 1)
+        self.successResultOf(service.stopService())
+        self.assertEqual(fake.clock.getDelayedCalls(), [])

@@ -430,10 +430,10 @@ class HTTPTransport:
                 head += [b"Content-Length: ", str(len(body)).encode("ascii"), b"\r\n\r\n", body]
             else:
                 head.append(b"\r\n")
-            # Like Go's net/http (and so the official client), resend once when
-            # a reused keep-alive connection turns out to have been closed by
-            # the agent before any byte of an answer: the request was not read.
-            d = self._pool.request(b"".join(head), retry=True).addCallback(
+            # Like Go's net/http, only a replayable request (a GET) is resent
+            # when a reused connection closes before any answer; the others
+            # only reuse connections that were busy moments ago.
+            d = self._pool.request(b"".join(head), retry=method == "GET").addCallback(
                 self._decode, method, path, expect, require_index)
         else:
             # __init__ builds a pool exactly when no agent is given.

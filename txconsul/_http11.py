@@ -15,6 +15,7 @@ injected (tests inject treq.testing's in-memory agent).
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Optional, Protocol as TypingProtocol, cast
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
@@ -24,7 +25,10 @@ from twisted.python.failure import Failure
 #: Largest status line + headers accepted.
 MAX_HEAD = 64 * 1024
 
-_IDLE, _HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _TRAILER, _UNTIL_CLOSE = range(7)
+_IDLE, _HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_END, _TRAILER, _UNTIL_CLOSE = range(8)
+
+_HEX = re.compile(rb"[0-9a-fA-F]{1,16}")
+_DIGITS = re.compile(rb"[0-9]{1,19}")
 
 
 class StreamEndpoint(TypingProtocol):
@@ -170,12 +174,24 @@ class HTTP11Connection(Protocol):
             _transport(self).loseConnection()
             return
         self._got_bytes = True
-        self._buf += data
+        # Body bytes are moved out of the buffer as they arrive, so it only
+        # ever holds a head, a chunk-size line or a trailer: no quadratic
+        # copying on large bodies.
+        self._buf = self._buf + data if self._buf else data
         try:
             self._parse()
         except ProtocolError as e:
             self._fail(Failure(e))
             _transport(self).abortConnection()
+
+    def _take_body(self) -> None:
+        """Move up to ``_remaining`` buffered bytes into the body."""
+        buf = self._buf
+        n = min(len(buf), self._remaining)
+        if n:
+            self._chunks.append(buf if n == len(buf) else buf[:n])
+            self._buf = buf[n:]
+            self._remaining -= n
 
     def _parse(self) -> None:
         while self._finished is not None:
@@ -190,22 +206,20 @@ class HTTP11Connection(Protocol):
                 self._buf = buf[end + 4:]
                 self._head(buf[:end])
             elif state == _LENGTH:
-                n = self._remaining
-                if len(buf) < n:
+                self._take_body()
+                if self._remaining:
                     return
-                self._buf = buf[n:]
-                self._done(buf[:n])
+                self._done(b"".join(self._chunks))
             elif state == _CHUNK_SIZE:
                 end = buf.find(b"\r\n")
                 if end < 0:
                     if len(buf) > 1024:
                         raise ProtocolError("bad chunk size line")
                     return
-                size_text = buf[:end].split(b";", 1)[0].strip()
-                try:
-                    size = int(size_text, 16)
-                except ValueError:
-                    raise ProtocolError(f"bad chunk size {size_text!r}")
+                size_text = buf[:end].split(b";", 1)[0].strip(b" \t")
+                if not _HEX.fullmatch(size_text):
+                    raise ProtocolError(f"bad chunk size {size_text[:20]!r}")
+                size = int(size_text, 16)
                 self._buf = buf[end + 2:]
                 if size == 0:
                     self._state = _TRAILER
@@ -213,20 +227,30 @@ class HTTP11Connection(Protocol):
                     self._remaining = size
                     self._state = _CHUNK_DATA
             elif state == _CHUNK_DATA:
-                n = self._remaining
-                if len(buf) < n + 2:
+                self._take_body()
+                if self._remaining:
                     return
-                self._chunks.append(buf[:n])
-                self._buf = buf[n + 2:]
+                self._state = _CHUNK_END
+            elif state == _CHUNK_END:
+                if len(buf) < 2:
+                    return
+                if buf[:2] != b"\r\n":
+                    raise ProtocolError("chunk data not followed by CRLF")
+                self._buf = buf[2:]
                 self._state = _CHUNK_SIZE
             elif state == _TRAILER:
                 end = buf.find(b"\r\n")
                 if end < 0:
+                    if len(buf) > MAX_HEAD:
+                        raise ProtocolError("response trailers too large")
                     return
                 self._buf = buf[end + 2:]
                 if end == 0:
                     self._done(b"".join(self._chunks))
-            else:  # _UNTIL_CLOSE: wait for connectionLost
+            else:  # _UNTIL_CLOSE: everything until connectionLost
+                if buf:
+                    self._chunks.append(buf)
+                    self._buf = b""
                 return
 
     def _head(self, head: bytes) -> None:
@@ -241,7 +265,8 @@ class HTTP11Connection(Protocol):
         headers: dict[bytes, list[bytes]] = {}
         for line in lines[1:]:
             name, sep, value = line.partition(b":")
-            if not sep:
+            if not sep or line[:1] in (b" ", b"\t"):
+                # No colon, or obsolete line folding (RFC 9112 5.2).
                 raise ProtocolError(f"bad header line {line[:80]!r}")
             key = name.strip().lower()
             if key in headers:
@@ -267,11 +292,10 @@ class HTTP11Connection(Protocol):
         elif te is not None and b"chunked" in b",".join(te).lower():
             self._state = _CHUNK_SIZE
         elif length is not None:
-            try:
-                n = int(length[0])
-            except ValueError:
-                raise ProtocolError(f"bad Content-Length {length[0]!r}")
-            self._remaining = n
+            values = {v.strip() for v in b",".join(length).split(b",")}
+            if len(values) != 1 or not _DIGITS.fullmatch(next(iter(values))):
+                raise ProtocolError(f"bad Content-Length {b','.join(length)[:40]!r}")
+            self._remaining = int(values.pop())
             self._state = _LENGTH
         else:
             self._keep_alive = False
@@ -297,7 +321,7 @@ class HTTP11Connection(Protocol):
         self.lost = True
         self._keep_alive = False
         if self._state == _UNTIL_CLOSE and self._finished is not None:
-            self._done(self._buf)
+            self._done(b"".join(self._chunks) + self._buf)
         elif self._finished is not None:
             self._fail(Failure(ConnectionLostEarly(reason, self._got_bytes)))
         if self.on_lost is not None:
@@ -314,10 +338,14 @@ class ConnectionPool:
     :param max_idle: most idle connections kept.
     :param idle_timeout: an idle connection older than this is closed
         instead of reused.
+    :param fresh_for: a request that may not be resent (``retry=False``)
+        reuses only a connection idle for less than this many seconds, so
+        that an agent or proxy closing idle connections cannot make it fail.
     """
 
     def __init__(self, reactor: Any, endpoint: StreamEndpoint,
-                 max_idle: int = 64, idle_timeout: float = 60.0) -> None:
+                 max_idle: int = 64, idle_timeout: float = 60.0,
+                 fresh_for: float = 2.0) -> None:
         self._reactor = reactor
         self._endpoint = endpoint
         self._factory = Factory.forProtocol(HTTP11Connection)
@@ -326,6 +354,9 @@ class ConnectionPool:
         self._all: set[HTTP11Connection] = set()
         self.max_idle = max_idle
         self.idle_timeout = idle_timeout
+        self.fresh_for = fresh_for
+        #: bumped by :meth:`close`; connections opened before it are not pooled.
+        self._generation = 0
         self._closing: dict[HTTP11Connection, Deferred[None]] = {}
         self._close_after: set[HTTP11Connection] = set()
 
@@ -338,11 +369,13 @@ class ConnectionPool:
         """
         Send a serialized request on an idle or new connection.
 
-        :param retry: resend once on a new connection if a reused one turns
-            out to have been closed by the agent before any byte of an answer
-            arrived (a keep-alive race: the agent had not read the request).
+        :param retry: the request may be sent twice (a GET): resend it once on
+            a new connection if a reused one is closed before any byte of an
+            answer arrives (the keep-alive race with an agent closing idle
+            connections).  A request that may not be resent only reuses a
+            connection idle for less than ``fresh_for`` seconds instead.
         """
-        conn = self._take_idle()
+        conn = self._take_idle(None if retry else self.fresh_for)
         if conn is not None:
             d = self._send(conn, data)
             if retry:
@@ -350,17 +383,21 @@ class ConnectionPool:
             return d
         return self._connect_and_send(data)
 
-    def _take_idle(self) -> Optional[HTTP11Connection]:
+    def _take_idle(self, max_age: Optional[float]) -> Optional[HTTP11Connection]:
+        """The most recently used idle connection, if one is young enough."""
         now = self._reactor.seconds()
         idle = self._idle
         while idle:
-            conn = idle.pop()
-            if conn.lost:
+            conn = idle[-1]
+            age = now - conn.idle_since
+            if conn.lost or age > self.idle_timeout:
+                idle.pop()
+                if not conn.lost:
+                    _transport(conn).loseConnection()
                 continue
-            if now - conn.idle_since > self.idle_timeout:
-                _transport(conn).loseConnection()
-                continue
-            return conn
+            if max_age is not None and age >= max_age:
+                return None  # older ones stay pooled for requests that may retry
+            return idle.pop()
         return None
 
     def _retry_stale(self, failure: Failure, data: bytes) -> Any:
@@ -370,6 +407,7 @@ class ConnectionPool:
         return failure
 
     def _connect_and_send(self, data: bytes) -> "Deferred[RawResponse]":
+        generation = self._generation
         connecting = self._endpoint.connect(self._factory)
         state: dict[str, Any] = {}
 
@@ -385,6 +423,8 @@ class ConnectionPool:
         def connected(conn: HTTP11Connection) -> None:
             self._all.add(conn)
             conn.on_lost = self._lost
+            if generation != self._generation:
+                self._close_after.add(conn)  # close() ran while it connected
             if outer.called:  # cancelled while connecting
                 self._release(conn)
                 return
@@ -444,6 +484,7 @@ class ConnectionPool:
         Close the idle connections; fires when they are closed.  Busy
         connections are closed as soon as their request finishes.
         """
+        self._generation += 1
         idle, self._idle = self._idle, []
         self._close_after.update(c for c in self._all if c not in idle)
         waiting = []

@@ -72,6 +72,25 @@ def build_fake(options: Options, reactor: Any) -> FakeConsul:
     return FakeConsul(reactor, **kwargs)
 
 
+class FakeConsulService(MultiService):
+    """
+    The ``consul-fake`` service: its listening port as a child, and on stop
+    the fake's check timers and script processes are stopped as well.
+
+    :ivar fake: the :class:`~txconsul.testing.FakeConsul` it serves.
+    """
+
+    def __init__(self, fake: FakeConsul) -> None:
+        super().__init__()
+        self.fake = fake
+
+    def stopService(self) -> Any:
+        """Stop listening, then stop the fake's checks and reap their processes."""
+        d = super().stopService()
+        d.addCallback(lambda _: self.fake.agent_state.stop())
+        return d
+
+
 def makeService(options: Options) -> MultiService:
     """Build the service that serves FakeConsul on ``--listen``."""
     from twisted.internet import reactor
@@ -79,8 +98,7 @@ def makeService(options: Options) -> MultiService:
     fake = build_fake(options, reactor)
     site = QuietSite(fake.resource())
     site.displayTracebacks = False
-    top = MultiService()
-    top.fake = fake  # type: ignore[attr-defined]  # callers reach the FakeConsul as service.fake
+    top = FakeConsulService(fake)
     # Site provides IProtocolFactory through @implementer, which mypy cannot see.
     strports.service(options["listen"], cast(IProtocolFactory, site)).setServiceParent(top)
     return top

@@ -16,6 +16,7 @@ import html
 import json
 import posixpath
 import random
+import weakref
 import re
 from typing import Any, Callable, Optional, Union
 from urllib.parse import parse_qsl, quote, unquote_to_bytes
@@ -394,7 +395,7 @@ class FakeCore:
         self.index = 12
         self._waiters: list[_Waiter] = []
         self._dirty = False
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: list[weakref.WeakMethod] = []
 
     def check_dc(self, req: "FakeRequest") -> None:
         """500 ``No path to datacenter`` when ``?dc`` names another datacenter."""
@@ -496,12 +497,19 @@ class FakeCore:
         self.wake()
 
     def add_async_listener(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` whenever a response completes asynchronously."""
-        self._listeners.append(listener)
+        """
+        Call ``listener`` (a bound method, held weakly so that in-memory
+        agents of finished tests do not pile up) whenever a response
+        completes asynchronously.
+        """
+        self._listeners.append(weakref.WeakMethod(listener))  # type: ignore[arg-type]
 
     def _async_done(self) -> None:
-        for listener in list(self._listeners):
-            listener()
+        self._listeners = [ref for ref in self._listeners if ref() is not None]
+        for ref in list(self._listeners):
+            listener = ref()
+            if listener is not None:
+                listener()
 
     def pending_queries(self) -> int:
         """How many blocking queries are waiting."""
