@@ -7,12 +7,15 @@ agent cannot be made to produce on demand.
 
 from __future__ import annotations
 
+import gc
 import json
 import random
+import weakref
 from base64 import b64encode
 from typing import Any, Optional
 from urllib.parse import parse_qs
 
+from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
@@ -24,6 +27,7 @@ from txconsul.testing import FakeConsul, MemoryAgent
 from txconsul.watch import (
     RetryPolicy,
     Watch,
+    WatchHub,
     build_watch,
     event_id_to_index,
     watch_checks,
@@ -625,8 +629,10 @@ class OtherTypesTests(_Base):
         self.stop(watch_service(consul, "web", self.handler, tag=["x", "y"], passingonly=True))
         self.stop(watch_checks(consul, self.handler, state="critical"))
         paths = {p: a for p, a, _ in server.seen}
-        self.assertEqual(paths["/v1/catalog/nodes"], {"dc": ["dc2"], "stale": [""]})
-        self.assertEqual(paths["/v1/health/service/web"], {"tag": ["x", "y"], "passing": ["1"]})
+        self.assertEqual(paths["/v1/catalog/nodes"],
+                         {"dc": ["dc2"], "stale": [""], "wait": ["300000ms"]})
+        self.assertEqual(paths["/v1/health/service/web"],
+                         {"tag": ["x", "y"], "passing": ["1"], "wait": ["300000ms"]})
         self.assertIn("/v1/health/state/critical", paths)
 
     def test_event_new_only(self) -> None:
@@ -801,3 +807,156 @@ class ChecksTagTests(_Base):
         """tag stays refused where Consul refuses it (nodes, key...)."""
         self.assertRaises(ValueError, build_watch, "nodes", tag="a")
         self.assertRaises(ValueError, build_watch, "key", key="k", tag="a")
+
+
+class WaitTests(_Base):
+    """Every query carries an explicit wait, so client timeouts match the agent's blocking."""
+
+    def test_wait_always_sent(self) -> None:
+        """The poll sends the policy's wait, else 10 minutes for events and 5 for the rest."""
+        server, consul = self.scripted()
+        self.stop(watch_event(consul, self.handler))
+        self.stop(watch_nodes(consul, self.handler))
+        self.stop(watch_key(consul, "k", self.handler, wait="30s"))
+        waits = {p: a.get("wait") for p, a, _ in server.seen}
+        self.assertEqual(waits, {
+            "/v1/event/list": ["600000ms"],
+            "/v1/catalog/nodes": ["300000ms"],
+            "/v1/kv/k": ["30000ms"],
+        })
+
+    def test_event_watch_blocks_without_timeout(self) -> None:
+        """A blocked event list is not timed out client-side before Consul's 600 s answer."""
+        server, consul = self.scripted()
+        errors: list[Any] = []
+        self.stop(watch_event(consul, self.handler, on_error=errors.append))
+        e1 = {"ID": "00000000-0000-0001-0000-000000000003", "Name": "a", "LTime": 1}
+        server.answer(index=event_id_to_index(e1["ID"]), body=[e1])
+        self.clock.advance(0)
+        self.assertEqual(server.seen[-1][1]["wait"], ["600000ms"])
+        self.clock.advance(600)
+        self.assertEqual((errors, server.cancelled), ([], 0))
+        server.answer(index=event_id_to_index(e1["ID"]), body=[e1])  # Consul's 600 s answer
+        self.clock.advance(0)
+        self.assertEqual([[e["LTime"] for e in d] for _, d in self.calls], [[1]])
+        self.assertEqual(len(server.pending), 1)
+
+    def test_idle_event_watch_on_fake(self) -> None:
+        """An idle event watch on FakeConsul sees no errors and no re-delivered events for 20 minutes."""
+        errors: list[Any] = []
+        self.stop(watch_event(self.consul, self.handler, on_error=errors.append))
+        self.successResultOf(self.consul.event.fire("deploy", "v1"))
+        self.clock.advance(1)
+        self.successResultOf(self.consul.event.fire("deploy", "v2"))
+        self.clock.advance(1)
+        before = list(self.calls)
+        for _ in range(40):
+            self.clock.advance(30)
+        self.assertEqual(errors, [])
+        self.assertEqual(self.calls, before)
+        self.assertEqual([len(d) for _, d in self.calls], [0, 1, 1])
+        self.assertEqual(self.fake.pending_queries(), 1)
+
+
+class LifecycleTests(_Base):
+    """Starting twice, stopping, and what a stopped watch leaves behind."""
+
+    def test_started_twice_subscribes_once(self) -> None:
+        """A started watch given to a parent that starts it again delivers each change once."""
+        app = MultiService()
+        w = watch_key(self.consul, "k", self.handler)
+        w.setServiceParent(app)
+        app.startService()
+        self.addCleanup(app.stopService)
+        self.assertEqual(len(w.hub.polls), 1)
+        (poll,) = w.hub.polls.values()
+        self.assertEqual(len(poll.subs), 1)
+        self.put("k", b"v1")
+        self.assertEqual([d and d["Value"] for _, d in self.calls], [None, b"v1"])
+
+    def test_started_twice_stops_fully(self) -> None:
+        """After a double start one stop unsubscribes: no poll, no query, no more calls."""
+        app = MultiService()
+        app.startService()
+        w = watch_key(self.consul, "k", self.handler)
+        w.setServiceParent(app)  # a running parent starts it again
+        self.clock.advance(0)
+        app.stopService()
+        self.clock.advance(0)
+        self.assertFalse(w.running)
+        self.assertEqual((len(w.hub.polls), self.fake.pending_queries()), (0, 0))
+        self.put("k", b"v2")
+        self.clock.advance(400)
+        self.assertEqual(self.calls, [(self.calls[0][0], None)])
+
+    def test_client_collected_after_stop(self) -> None:
+        """A client whose watches stopped is garbage once dropped: its hub does not keep it alive."""
+        clock = Clock()
+        fake = FakeConsul(clock)
+        consul = fake.client()
+        watch = watch_key(consul, "k", lambda i, d: None)
+        clock.advance(0)
+        self.assertIs(WatchHub.for_client(consul), watch.hub)
+        watch.stopService()
+        ref = weakref.ref(consul)
+        del consul, watch, fake
+        gc.collect()
+        self.assertIsNone(ref())
+
+
+class UnreadableAnswerTests(_Base):
+    """An answer a view cannot read is a failed query: reported, backed off, retried."""
+
+    def test_event_without_id(self) -> None:
+        """An event list entry without ID calls on_error, and the watch retries and recovers."""
+        server, consul = self.scripted()
+        errors: list[Any] = []
+        w = watch_event(consul, self.handler, on_error=errors.append, jitter=0)
+        self.stop(w)
+        e1 = {"ID": "00000000-0000-0001-0000-000000000003", "Name": "a", "LTime": 1}
+        server.answer(index=event_id_to_index(e1["ID"]), body=[e1])
+        self.clock.advance(0)
+        server.answer(index=7, body=[{"Name": "x"}])
+        self.clock.advance(0)
+        self.assertEqual(len(errors), 1)
+        self.assertEqual(server.pending, [])  # backing off
+        self.clock.advance(1)
+        self.assertEqual(len(server.pending), 1)
+        self.assertIsNone(server.last_index())
+        assert w._poll is not None
+        self.assertTrue(w._poll._loop.running)
+        server.answer(index=event_id_to_index(e1["ID"]), body=[e1])
+        self.clock.advance(0)
+        self.assertEqual([[e["LTime"] for e in d] for _, d in self.calls], [[1], [1]])
+
+    def test_wrong_shape_reaches_no_handler(self) -> None:
+        """When one sharer's view cannot read an answer, no sharer's handler gets it; all get on_error."""
+        server, consul = self.scripted()
+        errors: list[Any] = []
+        other: list[Any] = []
+        self.stop(watch_checks(consul, self.handler, on_error=errors.append, tag="a"))
+        self.stop(watch_checks(consul, lambda i, d: other.append(d), on_error=errors.append))
+        self.assertEqual(len(server.seen), 1)
+        server.answer(index=3, body=["not a check"])
+        self.clock.advance(0)
+        self.assertEqual((self.calls, other, len(errors)), ([], [], 2))
+        self.assertTrue(all(isinstance(f.value, AttributeError) for f in errors))
+        self.clock.advance(1)
+        server.answer(index=4, body=[])
+        self.clock.advance(0)
+        self.assertEqual(([d for _, d in self.calls], other), ([[]], [[]]))
+
+    def test_late_joiner_unreadable(self) -> None:
+        """A watch joining a poll whose answer its view cannot read gets on_error, not an exception."""
+        server, consul = self.scripted()
+        self.stop(watch_checks(consul, self.handler))
+        server.answer(index=3, body=["not a check"])
+        self.clock.advance(0)
+        errors: list[Any] = []
+        late: list[Any] = []
+        self.stop(watch_checks(consul, lambda i, d: late.append(d), tag="a",
+                               on_error=errors.append))
+        self.assertEqual((late, len(errors)), ([], 1))
+        server.answer(index=4, body=[])
+        self.clock.advance(0)
+        self.assertEqual(late, [[]])

@@ -41,10 +41,7 @@ from __future__ import annotations
 
 import copy
 import random
-import weakref
-from base64 import b64decode
 from typing import Any, Callable, Optional, Sequence, Union
-from urllib.parse import quote
 
 import attr
 from twisted.application.service import Service
@@ -56,17 +53,20 @@ from twisted.internet.defer import (
     maybeDeferred,
     succeed,
 )
-from twisted.internet.task import LoopingCall
+from twisted.internet.task import LoopingCall, deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from ._duration import DurationLike
-from ._http import CONSISTENCY_MODES, ConsulResponse, Param
-from .api._base import check_str, check_wait
-from .api.kv import kv_path
+from ._duration import MAX_WAIT, DurationLike
+from ._http import ConsulResponse, Param, _describe, check_consistency
+from .api._base import check_str, check_wait, path_segment
+from .api.event import decode_event
+from .api.kv import decode_entry, kv_path
 
 __all__ = [
     "CHECK_STATES",
+    "DEFAULT_WAIT",
+    "EVENT_WAIT",
     "JITTER",
     "MAX_BACKOFF",
     "RETRY_INTERVAL",
@@ -148,6 +148,16 @@ MAX_BACKOFF = 180.0
 #: watches that failed together do not retry in lockstep.
 JITTER = 0.2
 
+#: The ``wait`` a watch sends when none is given: Consul's default blocking
+#: time (5 minutes).
+DEFAULT_WAIT = 300.0
+
+#: The ``wait`` an event watch sends when none is given: ``/v1/event/list``
+#: with an index and no ``wait`` blocks for Consul's 10 minute maximum, not
+#: the usual 5 minutes, so the poll asks for that explicitly and the
+#: client-side timeout (computed from the ``wait`` sent) lines up with it.
+EVENT_WAIT = MAX_WAIT
+
 
 @attr.s(frozen=True, slots=True, auto_attribs=True)
 class RetryPolicy:
@@ -160,8 +170,11 @@ class RetryPolicy:
     fraction.  (Consul's own ``consul watch`` waits ``5 s * n**2``; a
     doubling from 1 s notices a recovered agent sooner.)
 
-    :ivar wait: the blocking ``wait`` in seconds (``None``: Consul's
-        default, 5 minutes).
+    :ivar wait: the blocking ``wait`` in seconds.  ``None``: the poll sends
+        :data:`DEFAULT_WAIT` (5 minutes, Consul's default), or
+        :data:`EVENT_WAIT` (10 minutes, what Consul's event list blocks
+        for) for event watches -- always explicitly, so that the client-side
+        timeout matches how long the agent really blocks.
     :ivar backoff: the first retry delay in seconds (1 s).
     :ivar backoff_cap: the longest retry delay (180 s, plan.go's
         ``maxBackoffTime``).
@@ -199,19 +212,11 @@ class RetryPolicy:
             base *= 1.0 - self.jitter * rng.random()
         return base
 
-
-def _stale_mode(stale: bool, consistency: Optional[str]) -> Optional[str]:
-    if stale and consistency not in (None, "stale"):
-        raise ValueError("stale=True conflicts with consistency=" + repr(consistency))
-    if consistency is not None and consistency not in CONSISTENCY_MODES:
-        raise ValueError(
-            f"invalid consistency {consistency!r}: use 'default', 'consistent' or 'stale'"
-        )
-    return "stale" if stale else consistency
-
-
-def _segment(value: Any, what: str) -> str:
-    return quote(check_str(value, what), safe="")
+    def wait_for(self, query: WatchQuery) -> float:
+        """The ``wait`` sent with ``query``: :attr:`wait`, else its default."""
+        if self.wait is not None:
+            return self.wait
+        return EVENT_WAIT if query.kind == "event" else DEFAULT_WAIT
 
 
 def _tags(tag: Union[str, Sequence[str], None]) -> list[str]:
@@ -226,12 +231,10 @@ def _tags(tag: Union[str, Sequence[str], None]) -> list[str]:
 
 
 def _decode_kv(entry: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
-    if entry is None:
-        return None
-    out = dict(entry)
-    value = out.get("Value")
-    out["Value"] = None if value is None else b64decode(value)
-    return out
+    # decode_entry decodes in place; the view is the subscriber's memory of
+    # what it was last given, so the handler gets a copy.  (raw=True does
+    # not come here: it re-encodes the Go struct instead, see _go_kv.)
+    return None if entry is None else decode_entry(copy.deepcopy(entry))
 
 
 def _decode_kv_list(entries: Optional[list[Any]]) -> Optional[list[Any]]:
@@ -241,13 +244,7 @@ def _decode_kv_list(entries: Optional[list[Any]]) -> Optional[list[Any]]:
 
 
 def _decode_events(events: Optional[list[Any]]) -> list[Any]:
-    out = []
-    for event in events or []:
-        e = copy.deepcopy(event)
-        payload = e.get("Payload")
-        e["Payload"] = None if payload is None else b64decode(payload)
-        out.append(e)
-    return out
+    return [decode_event(copy.deepcopy(e)) for e in events or []]
 
 
 #: api.KVPair's fields, in order, with the zero value Go writes for each.
@@ -463,7 +460,9 @@ def build_watch(
     bad = sorted(k for k, v in given.items() if v and k not in allowed)
     if bad:
         raise ValueError(f"{', '.join(bad)} cannot be used with a {type!r} watch")
-    mode = _stale_mode(bool(stale), consistency)
+    if stale and consistency not in (None, "stale"):
+        raise ValueError("stale=True conflicts with consistency=" + repr(consistency))
+    mode = "stale" if stale else check_consistency(consistency)
     if dc is not None:
         dc = check_str(dc, "dc")
     if token is not None and not isinstance(token, str):
@@ -500,7 +499,7 @@ def build_watch(
     elif type == "service":
         if not service:
             raise ValueError("a 'service' watch needs service")
-        path = "/v1/health/service/" + _segment(service, "service")
+        path = "/v1/health/service/" + path_segment(service, "service")
         for t in _tags(tag):
             params.append(("tag", t))
         if passingonly:
@@ -509,7 +508,7 @@ def build_watch(
         if service is not None and state is not None:
             raise ValueError("a 'checks' watch takes service or state, not both")
         if service is not None:
-            path = "/v1/health/checks/" + _segment(service, "service")
+            path = "/v1/health/checks/" + path_segment(service, "service")
         else:
             state = "any" if state is None else state
             if state not in CHECK_STATES:
@@ -598,8 +597,22 @@ class _Poll:
     def add(self, sub: _Subscriber) -> None:
         """Subscribe; a late joiner gets the state the poll already has."""
         self.subs[sub] = None
-        if self.raw is not _UNSET:
-            self._offer(sub, self.index, self.raw)
+        if self.raw is _UNSET:
+            return
+        try:
+            ready = self._prepare(sub, self.index, self.raw)
+        except Exception:
+            # Another view of the same query could read this answer, this
+            # one cannot: the watch gets the error, and the next answer.
+            failure = Failure()
+            log.warn(
+                "watch {query!r}: cannot read the current answer ({error})",
+                query=self.query, error=_describe(failure.value),
+            )
+            sub.watch._notify_error(failure)
+            return
+        if ready is not None:
+            self._deliver(sub, self.index, *ready)
 
     def remove(self, sub: _Subscriber) -> None:
         """Unsubscribe; the last one out stops the poll."""
@@ -608,10 +621,12 @@ class _Poll:
             self.hub._forget(self)
             self.stop()
 
-    def _offer(self, sub: _Subscriber, index: int, raw: Any) -> Optional[Deferred]:
+    def _prepare(self, sub: _Subscriber, index: int, raw: Any) -> Optional[tuple[Any, Any]]:
         """
-        Give ``sub`` this answer if it changes what it has seen; fires when
-        its handler call (queued behind any call still running) is done.
+        ``(view, data)`` when this answer changes what ``sub`` has seen,
+        else ``None``.  Changes no state (but the memo shared by the
+        subscribers of one answer); raises when the view cannot read the
+        answer.
         """
         watch = sub.watch
         if self._memo_of is not raw:
@@ -619,10 +634,18 @@ class _Poll:
         call, view = watch._view.select(raw, sub, index, self._memo)
         if not call:
             return None
+        data = watch._view.go(view) if watch.raw else watch._view.decode(view)
+        return view, data
+
+    def _deliver(self, sub: _Subscriber, index: int, view: Any, data: Any) -> Deferred:
+        """
+        Record ``view`` as what ``sub`` has seen and call its handler with
+        ``data`` (queued behind any call still running); fires when done.
+        """
+        watch = sub.watch
         sub.delivered = True
         sub.last = view
         sub.last_index = index
-        data = watch._view.go(view) if watch.raw else watch._view.decode(view)
         previous = sub.busy
         mine: Deferred = Deferred()
         sub.busy = mine
@@ -659,18 +682,16 @@ class _Poll:
             dc=q.dc,
             consistency=q.consistency,
             index=self.index,
-            wait=self.policy.wait,
+            # Always explicit: the transport's client-side timeout is
+            # computed from the wait sent, and an event list without one
+            # blocks twice as long as other endpoints do.
+            wait=self.policy.wait_for(q),
             # api/kv.go getInternal: a KV 404 is "no such key" (nil, with
             # the index); for every other endpoint requireOK makes a 404 an
             # error, retried like any other.
             expect=(200, 404) if q.kind in ("key", "keyprefix") else (200,),
             require_index=True,
         )
-
-    def _sleep(self, seconds: float) -> Deferred:
-        d: Deferred = Deferred(lambda d: call.cancel() if call.active() else None)
-        call = self.clock.callLater(seconds, d.callback, None)
-        return d
 
     @inlineCallbacks
     def _tick(self) -> Any:
@@ -681,8 +702,26 @@ class _Poll:
         try:
             d = self._current = self._issue()
             response = yield d
-            raw = response.json() if response.code == 200 else None
+            self._current = None
+            if self._stopped:
+                return
             new_index = response.meta.index or 0
+            raw = response.json() if response.code == 200 else None
+            first = self.raw is _UNSET
+            # Every subscriber's view is read before any state changes: an
+            # answer that a view cannot read (an unexpected shape) is a
+            # failed query -- given to on_error and retried with backoff --
+            # never a dead loop, nor an answer given to some handlers only.
+            # plan.go: "if p.lastParamVal != nil && p.lastParamVal.Equal(...)
+            # { continue }" -- an unchanged index is no change, unless the
+            # query carried no index (the first one, or the first after an
+            # error).
+            ready: list[tuple[_Subscriber, tuple[Any, Any]]] = []
+            if first or sent_index == 0 or new_index != sent_index:
+                for sub in list(self.subs):
+                    prepared = self._prepare(sub, new_index, raw)
+                    if prepared is not None:
+                        ready.append((sub, prepared))
         except CancelledError:
             return
         except Exception:
@@ -692,19 +731,7 @@ class _Poll:
                 return
             yield self._failed(failure)
             return
-        self._current = None
-        if self._stopped:
-            return
-        if self.failures:
-            log.info(
-                "watch {query!r} recovered after {n} failed queries",
-                query=self.query, n=self.failures,
-            )
-            self.failures = 0
-            for sub in list(self.subs):
-                sub.watch._notify_recover()
         old_index, old_raw = self.index, self.raw
-        first = old_raw is _UNSET
         if not self.query.hashed_index and new_index < old_index:
             log.info(
                 "watch {query!r}: index went backwards ({old} -> {new}); resetting",
@@ -715,16 +742,24 @@ class _Poll:
             self.index = max(new_index, 1)
         data_changed = first or raw != old_raw
         self.raw = raw
-        # plan.go: "if p.lastParamVal != nil && p.lastParamVal.Equal(...)
-        # { continue }" -- an unchanged index is no change, unless the query
-        # carried no index (the first one, or the first after an error).
-        if first or sent_index == 0 or new_index != sent_index:
-            deliveries = [
-                d for d in (self._offer(sub, new_index, raw) for sub in list(self.subs))
-                if d is not None
-            ]
-            if deliveries:
-                yield DeferredList(deliveries)
+        if self.failures:
+            log.info(
+                "watch {query!r} recovered after {n} failed queries",
+                query=self.query, n=self.failures,
+            )
+            self.failures = 0
+            for sub in list(self.subs):
+                sub.watch._notify_recover()
+            if self._stopped:
+                return
+        # A watch that left in on_recover gets nothing; one that joined there
+        # was given this answer by add().
+        deliveries = [
+            self._deliver(sub, new_index, *prepared)
+            for sub, prepared in ready if sub in self.subs
+        ]
+        if deliveries:
+            yield DeferredList(deliveries)
         if self._stopped:
             return
         elapsed = self.clock.seconds() - started
@@ -740,7 +775,8 @@ class _Poll:
                 return
 
     def _pause(self, seconds: float) -> Deferred:
-        d = self._current = self._sleep(seconds)
+        """Sleep ``seconds`` on the clock, as the poll's cancellable work in flight."""
+        d = self._current = deferLater(self.clock, seconds, lambda: None)
 
         def done(result: Any) -> Any:
             if self._current is d:
@@ -762,10 +798,13 @@ class _Poll:
         delay = self.policy.delay(self.failures, self.hub.rng)
         log.warn(
             "watch {query!r} failed ({error}); retry {n} in {delay:.2f}s",
-            query=self.query, error=_describe(failure), n=self.failures, delay=delay,
+            query=self.query, error=_describe(failure.value), n=self.failures,
+            delay=delay,
         )
         for sub in list(self.subs):
             sub.watch._notify_error(failure)
+        if self._stopped:
+            return
         try:
             yield self._pause(delay)
         except CancelledError:
@@ -786,10 +825,11 @@ def _after(d: Optional[Deferred]) -> Deferred:
     return out
 
 
-def _describe(failure: Failure) -> str:
-    value = failure.value
-    text = str(value).strip()
-    return f"{type(value).__name__}: {text}" if text else type(value).__name__
+#: The attribute of a client that holds its hubs (one per clock).  Kept on
+#: the client itself, so the client -> hub -> client cycle is collectable
+#: garbage once nothing else refers to the client; a class-level mapping
+#: keyed by the client would keep every client alive through its hub.
+_HUBS_ATTR = "_txconsul_watch_hubs"
 
 
 class WatchHub:
@@ -799,8 +839,6 @@ class WatchHub:
 
     :ivar rng: the generator of backoff jitter.
     """
-
-    _hubs: "weakref.WeakKeyDictionary[Any, dict[int, WatchHub]]" = weakref.WeakKeyDictionary()
 
     def __init__(self, consul: Any, clock: Any, rng: Optional[random.Random] = None) -> None:
         self.consul = consul
@@ -813,7 +851,10 @@ class WatchHub:
         """The hub of ``consul`` on ``clock`` (the client's reactor by default)."""
         if clock is None:
             clock = consul.reactor
-        per_client = cls._hubs.setdefault(consul, {})
+        per_client: Optional[dict[int, WatchHub]] = getattr(consul, _HUBS_ATTR, None)
+        if per_client is None:
+            per_client = {}
+            setattr(consul, _HUBS_ATTR, per_client)
         hub = per_client.get(id(clock))
         if hub is None or hub.clock is not clock:
             hub = per_client[id(clock)] = cls(consul, clock)
@@ -925,7 +966,14 @@ class Watch(Service):
         return self._sub.last_index if self._sub is not None else 0
 
     def startService(self) -> None:
-        """Subscribe to the shared poll of this watch's query."""
+        """
+        Subscribe to the shared poll of this watch's query.  Starting a
+        started watch does nothing: the ``watch_*`` functions return started
+        watches, which may then be given a service parent that starts them
+        again; one subscription, and one :meth:`stopService`, still.
+        """
+        if self._poll is not None:
+            return
         super().startService()
         self._poll, self._sub = self.hub.subscribe(self)
 
