@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+from base64 import b64encode
 from typing import Any, Optional
 
 from treq.testing import StubTreq
@@ -447,3 +448,132 @@ class CommandHandlerTests(SynchronousTestCase):
         self.handler.stopService()
         self.successResultOf(self.handler(1, None))
         self.assertEqual(self.reactor.spawned, [])
+
+
+def http_config(**cfg: Any) -> dict[str, Any]:
+    """A --config document with one nodes watch whose http handler has ``cfg``."""
+    return {"watches": [{"type": "nodes", "handler_type": "http",
+                         "http_handler_config": dict({"path": "http://h/"}, **cfg)}]}
+
+
+class HandlerTimeoutTests(SynchronousTestCase):
+    """The http handler timeout is a positive duration, not a blocking wait."""
+
+    write = ConfigTests.write
+
+    def test_option_beyond_ten_minutes(self) -> None:
+        """--http-handler-timeout accepts more than 10 minutes (it is no blocking wait)."""
+        o = parse("--type", "nodes", "--http-handler", "http://h/x",
+                  "--http-handler-timeout", "15m")
+        self.assertEqual(o["watches"][0]["http_handler_config"]["timeout"], 900.0)
+
+    def test_option_errors_name_it(self) -> None:
+        """A bad or zero --http-handler-timeout is refused with a message naming the option."""
+        for value in ("soon", "0s", "0"):
+            e = self.assertRaises(usage.UsageError, parse, "--type", "nodes",
+                                  "--http-handler", "http://h/x",
+                                  "--http-handler-timeout", value)
+            self.assertIn("--http-handler-timeout", str(e))
+            self.assertNotIn("wait", str(e))
+
+    def test_config_beyond_ten_minutes(self) -> None:
+        """http_handler_config timeout accepts a Go duration over 10 minutes."""
+        o = parse("--config", self.write(http_config(timeout="20m")))
+        self.assertEqual(o["watches"][0]["http_handler_config"]["timeout"], 1200.0)
+
+    def test_config_errors_name_it(self) -> None:
+        """A bad or zero http_handler_config timeout is refused naming the key, not 'wait'."""
+        for value in ("soon", "0s", True):
+            e = self.assertRaises(usage.UsageError, parse, "--config",
+                                  self.write(http_config(timeout=value)))
+            self.assertIn("http_handler_config timeout", str(e))
+            self.assertNotIn("wait", str(e))
+
+
+class HandlerURLTests(SynchronousTestCase):
+    """User info in an http handler's URL is basic auth, and URLs are logged redacted."""
+
+    URL = "http://hook:s3cr3t@h:8080/hook?token=abc"
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.events: list[dict[str, Any]] = []
+        self.patch(tap.log, "observer", self.events.append)
+
+    def send(self, url: str, **kw: Any) -> tuple[bytes, dict[str, str]]:
+        """Send one change through an HTTPHandler to a Recorder; the URI and headers it got."""
+        seen: list[tuple[bytes, dict[str, str]]] = []
+
+        class Hook(Recorder):
+            def render(self, request: Any) -> bytes:
+                seen.append((request.uri, {
+                    k.decode().lower(): v[0].decode()
+                    for k, v in request.requestHeaders.getAllRawHeaders()
+                }))
+                return super().render(request)
+
+        stub = StubTreq(Hook(code=kw.pop("code", 200)))
+        handler = tap.HTTPHandler(url, stub, self.clock, **kw)
+        d = handler(7, {"a": 1})
+        stub.flush()
+        self.successResultOf(d)
+        (got,) = seen
+        return got
+
+    def logged(self) -> str:
+        """Every logged event, formatted and with all its fields."""
+        from twisted.logger import formatEvent
+
+        return "\n".join(formatEvent(e) + repr(sorted(e.items())) for e in self.events)
+
+    def test_user_info_is_basic_auth(self) -> None:
+        """user:pass@ is sent as Authorization: Basic and left out of the request."""
+        uri, headers = self.send(self.URL)
+        self.assertEqual(uri, b"/hook?token=abc")
+        self.assertEqual(headers["authorization"],
+                         "Basic " + b64encode(b"hook:s3cr3t").decode())
+        self.assertEqual(headers["host"], "h:8080")
+
+    def test_user_info_percent_decoded(self) -> None:
+        """Escaped user info is decoded first; a user without password is 'user:' (Go's basicAuth)."""
+        _, headers = self.send("http://u%40x:p%3Aw@h/")
+        self.assertEqual(headers["authorization"], "Basic " + b64encode(b"u@x:p:w").decode())
+        _, headers = self.send("http://solo@h/")
+        self.assertEqual(headers["authorization"], "Basic " + b64encode(b"solo:").decode())
+
+    def test_configured_authorization_wins(self) -> None:
+        """A configured Authorization header is kept, as net/http keeps it over URL user info."""
+        _, headers = self.send(self.URL, headers={"authorization": ["Bearer x"]})
+        self.assertEqual(headers["authorization"], "Bearer x")
+
+    def test_no_user_info_no_header(self) -> None:
+        """A URL without user info sends no Authorization header."""
+        _, headers = self.send("http://h/hook")
+        self.assertNotIn("authorization", headers)
+
+    def test_logs_redacted(self) -> None:
+        """Successes, non-2xx answers and failures log scheme://host:port/path only."""
+        self.send(self.URL)
+        self.send(self.URL, code=500)
+
+        class Failing:
+            def request(self, method: str, url: str, **kw: Any) -> Any:
+                from twisted.internet.defer import fail
+
+                return fail(RuntimeError(f"cannot reach {url}"))
+
+        handler = tap.HTTPHandler(self.URL, Failing(), self.clock)
+        self.successResultOf(handler(8, None))
+        text = self.logged()
+        self.assertEqual(len(self.events), 3)
+        self.assertIn("http://h:8080/hook", text)
+        for secret in ("s3cr3t", "hook:", "token", "abc"):
+            self.assertNotIn(secret, text)
+        self.assertNotIn("s3cr3t", repr(handler))
+
+    def test_bad_urls_refused_without_echo(self) -> None:
+        """A handler URL that is not absolute http(s) is a usage error that does not repeat it."""
+        for url in ("ftp://u:s3cr3t@h/x", "s3cr3t-relative", "http://u:s3cr3t@/x"):
+            e = self.assertRaises(usage.UsageError, parse, "--type", "nodes",
+                                  "--http-handler", url)
+            self.assertNotIn("s3cr3t", str(e))

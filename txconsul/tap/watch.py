@@ -21,8 +21,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+from base64 import b64encode
 from typing import Any, Callable, Mapping, Optional
+from urllib.parse import unquote_to_bytes
 
+from hyperlink import URL, URLParseError
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.protocol import ProcessProtocol
@@ -112,7 +115,8 @@ class Options(usage.Options):
         ["http-handler-timeout", None, "10s", "Timeout of each --http-handler POST."],
         ["config", None, None, "JSON file with a 'watches' list, as the Consul agent's."],
         ["max-output", None, "65536", "Bytes of each handler run's output kept in the log."],
-        ["wait", None, None, "Blocking wait of each query (default: Consul's 5m)."],
+        ["wait", None, None,
+         "Blocking wait of each query (default 5m, Consul's; 10m for event watches)."],
         ["retry-interval", None, "1s",
          "txconsul extension: first retry delay; it doubles with each failure in a row."],
         ["max-backoff", None, "3m", "txconsul extension: the longest retry delay."],
@@ -146,11 +150,14 @@ class Options(usage.Options):
         except ValueError:
             raise usage.UsageError("--max-output must be a non-negative integer")
         try:
-            self["http-handler-timeout"] = parse_wait(self["http-handler-timeout"])
+            self["http-handler-timeout"] = parse_duration(
+                self["http-handler-timeout"], "--http-handler-timeout")
             if self["wait"] is not None:
                 self["wait"] = parse_wait(self["wait"])
         except ValueError as e:
             raise usage.UsageError(str(e))
+        if self["http-handler-timeout"] <= 0:
+            raise usage.UsageError("--http-handler-timeout must be greater than zero")
         try:
             self["retry-interval"] = parse_duration(self["retry-interval"], "--retry-interval")
             self["max-backoff"] = parse_duration(self["max-backoff"], "--max-backoff")
@@ -304,6 +311,10 @@ def check_spec(spec: Any, *, handler_required: bool, where: str) -> dict[str, An
             raise usage.UsageError(
                 f"{where}: Handler type 'http' requires 'http_handler_config' with a 'path'"
             )
+        try:
+            parse_handler_url(cfg["path"])
+        except ValueError as e:
+            raise usage.UsageError(f"{where}: http_handler_config path: {e}")
         bad = sorted(set(cfg) - {"path", "method", "header", "timeout", "tls_skip_verify"})
         if bad:
             raise usage.UsageError(f"{where}: invalid http_handler_config keys {bad}")
@@ -312,13 +323,20 @@ def check_spec(spec: Any, *, handler_required: bool, where: str) -> dict[str, An
         method = cfg.get("method") or "POST"  # watch.go: Method "" -> "POST"
         if not isinstance(method, str):
             raise usage.UsageError(f"{where}: method must be a string")
-        try:
-            # watch.go: TimeoutRaw "" -> DefaultTimeout (10s), else ParseDuration.
-            timeout = cfg.get("timeout", "")
-            cfg = dict(cfg, method=method,
-                       timeout=parse_wait(timeout) if timeout != "" else DEFAULT_HTTP_TIMEOUT)
-        except (ValueError, TypeError) as e:
-            raise usage.UsageError(f"{where}: http_handler_config timeout: {e}")
+        # watch.go: TimeoutRaw "" -> DefaultTimeout (10s), else ParseDuration.
+        timeout = cfg.get("timeout", "")
+        if timeout == "":
+            seconds = DEFAULT_HTTP_TIMEOUT
+        else:
+            try:
+                seconds = parse_duration(timeout, "http_handler_config timeout")
+            except (ValueError, TypeError) as e:
+                raise usage.UsageError(f"{where}: {e}")
+            if seconds <= 0:
+                raise usage.UsageError(
+                    f"{where}: http_handler_config timeout must be greater than zero"
+                )
+        cfg = dict(cfg, method=method, timeout=seconds)
         header = cfg.get("header", {})
         if not isinstance(header, dict) or not all(
             isinstance(v, list) and all(isinstance(x, str) for x in v) for v in header.values()
@@ -480,21 +498,76 @@ def handler_http_client(reactor: Any, tls_skip_verify: bool) -> Any:
     return HTTPClient(agent)
 
 
+def parse_handler_url(url: str) -> URL:
+    """
+    Parse an http handler's URL: absolute ``http`` or ``https`` with a host.
+
+    :raises ValueError: otherwise; the message never repeats the URL, which
+        may carry a password or a token.
+    """
+    try:
+        parsed = URL.from_text(url)
+    except (URLParseError, ValueError, TypeError) as e:
+        raise ValueError(f"not a valid URL ({type(e).__name__})") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError("must be an absolute http:// or https:// URL with a host")
+    return parsed
+
+
+def redact_url(url: URL) -> str:
+    """
+    ``url`` as it may be logged: ``scheme://host:port/path``, without user
+    info, query or fragment (which may carry credentials).
+    """
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    port = f":{url.port}" if url.port is not None else ""
+    return f"{url.scheme}://{host}{port}/" + "/".join(url.path)
+
+
+def basic_auth(url: URL) -> Optional[str]:
+    """
+    The ``Authorization`` value Go's ``http.Client`` derives from the user
+    info of ``url`` (``Basic base64(user:password)``, both percent-decoded,
+    password ``""`` when absent), or ``None`` when there is none.
+    """
+    if not url.userinfo:
+        return None
+    user, _, password = url.userinfo.partition(":")
+    raw = unquote_to_bytes(user) + b":" + unquote_to_bytes(password)
+    return "Basic " + b64encode(raw).decode("ascii")
+
+
 class HTTPHandler:
     """
     POSTs (or ``method``s) the JSON to ``url`` with ``X-Consul-Index`` and a
     timeout, as the agent's ``http`` watch handler; failures are logged.
+
+    User info in ``url`` (``https://user:pass@host/...``) is sent as an
+    ``Authorization: Basic`` header and removed from the request line, as
+    Go's ``http.Client`` (hence Consul's agent) does, unless a configured
+    header already sets ``Authorization``.  Logs show only
+    :attr:`log_url` (see :func:`redact_url`).
+
+    :ivar url: the URL requested: ``url`` without its user info.
+    :ivar log_url: the URL as logged.
+    :raises ValueError: for a URL :func:`parse_handler_url` refuses.
     """
 
     def __init__(self, url: str, http_client: Any, reactor: Any, *, method: str = "POST",
                  headers: Optional[Mapping[str, list[str]]] = None,
                  timeout: float = DEFAULT_HTTP_TIMEOUT) -> None:
-        self.url = url
+        parsed = parse_handler_url(url)
+        self._authorization = basic_auth(parsed)
+        self.url = parsed.replace(userinfo="").to_text()
+        self.log_url = redact_url(parsed)
         self.http = http_client
         self.reactor = reactor
         self.method = method  # sent as given, like Go's http.NewRequest
         self.headers = {k: list(v) for k, v in (headers or {}).items()}
         self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"<HTTPHandler {self.method} {self.log_url}>"
 
     def __call__(self, index: int, data: Any) -> Deferred:
         """Send one change; fires (never fails) when it is answered or has failed."""
@@ -507,6 +580,10 @@ class HTTPHandler:
         }
         for name, values in self.headers.items():
             headers.setdefault(_canonical_header(name), []).extend(values)
+        # net/http Client.send: URL user info becomes basic auth when no
+        # Authorization header is set.
+        if self._authorization is not None and not headers.get("Authorization"):
+            headers["Authorization"] = [self._authorization]
         # watch_handler.go: json.NewEncoder(&inp).Encode(data) -- with a newline.
         d = self.http.request(self.method, self.url, data=encode_json(data) + b"\n",
                               headers=headers, timeout=self.timeout)
@@ -515,15 +592,17 @@ class HTTPHandler:
             code = response.code
             if not 200 <= code < 300:
                 log.error("http handler: {method} {url} answered {code}",
-                          method=self.method, url=self.url, code=code)
+                          method=self.method, url=self.log_url, code=code)
             else:
                 log.info("http handler: {method} {url} answered {code} (index {index})",
-                         method=self.method, url=self.url, code=code, index=index)
+                         method=self.method, url=self.log_url, code=code, index=index)
             return response.content().addErrback(lambda f: None)
 
         def failed(f: Any) -> None:
+            # An error text could quote the URL requested: show the logged form.
+            error = (f.getErrorMessage() or f.type.__name__).replace(self.url, self.log_url)
             log.error("http handler: {method} {url} failed: {error}",
-                      method=self.method, url=self.url, error=f.getErrorMessage() or f.type.__name__)
+                      method=self.method, url=self.log_url, error=error)
 
         return d.addCallbacks(answered, failed).addCallback(lambda _: None)
 
