@@ -825,6 +825,18 @@ class WaitTests(_Base):
             "/v1/kv/k": ["30000ms"],
         })
 
+    def test_default_wait_shares_the_poll(self) -> None:
+        """A watch without wait= shares the poll of one asking for the default outright."""
+        a = watch_nodes(self.consul, self.handler)
+        b = watch_nodes(self.consul, self.handler, wait="5m")
+        c = watch_event(self.consul, self.handler)
+        d = watch_event(self.consul, self.handler, wait="10m")
+        for w in (a, b, c, d):
+            self.stop(w)
+        self.assertIs(a._poll, b._poll)
+        self.assertIs(c._poll, d._poll)
+        self.assertEqual((a.policy.wait, c.policy.wait), (300.0, 600.0))
+
     def test_event_watch_blocks_without_timeout(self) -> None:
         """A blocked event list is not timed out client-side before Consul's 600 s answer."""
         server, consul = self.scripted()

@@ -906,7 +906,9 @@ class Watch(Service):
     :param clock: the clock of the loop (the client's reactor by default).
     :param raw: give handlers the JSON ``consul watch`` gives (base64
         ``Value``, Go ``api`` struct shapes).
-    :param wait: the blocking wait (``'5m'`` or seconds).
+    :param wait: the blocking wait (``'5m'`` or seconds; by default
+        :data:`DEFAULT_WAIT`, or :data:`EVENT_WAIT` for event watches).
+        It is always sent, so the client-side timeout matches it.
     :param backoff: the first retry delay in seconds (1 s; it doubles with
         each failure in a row); ``backoff_cap`` the longest (180 s);
         ``jitter`` the random fraction of each delay (0.2); ``min_interval``
@@ -953,6 +955,9 @@ class Watch(Service):
             jitter=jitter,
             min_interval=min_interval,
         )
+        # The default made explicit, so that a watch without wait= shares
+        # the poll of one asking for the same wait outright.
+        self.policy = attr.evolve(self.policy, wait=self.policy.wait_for(self.query))
         self.hub = hub if hub is not None else WatchHub.for_client(consul, clock)
         self._poll: Optional[_Poll] = None
         self._sub: Optional[_Subscriber] = None
