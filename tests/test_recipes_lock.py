@@ -1,0 +1,247 @@
+"""
+Tests for txconsul.recipes: SessionKeeper and Lock, in memory against
+FakeConsul on a Clock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.defer import CancelledError
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from txconsul.recipes import (
+    LOCK_FLAG_VALUE,
+    Lock,
+    LockConflict,
+    LockHeld,
+    LockInUse,
+    LockNotHeld,
+    SessionKeeper,
+)
+from txconsul.testing import FakeConsul
+
+KEY = "service/app/leader"
+
+
+class RecipeTestCase(SynchronousTestCase):
+    """A FakeConsul on a Clock and a client wired to it."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.fake = FakeConsul(self.clock, seed=1)
+        self.consul = self.fake.client()
+
+    def ok(self, d: Any) -> Any:
+        """The result of an already-fired Deferred."""
+        return self.successResultOf(d)
+
+    def sessions(self) -> list[str]:
+        """IDs of every session in the fake."""
+        return [s["ID"] for s in self.ok(self.consul.session.list())[1]]
+
+    def entry(self, key: str = KEY) -> Any:
+        """The KV entry at key, or None."""
+        return self.ok(self.consul.kv.get(key))[1]
+
+    def advance(self, seconds: float, step: float = 1.0) -> None:
+        """Move the clock in steps so timers chain as on a real reactor."""
+        while seconds > 0:
+            self.clock.advance(min(step, seconds))
+            seconds -= step
+
+
+class SessionKeeperTests(RecipeTestCase):
+    """SessionKeeper creates, renews, reports loss of and destroys a session."""
+
+    def test_create_and_renew(self) -> None:
+        """The session outlives many TTLs while kept, with the given settings."""
+        keeper = SessionKeeper(self.consul, name="k", ttl="10s", behavior="delete", lock_delay=0, checks=[])
+        sid = self.ok(keeper.create())
+        self.advance(200)
+        info = self.ok(self.consul.session.info(sid))[1]
+        self.assertEqual((info["Name"], info["Behavior"], info["LockDelay"]), ("k", "delete", 0))
+        self.assertNoResult(keeper.lost)
+        self.ok(keeper.destroy())
+
+    def test_unrenewed_session_expires(self) -> None:
+        """Control: the same session without the keeper expires, so renewal matters."""
+        sid = self.ok(self.consul.session.create(ttl="10s", checks=[]))
+        self.advance(200)
+        self.assertIsNone(self.ok(self.consul.session.info(sid))[1])
+
+    def test_lost_when_destroyed_elsewhere(self) -> None:
+        """A renewal answered NotFound fires lost and on_lost with the ID."""
+        seen: list[str] = []
+        keeper = SessionKeeper(self.consul, ttl="10s", on_lost=seen.append)
+        sid = self.ok(keeper.create())
+        lost = keeper.lost
+        self.ok(self.consul.session.destroy(sid))
+        self.advance(6)
+        self.assertEqual(self.ok(lost), sid)
+        self.assertEqual(seen, [sid])
+        self.assertIsNone(keeper.session_id)
+
+    def test_service_destroys_on_stop(self) -> None:
+        """startService creates the session, stopService destroys it."""
+        keeper = SessionKeeper(self.consul, ttl="15s")
+        keeper.startService()
+        sid = keeper.session_id
+        self.assertIn(sid, self.sessions())
+        self.ok(keeper.stopService())
+        self.assertEqual(self.sessions(), [])
+        self.assertIsNone(keeper.session_id)
+
+    def test_bad_ttl(self) -> None:
+        """A keeper without a TTL or with a bad behavior is refused at once."""
+        self.assertRaises(ValueError, SessionKeeper, self.consul, ttl=0)
+        self.assertRaises(ValueError, SessionKeeper, self.consul, behavior="drop")
+
+
+class LockTests(RecipeTestCase):
+    """Lock follows the Go client's algorithm."""
+
+    def test_acquire_sets_flag_and_session(self) -> None:
+        """The key gets the lock flag, the value and our session."""
+        lock = Lock(self.consul, KEY, b"me")
+        self.assertIs(self.ok(lock.acquire()), True)
+        entry = self.entry()
+        self.assertEqual(entry["Flags"], LOCK_FLAG_VALUE)
+        self.assertEqual(entry["Value"], b"me")
+        self.assertEqual(entry["Session"], lock.session_id)
+        self.assertTrue(lock.held)
+        info = self.ok(self.consul.session.info(lock.session_id))[1]
+        self.assertEqual((info["Name"], info["TTL"]), ("Consul API Lock", "15s"))
+
+    def test_two_contenders(self) -> None:
+        """The second contender waits, then gets the lock after release."""
+        a = Lock(self.consul, KEY, b"a")
+        b = Lock(self.consul, KEY, b"b")
+        self.ok(a.acquire())
+        db = b.acquire()
+        self.advance(100)
+        self.assertNoResult(db)
+        self.assertTrue(self.ok(a.release()))
+        self.assertIs(self.ok(a.lost), False)
+        self.clock.advance(0)
+        self.assertIs(self.ok(db), True)
+        self.assertEqual(self.entry()["Value"], b"b")
+        self.assertEqual(self.sessions(), [b.session_id])
+
+    def test_held_across_time(self) -> None:
+        """The lock's own session is renewed: held after many TTLs."""
+        lock = Lock(self.consul, KEY)
+        self.ok(lock.acquire())
+        self.advance(300)
+        self.assertTrue(lock.held)
+        self.assertNoResult(lock.lost)
+        self.assertEqual(self.entry()["Session"], lock.session_id)
+
+    def test_lost_when_session_destroyed(self) -> None:
+        """Destroying the session fires lost with True and cleans up."""
+        lock = Lock(self.consul, KEY)
+        self.ok(lock.acquire())
+        lost = lock.lost
+        self.ok(self.consul.session.destroy(lock.session_id))
+        self.assertIs(self.ok(lost), True)
+        self.assertFalse(lock.held)
+        self.failureResultOf(lock.release(), LockNotHeld)
+
+    def test_lost_when_session_expires(self) -> None:
+        """With a caller's session that nobody renews, TTL expiry loses the lock."""
+        sid = self.ok(self.consul.session.create(ttl="10s", checks=[]))
+        lock = Lock(self.consul, KEY, session=sid)
+        self.ok(lock.acquire())
+        self.advance(15)
+        self.assertNoResult(lock.lost)
+        self.advance(10)
+        self.assertIs(self.ok(lock.lost), True)
+
+    def test_lock_delay(self) -> None:
+        """After the holder's session is invalidated, a waiter respects lock-delay."""
+        a = Lock(self.consul, KEY)
+        b = Lock(self.consul, KEY)
+        self.ok(a.acquire())
+        db = b.acquire()
+        self.ok(self.consul.session.destroy(a.session_id))
+        self.advance(14.5, 0.5)
+        self.assertNoResult(db)
+        self.advance(6, 0.5)
+        self.assertIs(self.ok(db), True)
+
+    def test_conflict(self) -> None:
+        """A key with other flags is not a lock: LockConflict, session destroyed."""
+        self.ok(self.consul.kv.put(KEY, b"plain"))
+        lock = Lock(self.consul, KEY)
+        self.failureResultOf(lock.acquire(), LockConflict)
+        self.assertFalse(lock.held)
+        self.assertEqual(self.sessions(), [])
+
+    def test_cancel_waiting_acquire(self) -> None:
+        """Cancelling a waiting acquire stops it and destroys its session."""
+        a = Lock(self.consul, KEY)
+        b = Lock(self.consul, KEY)
+        self.ok(a.acquire())
+        db = b.acquire()
+        self.advance(3)
+        db.cancel()
+        self.failureResultOf(db, CancelledError)
+        self.assertEqual(self.sessions(), [a.session_id])
+        self.ok(a.release())
+        self.advance(30)
+        self.assertIsNone(self.entry().get("Session"))
+        self.assertFalse(b.held)
+
+    def test_cancel_during_lock_delay(self) -> None:
+        """Cancelling during the lock-delay retry sleep also cleans up."""
+        a = Lock(self.consul, KEY)
+        self.ok(a.acquire())
+        self.ok(self.consul.session.destroy(a.session_id))
+        b = Lock(self.consul, KEY)
+        db = b.acquire()
+        self.advance(1)
+        db.cancel()
+        self.failureResultOf(db, CancelledError)
+        self.assertEqual(self.sessions(), [])
+
+    def test_try_once(self) -> None:
+        """try_once gives up with False after lock_wait and destroys its session."""
+        a = Lock(self.consul, KEY)
+        self.ok(a.acquire())
+        b = Lock(self.consul, KEY, try_once=True, lock_wait="10s")
+        db = b.acquire()
+        self.advance(9)
+        self.assertNoResult(db)
+        self.advance(5)
+        self.assertIs(self.ok(db), False)
+        self.assertEqual(self.sessions(), [a.session_id])
+
+    def test_misuse(self) -> None:
+        """Acquire twice is LockHeld; release unheld is LockNotHeld."""
+        lock = Lock(self.consul, KEY)
+        self.failureResultOf(lock.release(), LockNotHeld)
+        self.ok(lock.acquire())
+        self.failureResultOf(lock.acquire(), LockHeld)
+        self.failureResultOf(lock.destroy(), LockHeld)
+
+    def test_destroy(self) -> None:
+        """destroy deletes a free lock key, refuses a held or foreign one."""
+        a = Lock(self.consul, KEY)
+        b = Lock(self.consul, KEY)
+        self.ok(a.acquire())
+        self.failureResultOf(b.destroy(), LockInUse)
+        self.ok(a.release())
+        self.assertTrue(self.ok(b.destroy()))
+        self.assertIsNone(self.entry())
+        self.assertTrue(self.ok(b.destroy()))
+        self.ok(self.consul.kv.put(KEY, b"x"))
+        self.failureResultOf(b.destroy(), LockConflict)
+
+    def test_caller_session_not_destroyed(self) -> None:
+        """A session given by the caller survives release."""
+        sid = self.ok(self.consul.session.create())
+        lock = Lock(self.consul, KEY, session=sid)
+        self.ok(lock.acquire())
+        self.ok(lock.release())
+        self.assertEqual(self.sessions(), [sid])

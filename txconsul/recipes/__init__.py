@@ -1,0 +1,28 @@
+# -*- test-case-name: tests.test_recipes_lock -*-
+"""
+Recipes built only from public :class:`txconsul.Consul` calls: a session
+keep-alive, a lock and a semaphore compatible with the official Go client's,
+and a service registration kept passing by a TTL heartbeat.
+"""
+
+from ._lock import (
+    LOCK_FLAG_VALUE,
+    Lock,
+    LockConflict,
+    LockError,
+    LockHeld,
+    LockInUse,
+    LockNotHeld,
+)
+from ._session import SessionKeeper
+
+__all__ = [
+    "LOCK_FLAG_VALUE",
+    "Lock",
+    "LockConflict",
+    "LockError",
+    "LockHeld",
+    "LockInUse",
+    "LockNotHeld",
+    "SessionKeeper",
+]

@@ -1,0 +1,334 @@
+# -*- test-case-name: tests.test_recipes_lock -*-
+"""
+A distributed lock on one KV key: the algorithm of the official Go client's
+``api/lock.go`` (flag value, lock-delay retry, monitor), on Twisted.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generator, Optional
+
+from twisted.internet.defer import CancelledError, Deferred, fail, inlineCallbacks, succeed
+from twisted.internet.task import deferLater
+from twisted.logger import Logger
+
+from .._duration import DurationLike, parse_duration
+from .._errors import ConsulException
+from ._session import DEFAULT_SESSION_TTL, SessionKeeper, _clock_of
+
+#: api/lock.go LockFlagValue: the flags of a key used as a lock.
+LOCK_FLAG_VALUE = 0x2DDCCBC058A50C18
+
+#: api/lock.go DefaultLockSessionName.
+DEFAULT_LOCK_SESSION_NAME = "Consul API Lock"
+
+#: api/lock.go DefaultLockWaitTime.
+DEFAULT_LOCK_WAIT = "15s"
+
+#: api/lock.go DefaultLockRetryTime: the wait while a lock-delay is in force.
+DEFAULT_LOCK_RETRY = "5s"
+
+#: api/lock.go DefaultMonitorRetryTime.
+DEFAULT_MONITOR_RETRY_TIME = "2s"
+
+
+class LockError(Exception):
+    """Base class of the errors :class:`Lock` raises for misuse or conflicts."""
+
+
+class LockHeld(LockError):
+    """The lock is already held (or being acquired) by this :class:`Lock`."""
+
+
+class LockNotHeld(LockError):
+    """``release()`` was called but this :class:`Lock` does not hold the lock."""
+
+
+class LockConflict(LockError):
+    """The key exists with flags other than :data:`LOCK_FLAG_VALUE`: it is not a lock."""
+
+
+class LockInUse(LockError):
+    """``destroy()`` found the lock held by some session."""
+
+
+def retryable(error: BaseException) -> bool:
+    """
+    As the Go client's ``IsRetryableError``: no answer at all, or a 5xx.
+    """
+    if not isinstance(error, ConsulException):
+        return False
+    return error.status is None or error.status >= 500
+
+
+class Lock:
+    """
+    A lock on the KV key ``key``, compatible with the Go client's
+    ``api.Lock`` (and so with ``consul lock``).
+
+    :meth:`acquire` waits until the key is ours: it creates a session (unless
+    ``session`` is given) and keeps it alive on ``clock``, reads the key with
+    blocking queries while another session holds it, and retries every
+    ``lock_retry`` while Consul's lock-delay forbids taking a key whose
+    holder's session was invalidated.  While held, the key is watched with
+    blocking queries; when its ``Session`` is no longer ours the lock is lost
+    and :attr:`lost` fires with ``True``.
+
+    :param consul: a :class:`txconsul.Consul`.
+    :param key: the KV key used as the lock.
+    :param value: the value written at the key while held.
+    :param session: an existing session ID to lock with; the caller keeps it
+        alive and destroys it.  By default the lock creates a TTL session
+        named ``session_name`` with ``session_ttl`` and destroys it when the
+        lock is released or lost.
+    :param lock_wait: the wait of each blocking query, and with
+        ``try_once`` the total time :meth:`acquire` waits.
+    :param lock_retry: how long to wait while a lock-delay is in force.
+    :param try_once: give up (``acquire`` fires ``False``) after
+        ``lock_wait`` instead of waiting forever.
+    :param monitor_retries: how many times the monitor retries a failed read
+        (no answer or 5xx) before declaring the lock lost, waiting
+        ``monitor_retry_time`` in between.
+    :param clock: an ``IReactorTime``; ``consul.reactor`` by default.
+    :param token: an ACL token for every call.
+
+    :ivar held: whether this object holds the lock.
+    :ivar session_id: the session used while acquiring or holding.
+    :ivar lost: ``None`` until the lock is first acquired; then a Deferred
+        that fires with ``True`` when the lock is taken from us and with
+        ``False`` after :meth:`release` (a new one per acquisition).
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        consul: Any,
+        key: str,
+        value: Any = b"",
+        session: Optional[str] = None,
+        session_name: str = DEFAULT_LOCK_SESSION_NAME,
+        session_ttl: DurationLike = DEFAULT_SESSION_TTL,
+        lock_wait: DurationLike = DEFAULT_LOCK_WAIT,
+        lock_retry: DurationLike = DEFAULT_LOCK_RETRY,
+        try_once: bool = False,
+        monitor_retries: int = 0,
+        monitor_retry_time: DurationLike = DEFAULT_MONITOR_RETRY_TIME,
+        clock: Any = None,
+        token: Optional[str] = None,
+    ) -> None:
+        if not isinstance(key, str) or not key:
+            raise ValueError("key must be a non-empty string")
+        self._consul = consul
+        self._key = key
+        self._value = value
+        self._session = session
+        self._session_name = session_name
+        self._session_ttl = session_ttl
+        parse_duration(session_ttl, "session_ttl")
+        self._lock_wait = parse_duration(lock_wait, "lock_wait")
+        self._lock_retry = parse_duration(lock_retry, "lock_retry")
+        self._try_once = try_once
+        if isinstance(monitor_retries, bool) or not isinstance(monitor_retries, int) or monitor_retries < 0:
+            raise ValueError("monitor_retries must be an int >= 0")
+        self._monitor_retries = monitor_retries
+        self._monitor_retry_time = parse_duration(monitor_retry_time, "monitor_retry_time")
+        self._clock = _clock_of(consul, clock)
+        self._token = token
+        self.held = False
+        self.session_id: Optional[str] = None
+        self.lost: Optional[Deferred[bool]] = None
+        self._keeper: Optional[SessionKeeper] = None
+        self._acquiring: Optional[Deferred[bool]] = None
+        self._monitoring: Optional[Deferred[None]] = None
+
+    @property
+    def key(self) -> str:
+        """The KV key used as the lock."""
+        return self._key
+
+    def acquire(self) -> "Deferred[bool]":
+        """
+        Wait until the lock is ours; fires ``True`` (``False`` only with
+        ``try_once`` when the wait ran out).
+
+        Cancelling the Deferred stops waiting and destroys the session the
+        lock created.  Fails with :class:`LockHeld` when already held or
+        being acquired, :class:`LockConflict` when the key is not a lock,
+        or with the client's error when a call fails.
+        """
+        if self.held or self._acquiring is not None:
+            return fail(LockHeld(f"lock {self._key!r} is already held or being acquired"))
+        d = self._acquire()
+        self._acquiring = d
+
+        def done(result: Any) -> Any:
+            self._acquiring = None
+            return result
+
+        return d.addBoth(done)
+
+    @inlineCallbacks
+    def _acquire(self) -> Generator["Deferred[Any]", Any, bool]:
+        kv = self._consul.kv
+        if self._session is None:
+            self._keeper = SessionKeeper(
+                self._consul,
+                name=self._session_name,
+                ttl=self._session_ttl,
+                clock=self._clock,
+                token=self._token,
+            )
+            session = yield self._keeper.create()
+        else:
+            session = self._session
+        self.session_id = session
+        try:
+            index: Optional[int] = None
+            attempts = 0
+            start = self._clock.seconds()
+            while True:
+                wait = self._lock_wait
+                if self._try_once and attempts > 0:
+                    elapsed = self._clock.seconds() - start
+                    if elapsed > self._lock_wait:
+                        yield self._drop_session()
+                        return False
+                    wait = self._lock_wait - elapsed
+                attempts += 1
+                idx, pair = yield kv.get(self._key, index=index, wait=wait, token=self._token)
+                if pair is not None and pair.get("Flags") != LOCK_FLAG_VALUE:
+                    raise LockConflict(f"key {self._key!r} exists and is not a lock")
+                if pair is not None and pair.get("Session") == session:
+                    break
+                if pair is not None and pair.get("Session"):
+                    index = idx
+                    continue
+                locked = yield kv.put(
+                    self._key, self._value, flags=LOCK_FLAG_VALUE, acquire=session, token=self._token
+                )
+                if locked:
+                    break
+                # Why did it fail?  Another holder (wait for it), or a
+                # lock-delay (no holder: retry after a while).
+                idx, pair = yield kv.get(self._key, token=self._token)
+                if pair is not None and pair.get("Session"):
+                    index = idx
+                    continue
+                yield deferLater(self._clock, self._lock_retry)
+                index = None
+        except BaseException:
+            yield self._drop_session()
+            raise
+        self.held = True
+        self.lost = Deferred()
+        self._monitoring = self._monitor(session)
+        self._monitoring.addErrback(lambda f: self.log.failure("lock monitor failed", f))
+        return True
+
+    def _drop_session(self) -> "Deferred[Any]":
+        keeper, self._keeper = self._keeper, None
+        self.session_id = None
+        if keeper is None:
+            return succeed(None)
+
+        def failed(failure: Any) -> None:
+            self.log.warn(
+                "destroying lock session failed: {error}", error=failure.getErrorMessage()
+            )
+
+        return keeper.destroy().addErrback(failed)
+
+    @inlineCallbacks
+    def _monitor(self, session: str) -> Generator["Deferred[Any]", Any, None]:
+        kv = self._consul.kv
+        index: Optional[int] = None
+        retries = self._monitor_retries
+        while True:
+            try:
+                idx, pair = yield kv.get(
+                    self._key, index=index, consistency="consistent", token=self._token
+                )
+            except CancelledError:
+                return
+            except Exception as e:
+                if retries > 0 and retryable(e):
+                    retries -= 1
+                    index = None
+                    try:
+                        yield deferLater(self._clock, self._monitor_retry_time)
+                    except CancelledError:
+                        return
+                    continue
+                self.log.warn(
+                    "lock {key} monitor failed: {error}", key=self._key, error=str(e)
+                )
+                break
+            retries = self._monitor_retries
+            if pair is not None and pair.get("Session") == session:
+                index = idx
+                continue
+            break
+        if self.held:
+            self.log.info("lock {key} lost", key=self._key)
+            self.held = False
+            self._monitoring = None
+            yield self._drop_session()
+            lost = self.lost
+            if lost is not None and not lost.called:
+                lost.callback(True)
+
+    def release(self) -> "Deferred[bool]":
+        """
+        Release the lock; fires with Consul's answer (``True`` when released).
+        Destroys the session the lock created, and fires :attr:`lost` with
+        ``False``.  Fails with :class:`LockNotHeld` when not held.
+        """
+        if not self.held:
+            return fail(LockNotHeld(f"lock {self._key!r} is not held"))
+        self.held = False
+        session = self.session_id
+        if self._monitoring is not None:
+            monitoring, self._monitoring = self._monitoring, None
+            monitoring.cancel()
+        d = self._consul.kv.put(
+            self._key, self._value, flags=LOCK_FLAG_VALUE, release=session, token=self._token
+        )
+
+        def released(result: bool) -> "Deferred[bool]":
+            return self._drop_session().addCallback(lambda _: result)
+
+        def fire_lost(result: Any) -> Any:
+            lost = self.lost
+            if lost is not None and not lost.called:
+                lost.callback(False)
+            return result
+
+        return d.addCallback(released).addBoth(fire_lost)
+
+    @inlineCallbacks
+    def destroy(self) -> Generator["Deferred[Any]", Any, bool]:
+        """
+        Delete the lock's key when nobody holds it; fires ``True`` (also when
+        there is no key).  Fails with :class:`LockHeld` while this object
+        holds it, :class:`LockConflict` when the key is not a lock, and
+        :class:`LockInUse` when a session holds it or it changed meanwhile.
+        """
+        if self.held:
+            raise LockHeld(f"lock {self._key!r} is held")
+        _, pair = yield self._consul.kv.get(self._key, token=self._token)
+        if pair is None:
+            return True
+        if pair.get("Flags") != LOCK_FLAG_VALUE:
+            raise LockConflict(f"key {self._key!r} exists and is not a lock")
+        if pair.get("Session"):
+            raise LockInUse(f"lock {self._key!r} is in use")
+        removed = yield self._consul.kv.delete(
+            self._key, cas=pair["ModifyIndex"], token=self._token
+        )
+        if not removed:
+            raise LockInUse(f"lock {self._key!r} is in use")
+        return True
+
+    def __repr__(self) -> str:
+        return f"<Lock key={self._key!r} held={self.held}>"
