@@ -14,6 +14,16 @@ from ._lock import (
     LockInUse,
     LockNotHeld,
 )
+from ._semaphore import (
+    SEMAPHORE_FLAG_VALUE,
+    Semaphore,
+    SemaphoreConflict,
+    SemaphoreError,
+    SemaphoreHeld,
+    SemaphoreInUse,
+    SemaphoreLimitConflict,
+    SemaphoreNotHeld,
+)
 from ._session import SessionKeeper
 
 __all__ = [
@@ -24,5 +34,13 @@ __all__ = [
     "LockHeld",
     "LockInUse",
     "LockNotHeld",
+    "SEMAPHORE_FLAG_VALUE",
+    "Semaphore",
+    "SemaphoreConflict",
+    "SemaphoreError",
+    "SemaphoreHeld",
+    "SemaphoreInUse",
+    "SemaphoreLimitConflict",
+    "SemaphoreNotHeld",
     "SessionKeeper",
 ]
