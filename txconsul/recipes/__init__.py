@@ -14,6 +14,7 @@ from ._lock import (
     LockInUse,
     LockNotHeld,
 )
+from ._registration import ServiceRegistration
 from ._semaphore import (
     SEMAPHORE_FLAG_VALUE,
     Semaphore,
@@ -42,5 +43,6 @@ __all__ = [
     "SemaphoreInUse",
     "SemaphoreLimitConflict",
     "SemaphoreNotHeld",
+    "ServiceRegistration",
     "SessionKeeper",
 ]
