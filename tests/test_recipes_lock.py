@@ -13,6 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txconsul.recipes import (
     LOCK_FLAG_VALUE,
+    LeaderElection,
     Lock,
     LockConflict,
     LockHeld,
@@ -245,3 +246,69 @@ class LockTests(RecipeTestCase):
         self.ok(lock.acquire())
         self.ok(lock.release())
         self.assertEqual(self.sessions(), [sid])
+
+
+class LeaderElectionTests(RecipeTestCase):
+    """LeaderElection campaigns with a Lock and reports elections and demotions."""
+
+    def elect(self, name: str, events: list[str]) -> LeaderElection:
+        """A started election recording events as '<name>+' and '<name>-'."""
+        le = LeaderElection(
+            self.consul,
+            KEY,
+            name.encode(),
+            on_elected=lambda: events.append(name + "+"),
+            on_demoted=lambda: events.append(name + "-"),
+        )
+        le.startService()
+        return le
+
+    def test_handover_on_stop(self) -> None:
+        """The first is elected; stopping it demotes it and elects the second."""
+        events: list[str] = []
+        a = self.elect("a", events)
+        b = self.elect("b", events)
+        self.advance(30)
+        self.assertEqual(events, ["a+"])
+        self.assertTrue(a.is_leader)
+        self.assertFalse(b.is_leader)
+        self.ok(a.stopService())
+        self.clock.advance(0)
+        self.assertEqual(events, ["a+", "a-", "b+"])
+        self.assertEqual(self.entry()["Value"], b"b")
+        self.ok(b.stopService())
+        self.assertEqual(events, ["a+", "a-", "b+", "b-"])
+        self.assertEqual(self.sessions(), [])
+
+    def test_demoted_when_session_lost(self) -> None:
+        """Losing the session demotes the leader; it campaigns again."""
+        events: list[str] = []
+        a = self.elect("a", events)
+        self.ok(self.consul.session.destroy(a.lock.session_id or ""))
+        self.assertEqual(events, ["a+", "a-"])
+        self.advance(20)
+        self.assertEqual(events, ["a+", "a-", "a+"])
+        self.assertTrue(a.is_leader)
+        self.ok(a.stopService())
+
+    def test_stop_while_waiting(self) -> None:
+        """Stopping a waiting candidate cancels its campaign and its session."""
+        events: list[str] = []
+        a = self.elect("a", events)
+        b = self.elect("b", events)
+        self.ok(b.stopService())
+        self.assertEqual(self.sessions(), [a.lock.session_id])
+        self.ok(a.stopService())
+        self.assertEqual(events, ["a+", "a-"])
+
+    def test_retry_after_conflict(self) -> None:
+        """A failed campaign (key not a lock) is retried until it succeeds."""
+        self.ok(self.consul.kv.put(KEY, b"plain"))
+        events: list[str] = []
+        a = self.elect("a", events)
+        self.advance(6)
+        self.assertEqual(events, [])
+        self.ok(self.consul.kv.delete(KEY))
+        self.advance(6)
+        self.assertEqual(events, ["a+"])
+        self.ok(a.stopService())

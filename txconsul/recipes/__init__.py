@@ -7,6 +7,7 @@ and a service registration kept passing by a TTL heartbeat.
 
 from ._lock import (
     LOCK_FLAG_VALUE,
+    LeaderElection,
     Lock,
     LockConflict,
     LockError,
@@ -29,6 +30,7 @@ from ._session import SessionKeeper
 
 __all__ = [
     "LOCK_FLAG_VALUE",
+    "LeaderElection",
     "Lock",
     "LockConflict",
     "LockError",

@@ -6,11 +6,14 @@ A distributed lock on one KV key: the algorithm of the official Go client's
 
 from __future__ import annotations
 
-from typing import Any, Generator, Optional
+from typing import Any, Callable, Generator, Optional
+
+from twisted.application.service import Service
 
 from twisted.internet.defer import CancelledError, Deferred, fail, inlineCallbacks, succeed
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from .._duration import DurationLike, parse_duration
 from .._errors import ConsulException
@@ -332,3 +335,121 @@ class Lock:
 
     def __repr__(self) -> str:
         return f"<Lock key={self._key!r} held={self.held}>"
+
+
+class LeaderElection(Service):
+    """
+    A :class:`~twisted.application.service.Service` campaigning for
+    leadership with a :class:`Lock` on ``key``.
+
+    While running it waits for the lock; once it holds it, it calls
+    ``on_elected()``.  When the lock is lost it calls ``on_demoted()`` and
+    campaigns again.  Stopping it cancels a pending campaign, releases a held
+    lock (calling ``on_demoted()``) and destroys the lock's session.  A
+    campaign that fails (Consul unreachable, :class:`LockConflict`...) is
+    logged and retried after ``retry`` seconds.  Callback errors are logged.
+
+    :param consul: a :class:`txconsul.Consul`.
+    :param key: the KV key used as the lock.
+    :param value: the value written at the key while leader (who leads).
+    :param on_elected: called with no arguments on becoming leader.
+    :param on_demoted: called with no arguments on losing leadership.
+    :param retry: seconds to wait after a failed campaign.
+    :param clock: an ``IReactorTime``; ``consul.reactor`` by default.
+    :param lock_options: further keyword arguments for :class:`Lock`
+        (``session_ttl``, ``lock_wait``, ``token``...).
+
+    :ivar lock: the :class:`Lock` used.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        consul: Any,
+        key: str,
+        value: Any = b"",
+        on_elected: Optional[Callable[[], Any]] = None,
+        on_demoted: Optional[Callable[[], Any]] = None,
+        retry: DurationLike = DEFAULT_LOCK_RETRY,
+        clock: Any = None,
+        **lock_options: Any,
+    ) -> None:
+        self._clock = _clock_of(consul, clock)
+        self.lock = Lock(consul, key, value, clock=self._clock, **lock_options)
+        self._on_elected = on_elected
+        self._on_demoted = on_demoted
+        self._retry = parse_duration(retry, "retry")
+        self._campaign: Optional[Deferred[Any]] = None
+        self._wake: Optional[Any] = None
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether this service holds the leadership now."""
+        return self.lock.held
+
+    def _call(self, callback: Optional[Callable[[], Any]], what: str) -> None:
+        if callback is None:
+            return
+        try:
+            callback()
+        except Exception:
+            self.log.failure("{what} callback failed", what=what)
+
+    def _campaign_now(self) -> None:
+        self._wake = None
+        if not self.running:
+            return
+        d = self.lock.acquire()
+        self._campaign = d
+        d.addCallbacks(self._elected, self._failed)
+
+    def _elected(self, acquired: bool) -> None:
+        self._campaign = None
+        if not acquired:
+            self._campaign_now()
+            return
+        lost = self.lock.lost
+        assert lost is not None
+        lost.addCallback(self._lost)
+        self._call(self._on_elected, "on_elected")
+
+    def _lost(self, involuntary: bool) -> None:
+        if not involuntary:
+            return  # stopService already called on_demoted
+        self._call(self._on_demoted, "on_demoted")
+        if self.running:
+            self._campaign_now()
+
+    def _failed(self, failure: Failure) -> None:
+        self._campaign = None
+        if failure.check(CancelledError) or not self.running:
+            return
+        self.log.warn("leader campaign on {key} failed: {error}", key=self.lock.key, error=failure.getErrorMessage())
+        self._wake = self._clock.callLater(self._retry, self._campaign_now)
+
+    def startService(self) -> None:
+        """Start campaigning."""
+        if self.running:
+            return
+        super().startService()
+        self._campaign_now()
+
+    def stopService(self) -> "Deferred[Any]":
+        """Stop campaigning; release the lock when held."""
+        super().stopService()
+        if self._wake is not None and self._wake.active():
+            self._wake.cancel()
+        self._wake = None
+        if self._campaign is not None:
+            campaign, self._campaign = self._campaign, None
+            campaign.cancel()
+        if not self.lock.held:
+            return succeed(None)
+        # Step down before letting anyone else in.
+        self._call(self._on_demoted, "on_demoted")
+
+        def failed(failure: Failure) -> None:
+            self.log.warn("releasing {key} failed: {error}", key=self.lock.key, error=failure.getErrorMessage())
+
+        return self.lock.release().addCallbacks(lambda _: None, failed)
