@@ -11,6 +11,7 @@ from twisted.internet.defer import CancelledError
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from txconsul import ConsulException
 from txconsul.recipes import (
     LOCK_FLAG_VALUE,
     LeaderElection,
@@ -217,6 +218,15 @@ class LockTests(RecipeTestCase):
         self.advance(5)
         self.assertIs(self.ok(db), False)
         self.assertEqual(self.sessions(), [a.session_id])
+
+    def test_session_create_fails(self) -> None:
+        """A session Consul refuses fails acquire; the lock stays usable."""
+        lock = Lock(self.consul, KEY, session_ttl="5s")
+        self.failureResultOf(lock.acquire(), ConsulException)
+        self.assertFalse(lock.held)
+        self.assertIsNone(lock.session_id)
+        self.failureResultOf(lock.acquire(), ConsulException)
+        self.assertEqual(self.sessions(), [])
 
     def test_misuse(self) -> None:
         """Acquire twice is LockHeld; release unheld is LockNotHeld."""

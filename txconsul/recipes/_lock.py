@@ -182,7 +182,11 @@ class Lock:
                 clock=self._clock,
                 token=self._token,
             )
-            session = yield self._keeper.create()
+            try:
+                session = yield self._keeper.create()
+            except BaseException:
+                yield self._drop_session()
+                raise
         else:
             session = self._session
         self.session_id = session

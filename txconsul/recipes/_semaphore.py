@@ -216,7 +216,11 @@ class Semaphore:
                 clock=self._clock,
                 token=self._token,
             )
-            session = yield self._keeper.create()
+            try:
+                session = yield self._keeper.create()
+            except BaseException:
+                yield self._drop_session()
+                raise
         else:
             session = self._session
         self.session_id = session
