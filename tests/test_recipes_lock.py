@@ -5,9 +5,9 @@ FakeConsul on a Clock.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Optional
 
-from twisted.internet.defer import CancelledError
+from twisted.internet.defer import CancelledError, Deferred, fail
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -21,9 +21,44 @@ from txconsul.recipes import (
     LockNotHeld,
     SessionKeeper,
 )
+from txconsul import ConsulException
+from txconsul.recipes._lock import next_index
 from txconsul.testing import FakeConsul
 
 KEY = "service/app/leader"
+
+
+class Gate:
+    """
+    Replaces ``obj.name`` so that calls matching ``when`` are held: the
+    request is "on the wire" until :meth:`deliver` performs it for real.
+    Cancelling a held call does not unsend it (as with real HTTP).
+    """
+
+    def __init__(
+        self, obj: Any, name: str, when: Optional[Callable[..., bool]] = None
+    ) -> None:
+        self.real = getattr(obj, name)
+        self.when = when or (lambda *a, **kw: True)
+        self.held: list[tuple[Deferred[Any], tuple[Any, ...], dict[str, Any]]] = []
+        setattr(obj, name, self)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.when(*args, **kwargs):
+            return self.real(*args, **kwargs)
+        d: Deferred[Any] = Deferred()
+        self.held.append((d, args, kwargs))
+        return d
+
+    def deliver(self) -> None:
+        """Perform the oldest held call and relay its answer (if still wanted)."""
+        d, args, kwargs = self.held.pop(0)
+
+        def relay(result: Any) -> None:
+            if not d.called:
+                d.callback(result) if not hasattr(result, "raiseException") else d.errback(result)
+
+        self.real(*args, **kwargs).addBoth(relay)
 
 
 class RecipeTestCase(SynchronousTestCase):
@@ -51,6 +86,10 @@ class RecipeTestCase(SynchronousTestCase):
         while seconds > 0:
             self.clock.advance(min(step, seconds))
             seconds -= step
+
+    def assertNoTimers(self) -> None:
+        """Nothing is left on the clock: no renewal, retry, wait or timeout."""
+        self.assertEqual(self.clock.getDelayedCalls(), [])
 
 
 class SessionKeeperTests(RecipeTestCase):
@@ -288,6 +327,8 @@ class LeaderElectionTests(RecipeTestCase):
         self.ok(b.stopService())
         self.assertEqual(events, ["a+", "a-", "b+", "b-"])
         self.assertEqual(self.sessions(), [])
+        self.advance(60)
+        self.assertNoTimers()
 
     def test_demoted_when_session_lost(self) -> None:
         """Losing the session demotes the leader; it campaigns again."""
@@ -309,6 +350,40 @@ class LeaderElectionTests(RecipeTestCase):
         self.assertEqual(self.sessions(), [a.lock.session_id])
         self.ok(a.stopService())
         self.assertEqual(events, ["a+", "a-"])
+        self.advance(60)
+        self.assertNoTimers()
+
+    def test_stop_waits_for_session_destroy(self) -> None:
+        """Stopping a waiting candidate fires only once its session is destroyed."""
+        events: list[str] = []
+        a = self.elect("a", events)
+        b = self.elect("b", events)
+        gate = Gate(self.consul.session, "destroy")
+        stopped = b.stopService()
+        self.assertNoResult(stopped)
+        gate.deliver()
+        self.assertIsNone(self.ok(stopped))
+        self.assertEqual(self.sessions(), [a.lock.session_id])
+        self.consul.session.destroy = gate.real
+        self.ok(a.stopService())
+        self.advance(60)
+        self.assertNoTimers()
+
+    def test_recampaign_after_loss_then_stop(self) -> None:
+        """After a loss the candidate campaigns again; stopping then leaves nothing behind."""
+        events: list[str] = []
+        a = self.elect("a", events)
+        b = self.elect("b", events)
+        self.ok(self.consul.session.destroy(a.lock.session_id or ""))
+        self.advance(30)
+        self.assertEqual(events[:2], ["a+", "a-"])
+        self.assertIn(events[2:], (["a+"], ["b+"]))
+        self.assertNotEqual(a.is_leader, b.is_leader)
+        self.ok(a.stopService())
+        self.ok(b.stopService())
+        self.assertEqual(self.sessions(), [])
+        self.advance(60)
+        self.assertNoTimers()
 
     def test_retry_after_conflict(self) -> None:
         """A failed campaign (key not a lock) is retried until it succeeds."""
@@ -321,3 +396,113 @@ class LeaderElectionTests(RecipeTestCase):
         self.advance(6)
         self.assertEqual(events, ["a+"])
         self.ok(a.stopService())
+
+
+class IndexTests(SynchronousTestCase):
+    """next_index follows Consul's blocking-query guidance."""
+
+    def test_next_index(self) -> None:
+        """Forward indexes are kept, backwards resets, below 1 clamps to 1."""
+        self.assertEqual(next_index(None, 7), 7)
+        self.assertEqual(next_index(7, 9), 9)
+        self.assertEqual(next_index(7, 7), 7)
+        self.assertIsNone(next_index(9, 7))
+        self.assertEqual(next_index(None, 0), 1)
+        self.assertEqual(next_index(5, 0), 1)
+        self.assertEqual(next_index(5, None), 1)
+
+
+class LockRaceTests(RecipeTestCase):
+    """Lock under races: release in flight, loss with Consul slow, index quirks."""
+
+    def test_release_failure_still_destroys_session(self) -> None:
+        """A release call that fails still stops renewing and destroys the session (Go's Unlock defer)."""
+        lock = Lock(self.consul, KEY)
+        self.ok(lock.acquire())
+        lost = lock.lost
+        real_put = self.consul.kv.put
+        self.consul.kv.put = lambda *a, **kw: fail(ConsulException("boom", status=500))
+        self.failureResultOf(lock.release(), ConsulException)
+        self.consul.kv.put = real_put
+        self.assertIs(self.ok(lost), False)
+        self.assertEqual(self.sessions(), [])
+        self.advance(60)
+        self.assertNoTimers()
+
+    def test_acquire_while_release_in_flight(self) -> None:
+        """A release answered late neither destroys the next acquisition's session nor fires its lost."""
+        lock = Lock(self.consul, KEY)
+        self.ok(lock.acquire())
+        first = lock.session_id
+        gate = Gate(self.consul.kv, "put", lambda *a, **kw: kw.get("release") is not None)
+        released = lock.release()
+        d = lock.acquire()
+        self.assertNoResult(d)
+        second = lock.session_id
+        self.assertNotEqual(second, first)
+        gate.deliver()
+        self.consul.kv.put = gate.real
+        self.assertTrue(self.ok(released))
+        self.assertIs(self.ok(d), True)
+        self.assertEqual(lock.session_id, second)
+        self.assertEqual(self.sessions(), [second])
+        self.assertNoResult(lock.lost)
+        self.advance(60)
+        self.assertTrue(lock.held)
+        self.assertEqual(self.entry()["Session"], second)
+        self.ok(lock.release())
+
+    def test_lost_fires_before_session_destroy_answers(self) -> None:
+        """Loss is reported at once, even when destroying the session hangs."""
+        lock = Lock(self.consul, KEY)
+        self.ok(lock.acquire())
+        sid = lock.session_id
+        lost = lock.lost
+        gate = Gate(self.consul.session, "destroy")
+        self.ok(self.consul.kv.put(KEY, b"", release=sid))
+        self.assertIs(self.ok(lost), True)
+        self.assertFalse(lock.held)
+        gate.deliver()
+        self.assertEqual(self.sessions(), [])
+        self.advance(60)
+        self.assertNoTimers()
+
+    def test_wait_never_blocks_on_index_zero(self) -> None:
+        """An agent answering X-Consul-Index 0 does not make the wait loop send index=0."""
+        a = Lock(self.consul, KEY)
+        self.ok(a.acquire())
+        sent: list[Any] = []
+        real_get = self.consul.kv.get
+
+        def get(*args: Any, **kwargs: Any) -> Any:
+            sent.append(kwargs.get("index"))
+            if len(sent) > 20:
+                return fail(ConsulException("enough", status=400))
+            return real_get(*args, **kwargs).addCallback(lambda r: (0, r[1]))
+
+        self.consul.kv.get = get
+        b = Lock(self.consul, KEY)
+        d = b.acquire()
+        self.advance(30)
+        self.consul.kv.get = real_get
+        self.assertNotIn(0, sent)
+        d.addErrback(lambda _: None)
+        d.cancel()
+
+    def test_stop_during_acquire_stages(self) -> None:
+        """Stopping a candidate at each stage of acquire leaves no session, key or timer."""
+        for method, obj in (("create", "session"), ("get", "kv"), ("put", "kv")):
+            clock = self.clock = Clock()
+            self.fake = FakeConsul(clock, seed=1)
+            self.consul = self.fake.client()
+            gate = Gate(getattr(self.consul, obj), method)
+            d = Lock(self.consul, KEY).acquire()
+            self.assertTrue(gate.held, method)
+            d.cancel()
+            gate.deliver()
+            setattr(getattr(self.consul, obj), method, gate.real)
+            self.failureResultOf(d, CancelledError)
+            self.assertEqual(self.sessions(), [], method)
+            self.assertIsNone((self.entry() or {}).get("Session"), method)
+            self.advance(60)
+            self.assertNoTimers()

@@ -13,6 +13,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from txconsul.recipes import ServiceRegistration
 from txconsul.testing import FakeConsul
 
+from .test_recipes_lock import Gate
+
 
 class ServiceRegistrationTests(SynchronousTestCase):
     """ServiceRegistration registers, heartbeats, re-registers and deregisters."""
@@ -102,3 +104,51 @@ class ServiceRegistrationTests(SynchronousTestCase):
         self.assertRaises(ValueError, ServiceRegistration, self.consul, "")
         self.assertRaises(ValueError, ServiceRegistration, self.consul, "web", ttl=0)
         self.assertRaises(ValueError, ServiceRegistration, self.consul, "web", ttl="soon")
+
+    def test_stop_with_registration_in_flight(self) -> None:
+        """A registration the agent applies after stop began is still deregistered."""
+        gate = Gate(self.consul.agent.service, "register")
+        reg = ServiceRegistration(self.consul, "web", service_id="web-1")
+        reg.startService()
+        self.assertEqual(len(gate.held), 1)
+        stopped = reg.stopService()
+        gate.deliver()
+        self.ok(stopped)
+        self.assertNotIn("web-1", self.ok(self.consul.agent.services()))
+        self.assertFalse(reg.registered)
+        self.advance(60)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_stop_with_heartbeat_in_flight(self) -> None:
+        """Stopping during a slow ttl_pass deregisters once it answered; nothing stays on the clock."""
+        reg = ServiceRegistration(self.consul, "web", service_id="web-1", ttl="9s")
+        reg.startService()
+        gate = Gate(self.consul.agent.check, "ttl_pass")
+        self.advance(3)
+        self.assertEqual(len(gate.held), 1)
+        stopped = reg.stopService()
+        self.assertNoResult(stopped)
+        gate.deliver()
+        self.ok(stopped)
+        self.assertNotIn("web-1", self.ok(self.consul.agent.services()))
+        self.advance(60)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_slow_heartbeat_does_not_overlap(self) -> None:
+        """While a ttl_pass is unanswered no second one is sent; beats resume after it answers."""
+        reg = ServiceRegistration(self.consul, "web", service_id="web-1", ttl="9s")
+        reg.startService()
+        gate = Gate(self.consul.agent.check, "ttl_pass")
+        self.advance(3)
+        self.assertEqual(len(gate.held), 1)
+        self.advance(20)
+        self.assertEqual(len(gate.held), 1)
+        gate.deliver()
+        self.assertEqual(self.status(), "passing")
+        self.advance(3)
+        self.assertEqual(len(gate.held), 1)
+        gate.deliver()
+        self.consul.agent.check.ttl_pass = gate.real
+        self.ok(reg.stopService())
+        self.advance(60)
+        self.assertEqual(self.clock.getDelayedCalls(), [])

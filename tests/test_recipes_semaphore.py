@@ -22,6 +22,8 @@ from txconsul.recipes import (
 )
 from txconsul.testing import FakeConsul
 
+from .test_recipes_lock import Gate
+
 PREFIX = "service/app/workers"
 
 
@@ -154,3 +156,79 @@ class SemaphoreTests(SynchronousTestCase):
         self.assertRaises(ValueError, Semaphore, self.consul, "", 1)
         self.assertRaises(ValueError, Semaphore, self.consul, PREFIX, 0)
         self.assertRaises(TypeError, Semaphore, self.consul, PREFIX, "2")
+
+    def test_acquire_while_release_in_flight(self) -> None:
+        """A release answered late neither destroys the next acquisition's session nor fires its lost."""
+        a = Semaphore(self.consul, PREFIX, 1)
+        self.ok(a.acquire())
+        first = a.session_id
+        gate = Gate(self.consul.kv, "delete")
+        released = a.release()
+        d = a.acquire()
+        second = a.session_id
+        self.assertNotEqual(second, first)
+        self.assertIs(self.ok(d), True)
+        gate.deliver()
+        self.consul.kv.delete = gate.real
+        self.assertTrue(self.ok(released))
+        self.assertTrue(a.held)
+        self.assertEqual(a.session_id, second)
+        self.assertEqual(self.sessions(), [second])
+        self.assertNoResult(a.lost)
+        self.advance(60)
+        self.assertTrue(a.held)
+        self.ok(a.release())
+        self.advance(60)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_lost_fires_before_cleanup_answers(self) -> None:
+        """Loss (our contender key removed) is reported at once, even when the session destroy hangs."""
+        a = Semaphore(self.consul, PREFIX, 1)
+        self.ok(a.acquire())
+        lost = a.lost
+        gate = Gate(self.consul.session, "destroy")
+        self.ok(self.consul.kv.delete(PREFIX + "/" + a.session_id))
+        self.assertIs(self.ok(lost), True)
+        gate.deliver()
+        self.assertEqual(self.sessions(), [])
+        self.advance(60)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_cancel_during_session_create(self) -> None:
+        """Cancelling while the session is being created destroys it once Consul answers."""
+        gate = Gate(self.consul.session, "create")
+        a = Semaphore(self.consul, PREFIX, 1)
+        d = a.acquire()
+        d.cancel()
+        gate.deliver()
+        self.failureResultOf(d, CancelledError)
+        self.assertEqual(self.sessions(), [])
+        self.assertEqual(self.ok(self.consul.kv.get(PREFIX + "/", keys=True))[1], None)
+        self.advance(60)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_cas_race_and_dead_holder_pruned(self) -> None:
+        """A CAS lost to a racing contender is retried; a dead holder recorded in .lock is pruned."""
+        dead = "00000000-0000-0000-0000-000000000000"
+        self.ok(self.consul.kv.put(
+            PREFIX + "/.lock", json.dumps({"Limit": 1, "Holders": {dead: True}}), flags=SEMAPHORE_FLAG_VALUE))
+        a = Semaphore(self.consul, PREFIX, 1)
+        real_put = self.consul.kv.put
+        raced = []
+
+        def put(key: str, *args: Any, **kwargs: Any) -> Any:
+            if key.endswith("/.lock") and not raced:
+                raced.append(True)
+                # Another writer changes .lock between our read and our CAS.
+                self.successResultOf(real_put(key, self.ok(self.consul.kv.get(key))[1]["Value"],
+                                              flags=SEMAPHORE_FLAG_VALUE))
+            return real_put(key, *args, **kwargs)
+
+        self.consul.kv.put = put
+        self.assertIs(self.ok(a.acquire()), True)
+        self.consul.kv.put = real_put
+        self.assertEqual(raced, [True])
+        self.assertEqual(self.lock_entry()[1], {"Limit": 1, "Holders": {a.session_id: True}})
+        self.ok(a.release())
+        self.assertEqual(self.lock_entry()[1], {"Limit": 1, "Holders": {}})
+        self.assertEqual(self.ok(self.consul.kv.get(PREFIX + "/", keys=True))[1], [PREFIX + "/.lock"])

@@ -64,6 +64,21 @@ def retryable(error: BaseException) -> bool:
     return error.status is None or error.status >= 500
 
 
+def next_index(previous: Optional[int], index: Optional[int]) -> Optional[int]:
+    """
+    The index for the next blocking query after a read answered ``index``
+    when ``previous`` was sent, as Consul's blocking-query guidance says:
+    when the index went backwards (a snapshot restore, another server),
+    start over with a plain read (``None``); and never block on an index
+    below 1, since index 0 makes the query return at once (a hot loop).
+    """
+    if index is None or index < 1:
+        return 1
+    if previous is not None and index < previous:
+        return None
+    return index
+
+
 class Lock:
     """
     A lock on the KV key ``key``, compatible with the Go client's
@@ -184,7 +199,7 @@ class Lock:
             )
             try:
                 session = yield self._keeper.create()
-            except BaseException:
+            except Exception:
                 yield self._drop_session()
                 raise
         else:
@@ -209,7 +224,7 @@ class Lock:
                 if pair is not None and pair.get("Session") == session:
                     break
                 if pair is not None and pair.get("Session"):
-                    index = idx
+                    index = next_index(index, idx)
                     continue
                 locked = yield kv.put(
                     self._key, self._value, flags=LOCK_FLAG_VALUE, acquire=session, token=self._token
@@ -220,11 +235,11 @@ class Lock:
                 # lock-delay (no holder: retry after a while).
                 idx, pair = yield kv.get(self._key, token=self._token)
                 if pair is not None and pair.get("Session"):
-                    index = idx
+                    index = next_index(None, idx)
                     continue
                 yield deferLater(self._clock, self._lock_retry)
                 index = None
-        except BaseException:
+        except Exception:
             yield self._drop_session()
             raise
         self.held = True
@@ -234,8 +249,14 @@ class Lock:
         return True
 
     def _drop_session(self) -> "Deferred[Any]":
+        return self._destroy_keeper(self._take_keeper())
+
+    def _take_keeper(self) -> Optional[SessionKeeper]:
         keeper, self._keeper = self._keeper, None
         self.session_id = None
+        return keeper
+
+    def _destroy_keeper(self, keeper: Optional[SessionKeeper]) -> "Deferred[Any]":
         if keeper is None:
             return succeed(None)
 
@@ -273,17 +294,24 @@ class Lock:
                 break
             retries = self._monitor_retries
             if pair is not None and pair.get("Session") == session:
-                index = idx
+                index = next_index(index, idx)
                 continue
             break
         if self.held:
             self.log.info("lock {key} lost", key=self._key)
             self.held = False
             self._monitoring = None
-            yield self._drop_session()
             lost = self.lost
+            keeper = self._take_keeper()
+            # Tell the holder at once (api/lock.go monitorLock closes its
+            # channel as soon as the read says so), not after destroying the
+            # session, which may take a timeout when Consul is unreachable,
+            # the likeliest reason for the loss.  The session is taken out of
+            # this object first, so an acquire() started by a ``lost``
+            # callback keeps its own.
             if lost is not None and not lost.called:
                 lost.callback(True)
+            yield self._destroy_keeper(keeper)
 
     def release(self) -> "Deferred[bool]":
         """
@@ -295,23 +323,30 @@ class Lock:
             return fail(LockNotHeld(f"lock {self._key!r} is not held"))
         self.held = False
         session = self.session_id
+        lost = self.lost
         if self._monitoring is not None:
             monitoring, self._monitoring = self._monitoring, None
             monitoring.cancel()
+        # As api/lock.go Unlock ("Get the lock entry, and clear the lock
+        # session"): the session leaves this object now, so an acquire()
+        # started while the release is in flight keeps its own session and
+        # its own ``lost``.
+        keeper = self._take_keeper()
         d = self._consul.kv.put(
             self._key, self._value, flags=LOCK_FLAG_VALUE, release=session, token=self._token
         )
 
-        def released(result: bool) -> "Deferred[bool]":
-            return self._drop_session().addCallback(lambda _: result)
+        def released(result: Any) -> "Deferred[Any]":
+            # Unlock closes sessionRenew (stop renewing, destroy the session)
+            # in a defer: whether or not the release call succeeded.
+            return self._destroy_keeper(keeper).addCallback(lambda _: result)
 
         def fire_lost(result: Any) -> Any:
-            lost = self.lost
             if lost is not None and not lost.called:
                 lost.callback(False)
             return result
 
-        return d.addCallback(released).addBoth(fire_lost)
+        return d.addBoth(released).addBoth(fire_lost)
 
     @inlineCallbacks
     def destroy(self) -> Generator["Deferred[Any]", Any, bool]:
@@ -447,7 +482,13 @@ class LeaderElection(Service):
         self._wake = None
         if self._campaign is not None:
             campaign, self._campaign = self._campaign, None
+            # The cancelled acquire still destroys its session; the stop is
+            # done only once that answered, else a process stopping its
+            # services and exiting leaves the session behind.
+            settled: Deferred[None] = Deferred()
+            campaign.addBoth(lambda _: settled.callback(None))
             campaign.cancel()
+            return settled
         if not self.lock.held:
             return succeed(None)
         # Step down before letting anyone else in.

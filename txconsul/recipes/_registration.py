@@ -166,14 +166,30 @@ class ServiceRegistration(Service):
         if self._loop is not None and self._loop.running:
             self._loop.stop()
         self._loop = None
-        if self._inflight is not None:
-            inflight, self._inflight = self._inflight, None
-            inflight.cancel()
         if not self._started:
             return succeed(None)
         self._started = False
-        self.registered = False
-        d = self._consul.agent.service.deregister(self.service_id, token=self._token)
+        # A beat in flight is not cancelled: its request may already have
+        # reached the agent, and a registration applied after our
+        # deregistration would leave the service registered.  Deregister
+        # once it answered (requests time out, so this ends).
+        inflight, self._inflight = self._inflight, None
+        ready: Deferred[None] = Deferred()
+        if inflight is None:
+            ready.callback(None)
+        else:
+
+            def settled(result: Any) -> Any:
+                ready.callback(None)
+                return result
+
+            inflight.addBoth(settled)
+
+        def deregister(_: Any) -> "Deferred[Any]":
+            self.registered = False
+            return self._consul.agent.service.deregister(self.service_id, token=self._token)
+
+        d = ready.addCallback(deregister)
 
         def failed(failure: Failure) -> None:
             if not failure.check(NotFound):

@@ -15,7 +15,7 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
 from .._duration import DurationLike, parse_duration
-from ._lock import DEFAULT_LOCK_WAIT, DEFAULT_MONITOR_RETRY_TIME, retryable
+from ._lock import DEFAULT_LOCK_WAIT, DEFAULT_MONITOR_RETRY_TIME, next_index, retryable
 from ._session import DEFAULT_SESSION_TTL, SessionKeeper, _clock_of
 
 #: api/semaphore.go SemaphoreFlagValue: the flags of every semaphore key.
@@ -218,7 +218,7 @@ class Semaphore:
             )
             try:
                 session = yield self._keeper.create()
-            except BaseException:
+            except Exception:
                 yield self._drop_session()
                 raise
         else:
@@ -239,7 +239,7 @@ class Semaphore:
                 if self._try_once and attempts > 0:
                     elapsed = self._clock.seconds() - start
                     if elapsed > self._lock_wait:
-                        yield self._give_up(contender)
+                        yield self._give_up(contender, self._take_keeper())
                         return False
                     wait = self._lock_wait - elapsed
                 attempts += 1
@@ -254,7 +254,7 @@ class Semaphore:
                 if session in lock["Holders"]:
                     break
                 if len(lock["Holders"]) >= lock["Limit"]:
-                    index = idx
+                    index = next_index(index, idx)
                     continue
                 lock["Holders"][session] = True
                 cas = lock_pair["ModifyIndex"] if lock_pair is not None else 0
@@ -263,9 +263,12 @@ class Semaphore:
                 )
                 if did_set:
                     break
-                index = idx
-        except BaseException:
-            yield self._give_up(contender)
+                # The .lock changed after our read (a racing contender):
+                # api/semaphore.go goes back to WAIT; blocking on our read's
+                # index answers at once with the new state.
+                index = next_index(index, idx)
+        except Exception:
+            yield self._give_up(contender, self._take_keeper())
             raise
         self.held = True
         self.lost = Deferred()
@@ -273,16 +276,22 @@ class Semaphore:
         self._monitoring.addErrback(lambda f: self.log.failure("semaphore monitor failed", f))
         return True
 
-    def _give_up(self, contender: str) -> "Deferred[Any]":
+    def _give_up(self, contender: str, keeper: Optional[SessionKeeper]) -> "Deferred[Any]":
         def failed(failure: Any) -> None:
             self.log.warn("removing the contender key failed: {error}", error=failure.getErrorMessage())
 
         d = self._consul.kv.delete(contender, token=self._token).addErrback(failed)
-        return d.addCallback(lambda _: self._drop_session())
+        return d.addCallback(lambda _: self._destroy_keeper(keeper))
 
     def _drop_session(self) -> "Deferred[Any]":
+        return self._destroy_keeper(self._take_keeper())
+
+    def _take_keeper(self) -> Optional[SessionKeeper]:
         keeper, self._keeper = self._keeper, None
         self.session_id = None
+        return keeper
+
+    def _destroy_keeper(self, keeper: Optional[SessionKeeper]) -> "Deferred[Any]":
         if keeper is None:
             return succeed(None)
 
@@ -315,17 +324,21 @@ class Semaphore:
             retries = self._monitor_retries
             _prune_dead_holders(lock, pairs)
             if session in lock["Holders"]:
-                index = idx
+                index = next_index(index, idx)
                 continue
             break
         if self.held:
             self.log.info("semaphore {prefix} lost", prefix=self._prefix)
             self.held = False
             self._monitoring = None
-            yield self._give_up(self._contender_key(session))
             lost = self.lost
+            keeper = self._take_keeper()
+            # As api/semaphore.go monitorLock: tell the holder at once, not
+            # after the cleanup calls answered (they may time out when
+            # Consul is unreachable, the likeliest reason for the loss).
             if lost is not None and not lost.called:
                 lost.callback(True)
+            yield self._give_up(self._contender_key(session), keeper)
 
     @inlineCallbacks
     def release(self) -> Generator["Deferred[Any]", Any, bool]:
@@ -340,6 +353,11 @@ class Semaphore:
         self.held = False
         session = self.session_id
         assert session is not None
+        lost = self.lost
+        # As api/semaphore.go Release ("Get and clear the lock session"):
+        # the session leaves this object now, so an acquire() started while
+        # the release is in flight keeps its own session and ``lost``.
+        keeper = self._take_keeper()
         if self._monitoring is not None:
             monitoring, self._monitoring = self._monitoring, None
             monitoring.cancel()
@@ -362,8 +380,7 @@ class Semaphore:
                     break
             yield kv.delete(self._contender_key(session), token=self._token)
         finally:
-            yield self._drop_session()
-            lost = self.lost
+            yield self._destroy_keeper(keeper)
             if lost is not None and not lost.called:
                 lost.callback(False)
         return True

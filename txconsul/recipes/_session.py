@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional, Sequence
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -112,8 +112,17 @@ class SessionKeeper(Service):
             token=self._token,
         )
         self._creating = d
+        abandoned = [False]
 
-        def created(session_id: str) -> str:
+        def created(session_id: str) -> Any:
+            if abandoned[0] or self._creating is not d:
+                # Cancelled or destroyed while Consul was creating it: the
+                # session exists now, so destroy it rather than leak it.
+                if self._creating is d:
+                    self._creating = None
+                return self._consul.session.destroy(session_id, token=self._token).addBoth(
+                    lambda _: Failure(CancelledError())
+                )
             self._creating = None
             self.session_id = session_id
             self.lost = Deferred()
@@ -124,11 +133,18 @@ class SessionKeeper(Service):
             return session_id
 
         def failed(failure: Failure) -> Failure:
-            self._creating = None
+            if self._creating is d:
+                self._creating = None
             return failure
 
+        def cancel(_: Any) -> None:
+            # Do not cancel the request: it may already have reached Consul,
+            # and cancelling cannot unsend it.  Let it answer and destroy the
+            # session it made (destroy() waits for that).
+            abandoned[0] = True
+
         d.addCallbacks(created, failed)
-        waiter2: Deferred[str] = Deferred(lambda _: d.cancel())
+        waiter2: Deferred[str] = Deferred(cancel)
         d.addBoth(_relay, waiter2)
         return waiter2
 
@@ -204,8 +220,12 @@ class SessionKeeper(Service):
         was no session).  :attr:`lost` does not fire.
         """
         if self._creating is not None:
+            # The create request may already have reached Consul: wait for
+            # its answer (created() then destroys the session it made).
             creating, self._creating = self._creating, None
-            creating.cancel()
+            settled: Deferred[bool] = Deferred()
+            creating.addBoth(lambda _: settled.callback(True))
+            return settled
         self._stop_loop()
         session_id, self.session_id = self.session_id, None
         if session_id is None:
@@ -231,6 +251,8 @@ class SessionKeeper(Service):
 
 
 def _relay(result: Any, waiter: "Deferred[Any]") -> Any:
+    if waiter.called:  # cancelled meanwhile
+        return None if isinstance(result, Failure) else result
     if isinstance(result, Failure):
         waiter.errback(result)
         return None
