@@ -11,19 +11,11 @@ from twisted.trial.unittest import SynchronousTestCase
 from txconsul import BadRequest, ClientError, ConsulException, QueryMeta, Timeout
 from txconsul.api.kv import kv_path
 from txconsul.testing import FakeConsul
+from .fakecase import FakeConsulCase
 
 
-class KVTestCase(SynchronousTestCase):
+class KVTestCase(FakeConsulCase):
     """Sets up a FakeConsul on a Clock and a client wired to it."""
-
-    def setUp(self) -> None:
-        self.clock = Clock()
-        self.fake = FakeConsul(self.clock, seed=1)
-        self.consul = self.fake.client()
-
-    def ok(self, d):
-        """The result of an already-fired Deferred."""
-        return self.successResultOf(d)
 
 
 class GetPutTests(KVTestCase):

@@ -24,6 +24,7 @@ from txconsul.recipes import (
 from txconsul import ConsulException
 from txconsul.recipes._lock import next_index
 from txconsul.testing import FakeConsul
+from .fakecase import FakeConsulCase
 
 KEY = "service/app/leader"
 
@@ -61,17 +62,8 @@ class Gate:
         self.real(*args, **kwargs).addBoth(relay)
 
 
-class RecipeTestCase(SynchronousTestCase):
+class RecipeTestCase(FakeConsulCase):
     """A FakeConsul on a Clock and a client wired to it."""
-
-    def setUp(self) -> None:
-        self.clock = Clock()
-        self.fake = FakeConsul(self.clock, seed=1)
-        self.consul = self.fake.client()
-
-    def ok(self, d: Any) -> Any:
-        """The result of an already-fired Deferred."""
-        return self.successResultOf(d)
 
     def sessions(self) -> list[str]:
         """IDs of every session in the fake."""

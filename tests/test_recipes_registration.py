@@ -7,26 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet.task import Clock
-from twisted.trial.unittest import SynchronousTestCase
 
 from txconsul.recipes import ServiceRegistration
-from txconsul.testing import FakeConsul
+from .fakecase import FakeConsulCase
 
 from .test_recipes_lock import Gate
 
 
-class ServiceRegistrationTests(SynchronousTestCase):
+class ServiceRegistrationTests(FakeConsulCase):
     """ServiceRegistration registers, heartbeats, re-registers and deregisters."""
-
-    def setUp(self) -> None:
-        self.clock = Clock()
-        self.fake = FakeConsul(self.clock, seed=1)
-        self.consul = self.fake.client()
-
-    def ok(self, d: Any) -> Any:
-        """The result of an already-fired Deferred."""
-        return self.successResultOf(d)
 
     def advance(self, seconds: float, step: float = 1.0) -> None:
         """Move the clock in steps so timers chain as on a real reactor."""

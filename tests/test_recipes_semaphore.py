@@ -8,8 +8,6 @@ import json
 from typing import Any
 
 from twisted.internet.defer import CancelledError
-from twisted.internet.task import Clock
-from twisted.trial.unittest import SynchronousTestCase
 
 from txconsul.recipes import (
     SEMAPHORE_FLAG_VALUE,
@@ -20,24 +18,15 @@ from txconsul.recipes import (
     SemaphoreLimitConflict,
     SemaphoreNotHeld,
 )
-from txconsul.testing import FakeConsul
+from .fakecase import FakeConsulCase
 
 from .test_recipes_lock import Gate
 
 PREFIX = "service/app/workers"
 
 
-class SemaphoreTests(SynchronousTestCase):
+class SemaphoreTests(FakeConsulCase):
     """Semaphore follows the Go client's algorithm."""
-
-    def setUp(self) -> None:
-        self.clock = Clock()
-        self.fake = FakeConsul(self.clock, seed=1)
-        self.consul = self.fake.client()
-
-    def ok(self, d: Any) -> Any:
-        """The result of an already-fired Deferred."""
-        return self.successResultOf(d)
 
     def sessions(self) -> list[str]:
         """IDs of every session in the fake."""

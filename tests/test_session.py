@@ -8,25 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from txconsul import ConsulException, NotFound, QueryMeta
 from txconsul.api.session import session_body
-from txconsul.testing import FakeConsul
+from .fakecase import FakeConsulCase
 
 
-class SessionTestCase(SynchronousTestCase):
+class SessionTestCase(FakeConsulCase):
     """A FakeConsul on a Clock and a client wired to it."""
-
-    def setUp(self) -> None:
-        self.clock = Clock()
-        self.fake = FakeConsul(self.clock, seed=1)
-        self.consul = self.fake.client()
-
-    def ok(self, d: Any) -> Any:
-        """The result of an already-fired Deferred."""
-        return self.successResultOf(d)
 
     def create(self, **kw: Any) -> str:
         """Create a session, return its ID."""

@@ -16,19 +16,11 @@ from txconsul import BadRequest, ClientError, ConsulException
 from txconsul.api import txn as txn_module
 from txconsul.api.txn import MAX_OPS, Txn, TxnFailed
 from txconsul.testing import FakeConsul
+from .fakecase import FakeConsulCase
 
 
-class TxnTestCase(SynchronousTestCase):
+class TxnTestCase(FakeConsulCase):
     """A FakeConsul on a Clock and a client wired to it."""
-
-    def setUp(self) -> None:
-        self.clock = Clock()
-        self.fake = FakeConsul(self.clock, seed=1)
-        self.consul = self.fake.client()
-
-    def ok(self, d: Any) -> Any:
-        """The result of an already-fired Deferred."""
-        return self.successResultOf(d)
 
     def failed(self, ops: list[dict[str, Any]]) -> TxnFailed:
         """Run a transaction that must roll back; return the TxnFailed."""

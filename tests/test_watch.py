@@ -39,6 +39,8 @@ from txconsul.watch import (
     watch_services,
 )
 
+from .fakecase import FakeConsulCase
+
 
 class ScriptedAgent(Resource):
     """
@@ -99,11 +101,9 @@ def kv_entry(key: str, value: bytes, modify: int) -> dict[str, Any]:
     }
 
 
-class _Base(SynchronousTestCase):
+class _Base(FakeConsulCase):
     def setUp(self) -> None:
-        self.clock = Clock()
-        self.fake = FakeConsul(self.clock, seed=1)
-        self.consul = self.fake.client()
+        super().setUp()
         self.calls: list[tuple[int, Any]] = []
 
     def handler(self, index: int, data: Any) -> None:
