@@ -17,7 +17,7 @@ from twisted.python.failure import Failure
 
 from .._duration import DurationLike, parse_duration
 from .._errors import ConsulException
-from ._session import DEFAULT_SESSION_TTL, SessionKeeper, _clock_of
+from ._session import DEFAULT_SESSION_TTL, SessionHolder, SessionKeeper, _clock_of
 
 #: api/lock.go LockFlagValue: the flags of a key used as a lock.
 LOCK_FLAG_VALUE = 0x2DDCCBC058A50C18
@@ -79,7 +79,7 @@ def next_index(previous: Optional[int], index: Optional[int]) -> Optional[int]:
     return index
 
 
-class Lock:
+class Lock(SessionHolder):
     """
     A lock on the KV key ``key``, compatible with the Go client's
     ``api.Lock`` (and so with ``consul lock``).
@@ -117,6 +117,7 @@ class Lock:
         ``False`` after :meth:`release` (a new one per acquisition).
     """
 
+    _what = "lock"
     log = Logger()
 
     def __init__(
@@ -175,16 +176,7 @@ class Lock:
         being acquired, :class:`LockConflict` when the key is not a lock,
         or with the client's error when a call fails.
         """
-        if self.held or self._acquiring is not None:
-            return fail(LockHeld(f"lock {self._key!r} is already held or being acquired"))
-        d = self._acquire()
-        self._acquiring = d
-
-        def done(result: Any) -> Any:
-            self._acquiring = None
-            return result
-
-        return d.addBoth(done)
+        return self._start_acquire(LockHeld(f"lock {self._key!r} is already held or being acquired"))
 
     @inlineCallbacks
     def _acquire(self) -> Generator["Deferred[Any]", Any, bool]:
@@ -247,25 +239,6 @@ class Lock:
         self._monitoring = self._monitor(session)
         self._monitoring.addErrback(lambda f: self.log.failure("lock monitor failed", f))
         return True
-
-    def _drop_session(self) -> "Deferred[Any]":
-        return self._destroy_keeper(self._take_keeper())
-
-    def _take_keeper(self) -> Optional[SessionKeeper]:
-        keeper, self._keeper = self._keeper, None
-        self.session_id = None
-        return keeper
-
-    def _destroy_keeper(self, keeper: Optional[SessionKeeper]) -> "Deferred[Any]":
-        if keeper is None:
-            return succeed(None)
-
-        def failed(failure: Any) -> None:
-            self.log.warn(
-                "destroying lock session failed: {error}", error=failure.getErrorMessage()
-            )
-
-        return keeper.destroy().addErrback(failed)
 
     @inlineCallbacks
     def _monitor(self, session: str) -> Generator["Deferred[Any]", Any, None]:

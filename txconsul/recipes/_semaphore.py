@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from typing import Any, Generator, Optional
 
-from twisted.internet.defer import CancelledError, Deferred, fail, inlineCallbacks, succeed
+from twisted.internet.defer import CancelledError, Deferred, inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
 from .._duration import DurationLike, parse_duration
 from ._lock import DEFAULT_LOCK_WAIT, DEFAULT_MONITOR_RETRY_TIME, next_index, retryable
-from ._session import DEFAULT_SESSION_TTL, SessionKeeper, _clock_of
+from ._session import DEFAULT_SESSION_TTL, SessionHolder, SessionKeeper, _clock_of
 
 #: api/semaphore.go SemaphoreFlagValue: the flags of every semaphore key.
 SEMAPHORE_FLAG_VALUE = 0xE0F69A2BAA414DE0
@@ -76,7 +76,7 @@ def _prune_dead_holders(lock: dict[str, Any], pairs: Optional[list[dict[str, Any
             del lock["Holders"][holder]
 
 
-class Semaphore:
+class Semaphore(SessionHolder):
     """
     A semaphore allowing ``limit`` holders under the KV prefix ``prefix``,
     compatible with the Go client's ``api.Semaphore`` (and ``consul lock -n``).
@@ -110,6 +110,7 @@ class Semaphore:
         when the slot is taken from us, ``False`` after :meth:`release`.
     """
 
+    _what = "semaphore"
     log = Logger()
 
     def __init__(
@@ -193,16 +194,8 @@ class Semaphore:
         :class:`SemaphoreHeld`, :class:`SemaphoreConflict`,
         :class:`SemaphoreLimitConflict` or the client's errors.
         """
-        if self.held or self._acquiring is not None:
-            return fail(SemaphoreHeld(f"semaphore {self._prefix!r} is already held or being acquired"))
-        d = self._acquire()
-        self._acquiring = d
-
-        def done(result: Any) -> Any:
-            self._acquiring = None
-            return result
-
-        return d.addBoth(done)
+        return self._start_acquire(
+            SemaphoreHeld(f"semaphore {self._prefix!r} is already held or being acquired"))
 
     @inlineCallbacks
     def _acquire(self) -> Generator["Deferred[Any]", Any, bool]:
@@ -282,23 +275,6 @@ class Semaphore:
 
         d = self._consul.kv.delete(contender, token=self._token).addErrback(failed)
         return d.addCallback(lambda _: self._destroy_keeper(keeper))
-
-    def _drop_session(self) -> "Deferred[Any]":
-        return self._destroy_keeper(self._take_keeper())
-
-    def _take_keeper(self) -> Optional[SessionKeeper]:
-        keeper, self._keeper = self._keeper, None
-        self.session_id = None
-        return keeper
-
-    def _destroy_keeper(self, keeper: Optional[SessionKeeper]) -> "Deferred[Any]":
-        if keeper is None:
-            return succeed(None)
-
-        def failed(failure: Any) -> None:
-            self.log.warn("destroying semaphore session failed: {error}", error=failure.getErrorMessage())
-
-        return keeper.destroy().addErrback(failed)
 
     @inlineCallbacks
     def _monitor(self, session: str) -> Generator["Deferred[Any]", Any, None]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional, Sequence
 
 from twisted.application.service import Service
-from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -258,3 +258,57 @@ def _relay(result: Any, waiter: "Deferred[Any]") -> Any:
         return None
     waiter.callback(result)
     return result
+
+
+class SessionHolder:
+    """
+    What :class:`~txconsul.recipes.Lock` and
+    :class:`~txconsul.recipes.Semaphore` share: the one acquisition in
+    flight, and the :class:`SessionKeeper` they own while acquiring or
+    holding.  Subclasses set ``_what`` (for log lines), ``log``, ``held``,
+    ``session_id``, ``_keeper`` and ``_acquiring``, and implement ``_acquire()``.
+    """
+
+    _what = "session"
+    log = Logger()
+    session_id: Optional[str]
+    _keeper: Optional[SessionKeeper]
+    _acquiring: "Optional[Deferred[bool]]"
+    #: whether the lock or slot is held.
+    held: bool
+
+    def _acquire(self) -> "Deferred[bool]":
+        raise NotImplementedError
+
+    def _start_acquire(self, busy: Exception) -> "Deferred[bool]":
+        """Run ``_acquire()`` unless held or acquiring already (then fail with ``busy``)."""
+        if self.held or self._acquiring is not None:
+            return fail(busy)
+        d = self._acquire()
+        self._acquiring = d
+
+        def done(result: Any) -> Any:
+            self._acquiring = None
+            return result
+
+        return d.addBoth(done)
+
+    def _drop_session(self) -> "Deferred[Any]":
+        return self._destroy_keeper(self._take_keeper())
+
+    def _take_keeper(self) -> Optional[SessionKeeper]:
+        keeper, self._keeper = self._keeper, None
+        self.session_id = None
+        return keeper
+
+    def _destroy_keeper(self, keeper: Optional[SessionKeeper]) -> "Deferred[Any]":
+        if keeper is None:
+            return succeed(None)
+
+        def failed(failure: Any) -> None:
+            self.log.warn(
+                "destroying {what} session failed: {error}",
+                what=self._what, error=failure.getErrorMessage(),
+            )
+
+        return keeper.destroy().addErrback(failed)
