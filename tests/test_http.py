@@ -210,3 +210,9 @@ class SafetyTests(SynchronousTestCase):
                    environ={"CONSUL_HTTP_ADDR": "http://proxy.example:8080/consul"})
         c.kv.get("k")
         self.assertEqual(agent.requests[-1][1], b"http://proxy.example:8080/consul/v1/kv/k")
+
+    def test_default_token_with_line_break(self) -> None:
+        """A default token containing CR/LF is refused when the client is built."""
+        e = self.assertRaises(ValueError, Consul, token="abc\nX-Evil: 1", reactor=Clock(),
+                              http_agent=RecordingAgent(), environ={})
+        self.assertNotIn("Evil", str(e))

@@ -57,6 +57,13 @@ _DEFAULT: Any = object()
 _UNSAFE_HEADER_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def _checked_token(token: Optional[str]) -> Optional[str]:
+    """Refuse a token that would break the header line (without echoing it)."""
+    if token and _UNSAFE_HEADER_CHARS.search(token):
+        raise ValueError("invalid token: it contains a line break or control character")
+    return token
+
+
 class AgentLike(TypingProtocol):
     """
     The static shape of an injected ``IAgent``: its ``request`` method.
@@ -306,7 +313,7 @@ class HTTPTransport:
     ) -> None:
         self._clock = reactor
         self.address = address or base_url
-        self.token = token
+        self.token = _checked_token(token)
         self.dc = dc
         self.consistency = check_consistency(consistency) or "default"
         self.timeout = timeout
@@ -401,9 +408,9 @@ class HTTPTransport:
         target = self._prefix + path.encode("ascii")
         if query:
             target += b"?" + encode_params(query)
-        tok = token if token is not None else self.token
-        if tok and _UNSAFE_HEADER_CHARS.search(tok):
-            raise ValueError("invalid token: it contains a line break or control character")
+        # The default token was checked once, in __init__; only a per-call
+        # one is checked here, keeping the regex off the hot path.
+        tok = _checked_token(token) if token is not None else self.token
         content_type = None
         if json_body is not _DEFAULT:
             body = json.dumps(json_body, separators=(",", ":")).encode("utf-8")
