@@ -259,12 +259,15 @@ class SessionKeeper(Service):
                 error=failure.getErrorMessage(),
             )
 
+        cleanup: Deferred[Any] = Deferred()
+
         def done(_: Any) -> None:
             if self._cleanup is cleanup:
                 self._cleanup = None
+            cleanup.callback(None)
 
-        cleanup = d.addErrback(failed).addBoth(done)
         self._cleanup = cleanup
+        d.addErrback(failed).addBoth(done)
 
     def _renew(self, session_id: str) -> None:
         self._next_renew = None
