@@ -385,6 +385,22 @@ class LossSameTurnTests(SafetyCase):
         self.assertEqual(events[:2], ["demoted", "keeper listener"])
         le.stopService()
 
+    def test_demoted_callback_may_stop(self) -> None:
+        """An on_demoted that calls stopService (stepping down on stop) runs once, without recursion."""
+        events: list[str] = []
+
+        def demoted() -> None:
+            events.append("demoted")
+            le.stopService()
+
+        le = LeaderElection(self.consul, KEY, on_demoted=demoted)
+        le.startService()
+        self.assertTrue(le.is_leader)
+        self.ok(le.stopService())
+        self.assertEqual(events, ["demoted"])
+        self.assertFalse(le.is_leader)
+        self.assertEqual(self.sessions(), [])
+
     def test_lost_while_acquiring(self) -> None:
         """A session lost while waiting for the lock fails acquire with SessionLost, leaving no session."""
         a = Lock(self.consul, KEY)

@@ -539,6 +539,7 @@ class LeaderElection(Service):
         self._retry = parse_duration(retry, "retry")
         self._campaign: Optional[Deferred[Any]] = None
         self._wake: Optional[Any] = None
+        self._stepping_down = False
 
     @property
     def is_leader(self) -> bool:
@@ -607,10 +608,15 @@ class LeaderElection(Service):
             campaign.addBoth(lambda _: settled.callback(None))
             campaign.cancel()
             return settled
-        if not self.lock.held:
+        if not self.lock.held or self._stepping_down:
+            # (an on_demoted that stops the service again lands here)
             return succeed(None)
         # Step down before letting anyone else in.
-        self._call(self._on_demoted, "on_demoted")
+        self._stepping_down = True
+        try:
+            self._call(self._on_demoted, "on_demoted")
+        finally:
+            self._stepping_down = False
 
         def failed(failure: Failure) -> None:
             self.log.warn("releasing {key} failed: {error}", key=self.lock.key, error=failure.getErrorMessage())
