@@ -1,6 +1,8 @@
-# -*- test-case-name: tests.test_recipes_lock -*-
+# -*- test-case-name: tests.test_recipes_lock,tests.test_recipes_safety -*-
 """
-A TTL session kept alive on a clock, as the Go client's ``RenewPeriodic``.
+A TTL session kept alive on a clock (renewing as the Go client's
+``RenewPeriodic``), which reports the session lost before Consul may
+invalidate it; and what Lock and Semaphore share about sessions.
 """
 
 from __future__ import annotations
