@@ -34,7 +34,7 @@ from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from txconsul import Consul
-from txconsul.recipes import LeaderElection, Lock, Semaphore
+from txconsul.recipes import FencingError, LeaderElection, Lock, Semaphore, guarded_txn
 
 from .faultproxy import FaultProxy
 
@@ -200,6 +200,8 @@ class Race:
         b = self.contenders(b_client)
         # B waits: three sessions of A, three of B.
         yield self.until_sessions(b_client, 6)
+        fence = a[0].fence
+        yield a[0].guarded_put("race/data", b"a")
         yield sleep(1)
         self.t0 = reactor.seconds()
         yield fault()
@@ -214,6 +216,12 @@ class Race:
             self.case.assertLess(lost, acquired, f"{name}: B acquired before A knew; {self.report()}")
         self.case.assertTrue(b[0].held and b[1].held and b[2].is_leader)
         self.case.assertFalse(a[0].held or a[1].held or a[2].is_leader)
+        # Fencing: B writes under its lock; A's late write with its old fence fails.
+        yield b[0].guarded_put("race/data", b"b")
+        late = guarded_txn(a_client, fence, [a_client.txn.kv_set("race/data", b"late a")])
+        yield self.case.assertFailure(late, FencingError)
+        _, data = yield b_client.kv.get("race/data")
+        self.case.assertEqual(data["Value"], b"b")
         yield DeferredList([b[0].release(), b[1].release(), b[2].stopService()], consumeErrors=True)
         yield a_client.close()
         yield b_client.close()
@@ -267,8 +275,9 @@ class LockPartitionTests(TestCase):
         """
         Under each fault (A's proxy blackholed, the agent SIGSTOPped for
         12s, the agent killed and restarted), every A (Lock, Semaphore,
-        LeaderElection) hears of its loss before the matching B acquires.
-        The three scenarios run at once, each with its own agent.
+        LeaderElection) hears of its loss before the matching B acquires,
+        and A's write guarded by its old fence fails after B's.  The three
+        scenarios run at once, each with its own agent.
         """
         races = [Race(self, "blackhole"), Race(self, "sigstop"), Race(self, "kill_restart")]
         results = yield DeferredList(

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_recipes_lock -*-
+# -*- test-case-name: tests.test_recipes_lock,tests.test_recipes_safety -*-
 """
 A distributed lock on one KV key: the algorithm of the official Go client's
 ``api/lock.go`` (flag value, lock-delay retry, monitor), on Twisted.

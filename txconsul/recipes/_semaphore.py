@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_recipes_semaphore -*-
+# -*- test-case-name: tests.test_recipes_semaphore,tests.test_recipes_safety -*-
 """
 A distributed semaphore under a KV prefix: the algorithm of the official Go
 client's ``api/semaphore.go`` (contender keys, a ``.lock`` key updated with
