@@ -312,7 +312,7 @@ class PartitionTests(SafetyCase):
         self.ok(b.stopService())
 
     def test_bare_session_monitor_times_out(self) -> None:
-        """With a bare session ID, the monitor's bounded wait (10s) notices the partition at 15.625s, not after 5 minutes."""
+        """With a bare session ID, the monitor's bounded wait (10s) notices the partition within a minute, not after 5."""
         sid = self.ok(self.consul.session.create(ttl="60s", checks=[]))
         a = Lock(self.cut, KEY, session=sid)
         self.ok(a.acquire())
@@ -320,11 +320,13 @@ class PartitionTests(SafetyCase):
         assert a.lost is not None
         self.at(a.lost, times, "a lost")
         self.stall.stall()
-        self.run_until(15.5)
+        self.run_until(10)
         self.assertEqual(times, {})
-        self.run_until(16)
-        # the read sent at 0 waits 10s; the client gives it 10 + 10/16 + 5s.
-        self.assertEqual(times, {"a lost": 15.625})
+        self.run_until(60)
+        # The read sent at 0 waits 10s and the client gives it a little
+        # more (10 + 10/16 + 5s today); without a wait it would be 5 min.
+        self.assertEqual(list(times), ["a lost"])
+        self.assertGreater(times["a lost"], 10)
 
 
 class LossSameTurnTests(SafetyCase):
