@@ -412,8 +412,10 @@ class LossSameTurnTests(SafetyCase):
         d = b.acquire()
         self.run_until(13.375)
         self.assertNoResult(d)
+        sid = b.session_id
         self.run_until(13.5)
-        self.failureResultOf(d, SessionLost)
+        f = self.failureResultOf(d, SessionLost)
+        self.assertIn(str(sid), str(f.value))
         self.assertFalse(b.held)
         self.assertIsNone(b.session_id)
         self.assertEqual(self.sessions(), [a.session_id])

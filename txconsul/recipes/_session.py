@@ -424,7 +424,8 @@ class SessionHolder:
     _unsubscribe: Optional[Callable[[], None]] = None
     #: the call the acquisition is waiting on (cancelled on a session loss).
     _step: "Optional[Deferred[Any]]" = None
-    _session_lost: bool = False
+    #: the session lost while acquiring, if any.
+    _session_lost: Optional[str] = None
     #: the wait of the monitor's blocking reads.
     _monitor_wait: float = MIN_SESSION_TTL
     #: whether the lock or slot is held.
@@ -447,7 +448,7 @@ class SessionHolder:
         """Run ``_acquire()`` unless held or acquiring already (then fail with ``busy``)."""
         if self.held or self._acquiring is not None:
             return fail(busy)
-        self._session_lost = False
+        self._session_lost = None
         d = self._acquire()
         self._acquiring = d
 
@@ -488,15 +489,17 @@ class SessionHolder:
         elif self._acquiring is not None:
             # Abort the acquisition: a session no longer renewed must not
             # end up holding the key.
-            self._session_lost = True
+            self._session_lost = session_id
             step, self._step = self._step, None
             if step is not None and not step.called:
                 step.cancel()
 
     def _check_not_lost(self) -> None:
         """Raise :class:`SessionLost` when the session was lost while acquiring."""
-        if self._session_lost:
-            raise SessionLost(f"{self._what} session {self.session_id} was lost while acquiring")
+        if self._session_lost is not None:
+            raise SessionLost(
+                f"{self._what} session {self._session_lost} was lost while acquiring"
+            )
 
     def _drop_session(self) -> "Deferred[Any]":
         return self._destroy_keeper(self._take_keeper())
