@@ -421,6 +421,22 @@ class LossSameTurnTests(SafetyCase):
         self.assertEqual(self.sessions(), [a.session_id])
         self.assertEqual(len(gate.held), 1)
 
+    def test_semaphore_lost_while_acquiring(self) -> None:
+        """A Semaphore whose session is lost while waiting for a slot fails with SessionLost and removes its contender key."""
+        a = Semaphore(self.consul, PREFIX, 1)
+        self.ok(a.acquire())
+        Gate(self.cut.session, "renew")
+        b = Semaphore(self.cut, PREFIX, 1)
+        d = b.acquire()
+        self.run_until(13.375)
+        self.assertNoResult(d)
+        self.run_until(13.5)
+        self.failureResultOf(d, SessionLost)
+        keys = self.ok(self.consul.kv.get(PREFIX + "/", keys=True))[1]
+        self.assertEqual(sorted(keys), sorted([f"{PREFIX}/.lock", f"{PREFIX}/{a.session_id}"]))
+        self.assertEqual(self.sessions(), [a.session_id])
+        self.assertTrue(a.held)
+
     def test_lost_during_acquire_put(self) -> None:
         """A session lost while the acquiring PUT is on the wire: SessionLost, and the key is not left held."""
         gate = Gate(self.cut.session, "renew")
