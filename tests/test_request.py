@@ -119,7 +119,7 @@ class SendTests(SynchronousTestCase):
         transport = Capture()
         send(transport, Request("PUT", "/v1/a", body=b"x"))  # type: ignore[arg-type]
         send(transport, Request("PUT", "/v1/a", json_body=[1]))  # type: ignore[arg-type]
-        self.assertEqual(transport.calls[0][0][3], b"x")
+        self.assertEqual(transport.calls[0][1]["body"], b"x")
         self.assertNotIn("json_body", transport.calls[0][1])
         self.assertEqual(transport.calls[1][1]["json_body"], [1])
 

@@ -172,7 +172,7 @@ def _send(
         check_consistency(consistency)
     if request.json_body is NO_BODY:
         d = transport.request(
-            request.method, request.path, params, request.body,
+            request.method, request.path, params, body=request.body,
             token=token, dc=dc, consistency=consistency, index=idx, wait=seconds,
             expect=request.expect, require_index=request.blocking, use_dc=request.use_dc,
         )

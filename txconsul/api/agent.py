@@ -36,7 +36,7 @@ from ._base import (
     endpoint,
     path_segment,
 )
-from .check import ArgsLike, Check
+from .check import ArgsLike, legacy_check
 
 __all__ = ["Agent", "AgentCheck", "AgentService", "check_bool_text"]
 
@@ -191,7 +191,7 @@ class AgentService(_LocalHealth):
             payload["Meta"] = meta_dict
         if enable_tag_override:
             payload["EnableTagOverride"] = True
-        legacy = Check._compat(script=script, interval=interval, ttl=ttl, http=http, timeout=timeout)
+        legacy = legacy_check(script=script, interval=interval, ttl=ttl, http=http, timeout=timeout)
         if check is not None:
             if legacy is not None:
                 raise ValueError("check cannot be combined with script, ttl or http")
@@ -283,7 +283,7 @@ class AgentCheck(Endpoint):
             deprecated check argument (python-consul uses ``assert``).
         """
         payload: dict[str, Any] = {"Name": check_str(name, "name")}
-        legacy = Check._compat(script=script, interval=interval, ttl=ttl, http=http, timeout=timeout)
+        legacy = legacy_check(script=script, interval=interval, ttl=ttl, http=http, timeout=timeout)
         if check is not None:
             if legacy is not None:
                 raise ValueError("check cannot be combined with script, ttl or http")
