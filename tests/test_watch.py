@@ -23,6 +23,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from txconsul import Consul
+from txconsul.tap.watch import go_handler
 from txconsul.testing import FakeConsul, MemoryAgent
 from txconsul.watch import (
     RetryPolicy,
@@ -730,12 +731,12 @@ class FakeCatalogTests(_Base):
 
 
 class ConsulWatchShapeTests(_Base):
-    """raw=True gives the JSON consul watch gives: Go api structs re-encoded."""
+    """raw=True through go_handler gives the JSON consul watch gives: Go api structs re-encoded."""
 
     def test_key_go_shape(self) -> None:
         """A key entry comes in api.KVPair field order with "Session": "" added."""
         self.put("foo", b"bar")
-        self.stop(watch_key(self.consul, "foo", self.handler, raw=True))
+        self.stop(watch_key(self.consul, "foo", go_handler("key", self.handler), raw=True))
         self.clock.advance(0)
         data = self.calls[0][1]
         self.assertEqual(list(data), ["Key", "CreateIndex", "ModifyIndex", "LockIndex",
@@ -744,7 +745,7 @@ class ConsulWatchShapeTests(_Base):
 
     def test_keyprefix_go_shape_and_null(self) -> None:
         """A prefix with keys is a list of api.KVPair; an empty prefix is null."""
-        self.stop(watch_keyprefix(self.consul, "p/", self.handler, raw=True))
+        self.stop(watch_keyprefix(self.consul, "p/", go_handler("keyprefix", self.handler), raw=True))
         self.clock.advance(0)
         self.put("p/a", b"1")
         self.assertEqual(self.calls[0][1], None)
@@ -754,7 +755,7 @@ class ConsulWatchShapeTests(_Base):
     def test_event_go_shape(self) -> None:
         """Events carry every api.UserEvent field in order, zero values filled in."""
         server, consul = self.scripted()
-        self.stop(watch_event(consul, self.handler, raw=True))
+        self.stop(watch_event(consul, go_handler("event", self.handler), raw=True))
         e1 = {"ID": "00000000-0000-0001-0000-000000000003", "Name": "deploy", "LTime": 4}
         server.answer(index=event_id_to_index(e1["ID"]), body=[e1])
         self.clock.advance(0)
@@ -936,7 +937,7 @@ class UnreadableAnswerTests(_Base):
         self.assertEqual(len(server.pending), 1)
         self.assertIsNone(server.last_index())
         assert w._poll is not None
-        self.assertTrue(w._poll._loop.running)
+        self.assertTrue(w._poll.running)
         server.answer(index=event_id_to_index(e1["ID"]), body=[e1])
         self.clock.advance(0)
         self.assertEqual([[e["LTime"] for e in d] for _, d in self.calls], [[1], [1]])

@@ -253,10 +253,15 @@ def endpoint(
 
 def describe(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Request:
     """
-    The :class:`Request` a bound endpoint method (``consul.kv.get``) would
-    send for these arguments, validated but not sent.
+    The :class:`Request` an endpoint method would send for these arguments,
+    validated but not sent.
+
+    ``method`` is bound (``consul.kv.get``) or taken from its class
+    (``KV.get``): a read's description does not depend on the client, so
+    watches describe their queries without one.
     """
-    return method.__func__.describe(method.__self__, *args, **kwargs)  # type: ignore[attr-defined]
+    func: Any = getattr(method, "__func__", method)
+    return func.describe(getattr(method, "__self__", None), *args, **kwargs)
 
 
 class Endpoint:
