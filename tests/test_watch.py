@@ -23,6 +23,11 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from txconsul import Consul
+from txconsul._request import describe
+from txconsul.api.catalog import Catalog
+from txconsul.api.event import Event
+from txconsul.api.health import Health
+from txconsul.api.kv import KV
 from txconsul.tap.watch import go_handler
 from txconsul.testing import FakeConsul, MemoryAgent
 from txconsul.watch import (
@@ -221,6 +226,23 @@ class KeyWatchTests(_Base):
         self.assertEqual(len(waits), 2)  # only the latest state, once
         waits[1].callback(None)
         self.clock.advance(0)
+        self.assertEqual(self.fake.pending_queries(), 1)
+
+    def test_next_query_follows_the_handler(self) -> None:
+        """The loop sends the next query as soon as the handler is done: no timer in between."""
+        waits: list[Deferred] = []
+
+        def slow(index: int, data: Any) -> Deferred:
+            d: Deferred = Deferred()
+            waits.append(d)
+            return d
+
+        self.stop(watch_key(self.consul, "foo", slow))
+        self.assertEqual(self.fake.pending_queries(), 0)
+        waits[0].callback(None)
+        self.assertEqual(self.fake.pending_queries(), 1)
+        self.put("foo", b"1")
+        waits[1].callback(None)
         self.assertEqual(self.fake.pending_queries(), 1)
 
     def test_handler_exception_does_not_stop(self) -> None:
@@ -577,6 +599,21 @@ class BuildTests(SynchronousTestCase):
         for kw, path, params in cases:
             q = build_watch(**kw).query  # type: ignore[arg-type]
             self.assertEqual((q.path, q.params), (path, params), kw)
+
+    def test_requests_are_the_clients(self) -> None:
+        """Each plan sends the request the matching client method describes."""
+        cases = [
+            (dict(type="key", key="a"), describe(KV.get, "a")),
+            (dict(type="key", key="p/a", via_prefix="p/"), describe(KV.get, "p/", recurse=True)),
+            (dict(type="services"), describe(Catalog.services)),
+            (dict(type="service", service="web", tag="v1", passingonly=True),
+             describe(Health.service, "web", tag="v1", passing=True)),
+            (dict(type="checks", state="warning"), describe(Health.state, "warning")),
+            (dict(type="event", name="deploy"), describe(Event.list, "deploy")),
+        ]
+        for kw, request in cases:
+            sent = build_watch(**kw).query.request  # type: ignore[arg-type]
+            self.assertEqual(sent, request._replace(params=tuple(request.params)), kw)
 
     def test_stale(self) -> None:
         """stale=True asks for stale reads, except for events where it is refused."""

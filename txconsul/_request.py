@@ -199,7 +199,7 @@ _KEYWORD = 1 << 30
 
 
 def endpoint(
-    describe: Callable[Concatenate[S, P], Request],
+    describer: Callable[Concatenate[S, P], Request],
 ) -> Callable[Concatenate[S, P], "Deferred[Any]"]:
     """
     Turn a method that returns a :class:`Request` into one that sends it.
@@ -211,7 +211,7 @@ def endpoint(
     (a write's ``meta``, like a service's metadata, is the method's own).
     The original method stays available as ``.describe``.
     """
-    signature = inspect.signature(describe)
+    signature = inspect.signature(describer)
     where = {}
     for pos, p in enumerate(list(signature.parameters.values())[1:]):
         if p.name in SHARED_OPTIONS:
@@ -223,9 +223,9 @@ def endpoint(
         where.get(name, (_KEYWORD, None)) for name in SHARED_OPTIONS
     )
 
-    @functools.wraps(describe)
+    @functools.wraps(describer)
     def method(self: S, *args: P.args, **kwargs: P.kwargs) -> "Deferred[Any]":
-        request = describe(self, *args, **kwargs)
+        request = describer(self, *args, **kwargs)
         n = len(args)
         get: Any = kwargs.get
         d = _send(
@@ -243,7 +243,7 @@ def endpoint(
             return d.addCallback(_blocking_result, request.decode, meta)
         return d.addCallback(request.decode)
 
-    method.describe = describe  # type: ignore[attr-defined]
+    method.describe = describer  # type: ignore[attr-defined]
     # What help() and the docs show: the call fires a Deferred.
     method.__signature__ = signature.replace(  # type: ignore[attr-defined]
         return_annotation="Deferred"
