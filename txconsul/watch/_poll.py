@@ -185,7 +185,7 @@ class Poll:
 
     @property
     def running(self) -> bool:
-        """Whether the loop is running (started, and neither stopped nor dead)."""
+        """Whether the loop has started and not yet ended."""
         return self._done is not None and not self._done.called
 
     def start(self) -> None:
