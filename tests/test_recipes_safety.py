@@ -204,6 +204,30 @@ class KeeperDeadlineTests(SafetyCase):
         self.assertTrue(self.alive(sid))
         self.ok(keeper.destroy())
 
+    def test_destroy_while_renewal_connecting(self) -> None:
+        """A renewal whose cancel fails as a connection error (cancelled while connecting) leaves no timer after destroy."""
+
+        def renew(*args: Any, **kwargs: Any) -> Any:
+            return Deferred(lambda d: d.errback(ConsulConnectionError("connecting cancelled")))
+
+        self.consul.session.renew = renew
+        keeper = SessionKeeper(self.consul, ttl="10s", checks=[])
+        self.ok(keeper.create())
+        self.run_until(5)  # a renewal is on the wire
+        self.ok(keeper.destroy())
+        self.assertNoTimers()
+
+    def test_deadline_while_renewal_connecting(self) -> None:
+        """The same at the deadline: once lost, nothing is left on the clock."""
+        self.consul.session.renew = lambda *a, **kw: Deferred(
+            lambda d: d.errback(ConsulConnectionError("connecting cancelled")))
+        keeper = SessionKeeper(self.consul, ttl="10s", checks=[])
+        self.ok(keeper.create())
+        lost = keeper.lost
+        self.run_until(9)
+        self.ok(lost)
+        self.assertNoTimers()
+
     def test_safety_margin(self) -> None:
         """A given margin moves the deadline; a margin of TTL/2 or more is refused, naming it."""
         keeper = SessionKeeper(self.consul, ttl="20s", safety_margin="4s")

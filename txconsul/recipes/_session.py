@@ -312,20 +312,24 @@ class SessionKeeper(Service):
         d.addCallbacks(renewed, failed)
 
     def _stop_timers(self) -> None:
+        # The renewal first: cancelling it runs its errback at once, and a
+        # cancel while connecting fails as a connection error, not as
+        # CancelledError (callers clear session_id before, so the errback
+        # schedules nothing; the timers are cancelled after, regardless).
+        if self._inflight is not None:
+            inflight, self._inflight = self._inflight, None
+            inflight.cancel()
         for name in ("_next_renew", "_deadline_call"):
             call = getattr(self, name)
             if call is not None and call.active():
                 call.cancel()
             setattr(self, name, None)
-        if self._inflight is not None:
-            inflight, self._inflight = self._inflight, None
-            inflight.cancel()
 
     def _gone(self, session_id: str) -> None:
         if self.session_id != session_id:
             return
-        self._stop_timers()
         self.session_id = None
+        self._stop_timers()
         self.log.info("session {session_id} lost", session_id=session_id)
         lost, self.lost = self.lost, Deferred()
         lost.callback(session_id)
@@ -350,8 +354,8 @@ class SessionKeeper(Service):
             settled: Deferred[bool] = Deferred()
             creating.addBoth(lambda _: settled.callback(True))
             return settled
-        self._stop_timers()
         session_id, self.session_id = self.session_id, None
+        self._stop_timers()
         if session_id is None:
             if self._cleanup is not None:
                 waited: Deferred[bool] = Deferred()
