@@ -476,6 +476,37 @@ class LossSameTurnTests(SafetyCase):
         self.assertEqual(len(gate.held), 1)
 
 
+class MonitorStopTests(SafetyCase):
+    """A monitor stopped while its read is connecting leaves nothing behind."""
+
+    def connecting_reads(self) -> None:
+        """Make blocking kv reads hang, failing as a connection error when cancelled."""
+        real = self.consul.kv.get
+
+        def get(*args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("index"):
+                return Deferred(lambda d: d.errback(ConsulConnectionError("connecting cancelled")))
+            return real(*args, **kwargs)
+
+        self.consul.kv.get = get
+
+    def test_lock_release(self) -> None:
+        """Releasing a Lock with monitor_retries does not leave a retry timer or a second read."""
+        self.connecting_reads()
+        lock = Lock(self.consul, KEY, monitor_retries=3)
+        self.ok(lock.acquire())
+        self.ok(lock.release())
+        self.assertNoTimers()
+
+    def test_semaphore_release(self) -> None:
+        """Releasing a Semaphore with monitor_retries does not leave a retry timer."""
+        self.connecting_reads()
+        sem = Semaphore(self.consul, PREFIX, 1, monitor_retries=3)
+        self.ok(sem.acquire())
+        self.ok(sem.release())
+        self.assertNoTimers()
+
+
 class MonitorWaitTests(SafetyCase):
     """The monitors' blocking reads carry a wait no longer than the session TTL."""
 

@@ -387,6 +387,10 @@ class Lock(SessionHolder):
             except CancelledError:
                 return
             except Exception as e:
+                if not self.held or self.session_id != session:
+                    # Stopped meanwhile (a cancel while connecting fails as
+                    # a connection error, not CancelledError).
+                    return
                 if retries > 0 and retryable(e):
                     retries -= 1
                     index = None
