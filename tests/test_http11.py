@@ -14,7 +14,8 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from txconsul._http11 import ConnectionLostEarly, ConnectionPool, ProtocolError
+from txconsul._http11 import ConnectionLostEarly, ConnectionPool
+from txconsul._wire import FramingError as ProtocolError, HeadTooLarge
 
 REQ = b"GET /v1/kv/foo HTTP/1.1\r\nHost: x\r\n\r\n"
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Consul-Index: 7\r\n\r\nhi"
@@ -184,7 +185,7 @@ class PoolTests(SynchronousTestCase):
         d = self.pool.request(REQ, retry=False)
         proto, _ = self.endpoint.connections[0]
         proto.dataReceived(b"HTTP/1.1 200 OK\r\n" + b"X: " + b"a" * 70000)
-        self.failureResultOf(d, ProtocolError)
+        self.failureResultOf(d, HeadTooLarge)
 
     def test_idle_limit(self) -> None:
         """At most max_idle connections are kept; extra ones are closed."""
@@ -258,9 +259,9 @@ class StrictParsingTests(SynchronousTestCase):
         self.failureResultOf(d, ProtocolError)
 
     def test_repeated_equal_content_length(self) -> None:
-        """Repeated identical Content-Length values are accepted."""
+        """Even repeated identical Content-Length values are refused, as llhttp does."""
         d, _ = self.answer(b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok")
-        self.assertEqual(self.successResultOf(d).body, b"ok")
+        self.failureResultOf(d, ProtocolError)
 
     def test_folded_header(self) -> None:
         """Obsolete header line folding is refused."""

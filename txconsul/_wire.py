@@ -306,7 +306,8 @@ class ResponseParser:
     def _check_start(self, data: bytes) -> None:
         start = (self._start + data[:5])[:5]
         self._start = start
-        if start[:1] == b"\x16":
+        if start[:1] in (b"\x15", b"\x16") and start[1:2] in (b"", b"\x03"):
+            # A TLS alert or handshake record (RFC 8446 5.1): the peer speaks TLS.
             raise NotHTTP("a TLS record instead of an HTTP answer", tls=True)
         if not b"HTTP/".startswith(start[: len(b"HTTP/")]):
             raise NotHTTP(f"something that is not HTTP ({start!r}...)")
