@@ -314,3 +314,144 @@ class ReuseSafetyTests(SynchronousTestCase):
         proto.dataReceived(OK)
         self.successResultOf(d)
         self.assertTrue(transport.disconnecting)
+
+
+class CapTests(SynchronousTestCase):
+    """At most max_connections are open; the rest queue; blocking reads cannot starve short calls."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.endpoint = FakeEndpoint()
+        self.pool = ConnectionPool(self.clock, self.endpoint, max_connections=4, reserved=1)
+
+    def test_queue_beyond_cap(self) -> None:
+        """Requests beyond the cap wait and start, in order, as connections free up."""
+        ds = [self.pool.request(REQ, retry=True) for _ in range(6)]
+        self.assertEqual(len(self.endpoint.connections), 4)
+        self.assertEqual(self.pool.queued, 2)
+        self.endpoint.connections[0][0].dataReceived(OK)
+        self.successResultOf(ds[0])
+        # the freed connection carries the next queued request
+        self.assertEqual(self.endpoint.connections[0][1].value(), REQ * 2)
+        self.assertEqual(self.pool.queued, 1)
+        self.assertEqual(len(self.endpoint.connections), 4)
+
+    def test_blocking_reads_leave_reserved_slots(self) -> None:
+        """Blocking reads take at most max - reserved connections; a short call still gets one."""
+        polls = [self.pool.request(REQ, retry=True, blocking=True) for _ in range(10)]
+        self.assertEqual(len(self.endpoint.connections), 3)
+        self.assertEqual(self.pool.queued, 7)
+        short = self.pool.request(REQ, retry=False)
+        self.assertEqual(len(self.endpoint.connections), 4)
+        self.endpoint.connections[3][0].dataReceived(OK)
+        self.successResultOf(short)
+        # the reserved slot is free again, but a blocking read may not take it
+        self.assertEqual(self.pool.queued, 7)
+        for d in polls[:3]:
+            self.assertNoResult(d)
+
+    def test_short_calls_jump_blocking_queue(self) -> None:
+        """A short call queued behind blocking reads is served first when a slot frees."""
+        polls = [self.pool.request(REQ, retry=True, blocking=True) for _ in range(4)]
+        shorts = [self.pool.request(REQ, retry=True) for _ in range(2)]
+        self.assertEqual(len(self.endpoint.connections), 4)
+        self.assertEqual(self.pool.queued, 2)  # one poll and one short call wait
+        self.endpoint.connections[0][0].dataReceived(OK)
+        self.successResultOf(polls[0])
+        self.assertEqual(self.endpoint.connections[0][1].value(), REQ * 2)
+        self.endpoint.connections[0][0].dataReceived(OK)
+        self.successResultOf(shorts[1])
+        self.assertNoResult(polls[3])
+
+    def test_cancel_queued(self) -> None:
+        """Cancelling a queued request removes it from the queue."""
+        ds = [self.pool.request(REQ, retry=True) for _ in range(5)]
+        ds[4].cancel()
+        self.failureResultOf(ds[4], CancelledError)
+        self.assertEqual(self.pool.queued, 0)
+        self.endpoint.connections[0][0].dataReceived(OK)
+        self.successResultOf(ds[0])
+        self.assertEqual(self.endpoint.connections[0][1].value(), REQ)
+
+    def test_cancel_in_flight_frees_slot(self) -> None:
+        """Cancelling an in-flight request frees its slot for a queued one."""
+        ds = [self.pool.request(REQ, retry=True) for _ in range(5)]
+        ds[0].cancel()
+        self.failureResultOf(ds[0], CancelledError)
+        self.assertEqual(self.pool.queued, 0)
+        self.assertEqual(len(self.endpoint.connections), 5)
+        self.assertEqual(self.pool.active, 4)
+
+    def test_idle_connections_count(self) -> None:
+        """Idle connections count against the cap: one is closed to open another."""
+        ds = [self.pool.request(REQ, retry=False) for _ in range(4)]
+        for proto, _ in self.endpoint.connections:
+            proto.dataReceived(OK)
+        for d in ds:
+            self.successResultOf(d)
+        self.clock.advance(5)  # too old for a request that may not be resent
+        self.pool.request(REQ, retry=False)
+        self.assertEqual(len(self.endpoint.connections), 5)
+        self.assertTrue(self.endpoint.connections[0][1].disconnecting)
+        open_ = [t for _, t in self.endpoint.connections if not t.disconnecting]
+        self.assertEqual(len(open_), 4)
+
+    def test_bad_settings(self) -> None:
+        """A cap below 1 or a reserve not below the cap is a ValueError."""
+        self.assertRaises(ValueError, ConnectionPool, self.clock, self.endpoint, max_connections=0)
+        self.assertRaises(ValueError, ConnectionPool, self.clock, self.endpoint,
+                          max_connections=2, reserved=2)
+
+
+class TLSHandshakeTests(SynchronousTestCase):
+    """A TLS connection whose handshake gets no answer is dropped and named."""
+
+    def test_stalled_handshake(self) -> None:
+        """No handshake answer within tls_handshake_timeout: TLSMismatch naming 'http'."""
+        from txconsul._errors import TLSMismatch
+        from txconsul._http import HTTPTransport
+
+        clock = Clock()
+        endpoint = FakeEndpoint()
+        t = HTTPTransport("https://agent:8501", reactor=clock, endpoint=endpoint,
+                          tls=True, tls_handshake_timeout=10, timeout=None)
+        d = t.request("GET", "/v1/kv/k")
+        clock.advance(9.9)
+        self.assertNoResult(d)
+        clock.advance(0.2)
+        proto, transport = endpoint.connections[0]
+        self.assertTrue(transport.disconnecting)
+        lose(proto, transport)
+        f = self.failureResultOf(d, TLSMismatch)
+        self.assertIn("plain HTTP", str(f.value))
+        self.assertIn("use scheme 'http'", str(f.value))
+
+    def test_completed_handshake_not_dropped(self) -> None:
+        """A connection whose handshake completed is left alone however slow the answer."""
+        from txconsul._http import HTTPTransport
+
+        clock = Clock()
+        endpoint = FakeEndpoint()
+        t = HTTPTransport("https://agent:8501", reactor=clock, endpoint=endpoint,
+                          tls=True, tls_handshake_timeout=10, timeout=None)
+        d = t.request("GET", "/v1/kv/k")
+        proto, transport = endpoint.connections[0]
+        proto.handshakeCompleted()
+        clock.advance(60)
+        self.assertFalse(transport.disconnecting)
+        proto.dataReceived(OK)
+        self.assertEqual(self.successResultOf(d).body, b"hi")
+
+    def test_timeout_before_handshake(self) -> None:
+        """A call timing out while the handshake is unanswered says so."""
+        from txconsul._errors import TLSMismatch
+        from txconsul._http import HTTPTransport
+
+        clock = Clock()
+        endpoint = FakeEndpoint()
+        t = HTTPTransport("https://agent:8501", reactor=clock, endpoint=endpoint,
+                          tls=True, tls_handshake_timeout=10, timeout=2)
+        d = t.request("GET", "/v1/kv/k")
+        clock.advance(2)
+        f = self.failureResultOf(d, TLSMismatch)
+        self.assertIn("within 2s", str(f.value))
