@@ -518,8 +518,8 @@ class HTTPTransport:
             # Like Go's net/http, only a replayable request (a GET) is resent
             # when a reused connection closes before any answer; the others
             # only reuse connections that were busy moments ago.
-            d = self._pool.request(data, retry=method == "GET", blocking=blocking, info=info)
-            d.addCallback(self._decode, method, path, expect, require_index)
+            d = self._pool.request(data, retry=method == "GET", blocking=blocking, info=info).addCallback(
+                self._decode, method, path, expect, require_index)
         else:
             # __init__ builds a pool exactly when no agent is given.
             assert self._agent is not None

@@ -185,6 +185,7 @@ class HTTP11Connection(Protocol):
         if self._finished is not None:
             if self._parser.until_close:
                 response = self._parser.eof()
+                assert response is not None  # a body was in progress
                 d, self._finished = self._finished, None
                 d.callback(response)
             else:
