@@ -54,6 +54,7 @@ from ._wire import (
     HeadTooLarge,
     Limits,
     NotHTTP,
+    RawHeaders,
     TooManyInterim,
     TrailersTooLarge,
     WireError,
@@ -293,11 +294,20 @@ def _header(headers: Headers, name: bytes) -> Optional[bytes]:
     return values[0] if values else None
 
 
-def parse_meta(headers: Headers) -> QueryMeta:
+def parse_meta(headers: Any) -> QueryMeta:
     """Read ``X-Consul-Index``, ``-KnownLeader`` and ``-LastContact``."""
-    raw_index = _header(headers, b"x-consul-index")
-    raw_leader = _header(headers, b"x-consul-knownleader")
-    raw_contact = _header(headers, b"x-consul-lastcontact")
+    if type(headers) is RawHeaders:
+        h = headers.raw
+        v = h.get(b"x-consul-index")
+        raw_index = v[0] if v else None
+        v = h.get(b"x-consul-knownleader")
+        raw_leader = v[0] if v else None
+        v = h.get(b"x-consul-lastcontact")
+        raw_contact = v[0] if v else None
+    else:
+        raw_index = _header(headers, b"x-consul-index")
+        raw_leader = _header(headers, b"x-consul-knownleader")
+        raw_contact = _header(headers, b"x-consul-lastcontact")
     index = int(raw_index) if raw_index and raw_index.isdigit() else None
     leader = None if raw_leader is None else raw_leader.strip().lower() == b"true"
     contact = int(raw_contact) if raw_contact and raw_contact.isdigit() else None

@@ -117,16 +117,27 @@ class RequestInfo:
 
 @implementer(IHandshakeListener)
 class HTTP11Connection(Protocol):
-    """One persistent connection; carries one request at a time."""
+    """
+    One persistent connection; carries one request at a time.
+
+    :meth:`send` takes a plain callable rather than returning a Deferred: the
+    pool owns the one Deferred a caller sees, and a second one per request
+    would only add cost.
+    """
 
     def __init__(self, limits: Limits = Limits()) -> None:
         self._parser = ResponseParser(limits)
-        self._finished: Optional[Deferred[RawResponse]] = None
+        self._on_result: Optional[Callable[[Any], None]] = None
         self.lost = False
         self.handshake_done = False
         self.on_lost: Optional[Callable[["HTTP11Connection"], None]] = None
         #: clock time when the connection last went idle.
         self.idle_since = 0.0
+
+    @property
+    def busy(self) -> bool:
+        """Whether a request is waiting for its answer."""
+        return self._on_result is not None
 
     @property
     def got_bytes(self) -> bool:
@@ -137,28 +148,30 @@ class HTTP11Connection(Protocol):
         """The TLS handshake completed (``IHandshakeListener``)."""
         self.handshake_done = True
 
-    def send(self, data: bytes) -> "Deferred[RawResponse]":
-        """Write a serialized request; fires with its :class:`RawResponse`."""
-        assert self._finished is None, "one request at a time"
-        d: Deferred[RawResponse] = Deferred(self._cancel)
-        self._finished = d
+    def send(self, data: bytes, on_result: Callable[[Any], None]) -> None:
+        """
+        Write a serialized request; ``on_result`` is called once, with the
+        :class:`RawResponse` or a :class:`Failure`.
+        """
+        assert self._on_result is None, "one request at a time"
+        self._on_result = on_result
         self._parser.reset()
         _transport(self).write(data)
-        return d
 
-    def _cancel(self, d: Deferred) -> None:
-        self._finished = None
+    def abort(self) -> None:
+        """Give up on the request in flight: drop the connection, no result."""
+        self._on_result = None
         self._parser.keep_alive = False
         _transport(self).abortConnection()
 
     @property
     def reusable(self) -> bool:
         """Whether the connection can carry another request."""
-        return self._parser.keep_alive and not self.lost and self._finished is None
+        return self._parser.keep_alive and not self.lost and self._on_result is None
 
     def dataReceived(self, data: bytes) -> None:
         """Parse response bytes as they arrive."""
-        if self._finished is None:
+        if self._on_result is None:
             # Bytes nobody asked for: the connection is not trustworthy.
             self._parser.keep_alive = False
             _transport(self).loseConnection()
@@ -170,24 +183,24 @@ class HTTP11Connection(Protocol):
             _transport(self).abortConnection()
             return
         if response is not None:
-            d, self._finished = self._finished, None
-            d.callback(response)
+            on_result, self._on_result = self._on_result, None
+            on_result(response)
 
     def _fail(self, failure: Failure) -> None:
-        d, self._finished = self._finished, None
+        on_result, self._on_result = self._on_result, None
         self._parser.keep_alive = False
-        if d is not None:
-            d.errback(failure)
+        if on_result is not None:
+            on_result(failure)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         """Finish a read-until-close body, or fail the request in flight."""
         self.lost = True
-        if self._finished is not None:
+        if self._on_result is not None:
             if self._parser.until_close:
                 response = self._parser.eof()
                 assert response is not None  # a body was in progress
-                d, self._finished = self._finished, None
-                d.callback(response)
+                on_result, self._on_result = self._on_result, None
+                on_result(response)
             else:
                 self._fail(Failure(ConnectionLostEarly(reason, self._parser.got_bytes)))
         self._parser.keep_alive = False
@@ -212,7 +225,7 @@ class _Request:
     """One request as the pool tracks it."""
 
     __slots__ = ("outer", "data", "retry", "blocking", "info", "admitted",
-                 "cancelled", "connecting", "conn", "on_cancel")
+                 "cancelled", "connecting", "conn", "on_cancel", "watch")
 
     def __init__(self, data: bytes, retry: bool, blocking: bool, info: RequestInfo,
                  on_cancel: Callable[["_Request"], None]) -> None:
@@ -226,6 +239,7 @@ class _Request:
         self.cancelled = False
         self.connecting: Optional[Deferred[Any]] = None
         self.conn: Optional[HTTP11Connection] = None
+        self.watch: Any = None
 
     def _cancel(self, d: Deferred) -> None:
         self.cancelled = True
@@ -385,9 +399,11 @@ class ConnectionPool:
         if conn is not None:
             if self.tls and not conn.handshake_done and not conn.got_bytes:
                 req.info.tls_stalled = True
-            inner = conn._finished
-            if inner is not None:
-                inner.cancel()
+            if conn.busy:
+                conn.abort()
+                self._unwatch(req)
+                req.conn = req.info.conn = None
+                self._release(conn)
         elif req.connecting is not None:
             # The caller sees CancelledError, whatever the endpoint fails with
             # (HostnameEndpoint reports a cancelled name lookup as
@@ -445,14 +461,9 @@ class ConnectionPool:
 
     def _send(self, req: _Request, conn: HTTP11Connection, reused: bool) -> None:
         req.conn = req.info.conn = conn
-        d = conn.send(req.data)
-        watch = None
-        if self.tls and not reused and not conn.handshake_done and self.tls_handshake_timeout:
-            watch = self._reactor.callLater(self.tls_handshake_timeout, self._handshake_stalled, req, conn)
 
         def done(result: Any) -> None:
-            if watch is not None and watch.active():
-                watch.cancel()
+            self._unwatch(req)
             req.conn = req.info.conn = None
             self._release(conn)
             if (
@@ -467,10 +478,20 @@ class ConnectionPool:
                 return
             req.fire(result)
 
-        d.addBoth(done)
+        if self.tls and not reused and not conn.handshake_done and self.tls_handshake_timeout:
+            req.watch = self._reactor.callLater(
+                self.tls_handshake_timeout, self._handshake_stalled, req, conn)
+        conn.send(req.data, done)
+
+    @staticmethod
+    def _unwatch(req: _Request) -> None:
+        watch, req.watch = req.watch, None
+        if watch is not None and watch.active():
+            watch.cancel()
 
     def _handshake_stalled(self, req: _Request, conn: HTTP11Connection) -> None:
         """No TLS handshake answer in time: drop the connection, say why."""
+        req.watch = None
         if req.conn is conn and not conn.handshake_done and not conn.got_bytes:
             req.info.tls_stalled = req.info.handshake_timed_out = True
             _transport(conn).abortConnection()

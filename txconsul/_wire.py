@@ -167,6 +167,11 @@ class RawHeaders:
         key = name.lower() if isinstance(name, bytes) else name.lower().encode("latin-1")
         return key in self._h
 
+    @property
+    def raw(self) -> dict[bytes, list[bytes]]:
+        """The lower-cased name to values mapping itself."""
+        return self._h
+
     def getAllRawHeaders(self) -> Any:
         """``(name, values)`` pairs, names lower-cased, as ``Headers`` has them."""
         return iter(self._h.items())
@@ -214,7 +219,10 @@ class ResponseParser:
 
     def reset(self) -> None:
         """Prepare for the next response on the same connection."""
-        self._parser = httptools.HttpResponseParser(self)
+        if self._parser is None or self._phase != _DONE or not self.keep_alive:
+            # llhttp is ready for the next message only after a whole one.
+            self._parser = httptools.HttpResponseParser(self)
+        self.keep_alive = True
         self._phase = _HEAD
         self._head_bytes = 0
         self._start = b""
@@ -343,8 +351,10 @@ class ResponseParser:
             if self._phase == _BODY:
                 self._trailers = True
             return  # trailers are bounded and dropped; Consul sends none
+        # llhttp drops the leading whitespace of a value, not the trailing.
+        if value[-1:] in (b" ", b"\t"):
+            value = value.rstrip(b" \t")
         key = name.lower()
-        value = value.strip(b" \t")
         values = self._headers.get(key)
         if values is None:
             self._headers[key] = [value]
