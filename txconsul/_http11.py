@@ -225,11 +225,13 @@ class _Request:
     """One request as the pool tracks it."""
 
     __slots__ = ("outer", "data", "retry", "blocking", "info", "admitted",
-                 "cancelled", "connecting", "conn", "on_cancel", "watch")
+                 "cancelled", "connecting", "conn", "on_cancel", "on_done", "watch")
 
     def __init__(self, data: bytes, retry: bool, blocking: bool, info: RequestInfo,
-                 on_cancel: Callable[["_Request"], None]) -> None:
+                 on_cancel: Callable[["_Request"], None],
+                 on_done: Callable[["_Request"], None]) -> None:
         self.on_cancel = on_cancel
+        self.on_done = on_done
         self.outer: Deferred[RawResponse] = Deferred(self._cancel)
         self.data = data
         self.retry = retry
@@ -244,11 +246,13 @@ class _Request:
     def _cancel(self, d: Deferred) -> None:
         self.cancelled = True
         self.on_cancel(self)
+        self.on_done(self)
 
     def fire(self, result: Any) -> None:
-        """Fire the caller's Deferred unless it was cancelled."""
+        """Free the slot and fire the caller's Deferred, unless it was cancelled."""
         if self.cancelled or self.outer.called:
             return
+        self.on_done(self)
         if isinstance(result, Failure):
             self.outer.errback(result)
         else:
@@ -343,8 +347,7 @@ class ConnectionPool:
         :param blocking: a long poll: it may not take the reserved slots.
         :param info: filled with what the transport needs for its errors.
         """
-        req = _Request(data, retry, blocking, info or RequestInfo(), self._cancel)
-        req.outer.addBoth(self._finished, req)
+        req = _Request(data, retry, blocking, info or RequestInfo(), self._cancel, self._finished)
         if self._may_start(blocking) and not (self._queue or (blocking and self._blocking_queue)):
             self._start(req)
         else:
@@ -368,15 +371,14 @@ class ConnectionPool:
         else:
             self._connect(req)
 
-    def _finished(self, result: Any, req: _Request) -> Any:
-        """The caller's Deferred fired: free the slot, start queued requests."""
+    def _finished(self, req: _Request) -> None:
+        """The request is over: free its slot, start queued requests."""
         if req.admitted:
             req.admitted = False
             self.active -= 1
             if req.blocking:
                 self.active_blocking -= 1
             self._drain()
-        return result
 
     def _drain(self) -> None:
         while True:
