@@ -1,13 +1,19 @@
-# -*- test-case-name: tests.test_http -*-
+# -*- test-case-name: tests.test_http,tests.test_http_hostile,tests.test_http_memory -*-
 """
 The transport: the only module that talks HTTP.
 
 One method in (:meth:`HTTPTransport.request`), one small value out
-(:class:`ConsulResponse`).  It owns the connection pool, puts the ACL token in
-the ``X-Consul-Token`` header (never in the URL), adds ``dc``, consistency and
-blocking parameters, applies client-side timeouts on the injected clock, maps
-HTTP errors to :mod:`txconsul._errors`, and lets ``Deferred.cancel()`` abort the
-HTTP request.
+(:class:`ConsulResponse`), and one path for every request, in tests and in
+production: :mod:`txconsul._wire` builds the request bytes (the ACL token only
+in the ``X-Consul-Token`` header, validated) and parses the answer within its
+limits; the pool of :mod:`txconsul._http11` carries them, capped and queued.
+This module adds ``dc``, consistency and blocking parameters, applies
+client-side timeouts on the injected clock, maps failures to
+:mod:`txconsul._errors` (naming method, path and agent, never the token), and
+lets ``Deferred.cancel()`` abort the request at any stage.
+
+An injected twisted.web ``IAgent`` (``http_agent=``) is a small adapter
+beside that path, for callers who bring their own agent.
 """
 
 from __future__ import annotations
