@@ -374,3 +374,26 @@ class TLSMismatchTests(HostileCase):
         proto.connectionLost(Failure(err))
         f = self.failureResultOf(d, TLSMismatch)
         self.assertIn("use scheme 'http'", str(f.value))
+
+
+class ConnectionCapTests(HostileCase):
+    """500 concurrent blocking reads no longer open 500 connections."""
+
+    def test_500_blocking_reads(self) -> None:
+        """With the defaults, blocking reads hold at most 80 connections; 20 stay for short calls."""
+        c = self.client()
+        polls = [c.kv.get("k", index=5, wait="5m") for _ in range(500)]
+        self.assertEqual(len(self.endpoint.connections), 80)
+        self.assertEqual(c.http.pool.queued, 420)
+        short = c.kv.put("k", "v")
+        self.assertEqual(len(self.endpoint.connections), 81)
+        proto, _ = self.endpoint.connections[-1]
+        proto.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ntrue")
+        self.assertTrue(self.successResultOf(short))
+        for d in polls:
+            self.assertNoResult(d)
+        for d in polls:
+            d.cancel()
+            self.failureResultOf(d, CancelledError)
+        self.assertEqual(c.http.pool.queued, 0)
+        self.assertEqual(c.http.pool.active, 0)
