@@ -337,6 +337,11 @@ class DecodeErrorTests(HostileCase):
         f = self.failureResultOf(d, UndecodableResponse)
         self.assertIn("nests too deeply", str(f.value))
 
+    def test_not_utf8(self) -> None:
+        """A body that is not UTF-8 is UndecodableResponse."""
+        d, _ = self.answer(b"HTTP/1.1 200 OK\r\nX-Consul-Index: 3\r\nContent-Length: 4\r\n\r\n\"\xff\xfe\"")
+        self.failureResultOf(d, UndecodableResponse)
+
     def test_is_consul_exception(self) -> None:
         """UndecodableResponse is a ConsulException."""
         self.assertTrue(issubclass(UndecodableResponse, ConsulException))

@@ -206,7 +206,8 @@ class ConsulResponse:
         if not self.body:
             return None
         try:
-            return json.loads(self.body)
+            # Consul's JSON is UTF-8; decoding first skips json's encoding sniffing.
+            return json.loads(self.body.decode("utf-8"))
         except (ValueError, RecursionError) as e:
             what = "nests too deeply" if isinstance(e, RecursionError) else "is not JSON"
             raise UndecodableResponse(
