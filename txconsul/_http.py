@@ -392,7 +392,6 @@ class HTTPTransport:
         self.consistency = check_consistency(consistency) or "default"
         self.timeout = timeout
         self.limits = limits
-        self._tls = tls
         if tls_handshake_timeout is not None and tls_handshake_timeout <= 0:
             raise ValueError(
                 f"invalid tls_handshake_timeout {tls_handshake_timeout!r}: must be > 0 or None")
