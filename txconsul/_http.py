@@ -392,6 +392,7 @@ class HTTPTransport:
         self.consistency = check_consistency(consistency) or "default"
         self.timeout = timeout
         self.limits = limits
+        self._tls = tls
         if tls_handshake_timeout is not None and tls_handshake_timeout <= 0:
             raise ValueError(
                 f"invalid tls_handshake_timeout {tls_handshake_timeout!r}: must be > 0 or None")
@@ -621,9 +622,14 @@ class HTTPTransport:
         exc = failure.value
         if isinstance(exc, WireError):
             raise _wire_error(exc, where, self.address, method, path)
+        hint = ""
         if isinstance(exc, ConnectionLostEarly):
+            if not exc.got_bytes and not self._tls and self._pool is not None:
+                # A TLS server that is sent plain HTTP often just hangs up
+                # (Go's answers a 400 instead; _decode names that one).
+                hint = " (closed without an answer; if the agent serves HTTPS, use scheme 'https')"
             exc = exc.reason.value
-        reason = _describe(exc)
+        reason = _describe(exc) + hint
         if _plain_answer_to_tls(exc):
             raise TLSMismatch(
                 f"{where}: the agent at {self.address} answered in plain HTTP, not TLS: "
