@@ -535,19 +535,25 @@ class HTTPTransport:
             # Like Go's net/http, only a replayable request (a GET) is resent
             # when a reused connection closes before any answer; the others
             # only reuse connections that were busy moments ago.
-            d = self._pool.request(data, retry=method == "GET", blocking=blocking, info=info).addCallback(
-                self._decode, method, path, expect, require_index)
-        else:
-            # __init__ builds a pool exactly when no agent is given.
-            assert self._agent is not None
-            headers = Headers(dict(self._static_headers))
-            if tok:
-                headers.setRawHeaders(b"x-consul-token", [tok.encode("ascii")])
-            if content_type is not None:
-                headers.setRawHeaders(b"content-type", [content_type])
-            producer = BytesProducer(body) if body is not None else None
-            d = self._agent.request(method.encode("ascii"), self._origin + target, headers, producer).addCallback(
-                self._read, method, path, expect, require_index).addErrback(_unwrap_cancel)
+            # The pool runs the timeout itself (cancelling the request and
+            # marking info.timed_out), which costs less than addTimeout.
+            return self._pool.request(
+                data, retry=method == "GET", blocking=blocking, info=info, timeout=timeout,
+            ).addCallbacks(
+                self._decode, self._failed,
+                callbackArgs=(method, path, expect, require_index),
+                errbackArgs=(method, path, timeout, info),
+            )
+        # The IAgent adapter: __init__ builds a pool exactly when no agent is given.
+        assert self._agent is not None
+        headers = Headers(dict(self._static_headers))
+        if tok:
+            headers.setRawHeaders(b"x-consul-token", [tok.encode("ascii")])
+        if content_type is not None:
+            headers.setRawHeaders(b"content-type", [content_type])
+        producer = BytesProducer(body) if body is not None else None
+        d = self._agent.request(method.encode("ascii"), self._origin + target, headers, producer).addCallback(
+            self._read, method, path, expect, require_index).addErrback(_unwrap_cancel)
         if timeout is not None:
             d.addTimeout(timeout, self._clock)
         d.addErrback(self._failed, method, path, timeout, info)
@@ -602,7 +608,8 @@ class HTTPTransport:
         if failure.check(ConsulException):
             return failure
         where = f"{method} {path}"
-        if info.handshake_timed_out or (info.tls_stalled and failure.check(TimeoutError)):
+        timed_out = info.timed_out or failure.check(TimeoutError)
+        if info.handshake_timed_out or (info.tls_stalled and timed_out):
             limit = self._tls_handshake_timeout if info.handshake_timed_out else timeout
             raise TLSMismatch(
                 f"{where}: no answer to the TLS handshake from {self.address} within "
@@ -610,7 +617,7 @@ class HTTPTransport:
                 method=method,
                 path=path,
             )
-        if failure.check(TimeoutError):
+        if timed_out:
             queued = " (it waited for a free connection)" if info.queued else ""
             raise Timeout(
                 f"{where}: no answer from {self.address} within {timeout:g}s{queued}",

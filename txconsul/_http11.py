@@ -102,13 +102,14 @@ class RequestInfo:
         the sign of ``https`` against an agent serving plain HTTP.
     :ivar queued: whether the request waited for a free connection slot.
     :ivar conn: the connection carrying the request right now, or ``None``.
-    :ivar handshake_timed_out: set by the transport when it gave up on a TLS
-        handshake.
+    :ivar handshake_timed_out: the pool gave up on a TLS handshake.
+    :ivar timed_out: the request was cancelled because its timeout passed.
     """
 
-    __slots__ = ("tls_stalled", "queued", "conn", "handshake_timed_out")
+    __slots__ = ("tls_stalled", "queued", "conn", "handshake_timed_out", "timed_out")
 
     def __init__(self) -> None:
+        self.timed_out = False
         self.tls_stalled = False
         self.queued = False
         self.conn: Optional[HTTP11Connection] = None
@@ -225,7 +226,7 @@ class _Request:
     """One request as the pool tracks it."""
 
     __slots__ = ("outer", "data", "retry", "blocking", "info", "admitted",
-                 "cancelled", "connecting", "conn", "on_cancel", "on_done", "watch")
+                 "cancelled", "connecting", "conn", "on_cancel", "on_done", "watch", "timer")
 
     def __init__(self, data: bytes, retry: bool, blocking: bool, info: RequestInfo,
                  on_cancel: Callable[["_Request"], None],
@@ -242,6 +243,7 @@ class _Request:
         self.connecting: Optional[Deferred[Any]] = None
         self.conn: Optional[HTTP11Connection] = None
         self.watch: Any = None
+        self.timer: Any = None
 
     def _cancel(self, d: Deferred) -> None:
         self.cancelled = True
@@ -334,7 +336,8 @@ class ConnectionPool:
         return len(self._queue) + len(self._blocking_queue)
 
     def request(self, data: bytes, retry: bool, blocking: bool = False,
-                info: Optional[RequestInfo] = None) -> "Deferred[RawResponse]":
+                info: Optional[RequestInfo] = None,
+                timeout: Optional[float] = None) -> "Deferred[RawResponse]":
         """
         Send a serialized request on an idle or new connection, or queue it
         when ``max_connections`` are busy.
@@ -346,8 +349,12 @@ class ConnectionPool:
             connection idle for less than ``fresh_for`` seconds instead.
         :param blocking: a long poll: it may not take the reserved slots.
         :param info: filled with what the transport needs for its errors.
+        :param timeout: seconds (on the pool's clock, queueing included)
+            after which the request is cancelled and ``info.timed_out`` set.
         """
         req = _Request(data, retry, blocking, info or RequestInfo(), self._cancel, self._finished)
+        if timeout is not None:
+            req.timer = self._reactor.callLater(timeout, self._time_out, req)
         if self._may_start(blocking) and not (self._queue or (blocking and self._blocking_queue)):
             self._start(req)
         else:
@@ -371,8 +378,19 @@ class ConnectionPool:
         else:
             self._connect(req)
 
+    @staticmethod
+    def _time_out(req: _Request) -> None:
+        req.timer = None
+        req.info.timed_out = True
+        req.outer.cancel()
+
     def _finished(self, req: _Request) -> None:
         """The request is over: free its slot, start queued requests."""
+        timer = req.timer
+        if timer is not None:
+            req.timer = None
+            if timer.active():
+                timer.cancel()
         if req.admitted:
             req.admitted = False
             self.active -= 1
