@@ -455,3 +455,47 @@ class TLSHandshakeTests(SynchronousTestCase):
         clock.advance(2)
         f = self.failureResultOf(d, TLSMismatch)
         self.assertIn("within 2s", str(f.value))
+
+
+class LeakTests(SynchronousTestCase):
+    """Thousands of timeouts and cancels leave no DelayedCall, slot or connection behind."""
+
+    def test_no_leaks(self) -> None:
+        """After 1,000 timed-out, cancelled and answered requests the pool is empty and the clock idle."""
+        from txconsul._http import HTTPTransport
+
+        clock = Clock()
+        endpoint = FakeEndpoint()
+        t = HTTPTransport("http://agent:8500", reactor=clock, endpoint=endpoint, timeout=5,
+                          max_connections=10, reserved_connections=2)
+        results = []
+        for i in range(1000):
+            d = t.request("GET", "/v1/kv/k", index=7 if i % 2 else None, wait=1.0)
+            d.addErrback(lambda f: f.type)
+            results.append(d)
+            if i % 3 == 0:
+                d.cancel()
+        # answer whatever is in flight, then let the rest time out
+        for proto, transport in list(endpoint.connections):
+            if not transport.disconnecting:
+                proto.dataReceived(OK)
+        clock.advance(10)
+        while any(not d.called for d in results):
+            for proto, transport in list(endpoint.connections):
+                if not transport.disconnecting and proto.busy:
+                    proto.dataReceived(OK)
+            clock.advance(10)
+        for proto, transport in endpoint.connections:
+            if transport.disconnecting and not proto.lost:
+                lose(proto, transport)
+        from txconsul._errors import Timeout
+
+        values = [self.successResultOf(d) for d in results]
+        kinds = {v if isinstance(v, type) else type(v).__name__ for v in values}
+        self.assertEqual(kinds, {"ConsulResponse", CancelledError, Timeout})
+        pool = t.pool
+        assert pool is not None
+        self.assertEqual((pool.active, pool.active_blocking, pool.queued), (0, 0, 0))
+        self.assertEqual(clock.getDelayedCalls(), [])
+        self.successResultOf(t.close())
+        self.assertEqual(pool.connections, 0)
