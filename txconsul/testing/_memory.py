@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_memory -*-
+# -*- test-case-name: tests.test_http_memory -*-
 """
 An in-memory ``IStreamClientEndpoint``: the client's own connection pool
 talks real HTTP/1.1 bytes to a twisted.web ``Site`` with no socket.
