@@ -122,6 +122,14 @@ class ParseTests(SynchronousTestCase):
         assert r is not None
         self.assertFalse(p.keep_alive)
 
+    def test_upgrade_after_answer(self) -> None:
+        """A 101 after a whole answer does not lose the answer; the connection is not reused."""
+        p = fresh()
+        r = p.feed(OK + b"HTTP/1.1 101 Switching\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n")
+        assert r is not None
+        self.assertEqual(r.body, b"hi")
+        self.assertFalse(p.keep_alive)
+
     def test_reset_between_answers(self) -> None:
         """One parser reads successive answers on a kept-alive connection."""
         p = fresh()

@@ -324,6 +324,9 @@ class ResponseParser:
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
+            if self._phase == _DONE:
+                self.keep_alive = False  # garbage after a whole response
+                return
             raise FramingError("an unexpected 101 Switching Protocols") from None
         except httptools.HttpParserCallbackError as e:
             inner = e.__context__
