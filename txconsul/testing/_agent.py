@@ -52,6 +52,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ._acl import require
+from ._gojson import decode_body
+from ._shapes import CHECK_DEFINITION, CHECK_UPDATE, SERVICE_DEFINITION
 from ._catalog import CRITICAL, PASSING, STATUSES, WARNING, apply_filter, go_quote, normalize, _canon
 from ._core import (
     DEFAULT_QUERY_TIME,
@@ -986,16 +988,13 @@ class AgentPart:
     def _service_register(self, req: FakeRequest) -> Reply:
         # agent_endpoint.go AgentRegisterService, in its order: decode, name,
         # address, weights, meta, checks (validity, then status), ACL, add.
+        # decodeBody (agent/http.go -> lib.DecodeJSON): Go's types, unknown
+        # fields refused; a body that decodes is well-typed from here on.
+        decode_body(SERVICE_DEFINITION, req.body)
         body = req.json()
         body = normalize(body if body is not None else {}, _SERVICE_KEYS)
         tags = body.get("Tags")
-        if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
-            raise HTTPError(400, "Request decode failed: json: cannot unmarshal into Go struct field "
-                                 "ServiceDefinition.Tags of type []string")
         meta = body.get("Meta")
-        if meta is not None and (not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values())):
-            raise HTTPError(400, "Request decode failed: json: cannot unmarshal into Go struct field "
-                                 "ServiceDefinition.Meta of type string")
         name = body.get("Name") or ""
         if not name:
             raise HTTPError(400, "Missing service name")
@@ -1311,9 +1310,12 @@ class AgentPart:
     # checks
 
     def _check_register(self, req: FakeRequest) -> Reply:
+        # agent_endpoint.go AgentRegisterCheck: decodeBody into
+        # structs.CheckDefinition (its UnmarshalJSON, check_definition.go).
+        decode_body(CHECK_DEFINITION, req.body)
         body = req.json()
         if not isinstance(body, dict):
-            raise HTTPError(400, "Request decode failed: expected a JSON object")
+            body = {}
         ct = _parse_check(body)
         raw = ct.raw
         name = raw.get("Name") or ""
@@ -1383,10 +1385,8 @@ class AgentPart:
         return Reply(b"", json=False)
 
     def _check_update(self, req: FakeRequest) -> Reply:
-        body = req.json() or {}
-        if not isinstance(body, dict):
-            raise HTTPError(400, "Request decode failed: expected a JSON object")
-        body = normalize(body, _canon(["Status", "Output"]))
+        # agent_endpoint.go AgentCheckUpdate: decodeBody into checkUpdate.
+        body = decode_body(CHECK_UPDATE, req.body)
         status = body.get("Status") or ""
         if status not in STATUSES:
             raise HTTPError(400, f"Invalid check status: '{status}'")

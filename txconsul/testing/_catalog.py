@@ -19,6 +19,8 @@ from typing import Any, Callable, Optional
 
 from ._acl import require
 from ._core import FakeRequest, HTTPError, Reply, Route
+from ._gojson import decode_body
+from ._shapes import DEREGISTER_REQUEST, REGISTER_REQUEST
 
 PASSING, WARNING, CRITICAL = "passing", "warning", "critical"
 STATUSES = (PASSING, WARNING, CRITICAL)
@@ -579,9 +581,12 @@ class CatalogPart:
         return self.core.blocking(req, compute)
 
     def _register(self, req: FakeRequest) -> Reply:
+        # catalog_endpoint.go CatalogRegister: decodeBody into
+        # structs.RegisterRequest (Go's types, unknown fields refused).
+        decode_body(REGISTER_REQUEST, req.body)
         body = req.json()
         if not isinstance(body, dict):
-            raise HTTPError(400, "Request decode failed: expected a JSON object")
+            body = {}
         body = normalize(body, _REGISTER_KEYS)
         dc = body.get("Datacenter")
         if dc and dc != self.core.datacenter:
@@ -660,9 +665,12 @@ class CatalogPart:
         return Reply(True)
 
     def _deregister(self, req: FakeRequest) -> Reply:
+        # catalog_endpoint.go CatalogDeregister: decodeBody into
+        # structs.DeregisterRequest (its UnmarshalJSON allows "Address").
+        decode_body(DEREGISTER_REQUEST, req.body)
         body = req.json()
         if not isinstance(body, dict):
-            raise HTTPError(400, "Request decode failed: expected a JSON object")
+            body = {}
         body = normalize(body, _REGISTER_KEYS)
         dc = body.get("Datacenter")
         if dc and dc != self.core.datacenter:

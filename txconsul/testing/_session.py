@@ -11,6 +11,8 @@ from typing import Any, Optional
 
 from ._acl import require
 from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_go_duration, parse_query_options
+from ._gojson import decode_body
+from ._shapes import SESSION
 
 DEFAULT_LOCK_DELAY = 15.0
 #: structs.Session.UnmarshalJSON: a LockDelay under 1000 (ns) means seconds.
@@ -302,6 +304,11 @@ class SessionPart:
         body = req.json() if req.body else None
         if req.body and not req.body.strip():
             raise HTTPError(400, "Request decode failed: EOF")
+        if req.body:
+            # lib.DecodeJSON into structs.Session, whose UnmarshalJSON
+            # (agent/structs/structs.go) uses plain json.Unmarshal: Go's
+            # types are enforced, unknown fields ignored.
+            decode_body(SESSION, req.body, strict=False)
         fields = self.decode(body)
         self.core.check_dc(req)
         if not fields["Node"]:

@@ -1,0 +1,132 @@
+# -*- test-case-name: tests.test_fake_fidelity10 -*-
+"""
+FakeConsul fidelity (issue 10): bodies decoded as Consul decodes them, no
+input poisoning the state, and the smaller differences other clients hit.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.test_fake_agent_fidelity import RawCase
+
+#: The reads that answered 500 forever once a mistyped registration got in.
+READS = (
+    "/v1/agent/services",
+    "/v1/agent/checks",
+    "/v1/catalog/services",
+    "/v1/catalog/nodes",
+    "/v1/catalog/service/web",
+    "/v1/health/service/web",
+    "/v1/health/state/any",
+    "/v1/catalog/node/node1",
+)
+
+
+class DecodeTests(RawCase):
+    """Wrong types are Consul's 400s and leave the state as it was."""
+
+    def assert_reads_fine(self) -> None:
+        """Every read still answers 200 with JSON."""
+        for path in READS:
+            response, body = self.call("GET", path)
+            self.assertEqual(response.code, 200, (path, body))
+            json.loads(body)
+
+    def refused(self, method: str, path: str, body: Any) -> bytes:
+        """Send a request that must be a 400; its body."""
+        before = self.fake.core.index
+        response, text = self.call(method, path, body)
+        self.assertEqual(response.code, 400, text)
+        self.assertEqual(self.fake.core.index, before)
+        self.assert_reads_fine()
+        return text
+
+    def test_service_name_number(self) -> None:
+        """{"Name": 5} is Go's type error, and nothing is registered."""
+        text = self.refused("PUT", "/v1/agent/service/register", {"Name": 5})
+        self.assertEqual(text, b"Request decode failed: json: cannot unmarshal number into Go struct "
+                               b"field .Name of type string")
+        self.assertEqual(self.ok("GET", "/v1/agent/services"), {})
+
+    def test_service_nested_types(self) -> None:
+        """Mistyped ports, tags, meta, weights, tagged addresses and checks are all refused."""
+        for body in (
+            {"Name": "web", "Port": "80"},
+            {"Name": "web", "Port": 1.5},
+            {"Name": "web", "Tags": [1]},
+            {"Name": "web", "Meta": {"a": 1}},
+            {"Name": "web", "Weights": {"Passing": "x"}},
+            {"Name": "web", "TaggedAddresses": {"lan": {"Port": "x"}}},
+            {"Name": "web", "Check": {"TTL": 5, "Name": 7}},
+            {"Name": "web", "Checks": [{"TTL": "10s", "Notes": []}]},
+            {"Name": "web", "EnableTagOverride": "yes"},
+            {"Name": "web", "Address": {}},
+            ["web"],
+        ):
+            self.refused("PUT", "/v1/agent/service/register", body)
+
+    def test_case_insensitive_fields(self) -> None:
+        """Go matches keys to fields ignoring case."""
+        self.ok("PUT", "/v1/agent/service/register", {"name": "web", "port": 80, "TAGS": ["a"]})
+        svc = self.ok("GET", "/v1/agent/services")["web"]
+        self.assertEqual((svc["Service"], svc["Port"], svc["Tags"]), ("web", 80, ["a"]))
+
+    def test_unknown_field(self) -> None:
+        """decodeBody refuses unknown fields (lib.DecodeJSON's DisallowUnknownFields)."""
+        text = self.refused("PUT", "/v1/agent/service/register", {"Name": "web", "Namespace": "default"})
+        self.assertEqual(text, b'Request decode failed: json: unknown field "Namespace"')
+
+    def test_check_name_number(self) -> None:
+        """A check {"Name": 7} is refused and no check appears."""
+        text = self.refused("PUT", "/v1/agent/check/register", {"Name": 7, "TTL": "10s"})
+        self.assertIn(b"into Go struct field .Name of type string", text)
+
+    def test_check_bad_duration(self) -> None:
+        """A TTL Go cannot parse is time.ParseDuration's error."""
+        text = self.refused("PUT", "/v1/agent/check/register", {"Name": "c", "TTL": "10"})
+        self.assertEqual(text, b'Request decode failed: time: missing unit in duration "10"')
+
+    def test_check_update_types(self) -> None:
+        """check/update decodes into checkUpdate."""
+        self.ok("PUT", "/v1/agent/check/register", {"Name": "c", "TTL": "10s"})
+        text = self.refused("PUT", "/v1/agent/check/update/c", {"Status": "passing", "Output": 5})
+        self.assertIn(b"Go struct field checkUpdate.Output of type string", text)
+
+    def test_catalog_node_number(self) -> None:
+        """Catalog {"Node": 5} names RegisterRequest, Go's named struct."""
+        text = self.refused("PUT", "/v1/catalog/register", {"Node": 5, "Address": "10.0.0.1"})
+        self.assertEqual(text, b"Request decode failed: json: cannot unmarshal number into Go struct "
+                               b"field RegisterRequest.Node of type string")
+
+    def test_catalog_nested(self) -> None:
+        """The nested Service and Checks are typed too."""
+        base = {"Node": "n2", "Address": "10.0.0.2"}
+        text = self.refused("PUT", "/v1/catalog/register", dict(base, Service={"Service": "web", "Port": "x"}))
+        self.assertIn(b"Go struct field NodeService.Service.Port of type int", text)
+        self.refused("PUT", "/v1/catalog/register", dict(base, Checks=[{"CheckID": 5}]))
+        self.refused("PUT", "/v1/catalog/register", dict(base, NodeMeta={"a": None, "b": 1}))
+        self.refused("PUT", "/v1/catalog/register", dict(base, Service={"Service": "web", "Name": "web"}))
+
+    def test_catalog_deregister(self) -> None:
+        """Deregister decodes into DeregisterRequest, accepting the obsolete Address."""
+        self.refused("PUT", "/v1/catalog/deregister", {"Node": ["n"]})
+        self.ok("PUT", "/v1/catalog/register", {"Node": "n2", "Address": "10.0.0.2"})
+        self.ok("PUT", "/v1/catalog/deregister", {"Node": "n2", "Address": "10.0.0.2"})
+
+    def test_session_types(self) -> None:
+        """Session create: Go's types enforced, unknown fields ignored (json.Unmarshal)."""
+        text = self.refused("PUT", "/v1/session/create", {"Name": 1})
+        self.assertIn(b"of type string", text)
+        self.refused("PUT", "/v1/session/create", {"LockDelay": "15"})
+        self.assertIn("ID", self.ok("PUT", "/v1/session/create", {"Name": "s", "Whatever": 1}))
+
+    def test_coordinate_types(self) -> None:
+        """Coordinate update decodes serf's Coordinate."""
+        self.refused("PUT", "/v1/coordinate/update", {"Node": "node1", "Coord": {"Vec": "x"}})
+
+    def test_query_types(self) -> None:
+        """Prepared queries refuse wrong types anywhere in the body."""
+        self.refused("POST", "/v1/query", {"Name": "q", "Service": {"Service": "web", "Tags": [1]}})
+        self.refused("POST", "/v1/query", {"Name": "q", "Service": {"Service": "web", "Failover": {"NearestN": "3"}}})
