@@ -130,3 +130,95 @@ class DecodeTests(RawCase):
         """Prepared queries refuse wrong types anywhere in the body."""
         self.refused("POST", "/v1/query", {"Name": "q", "Service": {"Service": "web", "Tags": [1]}})
         self.refused("POST", "/v1/query", {"Name": "q", "Service": {"Service": "web", "Failover": {"NearestN": "3"}}})
+
+
+class CatalogFidelityTests(RawCase):
+    """Catalog and health reads as the state store answers them."""
+
+    def register(self, node: str, sid: str, name: str, tags: list[str], **extra: Any) -> None:
+        """Register one instance through the catalog."""
+        service = dict({"ID": sid, "Service": name, "Tags": tags}, **extra)
+        self.ok("PUT", "/v1/catalog/register", {"Node": node, "Address": "10.0.0.9", "Service": service})
+
+    def test_skip_node_update_creates_missing_node(self) -> None:
+        """SkipNodeUpdate on a node that does not exist yet still creates it."""
+        self.ok("PUT", "/v1/catalog/register",
+                {"Node": "fresh", "Address": "10.1.1.1", "SkipNodeUpdate": True,
+                 "Service": {"Service": "web"}})
+        node = self.ok("GET", "/v1/catalog/node/fresh")
+        self.assertEqual(node["Node"]["Address"], "10.1.1.1")
+        self.assertIn("web", node["Services"])
+
+    def test_skip_node_update_keeps_existing_node(self) -> None:
+        """On an existing node SkipNodeUpdate leaves the node record alone."""
+        self.ok("PUT", "/v1/catalog/register", {"Node": "n", "Address": "10.1.1.1"})
+        self.ok("PUT", "/v1/catalog/register", {"Node": "n", "Address": "10.9.9.9", "SkipNodeUpdate": True})
+        self.assertEqual(self.ok("GET", "/v1/catalog/node/n")["Node"]["Address"], "10.1.1.1")
+
+    def test_services_filter_collects_matching_tags(self) -> None:
+        """?filter= keeps instances, and a service's tags come only from matching ones."""
+        self.register("a", "web1", "web", ["v1", "blue"], Port=80)
+        self.register("b", "web2", "web", ["v2", "green"], Port=81)
+        self.register("c", "db1", "db", ["primary"], Port=5432)
+        got = self.ok("GET", "/v1/catalog/services?filter=ServicePort%20%3D%3D%2080")
+        self.assertEqual(got, {"web": ["blue", "v1"]})
+        everything = self.ok("GET", "/v1/catalog/services")
+        self.assertEqual(everything["web"], ["blue", "green", "v1", "v2"])
+
+    def test_unknown_peer_is_empty(self) -> None:
+        """?peer= names a peer the agent has no imports from: empty answers, not local data."""
+        self.register("a", "web1", "web", [])
+        self.ok("PUT", "/v1/catalog/register", {"Node": "a", "Address": "10.0.0.9", "Check": {
+            "CheckID": "c", "Name": "c", "ServiceID": "web1", "Status": "passing"}})
+        for path, empty in (
+            ("/v1/catalog/nodes", []),
+            ("/v1/catalog/services", {}),
+            ("/v1/catalog/service/web", []),
+            ("/v1/health/service/web", []),
+            ("/v1/health/checks/web", []),
+            ("/v1/health/state/any", []),
+            ("/v1/health/node/node1", []),
+            ("/v1/catalog/node/a", None),
+        ):
+            self.assertEqual(self.ok("GET", path + "?peer=other"), empty, path)
+            self.assertNotEqual(self.ok("GET", path), empty, path)
+
+
+class TxnServiceTests(RawCase):
+    """Catalog services written through /v1/txn."""
+
+    def txn(self, service: dict[str, Any]) -> dict[str, Any]:
+        """Register node n and one service on it in a txn; the service result."""
+        ops = [
+            {"Node": {"Verb": "set", "Node": {"Node": "n", "Address": "10.0.0.5"}}},
+            {"Service": {"Verb": "set", "Node": "n", "Service": service}},
+        ]
+        return self.ok("PUT", "/v1/txn", ops)["Results"][1]["Service"]
+
+    def test_defaults_and_tagged_addresses(self) -> None:
+        """TaggedAddresses are kept, weights default to 1/1, Proxy/Connect are objects."""
+        svc = self.txn({"ID": "web", "Service": "web",
+                        "TaggedAddresses": {"lan": {"Address": "10.0.0.5", "Port": 80}}})
+        self.assertEqual(svc["Weights"], {"Passing": 1, "Warning": 1})
+        self.assertEqual(svc["TaggedAddresses"], {"lan": {"Address": "10.0.0.5", "Port": 80}})
+        self.assertIsInstance(svc["Proxy"], dict)
+        self.assertEqual(svc["Connect"], {})
+        entry = self.ok("GET", "/v1/catalog/service/web")[0]
+        self.assertEqual(entry["ServiceWeights"], {"Passing": 1, "Warning": 1})
+        self.assertEqual(entry["ServiceTaggedAddresses"], {"lan": {"Address": "10.0.0.5", "Port": 80}})
+
+    def test_given_weights_kept(self) -> None:
+        """Valid weights are stored as given."""
+        svc = self.txn({"ID": "web", "Service": "web", "Weights": {"Passing": 3, "Warning": 2}})
+        self.assertEqual(svc["Weights"], {"Passing": 3, "Warning": 2})
+
+    def test_mistyped_nested_field_refused(self) -> None:
+        """A nested field of the wrong type is a 400 and nothing is applied."""
+        before = self.fake.core.index
+        ops = [{"Node": {"Verb": "set", "Node": {"Node": "n", "Address": "10.0.0.5"}}},
+               {"Service": {"Verb": "set", "Node": "n", "Service": {"Service": "web", "Tags": [5]}}}]
+        response, body = self.call("PUT", "/v1/txn", ops)
+        self.assertEqual(response.code, 400, body)
+        self.assertTrue(body.startswith(b"Failed to parse body: json: cannot unmarshal number"), body)
+        self.assertEqual(self.fake.core.index, before)
+        self.assertEqual(self.ok("GET", "/v1/catalog/services"), {"consul": []})

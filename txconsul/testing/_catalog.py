@@ -573,12 +573,32 @@ class CatalogPart:
 
     def _blocking(self, req: FakeRequest, index_of: Callable[[], int], body_of: Callable[[], Any]) -> Any:
         headers = _consistency_header(req)
+        if req.get("peer"):
+            body_of = self._unknown_peer(body_of)
 
         def compute() -> tuple[int, Reply]:
             index = max(index_of(), 1)
             return index, Reply(body_of(), index=index, headers=dict(headers))
 
         return self.core.blocking(req, compute)
+
+    def _unknown_peer(self, body_of: Callable[[], Any]) -> Callable[[], Any]:
+        """
+        ``?peer=<name>``: the state store reads only what was imported from
+        that peer (agent/consul/state/catalog.go, every query keyed by
+        PeerName); the fake has no peerings, so a named peer holds nothing
+        and the answer is the empty one, not the local catalog.
+        """
+
+        def body() -> Any:
+            saved = self.nodes, self.services, self.checks
+            self.nodes, self.services, self.checks = {}, {}, {}
+            try:
+                return body_of()
+            finally:
+                self.nodes, self.services, self.checks = saved
+
+        return body
 
     def _register(self, req: FakeRequest) -> Reply:
         # catalog_endpoint.go CatalogRegister: decodeBody into
@@ -627,14 +647,15 @@ class CatalogPart:
         require(req, "node", node, "write")
         if service is not None:
             require(req, "service", service["Service"], "write")
-        if skip and node not in self.nodes:
-            raise HTTPError(500, "Missing node registration")
         for check in checks:
             sid = check.get("ServiceID") or ""
             if sid and (node, sid) not in self.services and not (service and service["ID"] == sid):
                 raise HTTPError(500, "Missing service registration")
         idx = self.core.next_index()
-        if not skip:
+        # state/catalog.go ensureRegistrationTxn: the node is written when it
+        # does not exist yet (ChangesNode(nil) is true) even with
+        # SkipNodeUpdate, which only protects an existing node.
+        if not skip or node not in self.nodes:
             meta = body.get("NodeMeta")
             self.ensure_node(
                 node,
@@ -717,22 +738,24 @@ class CatalogPart:
     def _services(self, req: FakeRequest) -> Any:
         def body() -> Any:
             meta_ok = node_meta_filter(req)
-            tags: dict[str, set[str]] = {}
-            for (node, _), svc in self.services.items():
-                if node not in self.nodes or not meta_ok(self.nodes[node]):
-                    continue
-                if not req.authz.allowed("service", svc["Service"], "read"):
-                    continue
-                tags.setdefault(svc["Service"], set()).update(svc["Tags"])
+            visible = [
+                (node, svc)
+                for (node, _), svc in self.services.items()
+                if node in self.nodes and meta_ok(self.nodes[node])
+                and req.authz.allowed("service", svc["Service"], "read")
+            ]
             if req.get("filter"):
-                # Consul filters the service-node entries before grouping.
-                entries = [
-                    self.service_node(node, svc)
-                    for (node, _), svc in self.services.items()
-                    if svc["Service"] in tags
-                ]
-                kept = {e["ServiceName"] for e in apply_filter(req, entries)}
-                tags = {k: v for k, v in tags.items() if k in kept}
+                # consul/catalog_endpoint.go ListServices: the filter runs on
+                # the service instances (ServiceNodes), then
+                # servicesTagsByName groups what is left: a service's tags
+                # come only from its matching instances.
+                kept = apply_filter(req, [self.service_node(node, svc) for node, svc in visible])
+                pairs = [(e["ServiceName"], e["ServiceTags"] or []) for e in kept]
+            else:
+                pairs = [(svc["Service"], svc["Tags"]) for _, svc in visible]
+            tags: dict[str, set[str]] = {}
+            for name, instance_tags in pairs:
+                tags.setdefault(name, set()).update(instance_tags)
             return {name: sorted(t) for name, t in sorted(tags.items())}
 
         return self._blocking(req, lambda: max(self.services_index, self.nodes_index), body)
