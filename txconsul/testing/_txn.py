@@ -657,19 +657,12 @@ class TxnPart:
                 "ServiceID": service_id,
                 "ServiceName": service_name,
                 "ServiceTags": service_tags,
-                "Type": (existing or {}).get("Type", ""),
+                # Consul 1.20.6+/1.21 copies the check's Type too (PR 22220).
+                "Type": _str(body, "Type", "HealthCheck"),
                 "Definition": _field(body, "Definition") or {},
                 "CreateIndex": existing["CreateIndex"] if existing else idx,
                 "ModifyIndex": idx,
             }
-            tagged = _field(body, "TaggedAddresses")
-            if tagged:
-                # Consul 1.20.6+/1.21 copies TaggedAddresses (hashicorp/consul
-                # PR 22220, agent/txn_endpoint.go convertOps).
-                service["TaggedAddresses"] = {
-                    k: {"Address": _field(v or {}, "Address") or "", "Port": _field(v or {}, "Port") or 0}
-                    for k, v in tagged.items()
-                }
             if existing is not None and all(
                 existing.get(k) == check[k] for k in check if not k.endswith("Index")
             ):
