@@ -222,3 +222,88 @@ class TxnServiceTests(RawCase):
         self.assertTrue(body.startswith(b"Failed to parse body: json: cannot unmarshal number"), body)
         self.assertEqual(self.fake.core.index, before)
         self.assertEqual(self.ok("GET", "/v1/catalog/services"), {"consul": []})
+
+
+class AgentSelfTests(RawCase):
+    """/v1/agent/self as a dev agent fills it."""
+
+    def test_stats_sections(self) -> None:
+        """Stats has the consul, raft, serf_lan, runtime, agent and build sections, all strings."""
+        stats = self.ok("GET", "/v1/agent/self")["Stats"]
+        for section in ("consul", "raft", "serf_lan", "serf_wan", "runtime", "agent", "build"):
+            self.assertIn(section, stats)
+            self.assertTrue(all(isinstance(v, str) for v in stats[section].values()), section)
+        consul = stats["consul"]
+        self.assertEqual((consul["server"], consul["leader"], consul["bootstrap"], consul["acl"]),
+                         ("true", "true", "true", "disabled"))
+        self.assertEqual(stats["raft"]["state"], "Leader")
+
+    def test_leader_addr_is_status_leader(self) -> None:
+        """/v1/status/leader equals Stats.consul.leader_addr."""
+        stats = self.ok("GET", "/v1/agent/self")["Stats"]
+        self.assertEqual(self.ok("GET", "/v1/status/leader"), stats["consul"]["leader_addr"])
+
+    def test_xds_and_debug_config(self) -> None:
+        """The xDS block and the DebugConfig fields clients read are there."""
+        me = self.ok("GET", "/v1/agent/self")
+        self.assertEqual(me["xDS"]["Ports"], {"Plaintext": 8502, "TLS": 8503})
+        self.assertIn("envoy", me["xDS"]["SupportedProxies"])
+        debug = me["DebugConfig"]
+        self.assertEqual(debug["SerfAdvertiseAddrLAN"], "tcp://127.0.0.1:8301")
+        self.assertEqual((debug["NodeName"], debug["Datacenter"]), ("node1", "dc1"))
+        self.assertEqual(debug["NodeID"], me["Config"]["NodeID"])
+
+    def test_node_meta_has_consul_version(self) -> None:
+        """The agent's node meta carries consul-version, in self and in the catalog."""
+        me = self.ok("GET", "/v1/agent/self")
+        version = me["Config"]["Version"]
+        self.assertEqual(me["Meta"]["consul-version"], version)
+        node = self.ok("GET", "/v1/catalog/node/node1")["Node"]
+        self.assertEqual(node["Meta"]["consul-version"], version)
+
+    def test_acl_enabled_in_stats(self) -> None:
+        """With ACLs on, Stats.consul.acl is "enabled"."""
+        from txconsul.testing import FakeConsul
+        from treq.testing import StubTreq
+
+        self.fake = FakeConsul(self.clock, node_name="node1", acl_master_token="root", seed=7)
+        self.treq = StubTreq(self.fake.resource())
+        stats = self.ok("GET", "/v1/agent/self", headers={"X-Consul-Token": "root"})["Stats"]
+        self.assertEqual(stats["consul"]["acl"], "enabled")
+
+
+class ConfigurationTests(RawCase):
+    """Constructor options a real agent's configuration sets."""
+
+    def use(self, **kwargs: Any) -> None:
+        """Replace the fake with one built with ``kwargs``."""
+        from txconsul.testing import FakeConsul
+        from treq.testing import StubTreq
+
+        self.fake = FakeConsul(self.clock, node_name="node1", seed=7, **kwargs)
+        self.treq = StubTreq(self.fake.resource())
+
+    def test_node_id_and_meta(self) -> None:
+        """node_id and node_meta show in the catalog and /v1/agent/self."""
+        node_id = "0b3b2a4e-6c1f-4c43-9d43-6a4f1b3c2d10"
+        self.use(node_id=node_id, node_meta={"rack": "r1"})
+        node = self.ok("GET", "/v1/catalog/node/node1")["Node"]
+        self.assertEqual(node["ID"], node_id)
+        self.assertEqual(node["Meta"]["rack"], "r1")
+        self.assertEqual(node["Meta"]["consul-network-segment"], "")
+        me = self.ok("GET", "/v1/agent/self")
+        self.assertEqual((me["Config"]["NodeID"], me["Meta"]["rack"]), (node_id, "r1"))
+
+    def test_session_ttl_min(self) -> None:
+        """session_ttl_min lowers (or raises) the smallest TTL the server accepts."""
+        self.use(session_ttl_min=1.0)
+        self.assertIn("ID", self.ok("PUT", "/v1/session/create", {"TTL": "2s"}))
+        response, body = self.call("PUT", "/v1/session/create", {"TTL": "500ms"})
+        self.assertEqual((response.code, body),
+                         (500, b"Invalid Session TTL '500000000', must be between [1s=24h0m0s]"))
+
+    def test_session_ttl_min_default(self) -> None:
+        """By default the minimum is Consul's 10s."""
+        response, body = self.call("PUT", "/v1/session/create", {"TTL": "5s"})
+        self.assertEqual((response.code, body),
+                         (500, b"Invalid Session TTL '5000000000', must be between [10s=24h0m0s]"))

@@ -18,7 +18,7 @@ import re
 from typing import Any, Callable, Optional
 
 from ._acl import require
-from ._core import FakeRequest, HTTPError, Reply, Route
+from ._core import CONSUL_VERSION, FakeRequest, HTTPError, Reply, Route
 from ._gojson import decode_body
 from ._shapes import DEREGISTER_REQUEST, REGISTER_REQUEST
 
@@ -309,13 +309,18 @@ class CatalogPart:
         core = self.core
         idx = core.index
         addr = core.address
+        # agent/agent.go: the agent's node meta is its configured node_meta
+        # plus the keys it sets itself (consul-network-segment, and
+        # consul-version since Consul 1.15).
+        meta = dict(getattr(core, "node_meta", None) or {})
+        meta.update({"consul-network-segment": "", "consul-version": CONSUL_VERSION})
         self.nodes[core.node_name] = {
-            "ID": core.new_uuid(),
+            "ID": getattr(core, "node_id", None) or core.new_uuid(),
             "Node": core.node_name,
             "Address": addr,
             "Datacenter": core.datacenter,
             "TaggedAddresses": {"lan": addr, "lan_ipv4": addr, "wan": addr, "wan_ipv4": addr},
-            "Meta": {"consul-network-segment": ""},
+            "Meta": meta,
             "CreateIndex": idx,
             "ModifyIndex": idx,
         }

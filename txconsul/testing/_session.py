@@ -154,10 +154,16 @@ class SessionPart:
                 ttl = parse_go_duration(ttl_text)
             except ValueError:
                 raise HTTPError(500, f"Session TTL '{ttl_text}' invalid: time: invalid duration {go_quote(ttl_text)}")
-            if ttl != 0 and not (MIN_TTL <= ttl <= MAX_TTL):
+            # consul/session_endpoint.go Apply: the minimum is the server's
+            # session_ttl_min (10s unless configured).
+            ttl_min = getattr(core, "session_ttl_min", MIN_TTL)
+            if ttl != 0 and not (ttl_min <= ttl <= MAX_TTL):
+                from ._agent import go_duration
+
                 raise HTTPError(
                     500,
-                    f"Invalid Session TTL '{int(round(ttl * 1e9))}', must be between [10s=24h0m0s]",
+                    f"Invalid Session TTL '{int(round(ttl * 1e9))}', must be between "
+                    f"[{go_duration(ttl_min)}=24h0m0s]",
                 )
         node_checks = fields["NodeChecks"]
         service_checks = fields["ServiceChecks"]
