@@ -307,3 +307,26 @@ class ConfigurationTests(RawCase):
         response, body = self.call("PUT", "/v1/session/create", {"TTL": "5s"})
         self.assertEqual((response.code, body),
                          (500, b"Invalid Session TTL '5000000000', must be between [10s=24h0m0s]"))
+
+
+class EventSizeTests(RawCase):
+    """User events are limited by serf's 512-byte user event size."""
+
+    def test_small_payload_fires(self) -> None:
+        """A payload well under the limit is kept and listed."""
+        self.ok("PUT", "/v1/event/fire/deploy", b"x" * 300)
+        self.assertEqual(len(self.ok("GET", "/v1/event/list")), 1)
+
+    def test_large_payload_refused(self) -> None:
+        """A 10 MB payload is serf's error (an RPC error: 500) and is not kept."""
+        response, body = self.call("PUT", "/v1/event/fire/deploy", b"x" * (10 * 1024 * 1024))
+        self.assertEqual((response.code, body),
+                         (500, b"user event exceeds configured limit of 512 bytes before encoding"))
+        self.assertEqual(self.ok("GET", "/v1/event/list"), [])
+
+    def test_limit_counts_name_and_filters(self) -> None:
+        """The name and filters count too: a payload that fits alone fails with a long name."""
+        self.ok("PUT", "/v1/event/fire/e", b"x" * 380)
+        response, body = self.call("PUT", "/v1/event/fire/" + "n" * 200, b"x" * 380)
+        self.assertEqual(response.code, 500)
+        self.assertIn(b"exceeds configured limit of 512 bytes", body)
