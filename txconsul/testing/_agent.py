@@ -664,6 +664,7 @@ class AgentPart:
         self._types: dict[str, CheckType] = {}
         #: Whether ``PUT /v1/agent/leave`` was called.
         self.left = False
+        self._leave_listeners: list[Callable[[], None]] = []
         #: service IDs registered without ``Tags`` (Go's nil slice: ``null``
         #: in the check lists of ``/v1/agent/health/service``).
         self._nil_tags: set[str] = set()
@@ -1412,7 +1413,16 @@ class AgentPart:
     def _leave(self, req: FakeRequest) -> Reply:
         require(req, "agent", self.node, "write")
         self.left = True
+        # agent_endpoint.go AgentLeave: Leave, then ShutdownAgent; the
+        # answer goes out first, then whoever serves the agent stops.
+        clock: Any = self.core.clock
+        for listener in list(self._leave_listeners):
+            clock.callLater(0, listener)
         return Reply(b"", json=False)
+
+    def add_leave_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (soon, on the clock) after ``PUT /v1/agent/leave``."""
+        self._leave_listeners.append(listener)
 
     # checks
 
