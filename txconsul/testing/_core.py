@@ -44,12 +44,12 @@ _GO_MAX_DURATION = (2**63 - 1) / 1e9
 #: underscores, no other Unicode digits).
 _UINT_RE = re.compile(r"[0-9]+\Z")
 
+DEFAULT_QUERY_TIME = 300.0
+MAX_QUERY_TIME = 600.0
+
 #: The Consul version the fake reports (``/v1/agent/self``, member tags,
 #: the ``consul-version`` node meta).
 CONSUL_VERSION = "1.20.0"
-
-DEFAULT_QUERY_TIME = 300.0
-MAX_QUERY_TIME = 600.0
 
 
 class HTTPError(Exception):

@@ -48,7 +48,7 @@ from txconsul.testing._core import HTTPError, decode_json_like_go, go_quote
 __all__ = [
     "GoType", "String", "Bool", "Int", "Uint", "Float", "AnyValue", "Duration",
     "GoDuration", "List", "Map", "Ptr", "Struct", "Opaque", "Field", "GoJSONError",
-    "decode", "decode_body", "parse_duration",
+    "decode", "decode_body", "parse_duration", "format_duration",
 ]
 
 
@@ -517,6 +517,32 @@ def parse_duration(text: str) -> float:
             raise GoJSONError(f"time: invalid duration {go_quote(orig)}")
     total = int(acc)  # Go truncates fractional nanoseconds
     return (-total if neg else total) / 1e9
+
+
+def format_duration(seconds: float) -> str:
+    """Go's ``time.Duration.String`` for a duration in seconds (``"10s"``, ``"1m30s"``, ``"500ms"``)."""
+    ns = int(round(seconds * 1e9))
+    if ns == 0:
+        return "0s"
+    sign = "-" if ns < 0 else ""
+    ns = abs(ns)
+    if ns < 1_000_000_000:
+        for unit, size in (("ms", 1_000_000), ("\u00b5s", 1_000), ("ns", 1)):
+            if ns >= size:
+                whole, frac = divmod(ns, size)
+                text = str(whole)
+                if frac:
+                    text += "." + str(frac).rjust(len(str(size)) - 1, "0").rstrip("0")
+                return sign + text + unit
+    hours, rest = divmod(ns, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    secs, frac = divmod(rest, 1_000_000_000)
+    text = str(secs) + ("." + str(frac).rjust(9, "0").rstrip("0") if frac else "") + "s"
+    if hours:
+        return f"{sign}{hours}h{minutes}m{text}"
+    if minutes:
+        return f"{sign}{minutes}m{text}"
+    return sign + text
 
 
 # -- entry points -------------------------------------------------------------

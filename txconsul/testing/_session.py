@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from ._acl import require
 from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_go_duration, parse_query_options
-from ._gojson import decode_body
+from ._gojson import decode_body, format_duration
 from ._shapes import SESSION
 
 DEFAULT_LOCK_DELAY = 15.0
@@ -158,12 +158,10 @@ class SessionPart:
             # session_ttl_min (10s unless configured).
             ttl_min = getattr(core, "session_ttl_min", MIN_TTL)
             if ttl != 0 and not (ttl_min <= ttl <= MAX_TTL):
-                from ._agent import go_duration
-
                 raise HTTPError(
                     500,
                     f"Invalid Session TTL '{int(round(ttl * 1e9))}', must be between "
-                    f"[{go_duration(ttl_min)}=24h0m0s]",
+                    f"[{format_duration(ttl_min)}=24h0m0s]",
                 )
         node_checks = fields["NodeChecks"]
         service_checks = fields["ServiceChecks"]
