@@ -168,3 +168,55 @@ class LeaveProcessTests(TestCase):
                     closed = True
                     break
             self.assertTrue(closed, "the slow client was not disconnected")
+
+
+class ConnectionLimitTests(SynchronousTestCase):
+    """Consul's per-client connection limit (limits.http_max_conns_per_client)."""
+
+    def connect(self, site: Any, host: str) -> tuple[Any, StringTransport]:
+        """One connection from ``host``."""
+        from twisted.internet.address import IPv4Address
+
+        proto = site.buildProtocol(None)
+        proto.callLater = Clock().callLater
+        transport = StringTransport(peerAddress=IPv4Address("TCP", host, 40000))
+        proto.makeConnection(transport)
+        return proto, transport
+
+    def site(self, limit: int) -> Any:
+        """A consul-fake site with the given limit."""
+        o = tap.Options()
+        o.parseOptions(["--http-max-conns-per-client", str(limit)])
+        site = tap.QuietSite(tap.build_fake(o, Clock()).resource())
+        site.max_conns_per_client = o["http-max-conns-per-client"]
+        return site
+
+    def test_over_limit_gets_429(self) -> None:
+        """The connection past the limit gets a bare 429 and is closed; other clients are not affected."""
+        site = self.site(2)
+        first = [self.connect(site, "10.0.0.1") for _ in range(2)]
+        proto, transport = self.connect(site, "10.0.0.1")
+        self.assertEqual(transport.value(), b"HTTP/1.1 429 Too Many Requests\r\n\r\n")
+        self.assertTrue(transport.disconnecting)
+        proto.dataReceived(b"GET /v1/status/leader HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(transport.value(), b"HTTP/1.1 429 Too Many Requests\r\n\r\n")
+        _, other = self.connect(site, "10.0.0.2")
+        self.assertFalse(other.disconnecting)
+        # One closes: the client may connect again.
+        first[0][0].connectionLost(None)
+        _, again = self.connect(site, "10.0.0.1")
+        self.assertFalse(again.disconnecting)
+
+    def test_zero_is_unlimited(self) -> None:
+        """0 disables the limit."""
+        site = self.site(0)
+        transports = [self.connect(site, "10.0.0.1")[1] for _ in range(300)]
+        self.assertFalse(any(t.disconnecting for t in transports))
+
+    def test_default_and_bad_values(self) -> None:
+        """The default is Consul's 200; negative or non-numbers are usage errors."""
+        o = tap.Options()
+        o.parseOptions([])
+        self.assertEqual(o["http-max-conns-per-client"], 200)
+        for bad in ("-1", "many", "1.5"):
+            self.assertRaises(UsageError, tap.Options().parseOptions, ["--http-max-conns-per-client", bad])

@@ -27,6 +27,12 @@ from txconsul.testing._gojson import GoJSONError, parse_duration
 #: that a client dribbling header bytes cannot hold a connection forever.
 READ_HEADER_TIMEOUT = 5.0
 
+#: Consul's limits.http_max_conns_per_client default (agent/config/default.go):
+#: connections from one client IP beyond this are refused with a bare 429
+#: (hashicorp/go-connlimit's HTTPConnStateFuncWithDefault429Handler).
+HTTP_MAX_CONNS_PER_CLIENT = 200
+_TOO_MANY = b"HTTP/1.1 429 Too Many Requests\r\n\r\n"
+
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 _META_KEY = re.compile(r"[a-zA-Z0-9_-]+\Z")
 
@@ -53,6 +59,8 @@ class Options(usage.Options):
          "The smallest session TTL the server accepts, a Go duration (Consul's session_ttl_min)."],
         ["read-header-timeout", None, str(READ_HEADER_TIMEOUT),
          "Seconds a client may take to send its request headers (0: no limit)."],
+        ["http-max-conns-per-client", None, str(HTTP_MAX_CONNS_PER_CLIENT),
+         "Open connections allowed per client IP, as Consul's limits.http_max_conns_per_client (0: no limit)."],
     ]
     optFlags = [
         ["enable-script-checks", None, "Allow script (Args) checks to run."],
@@ -94,6 +102,13 @@ class Options(usage.Options):
         if not timeout >= 0:
             raise usage.UsageError("--read-header-timeout must be a number of seconds")
         self["read-header-timeout"] = timeout
+        try:
+            max_conns = int(self["http-max-conns-per-client"])
+        except ValueError:
+            raise usage.UsageError("--http-max-conns-per-client must be a whole number")
+        if max_conns < 0:
+            raise usage.UsageError("--http-max-conns-per-client must be a whole number")
+        self["http-max-conns-per-client"] = max_conns
 
     def __repr__(self) -> str:
         return "<consul-fake Options>"
@@ -112,15 +127,34 @@ class HeaderTimeoutChannel(HTTPChannel):
 
     _header_timer: Any = None
     _awaiting_headers = True
+    #: The site's per-client-IP connection counter (``None``: no limit).
+    _conns: Optional[dict[str, int]] = None
+    _client: Optional[str] = None
+    max_conns_per_client = 0
+
+    _refused = False
 
     def connectionMade(self) -> None:
-        """Start timing the first request's headers."""
+        """Refuse a client over its connection limit; else time the first request's headers."""
         super().connectionMade()
+        if self._conns is not None and self.max_conns_per_client:
+            peer = self.transport.getPeer() if self.transport is not None else None
+            client = getattr(peer, "host", None)
+            if client is not None:
+                if self._conns.get(client, 0) >= self.max_conns_per_client:
+                    self._refused = True
+                    self.transport.write(_TOO_MANY)
+                    self.transport.loseConnection()
+                    return
+                self._conns[client] = self._conns.get(client, 0) + 1
+                self._client = client
         self._awaiting_headers = True
         self._arm()
 
     def dataReceived(self, data: bytes) -> None:
         """Start the timer when a new request's first bytes arrive."""
+        if self._refused:
+            return
         if data and self._awaiting_headers and self._header_timer is None:
             self._arm()
         super().dataReceived(data)
@@ -137,8 +171,15 @@ class HeaderTimeoutChannel(HTTPChannel):
         super().requestDone(request)
 
     def connectionLost(self, reason: Any) -> None:
-        """Stop the timer."""
+        """Stop the timer; the connection no longer counts against its client."""
         self._disarm()
+        if self._client is not None and self._conns is not None:
+            left = self._conns.get(self._client, 1) - 1
+            if left > 0:
+                self._conns[self._client] = left
+            else:
+                self._conns.pop(self._client, None)
+            self._client = None
         super().connectionLost(reason)
 
     def _arm(self) -> None:
@@ -172,11 +213,17 @@ class QuietSite(Site):
     protocol = HeaderTimeoutChannel
     #: Seconds a client may take to send its request headers (0: no limit).
     header_timeout: float = READ_HEADER_TIMEOUT
+    #: Open connections allowed per client IP (0: no limit).
+    max_conns_per_client: int = HTTP_MAX_CONNS_PER_CLIENT
 
     def buildProtocol(self, addr: Any) -> Any:
-        """A :class:`HeaderTimeoutChannel` with this site's timeout."""
+        """A :class:`HeaderTimeoutChannel` with this site's limits."""
         channel = super().buildProtocol(addr)
         channel.header_timeout = self.header_timeout
+        channel.max_conns_per_client = self.max_conns_per_client
+        if not hasattr(self, "_conns_per_client"):
+            self._conns_per_client: dict[str, int] = {}
+        channel._conns = self._conns_per_client
         return channel
 
     def log(self, request: Any) -> None:
@@ -234,6 +281,7 @@ def makeService(options: Options) -> MultiService:
     site = QuietSite(fake.resource())
     site.displayTracebacks = False
     site.header_timeout = options["read-header-timeout"]
+    site.max_conns_per_client = options["http-max-conns-per-client"]
     top = FakeConsulService(fake)
     # PUT /v1/agent/leave: the agent leaves and the process exits, as a
     # Consul agent does (agent_endpoint.go AgentLeave -> ShutdownAgent).
