@@ -936,9 +936,8 @@ class AgentPart:
         """
         core = self.core
         idx = str(core.index)
-        members = str(len(core.catalog.nodes) and 1)
         serf = {
-            "members": members, "failed": "0", "left": "0", "health_score": "0",
+            "members": "1", "failed": "0", "left": "0", "health_score": "0",
             "member_time": "1", "event_time": "1", "query_time": "1", "intent_queue": "0",
             "event_queue": "0", "query_queue": "0", "encrypted": "false", "coordinate_resets": "0",
         }
