@@ -12,7 +12,9 @@ from typing import Any, Optional, cast
 from twisted.application import strports
 from twisted.application.service import MultiService
 from twisted.internet.interfaces import IProtocolFactory
+from twisted.internet.protocol import connectionDone
 from twisted.python import usage
+from twisted.python.failure import Failure
 from twisted.web.http import HTTPChannel
 from twisted.web.server import Site
 
@@ -137,14 +139,14 @@ class HeaderTimeoutChannel(HTTPChannel):
     def connectionMade(self) -> None:
         """Refuse a client over its connection limit; else time the first request's headers."""
         super().connectionMade()
-        if self._conns is not None and self.max_conns_per_client:
-            peer = self.transport.getPeer() if self.transport is not None else None
-            client = getattr(peer, "host", None)
+        transport: Any = self.transport
+        if self._conns is not None and self.max_conns_per_client and transport is not None:
+            client = getattr(transport.getPeer(), "host", None)
             if client is not None:
                 if self._conns.get(client, 0) >= self.max_conns_per_client:
                     self._refused = True
-                    self.transport.write(_TOO_MANY)
-                    self.transport.loseConnection()
+                    transport.write(_TOO_MANY)
+                    transport.loseConnection()
                     return
                 self._conns[client] = self._conns.get(client, 0) + 1
                 self._client = client
@@ -170,7 +172,7 @@ class HeaderTimeoutChannel(HTTPChannel):
         self._awaiting_headers = True
         super().requestDone(request)
 
-    def connectionLost(self, reason: Any) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         """Stop the timer; the connection no longer counts against its client."""
         self._disarm()
         if self._client is not None and self._conns is not None:
@@ -199,8 +201,9 @@ class HeaderTimeoutChannel(HTTPChannel):
 
     def _too_slow(self) -> None:
         self._header_timer = None
-        if self.transport is not None:
-            self.transport.abortConnection()
+        transport: Any = self.transport
+        if transport is not None:
+            transport.abortConnection()
 
 
 class QuietSite(Site):
@@ -210,7 +213,7 @@ class QuietSite(Site):
     Its channels drop clients that are too slow to send request headers.
     """
 
-    protocol = HeaderTimeoutChannel
+    protocol = HeaderTimeoutChannel  # type: ignore[assignment]
     #: Seconds a client may take to send its request headers (0: no limit).
     header_timeout: float = READ_HEADER_TIMEOUT
     #: Open connections allowed per client IP (0: no limit).
@@ -261,10 +264,11 @@ class FakeConsulService(MultiService):
 
     def leave(self) -> None:
         """The agent left: stop the reactor (which stops this service)."""
-        from twisted.internet import reactor
+        from twisted.internet import reactor as global_reactor
 
-        if reactor.running:  # type: ignore[attr-defined]
-            reactor.stop()  # type: ignore[attr-defined]
+        reactor: Any = global_reactor
+        if reactor.running:
+            reactor.stop()
 
     def stopService(self) -> Any:
         """Stop listening, then stop the fake's checks and reap their processes."""
