@@ -330,3 +330,25 @@ class EventSizeTests(RawCase):
         response, body = self.call("PUT", "/v1/event/fire/" + "n" * 200, b"x" * 380)
         self.assertEqual(response.code, 500)
         self.assertIn(b"exceeds configured limit of 512 bytes", body)
+
+
+class CatalogWeightsTests(RawCase):
+    """Catalog-registered weights as the state store keeps them."""
+
+    def weights(self, service: dict[str, Any]) -> Any:
+        """Register a service through the catalog; its ServiceWeights."""
+        self.ok("PUT", "/v1/catalog/register", {"Node": "n", "Address": "10.0.0.1", "Service": service})
+        return self.ok("GET", "/v1/catalog/service/" + service["Service"])[0]["ServiceWeights"]
+
+    def test_valid_kept_any_case(self) -> None:
+        """Valid weights are kept, whatever the case of their keys."""
+        self.assertEqual(self.weights({"Service": "a", "Weights": {"passing": 5, "WARNING": 2}}),
+                         {"Passing": 5, "Warning": 2})
+
+    def test_invalid_or_missing_become_one(self) -> None:
+        """Missing weights and weights failing ValidateWeights read back as {1, 1}."""
+        self.assertEqual(self.weights({"Service": "b"}), {"Passing": 1, "Warning": 1})
+        self.assertEqual(self.weights({"Service": "c", "Weights": {"Passing": 0, "Warning": 3}}),
+                         {"Passing": 1, "Warning": 1})
+        self.assertEqual(self.weights({"Service": "d", "Weights": {"Passing": 70000}}),
+                         {"Passing": 1, "Warning": 1})

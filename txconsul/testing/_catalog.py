@@ -400,6 +400,13 @@ class CatalogPart:
         """Create or replace a service (``service['ID']``) on ``node``."""
         key = (node, service["ID"])
         old = self.services.get(key)
+        weights = service.get("Weights")
+        if not (isinstance(weights, dict) and _valid_weights(weights)):
+            # structs.go NodeService.ToServiceNode, which the state store
+            # keeps: missing weights, or weights failing ValidateWeights,
+            # become {1, 1}.
+            weights = {"Passing": 1, "Warning": 1}
+        folded = {str(k).lower(): v for k, v in weights.items()}
         entry = {
             "ID": service["ID"],
             "Service": service["Service"],
@@ -407,7 +414,7 @@ class CatalogPart:
             "Address": service.get("Address") or "",
             "Meta": dict(service.get("Meta") or {}),
             "Port": service.get("Port") or 0,
-            "Weights": dict(service.get("Weights") or {"Passing": 1, "Warning": 1}),
+            "Weights": {"Passing": folded.get("passing") or 0, "Warning": folded.get("warning") or 0},
             "EnableTagOverride": bool(service.get("EnableTagOverride", False)),
             "CreateIndex": old["CreateIndex"] if old else idx,
             "ModifyIndex": idx,
@@ -900,6 +907,13 @@ class CatalogPart:
 
 
 # -- case-insensitive, snake_case-tolerant bodies (Consul decodes them so) --------
+
+def _valid_weights(weights: dict[str, Any]) -> bool:
+    """structs.go ValidateWeights (case-insensitive keys, as decoded)."""
+    folded = {str(k).lower(): v for k, v in weights.items()}
+    passing, warning = folded.get("passing") or 0, folded.get("warning") or 0
+    return 1 <= passing <= 65535 and 0 <= warning <= 65535
+
 
 def _canon(names: list[str]) -> dict[str, str]:
     return {n.lower().replace("_", ""): n for n in names}
