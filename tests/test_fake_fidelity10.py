@@ -352,3 +352,13 @@ class CatalogWeightsTests(RawCase):
                          {"Passing": 1, "Warning": 1})
         self.assertEqual(self.weights({"Service": "d", "Weights": {"Passing": 70000}}),
                          {"Passing": 1, "Warning": 1})
+
+
+class AgentWeightsTests(RawCase):
+    """The agent validates weights with ValidateWeights' three rules."""
+
+    def test_weight_above_65535(self) -> None:
+        """A weight above 65535 is a 400 naming the DNS weight range."""
+        response, body = self.call("PUT", "/v1/agent/service/register",
+                                   {"Name": "w", "Weights": {"Passing": 70000, "Warning": 1}})
+        self.assertEqual((response.code, body), (400, b"Invalid Weights: DNS Weight must be between 0 and 65535"))

@@ -1118,6 +1118,9 @@ class AgentPart:
                 raise HTTPError(400, "Invalid Weights: Passing must be greater than 0")
             if weights["Warning"] < 0:
                 raise HTTPError(400, "Invalid Weights: Warning must be greater or equal than 0")
+            if weights["Passing"] > 65535 or weights["Warning"] > 65535:
+                # structs.go ValidateWeights' third rule.
+                raise HTTPError(400, "Invalid Weights: DNS Weight must be between 0 and 65535")
         else:
             weights = {"Passing": 1, "Warning": 1}
         meta = dict(meta or {})
