@@ -362,3 +362,31 @@ class AgentWeightsTests(RawCase):
         response, body = self.call("PUT", "/v1/agent/service/register",
                                    {"Name": "w", "Weights": {"Passing": 70000, "Warning": 1}})
         self.assertEqual((response.code, body), (400, b"Invalid Weights: DNS Weight must be between 0 and 65535"))
+
+
+class DeepNestingTests(RawCase):
+    """Deeply nested JSON is Go's "exceeded max depth" 400, never a crash."""
+
+    def test_deep_arrays(self) -> None:
+        """Every decoding endpoint answers 400 to 100000 nested arrays (Go: depth > 10000)."""
+        body = b"[" * 100000 + b"]" * 100000
+        for method, path, prefix in (
+            ("PUT", "/v1/agent/service/register", b"Request decode failed: "),
+            ("PUT", "/v1/agent/check/register", b"Request decode failed: "),
+            ("PUT", "/v1/agent/check/update/c", b"Request decode failed: "),
+            ("PUT", "/v1/catalog/register", b"Request decode failed: "),
+            ("PUT", "/v1/catalog/deregister", b"Request decode failed: "),
+            ("PUT", "/v1/session/create", b"Request decode failed: "),
+            ("PUT", "/v1/coordinate/update", b"Request decode failed: "),
+            ("POST", "/v1/query", b"Request decode failed: "),
+            ("PUT", "/v1/txn", b"Failed to parse body: "),
+        ):
+            response, text = self.call(method, path, body)
+            self.assertEqual((response.code, text), (400, prefix + b"exceeded max depth"), path)
+
+    def test_nesting_python_can_walk(self) -> None:
+        """Moderate nesting decodes normally: here a type error for the top-level array."""
+        body = b"[" * 200 + b"]" * 200
+        response, text = self.call("PUT", "/v1/agent/service/register", body)
+        self.assertEqual(response.code, 400)
+        self.assertIn(b"cannot unmarshal array into Go value", text)

@@ -283,6 +283,11 @@ def decode_json_like_go(body: bytes) -> Any:
     try:
         value, _ = decoder.raw_decode(text, start)
         return value
+    except RecursionError:
+        # Go's scanner allows 10000 nested levels (encoding/json
+        # maxNestingDepth), then fails with "exceeded max depth"; Python's
+        # parser gives up sooner, and the fake answers Go's text from there.
+        raise HTTPError(400, "Request decode failed: exceeded max depth")
     except json.JSONDecodeError as e:
         pos = e.pos
         if pos >= len(text) or e.msg.startswith("Unterminated string"):

@@ -198,6 +198,8 @@ class TxnPart:
             raise _parse_error("EOF")
         try:
             raw = json.loads(body)
+        except RecursionError:
+            raise _parse_error("exceeded max depth")
         except ValueError as e:
             raise _parse_error(str(e))
         if raw is None:
