@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from tests.test_fake_agent_fidelity import RawCase
 
@@ -390,3 +391,22 @@ class DeepNestingTests(RawCase):
         response, text = self.call("PUT", "/v1/agent/service/register", body)
         self.assertEqual(response.code, 400)
         self.assertIn(b"cannot unmarshal array into Go value", text)
+
+
+class DeepExpressionTests(RawCase):
+    """Filters and regular expressions nested too deeply are refused, not crashes."""
+
+    def test_filter(self) -> None:
+        """A filter nested past what the fake's parser follows is a 400."""
+        deep = quote("(" * 1500 + 'Node == "a"' + ")" * 1500)
+        for path in ("/v1/catalog/services", "/v1/catalog/nodes", "/v1/agent/services", "/v1/health/state/any"):
+            response, body = self.call("GET", f"{path}?filter={deep}")
+            self.assertEqual((response.code, body),
+                             (400, b"Failed to create boolean expression evaluator: expression nests too deeply"))
+
+    def test_event_filter_regexp(self) -> None:
+        """An event node filter nesting too deeply is Go's regexp error (a 500, as other bad filters)."""
+        response, body = self.call("PUT", "/v1/event/fire/x?node=" + quote("(" * 3000))
+        self.assertEqual(response.code, 500)
+        self.assertTrue(body.startswith(b"Invalid node filter: error parsing regexp: expression nests too deeply"))
+        self.assertEqual(self.ok("GET", "/v1/event/list"), [])

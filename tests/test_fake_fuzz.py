@@ -36,7 +36,8 @@ PARAM_NAMES = [
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
 NUMBERS = st.one_of(st.integers(-(2**70), 2**70).map(str), st.sampled_from(["1.5", "1e3", "-0", "10s", "5m", "abc", ""]))
-PARAM_VALUES = st.one_of(TEXT, NUMBERS, st.sampled_from(["true", "false", "1", "0", "Service.Tags contains \"a\""]))
+PARAM_VALUES = st.one_of(TEXT, NUMBERS, st.sampled_from(["true", "false", "1", "0", "Service.Tags contains \"a\"",
+                                                          "(" * 1500, "not " * 1500 + "Node", "(" * 3000]))
 QUERIES = st.lists(st.tuples(st.sampled_from(PARAM_NAMES), PARAM_VALUES), max_size=4)
 
 JSON = st.recursive(
@@ -175,6 +176,10 @@ class FuzzTests(SynchronousTestCase):
     def send(self, method: str, path: str, query: list[tuple[str, str]], body: bytes,
              token: Optional[str]) -> tuple[int, bytes, bool]:
         """(status, body, answered without the clock moving)."""
+        # The in-memory server is twisted.web's, whose request line limit
+        # is 16 KB (the process allows Go's 1 MB).
+        while query and len("&".join(f"{quote(k)}={quote(v)}" for k, v in query)) > 12000:
+            query = query[:-1]
         qs = "&".join(f"{quote(k)}={quote(v)}" for k, v in query)
         url = "http://127.0.0.1:8500" + path + ("?" + qs if qs else "")
         headers = {"X-Consul-Token": token} if token else {}

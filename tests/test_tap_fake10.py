@@ -101,6 +101,13 @@ class HeaderTimeoutTests(SynchronousTestCase):
         self.assertFalse(transport.disconnecting)
         proto.connectionLost(None)
 
+    def test_long_request_line_served(self) -> None:
+        """A 100 KB request line is served, as Go's 1 MB header limit allows (twisted's default is 16 KB)."""
+        proto, transport, clock = self.channel()
+        proto.dataReceived(b"GET /v1/status/leader?x=" + b"a" * 100000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertIn(b"200 OK", transport.value())
+        proto.connectionLost(None)
+
     def test_zero_disables(self) -> None:
         """A timeout of 0 never drops anyone."""
         proto, transport, clock = self.channel(timeout=0)

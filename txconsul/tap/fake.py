@@ -127,6 +127,13 @@ class HeaderTimeoutChannel(HTTPChannel):
     #: Seconds; 0 or ``None`` disables the timer.
     header_timeout: Optional[float] = READ_HEADER_TIMEOUT
 
+    #: Go's http.Server reads up to MaxHeaderBytes (Consul's
+    #: http_max_header_bytes, 0 meaning Go's 1 MB default) plus 4096 bytes
+    #: of slack for the request line and headers; twisted.web's default is
+    #: 16 KB, which long ``?filter=`` expressions exceed.
+    MAX_LENGTH = (1 << 20) + 4096
+    totalHeadersSize = (1 << 20) + 4096
+
     _header_timer: Any = None
     _awaiting_headers = True
     #: The site's per-client-IP connection counter (``None``: no limit).

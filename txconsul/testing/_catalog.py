@@ -214,6 +214,8 @@ def compile_filter(text: str) -> Callable[[Any], bool]:
                 rx = re.compile(literal())
             except re.error as e:
                 raise FilterError(str(e))
+            except RecursionError:
+                raise FilterError("expression nests too deeply")
             return lambda x: (isinstance(_resolve(x, path), str) and rx.search(_resolve(x, path)) is not None) != negate
         raise FilterError(f"unknown operator {op[1]!r}")
 
@@ -232,6 +234,10 @@ def apply_filter(req: FakeRequest, items: list[Any]) -> list[Any]:
         predicate = compile_filter(text)
     except FilterError as e:
         raise HTTPError(400, f"Failed to create boolean expression evaluator: {e}")
+    except RecursionError:
+        # Nesting the fake's recursive parser cannot follow (go-bexpr's
+        # generated parser has no such limit): refused, never a crash.
+        raise HTTPError(400, "Failed to create boolean expression evaluator: expression nests too deeply")
     return [item for item in items if predicate(item)]
 
 

@@ -98,6 +98,9 @@ def _compile(pattern: str, what: str) -> "re.Pattern[str]":
         return re.compile(pattern)
     except re.error as e:
         raise HTTPError(500, f"Invalid {what} filter: error parsing regexp: {e}")
+    except RecursionError:
+        # Go's regexp/syntax refuses nesting deeper than 1000 with this code.
+        raise HTTPError(500, f"Invalid {what} filter: error parsing regexp: expression nests too deeply: `{pattern}`")
 
 
 def validate_params(node: str, service: str, tag: str) -> tuple[Any, Any, Any]:

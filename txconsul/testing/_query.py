@@ -250,6 +250,12 @@ class _Template:
                 self.regexp = re.compile(pattern)
             except re.error as e:
                 raise HTTPError(500, f"failed compiling template: Bad Regexp: error parsing regexp: {e}")
+            except RecursionError:
+                raise HTTPError(
+                    500,
+                    f"failed compiling template: Bad Regexp: error parsing regexp: "
+                    f"expression nests too deeply: `{pattern}`",
+                )
         # A test render with the bare prefix catches bad interpolations.
         self.render(query["Name"], prefix="failed compiling template: ")
 
