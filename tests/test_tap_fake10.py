@@ -17,7 +17,7 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.usage import UsageError
-from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
 from txconsul import Consul
 from txconsul.tap import fake as tap
@@ -64,6 +64,31 @@ class OptionTests(SynchronousTestCase):
             ["--read-header-timeout", "-1"],
         ):
             self.assertRaises(UsageError, tap.Options().parseOptions, args)
+
+
+class ACLEnabledOptionTests(SynchronousTestCase):
+    """--acl-enabled: ACLs on, not yet bootstrapped."""
+
+    def test_excludes_master_token(self) -> None:
+        """With a master token ACLs are bootstrapped already: the two options conflict."""
+        self.assertRaises(UsageError, tap.Options().parseOptions,
+                          ["--acl-enabled", "--acl-master-token", "root"])
+
+    def test_fresh_cluster(self) -> None:
+        """The fake has ACLs enabled and PUT /v1/acl/bootstrap hands out the first token."""
+        if not tap._fake_accepts("acl_enabled"):
+            raise SkipTest("this FakeConsul has no acl_enabled (ACLs on, not bootstrapped)")
+        from treq.testing import StubTreq
+
+        o = tap.Options()
+        o.parseOptions(["--acl-enabled"])
+        fake = tap.build_fake(o, Clock())
+        self.assertTrue(fake.acl.enabled)
+        treq = StubTreq(fake.resource())
+        d = treq.put("http://127.0.0.1:8500/v1/acl/bootstrap")
+        treq.flush()
+        response = self.successResultOf(d)
+        self.assertEqual(response.code, 200)
 
 
 class HeaderTimeoutTests(SynchronousTestCase):

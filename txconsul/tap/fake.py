@@ -66,6 +66,9 @@ class Options(usage.Options):
     ]
     optFlags = [
         ["enable-script-checks", None, "Allow script (Args) checks to run."],
+        ["acl-enabled", None,
+         "Enable ACLs without a management token: a fresh cluster, not yet bootstrapped "
+         "(PUT /v1/acl/bootstrap makes the first token)."],
     ]
 
     def __init__(self) -> None:
@@ -88,6 +91,12 @@ class Options(usage.Options):
         """Validate option combinations."""
         if self["acl-default-policy"] not in ("allow", "deny"):
             raise usage.UsageError("--acl-default-policy must be 'allow' or 'deny'")
+        if self["acl-enabled"]:
+            if self["acl-master-token"] is not None:
+                raise usage.UsageError("--acl-enabled and --acl-master-token exclude each other: "
+                                       "a master token means ACLs are already bootstrapped")
+            if not _fake_accepts("acl_enabled"):
+                raise usage.UsageError("--acl-enabled needs a FakeConsul that supports acl_enabled")
         if self["node-id"] is not None and not _UUID.match(self["node-id"]):
             raise usage.UsageError(f"--node-id must be a UUID, not {self['node-id']!r}")
         try:
@@ -114,6 +123,13 @@ class Options(usage.Options):
 
     def __repr__(self) -> str:
         return "<consul-fake Options>"
+
+
+def _fake_accepts(name: str) -> bool:
+    """Whether :class:`FakeConsul` takes the keyword argument ``name``."""
+    import inspect
+
+    return name in inspect.signature(FakeConsul).parameters
 
 
 class HeaderTimeoutChannel(HTTPChannel):
@@ -254,6 +270,8 @@ def build_fake(options: Options, reactor: Any) -> FakeConsul:
         node_meta=dict(options["node-meta"]),
         session_ttl_min=options["session-ttl-min"],
     )
+    if options["acl-enabled"]:
+        kwargs["acl_enabled"] = True
     return FakeConsul(reactor, **kwargs)
 
 
