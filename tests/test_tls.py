@@ -620,3 +620,17 @@ class SchemeMismatchTests(_ServerMixin, TestCase):
         e = yield self.assertFailure(c.http.request("GET", "/v1/status/leader"), TLSMismatch)
         self.assertIn("use scheme 'http'", str(e))
         self.assertNotIn("\n", str(e))
+
+    @inlineCallbacks
+    def test_real_handshake_is_seen(self) -> Any:
+        """A completed TLS handshake reaches the connection, so the stall check never fires on it."""
+        port = self.serve_tls(self.pki)
+        c = Consul(host="127.0.0.1", port=port, scheme="https", verify=self.pki.ca, environ={})
+        self.addCleanup(c.close)
+        response = yield c.http.request("GET", "/v1/status/leader")
+        self.assertEqual(response.json(), LEADER)
+        pool = c.http.pool
+        assert pool is not None
+        self.assertTrue(pool.tls)
+        self.assertTrue(pool._all)
+        self.assertTrue(all(conn.handshake_done for conn in pool._all))
