@@ -21,6 +21,7 @@ from ._coordinate import CoordinatePart
 from ._core import FakeCore, FakeResource, Route
 from ._event import EventPart
 from ._kv import KVPart
+from ._memory import MemoryEndpoint
 from ._operator import OperatorPart
 from ._query import QueryPart
 from ._session import SessionPart
@@ -100,6 +101,11 @@ class FakeConsul:
     :param reactor: the reactor HTTP and TCP checks connect with (checks
         only run when it is given); ``clock`` still schedules them.
     :param seed: seeds the generator of IDs and blocking jitter.
+    :param node_id: the agent's node ID (a UUID; random when ``None``).
+    :param node_meta: the agent's node metadata (``node_meta`` in Consul's
+        configuration), beside the ``consul-*`` keys the agent sets itself.
+    :param session_ttl_min: the smallest session TTL, in seconds (Consul's
+        ``session_ttl_min`` server setting, 10 s by default).
     """
 
     def __init__(
@@ -115,6 +121,9 @@ class FakeConsul:
         min_check_interval: float = 1.0,
         reactor: Any = None,
         seed: Optional[int] = None,
+        node_id: Optional[str] = None,
+        node_meta: Optional[dict[str, str]] = None,
+        session_ttl_min: float = 10.0,
     ) -> None:
         self.clock = clock if clock is not None else Clock()
         # Clock provides IReactorTime through @implementer, which mypy cannot see.
@@ -127,6 +136,9 @@ class FakeConsul:
         core.reactor = reactor
         core.enable_script_checks = enable_script_checks
         core.min_check_interval = min_check_interval
+        core.node_id = node_id
+        core.node_meta = dict(node_meta or {})
+        core.session_ttl_min = session_ttl_min
         self.acl = core.acl = ACLSystem(core, acl_master_token, acl_default_policy)
         self.catalog = core.catalog = CatalogPart(core)
         self.agent_state = core.agent = AgentPart(core)
@@ -176,16 +188,30 @@ class FakeConsul:
         self.core.add_async_listener(agent.flush)
         return agent
 
+    def endpoint(self) -> MemoryEndpoint:
+        """
+        An in-memory ``IStreamClientEndpoint`` to this agent: real HTTP/1.1
+        bytes, no sockets, pumped automatically.
+        """
+        return MemoryEndpoint(self.resource())
+
     def client(self, **kwargs: Any) -> Any:
         """
         A :class:`txconsul.Consul` wired to this agent in memory, on
         ``self.clock``.  Keyword arguments go to ``Consul``.
+
+        Requests run through the client's own connection pool, request
+        encoding and response parsing (the production path) over
+        :meth:`endpoint`.  Pass ``http_agent=fake.agent()`` for the
+        twisted.web ``IAgent`` adapter instead.
         """
         from txconsul import Consul
 
         kwargs.setdefault("reactor", self.clock)
         kwargs.setdefault("environ", {})
-        return Consul(http_agent=self.agent(), **kwargs)
+        if "http_agent" not in kwargs:
+            kwargs.setdefault("endpoint", self.endpoint())
+        return Consul(**kwargs)
 
     def changed(self) -> None:
         """
