@@ -174,6 +174,11 @@ class _Cache(Service):
     # -- public
 
     @property
+    def consul(self) -> Any:
+        """The :class:`txconsul.Consul` the cache queries."""
+        return self._consul
+
+    @property
     def is_ready(self) -> bool:
         """Whether a first answer has come."""
         return self._ready

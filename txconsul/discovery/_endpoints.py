@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 from twisted.internet.defer import CancelledError, Deferred, inlineCallbacks
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.error import ConnectError
+from twisted.internet.defer import TimeoutError as DeferredTimeoutError
 from twisted.internet.interfaces import IListeningPort, IStreamClientEndpoint, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -171,9 +172,9 @@ class ConsulClientEndpoint:
                 waiting.addTimeout(self.ready_timeout, self._reactor)
             try:
                 yield waiting
-            except CancelledError:
+            except (CancelledError, DeferredTimeoutError):
                 if state["cancelled"]:
-                    raise
+                    raise CancelledError() from None
                 raise ServiceUnavailable(
                     service, f"no answer from Consul within {self.ready_timeout}s"
                 ) from None
@@ -192,11 +193,11 @@ class ConsulClientEndpoint:
             d = state["inner"] = self.endpoint_for(instance).connect(factory)
             try:
                 protocol = yield d
-            except CancelledError:
-                if state["cancelled"]:
-                    raise
-                failures.append(Failure())
             except Exception:
+                if state["cancelled"]:
+                    # HostnameEndpoint fails a cancelled attempt with
+                    # ConnectingCancelledError: the caller asked, say so.
+                    raise CancelledError() from None
                 failures.append(Failure())
                 log.info(
                     "connecting to {service} at {address}:{port} failed: {error}",

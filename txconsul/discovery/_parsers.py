@@ -230,6 +230,12 @@ def parse_server(reactor: Any, *args: str, **options: str) -> ConsulServerEndpoi
     """
     from twisted.internet.endpoints import serverFromString
 
+    # Twisted splits each segment at its first "=": a wrapped description
+    # with an unescaped "=" (tcp\:80\:interface=::1) arrives as an option
+    # whose name holds the escaped colons.  Put it back together.
+    pieces = [k for k in options if ":" in k]
+    if not args and len(pieces) == 1:
+        args = (f"{pieces[0]}={options.pop(pieces[0])}",)
     if len(args) != 1 or not args[0]:
         raise ValueError(
             "consul: server endpoint: give the wrapped endpoint, colons escaped, "
