@@ -31,6 +31,7 @@ from txconsul.discovery import (
     RoundRobinPicker,
     ServiceUnavailable,
     WeightedPicker,
+    close_shared,
 )
 from txconsul.discovery import _parsers
 from txconsul.testing import FakeConsul
@@ -227,6 +228,27 @@ class ServerEndpointTests(_Base):
         self.successResultOf(port.stopListening())
         self.assertEqual(order, [("closed", False)])
 
+    def test_listen_fires_once_passing(self) -> None:
+        """listen() fires once the service is registered and its check passing."""
+        wrapped = TCP4ServerEndpoint(self.reactor, 8080)
+        ep = ConsulServerEndpoint(wrapped, self.consul, "web", clock=self.reactor)
+        self.successResultOf(ep.listen(self.factory))
+        _, healthy = self.successResultOf(self.consul.health.service("web", passing=True))
+        self.assertEqual([e["Service"]["ID"] for e in healthy], ["web-8080"])
+
+    def test_listen_does_not_wait_forever(self) -> None:
+        """With the agent unreachable, listen() fires after registration_timeout; heartbeats go on."""
+        never = Consul("10.255.255.1", 1, reactor=self.reactor, environ={})
+        wrapped = TCP4ServerEndpoint(self.reactor, 8080)
+        ep = ConsulServerEndpoint(wrapped, never, "web", registration_timeout=3)
+        d = ep.listen(self.factory)
+        self.reactor.advance(2.9)
+        self.assertNoResult(d)
+        self.reactor.advance(0.1)
+        port = self.successResultOf(d)
+        self.assertTrue(port.registration.running)
+        self.assertFalse(port.registration.registered)
+
     def test_bad_name(self) -> None:
         """A server endpoint needs a service name."""
         wrapped = TCP4ServerEndpoint(self.reactor, 8080)
@@ -263,6 +285,22 @@ class ParserTests(SynchronousTestCase):
         self.assertIsInstance(b.picker, WeightedPicker)
         self.assertEqual(a.attempts, 3)
         self.assertIs(a.cache, b.cache)
+
+    def test_environment_change_gives_new_client(self) -> None:
+        """A string parsed after CONSUL_HTTP_ADDR changed uses the new address."""
+        a = clientFromString(self.reactor, "consul:web")
+        os.environ["CONSUL_HTTP_ADDR"] = "10.4.4.4:8500"
+        b = clientFromString(self.reactor, "consul:web")
+        self.assertEqual(b.cache.consul.config.address, "10.4.4.4:8500")
+        self.assertIsNot(a.cache, b.cache)
+
+    def test_close_shared(self) -> None:
+        """close_shared stops the caches the strings made and forgets their clients."""
+        ep = clientFromString(self.reactor, "consul:web")
+        ep.cache.startService()
+        self.successResultOf(close_shared(self.reactor))
+        self.assertFalse(ep.cache.running)
+        self.assertIsNot(clientFromString(self.reactor, "consul:web").cache, ep.cache)
 
     def test_agent_option(self) -> None:
         """agent= replaces CONSUL_HTTP_ADDR (any of its forms)."""

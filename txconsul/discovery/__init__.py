@@ -14,6 +14,7 @@ from ._endpoints import (
     ServiceUnavailable,
     consul_from_environment,
 )
+from ._parsers import close_shared
 from ._pick import PICKERS, RandomPicker, RoundRobinPicker, WeightedPicker, make_picker
 from ._retry import Retrying, is_retryable, retry_clients
 
@@ -35,6 +36,7 @@ __all__ = [
     "ServiceName",
     "ServiceUnavailable",
     "WeightedPicker",
+    "close_shared",
     "consul_from_environment",
     "is_retryable",
     "make_picker",

@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import attr
 from twisted.application.service import Service
-from twisted.internet.defer import CancelledError, Deferred, inlineCallbacks, maybeDeferred
+from twisted.internet.defer import CancelledError, Deferred, inlineCallbacks, maybeDeferred, succeed
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -243,10 +243,11 @@ class _Cache(Service):
         self._watch = self._make_watch()
         self._watch.startService()
 
-    def stopService(self) -> Optional[Deferred]:
+    def stopService(self) -> Deferred:
         """
         Stop following; :attr:`value` keeps the last answer.  ``ready()``
-        Deferreds still waiting fail with :class:`CacheStopped`.
+        Deferreds still waiting fail with :class:`CacheStopped`.  Returns a
+        Deferred that fires once stopped.
         """
         super().stopService()
         watch, self._watch = self._watch, None
@@ -254,8 +255,8 @@ class _Cache(Service):
         for d in waiting:
             d.errback(CacheStopped(f"{self!r} stopped before its first answer"))
         if watch is None:
-            return None
-        return watch.stopService()
+            return succeed(None)
+        return maybeDeferred(watch.stopService)
 
     # -- from the watch
 

@@ -262,8 +262,10 @@ class ConsulServerEndpoint:
     (:class:`~txconsul.recipes.ServiceRegistration`); stopping the port
     deregisters it before the port closes.
 
-    The registration runs in the background: listening does not wait for
-    the agent, and a failed registration is retried on every heartbeat.
+    :meth:`listen` fires once the service is registered and passing (so
+    that a client may find it at once), or once ``registration_timeout``
+    passed or the registration failed: a failed registration is retried on
+    every heartbeat, and never makes listening fail.
 
     :param wrapped: the ``IStreamServerEndpoint`` to listen on.
     :param consul: a :class:`txconsul.Consul` (the local agent).
@@ -280,6 +282,8 @@ class ConsulServerEndpoint:
     :param deregister_critical_after: let Consul remove the service after
         its check has been critical this long.
     :param clock: the clock of the heartbeat (``consul.reactor`` by default).
+    :param registration_timeout: the most seconds :meth:`listen` waits for
+        the first registration (10).
     """
 
     def __init__(
@@ -296,9 +300,13 @@ class ConsulServerEndpoint:
         ttl: Any = "10s",
         deregister_critical_after: Any = None,
         clock: Any = None,
+        registration_timeout: float = 10.0,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"invalid name {name!r}: must be a non-empty str")
+        if registration_timeout <= 0:
+            raise ValueError(f"invalid registration_timeout {registration_timeout!r}: must be > 0")
+        self.registration_timeout = registration_timeout
         self.wrapped = wrapped
         self.consul = consul
         self.name = name
@@ -330,9 +338,14 @@ class ConsulServerEndpoint:
         )
 
     def listen(self, protocolFactory: Any) -> "Deferred[RegisteredPort]":
-        """Listen, then register; fires with a :class:`RegisteredPort`."""
+        """
+        Listen, then register and mark the check passing; fires with a
+        :class:`RegisteredPort` once that first registration is done, or
+        after ``registration_timeout`` seconds, or when it failed (it is
+        retried on every heartbeat): listening never fails for Consul.
+        """
 
-        def listening(port: Any) -> RegisteredPort:
+        def listening(port: Any) -> Deferred:
             host = port.getHost()
             number = self.port if self.port is not None else getattr(host, "port", None)
             address = self.address
@@ -341,8 +354,31 @@ class ConsulServerEndpoint:
                 if isinstance(interface, str) and interface not in ("0.0.0.0", "::", ""):
                     address = interface
             registration = self._registration(number, address)
-            registration.startService()
-            return RegisteredPort(port, registration)
+            registered = RegisteredPort(port, registration)
+            done: Deferred = Deferred()
+
+            def first(result: Any) -> None:
+                if done.called:
+                    return
+                if timer.active():
+                    timer.cancel()
+                if isinstance(result, Failure):
+                    log.warn(
+                        "registering service {service_id} failed: {error}; retrying",
+                        service_id=registration.service_id, error=result.getErrorMessage(),
+                    )
+                registration.startService()
+                done.callback(registered)
+
+            clock = self.clock if self.clock is not None else self.consul.reactor
+            timer = clock.callLater(
+                self.registration_timeout,
+                lambda: first(Failure(DeferredTimeoutError(
+                    f"no answer within {self.registration_timeout}s"
+                ))),
+            )
+            registration.heartbeat().addBoth(first)
+            return done
 
         return self.wrapped.listen(protocolFactory).addCallback(listening)
 

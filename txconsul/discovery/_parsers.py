@@ -15,7 +15,7 @@ from typing import Any, Optional
 from ._cache import HealthCache, Instance
 from ._endpoints import ConsulClientEndpoint, ConsulServerEndpoint, consul_from_environment
 
-__all__ = ["CLIENT_HELP", "SERVER_HELP", "parse_client", "parse_server"]
+__all__ = ["CLIENT_HELP", "SERVER_HELP", "close_shared", "parse_client", "parse_server"]
 
 #: The client syntax, as ``python -m txconsul.discovery`` prints it.
 CLIENT_HELP = """\
@@ -86,8 +86,15 @@ def _unknown(kind: str, options: dict[str, Any], known: tuple[str, ...]) -> None
         )
 
 
+def _client_key(reactor: Any, agent: Optional[str]) -> tuple[Any, ...]:
+    # The environment is part of the key: a client made before a CONSUL_*
+    # variable changed is not handed out after.
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("CONSUL_")))
+    return ("client", id(reactor), agent, env)
+
+
 def _client_for(reactor: Any, agent: Optional[str]) -> Any:
-    key = ("client", id(reactor), agent)
+    key = _client_key(reactor, agent)
     held = _shared.get(key)
     if held is not None and held[0] is reactor:
         return held[1]
@@ -99,13 +106,33 @@ def _client_for(reactor: Any, agent: Optional[str]) -> Any:
 
 
 def _release(key: tuple[Any, ...]) -> Any:
-    """At reactor shutdown: stop the caches of this client, close it."""
+    """Stop the caches of the client under ``key`` and close it."""
+    from twisted.internet.defer import gatherResults, maybeDeferred
+
     held = _shared.pop(key, None)
     if held is None:
         return None
-    for other in [k for k in _shared if k[0] == "cache" and k[1] == key]:
-        _shared.pop(other)[1].stopService()
-    return held[1].close()
+    stopping = [
+        maybeDeferred(_shared.pop(other)[1].stopService)
+        for other in [k for k in _shared if k[0] == "cache" and k[1] == key]
+    ]
+    return gatherResults(stopping).addBoth(lambda _: held[1].close())
+
+
+def close_shared(reactor: Any = None) -> Any:
+    """
+    Stop the caches and close the clients that ``consul:`` endpoint strings
+    made (for ``reactor``, or for every reactor); a Deferred that fires when
+    done.  This happens by itself when the reactor shuts down; call it to
+    let go of them earlier, e.g. at the end of a test.
+    """
+    from twisted.internet.defer import gatherResults
+
+    keys = [
+        k for k, (r, _) in list(_shared.items())
+        if k[0] == "client" and (reactor is None or r is reactor)
+    ]
+    return gatherResults([_release(k) for k in keys])
 
 
 def _load_pem(path: str, what: str) -> bytes:
@@ -202,7 +229,7 @@ def parse_client(reactor: Any, *args: str, **options: str) -> ConsulClientEndpoi
     pick = options.get("pick", "random")
 
     consul = _client_for(reactor, agent)
-    client_key = ("client", id(reactor), agent)
+    client_key = _client_key(reactor, agent)
     key = ("cache", client_key, service, tags, passing, near, dc)
     held = _shared.get(key)
     if held is not None and held[0] is reactor:
