@@ -122,6 +122,17 @@ class HealthCacheTests(_Base):
         self.assertEqual(list(diffs[0].added), [("fake-consul", "web-1")])
         self.assertIsInstance(diffs[0].added[("fake-consul", "web-1")], Instance)
 
+    def test_callback_added_on_ready_gets_later_changes_only(self) -> None:
+        """A callback added when ready() fires gets the next change, not the first answer again."""
+        self.register("web-1", 8001)
+        cache = HealthCache(self.consul, "web")
+        seen: list[Diff] = []
+        cache.ready().addCallback(lambda _: cache.on_change(seen.append))
+        self.started(cache)
+        self.assertEqual(seen, [])
+        self.register("web-2", 8002)
+        self.assertEqual([list(d.added) for d in seen], [[("fake-consul", "web-2")]])
+
     def test_changed_port_is_a_change(self) -> None:
         """Re-registering an instance on another port gives a 'changed' diff with the new instance."""
         self.register("web-1", 8001)

@@ -278,13 +278,15 @@ class _Cache(Service):
         self.value = value
         self.updates += 1
         self._ready = True
-        waiting, self._waiting = self._waiting, []
-        for d in waiting:
-            d.callback(value)
+        # Callbacks first: one added by code that ready() resumes gets the
+        # changes after this answer, not this one again.
         for listener in list(self._listeners):
             maybeDeferred(listener, diff).addErrback(
                 lambda f: log.failure("change callback of {cache!r} failed", f, cache=self)
             )
+        waiting, self._waiting = self._waiting, []
+        for d in waiting:
+            d.callback(value)
 
     def _failed(self, failure: Failure) -> None:
         if self._error_since is None:
