@@ -28,6 +28,7 @@ def help_endpoints(out: TextIO) -> None:
         (IStreamClientEndpointStringParserWithReactor, "client"),
         (IStreamServerEndpointStringParser, "server"),
     ):
+        plugin: Any
         for plugin in getPlugins(iface):
             if plugin.prefix == "consul" or (plugin.prefix, kind) in seen:
                 continue

@@ -137,7 +137,7 @@ class ConsulClientEndpoint:
 
     def endpoint_for(self, instance: Instance) -> Any:
         """The plain (or TLS-wrapped) endpoint that reaches ``instance``."""
-        endpoint = HostnameEndpoint(
+        endpoint: Any = HostnameEndpoint(
             self._reactor, instance.address, instance.port,
             timeout=self.connect_timeout, bindAddress=self._bind_address,
         )
