@@ -98,6 +98,16 @@ class ClientEndpointTests(_Base):
         self.assertIsInstance(self.successResultOf(d), Protocol)
         self.assertTrue(proto.connected)
 
+    def test_for_service(self) -> None:
+        """for_service builds the cache from the service arguments and connects through it."""
+        self.register("web-1", 8001)
+        ep = ConsulClientEndpoint.for_service(self.reactor, self.consul, "web", tag=None,
+                                              passing=False, attempts=2)
+        self.addCleanup(ep.cache.stopService)
+        self.assertEqual((ep.cache.service, ep.cache.passing, ep.attempts), ("web", False, 2))
+        ep.connect(self.factory)
+        self.assertEqual(self.attempt(0)[:2], ("10.0.0.1", 8001))
+
     def test_round_robin_spreads(self) -> None:
         """Successive connections go to successive instances."""
         self.register("web-1", 8001)

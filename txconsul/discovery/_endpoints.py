@@ -119,6 +119,28 @@ class ConsulClientEndpoint:
         self.tls_hostname = tls_hostname
         self._bind_address = bind_address
 
+    @classmethod
+    def for_service(
+        cls,
+        reactor: Any,
+        consul: Any,
+        service: str,
+        *,
+        tag: Union[str, Sequence[str], None] = None,
+        passing: bool = True,
+        near: Optional[str] = None,
+        dc: Optional[str] = None,
+        **kwargs: Any,
+    ) -> "ConsulClientEndpoint":
+        """
+        An endpoint for ``service`` with its own :class:`HealthCache` on
+        ``consul`` (``tag``, ``passing``, ``near``, ``dc`` go to the cache,
+        the other keyword arguments to the endpoint).  The cache starts on
+        the first connect; stop it with ``endpoint.cache.stopService()``.
+        """
+        cache = HealthCache(consul, service, tag=tag, passing=passing, near=near, dc=dc)
+        return cls(reactor, cache, **kwargs)
+
     def __repr__(self) -> str:
         tls = " tls" if self._tls else ""
         return f"<ConsulClientEndpoint {self.cache.service}{tls}>"
