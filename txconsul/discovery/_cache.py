@@ -23,7 +23,7 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from ..watch import Watch
+from ..watch import JITTER, MAX_BACKOFF, RETRY_INTERVAL, Watch
 
 __all__ = [
     "CacheStopped",
@@ -518,9 +518,12 @@ class CatalogCache(_Cache):
 class _BlockingFollower:
     """
     A blocking-read loop on the public client, for what the shared watches
-    do not offer (``near``): the same index rules (reset when it goes
-    backwards, never below 1), exponential backoff with jitter on errors,
-    and a one-second pause when an answer came back quickly unchanged.
+    do not offer (``near``), with the watches' rules: the index reset when
+    it goes backwards and never below 1, reset after an error (and the next
+    answer delivered even when unchanged), the watches' backoff on errors
+    (``RETRY_INTERVAL`` doubling up to ``MAX_BACKOFF``, less up to
+    ``JITTER``), and a one-second pause when an answer came back quickly
+    unchanged.
     """
 
     def __init__(
@@ -574,7 +577,8 @@ class _BlockingFollower:
                 failures += 1
                 index, delivered = 0, False
                 self._on_error(Failure())
-                delay = min(60.0, 2.0 ** (failures - 1)) * (1 - 0.2 * self._rng.random())
+                delay = min(MAX_BACKOFF, RETRY_INTERVAL * 2.0 ** (min(failures, 64) - 1))
+                delay *= 1 - JITTER * self._rng.random()
                 try:
                     yield self._sleep(delay)
                 except CancelledError:

@@ -101,12 +101,16 @@ def _client_for(reactor: Any, agent: Optional[str]) -> Any:
     consul = consul_from_environment(reactor, agent)
     _shared[key] = (reactor, consul)
     if hasattr(reactor, "addSystemEventTrigger"):
-        reactor.addSystemEventTrigger("before", "shutdown", _release, key)
+        # Only the caches stop at shutdown: the client stays open, since a
+        # server endpoint deregisters through it when twistd stops its
+        # services (triggers of one phase run side by side); the reactor
+        # closes its connections at the end.
+        reactor.addSystemEventTrigger("before", "shutdown", _release, key, False)
     return consul
 
 
-def _release(key: tuple[Any, ...]) -> Any:
-    """Stop the caches of the client under ``key`` and close it."""
+def _release(key: tuple[Any, ...], close: bool = True) -> Any:
+    """Stop the caches of the client under ``key`` and (``close``) close it."""
     from twisted.internet.defer import gatherResults, maybeDeferred
 
     held = _shared.pop(key, None)
@@ -116,15 +120,19 @@ def _release(key: tuple[Any, ...]) -> Any:
         maybeDeferred(_shared.pop(other)[1].stopService)
         for other in [k for k in _shared if k[0] == "cache" and k[1] == key]
     ]
-    return gatherResults(stopping).addBoth(lambda _: held[1].close())
+    done = gatherResults(stopping)
+    if close:
+        done.addBoth(lambda _: held[1].close())
+    return done
 
 
 def close_shared(reactor: Any = None) -> Any:
     """
     Stop the caches and close the clients that ``consul:`` endpoint strings
     made (for ``reactor``, or for every reactor); a Deferred that fires when
-    done.  This happens by itself when the reactor shuts down; call it to
-    let go of them earlier, e.g. at the end of a test.
+    done.  When the reactor shuts down the caches stop by themselves (and
+    the reactor closes the connections); call this to let go of them
+    earlier, e.g. at the end of a test.
     """
     from twisted.internet.defer import gatherResults
 
