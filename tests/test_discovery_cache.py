@@ -194,6 +194,26 @@ class HealthCacheTests(_Base):
         self.assertIsNone(cache.error_age)
         self.assertEqual(sorted(i.service_id for i in cache.value), ["web-1", "web-2"])
 
+    def test_near_stale_and_recovery(self) -> None:
+        """The near= follower keeps its value through errors, backs off, and recovers."""
+        flaky = FlakyAgent(self.fake.agent())
+        consul = Consul(http_agent=flaky, reactor=self.clock, environ={})
+        self.register("web-1", 8001)
+        cache = self.started(HealthCache(consul, "web", near="_agent"))
+        flaky.down = True
+        self.register("web-2", 8002)
+        self.assertTrue(cache.stale)
+        self.assertEqual([i.service_id for i in cache.value], ["web-1"])
+        requests = flaky.requests
+        self.clock.advance(0.7)  # the first retry waits 0.8 to 1 s
+        self.assertEqual(flaky.requests, requests)
+        self.clock.advance(0.3)
+        self.assertEqual(flaky.requests, requests + 1)
+        flaky.down = False
+        self.clock.advance(2)
+        self.assertFalse(cache.stale)
+        self.assertEqual(sorted(i.service_id for i in cache.value), ["web-1", "web-2"])
+
     def test_ready_waits_through_errors(self) -> None:
         """ready() does not fail while the agent is down; it fires on the first answer."""
         flaky = FlakyAgent(self.fake.agent())

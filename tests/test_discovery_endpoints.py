@@ -312,6 +312,16 @@ class ParserTests(SynchronousTestCase):
         self.assertFalse(ep.cache.running)
         self.assertIsNot(clientFromString(self.reactor, "consul:web").cache, ep.cache)
 
+    def test_shutdown_stops_caches_keeps_client(self) -> None:
+        """At reactor shutdown the shared caches stop; the client stays usable for deregistering."""
+        ep = clientFromString(self.reactor, "consul:web")
+        ep.cache.startService()
+        (trigger,) = self.reactor.triggers["before"]["shutdown"]
+        callable_, args, kwargs = trigger
+        self.successResultOf(callable_(*args, **kwargs))
+        self.assertFalse(ep.cache.running)
+        self.assertEqual(_parsers._shared, {})
+
     def test_agent_option(self) -> None:
         """agent= replaces CONSUL_HTTP_ADDR (any of its forms)."""
         ep = clientFromString(self.reactor, r"consul:web:agent=https\://10.9.9.9\:8443")
