@@ -162,6 +162,25 @@ class ClientEndpointTests(_Base):
         f = self.failureResultOf(d, ServiceUnavailable)
         self.assertIn("within 5", str(f.value))
 
+    def test_ready_timeout_names_last_error(self) -> None:
+        """When Consul refuses, the ready timeout's message carries the cache's last error."""
+        from txconsul.testing import MemoryAgent
+
+        class Refusing(MemoryAgent):
+            def request(self, *args: Any, **kw: Any) -> Any:
+                from twisted.internet.defer import fail
+
+                return fail(ConnectionRefusedError("agent down"))
+
+        down = Consul(http_agent=Refusing(self.fake.resource()), reactor=self.reactor, environ={})
+        cache = HealthCache(down, "web")
+        self.addCleanup(cache.stopService)
+        d = ConsulClientEndpoint(self.reactor, cache, ready_timeout=5).connect(self.factory)
+        self.reactor.advance(5)
+        f = self.failureResultOf(d, ServiceUnavailable)
+        self.assertIn("last error", str(f.value))
+        self.assertIn("refused", str(f.value).lower())
+
     def test_cancel_while_connecting(self) -> None:
         """Cancelling connect() aborts the attempt in flight and fails with CancelledError."""
         self.register("web-1", 8001)

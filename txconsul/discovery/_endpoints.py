@@ -197,8 +197,9 @@ class ConsulClientEndpoint:
             except (CancelledError, DeferredTimeoutError):
                 if state["cancelled"]:
                     raise CancelledError() from None
+                last = f" (last error: {cache.error.getErrorMessage()})" if cache.error else ""
                 raise ServiceUnavailable(
-                    service, f"no answer from Consul within {self.ready_timeout}s"
+                    service, f"no answer from Consul within {self.ready_timeout}s{last}"
                 ) from None
             except Exception as e:
                 raise ServiceUnavailable(service, f"no answer from Consul ({e})") from None
