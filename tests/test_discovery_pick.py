@@ -69,11 +69,19 @@ class PickerTests(SynchronousTestCase):
         self.assertTrue(2850 < firsts["heavy"] < 3150, firsts)
 
     def test_weighted_uses_warning_weight(self) -> None:
-        """A warning instance weighs Weights.Warning; weight 0 is never picked."""
+        """A warning instance weighs Weights.Warning; one of weight 0 is only a last fallback."""
         warn = inst("warn", passing=10, warning=0, status="warning")
         picker = WeightedPicker(random.Random(3))
         for _ in range(100):
-            self.assertEqual(picker.order([warn, A]), [A])
+            self.assertEqual(picker.order([warn, A]), [A, warn])
+        self.assertEqual(picker.order([warn]), [warn])
+
+    def test_weighted_warning_weight_counts(self) -> None:
+        """A warning instance is picked in proportion to Weights.Warning, not Weights.Passing."""
+        warn = inst("warn", passing=1, warning=3, status="warning")
+        picker = WeightedPicker(random.Random(6))
+        firsts = Counter(picker.order([warn, A])[0].service_id for _ in range(4000))
+        self.assertTrue(2850 < firsts["warn"] < 3150, firsts)
 
     def test_weighted_fallbacks_are_the_rest(self) -> None:
         """The weighted order holds every instance of positive weight once."""

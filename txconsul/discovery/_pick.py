@@ -59,9 +59,11 @@ class WeightedPicker:
     """
     Random in proportion to Consul's ``Weights``: an instance's weight is
     ``Weights.Passing`` while its checks pass and ``Weights.Warning`` while
-    one warns.  The fallbacks are drawn the same way from those left
-    (weighted sampling without replacement).  Instances of weight 0 are
-    never picked.
+    one warns (agent/dns.go ``findWeight``, which gives these weights to DNS
+    SRV answers).  The fallbacks are drawn the same way from those left
+    (weighted sampling without replacement).  Instances of weight 0 come
+    last, in random order, as RFC 2782 has SRV targets of weight 0 chosen
+    only when nothing else is left.
 
     :param rng: the random generator (a new ``random.Random`` by default).
     """
@@ -70,7 +72,7 @@ class WeightedPicker:
         self._rng = rng if rng is not None else random.Random()
 
     def order(self, instances: Sequence[Instance]) -> list[Instance]:
-        """The instances of positive weight, in a weighted random order."""
+        """The instances in a weighted random order, those of weight 0 last."""
         # Efraimidis-Spirakis: sorting by u ** (1 / w) draws without
         # replacement with probabilities proportional to the weights.
         keyed = [
@@ -79,7 +81,9 @@ class WeightedPicker:
             if i.weight > 0
         ]
         keyed.sort(key=lambda t: (-t[0], t[1]))
-        return [i for _, _, i in keyed]
+        zero = [i for i in instances if i.weight <= 0]
+        self._rng.shuffle(zero)
+        return [i for _, _, i in keyed] + zero
 
 
 #: Picker names, as the ``pick=`` option of the ``consul:`` endpoint takes them.
