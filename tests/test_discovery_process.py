@@ -176,3 +176,33 @@ class DiscoveryProcessTests(TestCase):
         self.assertIn("registered service web-", log_b)
         self.assertIn("Server Shut Down.", log_b)
         self.assertNotIn("Traceback", log_b)
+
+    @inlineCallbacks
+    def test_server_starts_before_consul(self) -> None:
+        """
+        A server started while Consul is down listens at once, and registers
+        itself (passing) once the agent comes up.
+        """
+        a, port_a = self.web("A")
+        yield self.wait_for(lambda: self.listening(port_a), "A to listen without Consul")
+        yield self.wait_for(lambda: "registering service web-" in self.read("A.log"),
+                            "A to report the failed registration")
+        self.spawn(["consul-fake", "--listen", f"tcp:{self.fake_port}:interface=127.0.0.1"], "fake.log")
+        yield self.wait_for(lambda: self.listening(self.fake_port), "consul-fake to listen")
+        consul = Consul("127.0.0.1", self.fake_port, reactor=reactor, environ={})
+        self.addCleanup(consul.close)
+        healthy: list[Any] = []
+
+        @inlineCallbacks
+        def poll() -> Any:
+            _, entries = yield consul.health.service("web", passing=True)
+            healthy[:] = entries
+
+        end = time.monotonic() + 30
+        while not healthy:
+            self.assertLess(time.monotonic(), end, "A never registered:\n" + self.read("A.log"))
+            yield poll()
+            if not healthy:
+                yield deferLater(reactor, 0.1, lambda: None)
+        self.assertEqual(healthy[0]["Service"]["Port"], port_a)
+        self.assertIsNone(a.poll())
