@@ -257,6 +257,28 @@ class HealthCacheTests(_Base):
         self.assertEqual(list(diffs[-1].added), [("fake-consul", "web-2")])
         self.assertEqual(len(diffs), 1)
 
+    def test_new_order_updates_value_without_diff(self) -> None:
+        """An answer with the same instances in a new order (near=) updates the value, with no callback."""
+        def entry(sid: str) -> dict[str, Any]:
+            return {"Node": {"Node": "n", "Address": "10.0.0.1"},
+                    "Service": {"ID": sid, "Service": "web", "Port": 1}, "Checks": []}
+
+        cache = HealthCache(self.consul, "web", near="_agent")
+        diffs = self.diffs(cache)
+        cache._handle(5, [entry("a"), entry("b")])
+        cache._handle(6, [entry("b"), entry("a")])
+        self.assertEqual([i.service_id for i in cache.value], ["b", "a"])
+        self.assertEqual((len(diffs), cache.updates, cache.index), (1, 1, 6))
+
+    def test_unreadable_answer_is_an_error(self) -> None:
+        """An answer the cache cannot read marks it stale and keeps the value."""
+        self.register("web-1", 8001)
+        cache = self.started(HealthCache(self.consul, "web"))
+        cache._handle(99, [{"Service": {"Port": "not a number"}}])
+        self.assertTrue(cache.stale)
+        self.assertEqual([i.service_id for i in cache.value], ["web-1"])
+        self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
+
     def test_callback_removal_and_failure(self) -> None:
         """A removed callback is not called; a failing one does not stop the others."""
         self.register("web-1", 8001)

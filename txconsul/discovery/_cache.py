@@ -150,7 +150,8 @@ class _Cache(Service):
         self.value: Any = self._empty()
         #: The Consul index of the last answer (0 before the first).
         self.index = 0
-        #: How many answers changed the value (the first one included).
+        #: How many answers changed an item (the first one included): as
+        #: many as the diffs given to change callbacks.
         self.updates = 0
         #: The :class:`~twisted.python.failure.Failure` of the last failed
         #: query while the agent cannot be reached, else ``None``.
@@ -264,7 +265,9 @@ class _Cache(Service):
         try:
             value, items = self._convert(data)
         except Exception:
-            self._failed(Failure())
+            failure = Failure()
+            log.failure("{cache!r} cannot read an answer", failure, cache=self)
+            self._failed(failure)
             return
         diff = Diff.between(self._items, items)
         first = not self._ready
@@ -272,10 +275,12 @@ class _Cache(Service):
         self._updated_at = self._clock.seconds()
         self.error = None
         self._error_since = None
-        if not diff and not first:
-            return
+        # The value is always the latest (with near=, the same instances
+        # may come in a new order); callbacks only hear of item changes.
         self._items = items
         self.value = value
+        if not diff and not first:
+            return
         self.updates += 1
         self._ready = True
         # Callbacks first: one added by code that ready() resumes gets the
