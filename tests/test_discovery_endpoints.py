@@ -278,6 +278,42 @@ class ServerEndpointTests(_Base):
         self.assertTrue(port.registration.running)
         self.assertFalse(port.registration.registered)
 
+    def test_stop_during_slow_first_registration(self) -> None:
+        """Stopping while the first registration is still in flight deregisters after it: nothing is left behind."""
+        from twisted.internet.defer import Deferred
+
+        inner = self.fake.agent()
+
+        class Gate:
+            held: list[Any] = []
+
+            def request(self, *args: Any) -> Any:
+                # Only the very first request (the first registration) is held.
+                if self.held:
+                    return inner.request(*args)
+                d: Deferred = Deferred()
+                self.held.append((args, d))
+                return d
+
+            def release(self) -> None:
+                for args, d in self.held:
+                    inner.request(*args).chainDeferred(d)
+
+        gate = Gate()
+        slow = Consul(http_agent=gate, reactor=self.reactor, environ={})
+        wrapped = TCP4ServerEndpoint(self.reactor, 8080)
+        ep = ConsulServerEndpoint(wrapped, slow, "web", registration_timeout=3)
+        d = ep.listen(self.factory)
+        self.reactor.advance(3)  # listen() stops waiting; the heartbeats register meanwhile
+        port = self.successResultOf(d)
+        self.assertIn("web-8080", self.fake.agent_state.services)
+        stopped = port.stopListening()
+        self.assertNoResult(stopped)
+        gate.release()
+        self.reactor.advance(0)
+        self.successResultOf(stopped)
+        self.assertNotIn("web-8080", self.fake.agent_state.services)
+
     def test_bad_name(self) -> None:
         """A server endpoint needs a service name."""
         wrapped = TCP4ServerEndpoint(self.reactor, 8080)

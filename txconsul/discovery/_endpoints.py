@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
-from twisted.internet.defer import CancelledError, Deferred, inlineCallbacks
+from twisted.internet.defer import CancelledError, Deferred, inlineCallbacks, succeed
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.error import ConnectError
 from twisted.internet.defer import TimeoutError as DeferredTimeoutError
@@ -254,6 +254,7 @@ class RegisteredPort:
     def __init__(self, port: Any, registration: ServiceRegistration) -> None:
         self.port = port
         self.registration = registration
+        self._first: Optional[Deferred] = None
 
     def startListening(self) -> None:
         """Start listening again (when stopped) and register again."""
@@ -265,12 +266,18 @@ class RegisteredPort:
         Deregister the service first -- so that clients stop picking it --
         then stop listening.  Fires when both are done.
         """
-        d = self.registration.stopService()
+        # A first registration still in flight (listen() stopped waiting
+        # for it) is let finish, so that it cannot land after the
+        # deregistration and leave the service behind.
+        first = self._first if self._first is not None else succeed(None)
+
+        def deregister(_: Any) -> Any:
+            return self.registration.stopService()
 
         def stop(_: Any) -> Any:
             return self.port.stopListening()
 
-        return d.addBoth(stop)
+        return first.addBoth(deregister).addBoth(stop)
 
     def getHost(self) -> Any:
         """The wrapped port's address."""
@@ -400,7 +407,15 @@ class ConsulServerEndpoint:
                     f"no answer within {self.registration_timeout}s"
                 ))),
             )
-            registration.heartbeat().addBoth(first)
+            settled: Deferred = Deferred()
+            registered._first = settled
+
+            def initial_done(result: Any) -> None:
+                registered._first = None
+                first(result)
+                settled.callback(None)
+
+            registration.heartbeat().addBoth(initial_done)
             return done
 
         return self.wrapped.listen(protocolFactory).addCallback(listening)
