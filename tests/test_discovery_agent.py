@@ -81,7 +81,18 @@ class FactoryTests(SynchronousTestCase):
         ep = factory.endpointForURI(URI.fromBytes(b"http://example.com/"))
         self.assertIsInstance(ep, HostnameEndpoint)
         strict = ConsulEndpointFactory(self.clock, self.consul, others=False)
-        self.assertRaises(ValueError, strict.endpointForURI, URI.fromBytes(b"http://example.com/"))
+        refused = strict.endpointForURI(URI.fromBytes(b"http://example.com/"))
+        f = self.failureResultOf(refused.connect(None), ValueError)
+        self.assertIn("example.com", str(f.value))
+
+    def test_refused_host_fails_the_request(self) -> None:
+        """Through an Agent, a refused host or scheme is a failed request, not an exception."""
+        strict = ConsulEndpointFactory(self.clock, self.consul, others=False)
+        agent = strict.agent()
+        self.failureResultOf(agent.request(b"GET", b"http://example.com/"), ValueError)
+        from twisted.web.error import SchemeNotSupported
+
+        self.assertRaises(SchemeNotSupported, strict.endpointForURI, URI.fromBytes(b"ftp://web.service.consul/"))
 
     def test_custom_resolver_and_picker(self) -> None:
         """A custom resolver maps hosts to services; a picker factory gives each service its picker."""

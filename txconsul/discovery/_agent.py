@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 import attr
-from twisted.internet.defer import DeferredList
+from twisted.internet.defer import Deferred, DeferredList, fail
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool
+from twisted.web.error import SchemeNotSupported
 from twisted.web.iweb import IAgentEndpointFactory
 from zope.interface import implementer
 
@@ -64,6 +66,17 @@ def service_name_resolver(domain: str = "consul") -> Callable[[str], Optional[Se
     return resolve
 
 
+@implementer(IStreamClientEndpoint)
+class _Refused:
+    """An endpoint whose every connection attempt fails with ``ValueError``."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def connect(self, protocolFactory: Any) -> Deferred:
+        return fail(ValueError(self.reason))
+
+
 @implementer(IAgentEndpointFactory)
 class ConsulEndpointFactory:
     """
@@ -89,7 +102,8 @@ class ConsulEndpointFactory:
     :param attempts, connect_timeout, ready_timeout: as for
         :class:`ConsulClientEndpoint`.
     :param tls_policy: an ``IPolicyForHTTPS`` (``BrowserLikePolicyForHTTPS()``).
-    :param others: connect to hosts that name no service (default ``True``).
+    :param others: connect to hosts that name no service (default ``True``;
+        with ``False`` requests to them fail with ``ValueError``).
     """
 
     def __init__(
@@ -140,13 +154,16 @@ class ConsulEndpointFactory:
         """The endpoint for ``uri`` (a ``twisted.web.client.URI``)."""
         host = uri.host.decode("ascii") if isinstance(uri.host, bytes) else uri.host
         scheme = uri.scheme.decode("ascii") if isinstance(uri.scheme, bytes) else uri.scheme
+        if scheme not in ("http", "https"):
+            # What Agent's own factory raises; Agent turns it into a failed request.
+            raise SchemeNotSupported(f"unsupported scheme: {scheme!r}")
         name = self._resolve(host)
         creator = None
         if scheme == "https":
             creator = self._policy.creatorForNetloc(uri.host, uri.port)
         if name is None:
             if not self._others:
-                raise ValueError(f"{host!r} names no Consul service")
+                return _Refused(f"{host!r} names no Consul service (others=False)")
             endpoint: Any = HostnameEndpoint(
                 self._reactor, host, uri.port, timeout=self._connect_timeout
             )
