@@ -50,10 +50,10 @@ import base64
 import hashlib
 import json
 import re
-from datetime import datetime, timezone
 from typing import Any, Iterable, Optional
 
-from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_go_duration, permission_denied
+from ._core import FakeRequest, HTTPError, Reply, Route, permission_denied
+from ._gofmt import go_duration, go_quote, go_time, parse_go_duration, parse_go_time
 
 #: The builtin management policy.
 GLOBAL_MANAGEMENT_ID = "00000000-0000-0000-0000-000000000001"
@@ -537,25 +537,6 @@ class UnknownToken:
 # -- helpers --------------------------------------------------------------------
 
 
-def _go_time(seconds: float) -> str:
-    """A clock reading as Go's RFC 3339 (nanosecond) JSON time."""
-    dt = datetime.fromtimestamp(seconds, timezone.utc)
-    text = dt.strftime("%Y-%m-%dT%H:%M:%S")
-    if dt.microsecond:
-        text += ("." + f"{dt.microsecond:06d}").rstrip("0")
-    return text + "Z"
-
-
-def _parse_go_time(text: str) -> float:
-    value = text.strip()
-    if value.endswith("Z"):
-        value = value[:-1] + "+00:00"
-    m = re.match(r"^(.*T\d\d:\d\d:\d\d)\.(\d+)(.*)$", value)
-    if m:  # Python wants at most 6 fraction digits
-        value = f"{m.group(1)}.{m.group(2)[:6].ljust(6, '0')}{m.group(3)}"
-    return datetime.fromisoformat(value).timestamp()
-
-
 def _hash(*parts: Any) -> str:
     """
     Consul's ``SetHash``: a BLAKE2b-256 over the given strings written one
@@ -669,7 +650,7 @@ class ACLSystem:
 
     def _initialize(self, master: str) -> None:
         idx = self.core.index
-        now = _go_time(self.core.clock.seconds())
+        now = go_time(self.core.clock.seconds())
         self.policies[GLOBAL_MANAGEMENT_ID] = self._policy_record(
             GLOBAL_MANAGEMENT_ID,
             "global-management",
@@ -969,7 +950,7 @@ class ACLSystem:
                 # used so that the bootstrap token is still visible via the v1
                 # acl APIs"
                 "Type": "management",
-                "CreateTime": _go_time(self.core.clock.seconds()),
+                "CreateTime": go_time(self.core.clock.seconds()),
             },
             idx,
         )
@@ -1025,7 +1006,7 @@ class ACLSystem:
             "Description": name,
             "Type": kind,
             "Rules": rules,
-            "CreateTime": existing["CreateTime"] if existing else _go_time(self.core.clock.seconds()),
+            "CreateTime": existing["CreateTime"] if existing else go_time(self.core.clock.seconds()),
         }
         token = self._store_token(fields, idx, existing["CreateIndex"] if existing else None)
         return Reply({"ID": token["SecretID"]})
@@ -1085,7 +1066,7 @@ class ACLSystem:
                 "Description": source["Description"],
                 "Type": source["Type"],
                 "Rules": source["Rules"],
-                "CreateTime": _go_time(self.core.clock.seconds()),
+                "CreateTime": go_time(self.core.clock.seconds()),
             },
             idx,
         )
@@ -1209,7 +1190,7 @@ class ACLSystem:
                 raise HTTPError(500, "Invalid Token: SecretID is not a valid UUID")
             elif secret in self._secrets or secret in self.tokens:
                 raise HTTPError(500, "Invalid Token: SecretID is already in use")
-            fields["CreateTime"] = _go_time(now)
+            fields["CreateTime"] = go_time(now)
             expires: Optional[float] = None
             if ttl_raw not in (None, 0, ""):
                 try:
@@ -1223,7 +1204,7 @@ class ACLSystem:
                 expires = now + ttl
             elif exp_raw:
                 try:
-                    expires = _parse_go_time(exp_raw)
+                    expires = parse_go_time(exp_raw)
                 except ValueError:
                     raise HTTPError(400, f"Token decoding failed: parsing time {exp_raw!r}")
                 if expires < now:
@@ -1231,7 +1212,7 @@ class ACLSystem:
             if expires is not None:
                 self._check_expiry_bounds(expires - now)
                 fields["_expires"] = expires
-                fields["ExpirationTime"] = _go_time(expires)
+                fields["ExpirationTime"] = go_time(expires)
             create_index = None
         else:
             if not _is_uuid(accessor):
@@ -1278,8 +1259,6 @@ class ACLSystem:
         tokenSetInternal: an expiry must lie within the server's
         acl_token_min/max_expiration_ttl (defaults 1m and 24h).
         """
-        from ._agent import go_duration  # _agent imports this module
-
         if expires_in > ACL_TOKEN_MAX_EXPIRATION_TTL:
             raise HTTPError(
                 500,
@@ -1371,7 +1350,7 @@ class ACLSystem:
                 "Local": source["Local"],
                 "ExpirationTime": source["ExpirationTime"],
                 "_expires": source["_expires"],
-                "CreateTime": _go_time(self.core.clock.seconds()),
+                "CreateTime": go_time(self.core.clock.seconds()),
             },
             idx,
         )

@@ -52,7 +52,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ._acl import require
-from ._catalog import CRITICAL, PASSING, STATUSES, WARNING, apply_filter, go_quote, normalize, _canon
+from ._catalog import CRITICAL, PASSING, STATUSES, WARNING, apply_filter, normalize, _canon
 from ._core import (
     DEFAULT_QUERY_TIME,
     MAX_QUERY_TIME,
@@ -61,9 +61,9 @@ from ._core import (
     Reply,
     Route,
     _Waiter,
-    parse_go_duration,
     parse_query_options,
 )
+from ._gofmt import go_duration, go_quote, parse_go_duration
 
 log = Logger()
 
@@ -131,37 +131,6 @@ def _duration(value: Any) -> float:
         except ValueError:
             pass
     raise HTTPError(400, f'Request decode failed: time: invalid duration "{value}"')
-
-
-def go_duration(seconds: float) -> str:
-    """Go's ``time.Duration.String()`` of ``seconds`` (``'0s'``, ``'100ms'``, ``'1m0s'``)."""
-    ns = int(round(seconds * 1e9))
-    if ns == 0:
-        return "0s"
-    sign = "-" if ns < 0 else ""
-    u = abs(ns)
-
-    def frac(value: int, unit: int) -> str:
-        whole, rest = divmod(value, unit)
-        if not rest:
-            return str(whole)
-        digits = str(rest).rjust(len(str(unit)) - 1, "0").rstrip("0")
-        return f"{whole}.{digits}"
-
-    if u < 1000:
-        return f"{sign}{u}ns"
-    if u < 1_000_000:
-        return f"{sign}{frac(u, 1000)}\u00b5s"
-    if u < 1_000_000_000:
-        return f"{sign}{frac(u, 1_000_000)}ms"
-    hours, rest = divmod(u, 3600 * 10**9)
-    minutes, rest = divmod(rest, 60 * 10**9)
-    out = sign
-    if hours:
-        out += f"{hours}h"
-    if hours or minutes:
-        out += f"{minutes}m"
-    return out + frac(rest, 10**9) + "s"
 
 
 _META_KEY = re.compile(r"[a-zA-Z0-9_-]+\Z")

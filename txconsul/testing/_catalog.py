@@ -19,14 +19,10 @@ from typing import Any, Callable, Optional
 
 from ._acl import require
 from ._core import FakeRequest, HTTPError, Reply, Route
+from ._gofmt import go_quote
 
 PASSING, WARNING, CRITICAL = "passing", "warning", "critical"
 STATUSES = (PASSING, WARNING, CRITICAL)
-
-
-def go_quote(text: str) -> str:
-    """Go's ``%q`` of a string (close enough for error texts)."""
-    return json.dumps(text, ensure_ascii=False)
 
 
 # -- a small go-bexpr subset for ?filter= -------------------------------------

@@ -27,6 +27,7 @@ import re
 from typing import Any, Callable, Optional
 
 from ._core import FakeRequest, HTTPError, Reply, Route
+from ._gofmt import go_quote
 from ._kv import MAX_VALUE_SIZE, Entry, KVError
 
 #: Consul's limit on operations per transaction (since 1.14; 64 before).
@@ -54,11 +55,6 @@ _READ_META = {
     "Backend": 0,
 }
 _B64 = re.compile(r"[A-Za-z0-9+/=\r\n]")
-
-
-def _q(text: str) -> str:
-    """Go's ``%q`` for the strings Consul puts in its error texts."""
-    return json.dumps(text, ensure_ascii=False)
 
 
 def _go_type(value: Any) -> str:
@@ -207,7 +203,7 @@ class TxnPart:
             if op.kind == "KV" and op.value is not None and len(op.value) > MAX_VALUE_SIZE:
                 raise HTTPError(
                     413,
-                    f"Value for key {_q(op.key)} is too large ({len(op.value)} > {MAX_VALUE_SIZE} bytes)",
+                    f"Value for key {go_quote(op.key)} is too large ({len(op.value)} > {MAX_VALUE_SIZE} bytes)",
                 )
         return ops
 
@@ -327,7 +323,7 @@ class TxnPart:
                     fail(i, "Permission denied")
                     continue
                 if op.verb == "lock" and self.core.kv.lock_delay_active(op.key):
-                    fail(i, f"failed to lock key {_q(op.key)} due to lock delay")
+                    fail(i, f"failed to lock key {go_quote(op.key)} due to lock delay")
                 continue
             if op.verb not in CATALOG_VERBS:
                 fail(i, f"unknown {op.kind.lower()} operation: {op.verb}")
@@ -404,27 +400,27 @@ class TxnPart:
             kv.delete(idx, key)
         elif verb == "delete-cas":
             if not kv.delete_cas(idx, key, op.index):
-                raise _Failed(f"failed to delete key {_q(key)}, index is stale")
+                raise _Failed(f"failed to delete key {go_quote(key)}, index is stale")
         elif verb == "delete-tree":
             kv.delete_tree(idx, key)
         elif verb == "cas":
             entry = kv.cas(idx, key, op.value, op.flags, op.index)
             if entry is None:
-                raise _Failed(f"failed to set key {_q(key)}, index is stale")
+                raise _Failed(f"failed to set key {go_quote(key)}, index is stale")
         elif verb == "lock":
             entry = kv.lock(idx, key, op.value, op.flags, op.session)
             if entry is None:
-                raise _Failed(f"failed to lock key {_q(key)}, lock is already held")
+                raise _Failed(f"failed to lock key {go_quote(key)}, lock is already held")
         elif verb == "unlock":
             entry = kv.unlock(idx, key, op.value, op.flags, op.session)
             if entry is None:
                 raise _Failed(
-                    f"failed to unlock key {_q(key)}, lock isn't held, or is held by another session"
+                    f"failed to unlock key {go_quote(key)}, lock isn't held, or is held by another session"
                 )
         elif verb == "get":
             entry = kv.entries.get(key)
             if entry is None:
-                raise _Failed(f"key {_q(key)} doesn't exist")
+                raise _Failed(f"key {go_quote(key)} doesn't exist")
         elif verb == "get-or-empty":
             entry = kv.entries.get(key)
             if entry is None:
@@ -434,26 +430,26 @@ class TxnPart:
         elif verb == "check-session":
             entry = kv.entries.get(key)
             if entry is None:
-                raise _Failed(f"failed to check session, key {_q(key)} doesn't exist")
+                raise _Failed(f"failed to check session, key {go_quote(key)} doesn't exist")
             if entry.session != op.session:
                 raise _Failed(
-                    f"failed session check for key {_q(key)}, current session "
-                    f"{_q(entry.session)} != {_q(op.session)}"
+                    f"failed session check for key {go_quote(key)}, current session "
+                    f"{go_quote(entry.session)} != {go_quote(op.session)}"
                 )
         elif verb == "check-index":
             entry = kv.entries.get(key)
             if entry is None:
-                raise _Failed(f"failed to check index, key {_q(key)} doesn't exist")
+                raise _Failed(f"failed to check index, key {go_quote(key)} doesn't exist")
             if entry.modify_index != op.index:
                 raise _Failed(
-                    f"failed index check for key {_q(key)}, current modify index "
+                    f"failed index check for key {go_quote(key)}, current modify index "
                     f"{entry.modify_index} != {op.index}"
                 )
         elif verb == "check-not-exists":
             if key in kv.entries:
-                raise _Failed(f"key {_q(key)} exists")
+                raise _Failed(f"key {go_quote(key)} exists")
         else:
-            raise _Failed(f"unknown KV verb {_q(verb)}")
+            raise _Failed(f"unknown KV verb {go_quote(verb)}")
         if entry is None:
             return []
         out = entry.to_json()
@@ -470,22 +466,22 @@ class TxnPart:
         existing = self._find_node(name, node_id)
         if verb == "get":
             if existing is None:
-                raise _Failed(f"node {_q(name)} doesn't exist")
+                raise _Failed(f"node {go_quote(name)} doesn't exist")
             return [{"Node": copy.deepcopy(existing)}]
         if verb in ("set", "cas"):
             if verb == "cas":
                 if (op.index == 0 and existing is not None) or (
                     op.index != 0 and (existing is None or existing["ModifyIndex"] != op.index)
                 ):
-                    raise _Failed(f"failed to set node {_q(name)}, index is stale")
+                    raise _Failed(f"failed to set node {go_quote(name)}, index is stale")
             stored = self._store_node(idx, op, existing)
             return [{"Node": copy.deepcopy(stored)}]
         if existing is None:
             if verb == "delete-cas":
-                raise _Failed(f"failed to delete node {_q(name)}, index is stale")
+                raise _Failed(f"failed to delete node {go_quote(name)}, index is stale")
             return []
         if verb == "delete-cas" and existing["ModifyIndex"] != op.index:
-            raise _Failed(f"failed to delete node {_q(name)}, index is stale")
+            raise _Failed(f"failed to delete node {go_quote(name)}, index is stale")
         node = existing["Node"]
         del cat.nodes[node]
         cat.nodes_index = idx
@@ -538,14 +534,14 @@ class TxnPart:
         existing = cat.services.get((node, sid))
         if verb == "get":
             if existing is None:
-                raise _Failed(f"service {_q(sid)} on node {_q(node)} doesn't exist")
+                raise _Failed(f"service {go_quote(sid)} on node {go_quote(node)} doesn't exist")
             return [{"Service": copy.deepcopy(existing)}]
         if verb in ("set", "cas"):
             if verb == "cas":
                 if (op.index == 0 and existing is not None) or (
                     op.index != 0 and (existing is None or existing["ModifyIndex"] != op.index)
                 ):
-                    raise _Failed(f"failed to set service {_q(sid)} on node {_q(node)}, index is stale")
+                    raise _Failed(f"failed to set service {go_quote(sid)} on node {go_quote(node)}, index is stale")
             if node not in cat.nodes:
                 raise _Failed("Missing node registration")
             weights = _field(body, "Weights") or {}
@@ -575,10 +571,10 @@ class TxnPart:
             return [{"Service": copy.deepcopy(service)}]
         if existing is None:
             if verb == "delete-cas":
-                raise _Failed(f"failed to delete service {_q(sid)} on node {_q(node)}, index is stale")
+                raise _Failed(f"failed to delete service {go_quote(sid)} on node {go_quote(node)}, index is stale")
             return []
         if verb == "delete-cas" and existing["ModifyIndex"] != op.index:
-            raise _Failed(f"failed to delete service {_q(sid)} on node {_q(node)}, index is stale")
+            raise _Failed(f"failed to delete service {go_quote(sid)} on node {go_quote(node)}, index is stale")
         del cat.services[(node, sid)]
         cat.services_index = idx
         for key, check in list(cat.checks.items()):
@@ -598,14 +594,14 @@ class TxnPart:
         existing = cat.checks.get((node, cid))
         if verb == "get":
             if existing is None:
-                raise _Failed(f"check {_q(cid)} on node {_q(node)} doesn't exist")
+                raise _Failed(f"check {go_quote(cid)} on node {go_quote(node)} doesn't exist")
             return [{"Check": copy.deepcopy(existing)}]
         if verb in ("set", "cas"):
             if verb == "cas":
                 if (op.index == 0 and existing is not None) or (
                     op.index != 0 and (existing is None or existing["ModifyIndex"] != op.index)
                 ):
-                    raise _Failed(f"failed to set check {_q(cid)} on node {_q(node)}, index is stale")
+                    raise _Failed(f"failed to set check {go_quote(cid)} on node {go_quote(node)}, index is stale")
             if node not in cat.nodes:
                 raise _Failed("Missing node registration")
             service_id = _str(body, "ServiceID", "HealthCheck")
@@ -642,10 +638,10 @@ class TxnPart:
             return [{"Check": copy.deepcopy(check)}]
         if existing is None:
             if verb == "delete-cas":
-                raise _Failed(f"failed to delete check {_q(cid)} on node {_q(node)}, index is stale")
+                raise _Failed(f"failed to delete check {go_quote(cid)} on node {go_quote(node)}, index is stale")
             return []
         if verb == "delete-cas" and existing["ModifyIndex"] != op.index:
-            raise _Failed(f"failed to delete check {_q(cid)} on node {_q(node)}, index is stale")
+            raise _Failed(f"failed to delete check {go_quote(cid)} on node {go_quote(node)}, index is stale")
         del cat.checks[(node, cid)]
         cat.checks_index = idx
         after.append(self._notify(node, cid, None))
