@@ -51,7 +51,7 @@ from twisted.internet.protocol import Factory, ProcessProtocol, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from ._acl import require
+from ._authz import require
 from ._catalog import CRITICAL, PASSING, STATUSES, WARNING, apply_filter, normalize, _canon
 from ._core import (
     DEFAULT_QUERY_TIME,

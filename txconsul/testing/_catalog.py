@@ -17,7 +17,7 @@ import json
 import re
 from typing import Any, Callable, Optional
 
-from ._acl import require
+from ._authz import require
 from ._core import FakeRequest, HTTPError, Reply, Route
 from ._gofmt import go_quote
 

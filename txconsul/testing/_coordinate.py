@@ -15,7 +15,7 @@ import copy
 import math
 from typing import Any
 
-from ._acl import require
+from ._authz import require
 from ._core import FakeRequest, HTTPError, Reply, Route
 
 #: The dimensionality of Consul's Vivaldi coordinates.

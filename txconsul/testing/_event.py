@@ -18,7 +18,7 @@ from base64 import b64encode
 from collections import deque
 from typing import Any, Optional
 
-from ._acl import check_resolved, require
+from ._authz import check_resolved, require
 from ._core import FakeRequest, HTTPError, Reply, Route, parse_query_options
 
 #: How many events the agent remembers.

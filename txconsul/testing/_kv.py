@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 import attr
 
-from ._acl import require
+from ._authz import require
 from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_query_options, parse_uint
 
 #: Consul's default ``kv_max_value_size``.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._acl import require
+from ._authz import require
 from ._core import FakeRequest, Reply, Route
 
 #: The Raft index of a bootstrapped single-server configuration.

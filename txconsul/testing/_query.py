@@ -22,7 +22,7 @@ import copy
 import re
 from typing import Any, Callable, Optional
 
-from ._acl import check_resolved, require, resolve
+from ._authz import check_resolved, require, resolve
 from ._core import (
     FakeRequest,
     HTTPError,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ._acl import require
+from ._authz import require
 from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_go_duration, parse_query_options
 
 DEFAULT_LOCK_DELAY = 15.0
