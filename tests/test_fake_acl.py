@@ -13,7 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txconsul import ACLDisabled, ACLPermissionDenied, BadRequest, ConsulException, NotFound
 from txconsul.testing import FakeConsul
-from txconsul.testing._acl import ANONYMOUS_ACCESSOR, GLOBAL_MANAGEMENT_ID, REDACTED
+from txconsul.testing._acl_store import ANONYMOUS_ACCESSOR, GLOBAL_MANAGEMENT_ID, REDACTED
 from txconsul.testing._authz import RuleError, parse_rules
 
 ROOT = "the-root-token"

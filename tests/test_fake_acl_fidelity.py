@@ -15,7 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txconsul import ACLPermissionDenied, BadRequest, ConsulException
 from txconsul.testing import FakeConsul
-from txconsul.testing._acl import GLOBAL_MANAGEMENT_ID
+from txconsul.testing._acl_store import GLOBAL_MANAGEMENT_ID
 from txconsul.testing._authz import RuleError, parse_rules
 
 ROOT = "the-root-token"

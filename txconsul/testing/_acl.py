@@ -35,52 +35,32 @@ Rules and authorizers live in :mod:`._authz`.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import re
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
+from ._acl_store import (
+    ACL_TOKEN_MAX_EXPIRATION_TTL,
+    ACL_TOKEN_MIN_EXPIRATION_TTL,
+    ANONYMOUS_ACCESSOR,
+    ANONYMOUS_SECRET,
+    GLOBAL_MANAGEMENT_ID,
+    GLOBAL_MANAGEMENT_RULES,
+    ACLStore,
+    hash_fields,
+    identity_parts,
+)
 from ._core import FakeRequest, HTTPError, Reply, Route, permission_denied
 from ._authz import (
     AllowAll,
     Authorizer,
     RuleError,
-    Rules,
     UnknownToken,
-    node_identity_rules,
     parse_rules,
     require,
-    service_identity_rules,
 )
 from ._gofmt import go_duration, go_time, parse_go_duration, parse_go_time
 
-#: The builtin management policy.
-GLOBAL_MANAGEMENT_ID = "00000000-0000-0000-0000-000000000001"
-#: The anonymous token's AccessorID.
-ANONYMOUS_ACCESSOR = "00000000-0000-0000-0000-000000000002"
-#: The anonymous token's SecretID.
-ANONYMOUS_SECRET = "anonymous"
-#: agent/consul/config.go defaults for acl_token_min/max_expiration_ttl.
-ACL_TOKEN_MIN_EXPIRATION_TTL = 60.0
-ACL_TOKEN_MAX_EXPIRATION_TTL = 24 * 3600.0
-#: What a reader without ``acl:write`` sees instead of a secret.
-REDACTED = "<hidden>"
-
-# agent/structs/acl.go ACLPolicyGlobalManagementRules: a Go raw string that
-# starts with a newline and indents with tabs, returned as is by policy reads.
-GLOBAL_MANAGEMENT_RULES = (
-    '\nacl = "write"\n'
-    'agent_prefix "" {\n\tpolicy = "write"\n}\n'
-    'event_prefix "" {\n\tpolicy = "write"\n}\n'
-    'key_prefix "" {\n\tpolicy = "write"\n}\n'
-    'keyring = "write"\n'
-    'node_prefix "" {\n\tpolicy = "write"\n}\n'
-    'operator = "write"\n'
-    'query_prefix "" {\n\tpolicy = "write"\n}\n'
-    'service_prefix "" {\n\tpolicy = "write"\n\tintentions = "write"\n}\n'
-    'session_prefix "" {\n\tpolicy = "write"\n}'
-)
 
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _POLICY_NAME_RE = re.compile(r"^[A-Za-z0-9\-_]{1,128}$")
@@ -89,28 +69,6 @@ _IDENTITY_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9\-_]*[a-z0-9])?$")
 
 
 # -- helpers --------------------------------------------------------------------
-
-
-def _hash(*parts: Any) -> str:
-    """
-    Consul's ``SetHash``: a BLAKE2b-256 over the given strings written one
-    after another (agent/structs/acl.go), base64 as Go encodes ``[]byte``.
-    """
-    h = hashlib.blake2b(digest_size=32)
-    for part in parts:
-        h.update(part.encode("utf-8"))
-    return base64.b64encode(h.digest()).decode("ascii")
-
-
-def _identity_parts(services: list[dict[str, Any]], nodes: list[dict[str, Any]]) -> list[str]:
-    """ACLServiceIdentity/ACLNodeIdentity ``AddToHash``: names, then datacenters."""
-    parts: list[str] = []
-    for si in services:
-        parts.append(si["ServiceName"])
-        parts.extend(si.get("Datacenters") or [])
-    for ni in nodes:
-        parts.extend((ni["NodeName"], ni["Datacenter"]))
-    return parts
 
 
 def _decode_object(req: FakeRequest, what: str, legacy: bool = False) -> dict[str, Any]:
@@ -166,8 +124,9 @@ def _is_uuid(value: str) -> bool:
 
 class ACLSystem:
     """
-    The ACL part of a FakeConsul: token/policy/role tables, both ACL APIs,
-    and the authorizer of each request.
+    The ACL part of a FakeConsul: the ``/v1/acl/*`` endpoints over an
+    :class:`~._acl_store.ACLStore` (:attr:`store`), and the authorizer of
+    each request.
 
     :param master_token: enables ACLs with this management token.
     :param default_policy: ``'allow'`` or ``'deny'`` for what no rule covers.
@@ -180,32 +139,21 @@ class ACLSystem:
         self.master_token = master_token
         self.enabled = master_token is not None
         self.default_policy = default_policy if self.enabled else "allow"
-        #: AccessorID -> token record.
-        self.tokens: dict[str, dict[str, Any]] = {}
-        #: SecretID -> AccessorID.
-        self._secrets: dict[str, str] = {}
-        #: ID -> policy record.
-        self.policies: dict[str, dict[str, Any]] = {}
-        #: ID -> role record.
-        self.roles: dict[str, dict[str, Any]] = {}
-        self.tokens_index = 0
-        self.policies_index = 0
-        self.roles_index = 0
+        self.store = ACLStore(core)
         #: The index of the bootstrap (0: never bootstrapped).
         self.bootstrap_index = 0
         self._bootstrap_reset = False
-        self._compiled: dict[str, tuple[int, Rules]] = {}
         if self.enabled:
             self._initialize(master_token)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         state = f"default={self.default_policy}" if self.enabled else "disabled"
-        return f"<ACLSystem {state} tokens={len(self.tokens)}>"
+        return f"<ACLSystem {state} tokens={len(self.store.tokens)}>"
 
     def _initialize(self, master: str) -> None:
         idx = self.core.index
         now = go_time(self.core.clock.seconds())
-        self.policies[GLOBAL_MANAGEMENT_ID] = self._policy_record(
+        self.store.policies[GLOBAL_MANAGEMENT_ID] = self.store.policy_record(
             GLOBAL_MANAGEMENT_ID,
             "global-management",
             "Builtin Policy that grants unlimited access",
@@ -214,8 +162,8 @@ class ACLSystem:
             idx,
             idx,
         )
-        self.policies_index = idx
-        self._store_token(
+        self.store.policies_index = idx
+        self.store.store_token(
             {
                 "AccessorID": self.core.new_uuid(),
                 "SecretID": master,
@@ -226,7 +174,7 @@ class ACLSystem:
             },
             idx,
         )
-        self._store_token(
+        self.store.store_token(
             {
                 "AccessorID": ANONYMOUS_ACCESSOR,
                 "SecretID": ANONYMOUS_SECRET,
@@ -248,201 +196,37 @@ class ACLSystem:
 
     def token_by_secret(self, secret: str) -> Optional[dict[str, Any]]:
         """The live token record with this SecretID, or ``None``."""
-        accessor = self._secrets.get(secret)
-        if accessor is None:
-            return None
-        token = self.tokens.get(accessor)
-        if token is None or self._expired(token):
-            return None
-        return token
+        return self.store.token_by_secret(secret)
 
-    # -- storage ----------------------------------------------------------------
+    @property
+    def tokens(self) -> dict[str, dict[str, Any]]:
+        """The token table (AccessorID -> record) of :attr:`store`."""
+        return self.store.tokens
 
-    def _expired(self, token: dict[str, Any]) -> bool:
-        expires = token.get("_expires")
-        return expires is not None and self.core.clock.seconds() >= expires
+    @property
+    def policies(self) -> dict[str, dict[str, Any]]:
+        """The policy table (ID -> record) of :attr:`store`."""
+        return self.store.policies
 
-    def _store_token(self, fields: dict[str, Any], idx: int, create_index: Optional[int] = None) -> dict[str, Any]:
-        token = {
-            "AccessorID": fields["AccessorID"],
-            "SecretID": fields["SecretID"],
-            "Description": fields.get("Description", ""),
-            "Policies": list(fields.get("Policies", [])),
-            "Roles": list(fields.get("Roles", [])),
-            "ServiceIdentities": list(fields.get("ServiceIdentities", [])),
-            "NodeIdentities": list(fields.get("NodeIdentities", [])),
-            "Local": bool(fields.get("Local", False)),
-            "Type": fields.get("Type", ""),
-            "Rules": fields.get("Rules", ""),
-            "CreateTime": fields["CreateTime"],
-            "ExpirationTime": fields.get("ExpirationTime"),
-            "_expires": fields.get("_expires"),
-            "AuthMethod": "",
-            "CreateIndex": create_index if create_index is not None else idx,
-            "ModifyIndex": idx,
-        }
-        # ACLToken.SetHash in 1.10: Description, the legacy Type and Rules,
-        # local/global, then link IDs and identities.
-        token["Hash"] = _hash(
-            token["Description"], token["Type"], token["Rules"], "local" if token["Local"] else "global",
-            *token["Policies"], *token["Roles"],
-            *_identity_parts(token["ServiceIdentities"], token["NodeIdentities"]),
-        )
-        old = self.tokens.get(token["AccessorID"])
-        if old is not None:
-            self._secrets.pop(old["SecretID"], None)
-        self.tokens[token["AccessorID"]] = token
-        self._secrets[token["SecretID"]] = token["AccessorID"]
-        self.tokens_index = idx
-        return token
-
-    def _delete_token(self, accessor: str, idx: int) -> None:
-        token = self.tokens.pop(accessor)
-        self._secrets.pop(token["SecretID"], None)
-        self.tokens_index = idx
-
-    def _policy_record(
-        self, pid: str, name: str, description: str, rules: str, datacenters: Optional[list[str]],
-        create_index: int, idx: int,
-    ) -> dict[str, Any]:
-        return {
-            "ID": pid,
-            "Name": name,
-            "Description": description,
-            "Rules": rules,
-            "Datacenters": list(datacenters) if datacenters else None,
-            # ACLPolicy.SetHash: Name, Description, Rules, each datacenter
-            "Hash": _hash(name, description, rules, *(datacenters or [])),
-            "CreateIndex": create_index,
-            "ModifyIndex": idx,
-        }
+    @property
+    def roles(self) -> dict[str, dict[str, Any]]:
+        """The role table (ID -> record) of :attr:`store`."""
+        return self.store.roles
 
     # -- authorization -------------------------------------------------------
-
-    def _policy_rules(self, policy_id: str) -> Optional[Rules]:
-        policy = self.policies.get(policy_id)
-        if policy is None:
-            return None
-        cached = self._compiled.get(policy_id)
-        if cached is not None and cached[0] == policy["ModifyIndex"]:
-            return cached[1]
-        rules = parse_rules(policy["Rules"])
-        self._compiled[policy_id] = (policy["ModifyIndex"], rules)
-        return rules
-
-    def _token_rules(self, token: dict[str, Any]) -> Rules:
-        rules = Rules()
-        if token["Type"] == "management" and not token["Policies"]:
-            rules.merge(parse_rules(GLOBAL_MANAGEMENT_RULES))
-        elif token["Type"] and token["Rules"]:
-            rules.merge(parse_rules(token["Rules"], legacy=True))
-        policy_ids = list(token["Policies"])
-        for role_id in token["Roles"]:
-            role = self.roles.get(role_id)
-            if role is None:
-                continue
-            policy_ids.extend(role["Policies"])
-            for si in role["ServiceIdentities"]:
-                rules.merge(service_identity_rules(si["ServiceName"]))
-            for ni in role["NodeIdentities"]:
-                rules.merge(node_identity_rules(ni["NodeName"]))
-        for pid in policy_ids:
-            compiled = self._policy_rules(pid)
-            if compiled is not None:
-                rules.merge(compiled)
-        for si in token["ServiceIdentities"]:
-            rules.merge(service_identity_rules(si["ServiceName"]))
-        for ni in token["NodeIdentities"]:
-            rules.merge(node_identity_rules(ni["NodeName"]))
-        return rules
 
     def authorizer_for_secret(self, secret: Optional[str]) -> Any:
         """The authorizer of a secret (``None``: the anonymous token)."""
         if not self.enabled:
             return AllowAll()
-        token = self.token_by_secret(secret or ANONYMOUS_SECRET)
+        token = self.store.token_by_secret(secret or ANONYMOUS_SECRET)
         if token is None:
             return UnknownToken()
-        return Authorizer(lambda: self._token_rules(token), self.default_policy == "allow", token["AccessorID"])
+        return Authorizer(lambda: self.store.token_rules(token), self.default_policy == "allow", token["AccessorID"])
 
     def authorizer(self, req: FakeRequest) -> Any:
         """The authorizer for the token ``req`` carries."""
         return self.authorizer_for_secret(req.token)
-
-    # -- rendering -----------------------------------------------------------
-
-    def _policy_links(self, ids: Iterable[str]) -> list[dict[str, str]]:
-        return [{"ID": pid, "Name": self.policies[pid]["Name"]} for pid in ids if pid in self.policies]
-
-    def _role_links(self, ids: Iterable[str]) -> list[dict[str, str]]:
-        return [{"ID": rid, "Name": self.roles[rid]["Name"]} for rid in ids if rid in self.roles]
-
-    def token_json(self, token: dict[str, Any], redact: bool = False, stub: bool = False) -> dict[str, Any]:
-        """A token as Consul's JSON (``stub``: as a list entry)."""
-        out: dict[str, Any] = {
-            "AccessorID": token["AccessorID"],
-            "SecretID": REDACTED if redact else token["SecretID"],
-            "Description": token["Description"],
-        }
-        policies = self._policy_links(token["Policies"])
-        if policies:
-            out["Policies"] = policies
-        roles = self._role_links(token["Roles"])
-        if roles:
-            out["Roles"] = roles
-        if token["ServiceIdentities"]:
-            out["ServiceIdentities"] = [dict(s) for s in token["ServiceIdentities"]]
-        if token["NodeIdentities"]:
-            out["NodeIdentities"] = [dict(n) for n in token["NodeIdentities"]]
-        if token["Rules"] and not stub:
-            out["Rules"] = token["Rules"]
-        out["Local"] = token["Local"]
-        if token["ExpirationTime"]:
-            out["ExpirationTime"] = token["ExpirationTime"]
-        out["CreateTime"] = token["CreateTime"]
-        out["Hash"] = token["Hash"]
-        out["CreateIndex"] = token["CreateIndex"]
-        out["ModifyIndex"] = token["ModifyIndex"]
-        if stub:
-            out["Legacy"] = bool(token["Type"]) and not token["Policies"]
-        return out
-
-    def _legacy_json(self, token: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "CreateIndex": token["CreateIndex"],
-            "ModifyIndex": token["ModifyIndex"],
-            "ID": token["SecretID"],
-            "Name": token["Description"],
-            "Type": token["Type"],
-            "Rules": token["Rules"],
-        }
-
-    def policy_json(self, policy: dict[str, Any], stub: bool = False) -> dict[str, Any]:
-        """A policy as Consul's JSON (``stub``: as a list entry, without rules)."""
-        out: dict[str, Any] = {"ID": policy["ID"], "Name": policy["Name"], "Description": policy["Description"]}
-        if not stub:
-            out["Rules"] = policy["Rules"]
-        # ACLPolicy / ACLPolicyListStub.Datacenters has no omitempty: null
-        out["Datacenters"] = list(policy["Datacenters"]) if policy["Datacenters"] else None
-        out["Hash"] = policy["Hash"]
-        out["CreateIndex"] = policy["CreateIndex"]
-        out["ModifyIndex"] = policy["ModifyIndex"]
-        return out
-
-    def role_json(self, role: dict[str, Any]) -> dict[str, Any]:
-        """A role as Consul's JSON."""
-        out: dict[str, Any] = {"ID": role["ID"], "Name": role["Name"], "Description": role["Description"]}
-        policies = self._policy_links(role["Policies"])
-        if policies:
-            out["Policies"] = policies
-        if role["ServiceIdentities"]:
-            out["ServiceIdentities"] = [dict(s) for s in role["ServiceIdentities"]]
-        if role["NodeIdentities"]:
-            out["NodeIdentities"] = [dict(n) for n in role["NodeIdentities"]]
-        out["Hash"] = role["Hash"]
-        out["CreateIndex"] = role["CreateIndex"]
-        out["ModifyIndex"] = role["ModifyIndex"]
-        return out
 
     # -- routes ------------------------------------------------------------------
 
@@ -494,7 +278,7 @@ class ACLSystem:
             )
         self._bootstrap_reset = False
         idx = self.core.next_index()
-        token = self._store_token(
+        token = self.store.store_token(
             {
                 "AccessorID": self.core.new_uuid(),
                 "SecretID": self.core.new_uuid(),
@@ -510,7 +294,7 @@ class ACLSystem:
         )
         self.bootstrap_index = idx
         body = {"ID": token["SecretID"]}
-        body.update(self.token_json(token))
+        body.update(self.store.token_json(token))
         return Reply(body)
 
     def _replication(self, req: FakeRequest) -> Any:
@@ -544,7 +328,7 @@ class ACLSystem:
         self._need(req, "write")
         if kind not in ("client", "management"):
             raise HTTPError(500, "Invalid ACL Type")
-        existing = self.token_by_secret(acl_id) if acl_id else None
+        existing = self.store.token_by_secret(acl_id) if acl_id else None
         if existing is not None and self._uses_non_legacy_fields(existing):
             raise HTTPError(500, "Cannot use legacy endpoint to modify a non-legacy token")
         if acl_id in ("allow", "deny", "manage"):
@@ -562,7 +346,7 @@ class ACLSystem:
             "Rules": rules,
             "CreateTime": existing["CreateTime"] if existing else go_time(self.core.clock.seconds()),
         }
-        token = self._store_token(fields, idx, existing["CreateIndex"] if existing else None)
+        token = self.store.store_token(fields, idx, existing["CreateIndex"] if existing else None)
         return Reply({"ID": token["SecretID"]})
 
     @staticmethod
@@ -586,10 +370,10 @@ class ACLSystem:
             raise HTTPError(400, "Missing ACL")
         if acl_id == ANONYMOUS_SECRET:
             raise HTTPError(403, "Permission denied: Cannot delete anonymous token")
-        accessor = self._secrets.get(acl_id)
+        accessor = self.store.secrets.get(acl_id)
         idx = self.core.next_index()
         if accessor is not None:
-            self._delete_token(accessor, idx)
+            self.store.delete_token(accessor, idx)
         return Reply(True)
 
     def _legacy_info(self, req: FakeRequest) -> Any:
@@ -598,9 +382,9 @@ class ACLSystem:
             raise HTTPError(400, "Missing ACL")
 
         def compute() -> tuple[int, Reply]:
-            token = self.token_by_secret(acl_id)
-            items = [self._legacy_json(token)] if token is not None and token["Type"] else []
-            return self.tokens_index, Reply(items, index=self.tokens_index)
+            token = self.store.token_by_secret(acl_id)
+            items = [self.store.legacy_json(token)] if token is not None and token["Type"] else []
+            return self.store.tokens_index, Reply(items, index=self.store.tokens_index)
 
         return self.core.blocking(req, compute)
 
@@ -608,12 +392,12 @@ class ACLSystem:
         acl_id = req.tail
         if not acl_id:
             raise HTTPError(400, "Missing ACL")
-        source = self.token_by_secret(acl_id)
+        source = self.store.token_by_secret(acl_id)
         if source is None or not source["Type"]:
             raise permission_denied()
         self._need(req, "write")
         idx = self.core.next_index()
-        token = self._store_token(
+        token = self.store.store_token(
             {
                 "AccessorID": self.core.new_uuid(),
                 "SecretID": self.core.new_uuid(),
@@ -631,47 +415,15 @@ class ACLSystem:
 
         def compute() -> tuple[int, Reply]:
             items = [
-                self._legacy_json(t)
-                for _, t in sorted(self.tokens.items())
-                if t["Type"] and not self._expired(t)
+                self.store.legacy_json(t)
+                for _, t in sorted(self.store.tokens.items())
+                if t["Type"] and not self.store.expired(t)
             ]
-            return self.tokens_index, Reply(items, index=self.tokens_index)
+            return self.store.tokens_index, Reply(items, index=self.store.tokens_index)
 
         return self.core.blocking(req, compute)
 
     # -- tokens ------------------------------------------------------------------
-
-    def _resolve_policy_links(self, links: list[dict[str, Any]]) -> list[str]:
-        ids: list[str] = []
-        for link in links:
-            pid = link.get("ID") or ""
-            if not pid:
-                name = link.get("Name") or ""
-                match = self._policy_by_name(name)
-                if match is None:
-                    raise HTTPError(500, f'No such ACL policy with name "{name}"')
-                pid = match["ID"]
-            elif pid not in self.policies:
-                raise HTTPError(500, f'No such ACL policy with ID "{pid}"')
-            if pid not in ids:
-                ids.append(pid)
-        return ids
-
-    def _resolve_role_links(self, links: list[dict[str, Any]]) -> list[str]:
-        ids: list[str] = []
-        for link in links:
-            rid = link.get("ID") or ""
-            if not rid:
-                name = link.get("Name") or ""
-                match = self._role_by_name(name)
-                if match is None:
-                    raise HTTPError(500, f'No such ACL role with name "{name}"')
-                rid = match["ID"]
-            elif rid not in self.roles:
-                raise HTTPError(500, f'No such ACL role with ID "{rid}"')
-            if rid not in ids:
-                ids.append(rid)
-        return ids
 
     @staticmethod
     def _identities(body: dict[str, Any], what: str, local: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -725,8 +477,8 @@ class ACLSystem:
         ttl_raw = body.get("ExpirationTTL")
         exp_raw = _field(body, "ExpirationTime", str, what, "")
         now = self.core.clock.seconds()
-        existing = self.tokens.get(accessor) if accessor else None
-        if existing is not None and self._expired(existing):
+        existing = self.store.tokens.get(accessor) if accessor else None
+        if existing is not None and self.store.expired(existing):
             existing = None
         fields: dict[str, Any] = {}
         if not accessor or create:
@@ -734,7 +486,7 @@ class ACLSystem:
                 accessor = self.core.new_uuid()
             elif not _is_uuid(accessor):
                 raise HTTPError(500, "Invalid Token: AccessorID is not a valid UUID")
-            elif accessor in self.tokens or accessor in self._secrets:
+            elif accessor in self.store.tokens or accessor in self.store.secrets:
                 raise HTTPError(500, "Invalid Token: AccessorID is already in use")
             elif accessor.startswith("00000000-0000-0000-0000-0000000000"):
                 raise HTTPError(500, 'Invalid Token: UUIDs with the prefix "00000000-0000-0000-0000-0000000000" are reserved')
@@ -742,7 +494,7 @@ class ACLSystem:
                 secret = self.core.new_uuid()
             elif not _is_uuid(secret):
                 raise HTTPError(500, "Invalid Token: SecretID is not a valid UUID")
-            elif secret in self._secrets or secret in self.tokens:
+            elif secret in self.store.secrets or secret in self.store.tokens:
                 raise HTTPError(500, "Invalid Token: SecretID is already in use")
             fields["CreateTime"] = go_time(now)
             expires: Optional[float] = None
@@ -789,8 +541,8 @@ class ACLSystem:
             fields["ExpirationTime"] = existing["ExpirationTime"]
             fields["_expires"] = existing["_expires"]
             create_index = existing["CreateIndex"]
-        policies = self._resolve_policy_links(_links(body, "Policies", what))
-        roles = self._resolve_role_links(_links(body, "Roles", what))
+        policies = self.store.resolve_policy_links(_links(body, "Policies", what))
+        roles = self.store.resolve_role_links(_links(body, "Roles", what))
         services, nodes = self._identities(body, what, local)
         fields.update(
             {
@@ -805,7 +557,7 @@ class ACLSystem:
             }
         )
         idx = self.core.next_index()
-        return self._store_token(fields, idx, create_index)
+        return self.store.store_token(fields, idx, create_index)
 
     @staticmethod
     def _check_expiry_bounds(expires_in: float) -> None:
@@ -832,16 +584,16 @@ class ACLSystem:
         body = _decode_object(req, "Token")
         self._need(req, "write")
         accessor = _field(body, "AccessorID", str, "Token", "")
-        return Reply(self.token_json(self._token_set(req, accessor, True, body)))
+        return Reply(self.store.token_json(self._token_set(req, accessor, True, body)))
 
     def _token_self(self, req: FakeRequest) -> Any:
         secret = req.token
 
         def compute() -> tuple[int, Reply]:
-            token = self.token_by_secret(secret) if secret else None
+            token = self.store.token_by_secret(secret) if secret else None
             if token is None:
-                return self.tokens_index, _not_found(self.tokens_index)
-            return self.tokens_index, Reply(self.token_json(token), index=self.tokens_index)
+                return self.store.tokens_index, _not_found(self.store.tokens_index)
+            return self.store.tokens_index, Reply(self.store.token_json(token), index=self.store.tokens_index)
 
         return self.core.blocking(req, compute)
 
@@ -862,10 +614,10 @@ class ACLSystem:
         redact = not req.authz.allowed("acl", "", "write")
 
         def compute() -> tuple[int, Reply]:
-            token = self.tokens.get(accessor)
-            if token is None or self._expired(token):
-                return self.tokens_index, _not_found(self.tokens_index)
-            return self.tokens_index, Reply(self.token_json(token, redact), index=self.tokens_index)
+            token = self.store.tokens.get(accessor)
+            if token is None or self.store.expired(token):
+                return self.store.tokens_index, _not_found(self.store.tokens_index)
+            return self.store.tokens_index, Reply(self.store.token_json(token, redact), index=self.store.tokens_index)
 
         return self.core.blocking(req, compute)
 
@@ -876,13 +628,13 @@ class ACLSystem:
         if in_body and in_body != accessor:
             raise HTTPError(400, "Token Accessor ID in URL and payload do not match")
         self._need(req, "write")
-        return Reply(self.token_json(self._token_set(req, accessor, False, body)))
+        return Reply(self.store.token_json(self._token_set(req, accessor, False, body)))
 
     def _token_clone(self, req: FakeRequest, accessor: str) -> Any:
         body = _decode_object(req, "Token")
         self._need(req, "write")
-        source = self.tokens.get(accessor)
-        if source is None or self._expired(source):
+        source = self.store.tokens.get(accessor)
+        if source is None or self.store.expired(source):
             raise HTTPError(403, "ACL not found")
         if source["Rules"]:
             raise HTTPError(500, "Cannot clone a legacy ACL with this endpoint")
@@ -892,7 +644,7 @@ class ACLSystem:
             # the source's ExpirationTime
             self._check_expiry_bounds(source["_expires"] - self.core.clock.seconds())
         idx = self.core.next_index()
-        token = self._store_token(
+        token = self.store.store_token(
             {
                 "AccessorID": self.core.new_uuid(),
                 "SecretID": self.core.new_uuid(),
@@ -908,7 +660,7 @@ class ACLSystem:
             },
             idx,
         )
-        return Reply(self.token_json(token))
+        return Reply(self.store.token_json(token))
 
     def _token_delete(self, req: FakeRequest, accessor: str) -> Any:
         self._need(req, "write")
@@ -916,12 +668,12 @@ class ACLSystem:
             raise HTTPError(500, "Accessor ID is missing or an invalid UUID")
         if accessor == ANONYMOUS_ACCESSOR:
             raise HTTPError(500, "Delete operation not permitted on the anonymous token")
-        token = self.tokens.get(accessor)
+        token = self.store.tokens.get(accessor)
         if token is None:
             return Reply(True)
         if req.token and req.token == token["SecretID"]:
             raise HTTPError(500, "Deletion of the request's authorization token is not permitted")
-        self._delete_token(accessor, self.core.next_index())
+        self.store.delete_token(accessor, self.core.next_index())
         return Reply(True)
 
     def _token_list(self, req: FakeRequest) -> Any:
@@ -933,8 +685,8 @@ class ACLSystem:
 
         def compute() -> tuple[int, Reply]:
             items = []
-            for _, token in sorted(self.tokens.items()):
-                if self._expired(token):
+            for _, token in sorted(self.store.tokens.items()):
+                if self.store.expired(token):
                     continue
                 if policy and policy not in token["Policies"]:
                     continue
@@ -942,18 +694,12 @@ class ACLSystem:
                     continue
                 if method and token["AuthMethod"] != method:
                     continue
-                items.append(self.token_json(token, redact, stub=True))
-            return self.tokens_index, Reply(items, index=self.tokens_index)
+                items.append(self.store.token_json(token, redact, stub=True))
+            return self.store.tokens_index, Reply(items, index=self.store.tokens_index)
 
         return self.core.blocking(req, compute)
 
     # -- policies ----------------------------------------------------------------
-
-    def _policy_by_name(self, name: str) -> Optional[dict[str, Any]]:
-        for policy in self.policies.values():
-            if policy["Name"] == name:
-                return policy
-        return None
 
     def _policy_set(self, req: FakeRequest, policy_id: str, create: bool) -> Any:
         # agent/acl_endpoint.go aclPolicyWriteInternal: decode and ID checks
@@ -975,7 +721,7 @@ class ACLSystem:
             raise HTTPError(500, "Invalid Policy: no Name is set")
         if not _POLICY_NAME_RE.match(name):
             raise HTTPError(500, "Invalid Policy: invalid Name. Only alphanumeric characters, '-' and '_' are allowed")
-        name_match = self._policy_by_name(name)
+        name_match = self.store.policy_by_name(name)
         existing = None
         if create:
             if name_match is not None:
@@ -984,7 +730,7 @@ class ACLSystem:
         else:
             if not _is_uuid(policy_id):
                 raise HTTPError(500, "Policy ID invalid UUID")
-            existing = self.policies.get(policy_id)
+            existing = self.store.policies.get(policy_id)
             if existing is None:
                 raise HTTPError(500, f"cannot find policy {policy_id}")
             if existing["Name"] != name and name_match is not None:
@@ -999,13 +745,13 @@ class ACLSystem:
         except RuleError as e:
             raise HTTPError(500, str(e))
         idx = self.core.next_index()
-        record = self._policy_record(
+        record = self.store.policy_record(
             policy_id, name, description, rules, datacenters,
             existing["CreateIndex"] if existing else idx, idx,
         )
-        self.policies[policy_id] = record
-        self.policies_index = idx
-        return Reply(self.policy_json(record))
+        self.store.policies[policy_id] = record
+        self.store.policies_index = idx
+        return Reply(self.store.policy_json(record))
 
     def _policy_create(self, req: FakeRequest) -> Any:
         return self._policy_set(req, "", True)
@@ -1016,8 +762,8 @@ class ACLSystem:
         def compute() -> tuple[int, Reply]:
             policy = find()
             if policy is None:
-                return self.policies_index, _not_found(self.policies_index)
-            return self.policies_index, Reply(self.policy_json(policy), index=self.policies_index)
+                return self.store.policies_index, _not_found(self.store.policies_index)
+            return self.store.policies_index, Reply(self.store.policy_json(policy), index=self.store.policies_index)
 
         return self.core.blocking(req, compute)
 
@@ -1025,44 +771,38 @@ class ACLSystem:
         name = req.tail
         if not name:
             raise HTTPError(400, "Missing policy Name")
-        return self._policy_read(req, lambda: self._policy_by_name(name))
+        return self._policy_read(req, lambda: self.store.policy_by_name(name))
 
     def _policy_crud(self, req: FakeRequest) -> Any:
         policy_id = req.tail
         if not policy_id and req.method != "PUT":
             raise HTTPError(400, "Missing policy ID")
         if req.method == "GET":
-            return self._policy_read(req, lambda: self.policies.get(policy_id))
+            return self._policy_read(req, lambda: self.store.policies.get(policy_id))
         if req.method == "PUT":
             return self._policy_set(req, policy_id, False)
         self._need(req, "write")
-        policy = self.policies.get(policy_id)
+        policy = self.store.policies.get(policy_id)
         if policy is None:
             return Reply(True)
         if policy_id == GLOBAL_MANAGEMENT_ID:
             raise HTTPError(500, "Delete operation not permitted on the builtin global-management policy")
         idx = self.core.next_index()
-        del self.policies[policy_id]
-        self._compiled.pop(policy_id, None)
-        self.policies_index = idx
+        del self.store.policies[policy_id]
+        self.store.compiled.pop(policy_id, None)
+        self.store.policies_index = idx
         return Reply(True)
 
     def _policy_list(self, req: FakeRequest) -> Any:
         self._need(req, "read")
 
         def compute() -> tuple[int, Reply]:
-            items = [self.policy_json(p, stub=True) for _, p in sorted(self.policies.items())]
-            return self.policies_index, Reply(items, index=self.policies_index)
+            items = [self.store.policy_json(p, stub=True) for _, p in sorted(self.store.policies.items())]
+            return self.store.policies_index, Reply(items, index=self.store.policies_index)
 
         return self.core.blocking(req, compute)
 
     # -- roles ---------------------------------------------------------------------
-
-    def _role_by_name(self, name: str) -> Optional[dict[str, Any]]:
-        for role in self.roles.values():
-            if role["Name"] == name:
-                return role
-        return None
 
     def _role_set(self, req: FakeRequest, role_id: str) -> Any:
         # agent/acl_endpoint.go ACLRoleWrite: decode and ID check (400s)
@@ -1081,18 +821,18 @@ class ACLSystem:
             raise HTTPError(500, "Invalid Role: invalid Name. Only alphanumeric characters, '-' and '_' are allowed")
         existing = None
         if not role_id:
-            if self._role_by_name(name) is not None:
+            if self.store.role_by_name(name) is not None:
                 raise HTTPError(500, f'Invalid Role: A Role with Name "{name}" already exists')
             role_id = self.core.new_uuid()
         else:
             if not _is_uuid(role_id):
                 raise HTTPError(500, "Role ID invalid UUID")
-            existing = self.roles.get(role_id)
+            existing = self.store.roles.get(role_id)
             if existing is None:
                 raise HTTPError(500, f"cannot find role {role_id}")
-            if existing["Name"] != name and self._role_by_name(name) is not None:
+            if existing["Name"] != name and self.store.role_by_name(name) is not None:
                 raise HTTPError(500, f'Invalid Role: A role with name "{name}" already exists')
-        policies = self._resolve_policy_links(_links(body, "Policies", what))
+        policies = self.store.resolve_policy_links(_links(body, "Policies", what))
         services, nodes = self._identities(body, what, False)
         idx = self.core.next_index()
         record = {
@@ -1103,13 +843,13 @@ class ACLSystem:
             "ServiceIdentities": services,
             "NodeIdentities": nodes,
             # ACLRole.SetHash: Name, Description, policy IDs, identities
-            "Hash": _hash(name, description, *policies, *_identity_parts(services, nodes)),
+            "Hash": hash_fields(name, description, *policies, *identity_parts(services, nodes)),
             "CreateIndex": existing["CreateIndex"] if existing else idx,
             "ModifyIndex": idx,
         }
-        self.roles[role_id] = record
-        self.roles_index = idx
-        return Reply(self.role_json(record))
+        self.store.roles[role_id] = record
+        self.store.roles_index = idx
+        return Reply(self.store.role_json(record))
 
     def _role_create(self, req: FakeRequest) -> Any:
         return self._role_set(req, "")
@@ -1120,8 +860,8 @@ class ACLSystem:
         def compute() -> tuple[int, Reply]:
             role = find()
             if role is None:
-                return self.roles_index, Reply(b"", status=404, index=self.roles_index, json=False)
-            return self.roles_index, Reply(self.role_json(role), index=self.roles_index)
+                return self.store.roles_index, Reply(b"", status=404, index=self.store.roles_index, json=False)
+            return self.store.roles_index, Reply(self.store.role_json(role), index=self.store.roles_index)
 
         return self.core.blocking(req, compute)
 
@@ -1129,22 +869,22 @@ class ACLSystem:
         name = req.tail
         if not name:
             raise HTTPError(400, "Missing role Name")
-        return self._role_read(req, lambda: self._role_by_name(name))
+        return self._role_read(req, lambda: self.store.role_by_name(name))
 
     def _role_crud(self, req: FakeRequest) -> Any:
         role_id = req.tail
         if not role_id and req.method != "PUT":
             raise HTTPError(400, "Missing role ID")
         if req.method == "GET":
-            return self._role_read(req, lambda: self.roles.get(role_id))
+            return self._role_read(req, lambda: self.store.roles.get(role_id))
         if req.method == "PUT":
             return self._role_set(req, role_id)
         self._need(req, "write")
-        if role_id not in self.roles:
+        if role_id not in self.store.roles:
             return Reply(True)
         idx = self.core.next_index()
-        del self.roles[role_id]
-        self.roles_index = idx
+        del self.store.roles[role_id]
+        self.store.roles_index = idx
         return Reply(True)
 
     def _role_list(self, req: FakeRequest) -> Any:
@@ -1153,10 +893,10 @@ class ACLSystem:
 
         def compute() -> tuple[int, Reply]:
             items = [
-                self.role_json(r)
-                for _, r in sorted(self.roles.items())
+                self.store.role_json(r)
+                for _, r in sorted(self.store.roles.items())
                 if not policy or policy in r["Policies"]
             ]
-            return self.roles_index, Reply(items, index=self.roles_index)
+            return self.store.roles_index, Reply(items, index=self.store.roles_index)
 
         return self.core.blocking(req, compute)
