@@ -16,7 +16,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from treq.testing import StubTreq
 
 from txconsul.testing import FakeConsul
-from txconsul.testing._agent import go_duration, truncate_output
+from txconsul.testing._checks import truncate_output
+from txconsul.testing._gofmt import go_duration
 
 
 class RawCase(SynchronousTestCase):
