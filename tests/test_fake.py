@@ -183,3 +183,48 @@ class ListenerTests(SynchronousTestCase):
         gc.collect()
         self.assertIsNone(ref())
         self.successResultOf(fake.client().kv.put("k", "v"))
+
+
+class ModuleGraphTests(SynchronousTestCase):
+    """How the fake's modules depend on each other."""
+
+    def test_no_import_cycle(self) -> None:
+        """No module of txconsul.testing imports, even lazily or for typing, one that imports it back."""
+        import ast
+        import os
+
+        import txconsul.testing
+
+        package = os.path.dirname(txconsul.testing.__file__)
+        graph: dict[str, set[str]] = {}
+        for name in sorted(os.listdir(package)):
+            if not name.endswith(".py"):
+                continue
+            module = name[:-3]
+            with open(os.path.join(package, name), encoding="utf-8") as f:
+                tree = ast.parse(f.read())
+            deps: set[str] = set()
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.level == 1:
+                    if node.module:
+                        deps.add(node.module)
+                    else:
+                        deps.update(alias.name for alias in node.names)
+                elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("txconsul.testing."):
+                    deps.add(node.module.rsplit(".", 1)[1])  # type: ignore[union-attr]
+            graph[module] = deps - {module}
+        self.assertIn("_acl", graph["_session"])  # the walk sees the imports
+
+        def cycle_from(start: str) -> list[str]:
+            stack = [(start, [start])]
+            while stack:
+                current, path = stack.pop()
+                for dep in graph.get(current, ()):
+                    if dep == start:
+                        return path + [dep]
+                    if dep not in path:
+                        stack.append((dep, path + [dep]))
+            return []
+
+        cycles = [cycle_from(m) for m in graph if cycle_from(m)]
+        self.assertEqual(cycles, [])

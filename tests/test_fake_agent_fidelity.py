@@ -447,7 +447,7 @@ class LeaveTests(RawCase):
         """200 with an empty body; GET is 405."""
         response, body = self.call("PUT", "/v1/agent/leave")
         self.assertEqual((response.code, body), (200, b""))
-        self.assertTrue(self.fake.core.agent.left)
+        self.assertTrue(self.fake.agent_state.left)
         self.assertEqual(self.call("GET", "/v1/agent/leave")[0].code, 405)
 
 

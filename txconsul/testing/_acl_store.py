@@ -105,10 +105,12 @@ class ACLStore:
         return token
 
     def expired(self, token: dict[str, Any]) -> bool:
+        """Whether ``token`` has passed its ExpirationTime on the clock."""
         expires = token.get("_expires")
         return expires is not None and self.core.clock.seconds() >= expires
 
     def store_token(self, fields: dict[str, Any], idx: int, create_index: Optional[int] = None) -> dict[str, Any]:
+        """Write a token record (new or replacing one) at index ``idx``; returns it."""
         token = {
             "AccessorID": fields["AccessorID"],
             "SecretID": fields["SecretID"],
@@ -143,6 +145,7 @@ class ACLStore:
         return token
 
     def delete_token(self, accessor: str, idx: int) -> None:
+        """Remove the token with this AccessorID at index ``idx``."""
         token = self.tokens.pop(accessor)
         self.secrets.pop(token["SecretID"], None)
         self.tokens_index = idx
@@ -151,6 +154,7 @@ class ACLStore:
         self, pid: str, name: str, description: str, rules: str, datacenters: Optional[list[str]],
         create_index: int, idx: int,
     ) -> dict[str, Any]:
+        """A policy record with its hash, as the state store keeps it."""
         return {
             "ID": pid,
             "Name": name,
@@ -164,6 +168,7 @@ class ACLStore:
         }
 
     def policy_rules(self, policy_id: str) -> Optional[Rules]:
+        """A policy's compiled rules (cached per ModifyIndex), or ``None`` if it is gone."""
         policy = self.policies.get(policy_id)
         if policy is None:
             return None
@@ -175,6 +180,7 @@ class ACLStore:
         return rules
 
     def token_rules(self, token: dict[str, Any]) -> Rules:
+        """Everything ``token`` grants: legacy rules, policies, roles' policies and identities."""
         rules = Rules()
         if token["Type"] == "management" and not token["Policies"]:
             rules.merge(parse_rules(GLOBAL_MANAGEMENT_RULES))
@@ -201,9 +207,11 @@ class ACLStore:
         return rules
 
     def policy_links(self, ids: Iterable[str]) -> list[dict[str, str]]:
+        """Policy links ``{"ID", "Name"}`` for the IDs that still exist."""
         return [{"ID": pid, "Name": self.policies[pid]["Name"]} for pid in ids if pid in self.policies]
 
     def role_links(self, ids: Iterable[str]) -> list[dict[str, str]]:
+        """Role links ``{"ID", "Name"}`` for the IDs that still exist."""
         return [{"ID": rid, "Name": self.roles[rid]["Name"]} for rid in ids if rid in self.roles]
 
     def token_json(self, token: dict[str, Any], redact: bool = False, stub: bool = False) -> dict[str, Any]:
@@ -237,6 +245,7 @@ class ACLStore:
         return out
 
     def legacy_json(self, token: dict[str, Any]) -> dict[str, Any]:
+        """A token as the legacy ``/v1/acl/info`` and ``list`` show it."""
         return {
             "CreateIndex": token["CreateIndex"],
             "ModifyIndex": token["ModifyIndex"],
@@ -274,18 +283,21 @@ class ACLStore:
         return out
 
     def policy_by_name(self, name: str) -> Optional[dict[str, Any]]:
+        """The policy with this name, or ``None``."""
         for policy in self.policies.values():
             if policy["Name"] == name:
                 return policy
         return None
 
     def role_by_name(self, name: str) -> Optional[dict[str, Any]]:
+        """The role with this name, or ``None``."""
         for role in self.roles.values():
             if role["Name"] == name:
                 return role
         return None
 
     def resolve_policy_links(self, links: list[dict[str, Any]]) -> list[str]:
+        """Policy IDs for links given by ID or Name; 500 for a missing policy."""
         ids: list[str] = []
         for link in links:
             pid = link.get("ID") or ""
@@ -302,6 +314,7 @@ class ACLStore:
         return ids
 
     def resolve_role_links(self, links: list[dict[str, Any]]) -> list[str]:
+        """Role IDs for links given by ID or Name; 500 for a missing role."""
         ids: list[str] = []
         for link in links:
             rid = link.get("ID") or ""

@@ -48,7 +48,7 @@ from twisted.internet.defer import Deferred, DeferredList
 from twisted.logger import Logger
 
 from ._authz import require
-from ._catalog import CRITICAL, PASSING, STATUSES, WARNING, apply_filter, normalize, _canon
+from ._catalog import CRITICAL, CatalogPart, PASSING, STATUSES, WARNING, apply_filter, normalize, _canon
 from ._checks import (
     CheckType,
     IntervalRunner,
@@ -59,6 +59,7 @@ from ._checks import (
     tcp_probe,
 )
 from ._core import (
+    FakeCore,
     DEFAULT_QUERY_TIME,
     MAX_QUERY_TIME,
     FakeRequest,
@@ -86,11 +87,6 @@ SCRIPTS_DISABLED = (
     "Scripts are disabled on this agent from remote calls; to enable, configure "
     "'enable_script_checks' to true"
 )
-#: Consul's ``checks.MinInterval`` (seconds); ``core.min_check_interval`` overrides it.
-MIN_CHECK_INTERVAL = 1.0
-#: ``check_deregister_interval_min`` and ``check_reap_interval`` defaults (seconds).
-CHECK_DEREGISTER_INTERVAL_MIN = 60.0
-CHECK_REAP_INTERVAL = 30.0
 HEALTH_MAINT = "maintenance"
 _SERVICE_KEYS = _canon([
     "ID", "Name", "Tags", "Address", "TaggedAddresses", "Meta", "Port", "Kind", "Proxy",
@@ -207,8 +203,9 @@ class AgentPart:
     :ivar checks: check ID -> the agent's check dict.
     """
 
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: FakeCore, catalog: CatalogPart) -> None:
         self.core = core
+        self.catalog = catalog
         self.services: dict[str, dict[str, Any]] = {}
         self.checks: dict[str, dict[str, Any]] = {}
         self._runners: dict[str, Runner] = {}
@@ -243,7 +240,7 @@ class AgentPart:
         self._track_critical(check_id, check["Status"], status)
         check["Status"] = status
         check["Output"] = output
-        catalog = self.core.catalog
+        catalog = self.catalog
         if catalog.get_check(self.node, check_id) is None:
             self._sync_check(check_id, self.core.next_index())
             return True
@@ -251,9 +248,9 @@ class AgentPart:
 
     def _sync_check(self, check_id: str, idx: int) -> None:
         check = self.checks[check_id]
-        if check["ServiceID"] and self.core.catalog.get_service(self.node, check["ServiceID"]) is None:
+        if check["ServiceID"] and self.catalog.get_service(self.node, check["ServiceID"]) is None:
             return
-        self.core.catalog.set_check({k: v for k, v in check.items() if k not in ("CreateIndex", "ModifyIndex")}, idx)
+        self.catalog.set_check({k: v for k, v in check.items() if k not in ("CreateIndex", "ModifyIndex")}, idx)
 
     def _track_critical(self, check_id: str, old: Optional[str], new: str) -> None:
         if new != CRITICAL:
@@ -301,7 +298,7 @@ class AgentPart:
                 self._runners[check_id] = runner
                 runner.start()
             if ct.dcsa > 0:
-                floor = float(getattr(self.core, "check_deregister_interval_min", CHECK_DEREGISTER_INTERVAL_MIN))
+                floor = self.core.check_deregister_interval_min
                 self._reap_after[check_id] = max(ct.dcsa, floor)
                 self._schedule_reaper()
 
@@ -310,7 +307,7 @@ class AgentPart:
     def _schedule_reaper(self) -> None:
         if self._reaper is not None and self._reaper.active():
             return
-        period = float(getattr(self.core, "check_reap_interval", CHECK_REAP_INTERVAL))
+        period = self.core.check_reap_interval
         now = self.core.clock.seconds()
         ticks = int((now - self._started) // period) + 1
         when = self._started + ticks * period
@@ -335,7 +332,7 @@ class AgentPart:
         if reaped:
             self.core.changed()
         if self._reap_after:
-            period = float(getattr(self.core, "check_reap_interval", CHECK_REAP_INTERVAL))
+            period = self.core.check_reap_interval
             when = now + period
             self._reaper = self.core.clock.callLater(max(0.0, when - self.core.clock.seconds()), self._reap, when)
 
@@ -346,7 +343,7 @@ class AgentPart:
         if core.reactor is None:
             return None
         # agent.go addCheck raises intervals under checks.MinInterval.
-        interval = max(ct.interval, float(getattr(core, "min_check_interval", MIN_CHECK_INTERVAL)))
+        interval = max(ct.interval, core.min_check_interval)
         if ct.kind == "http":
             return IntervalRunner(self, check_id, interval, http_probe(core.reactor, core.clock, ct))
         if ct.kind == "tcp":
@@ -372,7 +369,7 @@ class AgentPart:
         self._stop(check_id)
         self.checks.pop(check_id, None)
         self._critical_since.pop(check_id, None)
-        self.core.catalog.remove_check(self.node, check_id, idx)
+        self.catalog.remove_check(self.node, check_id, idx)
 
     def remove_service(self, service_id: str, idx: int) -> None:
         """Remove a local service and all its checks."""
@@ -381,7 +378,7 @@ class AgentPart:
                 self.remove_check(cid, idx)
         self.services.pop(service_id, None)
         self._nil_tags.discard(service_id)
-        self.core.catalog.remove_service(self.node, service_id, idx)
+        self.catalog.remove_service(self.node, service_id, idx)
 
     def stop(self) -> "Deferred[None]":
         """
@@ -426,7 +423,7 @@ class AgentPart:
 
     def _member(self, wan: bool = False) -> dict[str, Any]:
         core = self.core
-        node = core.catalog.nodes.get(core.node_name) or {}
+        node = self.catalog.nodes.get(core.node_name) or {}
         return {
             "Name": f"{core.node_name}.{core.datacenter}" if wan else core.node_name,
             "Addr": core.address,
@@ -454,7 +451,7 @@ class AgentPart:
     def _self(self, req: FakeRequest) -> Reply:
         core = self.core
         require(req, "agent", core.node_name, "read")
-        node = core.catalog.nodes.get(core.node_name) or {}
+        node = self.catalog.nodes.get(core.node_name) or {}
         return Reply({
             "Config": {
                 "Datacenter": core.datacenter,
@@ -538,7 +535,7 @@ class AgentPart:
     def _force_leave(self, req: FakeRequest) -> Reply:
         require(req, "operator", "", "write")
         node = req.tail
-        if node != self.node and node not in self.core.catalog.nodes:
+        if node != self.node and node not in self.catalog.nodes:
             raise HTTPError(500, f"agent: No node found with name '{node}'")
         return Reply(b"", json=False)
 
@@ -629,7 +626,7 @@ class AgentPart:
         else:
             self._nil_tags.discard(sid)
         self.services[sid] = svc
-        self.core.catalog.set_service(self.node, svc, idx)
+        self.catalog.set_service(self.node, svc, idx)
         new_ids = []
         for i, ct in enumerate(parsed):
             cid = ct.check_id or f"service:{sid}" + (f":{i + 1}" if len(parsed) > 1 else "")

@@ -384,6 +384,7 @@ def parse_rules(text: Any, legacy: bool = False) -> Rules:
 
 
 def service_identity_rules(name: str) -> Rules:
+    """The rules a service identity grants (agent/structs/acl.go ``ACLServiceIdentity.SyntheticPolicy``)."""
     rules = Rules()
     rules.add("service", name, "write", False)
     rules.add("service", "", "read", True)
@@ -392,6 +393,7 @@ def service_identity_rules(name: str) -> Rules:
 
 
 def node_identity_rules(name: str) -> Rules:
+    """The rules a node identity grants (agent/structs/acl.go ``ACLNodeIdentity.SyntheticPolicy``)."""
     rules = Rules()
     rules.add("node", name, "write", False)
     rules.add("service", "", "read", True)

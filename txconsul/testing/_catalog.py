@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
 from ._authz import require
 from ._core import FakeRequest, HTTPError, Reply, Route
 from ._gofmt import go_quote
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._core import FakeCore
 
 PASSING, WARNING, CRITICAL = "passing", "warning", "critical"
 STATUSES = (PASSING, WARNING, CRITICAL)
@@ -280,6 +283,18 @@ def _consistency_header(req: FakeRequest) -> dict[str, str]:
     return {"X-Consul-Effective-Consistency": mode}
 
 
+class HealthListener(Protocol):
+    """What the catalog tells of health changes (sessions listen)."""
+
+    def check_changed(self, node: str, check_id: str, status: Optional[str]) -> None:
+        """A check's status changed (``None``: the check is gone)."""
+        ...
+
+    def node_removed(self, node: str) -> None:
+        """A node was deregistered."""
+        ...
+
+
 class CatalogPart:
     """
     Nodes, services and checks, keyed as Consul's state store keys them.
@@ -291,8 +306,10 @@ class CatalogPart:
         ``services_index`` and ``checks_index``).
     """
 
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: "FakeCore") -> None:
         self.core = core
+        #: Told when a check's status changes or a node goes (sessions).
+        self.listeners: list[HealthListener] = []
         self.nodes: dict[str, dict[str, Any]] = {}
         self.services: dict[tuple[str, str], dict[str, Any]] = {}
         self.checks: dict[tuple[str, str], dict[str, Any]] = {}
@@ -441,7 +458,7 @@ class CatalogPart:
         entry["ModifyIndex"] = idx
         self.checks[key] = entry
         self.checks_index = idx
-        self.core.sessions.check_changed(node, entry["CheckID"], entry["Status"])
+        self.notify_check_changed(node, entry["CheckID"], entry["Status"])
 
     def update_check(self, node: str, check_id: str, status: str, output: str) -> bool:
         """
@@ -460,7 +477,7 @@ class CatalogPart:
         check["ModifyIndex"] = idx
         self.checks_index = idx
         if changed_status:
-            self.core.sessions.check_changed(node, check_id, status)
+            self.notify_check_changed(node, check_id, status)
         return True
 
     def remove_check(self, node: str, check_id: str, idx: int) -> bool:
@@ -468,7 +485,7 @@ class CatalogPart:
         if self.checks.pop((node, check_id), None) is None:
             return False
         self.checks_index = idx
-        self.core.sessions.check_changed(node, check_id, None)
+        self.notify_check_changed(node, check_id, None)
         return True
 
     def remove_service(self, node: str, service_id: str, idx: int) -> bool:
@@ -491,8 +508,18 @@ class CatalogPart:
         for (n, sid) in [k for k in self.services if k[0] == node]:
             self.services.pop((n, sid), None)
             self.services_index = idx
-        self.core.sessions.node_removed(node)
+        self.notify_node_removed(node)
         return True
+
+    def notify_check_changed(self, node: str, check_id: str, status: Optional[str]) -> None:
+        """Tell the listeners a check's status changed (``None``: it is gone)."""
+        for listener in self.listeners:
+            listener.check_changed(node, check_id, status)
+
+    def notify_node_removed(self, node: str) -> None:
+        """Tell the listeners a node was deregistered."""
+        for listener in self.listeners:
+            listener.node_removed(node)
 
     # -- views ------------------------------------------------------------------
 

@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, cast
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import ProcessDone, ProcessTerminated
-from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Factory, ProcessProtocol
 from twisted.internet.protocol import Protocol as _WireProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ._catalog import CRITICAL, PASSING, WARNING
-from ._core import HTTPError
+from ._core import HTTPError, Scheduler
 from ._gofmt import parse_go_duration
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -321,7 +320,7 @@ class _ScriptProtocol(ProcessProtocol):
             reaped.callback(None)
 
 
-def http_probe(reactor: Any, clock: IReactorTime, ct: CheckType) -> Callable[[], Deferred]:
+def http_probe(reactor: Any, clock: Scheduler, ct: CheckType) -> Callable[[], Deferred]:
     """A probe issuing the check's HTTP request through ``reactor``."""
     from twisted.web.client import Agent, readBody
     from twisted.web.http_headers import Headers
@@ -366,14 +365,14 @@ def http_probe(reactor: Any, clock: IReactorTime, ct: CheckType) -> Callable[[],
             return CRITICAL, f'{method.capitalize()} "{url}": {f.getErrorMessage()}'
 
         d.addCallback(got)
-        d.addTimeout(timeout, clock)
+        d.addTimeout(timeout, cast(Any, clock))  # a Scheduler is an IReactorTime
         d.addErrback(failed)
         return d
 
     return probe
 
 
-def tcp_probe(reactor: Any, clock: IReactorTime, ct: CheckType) -> Callable[[], Deferred]:
+def tcp_probe(reactor: Any, clock: Scheduler, ct: CheckType) -> Callable[[], Deferred]:
     """A probe opening a TCP connection through ``reactor``."""
     from twisted.internet.abstract import isIPAddress, isIPv6Address
     from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
@@ -410,7 +409,7 @@ def tcp_probe(reactor: Any, clock: IReactorTime, ct: CheckType) -> Callable[[], 
 
 
 def script_probe(
-    reactor: Any, clock: IReactorTime, ct: CheckType, processes: dict[Any, Deferred]
+    reactor: Any, clock: Scheduler, ct: CheckType, processes: dict[Any, Deferred]
 ) -> Callable[[], Deferred]:
     """
     A probe spawning the check's ``Args`` with ``reactor``; ``processes``

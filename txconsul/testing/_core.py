@@ -18,12 +18,11 @@ import posixpath
 import random
 import weakref
 import re
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Protocol, Union
 from urllib.parse import parse_qsl, quote, unquote_to_bytes
 
 import attr
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
@@ -265,43 +264,61 @@ class _Waiter:
         self.timer = timer
 
 
+class Scheduler(Protocol):
+    """
+    The part of ``IReactorTime`` the fake uses (a ``task.Clock`` or a
+    reactor), as a structural type mypy can check without zope.
+    """
+
+    def seconds(self) -> float:
+        """The current time, in seconds."""
+        ...
+
+    def callLater(self, delay: float, callable: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        """Call ``callable`` after ``delay`` seconds; returns an ``IDelayedCall``."""
+        ...
+
+
 class FakeCore:
     """
-    The state every part shares: clock, index, waiters, node identity.
+    The state every part shares: clock, index, waiters, node identity and
+    agent settings.  Parts do not reach each other through the core: each
+    is given the peers it uses when it is built (see ``_fake.py``).
 
-    Parts reach each other through this object (``core.kv``,
-    ``core.sessions``, ``core.catalog``, ``core.acl``...).
+    :param reactor: the real reactor (or ``None``): only then may checks do
+        network I/O.
+    :param enable_script_checks: whether script (``Args``) checks may be
+        registered.
+    :param min_check_interval: the floor of HTTP/TCP/script check intervals
+        (Consul's ``checks.MinInterval``, one second); tests may lower it.
     """
-
-    #: Sibling parts and settings, attached by FakeConsul (``_fake.py``).
-    kv: Any
-    sessions: Any
-    catalog: Any
-    acl: Any
-    agent: Any
-    txn: Any
-    status: Any
-    events: Any
-    queries: Any
-    coordinates: Any
-    operator: Any
-    #: The real reactor (or ``None``): only then may checks do network I/O.
-    reactor: Any
-    enable_script_checks: bool
 
     def __init__(
         self,
-        clock: IReactorTime,
+        clock: Scheduler,
         node_name: str,
         datacenter: str,
         address: str,
         rng: random.Random,
+        *,
+        reactor: Any = None,
+        enable_script_checks: bool = False,
+        min_check_interval: float = 1.0,
     ) -> None:
         self.clock = clock
         self.node_name = node_name
         self.datacenter = datacenter
         self.address = address
         self.rng = rng
+        self.reactor = reactor
+        self.enable_script_checks = enable_script_checks
+        self.min_check_interval = min_check_interval
+        #: agent/config ``check_deregister_interval_min`` (seconds): the
+        #: floor of DeregisterCriticalServiceAfter; tests may lower it.
+        self.check_deregister_interval_min = 60.0
+        #: agent/config ``check_reap_interval`` (seconds): how often critical
+        #: services are reaped; tests may lower it.
+        self.check_reap_interval = 30.0
         #: The Raft-like index: a dev agent's first user write lands well
         #: above 1; it is shared by every table and only ever grows.
         self.index = 12
@@ -376,7 +393,7 @@ class FakeCore:
                 d.callback(waiter.compute()[1])
                 self._async_done()
 
-        clock: Any = self.clock  # zope's IReactorTime method stubs confuse mypy
+        clock = self.clock
         waiter.timer = clock.callLater(wait, expire)
         self._waiters.append(waiter)
         return d

@@ -6,11 +6,10 @@
 from __future__ import annotations
 
 import random
-from typing import Any, Optional, Protocol, cast
+from typing import Any, Optional, Protocol
 
 from treq.testing import RequestTraversalAgent
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
@@ -117,27 +116,25 @@ class FakeConsul:
         seed: Optional[int] = None,
     ) -> None:
         self.clock = clock if clock is not None else Clock()
-        # Clock provides IReactorTime through @implementer, which mypy cannot see.
-        self.core = FakeCore(
-            cast(IReactorTime, self.clock), node_name, datacenter, address, random.Random(seed)
+        self.core = core = FakeCore(
+            self.clock, node_name, datacenter, address, random.Random(seed),
+            reactor=reactor, enable_script_checks=enable_script_checks,
+            min_check_interval=min_check_interval,
         )
-        # The parts and settings below are attached to the core here; FakeCore
-        # itself does not declare them, so they are set through an untyped view.
-        core: Any = self.core
-        core.reactor = reactor
-        core.enable_script_checks = enable_script_checks
-        core.min_check_interval = min_check_interval
-        self.acl = core.acl = ACLSystem(core, acl_master_token, acl_default_policy)
-        self.catalog = core.catalog = CatalogPart(core)
-        self.agent_state = core.agent = AgentPart(core)
-        self.sessions = core.sessions = SessionPart(core)
-        self.kv = core.kv = KVPart(core)
-        self.txn = core.txn = TxnPart(core)
-        self.status = core.status = StatusPart(core)
-        self.events = core.events = EventPart(core)
-        self.queries = core.queries = QueryPart(core)
-        self.coordinates = core.coordinates = CoordinatePart(core)
-        self.operator = core.operator = OperatorPart(core)
+        # Each part is given the peers it uses; a part that must hear of
+        # changes in another (sessions of checks, KV and queries of sessions)
+        # subscribes to it, so the dependencies only run one way.
+        self.acl = ACLSystem(core, acl_master_token, acl_default_policy)
+        self.catalog = CatalogPart(core)
+        self.agent_state = AgentPart(core, self.catalog)
+        self.sessions = SessionPart(core, self.acl, self.catalog)
+        self.kv = KVPart(core, self.sessions)
+        self.txn = TxnPart(core, self.catalog, self.kv)
+        self.status = StatusPart(core)
+        self.events = EventPart(core, self.catalog)
+        self.queries = QueryPart(core, self.acl, self.catalog, self.sessions)
+        self.coordinates = CoordinatePart(core, self.catalog)
+        self.operator = OperatorPart(core, self.catalog)
         self._parts: list[_Part] = [
             self.acl, self.catalog, self.agent_state, self.sessions, self.kv,
             self.txn, self.status, self.events, self.queries, self.coordinates,

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from ._authz import require
-from ._core import FakeRequest, Reply, Route
+from ._catalog import CatalogPart
+from ._core import FakeCore, FakeRequest, Reply, Route
 
 #: The Raft index of a bootstrapped single-server configuration.
 CONFIGURATION_INDEX = 1
@@ -20,8 +21,9 @@ CONFIGURATION_INDEX = 1
 class OperatorPart:
     """The Raft configuration of a single-server FakeConsul."""
 
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: FakeCore, catalog: CatalogPart) -> None:
         self.core = core
+        self.catalog = catalog
 
     def routes(self) -> list[Route]:
         """The Raft configuration route."""
@@ -30,7 +32,7 @@ class OperatorPart:
     def raft_configuration(self) -> dict[str, Any]:
         """The configuration body: this agent as the only server."""
         core = self.core
-        node = core.catalog.nodes.get(core.node_name) or {}
+        node = self.catalog.nodes.get(core.node_name) or {}
         return {
             "Servers": [
                 {

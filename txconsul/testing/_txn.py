@@ -26,9 +26,10 @@ import json
 import re
 from typing import Any, Callable, Optional
 
-from ._core import FakeRequest, HTTPError, Reply, Route
+from ._catalog import CatalogPart
+from ._core import FakeCore, FakeRequest, HTTPError, Reply, Route
 from ._gofmt import go_quote
-from ._kv import MAX_VALUE_SIZE, Entry, KVError
+from ._kv import MAX_VALUE_SIZE, Entry, KVError, KVPart
 
 #: Consul's limit on operations per transaction (since 1.14; 64 before).
 MAX_OPS = 128
@@ -160,8 +161,10 @@ class _Failed(Exception):
 class TxnPart:
     """The transaction endpoint of a FakeConsul."""
 
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: FakeCore, catalog: CatalogPart, kv: KVPart) -> None:
         self.core = core
+        self.catalog = catalog
+        self.kv = kv
 
     def routes(self) -> list[Route]:
         """``/v1/txn``, PUT only."""
@@ -280,9 +283,9 @@ class TxnPart:
         return results, errors
 
     def _snapshot(self) -> Any:
-        cat = self.core.catalog
+        cat = self.catalog
         return (
-            self.core.kv.snapshot(),
+            self.kv.snapshot(),
             copy.deepcopy(cat.nodes),
             copy.deepcopy(cat.services),
             copy.deepcopy(cat.checks),
@@ -291,8 +294,8 @@ class TxnPart:
 
     def _restore(self, snap: Any) -> None:
         kv_snap, nodes, services, checks, indexes = snap
-        cat = self.core.catalog
-        self.core.kv.restore(kv_snap)
+        cat = self.catalog
+        self.kv.restore(kv_snap)
         for table, saved in ((cat.nodes, nodes), (cat.services, services), (cat.checks, checks)):
             table.clear()
             table.update(saved)
@@ -322,7 +325,7 @@ class TxnPart:
                 elif not authz.allowed("key", op.key, "write"):
                     fail(i, "Permission denied")
                     continue
-                if op.verb == "lock" and self.core.kv.lock_delay_active(op.key):
+                if op.verb == "lock" and self.kv.lock_delay_active(op.key):
                     fail(i, f"failed to lock key {go_quote(op.key)} due to lock delay")
                 continue
             if op.verb not in CATALOG_VERBS:
@@ -337,7 +340,7 @@ class TxnPart:
                     fail(i, "Permission denied")
             elif op.kind == "Service":
                 name = _str(op.body, "Service", "AgentService")
-                existing = self.core.catalog.services.get((op.node, op.key or name))
+                existing = self.catalog.services.get((op.node, op.key or name))
                 if existing is not None:
                     name = existing["Service"]
                 if op.verb in ("set", "cas") and not name:
@@ -345,10 +348,10 @@ class TxnPart:
                 elif not authz.allowed("service", name, "write"):
                     fail(i, "Permission denied")
             else:
-                check = self.core.catalog.checks.get((op.node, op.key)) or op.body
+                check = self.catalog.checks.get((op.node, op.key)) or op.body
                 service_id = _field(check, "ServiceID") or ""
                 if service_id:
-                    svc = self.core.catalog.services.get((op.node, service_id))
+                    svc = self.catalog.services.get((op.node, service_id))
                     name = svc["Service"] if svc else (_field(check, "ServiceName") or "")
                     allowed = bool(name) and authz.allowed("service", name, "write")
                 else:
@@ -391,7 +394,7 @@ class TxnPart:
         return results, [], after
 
     def _kv(self, idx: int, op: _Op, after: list[Callable[[], None]]) -> list[dict[str, Any]]:
-        kv = self.core.kv
+        kv = self.kv
         key, verb = op.key, op.verb
         entry: Optional[Entry] = None
         if verb == "set":
@@ -460,7 +463,7 @@ class TxnPart:
     # -- catalog ----------------------------------------------------------------
 
     def _node(self, idx: int, op: _Op, after: list[Callable[[], None]]) -> list[dict[str, Any]]:
-        cat = self.core.catalog
+        cat = self.catalog
         name, verb = op.node, op.verb
         node_id = _str(op.body, "ID", "Node")
         existing = self._find_node(name, node_id)
@@ -491,11 +494,11 @@ class TxnPart:
         for key in [k for k in cat.checks if k[0] == node]:
             del cat.checks[key]
             cat.checks_index = idx
-        after.append(lambda: self.core.sessions.node_removed(node))
+        after.append(lambda: self.catalog.notify_node_removed(node))
         return []
 
     def _find_node(self, name: str, node_id: str) -> Optional[dict[str, Any]]:
-        nodes = self.core.catalog.nodes
+        nodes = self.catalog.nodes
         if node_id:
             for node in nodes.values():
                 if node.get("ID") == node_id:
@@ -504,7 +507,7 @@ class TxnPart:
         return nodes.get(name)
 
     def _store_node(self, idx: int, op: _Op, existing: Optional[dict[str, Any]]) -> dict[str, Any]:
-        cat = self.core.catalog
+        cat = self.catalog
         body = op.body
         node = {
             "ID": _str(body, "ID", "Node") or (existing or {}).get("ID", ""),
@@ -527,7 +530,7 @@ class TxnPart:
         return node
 
     def _service(self, idx: int, op: _Op, after: list[Callable[[], None]]) -> list[dict[str, Any]]:
-        cat = self.core.catalog
+        cat = self.catalog
         node, verb = op.node, op.verb
         body = op.body
         sid = op.key or _str(body, "Service", "AgentService")
@@ -585,10 +588,10 @@ class TxnPart:
         return []
 
     def _notify(self, node: str, check_id: str, status: Optional[str]) -> Callable[[], None]:
-        return lambda: self.core.sessions.check_changed(node, check_id, status)
+        return lambda: self.catalog.notify_check_changed(node, check_id, status)
 
     def _check(self, idx: int, op: _Op, after: list[Callable[[], None]]) -> list[dict[str, Any]]:
-        cat = self.core.catalog
+        cat = self.catalog
         node, cid, verb = op.node, op.key, op.verb
         body = op.body
         existing = cat.checks.get((node, cid))
