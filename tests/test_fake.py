@@ -228,3 +228,64 @@ class ModuleGraphTests(SynchronousTestCase):
 
         cycles = [cycle_from(m) for m in graph if cycle_from(m)]
         self.assertEqual(cycles, [])
+
+
+class JournalTests(SynchronousTestCase):
+    """fake.requests: every request the fake received, as values."""
+
+    def test_records_a_client_request(self) -> None:
+        """A client call appears with its method, decoded path, query pairs, headers and body."""
+        fake = FakeConsul(Clock(), seed=1)
+        consul = fake.client(token="secret-token")
+        self.successResultOf(consul.kv.put("a b", b"value", flags=7, dc="dc1"))
+        recorded = fake.requests[-1]
+        self.assertEqual((recorded.method, recorded.path), ("PUT", "/v1/kv/a b"))
+        self.assertEqual(recorded.param("flags"), "7")
+        self.assertEqual(recorded.params()["dc"], "dc1")
+        self.assertEqual(recorded.headers["x-consul-token"], "secret-token")
+        self.assertEqual(recorded.body, b"value")
+
+    def test_json_body_and_bare_flags(self) -> None:
+        """json() decodes a JSON body; a bare flag is recorded with an empty value."""
+        fake = FakeConsul(Clock(), seed=1)
+        consul = fake.client()
+        self.successResultOf(consul.agent.service.register("web", port=80))
+        self.assertEqual(fake.requests[-1].json()["Name"], "web")
+        self.successResultOf(consul.kv.get("k", recurse=True))
+        self.assertIn(("recurse", ""), fake.requests[-1].query)
+        self.assertIsNone(fake.requests[-1].json())
+
+    def test_refused_requests_are_recorded(self) -> None:
+        """A request the fake refuses (unknown path, 405) is in the journal too, in order."""
+        fake = FakeConsul(Clock(), seed=1)
+        treq = StubTreq(fake.resource())
+        self.successResultOf(treq.request("GET", "http://127.0.0.1:8500/v1/nope"))
+        self.successResultOf(treq.request("DELETE", "http://127.0.0.1:8500/v1/status/leader"))
+        self.assertEqual([(r.method, r.path) for r in fake.requests],
+                         [("GET", "/v1/nope"), ("DELETE", "/v1/status/leader")])
+
+    def test_repr_hides_tokens_and_body(self) -> None:
+        """repr() of a recorded request shows neither the token (header or ?token) nor the body."""
+        fake = FakeConsul(Clock(), seed=1)
+        treq = StubTreq(fake.resource())
+        self.successResultOf(treq.request(
+            "PUT", "http://127.0.0.1:8500/v1/kv/k?token=query-secret",
+            headers={"X-Consul-Token": "header-secret", "Authorization": "Bearer bearer-secret"},
+            data=b"body-secret",
+        ))
+        text = repr(fake.requests[-1])
+        for secret in ("query-secret", "header-secret", "bearer-secret", "body-secret"):
+            self.assertNotIn(secret, text)
+        self.assertIn("/v1/kv/k", text)
+        self.assertEqual(fake.requests[-1].param("token"), "query-secret")
+
+    def test_journal_size(self) -> None:
+        """journal_size keeps only the most recent requests; 0 keeps none."""
+        fake = FakeConsul(Clock(), seed=1, journal_size=2)
+        consul = fake.client()
+        for key in ("a", "b", "c"):
+            self.successResultOf(consul.kv.get(key))
+        self.assertEqual([r.path for r in fake.requests], ["/v1/kv/b", "/v1/kv/c"])
+        silent = FakeConsul(Clock(), seed=1, journal_size=0)
+        self.successResultOf(silent.client().kv.get("a"))
+        self.assertEqual(list(silent.requests), [])

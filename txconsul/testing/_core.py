@@ -28,6 +28,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from ._gofmt import go_quote, parse_go_duration, parse_uint
+from ._journal import RecordedRequest
 
 log = Logger()
 
@@ -519,6 +520,7 @@ class FakeResource(Resource):
             for k, v in request.requestHeaders.getAllRawHeaders()
         }
         req = FakeRequest(method, path, query, body, headers)
+        fake.requests.append(RecordedRequest(method, path, list(query), dict(headers), body))
         try:
             result = self._dispatch(req, raw_path, raw_query)
         except HTTPError as e:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import random
+from collections import deque
 from typing import Any, Optional, Protocol
 
 from treq.testing import RequestTraversalAgent
@@ -19,6 +20,7 @@ from ._catalog import CatalogPart
 from ._coordinate import CoordinatePart
 from ._core import FakeCore, FakeResource, Route
 from ._event import EventPart
+from ._journal import RecordedRequest
 from ._kv import KVPart
 from ._operator import OperatorPart
 from ._query import QueryPart
@@ -99,6 +101,12 @@ class FakeConsul:
     :param reactor: the reactor HTTP and TCP checks connect with (checks
         only run when it is given); ``clock`` still schedules them.
     :param seed: seeds the generator of IDs and blocking jitter.
+    :param journal_size: how many requests :attr:`requests` keeps (the
+        most recent; ``0`` keeps none).
+
+    :ivar requests: the request journal: a ``deque`` of
+        :class:`~txconsul.testing.RecordedRequest`, oldest first, of every
+        request the HTTP resource received.
     """
 
     def __init__(
@@ -114,8 +122,10 @@ class FakeConsul:
         min_check_interval: float = 1.0,
         reactor: Any = None,
         seed: Optional[int] = None,
+        journal_size: int = 1000,
     ) -> None:
         self.clock = clock if clock is not None else Clock()
+        self.requests: deque[RecordedRequest] = deque(maxlen=journal_size)
         self.core = core = FakeCore(
             self.clock, node_name, datacenter, address, random.Random(seed),
             reactor=reactor, enable_script_checks=enable_script_checks,
