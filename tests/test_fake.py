@@ -289,3 +289,10 @@ class JournalTests(SynchronousTestCase):
         silent = FakeConsul(Clock(), seed=1, journal_size=0)
         self.successResultOf(silent.client().kv.get("a"))
         self.assertEqual(list(silent.requests), [])
+
+    def test_raw_path(self) -> None:
+        """raw_path keeps the percent-encoding the client sent; path is decoded."""
+        fake = FakeConsul(Clock(), seed=1)
+        self.successResultOf(fake.client().kv.get("a/b c%d"))
+        self.assertEqual(fake.requests[-1].raw_path, "/v1/kv/a/b%20c%25d")
+        self.assertEqual(fake.requests[-1].path, "/v1/kv/a/b c%d")

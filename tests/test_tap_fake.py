@@ -25,14 +25,9 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 from txconsul import Consul
 from txconsul.tap import fake as tap
 
+from .fakecase import free_port
+
 REPO = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:

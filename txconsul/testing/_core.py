@@ -520,7 +520,9 @@ class FakeResource(Resource):
             for k, v in request.requestHeaders.getAllRawHeaders()
         }
         req = FakeRequest(method, path, query, body, headers)
-        fake.requests.append(RecordedRequest(method, path, list(query), dict(headers), body))
+        fake.requests.append(RecordedRequest(
+            method, path, list(query), dict(headers), body, raw_path.decode("utf-8", "surrogateescape")
+        ))
         try:
             result = self._dispatch(req, raw_path, raw_query)
         except HTTPError as e:

@@ -29,6 +29,8 @@ class RecordedRequest:
         with ``''`` for a bare flag (``?recurse``).
     :ivar headers: header names (lower case) to their first value.
     :ivar body: the body bytes (``b''`` when there was none).
+    :ivar raw_path: the path as it came on the wire, still percent-encoded
+        (``'/v1/kv/a%20b'``): what a test of a client's escaping compares.
 
     Its ``repr`` hides token headers and parameters and shows only the
     body's length (a body may hold a SecretID).
@@ -39,6 +41,7 @@ class RecordedRequest:
     query: list[tuple[str, str]]
     headers: dict[str, str]
     body: bytes
+    raw_path: str = ""
 
     def param(self, name: str, default: Optional[str] = None) -> Optional[str]:
         """The first value of query parameter ``name``, or ``default``."""
@@ -62,6 +65,6 @@ class RecordedRequest:
         query = [(k, _HIDDEN if k in _SECRET_PARAMS else v) for k, v in self.query]
         headers = {k: (_HIDDEN if k in _SECRET_HEADERS else v) for k, v in self.headers.items()}
         return (
-            f"RecordedRequest(method={self.method!r}, path={self.path!r}, query={query!r}, "
+            f"RecordedRequest(method={self.method!r}, raw_path={self.raw_path!r}, query={query!r}, "
             f"headers={headers!r}, body=<{len(self.body)} bytes>)"
         )
