@@ -28,10 +28,14 @@ class ACLTestCase(SynchronousTestCase):
     """A FakeConsul with ACLs on (default deny) and a management client."""
 
     default_policy = "deny"
+    legacy_acl = False
 
     def setUp(self) -> None:
         self.clock = Clock()
-        self.fake = FakeConsul(self.clock, seed=3, acl_master_token=ROOT, acl_default_policy=self.default_policy)
+        self.fake = FakeConsul(
+            self.clock, seed=3, acl_master_token=ROOT, acl_default_policy=self.default_policy,
+            legacy_acl=self.legacy_acl,
+        )
         self.consul = self.fake.client(token=ROOT)
 
     def ok(self, d: Any) -> Any:
@@ -45,7 +49,9 @@ class ACLTestCase(SynchronousTestCase):
 
 
 class LegacyTests(ACLTestCase):
-    """python-consul's legacy acl.* methods."""
+    """python-consul's legacy acl.* methods, against the Consul 1.10 profile that still has them."""
+
+    legacy_acl = True
 
     def test_create_returns_id_and_sends_body(self) -> None:
         """create() sends Name/Type/Rules as JSON and fires with the new ID string."""
@@ -158,12 +164,14 @@ class DisabledTests(SynchronousTestCase):
     """ACL calls against an agent with ACLs off."""
 
     def test_every_group_raises_acl_disabled(self) -> None:
-        """Legacy, token, policy, role and bootstrap calls all fail with ACLDisabled."""
+        """Token, policy, role and bootstrap calls (and legacy ones on 1.10) all fail with ACLDisabled."""
         consul = FakeConsul(Clock()).client()
+        legacy = FakeConsul(Clock(), legacy_acl=True).client()
         for d in (
-            consul.acl.list(),
-            consul.acl.create(),
-            consul.acl.info("x"),
+            legacy.acl.list(),
+            legacy.acl.create(),
+            legacy.acl.info("x"),
+            legacy.acl.token.list(),
             consul.acl.token.read_self(),
             consul.acl.token.list(),
             consul.acl.policy.create("p"),
@@ -214,11 +222,11 @@ class TokenTests(ACLTestCase):
         self.assertIsInstance(meta, QueryMeta)
 
     def test_read_missing(self) -> None:
-        """A missing token is 403 'ACL not found' (Consul 1.10's answer)."""
+        """A missing token is NotFound: 404 'Requested token does not exist: ACL not found'."""
         f = self.failureResultOf(
-            self.consul.acl.token.read("11111111-2222-3333-4444-555555555555"), ACLPermissionDenied
+            self.consul.acl.token.read("11111111-2222-3333-4444-555555555555"), NotFound
         )
-        self.assertIn("ACL not found", str(f.value))
+        self.assertIn("Requested token does not exist: ACL not found", str(f.value))
 
     def test_read_self(self) -> None:
         """read_self() reads the token the request carries."""
@@ -250,7 +258,7 @@ class TokenTests(ACLTestCase):
         tok = self.ok(self.consul.acl.token.create())
         self.assertIs(self.ok(self.consul.acl.token.delete(tok["AccessorID"])), True)
         self.assertEqual(self.last()[0], "DELETE")
-        self.failureResultOf(self.consul.acl.token.read(tok["AccessorID"]), ACLPermissionDenied)
+        self.failureResultOf(self.consul.acl.token.read(tok["AccessorID"]), NotFound)
 
     def test_list_and_filter(self) -> None:
         """list() gives stubs; policy= filters to tokens linked to that policy."""
@@ -261,7 +269,7 @@ class TokenTests(ACLTestCase):
         index, only = self.ok(self.consul.acl.token.list(policy=self.policy["ID"]))
         self.assertEqual([t["AccessorID"] for t in only], [linked["AccessorID"]])
         self.assertEqual(self.last()[2], {"policy": self.policy["ID"]})
-        self.assertIn("Legacy", only[0])
+        self.assertNotIn("Legacy", only[0])  # a 1.10 field
 
     def test_list_blocks_until_change(self) -> None:
         """list(index=i) waits until a token is created."""
@@ -275,7 +283,7 @@ class TokenTests(ACLTestCase):
 
     def test_accessor_escaped(self) -> None:
         """An accessor ID with '/' stays one path segment."""
-        self.failureResultOf(self.consul.acl.token.read("a/b"), ACLPermissionDenied)
+        self.failureResultOf(self.consul.acl.token.read("a/b"), NotFound)
         self.assertIn("/v1/acl/token/a%2Fb", self.fake.requests[-1].raw_path)
 
     def test_expiration_ttl(self) -> None:
@@ -284,7 +292,7 @@ class TokenTests(ACLTestCase):
         self.assertEqual(self.last()[3]["ExpirationTTL"], "60000ms")
         self.assertIn("ExpirationTime", tok)
         self.clock.advance(61)
-        self.failureResultOf(self.consul.acl.token.read(tok["AccessorID"]), ACLPermissionDenied)
+        self.failureResultOf(self.consul.acl.token.read(tok["AccessorID"]), NotFound)
 
     def test_bad_arguments(self) -> None:
         """Bad links, identities and TTLs raise before any request."""
@@ -373,8 +381,8 @@ class PolicyTests(ACLTestCase):
         self.assertNotIn("gone", [x["Name"] for x in listed])
 
     def test_missing(self) -> None:
-        """A missing policy is 403 'ACL not found'."""
-        self.failureResultOf(self.consul.acl.policy.read_by_name("nope"), ACLPermissionDenied)
+        """A missing policy is NotFound (404 'Requested policy does not exist: ACL not found')."""
+        self.failureResultOf(self.consul.acl.policy.read_by_name("nope"), NotFound)
 
     def test_name_required(self) -> None:
         """update() and create() need a name, checked before any request."""

@@ -211,3 +211,16 @@ class DecodeBodyTests(unittest.TestCase):
     def test_trailing_data_ignored(self):
         """Only the first JSON value is read, as json.Decoder.Decode."""
         self.assertEqual(decode_body(SERVICE, b'{"Name": "a"} garbage'), {"Name": "a"})
+
+
+class FormatDurationTests(unittest.TestCase):
+    """format_duration is Go's Duration.String."""
+
+    def test_examples(self):
+        """Units, fractions, and the h/m/s form above a second."""
+        from txconsul.testing._gojson import format_duration
+
+        cases = {0: "0s", 10: "10s", 0.5: "500ms", 0.0015: "1.5ms", 3e-9: "3ns", 90: "1m30s",
+                 3600: "1h0m0s", 5400.25: "1h30m0.25s", -2: "-2s"}
+        for seconds, text in cases.items():
+            self.assertEqual(format_duration(seconds), text)

@@ -776,9 +776,9 @@ class SessionTests(_Case):
 
 
 class LegacyACLTests(_Case):
-    """acl.* (the legacy API python-consul has), with ACLs enabled."""
+    """acl.* (the legacy API python-consul has), with ACLs enabled on the Consul 1.10 profile that has it."""
 
-    fake_kwargs = {"acl_master_token": "root"}
+    fake_kwargs = {"acl_master_token": "root", "legacy_acl": True}
     client_kwargs = {"token": "root"}
     rules = 'key "" { policy = "read" }'
 
@@ -831,7 +831,9 @@ class LegacyACLTests(_Case):
 
 
 class ACLDisabledTests(_Case):
-    """acl.* against an agent without ACLs."""
+    """acl.* against a Consul 1.10 agent without ACLs."""
+
+    fake_kwargs = {"legacy_acl": True}
 
     def test_acl_disabled(self) -> None:
         """With ACLs off, acl.list() fails with ACLDisabled, as in python-consul."""

@@ -39,18 +39,22 @@ import json
 import re
 from typing import Any, Optional
 
+import attr
+
+from ._acl_bodies import BOOTSTRAP, POLICY, ROLE, decode_acl_body, token_shape
 from ._acl_store import (
     ACL_TOKEN_MAX_EXPIRATION_TTL,
     ACL_TOKEN_MIN_EXPIRATION_TTL,
     ANONYMOUS_ACCESSOR,
     ANONYMOUS_SECRET,
     GLOBAL_MANAGEMENT_ID,
-    GLOBAL_MANAGEMENT_RULES,
+    BUILTIN_POLICIES,
+    LEGACY_BUILTIN_POLICIES,
     ACLStore,
     hash_fields,
     identity_parts,
 )
-from ._core import FakeRequest, HTTPError, Reply, Route, permission_denied
+from ._core import FakeCore, FakeRequest, HTTPError, Reply, Route, permission_denied
 from ._authz import (
     AllowAll,
     Authorizer,
@@ -59,7 +63,7 @@ from ._authz import (
     parse_rules,
     require,
 )
-from ._gofmt import go_duration, go_time, parse_go_duration, parse_go_time
+from ._gofmt import go_duration, go_time, parse_go_time
 
 
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -103,16 +107,8 @@ def _field(
 
 
 def _links(body: dict[str, Any], name: str, what: str) -> list[dict[str, Any]]:
-    value = _field(body, name, list, what, [])
-    for link in value:
-        if not isinstance(link, dict):
-            raise HTTPError(400, f"{what} decoding failed: json: cannot unmarshal into {name}")
-    return value
-
-
-def _not_found(index: int) -> Reply:
-    """Consul 1.10's answer to a read of a missing token or policy."""
-    return Reply("ACL not found", status=403, index=index, json=False)
+    """A decoded list of links or identities; a ``null`` element is Go's zero value."""
+    return [link or {} for link in body.get(name) or []]
 
 
 def _is_uuid(value: str) -> bool:
@@ -128,52 +124,70 @@ class ACLSystem:
     :class:`~._acl_store.ACLStore` (:attr:`store`), and the authorizer of
     each request.
 
-    :param master_token: enables ACLs with this management token.
+    :param master_token: enables ACLs with this management token (Consul's
+        initial management token).
     :param default_policy: ``'allow'`` or ``'deny'`` for what no rule covers.
+    :param enabled: ``True`` turns ACLs on without a management token (not
+        bootstrapped yet); by default ACLs are on exactly when
+        ``master_token`` is given.
+
+    The core's profile decides the Consul release: the current one, or 1.10
+    (``legacy_acl``) with the legacy endpoints and 1.10's texts.
     """
 
-    def __init__(self, core: Any, master_token: Optional[str] = None, default_policy: str = "allow") -> None:
+    def __init__(
+        self,
+        core: FakeCore,
+        master_token: Optional[str] = None,
+        default_policy: str = "allow",
+        enabled: Optional[bool] = None,
+    ) -> None:
         if default_policy not in ("allow", "deny"):
             raise ValueError(f"invalid ACL default policy {default_policy!r}")
+        if enabled is False and master_token is not None:
+            raise ValueError("a management token needs ACLs enabled")
         self.core = core
+        self.legacy = core.profile.legacy_acl
         self.master_token = master_token
-        self.enabled = master_token is not None
+        self.enabled = master_token is not None if enabled is None else enabled
         self.default_policy = default_policy if self.enabled else "allow"
-        self.store = ACLStore(core)
+        self.store = ACLStore(core, legacy=self.legacy)
         #: The index of the bootstrap (0: never bootstrapped).
         self.bootstrap_index = 0
         self._bootstrap_reset = False
         if self.enabled:
-            self._initialize(master_token)  # type: ignore[arg-type]
+            self._initialize(master_token)
 
     def __repr__(self) -> str:
         state = f"default={self.default_policy}" if self.enabled else "disabled"
         return f"<ACLSystem {state} tokens={len(self.store.tokens)}>"
 
-    def _initialize(self, master: str) -> None:
+    def _initialize(self, master: Optional[str]) -> None:
+        """
+        What the leader's ``initializeACLs`` writes (agent/consul/leader.go):
+        the builtin policies, the configured management token (counted as
+        the bootstrap), and the anonymous token.
+        """
         idx = self.core.index
         now = go_time(self.core.clock.seconds())
-        self.store.policies[GLOBAL_MANAGEMENT_ID] = self.store.policy_record(
-            GLOBAL_MANAGEMENT_ID,
-            "global-management",
-            "Builtin Policy that grants unlimited access",
-            GLOBAL_MANAGEMENT_RULES,
-            None,
-            idx,
-            idx,
-        )
+        builtins = LEGACY_BUILTIN_POLICIES if self.legacy else BUILTIN_POLICIES
+        for pid, name, description, rules in builtins:
+            self.store.policies[pid] = self.store.policy_record(pid, name, description, rules, None, idx, idx)
         self.store.policies_index = idx
-        self.store.store_token(
-            {
+        if master is not None:
+            fields: dict[str, Any] = {
                 "AccessorID": self.core.new_uuid(),
                 "SecretID": master,
-                "Description": "Master Token",
+                # initializeManagementToken: "Initial Management Token" since
+                # 1.11 (1.10: "Master Token", with the legacy Type).
+                "Description": "Master Token" if self.legacy else "Initial Management Token",
                 "Policies": [GLOBAL_MANAGEMENT_ID],
-                "Type": "management",
                 "CreateTime": now,
-            },
-            idx,
-        )
+            }
+            if self.legacy:
+                fields["Type"] = "management"
+            self.store.store_token(fields, idx)
+            self.bootstrap_index = idx
         self.store.store_token(
             {
                 "AccessorID": ANONYMOUS_ACCESSOR,
@@ -183,7 +197,6 @@ class ACLSystem:
             },
             idx,
         )
-        self.bootstrap_index = idx
 
     # -- controls for tests ---------------------------------------------------
 
@@ -221,8 +234,20 @@ class ACLSystem:
             return AllowAll()
         token = self.store.token_by_secret(secret or ANONYMOUS_SECRET)
         if token is None:
+            if not self.legacy and not self.bootstrap_index:
+                # agent/consul/acl_server.go ResolveIdentityFromToken: while
+                # CanBootstrapACLToken, an unknown secret says so.
+                return UnknownToken(
+                    "ACL system must be bootstrapped before making any requests that require authorization: "
+                    "ACL not found"
+                )
             return UnknownToken()
-        return Authorizer(lambda: self.store.token_rules(token), self.default_policy == "allow", token["AccessorID"])
+        return Authorizer(
+            lambda: self.store.token_rules(token),
+            self.default_policy == "allow",
+            token["AccessorID"],
+            detailed=not self.legacy,
+        )
 
     def authorizer(self, req: FakeRequest) -> Any:
         """The authorizer for the token ``req`` carries."""
@@ -231,19 +256,25 @@ class ACLSystem:
     # -- routes ------------------------------------------------------------------
 
     def routes(self) -> list[Route]:
-        """``/v1/acl/*``: 401 while ACLs are disabled, both ACL APIs otherwise."""
-        if not self.enabled:
-            return [Route("/v1/acl/", ("GET", "PUT", "DELETE", "POST"), self._disabled)]
-        return [
+        """
+        ``/v1/acl/*`` as agent/http_register.go lists them: the token,
+        policy and role APIs, and with ``legacy_acl`` the legacy API (gone
+        from the router since 1.11, so a 404 there).  While ACLs are
+        disabled every one of them answers 401 ``ACL support disabled``.
+        """
+        routes = []
+        if self.legacy:
+            routes += [
+                Route("/v1/acl/create", ("PUT",), self._legacy_create),
+                Route("/v1/acl/update", ("PUT",), self._legacy_update),
+                Route("/v1/acl/destroy/", ("PUT",), self._legacy_destroy),
+                Route("/v1/acl/info/", ("GET",), self._legacy_info),
+                Route("/v1/acl/clone/", ("PUT",), self._legacy_clone),
+                Route("/v1/acl/list", ("GET",), self._legacy_list),
+            ]
+        routes += [
             Route("/v1/acl/bootstrap", ("PUT",), self._bootstrap),
             Route("/v1/acl/replication", ("GET",), self._replication),
-            # legacy
-            Route("/v1/acl/create", ("PUT",), self._legacy_create),
-            Route("/v1/acl/update", ("PUT",), self._legacy_update),
-            Route("/v1/acl/destroy/", ("PUT",), self._legacy_destroy),
-            Route("/v1/acl/info/", ("GET",), self._legacy_info),
-            Route("/v1/acl/clone/", ("PUT",), self._legacy_clone),
-            Route("/v1/acl/list", ("GET",), self._legacy_list),
             # tokens
             Route("/v1/acl/token", ("PUT",), self._token_create),
             Route("/v1/acl/token/self", ("GET",), self._token_self),
@@ -260,6 +291,10 @@ class ACLSystem:
             Route("/v1/acl/role/", ("GET", "PUT", "DELETE"), self._role_crud),
             Route("/v1/acl/roles", ("GET",), self._role_list),
         ]
+        if not self.enabled:
+            # agent/acl_endpoint.go: each handler starts with checkACLDisabled.
+            routes = [attr.evolve(route, handler=self._disabled) for route in routes]
+        return routes
 
     def _disabled(self, req: FakeRequest) -> Any:
         raise HTTPError(401, "ACL support disabled")
@@ -268,9 +303,34 @@ class ACLSystem:
     def _need(req: FakeRequest, access: str) -> None:
         require(req, "acl", "", access)
 
+    def _decode(self, req: FakeRequest, what: str) -> dict[str, Any]:
+        """A token, policy or role body decoded as the Go struct (400 otherwise)."""
+        shape = {"Token": token_shape(self.legacy), "Policy": POLICY, "Role": ROLE}[what]
+        return decode_acl_body(req, shape, what)
+
+    def _not_found(self, kind: Optional[str], text: str = "") -> Reply:
+        """
+        A read of a missing token, policy or role: 404 ``Requested <kind>
+        does not exist: ACL not found`` (agent/acl_endpoint.go, 1.15+).
+        Consul 1.10 answered 403 ``ACL not found`` for tokens and policies
+        and an empty 404 for roles.
+        """
+        if self.legacy:
+            if kind == "role":
+                return Reply(b"", status=404, index=self.store.roles_index, json=False)
+            index = self.store.policies_index if kind == "policy" else self.store.tokens_index
+            return Reply("ACL not found", status=403, index=index, json=False)
+        index = {"policy": self.store.policies_index, "role": self.store.roles_index}.get(kind or "", self.store.tokens_index)
+        return Reply(text or f"Requested {kind} does not exist: ACL not found", status=404, index=index, json=False)
+
     # -- bootstrap / replication -------------------------------------------
 
     def _bootstrap(self, req: FakeRequest) -> Any:
+        secret = ""
+        if not self.legacy and req.body:
+            # agent/acl_endpoint.go ACLBootstrap: an optional
+            # {"BootstrapSecret": ...} when the body is not empty.
+            secret = decode_acl_body(req, BOOTSTRAP, "Request").get("BootstrapSecret", "")
         if self.bootstrap_index and not self._bootstrap_reset:
             raise HTTPError(
                 403,
@@ -278,20 +338,19 @@ class ACLSystem:
             )
         self._bootstrap_reset = False
         idx = self.core.next_index()
-        token = self.store.store_token(
-            {
-                "AccessorID": self.core.new_uuid(),
-                "SecretID": self.core.new_uuid(),
-                "Description": "Bootstrap Token (Global Management)",
-                "Policies": [GLOBAL_MANAGEMENT_ID],
-                # 1.10 BootstrapTokens: "DEPRECATED (ACL-Legacy-Compat) - This is
-                # used so that the bootstrap token is still visible via the v1
-                # acl APIs"
-                "Type": "management",
-                "CreateTime": go_time(self.core.clock.seconds()),
-            },
-            idx,
-        )
+        fields: dict[str, Any] = {
+            "AccessorID": self.core.new_uuid(),
+            "SecretID": secret or self.core.new_uuid(),
+            "Description": "Bootstrap Token (Global Management)",
+            "Policies": [GLOBAL_MANAGEMENT_ID],
+            "CreateTime": go_time(self.core.clock.seconds()),
+        }
+        if self.legacy:
+            # 1.10 BootstrapTokens: "DEPRECATED (ACL-Legacy-Compat) - This is
+            # used so that the bootstrap token is still visible via the v1
+            # acl APIs"
+            fields["Type"] = "management"
+        token = self.store.store_token(fields, idx)
         self.bootstrap_index = idx
         body = {"ID": token["SecretID"]}
         body.update(self.store.token_json(token))
@@ -474,7 +533,8 @@ class ACLSystem:
             raise HTTPError(500, "Type cannot be specified for this token")
         if _field(body, "AuthMethod", str, what, ""):
             raise HTTPError(500, "AuthMethod field is disallowed outside of Login")
-        ttl_raw = body.get("ExpirationTTL")
+        # decode_acl_body has parsed ExpirationTTL into seconds (None if unset)
+        ttl = body.get("ExpirationTTL") or 0.0
         exp_raw = _field(body, "ExpirationTime", str, what, "")
         now = self.core.clock.seconds()
         existing = self.store.tokens.get(accessor) if accessor else None
@@ -498,13 +558,10 @@ class ACLSystem:
                 raise HTTPError(500, "Invalid Token: SecretID is already in use")
             fields["CreateTime"] = go_time(now)
             expires: Optional[float] = None
-            if ttl_raw not in (None, 0, ""):
-                try:
-                    ttl = parse_go_duration(ttl_raw) if isinstance(ttl_raw, str) else float(ttl_raw) / 1e9
-                except (ValueError, TypeError):
-                    raise HTTPError(400, f"Token decoding failed: time: invalid duration {ttl_raw!r}")
-                if ttl <= 0:
-                    raise HTTPError(500, f"Token Expiration TTL '{ttl_raw}' should be > 0")
+            if ttl:
+                if ttl < 0:
+                    # tokenSetInternal formats the time.Duration
+                    raise HTTPError(500, f"Token Expiration TTL '{go_duration(ttl)}' should be > 0")
                 if exp_raw:
                     raise HTTPError(500, "Token Expiration TTL and Expiration Time cannot both be set")
                 expires = now + ttl
@@ -533,7 +590,7 @@ class ACLSystem:
                 raise HTTPError(500, "Changing a tokens SecretID is not permitted")
             if local != existing["Local"]:
                 raise HTTPError(500, f"cannot toggle local mode of {accessor}")
-            if ttl_raw not in (None, 0, ""):
+            if ttl:
                 raise HTTPError(500, f"Cannot change expiration time of {accessor}")
             if exp_raw and exp_raw != existing["ExpirationTime"]:
                 raise HTTPError(500, f"Cannot change expiration time of {accessor}")
@@ -581,7 +638,7 @@ class ACLSystem:
     def _token_create(self, req: FakeRequest) -> Any:
         # agent/acl_endpoint.go aclTokenSetInternal decodes the body (400)
         # before the ACL.TokenSet RPC checks acl:write.
-        body = _decode_object(req, "Token")
+        body = self._decode(req, "Token")
         self._need(req, "write")
         accessor = _field(body, "AccessorID", str, "Token", "")
         return Reply(self.store.token_json(self._token_set(req, accessor, True, body)))
@@ -592,7 +649,8 @@ class ACLSystem:
         def compute() -> tuple[int, Reply]:
             token = self.store.token_by_secret(secret) if secret else None
             if token is None:
-                return self.store.tokens_index, _not_found(self.store.tokens_index)
+                # agent/acl_endpoint.go ACLTokenSelf (1.15+; 1.10: 403 ACL not found)
+                return self.store.tokens_index, self._not_found(None, "Supplied token does not exist")
             return self.store.tokens_index, Reply(self.store.token_json(token), index=self.store.tokens_index)
 
         return self.core.blocking(req, compute)
@@ -602,7 +660,7 @@ class ACLSystem:
         if req.method == "PUT" and tail.endswith("/clone"):
             return self._token_clone(req, tail[: -len("/clone")])
         if not tail and req.method != "PUT":
-            raise HTTPError(400, "Missing token ID")
+            raise HTTPError(400, "Missing token ID" if self.legacy else "Missing token AccessorID")
         if req.method == "GET":
             return self._token_read(req, tail)
         if req.method == "PUT":
@@ -616,14 +674,14 @@ class ACLSystem:
         def compute() -> tuple[int, Reply]:
             token = self.store.tokens.get(accessor)
             if token is None or self.store.expired(token):
-                return self.store.tokens_index, _not_found(self.store.tokens_index)
+                return self.store.tokens_index, self._not_found("token")
             return self.store.tokens_index, Reply(self.store.token_json(token, redact), index=self.store.tokens_index)
 
         return self.core.blocking(req, compute)
 
     def _token_update(self, req: FakeRequest, accessor: str) -> Any:
         # decode and the URL/payload check (400s) come before the RPC's ACL check
-        body = _decode_object(req, "Token")
+        body = self._decode(req, "Token")
         in_body = _field(body, "AccessorID", str, "Token", "")
         if in_body and in_body != accessor:
             raise HTTPError(400, "Token Accessor ID in URL and payload do not match")
@@ -631,7 +689,7 @@ class ACLSystem:
         return Reply(self.store.token_json(self._token_set(req, accessor, False, body)))
 
     def _token_clone(self, req: FakeRequest, accessor: str) -> Any:
-        body = _decode_object(req, "Token")
+        body = self._decode(req, "Token")
         self._need(req, "write")
         source = self.store.tokens.get(accessor)
         if source is None or self.store.expired(source):
@@ -682,6 +740,14 @@ class ACLSystem:
         policy = req.get("policy") or ""
         role = req.get("role") or ""
         method = req.get("authmethod") or ""
+        # ?servicename came after 1.10 (agent/acl_endpoint.go ACLTokenList)
+        service = "" if self.legacy else req.get("servicename") or ""
+        if sum(bool(f) for f in (policy, role, method, service)) > 1:
+            # agent/consul/state/acl.go ACLTokenList: one index at a time
+            raise HTTPError(500, (
+                "can only filter by one of policy, role, or methodName at a time" if self.legacy
+                else "can only filter by one of policy, role, serviceName, or methodName at a time"
+            ))
 
         def compute() -> tuple[int, Reply]:
             items = []
@@ -694,6 +760,8 @@ class ACLSystem:
                     continue
                 if method and token["AuthMethod"] != method:
                     continue
+                if service and not any(si["ServiceName"] == service for si in token["ServiceIdentities"]):
+                    continue
                 items.append(self.store.token_json(token, redact, stub=True))
             return self.store.tokens_index, Reply(items, index=self.store.tokens_index)
 
@@ -705,7 +773,7 @@ class ACLSystem:
         # agent/acl_endpoint.go aclPolicyWriteInternal: decode and ID checks
         # (400s) before the ACL.PolicySet RPC checks acl:write.
         what = "Policy"
-        body = _decode_object(req, what)
+        body = self._decode(req, what)
         in_body = _field(body, "ID", str, what, "")
         if create:
             if in_body:
@@ -762,7 +830,7 @@ class ACLSystem:
         def compute() -> tuple[int, Reply]:
             policy = find()
             if policy is None:
-                return self.store.policies_index, _not_found(self.store.policies_index)
+                return self.store.policies_index, self._not_found("policy")
             return self.store.policies_index, Reply(self.store.policy_json(policy), index=self.store.policies_index)
 
         return self.core.blocking(req, compute)
@@ -808,7 +876,7 @@ class ACLSystem:
         # agent/acl_endpoint.go ACLRoleWrite: decode and ID check (400s)
         # before the ACL.RoleSet RPC checks acl:write.
         what = "Role"
-        body = _decode_object(req, what)
+        body = self._decode(req, what)
         in_body = _field(body, "ID", str, what, "")
         if in_body and in_body != role_id:
             raise HTTPError(400, "Role ID in URL and payload do not match")
@@ -860,7 +928,7 @@ class ACLSystem:
         def compute() -> tuple[int, Reply]:
             role = find()
             if role is None:
-                return self.store.roles_index, Reply(b"", status=404, index=self.store.roles_index, json=False)
+                return self.store.roles_index, self._not_found("role")
             return self.store.roles_index, Reply(self.store.role_json(role), index=self.store.roles_index)
 
         return self.core.blocking(req, compute)

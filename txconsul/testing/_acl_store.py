@@ -11,6 +11,7 @@ import base64
 import hashlib
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
+from ._authz import ANONYMOUS_ACCESSOR as ANONYMOUS_ACCESSOR
 from ._authz import Rules, node_identity_rules, parse_rules, service_identity_rules
 from ._core import HTTPError
 
@@ -19,8 +20,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: The builtin management policy.
 GLOBAL_MANAGEMENT_ID = "00000000-0000-0000-0000-000000000001"
-#: The anonymous token's AccessorID.
-ANONYMOUS_ACCESSOR = "00000000-0000-0000-0000-000000000002"
 #: The anonymous token's SecretID.
 ANONYMOUS_SECRET = "anonymous"
 #: agent/consul/config.go defaults for acl_token_min/max_expiration_ttl.
@@ -29,9 +28,9 @@ ACL_TOKEN_MAX_EXPIRATION_TTL = 24 * 3600.0
 #: What a reader without ``acl:write`` sees instead of a secret.
 REDACTED = "<hidden>"
 
-# agent/structs/acl.go ACLPolicyGlobalManagementRules: a Go raw string that
+# agent/structs/acl.go ACLPolicyGlobalManagementRules of 1.10: a Go raw string that
 # starts with a newline and indents with tabs, returned as is by policy reads.
-GLOBAL_MANAGEMENT_RULES = (
+LEGACY_GLOBAL_MANAGEMENT_RULES = (
     '\nacl = "write"\n'
     'agent_prefix "" {\n\tpolicy = "write"\n}\n'
     'event_prefix "" {\n\tpolicy = "write"\n}\n'
@@ -43,6 +42,52 @@ GLOBAL_MANAGEMENT_RULES = (
     'service_prefix "" {\n\tpolicy = "write"\n\tintentions = "write"\n}\n'
     'session_prefix "" {\n\tpolicy = "write"\n}'
 )
+
+# agent/structs/acl.go of the current release: mesh and peering joined the
+# management rules, and the builtin global-read-only policy came (1.16).
+GLOBAL_MANAGEMENT_RULES = (
+    '\nacl = "write"\n'
+    'agent_prefix "" {\n\tpolicy = "write"\n}\n'
+    'event_prefix "" {\n\tpolicy = "write"\n}\n'
+    'key_prefix "" {\n\tpolicy = "write"\n}\n'
+    'keyring = "write"\n'
+    'node_prefix "" {\n\tpolicy = "write"\n}\n'
+    'operator = "write"\n'
+    'mesh = "write"\n'
+    'peering = "write"\n'
+    'query_prefix "" {\n\tpolicy = "write"\n}\n'
+    'service_prefix "" {\n\tpolicy = "write"\n\tintentions = "write"\n}\n'
+    'session_prefix "" {\n\tpolicy = "write"\n}'
+)
+#: The builtin read-only policy (agent/structs/acl.go ACLPolicyGlobalReadOnly*).
+GLOBAL_READ_ONLY_ID = "00000000-0000-0000-0000-000000000002"
+GLOBAL_READ_ONLY_RULES = (
+    '\nacl = "read"\n'
+    'agent_prefix "" {\n\tpolicy = "read"\n}\n'
+    'event_prefix "" {\n\tpolicy = "read"\n}\n'
+    'key_prefix "" {\n\tpolicy = "read"\n}\n'
+    'keyring = "read"\n'
+    'node_prefix "" {\n\tpolicy = "read"\n}\n'
+    'operator = "read"\n'
+    'mesh = "read"\n'
+    'peering = "read"\n'
+    'query_prefix "" {\n\tpolicy = "read"\n}\n'
+    'service_prefix "" {\n\tpolicy = "read"\n\tintentions = "read"\n}\n'
+    'session_prefix "" {\n\tpolicy = "read"\n}'
+)
+_MANAGEMENT = ("global-management", "Builtin Policy that grants unlimited access")
+#: structs.ACLBuiltinPolicies: (ID, Name, Description, Rules).
+BUILTIN_POLICIES = (
+    (GLOBAL_MANAGEMENT_ID, *_MANAGEMENT, GLOBAL_MANAGEMENT_RULES),
+    (
+        GLOBAL_READ_ONLY_ID,
+        "builtin/global-read-only",
+        "Builtin Policy that grants unlimited read-only access to all components",
+        GLOBAL_READ_ONLY_RULES,
+    ),
+)
+#: Consul 1.10 had the management policy only.
+LEGACY_BUILTIN_POLICIES = ((GLOBAL_MANAGEMENT_ID, *_MANAGEMENT, LEGACY_GLOBAL_MANAGEMENT_RULES),)
 
 
 def hash_fields(*parts: Any) -> str:
@@ -73,10 +118,14 @@ class ACLStore:
     index each table last changed at.
 
     :param core: the fake's core (its clock decides token expiry).
+    :param legacy: Consul 1.10's records: tokens may carry the legacy
+        ``Type`` and ``Rules``, and list entries say whether they are
+        ``Legacy``.
     """
 
-    def __init__(self, core: "FakeCore") -> None:
+    def __init__(self, core: "FakeCore", legacy: bool = False) -> None:
         self.core = core
+        self.legacy = legacy
         #: AccessorID -> token record.
         self.tokens: dict[str, dict[str, Any]] = {}
         #: SecretID -> AccessorID.
@@ -183,7 +232,7 @@ class ACLStore:
         """Everything ``token`` grants: legacy rules, policies, roles' policies and identities."""
         rules = Rules()
         if token["Type"] == "management" and not token["Policies"]:
-            rules.merge(parse_rules(GLOBAL_MANAGEMENT_RULES))
+            rules.merge(parse_rules(LEGACY_GLOBAL_MANAGEMENT_RULES))
         elif token["Type"] and token["Rules"]:
             rules.merge(parse_rules(token["Rules"], legacy=True))
         policy_ids = list(token["Policies"])
@@ -240,7 +289,8 @@ class ACLStore:
         out["Hash"] = token["Hash"]
         out["CreateIndex"] = token["CreateIndex"]
         out["ModifyIndex"] = token["ModifyIndex"]
-        if stub:
+        if stub and self.legacy:
+            # 1.10's ACLTokenListStub.Legacy (gone with the legacy system)
             out["Legacy"] = bool(token["Type"]) and not token["Policies"]
         return out
 
@@ -260,8 +310,12 @@ class ACLStore:
         out: dict[str, Any] = {"ID": policy["ID"], "Name": policy["Name"], "Description": policy["Description"]}
         if not stub:
             out["Rules"] = policy["Rules"]
-        # ACLPolicy / ACLPolicyListStub.Datacenters has no omitempty: null
-        out["Datacenters"] = list(policy["Datacenters"]) if policy["Datacenters"] else None
+        # ACLPolicyListStub.Datacenters has no omitempty (null); the full
+        # ACLPolicy's has since 1.11 (agent/structs/acl.go), not in 1.10.
+        if policy["Datacenters"]:
+            out["Datacenters"] = list(policy["Datacenters"])
+        elif stub or self.legacy:
+            out["Datacenters"] = None
         out["Hash"] = policy["Hash"]
         out["CreateIndex"] = policy["CreateIndex"]
         out["ModifyIndex"] = policy["ModifyIndex"]

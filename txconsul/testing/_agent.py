@@ -429,7 +429,7 @@ class AgentPart:
             "Addr": core.address,
             "Port": 8302 if wan else 8301,
             "Tags": {
-                "build": "1.20.0:fake",
+                "build": f"{core.profile.version}:fake",
                 "dc": core.datacenter,
                 "id": node.get("ID", ""),
                 "port": "8300",
@@ -460,7 +460,7 @@ class AgentPart:
                 "NodeID": node.get("ID", ""),
                 "Revision": "fake",
                 "Server": True,
-                "Version": "1.20.0",
+                "Version": core.profile.version,
                 "BuildDate": "2024-01-01T00:00:00Z",
             },
             "DebugConfig": {},

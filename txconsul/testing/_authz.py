@@ -25,6 +25,8 @@ from typing import Any, Optional
 from ._core import FakeRequest, HTTPError, permission_denied
 from ._gofmt import go_quote
 
+#: The anonymous token's AccessorID (acl.AnonymousTokenID).
+ANONYMOUS_ACCESSOR = "00000000-0000-0000-0000-000000000002"
 #: Resources whose rules name a segment (``key "x"``, ``key_prefix "x"``).
 NAMED_RESOURCES = ("key", "service", "node", "session", "agent", "event", "query")
 #: Resources with one top-level level (``operator = "read"``).
@@ -423,13 +425,17 @@ class Authorizer:
         (compiled on first use).
     :param default_allow: whether the agent's default policy is ``allow``.
     :param accessor_id: the token's AccessorID (never its secret).
+    :param detailed: denials name the token and the permission, as Consul
+        does since 1.11 (:func:`denial`); Consul 1.10 said only
+        ``Permission denied``.
     """
 
-    def __init__(self, rules: Any, default_allow: bool, accessor_id: str) -> None:
+    def __init__(self, rules: Any, default_allow: bool, accessor_id: str, detailed: bool = True) -> None:
         self._rules_source = rules
         self._rules: Optional[Rules] = None
         self.default_allow = default_allow
         self.accessor_id = accessor_id
+        self.detailed = detailed
 
     def __repr__(self) -> str:
         return f"<Authorizer accessor={self.accessor_id}>"
@@ -453,31 +459,62 @@ class Authorizer:
         return self.default_allow
 
     def require(self, resource: str, name: str, access: str) -> None:
-        """Raise 403 ``Permission denied`` unless allowed."""
+        """Raise the 403 of :func:`denial` unless allowed."""
         if not self.allowed(resource, name, access):
-            raise permission_denied()
+            raise denial(self, resource, name, access)
 
 
 class UnknownToken:
     """
     The authorizer of a request carrying a secret no token has: every ACL
-    check fails with 403 ``ACL not found``, while endpoints that check
-    nothing (status, legacy ``info``) still answer.
+    check fails with 403 ``message`` (``ACL not found``), while endpoints
+    that check nothing (status, legacy ``info``) still answer.
     """
 
+    def __init__(self, message: str = "ACL not found") -> None:
+        self.message = message
+
     def allowed(self, resource: str, name: str, access: str) -> bool:
-        """Raise 403 ``ACL not found``."""
-        raise HTTPError(403, "ACL not found")
+        """Raise 403 with the message."""
+        raise HTTPError(403, self.message)
 
     def require(self, resource: str, name: str, access: str) -> None:
-        """Raise 403 ``ACL not found``."""
-        raise HTTPError(403, "ACL not found")
+        """Raise 403 with the message."""
+        raise HTTPError(403, self.message)
+
+
+#: Resources whose denial names no object (acl/errors.go ``PermissionDeniedByACLUnnamed``).
+_UNNAMED = ("acl", "operator", "keyring", "mesh")
+
+
+def denial(authz: Any, resource: str, name: str, access: str) -> HTTPError:
+    """
+    The 403 for a denied ``access`` to ``resource`` ``name``.  For a
+    :class:`Authorizer` with ``detailed`` texts, acl/errors.go
+    ``PermissionDeniedError.Error``: ``Permission denied: token with
+    AccessorID '<id>' lacks permission 'key:write' on "a/b"``, and for the
+    anonymous token ``Permission denied: anonymous token lacks permission
+    ...`` plus a sentence on how it got used.  Otherwise ``Permission
+    denied``.
+    """
+    if not (isinstance(authz, Authorizer) and authz.detailed):
+        return permission_denied()
+    if authz.accessor_id == ANONYMOUS_ACCESSOR:
+        text = "Permission denied: anonymous token"
+    else:
+        text = f"Permission denied: token with AccessorID '{authz.accessor_id}'"
+    text += f" lacks permission '{resource}:{access}'"
+    if name and resource not in _UNNAMED:
+        text += f' on "{name}"'
+    if authz.accessor_id == ANONYMOUS_ACCESSOR:
+        text += ". The anonymous token is used implicitly when a request does not specify a token."
+    return HTTPError(403, text)
 
 
 def require(req: FakeRequest, resource: str, name: str, access: str) -> None:
-    """Raise the 403 Consul answers unless ``req``'s token grants access."""
+    """Raise the 403 Consul answers (:func:`denial`) unless ``req``'s token grants access."""
     if not req.authz.allowed(resource, name, access):
-        raise permission_denied()
+        raise denial(req.authz, resource, name, access)
 
 
 def check_resolved(authz: Any) -> None:

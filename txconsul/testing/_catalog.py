@@ -316,6 +316,17 @@ class CatalogPart:
         self.nodes_index = self.services_index = self.checks_index = core.index
         self._bootstrap()
 
+    def _own_node_meta(self) -> dict[str, str]:
+        """
+        The agent's own node meta: the network segment and, since Consul
+        1.16, the agent's version (agent/structs/structs.go
+        ``MetaSegmentKey``, ``MetaConsulVersion``; set by agent/agent.go).
+        """
+        meta = {"consul-network-segment": ""}
+        if self.core.profile.node_version_meta:
+            meta["consul-version"] = self.core.profile.version
+        return meta
+
     def _bootstrap(self) -> None:
         core = self.core
         idx = core.index
@@ -326,7 +337,7 @@ class CatalogPart:
             "Address": addr,
             "Datacenter": core.datacenter,
             "TaggedAddresses": {"lan": addr, "lan_ipv4": addr, "wan": addr, "wan_ipv4": addr},
-            "Meta": {"consul-network-segment": ""},
+            "Meta": self._own_node_meta(),
             "CreateIndex": idx,
             "ModifyIndex": idx,
         }

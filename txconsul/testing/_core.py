@@ -29,6 +29,7 @@ from twisted.web.server import NOT_DONE_YET
 
 from ._gofmt import go_quote, parse_go_duration, parse_uint
 from ._journal import RecordedRequest
+from ._version import CURRENT, Profile
 
 log = Logger()
 
@@ -292,6 +293,7 @@ class FakeCore:
         registered.
     :param min_check_interval: the floor of HTTP/TCP/script check intervals
         (Consul's ``checks.MinInterval``, one second); tests may lower it.
+    :param profile: the Consul release the fake answers as.
     """
 
     def __init__(
@@ -305,8 +307,11 @@ class FakeCore:
         reactor: Any = None,
         enable_script_checks: bool = False,
         min_check_interval: float = 1.0,
+        profile: Profile = CURRENT,
     ) -> None:
         self.clock = clock
+        #: The Consul release the fake answers as.
+        self.profile = profile
         self.node_name = node_name
         self.datacenter = datacenter
         self.address = address

@@ -21,6 +21,7 @@ from ._coordinate import CoordinatePart
 from ._core import FakeCore, FakeResource, Route
 from ._event import EventPart
 from ._journal import RecordedRequest
+from ._version import CURRENT, LEGACY_ACL
 from ._kv import KVPart
 from ._operator import OperatorPart
 from ._query import QueryPart
@@ -92,7 +93,9 @@ class FakeConsul:
     :param node_name: the agent's node name.
     :param datacenter: the agent's datacenter.
     :param address: the node address.
-    :param acl_master_token: enables ACLs with this management token.
+    :param acl_master_token: enables ACLs with this management token (the
+        ``acl.tokens.initial_management`` of Consul's configuration, once
+        ``acl_master_token``); ``acl_initial_management_token`` is the same.
     :param acl_default_policy: ``'allow'`` or ``'deny'``.
     :param enable_script_checks: let script (``Args``) checks run.
     :param min_check_interval: the shortest interval HTTP, TCP and script
@@ -103,6 +106,12 @@ class FakeConsul:
     :param seed: seeds the generator of IDs and blocking jitter.
     :param journal_size: how many requests :attr:`requests` keeps (the
         most recent; ``0`` keeps none).
+
+    :param legacy_acl: answer as Consul 1.10 (see docs/testing.md): the
+        legacy ``/v1/acl/create``... endpoints and 1.10's ACL texts.
+    :param acl_enabled: ``True`` with no management token: ACLs on but not
+        bootstrapped, a fresh cluster's state (``acl.bootstrap()`` works
+        once).  By default ACLs are on exactly when a token is given.
 
     :ivar requests: the request journal: a ``deque`` of
         :class:`~txconsul.testing.RecordedRequest`, oldest first, of every
@@ -123,18 +132,25 @@ class FakeConsul:
         reactor: Any = None,
         seed: Optional[int] = None,
         journal_size: int = 1000,
+        legacy_acl: bool = False,
+        acl_enabled: Optional[bool] = None,
+        acl_initial_management_token: Optional[str] = None,
     ) -> None:
         self.clock = clock if clock is not None else Clock()
         self.requests: deque[RecordedRequest] = deque(maxlen=journal_size)
         self.core = core = FakeCore(
             self.clock, node_name, datacenter, address, random.Random(seed),
             reactor=reactor, enable_script_checks=enable_script_checks,
-            min_check_interval=min_check_interval,
+            min_check_interval=min_check_interval, profile=LEGACY_ACL if legacy_acl else CURRENT,
         )
         # Each part is given the peers it uses; a part that must hear of
         # changes in another (sessions of checks, KV and queries of sessions)
         # subscribes to it, so the dependencies only run one way.
-        self.acl = ACLSystem(core, acl_master_token, acl_default_policy)
+        if acl_initial_management_token is not None:
+            if acl_master_token is not None and acl_master_token != acl_initial_management_token:
+                raise ValueError("acl_master_token and acl_initial_management_token name the same token")
+            acl_master_token = acl_initial_management_token
+        self.acl = ACLSystem(core, acl_master_token, acl_default_policy, enabled=acl_enabled)
         self.catalog = CatalogPart(core)
         self.agent_state = AgentPart(core, self.catalog)
         self.sessions = SessionPart(core, self.acl, self.catalog)
@@ -157,6 +173,11 @@ class FakeConsul:
         self._prefixes = sorted(
             (p for p in self.patterns if p.endswith("/")), key=len, reverse=True
         )
+
+    @property
+    def version(self) -> str:
+        """The Consul version the fake answers as (``'2.1.0'``, ``'1.10.12'`` with ``legacy_acl``)."""
+        return self.core.profile.version
 
     @property
     def index(self) -> int:

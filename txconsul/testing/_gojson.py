@@ -48,7 +48,7 @@ from txconsul.testing._core import HTTPError, decode_json_like_go, go_quote
 __all__ = [
     "GoType", "String", "Bool", "Int", "Uint", "Float", "AnyValue", "Duration",
     "GoDuration", "List", "Map", "Ptr", "Struct", "Opaque", "Field", "GoJSONError",
-    "decode", "decode_body", "parse_duration",
+    "decode", "decode_body", "parse_duration", "format_duration",
 ]
 
 
@@ -106,6 +106,7 @@ class _Ctx:
         self.strict = strict
 
     def error(self, value: str, type_str: str) -> _TypeError:
+        """An UnmarshalTypeError in this context."""
         return _TypeError(value, type_str, self.struct, self.stack)
 
 
@@ -158,6 +159,7 @@ class String(GoType):
         self.type_str = type_str
 
     def decode(self, value: Any, ctx: _Ctx) -> Any:
+        """Decode a non-null JSON value into this type."""
         if isinstance(value, str) and not isinstance(value, _Num):
             return str(value)
         raise ctx.error(_kind(value), self.type_str)
@@ -169,6 +171,7 @@ class Bool(GoType):
     type_str = "bool"
 
     def decode(self, value: Any, ctx: _Ctx) -> Any:
+        """Decode a non-null JSON value into this type."""
         if isinstance(value, bool):
             return value
         raise ctx.error(_kind(value), self.type_str)
@@ -182,6 +185,7 @@ class Int(GoType):
         self.bits = bits
 
     def decode(self, value: Any, ctx: _Ctx) -> Any:
+        """Decode a non-null JSON value into this type."""
         if not isinstance(value, _Num):
             raise ctx.error(_kind(value), self.type_str)
         text = str(value)
@@ -204,6 +208,7 @@ class Uint(GoType):
         self.bits = bits
 
     def decode(self, value: Any, ctx: _Ctx) -> Any:
+        """Decode a non-null JSON value into this type."""
         if not isinstance(value, _Num):
             raise ctx.error(_kind(value), self.type_str)
         text = str(value)
@@ -218,6 +223,7 @@ class Float(GoType):
     type_str = "float64"
 
     def decode(self, value: Any, ctx: _Ctx) -> Any:
+        """Decode a non-null JSON value into this type."""
         if not isinstance(value, _Num):
             raise ctx.error(_kind(value), self.type_str)
         number = float(str(value))
@@ -232,6 +238,7 @@ class AnyValue(GoType):
     type_str = "interface {}"
 
     def decode(self, value: Any, ctx: _Ctx) -> Any:
+        """Decode a non-null JSON value into this type."""
         if isinstance(value, _Num):
             number = _plain(value)
             if isinstance(number, float) and number in (float("inf"), float("-inf")):
@@ -240,6 +247,7 @@ class AnyValue(GoType):
         return _plain(value)
 
     def null(self) -> tuple[bool, Any]:
+        """What ``null`` does to this type: ``(assigns, value)``."""
         return True, None
 
 
@@ -253,6 +261,7 @@ class Duration(AnyValue):
     """
 
     def decode(self, value: Any, ctx: _Ctx) -> Any:
+        """Decode a non-null JSON value into this type."""
         if isinstance(value, _Num):
             return float(str(value)) / 1e9
         if isinstance(value, str):
@@ -267,6 +276,7 @@ class GoDuration(Int):
         super().__init__("time.Duration", 64)
 
     def decode(self, value: Any, ctx: _Ctx) -> Any:
+        """Decode a non-null JSON value into this type."""
         return super().decode(value, ctx) / 1e9
 
 
@@ -278,6 +288,7 @@ class List(GoType):
         self.type_str = type_str or "[]" + elem.type_str
 
     def decode(self, value: Any, ctx: _Ctx) -> Any:
+        """Decode a non-null JSON value into this type."""
         if isinstance(value, _Obj) or not isinstance(value, list) or isinstance(value, str):
             raise ctx.error(_kind(value), self.type_str)
         out = []
@@ -290,6 +301,7 @@ class List(GoType):
         return out
 
     def null(self) -> tuple[bool, Any]:
+        """What ``null`` does to this type: ``(assigns, value)``."""
         return True, None
 
 
@@ -301,6 +313,7 @@ class Map(GoType):
         self.type_str = type_str or "map[string]" + value.type_str
 
     def decode(self, value: Any, ctx: _Ctx) -> Any:
+        """Decode a non-null JSON value into this type."""
         if not isinstance(value, _Obj):
             raise ctx.error(_kind(value), self.type_str)
         out: dict[str, Any] = {}
@@ -313,6 +326,7 @@ class Map(GoType):
         return out
 
     def null(self) -> tuple[bool, Any]:
+        """What ``null`` does to this type: ``(assigns, value)``."""
         return True, None
 
 
@@ -324,9 +338,11 @@ class Ptr(GoType):
         self.type_str = elem.type_str
 
     def decode(self, value: Any, ctx: _Ctx) -> Any:
+        """Decode a non-null JSON value into this type."""
         return self.elem.decode(value, ctx)
 
     def null(self) -> tuple[bool, Any]:
+        """What ``null`` does to this type: ``(assigns, value)``."""
         return True, None
 
 
@@ -388,6 +404,7 @@ class Struct(GoType):
         return found
 
     def decode(self, value: Any, ctx: _Ctx) -> Any:
+        """Decode a non-null JSON value into this type."""
         if self.custom:
             inner = _Ctx(None, (), ctx.strict)
             try:
@@ -429,11 +446,13 @@ class Opaque(GoType):
         self.type_str = type_str
 
     def decode(self, value: Any, ctx: _Ctx) -> Any:
+        """Decode a non-null JSON value into this type."""
         if not isinstance(value, _Obj):
             raise ctx.error(_kind(value), self.type_str)
         return _plain(value)
 
     def null(self) -> tuple[bool, Any]:
+        """What ``null`` does to this type: ``(assigns, value)``."""
         return True, None
 
 
@@ -498,6 +517,32 @@ def parse_duration(text: str) -> float:
             raise GoJSONError(f"time: invalid duration {go_quote(orig)}")
     total = int(acc)  # Go truncates fractional nanoseconds
     return (-total if neg else total) / 1e9
+
+
+def format_duration(seconds: float) -> str:
+    """Go's ``time.Duration.String`` for a duration in seconds (``"10s"``, ``"1m30s"``, ``"500ms"``)."""
+    ns = int(round(seconds * 1e9))
+    if ns == 0:
+        return "0s"
+    sign = "-" if ns < 0 else ""
+    ns = abs(ns)
+    if ns < 1_000_000_000:
+        for unit, size in (("ms", 1_000_000), ("\u00b5s", 1_000), ("ns", 1)):
+            if ns >= size:
+                whole, frac = divmod(ns, size)
+                text = str(whole)
+                if frac:
+                    text += "." + str(frac).rjust(len(str(size)) - 1, "0").rstrip("0")
+                return sign + text + unit
+    hours, rest = divmod(ns, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    secs, frac = divmod(rest, 1_000_000_000)
+    text = str(secs) + ("." + str(frac).rjust(9, "0").rstrip("0") if frac else "") + "s"
+    if hours:
+        return f"{sign}{hours}h{minutes}m{text}"
+    if minutes:
+        return f"{sign}{minutes}m{text}"
+    return sign + text
 
 
 # -- entry points -------------------------------------------------------------

@@ -14,9 +14,6 @@ from ._authz import require
 from ._catalog import CatalogPart
 from ._core import FakeCore, FakeRequest, Reply, Route
 
-#: The Raft index of a bootstrapped single-server configuration.
-CONFIGURATION_INDEX = 1
-
 
 class OperatorPart:
     """The Raft configuration of a single-server FakeConsul."""
@@ -44,7 +41,7 @@ class OperatorPart:
                     "Voter": True,
                 }
             ],
-            "Index": CONFIGURATION_INDEX,
+            "Index": core.profile.raft_configuration_index,
         }
 
     def _raft_configuration(self, req: FakeRequest) -> Reply:
