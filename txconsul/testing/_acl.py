@@ -1,36 +1,45 @@
 # -*- test-case-name: tests.test_fake_acl -*-
 """
-FakeConsul's ACL system: who may do what.
+FakeConsul's ACL endpoints: who may do what.
 
 With ACLs disabled (the default) every request is allowed and every
 ``/v1/acl/*`` endpoint answers 401 ``ACL support disabled``.
 
-ACLs are enabled by a master token (``FakeConsul(acl_master_token=...)``,
-``twistd consul-fake --acl-master-token``).  The fake then behaves like a
-**Consul 1.10** server, the last release where both ACL generations coexist:
+ACLs are enabled by an initial management token
+(``FakeConsul(acl_master_token=...)``, ``twistd consul-fake
+--acl-master-token``), or without one by ``FakeConsul(acl_enabled=True)``: a
+fresh cluster that still needs ``PUT /v1/acl/bootstrap``.  The fake then
+behaves like a server of the advertised release (see ``_version.py``):
 
-* the legacy API (``/v1/acl/create``, ``update``, ``destroy/:id``,
-  ``info/:id``, ``clone/:id``, ``list``) and the current API (tokens,
-  policies, roles, ``token/self``, ``bootstrap``) share one token table, as
-  they do since 1.4: a legacy token's ``ID`` is its ``SecretID``; the master
-  token (``Description`` ``Master Token``, linked to the builtin
-  ``global-management`` policy ``00000000-0000-0000-0000-000000000001``) and
-  the anonymous token (AccessorID ``00000000-0000-0000-0000-000000000002``,
-  secret ``anonymous``, ``Description`` ``Anonymous Token``) exist from the
-  start;
-* error texts and statuses are 1.10's: a missing token or policy read is
-  **403 ``ACL not found``** (404 came only in 1.15), a missing role read is
-  404 with an empty body, a request carrying an unknown secret fails with
-  403 ``ACL not found`` on every endpoint that checks ACLs, a denial is 403
-  ``Permission denied``, deleting a missing token/policy/role is ``true``,
-  and validation failures are 500s with Consul's messages;
-* a configured master token counts as the bootstrap (Consul's leader
-  "bootstrapped ACL master token from configuration"), so
-  ``PUT /v1/acl/bootstrap`` answers 403 ``Permission denied: ACL bootstrap no
-  longer allowed (reset index: N)`` until :meth:`ACLSystem.reset_bootstrap`
-  (the fake's stand-in for the ``acl-bootstrap-reset`` file) allows one more.
+* the token, policy and role APIs, ``token/self``, ``bootstrap`` and
+  ``replication`` (agent/http_register.go); the builtin policies
+  ``global-management`` (``...0001``) and ``builtin/global-read-only``
+  (``...0002``); the anonymous token (AccessorID ``...0002``, secret
+  ``anonymous``) and the configured token (``Initial Management Token``);
+* a missing token, policy or role read is 404 ``Requested <kind> does not
+  exist: ACL not found``; ``token/self`` with an unknown secret is 404
+  ``Supplied token does not exist``; any other request with an unknown
+  secret is 403 ``ACL not found`` (``ACL system must be bootstrapped
+  before...`` until a bootstrap); a denial names the token and the
+  permission (acl/errors.go); deleting a missing token/policy/role is
+  ``true``; validation failures are 500s with Consul's messages; bodies
+  decode as Go structs (``_acl_bodies.py``);
+* a configured token counts as the bootstrap (the leader bootstraps with
+  it), so ``PUT /v1/acl/bootstrap`` answers 403 ``Permission denied: ACL
+  bootstrap no longer allowed (reset index: N)`` until
+  :meth:`ACLSystem.reset_bootstrap` (the fake's stand-in for the
+  ``acl-bootstrap-reset`` file) allows one more.
 
-Rules and authorizers live in :mod:`._authz`.
+With ``FakeConsul(legacy_acl=True)`` it is a **Consul 1.10** server, the last
+release where both ACL generations coexist: the legacy API
+(``/v1/acl/create``, ``update``, ``destroy/:id``, ``info/:id``,
+``clone/:id``, ``list``) shares the token table (a legacy token's ``ID`` is
+its ``SecretID``), the configured token is the ``Master Token`` with the
+legacy ``Type``, a missing token or policy read is 403 ``ACL not found``, a
+missing role an empty 404, a denial plain ``Permission denied``.
+
+The tables are :class:`~._acl_store.ACLStore`; rules and authorizers live in
+:mod:`._authz`.
 """
 
 from __future__ import annotations
