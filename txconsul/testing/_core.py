@@ -18,7 +18,7 @@ import posixpath
 import random
 import weakref
 import re
-from typing import Any, Callable, Optional, Protocol, Union
+from typing import Any, Callable, MutableSequence, Optional, Protocol, Union
 from urllib.parse import parse_qsl, quote, unquote_to_bytes
 
 import attr
@@ -493,6 +493,47 @@ def _clean_path(path: str) -> str:
     return cleaned
 
 
+class ACLGate(Protocol):
+    """What the resource needs of the ACL part: each request's authorizer and the default policy."""
+
+    @property
+    def default_policy(self) -> str:
+        """``'allow'`` or ``'deny'``."""
+        ...
+
+    def authorizer(self, req: FakeRequest) -> Any:
+        """The authorizer of the token ``req`` carries."""
+        ...
+
+
+class Served(Protocol):
+    """What :class:`FakeResource` needs of the FakeConsul it serves."""
+
+    @property
+    def core(self) -> FakeCore:
+        """The shared state."""
+        ...
+
+    @property
+    def acl(self) -> ACLGate:
+        """The ACL part."""
+        ...
+
+    @property
+    def patterns(self) -> dict[str, Route]:
+        """Route patterns to routes."""
+        ...
+
+    @property
+    def requests(self) -> "MutableSequence[RecordedRequest]":
+        """The request journal."""
+        ...
+
+    def match(self, path: str) -> Optional[Route]:
+        """The route for ``path``."""
+        ...
+
+
 class FakeResource(Resource):
     """
     The twisted.web resource that answers Consul HTTP API requests from a
@@ -501,7 +542,7 @@ class FakeResource(Resource):
 
     isLeaf = True
 
-    def __init__(self, fake: Any) -> None:
+    def __init__(self, fake: Served) -> None:
         super().__init__()
         self._fake = fake
 
