@@ -47,7 +47,7 @@ from typing import Any, Optional
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.logger import Logger
 
-from ._authz import require
+from ._authz import denial, require
 from ._catalog import CRITICAL, CatalogPart, PASSING, STATUSES, WARNING, apply_filter, normalize, _canon
 from ._checks import (
     CheckType,
@@ -66,7 +66,6 @@ from ._core import (
     HTTPError,
     Reply,
     Route,
-    _Waiter,
     parse_query_options,
 )
 from ._gofmt import go_duration, go_quote
@@ -728,7 +727,7 @@ class AgentPart:
             if svc is None:
                 return "", Reply(f"unknown service ID: {sid}", status=404, json=False)
             if not req.authz.allowed("service", svc["Service"], "read"):
-                return "", Reply("Permission denied", status=403, json=False)
+                return "", Reply(denial(req.authz, "service", svc["Service"], "read").text, status=403, json=False)
             out = self.agent_service(svc)
             digest = "%x" % int(hashlib.sha256(json.dumps(out, sort_keys=True).encode("utf-8")).hexdigest()[:16], 16)
             out["ContentHash"] = digest
@@ -740,24 +739,7 @@ class AgentPart:
         wait = options.wait if options.wait > 0 else DEFAULT_QUERY_TIME
         wait = min(wait, MAX_QUERY_TIME)
         wait += self.core.rng.uniform(0, wait / 16.0)
-        core = self.core
-
-        def cancel(_: Deferred) -> None:
-            core._drop(waiter)
-
-        d: Deferred = Deferred(cancel)
-        waiter = _Waiter(compute, lambda h: h != want, d, None)
-
-        def expire() -> None:
-            waiter.timer = None
-            if waiter in core._waiters:
-                core._waiters.remove(waiter)
-                d.callback(waiter.compute()[1])
-                core._async_done()
-
-        waiter.timer = core.clock.callLater(wait, expire)
-        core._waiters.append(waiter)
-        return d
+        return self.core.park(compute, lambda h: h != want, wait)
 
     # local health (/v1/agent/health/service/...)
 

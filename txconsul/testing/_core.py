@@ -385,6 +385,17 @@ class FakeCore:
         wait = min(wait, MAX_QUERY_TIME)
         if jitter:
             wait += self.rng.uniform(0, wait / 16.0)
+        return self.park(compute, satisfied, wait)
+
+    def park(
+        self, compute: Callable[[], tuple[Any, Reply]], satisfied: Callable[[Any], bool], wait: float
+    ) -> "Deferred[Reply]":
+        """
+        Hold a request: after each write, ``compute()`` returns ``(version,
+        reply)`` and the reply is sent once ``satisfied(version)``; after
+        ``wait`` seconds on the clock the current reply is sent anyway.
+        Cancelling the Deferred (the client went away) forgets the request.
+        """
 
         def cancel(d: Deferred) -> None:
             self._drop(waiter)
@@ -399,8 +410,7 @@ class FakeCore:
                 d.callback(waiter.compute()[1])
                 self._async_done()
 
-        clock = self.clock
-        waiter.timer = clock.callLater(wait, expire)
+        waiter.timer = self.clock.callLater(wait, expire)
         self._waiters.append(waiter)
         return d
 
