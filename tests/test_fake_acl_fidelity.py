@@ -307,6 +307,19 @@ class CurrentReleaseTests(FakeACLCase):
         self.assertIn(f"Permission denied: token with AccessorID '{tok['AccessorID']}' lacks permission 'key:write' on \"a/b\"", text)
         self.assertNotIn(tok["SecretID"], text)
 
+    def test_agent_service_denial_text(self) -> None:
+        """agent/agent_endpoint.go AgentService: ServiceReadAllowed's error, as text."""
+        self.ok(self.root.agent.service.register("web"))
+        text = self.fails(self.raw(self.anon, "GET", "/v1/agent/service/web"), 403)
+        self.assertIn("Permission denied: anonymous token lacks permission 'service:read' on \"web\"", text)
+
+    def test_legacy_profile_denial_is_plain(self) -> None:
+        """Consul 1.10 said only 'Permission denied'."""
+        fake = FakeConsul(Clock(), acl_master_token=ROOT, acl_default_policy="deny", legacy_acl=True)
+        f = self.failureResultOf(fake.client().kv.put("k", "v"), ACLPermissionDenied)
+        self.assertNotIn("lacks permission", str(f.value))
+        self.assertIn("Permission denied", str(f.value))
+
     def test_missing_accessor_text(self) -> None:
         """agent/acl_endpoint.go ACLTokenCRUD: 'Missing token AccessorID' (1.10: 'Missing token ID')."""
         self.assertIn("Missing token AccessorID", self.fails(self.raw(self.root, "GET", "/v1/acl/token/"), 400))
