@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_kv -*-
+# -*- test-case-name: tests.test_fake_kv -*-
 """
 FakeConsul's KV store, following Consul's state store (``state/kvs.go``):
 entries, tombstones, per-key lock-delay, sessions' locks and the index rules
