@@ -76,6 +76,17 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(service.fake.core.datacenter, "east")
         self.assertTrue(service.fake.acl.enabled)
 
+    def test_legacy_acl(self) -> None:
+        """--legacy-acl serves Consul 1.10 (legacy ACL API); by default the current release; no journal."""
+        from txconsul.testing._version import CURRENT, LEGACY_ACL
+
+        for argv, version in (([], CURRENT.version), (["--legacy-acl"], LEGACY_ACL.version)):
+            o = tap.Options()
+            o.parseOptions(["--listen", "tcp:0", *argv])
+            fake = tap.makeService(o).fake
+            self.assertEqual(fake.version, version)
+            self.assertEqual(fake.requests.maxlen, 0)
+
     def test_plugins_found(self) -> None:
         """twistd's plugin discovery finds consul-fake and consul-watch."""
         names = {p.tapname for p in getPlugins(IServiceMaker)}

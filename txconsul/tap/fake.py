@@ -37,6 +37,7 @@ class Options(usage.Options):
     ]
     optFlags = [
         ["enable-script-checks", None, "Allow script (Args) checks to run."],
+        ["legacy-acl", None, "Answer as Consul 1.10, with the legacy ACL API (/v1/acl/create...)."],
     ]
 
     def postOptions(self) -> None:
@@ -68,6 +69,9 @@ def build_fake(options: Options, reactor: Any) -> FakeConsul:
         acl_default_policy=options["acl-default-policy"],
         enable_script_checks=bool(options["enable-script-checks"]),
         reactor=reactor,
+        legacy_acl=bool(options["legacy-acl"]),
+        # the request journal is for tests in memory; a process keeps none
+        journal_size=0,
     )
     return FakeConsul(reactor, **kwargs)
 
