@@ -262,6 +262,26 @@ class CurrentReleaseTests(FakeACLCase):
         self.assertTrue(all("Legacy" not in t for t in stubs))
         self.assertEqual(me["Hash"], blake("Initial Management Token", "global", GLOBAL_MANAGEMENT_ID))
 
+    def test_builtin_rules_texts(self) -> None:
+        """The Go raw strings of agent/structs/acl.go, byte for byte (1.10's without mesh and peering)."""
+        from txconsul.testing._acl_store import LEGACY_GLOBAL_MANAGEMENT_RULES
+
+        blocks = "".join(
+            f'{kind}_prefix "" {{\n\tpolicy = "write"\n}}\n' for kind in ("agent", "event", "key")
+        )
+        legacy = (
+            '\nacl = "write"\n' + blocks + 'keyring = "write"\nnode_prefix "" {\n\tpolicy = "write"\n}\n'
+            'operator = "write"\nquery_prefix "" {\n\tpolicy = "write"\n}\n'
+            'service_prefix "" {\n\tpolicy = "write"\n\tintentions = "write"\n}\n'
+            'session_prefix "" {\n\tpolicy = "write"\n}'
+        )
+        self.assertEqual(LEGACY_GLOBAL_MANAGEMENT_RULES, legacy)
+        current = legacy.replace('operator = "write"\n', 'operator = "write"\nmesh = "write"\npeering = "write"\n')
+        _, gm = self.ok(self.root.acl.policy.read(GLOBAL_MANAGEMENT_ID))
+        self.assertEqual(gm["Rules"], current)
+        _, ro = self.ok(self.root.acl.policy.read(GLOBAL_READ_ONLY_ID))
+        self.assertEqual(ro["Rules"], current.replace('"write"', '"read"'))
+
     def test_builtin_policies(self) -> None:
         """structs.ACLBuiltinPolicies: global-management and builtin/global-read-only."""
         _, policies = self.ok(self.root.acl.policy.list())

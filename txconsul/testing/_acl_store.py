@@ -28,53 +28,35 @@ ACL_TOKEN_MAX_EXPIRATION_TTL = 24 * 3600.0
 #: What a reader without ``acl:write`` sees instead of a secret.
 REDACTED = "<hidden>"
 
-# agent/structs/acl.go ACLPolicyGlobalManagementRules of 1.10: a Go raw string that
-# starts with a newline and indents with tabs, returned as is by policy reads.
-LEGACY_GLOBAL_MANAGEMENT_RULES = (
-    '\nacl = "write"\n'
-    'agent_prefix "" {\n\tpolicy = "write"\n}\n'
-    'event_prefix "" {\n\tpolicy = "write"\n}\n'
-    'key_prefix "" {\n\tpolicy = "write"\n}\n'
-    'keyring = "write"\n'
-    'node_prefix "" {\n\tpolicy = "write"\n}\n'
-    'operator = "write"\n'
-    'query_prefix "" {\n\tpolicy = "write"\n}\n'
-    'service_prefix "" {\n\tpolicy = "write"\n\tintentions = "write"\n}\n'
-    'session_prefix "" {\n\tpolicy = "write"\n}'
-)
 
-# agent/structs/acl.go of the current release: mesh and peering joined the
-# management rules, and the builtin global-read-only policy came (1.16).
-GLOBAL_MANAGEMENT_RULES = (
-    '\nacl = "write"\n'
-    'agent_prefix "" {\n\tpolicy = "write"\n}\n'
-    'event_prefix "" {\n\tpolicy = "write"\n}\n'
-    'key_prefix "" {\n\tpolicy = "write"\n}\n'
-    'keyring = "write"\n'
-    'node_prefix "" {\n\tpolicy = "write"\n}\n'
-    'operator = "write"\n'
-    'mesh = "write"\n'
-    'peering = "write"\n'
-    'query_prefix "" {\n\tpolicy = "write"\n}\n'
-    'service_prefix "" {\n\tpolicy = "write"\n\tintentions = "write"\n}\n'
-    'session_prefix "" {\n\tpolicy = "write"\n}'
-)
-#: The builtin read-only policy (agent/structs/acl.go ACLPolicyGlobalReadOnly*).
+def builtin_rules(level: str, mesh_and_peering: bool = True) -> str:
+    """
+    The rules of a builtin policy granting ``level`` on everything, as
+    agent/structs/acl.go writes them (``ACLPolicyGlobalManagementRules``,
+    ``ACLPolicyGlobalReadOnlyRules``): a Go raw string that starts with a
+    newline and indents with tabs, returned as is by policy reads.  Consul
+    1.10's management rules had no ``mesh`` and ``peering`` lines.
+    """
+
+    def block(kind: str, extra: str = "") -> str:
+        return f'{kind}_prefix "" {{\n\tpolicy = "{level}"\n{extra}}}'
+
+    parts = [
+        f'\nacl = "{level}"', block("agent"), block("event"), block("key"), f'keyring = "{level}"',
+        block("node"), f'operator = "{level}"',
+    ]
+    if mesh_and_peering:
+        parts += [f'mesh = "{level}"', f'peering = "{level}"']
+    parts += [block("query"), block("service", f'\tintentions = "{level}"\n'), block("session")]
+    return "\n".join(parts)
+
+
+GLOBAL_MANAGEMENT_RULES = builtin_rules("write")
+LEGACY_GLOBAL_MANAGEMENT_RULES = builtin_rules("write", mesh_and_peering=False)
+#: The builtin read-only policy (agent/structs/acl.go ACLPolicyGlobalReadOnly*, 1.16+).
 GLOBAL_READ_ONLY_ID = "00000000-0000-0000-0000-000000000002"
-GLOBAL_READ_ONLY_RULES = (
-    '\nacl = "read"\n'
-    'agent_prefix "" {\n\tpolicy = "read"\n}\n'
-    'event_prefix "" {\n\tpolicy = "read"\n}\n'
-    'key_prefix "" {\n\tpolicy = "read"\n}\n'
-    'keyring = "read"\n'
-    'node_prefix "" {\n\tpolicy = "read"\n}\n'
-    'operator = "read"\n'
-    'mesh = "read"\n'
-    'peering = "read"\n'
-    'query_prefix "" {\n\tpolicy = "read"\n}\n'
-    'service_prefix "" {\n\tpolicy = "read"\n\tintentions = "read"\n}\n'
-    'session_prefix "" {\n\tpolicy = "read"\n}'
-)
+GLOBAL_READ_ONLY_RULES = builtin_rules("read")
+
 _MANAGEMENT = ("global-management", "Builtin Policy that grants unlimited access")
 #: structs.ACLBuiltinPolicies: (ID, Name, Description, Rules).
 BUILTIN_POLICIES = (
