@@ -340,6 +340,11 @@ class CurrentReleaseTests(FakeACLCase):
         self.assertNotIn("lacks permission", str(f.value))
         self.assertIn("Permission denied", str(f.value))
 
+    def test_replication_status(self) -> None:
+        """structs.ACLReplicationStatus now ends with LastErrorMessage; nothing replicates in a primary."""
+        status = self.ok(self.raw(self.root, "GET", "/v1/acl/replication")).json()
+        self.assertEqual((status["Enabled"], status["Running"], status["LastErrorMessage"]), (False, False, ""))
+
     def test_missing_accessor_text(self) -> None:
         """agent/acl_endpoint.go ACLTokenCRUD: 'Missing token AccessorID' (1.10: 'Missing token ID')."""
         self.assertIn("Missing token AccessorID", self.fails(self.raw(self.root, "GET", "/v1/acl/token/"), 400))

@@ -366,19 +366,21 @@ class ACLSystem:
         return Reply(body)
 
     def _replication(self, req: FakeRequest) -> Any:
-        return Reply(
-            {
-                "Enabled": False,
-                "Running": False,
-                "SourceDatacenter": "",
-                "ReplicationType": "",
-                "ReplicatedIndex": 0,
-                "ReplicatedRoleIndex": 0,
-                "ReplicatedTokenIndex": 0,
-                "LastSuccess": "0001-01-01T00:00:00Z",
-                "LastError": "0001-01-01T00:00:00Z",
-            }
-        )
+        # structs.ACLReplicationStatus of a primary datacenter: nothing runs.
+        body: dict[str, Any] = {
+            "Enabled": False,
+            "Running": False,
+            "SourceDatacenter": "",
+            "ReplicationType": "",
+            "ReplicatedIndex": 0,
+            "ReplicatedRoleIndex": 0,
+            "ReplicatedTokenIndex": 0,
+            "LastSuccess": "0001-01-01T00:00:00Z",
+            "LastError": "0001-01-01T00:00:00Z",
+        }
+        if not self.legacy:
+            body["LastErrorMessage"] = ""  # agent/structs/acl.go, after 1.10
+        return Reply(body)
 
     # -- legacy API ------------------------------------------------------------
 
