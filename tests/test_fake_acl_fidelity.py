@@ -426,6 +426,13 @@ class BodyDecodingTests(FakeACLCase):
             self.fails(d, 400),
         )
 
+    def test_templated_policies(self) -> None:
+        """TemplatedPolicies (1.17+) decode; an empty list is fine, a non-empty one is refused, not ignored."""
+        token = self.ok(self.raw(self.root, "PUT", "/v1/acl/token", b'{"TemplatedPolicies": []}')).json()
+        self.assertNotIn("TemplatedPolicies", token)
+        d = self.raw(self.root, "PUT", "/v1/acl/role", b'{"Name": "r", "TemplatedPolicies": [{"TemplateName": "builtin/service"}]}')
+        self.assertIn("FakeConsul does not emulate templated policies", self.fails(d, 500))
+
     def test_empty_body_is_eof(self) -> None:
         """lib.DecodeJSON on an empty body: 400 '<What> decoding failed: EOF'."""
         self.assertIn("Token decoding failed: EOF", self.fails(self.raw(self.root, "PUT", "/v1/acl/token"), 400))
