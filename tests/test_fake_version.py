@@ -55,3 +55,14 @@ class VersionTests(SynchronousTestCase):
         self.assertEqual(me_token["Description"], "Master Token")
         current = FakeConsul(Clock(), acl_master_token="root").client(token="root")
         self.failureResultOf(current.acl.list(), NotFound)
+
+
+class ConstructorTests(SynchronousTestCase):
+    """The ACL arguments of FakeConsul."""
+
+    def test_initial_management_token_alias(self) -> None:
+        """acl_initial_management_token is acl_master_token's current name; two different tokens are refused."""
+        fake = FakeConsul(Clock(), acl_initial_management_token="root")
+        self.assertTrue(fake.acl.enabled)
+        self.assertIsNotNone(fake.acl.token_by_secret("root"))
+        self.assertRaises(ValueError, FakeConsul, Clock(), acl_master_token="a", acl_initial_management_token="b")

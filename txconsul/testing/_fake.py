@@ -106,7 +106,6 @@ class FakeConsul:
     :param seed: seeds the generator of IDs and blocking jitter.
     :param journal_size: how many requests :attr:`requests` keeps (the
         most recent; ``0`` keeps none).
-
     :param legacy_acl: answer as Consul 1.10 (see docs/testing.md): the
         legacy ``/v1/acl/create``... endpoints and 1.10's ACL texts.
     :param acl_enabled: ``True`` with no management token: ACLs on but not
@@ -143,13 +142,15 @@ class FakeConsul:
             reactor=reactor, enable_script_checks=enable_script_checks,
             min_check_interval=min_check_interval, profile=LEGACY_ACL if legacy_acl else CURRENT,
         )
+        if acl_initial_management_token is not None:
+            if acl_master_token is not None and acl_master_token != acl_initial_management_token:
+                raise ValueError(
+                    "acl_master_token and acl_initial_management_token are two names for one token; give one"
+                )
+            acl_master_token = acl_initial_management_token
         # Each part is given the peers it uses; a part that must hear of
         # changes in another (sessions of checks, KV and queries of sessions)
         # subscribes to it, so the dependencies only run one way.
-        if acl_initial_management_token is not None:
-            if acl_master_token is not None and acl_master_token != acl_initial_management_token:
-                raise ValueError("acl_master_token and acl_initial_management_token name the same token")
-            acl_master_token = acl_initial_management_token
         self.acl = ACLSystem(core, acl_master_token, acl_default_policy, enabled=acl_enabled)
         self.catalog = CatalogPart(core)
         self.agent_state = AgentPart(core, self.catalog)
