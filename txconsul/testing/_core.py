@@ -36,7 +36,6 @@ log = Logger()
 DEFAULT_QUERY_TIME = 300.0
 MAX_QUERY_TIME = 600.0
 
-
 class HTTPError(Exception):
     """Raised by a handler to answer with ``status`` and a plain-text body."""
 
@@ -192,6 +191,11 @@ def decode_json_like_go(body: bytes) -> Any:
     try:
         value, _ = decoder.raw_decode(text, start)
         return value
+    except RecursionError:
+        # Go's scanner allows 10000 nested levels (encoding/json
+        # maxNestingDepth), then fails with "exceeded max depth"; Python's
+        # parser gives up sooner, and the fake answers Go's text from there.
+        raise HTTPError(400, "Request decode failed: exceeded max depth")
     except json.JSONDecodeError as e:
         pos = e.pos
         if pos >= len(text) or e.msg.startswith("Unterminated string"):
@@ -294,6 +298,9 @@ class FakeCore:
     :param min_check_interval: the floor of HTTP/TCP/script check intervals
         (Consul's ``checks.MinInterval``, one second); tests may lower it.
     :param profile: the Consul release the fake answers as.
+    :param node_id: the agent's node ID (a UUID; random when ``None``).
+    :param node_meta: the agent's configured node metadata.
+    :param session_ttl_min: the smallest session TTL the servers accept (s).
     """
 
     def __init__(
@@ -308,10 +315,19 @@ class FakeCore:
         enable_script_checks: bool = False,
         min_check_interval: float = 1.0,
         profile: Profile = CURRENT,
+        node_id: Optional[str] = None,
+        node_meta: Optional[dict[str, str]] = None,
+        session_ttl_min: float = 10.0,
     ) -> None:
         self.clock = clock
         #: The Consul release the fake answers as.
         self.profile = profile
+        #: The agent's node ID (random when ``None``).
+        self.node_id = node_id
+        #: The agent's configured node metadata (``node_meta``).
+        self.node_meta: dict[str, str] = dict(node_meta or {})
+        #: The servers' ``session_ttl_min`` (seconds).
+        self.session_ttl_min = session_ttl_min
         self.node_name = node_name
         self.datacenter = datacenter
         self.address = address

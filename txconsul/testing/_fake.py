@@ -104,6 +104,11 @@ class FakeConsul:
     :param reactor: the reactor HTTP and TCP checks connect with (checks
         only run when it is given); ``clock`` still schedules them.
     :param seed: seeds the generator of IDs and blocking jitter.
+    :param node_id: the agent's node ID (a UUID; random when ``None``).
+    :param node_meta: the agent's node metadata (``node_meta`` in Consul's
+        configuration), beside the ``consul-*`` keys the agent sets itself.
+    :param session_ttl_min: the smallest session TTL, in seconds (Consul's
+        ``session_ttl_min`` server setting, 10 s by default).
     :param journal_size: how many requests :attr:`requests` keeps (the
         most recent; ``0`` keeps none).
     :param legacy_acl: answer as Consul 1.10 (see docs/testing.md): the
@@ -130,6 +135,9 @@ class FakeConsul:
         min_check_interval: float = 1.0,
         reactor: Any = None,
         seed: Optional[int] = None,
+        node_id: Optional[str] = None,
+        node_meta: Optional[dict[str, str]] = None,
+        session_ttl_min: float = 10.0,
         journal_size: int = 1000,
         legacy_acl: bool = False,
         acl_enabled: Optional[bool] = None,
@@ -141,6 +149,7 @@ class FakeConsul:
             self.clock, node_name, datacenter, address, random.Random(seed),
             reactor=reactor, enable_script_checks=enable_script_checks,
             min_check_interval=min_check_interval, profile=LEGACY_ACL if legacy_acl else CURRENT,
+            node_id=node_id, node_meta=node_meta, session_ttl_min=session_ttl_min,
         )
         if acl_initial_management_token is not None:
             if acl_master_token is not None and acl_master_token != acl_initial_management_token:
@@ -153,11 +162,11 @@ class FakeConsul:
         # subscribes to it, so the dependencies only run one way.
         self.acl = ACLSystem(core, acl_master_token, acl_default_policy, enabled=acl_enabled)
         self.catalog = CatalogPart(core)
-        self.agent_state = AgentPart(core, self.catalog)
+        self.status = StatusPart(core)
+        self.agent_state = AgentPart(core, self.acl, self.catalog, self.status)
         self.sessions = SessionPart(core, self.acl, self.catalog)
         self.kv = KVPart(core, self.sessions)
         self.txn = TxnPart(core, self.catalog, self.kv)
-        self.status = StatusPart(core)
         self.events = EventPart(core, self.catalog)
         self.queries = QueryPart(core, self.acl, self.catalog, self.sessions)
         self.coordinates = CoordinatePart(core, self.catalog)

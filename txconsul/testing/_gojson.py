@@ -570,10 +570,14 @@ def decode(shape: GoType, body: bytes, *, strict: bool = True) -> Any:
     :raises GoJSONError: on a value that does not fit ``shape``.
     """
     decode_json_like_go(body)  # Go's syntax errors first: Decode reads the whole value
-    value = _parse(body)
-    if value is None:
-        return {} if isinstance(shape, Struct) else None
-    return shape.decode(value, _Ctx(None, (), strict))
+    try:
+        value = _parse(body)
+        if value is None:
+            return {} if isinstance(shape, Struct) else None
+        return shape.decode(value, _Ctx(None, (), strict))
+    except RecursionError:
+        # Nesting Python cannot walk (Go's own limit is 10000 levels).
+        raise GoJSONError("exceeded max depth")
 
 
 def decode_body(shape: GoType, body: bytes, *, strict: bool = True, prefix: str = "Request decode failed: ") -> Any:
