@@ -20,6 +20,7 @@ from ._errors import (
     Timeout,
 )
 from ._http import QueryMeta
+from .api.check import Check
 from .api.txn import TxnFailed
 from .client import Consul
 
@@ -29,6 +30,7 @@ __all__ = [
     "ACLDisabled",
     "ACLPermissionDenied",
     "BadRequest",
+    "Check",
     "ClientError",
     "Consul",
     "ConsulConnectionError",
