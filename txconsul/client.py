@@ -15,6 +15,7 @@ from .api.acl import ACL
 from .api.agent import Agent
 from .api.catalog import Catalog
 from .api.check import Check
+from .api.config import ConfigEntries, DiscoveryChain
 from .api.coordinate import Coordinate
 from .api.event import Event
 from .api.health import Health
@@ -102,7 +103,7 @@ class Consul:
             from twisted.internet import reactor as default_reactor
 
             reactor = default_reactor
-        self.config = config
+        self.config: Any = config
         endpoint = None
         if http_agent is None:
             from ._tls import client_endpoint
@@ -146,6 +147,10 @@ class Consul:
         self.coordinate = Coordinate(self.http)
         #: Operator endpoints (:class:`txconsul.api.operator.Operator`).
         self.operator = Operator(self.http)
+        #: Config entries, also answering the resolved settings (:class:`txconsul.api.config.ConfigEntries`).
+        self.config = ConfigEntries(self.http, config)
+        #: Compiled discovery chains (:class:`txconsul.api.config.DiscoveryChain`).
+        self.discovery_chain = DiscoveryChain(self.http)
 
     @property
     def reactor(self) -> Any:

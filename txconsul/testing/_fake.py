@@ -21,6 +21,7 @@ from ._coordinate import CoordinatePart
 from ._core import FakeCore, FakeResource, Route
 from ._event import EventPart
 from ._kv import KVPart
+from ._modern import install as install_modern_parts
 from ._operator import OperatorPart
 from ._query import QueryPart
 from ._session import SessionPart
@@ -143,6 +144,7 @@ class FakeConsul:
             self.txn, self.status, self.events, self.queries, self.coordinates,
             self.operator,
         ]
+        self._parts.extend(install_modern_parts(self, core))
         self.patterns: dict[str, Route] = {}
         for part in self._parts:
             for route in part.routes():

@@ -1,0 +1,395 @@
+# -*- test-case-name: tests.test_api_modern_config -*-
+"""
+FakeConsul's config entries (``/v1/config``) and compiled discovery chains
+(``/v1/discovery-chain/<service>``).
+
+Entries are kept as their JSON objects, keyed by ``(Kind, Name)``, with the
+``CreateIndex``/``ModifyIndex`` of the write.  The HTTP behaviour follows
+agent/config_endpoint.go (routes, 404/400 texts, ``cas``) and
+agent/consul/config_endpoint.go (ACLs by kind, blocking reads).  Kind-specific
+fields are stored as given, apart from the defaults Consul fills in for
+``service-defaults`` and ``proxy-defaults``; the fake validates only what
+the endpoint itself and the names of ``proxy-defaults`` and ``mesh`` need.
+
+ACLs follow each kind's ``CanRead``/``CanWrite`` (agent/structs/config_entry*.go)
+with the fake's ACL resources: ``mesh`` access is checked as ``operator``
+access (Consul's fallback when a token has no ``mesh`` rule) and
+``intentions`` access as ``service`` access on the destination (the fake's
+rules do not model ``intentions =`` levels).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable, Optional
+
+from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_go_duration, parse_uint
+
+#: The kinds a Consul 1.20 CE server knows (agent/structs/config_entry.go MakeConfigEntry).
+KINDS = (
+    "service-defaults",
+    "proxy-defaults",
+    "service-router",
+    "service-splitter",
+    "service-resolver",
+    "ingress-gateway",
+    "terminating-gateway",
+    "service-intentions",
+    "mesh",
+    "exported-services",
+    "api-gateway",
+    "bound-api-gateway",
+    "inline-certificate",
+    "file-system-certificate",
+    "http-route",
+    "tcp-route",
+    "jwt-provider",
+)
+
+#: Kinds read with ``service:read`` on their name and written with ``service:write``.
+_SERVICE_KINDS = ("service-defaults", "service-router", "service-splitter", "service-resolver")
+#: Kinds read with ``service:read`` on their name and written with ``mesh:write``.
+_GATEWAY_KINDS = ("ingress-gateway", "terminating-gateway", "api-gateway", "bound-api-gateway",
+                  "http-route", "tcp-route")
+#: Kinds anyone may read and ``mesh:write`` writes.
+_GLOBAL_KINDS = ("proxy-defaults", "mesh", "inline-certificate", "file-system-certificate", "jwt-provider")
+
+#: Names forced by a kind (ProxyConfigEntry / MeshConfigEntry Validate).
+_FIXED_NAMES = {"proxy-defaults": "global", "mesh": "mesh"}
+
+#: agent/structs/config_entry.go: the default ConnectTimeout of a resolver.
+DEFAULT_CONNECT_TIMEOUT = "5s"
+
+
+def entry_allowed(authz: Any, kind: str, name: str, access: str) -> bool:
+    """Whether ``authz`` may ``access`` (read/write) the ``kind`` entry ``name``."""
+    if kind in _SERVICE_KINDS:
+        return bool(authz.allowed("service", name, access))
+    if kind == "service-intentions":
+        # Intentions on a destination: read/write "intentions"; the fake's
+        # rules keep no intentions level, so the service level stands in.
+        return bool(authz.allowed("service", name, access))
+    if access == "read":
+        if kind in _GATEWAY_KINDS:
+            return bool(authz.allowed("service", name, "read"))
+        if kind in _GLOBAL_KINDS:
+            return True
+        return bool(authz.allowed("operator", "", "read"))
+    return bool(authz.allowed("operator", "", "write"))
+
+
+def _canon_key(body: dict[str, Any], name: str) -> Optional[str]:
+    """The key of ``body`` that spells ``name`` (Consul decodes case-insensitively, snake_case too)."""
+    want = name.lower()
+    for key in body:
+        if isinstance(key, str) and key.lower().replace("_", "") == want:
+            return key
+    return None
+
+
+class ConfigEntriesPart:
+    """
+    The config entries of a FakeConsul.
+
+    :ivar entries: ``(kind, name)`` -> the entry's JSON object.
+    :ivar table_index: the index of the last write to the table.
+    """
+
+    def __init__(self, core: Any) -> None:
+        self.core = core
+        self.entries: dict[tuple[str, str], dict[str, Any]] = {}
+        self.table_index = core.index
+        #: Called with ``(kind, name)`` after every change (intentions listen).
+        self.listeners: list[Callable[[str, str], None]] = []
+
+    def routes(self) -> list[Route]:
+        """``/v1/config``, ``/v1/config/<kind>[/<name>]`` and the discovery chain."""
+        return [
+            Route("/v1/config", ("PUT",), self._apply, check_dc=False, parse=False),
+            Route("/v1/config/", ("GET", "DELETE"), self._config),
+            Route("/v1/discovery-chain/", ("GET", "POST"), self._discovery_chain),
+        ]
+
+    # -- state ------------------------------------------------------------------
+
+    def get(self, kind: str, name: str) -> Optional[dict[str, Any]]:
+        """The stored entry (a copy), or ``None``."""
+        entry = self.entries.get((kind, name))
+        return copy.deepcopy(entry) if entry is not None else None
+
+    def of_kind(self, kind: str) -> list[dict[str, Any]]:
+        """Every entry of ``kind`` (copies), by name."""
+        return [copy.deepcopy(e) for (k, _), e in sorted(self.entries.items()) if k == kind]
+
+    def put(self, entry: dict[str, Any], idx: Optional[int] = None) -> dict[str, Any]:
+        """Store ``entry`` (with ``Kind`` and ``Name``) at a new index; returns the stored entry."""
+        kind, name = entry["Kind"], entry["Name"]
+        idx = idx if idx is not None else self.core.next_index()
+        old = self.entries.get((kind, name))
+        stored = {"Kind": kind, "Name": name}
+        for key, value in _defaults(kind).items():
+            stored[key] = value
+        for key, value in entry.items():
+            if key in ("Kind", "Name", "CreateIndex", "ModifyIndex"):
+                continue
+            stored[key] = copy.deepcopy(value)
+        stored["CreateIndex"] = old["CreateIndex"] if old else idx
+        stored["ModifyIndex"] = idx
+        self.entries[(kind, name)] = stored
+        self.table_index = idx
+        self._notify(kind, name)
+        return stored
+
+    def delete(self, kind: str, name: str, idx: Optional[int] = None) -> bool:
+        """Remove an entry; whether one was there."""
+        if (kind, name) not in self.entries:
+            return False
+        del self.entries[(kind, name)]
+        self.table_index = idx if idx is not None else self.core.next_index()
+        self._notify(kind, name)
+        return True
+
+    def _notify(self, kind: str, name: str) -> None:
+        for listener in list(self.listeners):
+            listener(kind, name)
+
+    # -- HTTP -------------------------------------------------------------------
+
+    def _decode_entry(self, req: FakeRequest) -> dict[str, Any]:
+        body = req.json()
+        if not isinstance(body, dict):
+            what = "null" if body is None else type(body).__name__
+            raise HTTPError(400, f"Request decoding failed: json: cannot unmarshal {what} into Go value of type map[string]interface {{}}")
+        kind_key = _canon_key(body, "Kind")
+        kind = body.get(kind_key) if kind_key is not None else None
+        if not isinstance(kind, str) or not kind:
+            raise HTTPError(400, "Request decoding failed: Payload does not contain a kind/Kind key at the top level")
+        if kind not in KINDS:
+            raise HTTPError(400, f"Request decoding failed: invalid config entry kind: {kind}")
+        name_key = _canon_key(body, "Name")
+        name = body.get(name_key, "") if name_key is not None else ""
+        if not isinstance(name, str):
+            raise HTTPError(400, "Request decoding failed: 1 error occurred:\n\t* 'Name' expected type 'string'\n\n")
+        entry = {k: v for k, v in body.items() if k not in (kind_key, name_key)}
+        entry["Kind"] = kind
+        entry["Name"] = name
+        return entry
+
+    def _apply(self, req: FakeRequest) -> Reply:
+        entry = self._decode_entry(req)
+        cas: Optional[int] = None
+        raw_cas = req.get("cas")
+        if raw_cas:
+            try:
+                cas = parse_uint(raw_cas)
+            except ValueError as e:
+                raise HTTPError(500, str(e))
+        self.core.check_dc(req)
+        kind, name = entry["Kind"], entry["Name"]
+        fixed = _FIXED_NAMES.get(kind)
+        if fixed is not None and name != fixed:
+            # ProxyConfigEntry / MeshConfigEntry Validate, an RPC error (500).
+            raise HTTPError(500, f"invalid name ({go_quote(name)}), only {go_quote(fixed)} is supported")
+        if kind == "service-resolver":
+            _check_duration(entry, "ConnectTimeout")
+        if not entry_allowed(req.authz, kind, name, "write"):
+            raise HTTPError(403, "Permission denied")
+        old = self.entries.get((kind, name))
+        if cas is not None:
+            # state/config_entry.go EnsureConfigEntryCAS.
+            if (cas == 0 and old is not None) or (cas != 0 and (old is None or old["ModifyIndex"] != cas)):
+                return Reply(False)
+        self.put(entry)
+        return Reply(True)
+
+    def _split(self, req: FakeRequest) -> list[str]:
+        return req.tail.split("/", 1)
+
+    def _config(self, req: FakeRequest) -> Any:
+        parts = self._split(req)
+        if req.method == "DELETE":
+            return self._delete(req, parts)
+        if len(parts) == 2:
+            return self._get(req, parts[0], parts[1])
+        return self._list(req, parts[0])
+
+    def _get(self, req: FakeRequest, kind: str, name: str) -> Any:
+        if kind not in KINDS:
+            raise HTTPError(500, f"invalid config entry kind: {kind}")
+        if not entry_allowed(req.authz, kind, name, "read"):
+            raise HTTPError(403, "Permission denied")
+
+        def compute() -> tuple[int, Reply]:
+            index = max(self.table_index, 1)
+            entry = self.entries.get((kind, name))
+            if entry is None:
+                return index, Reply(
+                    f"Config entry not found for {go_quote(kind)} / {go_quote(name)}",
+                    status=404, json=False, index=index,
+                )
+            return index, Reply(copy.deepcopy(entry), index=index)
+
+        return self.core.blocking(req, compute)
+
+    def _list(self, req: FakeRequest, kind: str) -> Any:
+        if kind and kind not in KINDS:
+            raise HTTPError(500, f"invalid config entry kind: {kind}")
+
+        def compute() -> tuple[int, Reply]:
+            index = max(self.table_index, 1)
+            out = []
+            removed = False
+            for (k, n), entry in sorted(self.entries.items()):
+                if kind and k != kind:
+                    continue
+                if not entry_allowed(req.authz, k, n, "read"):
+                    removed = True
+                    continue
+                out.append(copy.deepcopy(entry))
+            headers = {"X-Consul-Results-Filtered-By-ACLs": "true"} if removed and req.token else {}
+            return index, Reply(out, index=index, headers=headers)
+
+        return self.core.blocking(req, compute)
+
+    def _delete(self, req: FakeRequest, parts: list[str]) -> Reply:
+        if len(parts) != 2:
+            raise HTTPError(404, "Must provide both a kind and name to delete")
+        kind, name = parts
+        if kind not in KINDS:
+            raise HTTPError(400, f"invalid config entry kind: {kind}")
+        cas: Optional[int] = None
+        raw_cas = req.get("cas")
+        if raw_cas:
+            try:
+                cas = parse_uint(raw_cas)
+            except ValueError as e:
+                raise HTTPError(500, str(e))
+        if not entry_allowed(req.authz, kind, name, "write"):
+            raise HTTPError(403, "Permission denied")
+        old = self.entries.get((kind, name))
+        if cas is not None:
+            # state/config_entry.go DeleteConfigEntryCAS; the handler answers the bool.
+            if old is None or old["ModifyIndex"] != cas:
+                return Reply(False)
+            self.delete(kind, name)
+            return Reply(True)
+        if old is not None:
+            self.delete(kind, name)
+        return Reply({})
+
+    # -- discovery chain --------------------------------------------------------------
+
+    def _discovery_chain(self, req: FakeRequest) -> Any:
+        name = req.tail
+        if not name:
+            raise HTTPError(400, "Missing chain name")
+        overrides: dict[str, Any] = {}
+        if req.method == "POST":
+            body = req.json()
+            if body is not None and not isinstance(body, dict):
+                raise HTTPError(400, "Request decode failed: json: cannot unmarshal into Go value of type agent.discoveryChainReadRequest")
+            overrides = body or {}
+        timeout_override = overrides.get("OverrideConnectTimeout") or ""
+        if timeout_override:
+            if not isinstance(timeout_override, str):
+                raise HTTPError(400, "Request decode failed: OverrideConnectTimeout must be a duration string")
+            try:
+                parse_go_duration(timeout_override)
+            except ValueError:
+                raise HTTPError(400, f"Request decode failed: time: invalid duration {go_quote(timeout_override)}")
+        compile_dc = req.get("compile-dc") or self.core.datacenter
+        if not req.authz.allowed("service", name, "read"):
+            raise HTTPError(403, "Permission denied")
+
+        def compute() -> tuple[int, Reply]:
+            index = max(self.table_index, 1)
+            chain = self.compile_chain(name, compile_dc, overrides)
+            return index, Reply({"Chain": chain}, index=index)
+
+        return self.core.blocking(req, compute)
+
+    def compile_chain(self, name: str, dc: str, overrides: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+        """
+        The compiled discovery chain of ``name`` (agent/consul/discoverychain/compile.go),
+        for the default shape: one resolver node and one target, with the
+        protocol of ``service-defaults``/``proxy-defaults`` and the
+        ``ConnectTimeout`` of a ``service-resolver``.  Routers, splitters,
+        subsets, redirects and failover are not compiled.
+        """
+        overrides = overrides or {}
+        defaults = self.entries.get(("service-defaults", name)) or {}
+        proxy = self.entries.get(("proxy-defaults", "global")) or {}
+        resolver = self.entries.get(("service-resolver", name))
+        protocol = (
+            overrides.get("OverrideProtocol")
+            or defaults.get("Protocol")
+            or (proxy.get("Config") or {}).get("protocol")
+            or "tcp"
+        )
+        timeout = overrides.get("OverrideConnectTimeout") or (resolver or {}).get("ConnectTimeout") or DEFAULT_CONNECT_TIMEOUT
+        target_id = f"{name}.default.default.{dc}"
+        sni = f"{name}.default.{dc}.internal.{trust_domain(self.core)}"
+        mesh_gateway = dict(overrides.get("OverrideMeshGateway") or defaults.get("MeshGateway") or {})
+        node_name = f"resolver:{target_id}"
+        return {
+            "ServiceName": name,
+            "Namespace": "default",
+            "Partition": "default",
+            "Datacenter": dc,
+            "Default": resolver is None and not defaults and not overrides,
+            "Protocol": protocol,
+            "ServiceMeta": None,
+            "StartNode": node_name,
+            "Nodes": {
+                node_name: {
+                    "Type": "resolver",
+                    "Name": target_id,
+                    "Resolver": {
+                        "ConnectTimeout": timeout,
+                        "Default": resolver is None,
+                        "Target": target_id,
+                    },
+                }
+            },
+            "Targets": {
+                target_id: {
+                    "ID": target_id,
+                    "Service": name,
+                    "Namespace": "default",
+                    "Partition": "default",
+                    "Datacenter": dc,
+                    "MeshGateway": mesh_gateway,
+                    "Subset": {},
+                    "ConnectTimeout": timeout,
+                    "SNI": sni,
+                    "Name": sni,
+                }
+            },
+        }
+
+
+def _defaults(kind: str) -> dict[str, Any]:
+    """The empty structs Consul's JSON always carries for a kind."""
+    if kind in ("service-defaults", "proxy-defaults"):
+        return {"TransparentProxy": {}, "MeshGateway": {}, "Expose": {}}
+    return {}
+
+
+def _check_duration(entry: dict[str, Any], field: str) -> None:
+    value = entry.get(field)
+    if value is None or isinstance(value, (int, float)) and not isinstance(value, bool):
+        return
+    if not isinstance(value, str):
+        raise HTTPError(400, f"Request decoding failed: {field} must be a duration")
+    try:
+        parse_go_duration(value)
+    except ValueError:
+        raise HTTPError(400, f"Request decoding failed: 1 error occurred:\n\t* error decoding '{field}': time: invalid duration {go_quote(value)}\n\n")
+
+
+def trust_domain(core: Any) -> str:
+    """The cluster's SPIFFE trust domain: ``<cluster ID>.consul``."""
+    cluster_id = getattr(core, "cluster_id", None)
+    if cluster_id is None:
+        cluster_id = core.cluster_id = core.new_uuid()
+    return f"{cluster_id}.consul"

@@ -1,0 +1,35 @@
+# -*- test-case-name: tests.test_api_modern_agent -*-
+"""
+The parts of FakeConsul that serve Consul's newer endpoints, built and
+attached in one place so that ``_fake.py`` registers them with one call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._agent_modern import AgentModernPart
+from ._config_entries import ConfigEntriesPart
+from ._mesh import MeshPart
+
+
+def install(fake: Any, core: Any) -> list[Any]:
+    """
+    Build the newer parts, attach each to ``core`` (for its siblings) and to
+    ``fake`` (for tests), and return them for routing.
+
+    ``fake.agent_modern``: agent reload/metrics/token/host/version;
+    ``fake.config_entries``: config entries and discovery chains;
+    ``fake.mesh``: Connect and gateway catalog reads.
+    """
+    parts: list[Any] = []
+    for name, cls in (
+        ("agent_modern", AgentModernPart),
+        ("config_entries", ConfigEntriesPart),
+        ("mesh", MeshPart),
+    ):
+        part = cls(core)
+        setattr(core, name, part)
+        setattr(fake, name, part)
+        parts.append(part)
+    return parts
