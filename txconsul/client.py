@@ -16,6 +16,7 @@ from .api.agent import Agent
 from .api.catalog import Catalog
 from .api.check import Check
 from .api.config import ConfigEntries, DiscoveryChain
+from .api.connect import Connect
 from .api.coordinate import Coordinate
 from .api.event import Event
 from .api.health import Health
@@ -151,6 +152,8 @@ class Consul:
         self.config = ConfigEntries(self.http, config)
         #: Compiled discovery chains (:class:`txconsul.api.config.DiscoveryChain`).
         self.discovery_chain = DiscoveryChain(self.http)
+        #: Connect CA and intentions (:class:`txconsul.api.connect.Connect`).
+        self.connect = Connect(self.http)
 
     @property
     def reactor(self) -> Any:

@@ -10,6 +10,7 @@ from typing import Any
 
 from ._agent_modern import AgentModernPart
 from ._config_entries import ConfigEntriesPart
+from ._connect import ConnectPart
 from ._mesh import MeshPart
 
 
@@ -20,13 +21,15 @@ def install(fake: Any, core: Any) -> list[Any]:
 
     ``fake.agent_modern``: agent reload/metrics/token/host/version;
     ``fake.config_entries``: config entries and discovery chains;
-    ``fake.mesh``: Connect and gateway catalog reads.
+    ``fake.mesh``: Connect and gateway catalog reads;
+    ``fake.connect``: the Connect CA, leaf certificates, authorize and intentions.
     """
     parts: list[Any] = []
     for name, cls in (
         ("agent_modern", AgentModernPart),
         ("config_entries", ConfigEntriesPart),
         ("mesh", MeshPart),
+        ("connect", ConnectPart),
     ):
         part = cls(core)
         setattr(core, name, part)
