@@ -17,7 +17,7 @@ from twisted.internet.defer import Deferred
 
 from .._duration import DurationLike
 from .._http import ConsulResponse, HTTPTransport, Param
-from ._base import Endpoint, check_str, decode_json, decode_true, path_segment
+from ._base import Endpoint, check_str, decode_json, path_segment
 from .agent_modern import data_or_meta
 
 
@@ -167,7 +167,8 @@ class ConfigEntries(Endpoint):
         if raw_cas is not None:
             params.append(("cas", raw_cas))
             return self._transport.request("DELETE", path, params, token=token, dc=dc).addCallback(_decode_bool)
-        return self._transport.request("DELETE", path, token=token, dc=dc).addCallback(decode_true)
+        # Consul answers a plain delete with ``{}`` (config_endpoint.go configDelete).
+        return self._transport.request("DELETE", path, token=token, dc=dc).addCallback(lambda _: True)
 
 
 class DiscoveryChain(Endpoint):
