@@ -12,6 +12,7 @@ from ._agent_modern import AgentModernPart
 from ._config_entries import ConfigEntriesPart
 from ._connect import ConnectPart
 from ._mesh import MeshPart
+from ._operator_modern import OperatorModernPart
 
 
 def install(fake: Any, core: Any) -> list[Any]:
@@ -22,7 +23,8 @@ def install(fake: Any, core: Any) -> list[Any]:
     ``fake.agent_modern``: agent reload/metrics/token/host/version;
     ``fake.config_entries``: config entries and discovery chains;
     ``fake.mesh``: Connect and gateway catalog reads;
-    ``fake.connect``: the Connect CA, leaf certificates, authorize and intentions.
+    ``fake.connect``: the Connect CA, leaf certificates, authorize and intentions;
+    ``fake.operator_modern``: Raft peers, autopilot, keyring and usage.
     """
     parts: list[Any] = []
     for name, cls in (
@@ -30,6 +32,7 @@ def install(fake: Any, core: Any) -> list[Any]:
         ("config_entries", ConfigEntriesPart),
         ("mesh", MeshPart),
         ("connect", ConnectPart),
+        ("operator_modern", OperatorModernPart),
     ):
         part = cls(core)
         setattr(core, name, part)
