@@ -8,6 +8,7 @@ Consul 1.9+ (by source and destination name), not the deprecated IDs.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any, Mapping, Optional, Sequence
 
 from twisted.internet.defer import Deferred
@@ -196,7 +197,7 @@ class Intentions(Endpoint):
 
     def match(
         self, by: str, name: str, token: Optional[str] = None, dc: Optional[str] = None
-    ) -> "Deferred[dict[str, list[dict[str, Any]]]]":
+    ) -> "Deferred[dict[str, builtins.list[dict[str, Any]]]]":
         """
         The intentions that apply to ``name`` as a ``by`` (``'source'`` or
         ``'destination'``), in evaluation order: ``{name: [intention, ...]}``.

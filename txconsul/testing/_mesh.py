@@ -22,7 +22,7 @@ from typing import Any, Callable
 from ._catalog import _consistency_header, apply_filter, filter_non_passing, node_meta_filter, parse_bool
 from ._core import FakeRequest, HTTPError, Reply, Route
 
-_PROXY_DEFAULT = {"MeshGateway": {}, "Expose": {}}
+_PROXY_DEFAULT: dict[str, Any] = {"MeshGateway": {}, "Expose": {}}
 
 
 class MeshPart:
