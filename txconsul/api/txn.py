@@ -31,8 +31,8 @@ from twisted.internet.defer import Deferred
 
 from .._errors import ClientError
 from .._http import ConsulResponse, check_consistency
-from ._base import Endpoint, check_str
-from .kv import KeyLike, ValueLike, _check_uint, decode_entry, encode_value, kv_path
+from ._base import Endpoint, check_str, check_uint
+from .kv import KeyLike, ValueLike, decode_entry, encode_value, kv_path
 
 #: Consul rejects transactions with more operations than this (since 1.14;
 #: 64 before).
@@ -84,32 +84,28 @@ def _kv(verb: str, key: str, **fields: Any) -> dict[str, Any]:
     return {"KV": op}
 
 
-def _uint(value: Any, what: str) -> int:
-    return int(_check_uint(value, what))
-
-
 def kv_set(key: KeyLike, value: ValueLike, flags: Optional[int] = None) -> dict[str, Any]:
     """Set ``key`` to ``value`` (``str``/``bytes``/``None``)."""
     return _kv("set", _key(key), Value=_value(value),
-               Flags=None if flags is None else _uint(flags, "flags"))
+               Flags=None if flags is None else check_uint(flags, "flags"))
 
 
 def kv_cas(key: KeyLike, value: ValueLike, index: int, flags: Optional[int] = None) -> dict[str, Any]:
     """Set ``key`` only if its ModifyIndex is ``index`` (0: only if absent)."""
-    return _kv("cas", _key(key), Value=_value(value), Index=_uint(index, "index"),
-               Flags=None if flags is None else _uint(flags, "flags"))
+    return _kv("cas", _key(key), Value=_value(value), Index=check_uint(index, "index"),
+               Flags=None if flags is None else check_uint(flags, "flags"))
 
 
 def kv_lock(key: KeyLike, value: ValueLike, session: str, flags: Optional[int] = None) -> dict[str, Any]:
     """Acquire ``key``'s lock for ``session`` and set its value."""
     return _kv("lock", _key(key), Value=_value(value), Session=check_str(session, "session"),
-               Flags=None if flags is None else _uint(flags, "flags"))
+               Flags=None if flags is None else check_uint(flags, "flags"))
 
 
 def kv_unlock(key: KeyLike, value: ValueLike, session: str, flags: Optional[int] = None) -> dict[str, Any]:
     """Release ``key``'s lock held by ``session`` and set its value."""
     return _kv("unlock", _key(key), Value=_value(value), Session=check_str(session, "session"),
-               Flags=None if flags is None else _uint(flags, "flags"))
+               Flags=None if flags is None else check_uint(flags, "flags"))
 
 
 def kv_get(key: KeyLike) -> dict[str, Any]:
@@ -129,7 +125,7 @@ def kv_get_tree(prefix: KeyLike) -> dict[str, Any]:
 
 def kv_check_index(key: KeyLike, index: int) -> dict[str, Any]:
     """Fail the transaction unless ``key``'s ModifyIndex is ``index``."""
-    return _kv("check-index", _key(key), Index=_uint(index, "index"))
+    return _kv("check-index", _key(key), Index=check_uint(index, "index"))
 
 
 def kv_check_session(key: KeyLike, session: Optional[str]) -> dict[str, Any]:
@@ -157,7 +153,7 @@ def kv_delete_tree(prefix: KeyLike) -> dict[str, Any]:
 
 def kv_delete_cas(key: KeyLike, index: int) -> dict[str, Any]:
     """Delete ``key`` only if its ModifyIndex is ``index``."""
-    return _kv("delete-cas", _key(key), Index=_uint(index, "index"))
+    return _kv("delete-cas", _key(key), Index=check_uint(index, "index"))
 
 
 # -- decoding ------------------------------------------------------------------
