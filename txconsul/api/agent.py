@@ -28,6 +28,7 @@ from twisted.internet.defer import Deferred
 from .._duration import DurationLike
 from .._http import Param
 from ._base import Endpoint, check_str, decode_json, decode_true, path_segment
+from .agent_modern import AgentExtras
 from .check import ArgsLike, Check
 
 
@@ -373,7 +374,7 @@ class AgentCheck(Endpoint):
         )
 
 
-class Agent(Endpoint):
+class Agent(AgentExtras, Endpoint):
     """
     The local agent, as ``consul.agent``; ``.service`` and ``.check`` hold
     its services and checks.
@@ -464,61 +465,3 @@ class Agent(Endpoint):
         return self._transport.request("PUT", path, params, token=token, use_dc=False).addCallback(
             decode_true
         )
-
-    # -- newer agent endpoints (Consul 1.x; py-consul's names) ------------------
-
-    def reload(self, token: Optional[str] = None) -> "Deferred[bool]":
-        """Make the agent reload its configuration files; fires ``True``.  Needs ``agent:write``."""
-        return self._transport.request("PUT", "/v1/agent/reload", token=token, use_dc=False).addCallback(
-            decode_true
-        )
-
-    def metrics(self, format_prometheus: bool = False, token: Optional[str] = None) -> "Deferred[Any]":
-        """
-        The agent's metrics for the last finished interval: a dict
-        (``{'Timestamp', 'Gauges', 'Counters', 'Samples', 'Points'}``), or
-        with ``format_prometheus=True`` the Prometheus exposition text as a
-        ``str``.  Needs ``agent:read``.
-
-        Prometheus output needs ``telemetry.prometheus_retention_time`` on
-        the agent; without it Consul answers 415, raised as
-        :class:`~txconsul.ClientError`.
-        """
-        from .agent_modern import decode_text
-
-        if format_prometheus:
-            return self._transport.request(
-                "GET", "/v1/agent/metrics", [("format", "prometheus")], token=token, use_dc=False
-            ).addCallback(decode_text)
-        return self._get("/v1/agent/metrics", token=token)
-
-    def host(self, token: Optional[str] = None) -> "Deferred[dict[str, Any]]":
-        """
-        The agent host's resources: ``{'Memory', 'CPU', 'Host', 'Disk',
-        'CollectionTime', 'Errors'}``.  Needs ``operator:read``.
-        """
-        return self._get("/v1/agent/host", token=token)
-
-    def version(self, token: Optional[str] = None) -> "Deferred[dict[str, Any]]":
-        """The agent's build: ``{'SHA', 'BuildDate', 'HumanVersion', 'FIPS'}``.  Needs no ACL."""
-        return self._get("/v1/agent/version", token=token)
-
-    @property
-    def token(self) -> Any:
-        """Set the agent's ACL tokens (:class:`~txconsul.api.agent_modern.AgentToken`)."""
-        from .agent_modern import AgentToken
-
-        group = self.__dict__.get("_token_group")
-        if group is None:
-            group = self.__dict__["_token_group"] = AgentToken(self._transport)
-        return group
-
-    @property
-    def connect(self) -> Any:
-        """Agent Connect: ``authorize`` and ``ca`` (:class:`~txconsul.api.agent_modern.AgentConnect`)."""
-        from .agent_modern import AgentConnect
-
-        group = self.__dict__.get("_connect_group")
-        if group is None:
-            group = self.__dict__["_connect_group"] = AgentConnect(self._transport)
-        return group

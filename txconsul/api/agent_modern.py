@@ -1,25 +1,34 @@
 # -*- test-case-name: tests.test_api_modern_agent -*-
 """
-The agent's newer groups: ``consul.agent.token`` (``/v1/agent/token/``) and
-``consul.agent.connect`` (``/v1/agent/connect/``), named after py-consul's
-``Agent.Token`` and ``Agent.Connect``.
+The agent's newer endpoints, named after py-consul's: ``reload``,
+``metrics``, ``host``, ``version`` (mixed into :class:`~txconsul.api.agent.Agent`
+by :class:`AgentExtras`), ``consul.agent.token`` (``/v1/agent/token/``) and
+``consul.agent.connect`` (``/v1/agent/connect/``).
 
 Agent endpoints answer from the agent itself: they take no ``dc``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
-
-from twisted.internet.defer import Deferred
+from typing import Any, Callable, Optional
 
 from .._duration import DurationLike
 from .._http import ConsulResponse
-from ._base import Endpoint, check_str, decode_json, decode_true, path_segment
+from ._base import Endpoint, Request, check_str, decode_json, decode_true, endpoint, path_segment
+
+__all__ = [
+    "TOKEN_TYPES",
+    "AgentConnect",
+    "AgentConnectCA",
+    "AgentExtras",
+    "AgentToken",
+    "data_or_meta",
+    "decode_text",
+]
 
 #: The token kinds ``PUT /v1/agent/token/<type>`` accepts (agent/agent_endpoint.go
 #: ``AgentToken``; ``acl_token``, ``acl_agent_token``, ``agent_master``... are
-#: older spellings Consul still accepts, sent through :meth:`AgentToken.set` as is).
+#: older spellings Consul still accepts).
 TOKEN_TYPES = frozenset(
     {
         "default",
@@ -36,14 +45,77 @@ TOKEN_TYPES = frozenset(
 )
 
 
-def data_or_meta(d: "Deferred[tuple[Any, Any]]", meta: bool) -> "Deferred[Any]":
+def decode_text(response: ConsulResponse) -> str:
+    """The body as UTF-8 text."""
+    return response.body.decode("utf-8", "replace")
+
+
+def data_or_meta(decode: Callable[[ConsulResponse], Any], meta: bool) -> Callable[[ConsulResponse], Any]:
     """
-    Shape a blocking read for methods that py-consul returns as data only:
-    the data alone, or ``(QueryMeta, data)`` with ``meta=True``.
+    The decoder of a blocking-capable read that py-consul returns as data
+    only: the data, or ``(QueryMeta, data)`` with ``meta=True`` (whose
+    ``.index`` is the next call's ``index``).
     """
-    if meta:
-        return d
-    return d.addCallback(lambda pair: pair[1])
+    if not meta:
+        return decode
+    return lambda response: (response.meta, decode(response))
+
+
+class AgentExtras(Endpoint):
+    """
+    The newer agent methods, mixed into :class:`~txconsul.api.agent.Agent`.
+    """
+
+
+    @endpoint
+    def reload(self, token: Optional[str] = None) -> Request:
+        """Make the agent reload its configuration files; fires ``True``.  Needs ``agent:write``."""
+        return Request("PUT", "/v1/agent/reload", decode=decode_true, use_dc=False)
+
+    @endpoint
+    def metrics(self, format_prometheus: bool = False, token: Optional[str] = None) -> Request:
+        """
+        The agent's metrics for the last finished interval: a dict
+        (``{'Timestamp', 'Gauges', 'Counters', 'Samples', 'Points'}``), or
+        with ``format_prometheus=True`` the Prometheus exposition text as a
+        ``str``.  Needs ``agent:read``.
+
+        Prometheus output needs ``telemetry.prometheus_retention_time`` on
+        the agent; without it Consul answers 415, raised as
+        :class:`~txconsul.ClientError`.
+        """
+        if format_prometheus:
+            return Request("GET", "/v1/agent/metrics", [("format", "prometheus")], decode=decode_text, use_dc=False)
+        return Request("GET", "/v1/agent/metrics", use_dc=False)
+
+    @endpoint
+    def host(self, token: Optional[str] = None) -> Request:
+        """
+        The agent host's resources: ``{'Memory', 'CPU', 'Host', 'Disk',
+        'CollectionTime', 'Errors'}``.  Needs ``operator:read``.
+        """
+        return Request("GET", "/v1/agent/host", use_dc=False)
+
+    @endpoint
+    def version(self, token: Optional[str] = None) -> Request:
+        """The agent's build: ``{'SHA', 'BuildDate', 'HumanVersion', 'FIPS'}``.  Needs no ACL."""
+        return Request("GET", "/v1/agent/version", use_dc=False)
+
+    @property
+    def token(self) -> "AgentToken":
+        """Set the agent's ACL tokens (:class:`AgentToken`)."""
+        group = self.__dict__.get("_token_group")
+        if group is None:
+            group = self.__dict__["_token_group"] = AgentToken(self._transport)
+        return group
+
+    @property
+    def connect(self) -> "AgentConnect":
+        """Agent Connect: ``authorize`` and ``ca`` (:class:`AgentConnect`)."""
+        group = self.__dict__.get("_connect_group")
+        if group is None:
+            group = self.__dict__["_connect_group"] = AgentConnect(self._transport)
+        return group
 
 
 class AgentToken(Endpoint):
@@ -56,7 +128,8 @@ class AgentToken(Endpoint):
     #: The accepted ``token_type`` values.
     VALID_TOKEN_TYPES = TOKEN_TYPES
 
-    def set(self, token_type: str, secret: str, token: Optional[str] = None) -> "Deferred[bool]":
+    @endpoint
+    def set(self, token_type: str, secret: str, token: Optional[str] = None) -> Request:
         """
         Set the agent's ``token_type`` token to ``secret`` (``''`` clears
         it); fires ``True``.
@@ -72,32 +145,27 @@ class AgentToken(Endpoint):
                 "'default', 'agent', 'agent_recovery', 'replication', "
                 "'config_file_service_registration'"
             )
-        secret = check_str(secret, "secret", allow_empty=True)
-        return self._transport.request(
-            "PUT",
-            "/v1/agent/token/" + token_type,
-            json_body={"Token": secret},
-            token=token,
-            use_dc=False,
-        ).addCallback(decode_true)
+        body = {"Token": check_str(secret, "secret", allow_empty=True)}
+        return Request("PUT", "/v1/agent/token/" + token_type, json_body=body, decode=decode_true,
+                       use_dc=False, shown_path="/v1/agent/token/" + token_type)
 
-    def set_default(self, secret: str, token: Optional[str] = None) -> "Deferred[bool]":
+    def set_default(self, secret: str, token: Optional[str] = None) -> Any:
         """Set the default token (used for requests that carry none)."""
         return self.set("default", secret, token)
 
-    def set_agent(self, secret: str, token: Optional[str] = None) -> "Deferred[bool]":
+    def set_agent(self, secret: str, token: Optional[str] = None) -> Any:
         """Set the token of the agent's own operations (anti-entropy...)."""
         return self.set("agent", secret, token)
 
-    def set_agent_recovery(self, secret: str, token: Optional[str] = None) -> "Deferred[bool]":
+    def set_agent_recovery(self, secret: str, token: Optional[str] = None) -> Any:
         """Set the agent recovery token (``agent_master`` before Consul 1.11)."""
         return self.set("agent_recovery", secret, token)
 
-    def set_replication(self, secret: str, token: Optional[str] = None) -> "Deferred[bool]":
+    def set_replication(self, secret: str, token: Optional[str] = None) -> Any:
         """Set the ACL replication token."""
         return self.set("replication", secret, token)
 
-    def set_config_file_service_registration(self, secret: str, token: Optional[str] = None) -> "Deferred[bool]":
+    def set_config_file_service_registration(self, secret: str, token: Optional[str] = None) -> Any:
         """Set the token of services registered from configuration files."""
         return self.set("config_file_service_registration", secret, token)
 
@@ -105,6 +173,7 @@ class AgentToken(Endpoint):
 class AgentConnectCA(Endpoint):
     """The agent's Connect CA view: ``consul.agent.connect.ca``."""
 
+    @endpoint
     def roots(
         self,
         *,
@@ -112,7 +181,7 @@ class AgentConnectCA(Endpoint):
         wait: Optional[DurationLike] = None,
         token: Optional[str] = None,
         meta: bool = False,
-    ) -> "Deferred[Any]":
+    ) -> Request:
         """
         The trusted CA roots, from the agent's cache: ``{'ActiveRootID',
         'TrustDomain', 'Roots': [{'ID', 'Name', 'RootCert', 'Active', ...}]}``.
@@ -120,16 +189,9 @@ class AgentConnectCA(Endpoint):
         Blocking: pass ``index`` (with ``meta=True`` the call fires with
         ``(QueryMeta, data)``, whose ``.index`` is the next ``index``).
         """
-        d = self._read(
-            "/v1/agent/connect/ca/roots",
-            decode_json,
-            index=index,
-            wait=wait,
-            token=token,
-            meta=True,
-        )
-        return data_or_meta(d, meta)
+        return Request("GET", "/v1/agent/connect/ca/roots", decode=data_or_meta(decode_json, meta))
 
+    @endpoint
     def leaf(
         self,
         service: str,
@@ -138,7 +200,7 @@ class AgentConnectCA(Endpoint):
         index: Any = None,
         wait: Optional[DurationLike] = None,
         meta: bool = False,
-    ) -> "Deferred[Any]":
+    ) -> Request:
         """
         A leaf certificate for ``service`` (a service *name*), signed by the
         active root: ``{'SerialNumber', 'CertPEM', 'PrivateKeyPEM',
@@ -149,15 +211,8 @@ class AgentConnectCA(Endpoint):
         ``(QueryMeta, data)`` pair); it answers when the certificate is
         renewed or the root rotates.
         """
-        d = self._read(
-            "/v1/agent/connect/ca/leaf/" + path_segment(service, "service"),
-            decode_json,
-            index=index,
-            wait=wait,
-            token=token,
-            meta=True,
-        )
-        return data_or_meta(d, meta)
+        path = "/v1/agent/connect/ca/leaf/" + path_segment(service, "service")
+        return Request("GET", path, decode=data_or_meta(decode_json, meta))
 
 
 class AgentConnect(Endpoint):
@@ -168,13 +223,14 @@ class AgentConnect(Endpoint):
         #: CA roots and leaf certificates (:class:`AgentConnectCA`).
         self.ca = AgentConnectCA(transport)
 
+    @endpoint
     def authorize(
         self,
         target: str,
         client_cert_uri: str,
         client_cert_serial: str,
         token: Optional[str] = None,
-    ) -> "Deferred[dict[str, Any]]":
+    ) -> Request:
         """
         Whether a client presenting ``client_cert_uri`` (a SPIFFE service
         URI such as ``spiffe://<trust-domain>/ns/default/dc/dc1/svc/web``)
@@ -187,13 +243,4 @@ class AgentConnect(Endpoint):
             "ClientCertSerial": check_str(client_cert_serial, "client_cert_serial", allow_empty=True),
         }
         # agent/http_register.go registers the endpoint for POST only.
-        return self._transport.request(
-            "POST", "/v1/agent/connect/authorize", json_body=body, token=token, use_dc=False
-        ).addCallback(decode_json)
-
-
-def decode_text(response: ConsulResponse) -> str:
-    """The body as UTF-8 text."""
-    return response.body.decode("utf-8", "replace")
-
-
+        return Request("POST", "/v1/agent/connect/authorize", json_body=body, use_dc=False)

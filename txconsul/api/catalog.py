@@ -16,6 +16,7 @@ from .._duration import DurationLike
 from .._http import Param
 from ._base import Endpoint, check_str, decode_json, path_segment
 from .agent import _check_meta
+from .mesh import CatalogExtras
 
 TagLike = Union[str, Sequence[str], None]
 
@@ -60,7 +61,7 @@ def _dict_or_none(value: Any, what: str) -> Optional[dict[str, Any]]:
     return dict(value)
 
 
-class Catalog(Endpoint):
+class Catalog(CatalogExtras, Endpoint):
     """The catalog of nodes, services and checks, as ``consul.catalog``."""
 
     def _body_dc(self, dc: Optional[str]) -> Optional[str]:
@@ -300,59 +301,5 @@ class Catalog(Endpoint):
             path,
             decode_json,
             read_params(tag=tag, near=near, node_meta=node_meta, filter=filter),
-            index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
-        )
-
-    # -- Connect and gateways (py-consul's names) -------------------------------
-
-    def connect(
-        self,
-        service: str,
-        index: Any = None,
-        wait: Optional[DurationLike] = None,
-        tag: TagLike = None,
-        consistency: Optional[str] = None,
-        dc: Optional[str] = None,
-        near: Optional[str] = None,
-        token: Optional[str] = None,
-        node_meta: Optional[Mapping[str, str]] = None,
-        *,
-        filter: Optional[str] = None,
-        meta: bool = False,
-    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
-        """
-        The Connect-capable instances of a service (its sidecar proxies and
-        Connect-native instances), in :meth:`service`'s shape and with its
-        arguments: ``(index, [{'Node', 'ServiceKind', 'ServiceProxy', ...}])``.
-        """
-        path = "/v1/catalog/connect/" + path_segment(service, "service")
-        return self._read(
-            path,
-            decode_json,
-            read_params(tag=tag, near=near, node_meta=node_meta, filter=filter),
-            index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
-        )
-
-    def gateway_services(
-        self,
-        gateway: str,
-        dc: Optional[str] = None,
-        token: Optional[str] = None,
-        *,
-        index: Any = None,
-        wait: Optional[DurationLike] = None,
-        consistency: Optional[str] = None,
-        meta: bool = False,
-    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
-        """
-        The services an ingress or terminating gateway fronts, from its
-        config entry: ``(index, [{'Gateway', 'Service', 'GatewayKind',
-        'Port', 'Protocol', 'Hosts', ...}])``.  Needs ``service:read`` on the
-        gateway.
-        """
-        path = "/v1/catalog/gateway-services/" + path_segment(gateway, "gateway")
-        return self._read(
-            path,
-            decode_json,
             index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
         )

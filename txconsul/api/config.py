@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-from twisted.internet.defer import Deferred
-
 from .._duration import DurationLike
 from .._http import ConsulResponse, HTTPTransport, Param
-from ._base import Endpoint, check_str, decode_json, path_segment
+from ._base import Endpoint, Request, check_str, decode_json, endpoint, path_segment
 from .agent_modern import data_or_meta
+
+__all__ = ["ConfigEntries", "DiscoveryChain"]
 
 
 def _cas(cas: Any) -> Optional[str]:
@@ -32,6 +32,11 @@ def _cas(cas: Any) -> Optional[str]:
 def _decode_bool(response: ConsulResponse) -> bool:
     """The JSON boolean body of a write Consul answers ``true``/``false``."""
     return bool(response.json())
+
+
+def _true(response: ConsulResponse) -> bool:
+    """``True`` for any 2xx answer (a plain delete answers ``{}``)."""
+    return True
 
 
 class ConfigEntries(Endpoint):
@@ -66,6 +71,7 @@ class ConfigEntries(Endpoint):
     def __repr__(self) -> str:
         return repr(self._settings)
 
+    @endpoint
     def set(
         self,
         kind: str,
@@ -74,7 +80,7 @@ class ConfigEntries(Endpoint):
         token: Optional[str] = None,
         dc: Optional[str] = None,
         cas: Optional[int] = None,
-    ) -> "Deferred[bool]":
+    ) -> Request:
         """
         Create or replace the ``kind`` entry ``name`` with the fields of
         ``config_entry`` (``Kind`` and ``Name`` are set from the arguments).
@@ -91,14 +97,11 @@ class ConfigEntries(Endpoint):
         body = dict(config_entry or {})
         body["Kind"] = kind
         body["Name"] = name
-        params: list[Param] = []
         raw_cas = _cas(cas)
-        if raw_cas is not None:
-            params.append(("cas", raw_cas))
-        return self._transport.request(
-            "PUT", "/v1/config", params, json_body=body, token=token, dc=dc
-        ).addCallback(_decode_bool)
+        params: list[Param] = [("cas", raw_cas)] if raw_cas is not None else []
+        return Request("PUT", "/v1/config", params, json_body=body, decode=_decode_bool)
 
+    @endpoint
     def get(
         self,
         kind: str,
@@ -110,7 +113,7 @@ class ConfigEntries(Endpoint):
         wait: Optional[DurationLike] = None,
         consistency: Optional[str] = None,
         meta: bool = False,
-    ) -> "Deferred[Any]":
+    ) -> Request:
         """
         The ``kind`` entry ``name`` (with ``CreateIndex`` and
         ``ModifyIndex``); a missing entry fails with :class:`~txconsul.NotFound`.
@@ -119,10 +122,9 @@ class ConfigEntries(Endpoint):
         entry)``; ``.index`` feeds the next call.
         """
         path = "/v1/config/" + path_segment(kind, "kind") + "/" + path_segment(name, "name")
-        d = self._read(path, decode_json, index=index, wait=wait, consistency=consistency,
-                       token=token, dc=dc, meta=True)
-        return data_or_meta(d, meta)
+        return Request("GET", path, decode=data_or_meta(decode_json, meta))
 
+    @endpoint
     def list(
         self,
         kind: str,
@@ -134,7 +136,7 @@ class ConfigEntries(Endpoint):
         wait: Optional[DurationLike] = None,
         consistency: Optional[str] = None,
         meta: bool = False,
-    ) -> "Deferred[Any]":
+    ) -> Request:
         """
         Every entry of ``kind`` the token may read, by name.
 
@@ -144,10 +146,10 @@ class ConfigEntries(Endpoint):
         params: list[Param] = []
         if filter_expr is not None:
             params.append(("filter", check_str(filter_expr, "filter_expr")))
-        d = self._read("/v1/config/" + path_segment(kind, "kind"), decode_json, params, index=index,
-                       wait=wait, consistency=consistency, token=token, dc=dc, meta=True)
-        return data_or_meta(d, meta)
+        return Request("GET", "/v1/config/" + path_segment(kind, "kind"), params,
+                       decode=data_or_meta(decode_json, meta))
 
+    @endpoint
     def delete(
         self,
         kind: str,
@@ -155,25 +157,24 @@ class ConfigEntries(Endpoint):
         token: Optional[str] = None,
         dc: Optional[str] = None,
         cas: Optional[int] = None,
-    ) -> "Deferred[bool]":
+    ) -> Request:
         """
         Delete the ``kind`` entry ``name``; fires ``True`` (also when it
         did not exist).  With ``cas``, fires whether it was deleted: only if
         its ``ModifyIndex`` is still ``cas``.
         """
         path = "/v1/config/" + path_segment(kind, "kind") + "/" + path_segment(name, "name")
-        params: list[Param] = []
         raw_cas = _cas(cas)
         if raw_cas is not None:
-            params.append(("cas", raw_cas))
-            return self._transport.request("DELETE", path, params, token=token, dc=dc).addCallback(_decode_bool)
-        # Consul answers a plain delete with ``{}`` (config_endpoint.go configDelete).
-        return self._transport.request("DELETE", path, token=token, dc=dc).addCallback(lambda _: True)
+            return Request("DELETE", path, [("cas", raw_cas)], decode=_decode_bool)
+        # Consul answers a plain delete with ``{}`` (agent/config_endpoint.go configDelete).
+        return Request("DELETE", path, decode=_true)
 
 
 class DiscoveryChain(Endpoint):
     """Compiled discovery chains, as py-consul's ``consul.discovery_chain``."""
 
+    @endpoint
     def get(
         self,
         service: str,
@@ -186,7 +187,7 @@ class DiscoveryChain(Endpoint):
         index: Any = None,
         wait: Optional[DurationLike] = None,
         meta: bool = False,
-    ) -> "Deferred[Any]":
+    ) -> Request:
         """
         The compiled discovery chain of ``service``: ``{'Chain':
         {'ServiceName', 'Protocol', 'StartNode', 'Nodes', 'Targets', ...}}``.
@@ -208,16 +209,9 @@ class DiscoveryChain(Endpoint):
             overrides["OverrideMeshGateway"] = {
                 "Mode": check_str(override_mesh_gateway_mode, "override_mesh_gateway_mode")
             }
+        decode = data_or_meta(decode_json, meta)
         if not overrides:
-            d = self._read(path, decode_json, params, index=index, wait=wait, token=token, meta=True)
-            return data_or_meta(d, meta)
+            return Request("GET", path, params, decode=decode)
         if index is not None or wait is not None:
             raise ValueError("a discovery chain read with overrides cannot block")
-
-        def shape(response: ConsulResponse) -> Any:
-            data = response.json()
-            return (response.meta, data) if meta else data
-
-        return self._transport.request(
-            "POST", path, params, json_body=overrides, token=token
-        ).addCallback(shape)
+        return Request("POST", path, params, json_body=overrides, decode=decode)

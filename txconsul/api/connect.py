@@ -8,15 +8,14 @@ Consul 1.9+ (by source and destination name), not the deprecated IDs.
 
 from __future__ import annotations
 
-import builtins
 from typing import Any, Mapping, Optional, Sequence
-
-from twisted.internet.defer import Deferred
 
 from .._duration import DurationLike
 from .._http import ConsulResponse, Param
-from ._base import Endpoint, check_str, decode_json, decode_true
+from ._base import Endpoint, Request, check_str, decode_json, decode_true, endpoint
 from .agent_modern import data_or_meta, decode_text
+
+__all__ = ["ACTIONS", "MATCH_BY", "Connect", "ConnectCA", "Intentions"]
 
 #: The ``by`` values :meth:`Intentions.match` accepts.
 MATCH_BY = ("source", "destination")
@@ -27,6 +26,7 @@ ACTIONS = ("allow", "deny")
 class ConnectCA(Endpoint):
     """The Connect CA: ``consul.connect.ca``."""
 
+    @endpoint
     def roots(
         self,
         pem: bool = False,
@@ -37,7 +37,7 @@ class ConnectCA(Endpoint):
         wait: Optional[DurationLike] = None,
         consistency: Optional[str] = None,
         meta: bool = False,
-    ) -> "Deferred[Any]":
+    ) -> Request:
         """
         The CA roots: ``{'ActiveRootID', 'TrustDomain', 'Roots': [...]}``,
         or with ``pem=True`` the root certificates as one PEM ``str``.
@@ -47,20 +47,18 @@ class ConnectCA(Endpoint):
         """
         params: list[Param] = [("pem", "true")] if pem else []
         decode = decode_text if pem else decode_json
-        d = self._read("/v1/connect/ca/roots", decode, params, index=index, wait=wait,
-                       consistency=consistency, token=token, dc=dc, meta=True)
-        return data_or_meta(d, meta)
+        return Request("GET", "/v1/connect/ca/roots", params, decode=data_or_meta(decode, meta))
 
-    def configuration(self, token: Optional[str] = None, *, dc: Optional[str] = None) -> "Deferred[dict[str, Any]]":
+    @endpoint
+    def configuration(self, token: Optional[str] = None, *, dc: Optional[str] = None) -> Request:
         """
         The CA provider configuration: ``{'Provider', 'Config', 'State',
         'ForceWithoutCrossSigning', 'CreateIndex', 'ModifyIndex'}``.  Needs
         ``operator:read``.
         """
-        return self._transport.request(
-            "GET", "/v1/connect/ca/configuration", token=token, dc=dc
-        ).addCallback(decode_json)
+        return Request("GET", "/v1/connect/ca/configuration")
 
+    @endpoint
     def set_configuration(
         self,
         provider: str,
@@ -69,7 +67,7 @@ class ConnectCA(Endpoint):
         *,
         force_without_cross_signing: bool = False,
         dc: Optional[str] = None,
-    ) -> "Deferred[bool]":
+    ) -> Request:
         """
         Replace the CA provider configuration (Go's ``CASetConfig``); fires
         ``True``.  Changing the key type or size rotates the root.  Needs
@@ -82,9 +80,7 @@ class ConnectCA(Endpoint):
             "Config": dict(config),
             "ForceWithoutCrossSigning": bool(force_without_cross_signing),
         }
-        return self._transport.request(
-            "PUT", "/v1/connect/ca/configuration", json_body=body, token=token, dc=dc
-        ).addCallback(decode_true)
+        return Request("PUT", "/v1/connect/ca/configuration", json_body=body, decode=decode_true)
 
 
 def _pair(source: str, destination: str) -> list[Param]:
@@ -98,6 +94,7 @@ def _allowed(response: ConsulResponse) -> bool:
 class Intentions(Endpoint):
     """Exact-match intentions: ``consul.connect.intentions``."""
 
+    @endpoint
     def upsert(
         self,
         source: str,
@@ -109,7 +106,7 @@ class Intentions(Endpoint):
         meta: Optional[Mapping[str, str]] = None,
         permissions: Optional[Sequence[Mapping[str, Any]]] = None,
         dc: Optional[str] = None,
-    ) -> "Deferred[bool]":
+    ) -> Request:
         """
         Create or replace the intention from ``source`` to ``destination``
         (either may be ``'*'``); fires ``True``.  Give ``action``
@@ -130,34 +127,31 @@ class Intentions(Endpoint):
             body["Meta"] = dict(meta)
         if permissions:
             body["Permissions"] = [dict(p) for p in permissions]
-        return self._transport.request(
-            "PUT", "/v1/connect/intentions/exact", params, json_body=body, token=token, dc=dc
-        ).addCallback(decode_json)
+        return Request("PUT", "/v1/connect/intentions/exact", params, json_body=body)
 
+    @endpoint
     def read(
         self,
         source: str,
         destination: str,
         token: Optional[str] = None,
         dc: Optional[str] = None,
-    ) -> "Deferred[dict[str, Any]]":
+    ) -> Request:
         """
         The intention from ``source`` to ``destination``: ``{'SourceName',
         'DestinationName', 'Action', 'Precedence', ...}``; a missing one
         fails with :class:`~txconsul.NotFound`.
         """
-        return self._transport.request(
-            "GET", "/v1/connect/intentions/exact", _pair(source, destination), token=token, dc=dc
-        ).addCallback(decode_json)
+        return Request("GET", "/v1/connect/intentions/exact", _pair(source, destination))
 
+    @endpoint
     def delete(
         self, source: str, destination: str, token: Optional[str] = None, dc: Optional[str] = None
-    ) -> "Deferred[bool]":
+    ) -> Request:
         """Delete the intention from ``source`` to ``destination``; fires ``True``."""
-        return self._transport.request(
-            "DELETE", "/v1/connect/intentions/exact", _pair(source, destination), token=token, dc=dc
-        ).addCallback(decode_true)
+        return Request("DELETE", "/v1/connect/intentions/exact", _pair(source, destination), decode=decode_true)
 
+    @endpoint
     def list(
         self,
         token: Optional[str] = None,
@@ -167,7 +161,7 @@ class Intentions(Endpoint):
         index: Any = None,
         wait: Optional[DurationLike] = None,
         meta: bool = False,
-    ) -> "Deferred[Any]":
+    ) -> Request:
         """
         Every intention the token may read.  Blocking: pass ``index`` and
         ``meta=True`` to get ``(QueryMeta, intentions)``.
@@ -175,10 +169,9 @@ class Intentions(Endpoint):
         params: list[Param] = []
         if filter_expr is not None:
             params.append(("filter", check_str(filter_expr, "filter_expr")))
-        d = self._read("/v1/connect/intentions", decode_json, params, index=index, wait=wait,
-                       token=token, dc=dc, meta=True)
-        return data_or_meta(d, meta)
+        return Request("GET", "/v1/connect/intentions", params, decode=data_or_meta(decode_json, meta))
 
+    @endpoint
     def check(
         self,
         source: str,
@@ -186,28 +179,22 @@ class Intentions(Endpoint):
         token: Optional[str] = None,
         source_type: Optional[str] = None,
         dc: Optional[str] = None,
-    ) -> "Deferred[bool]":
+    ) -> Request:
         """Whether the intentions allow ``source`` to connect to ``destination``."""
         params = _pair(source, destination)
         if source_type is not None:
             params.append(("source-type", check_str(source_type, "source_type")))
-        return self._transport.request(
-            "GET", "/v1/connect/intentions/check", params, token=token, dc=dc
-        ).addCallback(_allowed)
+        return Request("GET", "/v1/connect/intentions/check", params, decode=_allowed)
 
-    def match(
-        self, by: str, name: str, token: Optional[str] = None, dc: Optional[str] = None
-    ) -> "Deferred[dict[str, builtins.list[dict[str, Any]]]]":
+    @endpoint
+    def match(self, by: str, name: str, token: Optional[str] = None, dc: Optional[str] = None) -> Request:
         """
         The intentions that apply to ``name`` as a ``by`` (``'source'`` or
         ``'destination'``), in evaluation order: ``{name: [intention, ...]}``.
         """
         if by not in MATCH_BY:
             raise ValueError(f"invalid by {by!r}: use 'source' or 'destination'")
-        params: list[Param] = [("by", by), ("name", check_str(name, "name"))]
-        return self._transport.request(
-            "GET", "/v1/connect/intentions/match", params, token=token, dc=dc
-        ).addCallback(decode_json)
+        return Request("GET", "/v1/connect/intentions/match", [("by", by), ("name", check_str(name, "name"))])
 
 
 class Connect(Endpoint):

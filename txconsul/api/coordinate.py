@@ -5,13 +5,14 @@ Network coordinates: ``/v1/coordinate/``.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 from twisted.internet.defer import Deferred
 
 from .._duration import DurationLike
 from .._http import ConsulResponse
-from ._base import Endpoint, check_str, decode_json, decode_true, path_segment
+from ._base import Endpoint, decode_json, path_segment
+from .operator_modern import CoordinateExtras
 
 
 def decode_node(response: ConsulResponse) -> Optional[list[dict[str, Any]]]:
@@ -21,7 +22,7 @@ def decode_node(response: ConsulResponse) -> Optional[list[dict[str, Any]]]:
     return response.json()
 
 
-class Coordinate(Endpoint):
+class Coordinate(CoordinateExtras, Endpoint):
     """
     Network coordinates, as ``consul.coordinate``.
 
@@ -98,35 +99,3 @@ class Coordinate(Endpoint):
             meta=meta,
             expect=(200, 404),
         )
-
-    def update(
-        self,
-        node: str,
-        coord: Mapping[str, Any],
-        segment: Optional[str] = None,
-        dc: Optional[str] = None,
-        token: Optional[str] = None,
-    ) -> "Deferred[bool]":
-        """
-        Set a node's LAN coordinate (``PUT /v1/coordinate/update``); fires
-        ``True``.  Needs ``node:write``.
-
-        :param coord: ``{'Vec': [8 floats], 'Error', 'Adjustment',
-            'Height'}``, as :meth:`node` returns it.
-        :param segment: the network segment (Enterprise).
-        """
-        if not isinstance(coord, Mapping):
-            raise TypeError(f"coord must be a dict, not {type(coord).__name__}")
-        vec = coord.get("Vec")
-        if not isinstance(vec, (list, tuple)) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in vec
-        ):
-            raise ValueError("coord['Vec'] must be a list of numbers")
-        body = {
-            "Node": check_str(node, "node"),
-            "Segment": check_str(segment, "segment", allow_empty=True) if segment is not None else "",
-            "Coord": dict(coord),
-        }
-        return self._transport.request(
-            "PUT", "/v1/coordinate/update", json_body=body, token=token, dc=dc
-        ).addCallback(decode_true)

@@ -19,13 +19,14 @@ from .._duration import DurationLike
 from .._http import Param
 from ._base import Endpoint, decode_json, path_segment
 from .catalog import TagLike, read_params
+from .mesh import HealthExtras
 
 #: The states :meth:`Health.state` accepts (python-consul's list; ``any``
 #: matches every check, ``unknown`` matches none).
 STATES = ("any", "unknown", "passing", "warning", "critical")
 
 
-class Health(Endpoint):
+class Health(HealthExtras, Endpoint):
     """Health checks and healthy instances, as ``consul.health``."""
 
     def service(
@@ -134,84 +135,5 @@ class Health(Endpoint):
             "/v1/health/node/" + path_segment(node, "node"),
             decode_json,
             read_params(filter=filter),
-            index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
-        )
-
-    # -- Connect and ingress (py-consul's names) --------------------------------
-
-    def connect(
-        self,
-        service: str,
-        index: Any = None,
-        wait: Optional[DurationLike] = None,
-        passing: Optional[bool] = None,
-        tag: TagLike = None,
-        dc: Optional[str] = None,
-        near: Optional[str] = None,
-        token: Optional[str] = None,
-        node_meta: Optional[Mapping[str, str]] = None,
-        *,
-        filter: Optional[str] = None,
-        consistency: Optional[str] = None,
-        meta: bool = False,
-    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
-        """
-        The Connect-capable instances of a service (sidecar proxies and
-        Connect-native instances) with node and checks, in
-        :meth:`service`'s shape and with its arguments.
-        """
-        return self._service_like(
-            "/v1/health/connect/", service, index, wait, passing, tag, dc, near, token, node_meta,
-            filter, consistency, meta,
-        )
-
-    def ingress(
-        self,
-        service: str,
-        index: Any = None,
-        wait: Optional[DurationLike] = None,
-        passing: Optional[bool] = None,
-        tag: TagLike = None,
-        dc: Optional[str] = None,
-        near: Optional[str] = None,
-        token: Optional[str] = None,
-        node_meta: Optional[Mapping[str, str]] = None,
-        *,
-        filter: Optional[str] = None,
-        consistency: Optional[str] = None,
-        meta: bool = False,
-    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
-        """
-        The ingress gateway instances that expose ``service`` (by the
-        ``ingress-gateway`` config entries), in :meth:`service`'s shape.
-        """
-        return self._service_like(
-            "/v1/health/ingress/", service, index, wait, passing, tag, dc, near, token, node_meta,
-            filter, consistency, meta,
-        )
-
-    def _service_like(
-        self,
-        prefix: str,
-        service: str,
-        index: Any,
-        wait: Optional[DurationLike],
-        passing: Optional[bool],
-        tag: TagLike,
-        dc: Optional[str],
-        near: Optional[str],
-        token: Optional[str],
-        node_meta: Optional[Mapping[str, str]],
-        filter: Optional[str],
-        consistency: Optional[str],
-        meta: bool,
-    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
-        params = read_params(tag=tag, near=near, node_meta=node_meta, filter=filter)
-        if passing:
-            params.append(("passing", "1"))
-        return self._read(
-            prefix + path_segment(service, "service"),
-            decode_json,
-            params,
             index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
         )
