@@ -315,13 +315,11 @@ class RequestValueTests(ModernCase):
     def test_describe(self) -> None:
         """describe gives the request a new method would send, without sending it."""
         from txconsul._request import describe
-        from txconsul.api.catalog import Catalog
-        from txconsul.api.config import ConfigEntries
 
-        request = describe(Catalog.connect, "we b", tag=["a", "b"])
+        request = describe(self.consul.catalog.connect, "we b", tag=["a", "b"])
         self.assertEqual((request.method, request.path, list(request.params), request.blocking),
                          ("GET", "/v1/catalog/connect/we%20b", [("tag", "a"), ("tag", "b")], True))
-        request = describe(ConfigEntries.set, "service-defaults", "web", {"Protocol": "http"}, cas=4)
+        request = describe(self.consul.config.set, "service-defaults", "web", {"Protocol": "http"}, cas=4)
         self.assertEqual((request.method, request.path, list(request.params)), ("PUT", "/v1/config", [("cas", "4")]))
         self.assertEqual(request.json_body, {"Protocol": "http", "Kind": "service-defaults", "Name": "web"})
         self.assertEqual(self.fake.pending_queries(), 0)
