@@ -35,6 +35,7 @@ from .._duration import DurationLike, format_duration, parse_duration
 from .._errors import ConsulException
 from .._http import ConsulResponse, HTTPTransport, Param
 from ._base import Endpoint, check_str, decode_json, decode_true
+from .acl_auth import ACLAuthExtras
 
 ACL_TYPES = ("client", "management")
 
@@ -601,7 +602,7 @@ class ACLRole(_Group):
         return self._get("/v1/acl/roles", params, index, wait, consistency, token, dc, meta)
 
 
-class ACL(Endpoint):
+class ACL(ACLAuthExtras, Endpoint):
     """
     ACLs, as ``consul.acl``: python-consul's legacy methods plus the
     current API under :attr:`token`, :attr:`policy` and :attr:`role`.

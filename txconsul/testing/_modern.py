@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._acl_auth import ACLAuthPart
 from ._agent_modern import AgentModernPart
 from ._config_entries import ConfigEntriesPart
 from ._connect import ConnectPart
@@ -24,7 +25,8 @@ def install(fake: Any, core: Any) -> list[Any]:
     ``fake.config_entries``: config entries and discovery chains;
     ``fake.mesh``: Connect and gateway catalog reads;
     ``fake.connect``: the Connect CA, leaf certificates, authorize and intentions;
-    ``fake.operator_modern``: Raft peers, autopilot, keyring and usage.
+    ``fake.operator_modern``: Raft peers, autopilot, keyring and usage;
+    ``fake.acl_auth``: ACL auth methods, binding rules, login and logout.
     """
     parts: list[Any] = []
     for name, cls in (
@@ -33,6 +35,7 @@ def install(fake: Any, core: Any) -> list[Any]:
         ("mesh", MeshPart),
         ("connect", ConnectPart),
         ("operator_modern", OperatorModernPart),
+        ("acl_auth", ACLAuthPart),
     ):
         part = cls(core)
         setattr(core, name, part)
