@@ -283,3 +283,14 @@ class ConnectACLTests(ACLModernCase):
         writer = self.client('service "db" { policy = "write" }')
         self.ok(writer.connect.intentions.upsert("web", "db", action="allow"))
         self.fails(writer.connect.intentions.upsert("web", "api", action="allow"), ACLPermissionDenied)
+
+
+class StopTests(ModernCase):
+    """ConnectPart.stop."""
+
+    def test_stop_cancels_renewals(self) -> None:
+        """stop leaves no leaf renewal pending on the clock."""
+        self.ok(self.consul.agent.connect.ca.leaf("web"))
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.fake.connect.stop()
+        self.assertEqual(self.clock.getDelayedCalls(), [])

@@ -284,6 +284,13 @@ class ConnectPart:
         self._renewals[service] = clock.callLater(ttl * 0.75, self._renew, service)
         return cert
 
+    def stop(self) -> None:
+        """Cancel the pending leaf renewals (their timers run on the fake's clock)."""
+        for call in self._renewals.values():
+            if call.active():
+                call.cancel()
+        self._renewals.clear()
+
     def _renew(self, service: str) -> None:
         self._renewals.pop(service, None)
         if self.leaves.pop(service, None) is not None:
