@@ -59,6 +59,9 @@ class CARootsTests(ModernCase):
         self.assertGreater(qm2.index, qm.index)
         self.assertNotEqual(second["ActiveRootID"], first["ActiveRootID"])
         self.assertEqual([r["Active"] for r in second["Roots"]], [False, True])
+        cert = x509.load_pem_x509_certificate(second["Roots"][-1]["RootCert"].encode())
+        self.assertEqual(cert.public_key().curve.name, "secp384r1")
+        self.assertEqual(second["Roots"][-1]["PrivateKeyBits"], 384)
 
 
 class CAConfigurationTests(ModernCase):

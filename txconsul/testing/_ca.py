@@ -30,17 +30,29 @@ def go_time(seconds: float) -> str:
     return _now(seconds).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def make_root(common_name: str, trust_domain: str, serial: int, now: float, ttl: float) -> dict[str, Any]:
+def _private_key(key_type: str, bits: int) -> Any:
+    """A new private key of the CA configuration's ``PrivateKeyType``/``PrivateKeyBits``."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    if key_type == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    curves = {224: ec.SECP224R1, 256: ec.SECP256R1, 384: ec.SECP384R1, 521: ec.SECP521R1}
+    return ec.generate_private_key(curves[bits]())
+
+
+def make_root(
+    common_name: str, trust_domain: str, serial: int, now: float, ttl: float,
+    key_type: str = "ec", bits: int = 256,
+) -> dict[str, Any]:
     """
-    A self-signed CA: ``{'cert_pem', 'key', 'id', 'signing_key_id',
-    'not_before', 'not_after'}``.
+    A self-signed CA with a ``key_type``/``bits`` key: ``{'cert_pem',
+    'key', 'id', 'signing_key_id', 'not_before', 'not_after'}``.
     """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = _private_key(key_type, bits)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     start = _now(now - 60)

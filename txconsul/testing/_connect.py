@@ -121,7 +121,8 @@ class ConnectPart:
         serial = self._new_serial()
         # provider_consul.go: "pri-<random>.consul.ca.<cluster id prefix>.consul".
         cn = f"pri-{core.new_uuid()[:8]}.consul.ca.{cluster[:8]}.consul"
-        made = make_root(cn, td, serial, core.clock.seconds(), ttl)
+        made = make_root(cn, td, serial, core.clock.seconds(), ttl,
+                         str(config.get("PrivateKeyType", "ec")), int(config.get("PrivateKeyBits", 256)))
         for root in self.roots:
             root["Active"] = False
         root = {
@@ -129,7 +130,8 @@ class ConnectPart:
             "Name": "Consul CA Primary Cert",
             "SerialNumber": serial,
             "SigningKeyID": made["signing_key_id"],
-            "ExternalTrustDomain": cluster,
+            # Empty: the root belongs to the current trust domain.
+            "ExternalTrustDomain": "",
             "NotBefore": go_time(made["not_before"]),
             "NotAfter": go_time(made["not_after"]),
             "RootCert": made["cert_pem"],
@@ -190,8 +192,8 @@ class ConnectPart:
     def _ca_configuration(self, req: FakeRequest) -> Any:
         if req.method == "GET":
             require(req, "operator", "", "read")
+            # CAConfiguration.ClusterID is not serialized (json:"-").
             body = copy.deepcopy(self.ca_config)
-            body = {"ClusterID": trust_domain(self.core).split(".")[0], **body}
             return Reply(body, index=body["ModifyIndex"])
         body = req.json()
         if not isinstance(body, dict):
@@ -227,15 +229,28 @@ class ConnectPart:
 
     @staticmethod
     def _validate_config(config: dict[str, Any]) -> None:
-        # structs.CommonCAProviderConfig.Validate.
-        try:
-            leaf = parse_go_duration(str(config.get("LeafCertTTL")))
-        except ValueError:
-            raise HTTPError(500, f"Error parsing LeafCertTTL: time: invalid duration \"{config.get('LeafCertTTL')}\"")
+        """structs.CommonCAProviderConfig.Validate (agent/structs/connect_ca.go), in its order."""
+        from ._operator_modern import _format_duration as go_duration
+
+        ttls = {}
+        for name in ("LeafCertTTL", "RootCertTTL", "IntermediateCertTTL"):
+            raw = config.get(name)
+            try:
+                ttls[name] = parse_go_duration(str(raw))
+            except ValueError:
+                raise HTTPError(500, f"error decoding config: time: invalid duration \"{raw}\"")
+        leaf, root, inter = ttls["LeafCertTTL"], ttls["RootCertTTL"], ttls["IntermediateCertTTL"]
+        if root < inter:
+            raise HTTPError(500, "root cert TTL is set and is not greater than intermediate cert ttl. "
+                                 f"root cert ttl: {go_duration(root)}, intermediate cert ttl: {go_duration(inter)}")
         if leaf < 3600:
             raise HTTPError(500, "leaf cert TTL must be greater or equal than 1h0m0s")
         if leaf > 365 * 24 * 3600:
             raise HTTPError(500, "leaf cert TTL must be less than 8760h0m0s")
+        if inter < 3 * 3600:
+            raise HTTPError(500, "Intermediate Cert TTL must be greater or equal than 3h")
+        if inter < 3 * leaf:
+            raise HTTPError(500, f"Intermediate Cert TTL must be greater or equal than 3 * LeafCertTTL (>={go_duration(3 * leaf)}).")
         kind = config.get("PrivateKeyType")
         bits = config.get("PrivateKeyBits")
         if kind == "ec":
