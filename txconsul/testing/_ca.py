@@ -36,8 +36,8 @@ def _private_key(key_type: str, bits: int) -> Any:
 
     if key_type == "rsa":
         return rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    curves = {224: ec.SECP224R1, 256: ec.SECP256R1, 384: ec.SECP384R1, 521: ec.SECP521R1}
-    return ec.generate_private_key(curves[bits]())
+    curves: dict[int, Any] = {224: ec.SECP224R1(), 256: ec.SECP256R1(), 384: ec.SECP384R1(), 521: ec.SECP521R1()}
+    return ec.generate_private_key(curves[bits])
 
 
 def make_root(
