@@ -143,13 +143,18 @@ class DiscoveryChainTests(ModernCase):
         self.assertEqual((chain["Protocol"], chain["Default"]), ("http", False))
         node = chain["Nodes"][chain["StartNode"]]
         self.assertEqual((node["Resolver"]["ConnectTimeout"], node["Resolver"]["Default"]), ("15s", False))
+        self.ok(self.consul.config.delete("service-resolver", "web"))
+        chain = self.ok(self.consul.discovery_chain.get("web"))["Chain"]
+        self.assertEqual((chain["Protocol"], chain["Default"]), ("http", True))
 
     def test_overrides_post(self) -> None:
         """Overrides are sent as a POST and change the compiled chain."""
         chain = self.ok(self.consul.discovery_chain.get("web", override_protocol="grpc",
-                                                         override_connect_timeout="2s"))["Chain"]
+                                                         override_connect_timeout="2000ms"))["Chain"]
         self.assertEqual(chain["Protocol"], "grpc")
         self.assertEqual(chain["Targets"]["web.default.default.dc1"]["ConnectTimeout"], "2s")
+        d = self.consul.discovery_chain.get("web", override_mesh_gateway_mode="sideways")
+        self.assertIn("Invalid OverrideMeshGateway.Mode parameter", str(self.fails(d, BadRequest)))
         self.assertRaises(ValueError, self.consul.discovery_chain.get, "web", override_protocol="grpc", index=3)
 
     def test_blocks_on_entries(self) -> None:

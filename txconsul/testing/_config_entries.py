@@ -285,18 +285,31 @@ class ConfigEntriesPart:
             raise HTTPError(400, "Missing chain name")
         overrides: dict[str, Any] = {}
         if req.method == "POST":
+            # agent/discovery_chain_endpoint.go decodeDiscoveryChainReadRequest:
+            # CamelCase or snake_case keys, weakly typed.
             body = req.json()
             if body is not None and not isinstance(body, dict):
-                raise HTTPError(400, "Request decode failed: json: cannot unmarshal into Go value of type agent.discoveryChainReadRequest")
-            overrides = body or {}
-        timeout_override = overrides.get("OverrideConnectTimeout") or ""
-        if timeout_override:
-            if not isinstance(timeout_override, str):
-                raise HTTPError(400, "Request decode failed: OverrideConnectTimeout must be a duration string")
-            try:
-                parse_go_duration(timeout_override)
-            except ValueError:
-                raise HTTPError(400, f"Request decode failed: time: invalid duration {go_quote(timeout_override)}")
+                raise HTTPError(400, "Request decoding failed: json: cannot unmarshal into Go value of type map[string]interface {}")
+            for key, value in (body or {}).items():
+                canon = key.lower().replace("_", "") if isinstance(key, str) else ""
+                if canon == "overrideprotocol":
+                    if isinstance(value, (dict, list)):
+                        raise HTTPError(400, "Request decoding failed: OverrideProtocol: invalid type")
+                    overrides["OverrideProtocol"] = str(value).lower() if isinstance(value, bool) else str(value)
+                elif canon == "overrideconnecttimeout":
+                    if isinstance(value, str):
+                        try:
+                            overrides["OverrideConnectTimeout"] = _go_duration(parse_go_duration(value))
+                        except ValueError:
+                            raise HTTPError(400, f"Request decoding failed: time: invalid duration {go_quote(value)}")
+                    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                        overrides["OverrideConnectTimeout"] = _go_duration(value / 1e9)
+                elif canon == "overridemeshgateway" and isinstance(value, dict):
+                    mode = str(value.get("Mode", value.get("mode", "")) or "")
+                    if mode:
+                        if mode not in ("none", "local", "remote"):
+                            raise HTTPError(400, "Invalid OverrideMeshGateway.Mode parameter")
+                        overrides["OverrideMeshGateway"] = {"Mode": mode}
         compile_dc = req.get("compile-dc") or self.core.datacenter
         if not req.authz.allowed("service", name, "read"):
             raise HTTPError(403, "Permission denied")
@@ -327,6 +340,8 @@ class ConfigEntriesPart:
             or "tcp"
         )
         timeout = overrides.get("OverrideConnectTimeout") or (resolver or {}).get("ConnectTimeout") or DEFAULT_CONNECT_TIMEOUT
+        if isinstance(timeout, str):
+            timeout = _go_duration(parse_go_duration(timeout))
         target_id = f"{name}.default.default.{dc}"
         sni = f"{name}.default.{dc}.internal.{trust_domain(self.core)}"
         mesh_gateway = dict(overrides.get("OverrideMeshGateway") or defaults.get("MeshGateway") or {})
@@ -336,7 +351,10 @@ class ConfigEntriesPart:
             "Namespace": "default",
             "Partition": "default",
             "Datacenter": dc,
-            "Default": resolver is None and not defaults and not overrides,
+            # CompiledDiscoveryChain.Default: no resolver, splitter or router entry.
+            "Default": not any(
+                (kind, name) in self.entries for kind in ("service-resolver", "service-splitter", "service-router")
+            ),
             "Protocol": protocol,
             "ServiceMeta": None,
             "StartNode": node_name,
@@ -385,6 +403,13 @@ def _check_duration(entry: dict[str, Any], field: str) -> None:
         parse_go_duration(value)
     except ValueError:
         raise HTTPError(400, f"Request decoding failed: 1 error occurred:\n\t* error decoding '{field}': time: invalid duration {go_quote(value)}\n\n")
+
+
+def _go_duration(seconds: float) -> str:
+    """Go's ``time.Duration.String``."""
+    from ._operator_modern import _format_duration
+
+    return _format_duration(seconds)
 
 
 def trust_domain(core: Any) -> str:
