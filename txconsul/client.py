@@ -104,7 +104,7 @@ class Consul:
             from twisted.internet import reactor as default_reactor
 
             reactor = default_reactor
-        self.config: Any = config
+        self.config = config
         endpoint = None
         if http_agent is None:
             from ._tls import client_endpoint
@@ -149,7 +149,7 @@ class Consul:
         #: Operator endpoints (:class:`txconsul.api.operator.Operator`).
         self.operator = Operator(self.http)
         #: Config entries, also answering the resolved settings (:class:`txconsul.api.config.ConfigEntries`).
-        self.config = ConfigEntries(self.http, config)
+        self.config = ConfigEntries(self.http, config)  # type: ignore[assignment]
         #: Compiled discovery chains (:class:`txconsul.api.config.DiscoveryChain`).
         self.discovery_chain = DiscoveryChain(self.http)
         #: Connect CA and intentions (:class:`txconsul.api.connect.Connect`).

@@ -21,12 +21,12 @@ from ._coordinate import CoordinatePart
 from ._core import FakeCore, FakeResource, Route
 from ._event import EventPart
 from ._kv import KVPart
-from ._modern import install as install_modern_parts
 from ._operator import OperatorPart
 from ._query import QueryPart
 from ._session import SessionPart
 from ._status import StatusPart
 from ._txn import TxnPart
+from ._modern import install as install_modern_parts
 
 
 class _Part(Protocol):
