@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+from .acl_auth import ACLAuthExtras
 from typing import Any, Iterable, Optional, Union
 from urllib.parse import quote
 
@@ -35,7 +36,6 @@ from .._duration import DurationLike, format_duration, parse_duration
 from .._errors import ConsulException
 from .._http import ConsulResponse, HTTPTransport, Param
 from ._base import Endpoint, check_str, decode_json, decode_true
-from .acl_auth import ACLAuthExtras
 
 ACL_TYPES = ("client", "management")
 

@@ -22,13 +22,13 @@ Differences from python-consul 1.1.0, on purpose:
 from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Sequence, Union
+from .agent_modern import AgentExtras
 
 from twisted.internet.defer import Deferred
 
 from .._duration import DurationLike
 from .._http import Param
 from ._base import Endpoint, check_str, decode_json, decode_true, path_segment
-from .agent_modern import AgentExtras
 from .check import ArgsLike, Check
 
 

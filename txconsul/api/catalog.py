@@ -9,6 +9,7 @@ Consul's ``True``/``False``.
 from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Sequence, Union
+from .mesh import CatalogExtras
 
 from twisted.internet.defer import Deferred
 
@@ -16,7 +17,6 @@ from .._duration import DurationLike
 from .._http import Param
 from ._base import Endpoint, check_str, decode_json, path_segment
 from .agent import _check_meta
-from .mesh import CatalogExtras
 
 TagLike = Union[str, Sequence[str], None]
 

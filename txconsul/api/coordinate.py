@@ -6,13 +6,13 @@ Network coordinates: ``/v1/coordinate/``.
 from __future__ import annotations
 
 from typing import Any, Optional
+from .operator_modern import CoordinateExtras
 
 from twisted.internet.defer import Deferred
 
 from .._duration import DurationLike
 from .._http import ConsulResponse
 from ._base import Endpoint, decode_json, path_segment
-from .operator_modern import CoordinateExtras
 
 
 def decode_node(response: ConsulResponse) -> Optional[list[dict[str, Any]]]:

@@ -4,6 +4,7 @@ Operator endpoints: ``/v1/operator/``.
 """
 
 from __future__ import annotations
+from .operator_modern import OperatorExtras
 
 from typing import Any, Optional
 
@@ -11,7 +12,6 @@ from twisted.internet.defer import Deferred
 
 from .._http import check_consistency
 from ._base import Endpoint, decode_json
-from .operator_modern import OperatorExtras
 
 
 class Operator(OperatorExtras, Endpoint):
