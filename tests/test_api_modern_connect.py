@@ -151,7 +151,7 @@ class AuthorizeTests(ModernCase):
         self.ok(self.consul.connect.intentions.upsert("web", "db", action="deny"))
         result = self.ok(self.consul.agent.connect.authorize("db", self.uri("web"), "01"))
         self.assertFalse(result["Authorized"])
-        self.assertEqual(result["Reason"], "Matched L4 intention: web => db (Action: deny, Precedence: 9)")
+        self.assertEqual(result["Reason"], "Matched L4 intention: web => db (Precedence: 9, Action: DENY)")
         self.assertTrue(self.ok(self.consul.agent.connect.authorize("db", self.uri("api"), "01"))["Authorized"])
 
     def test_exact_beats_wildcard(self) -> None:
@@ -167,7 +167,7 @@ class AuthorizeTests(ModernCase):
             "web", "db", permissions=[{"Action": "allow", "HTTP": {"PathPrefix": "/"}}]))
         result = self.ok(self.consul.agent.connect.authorize("db", self.uri("web"), "01"))
         self.assertFalse(result["Authorized"])
-        self.assertTrue(result["Reason"].startswith("Matched L7 intention"))
+        self.assertEqual(result["Reason"], "Matched L7 intention: web => db (Precedence: 9, Permissions: 1)")
 
     def test_bad_uri(self) -> None:
         """A URI that is no SPIFFE service ID is a 400 with Consul's text."""

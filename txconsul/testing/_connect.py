@@ -52,11 +52,13 @@ def precedence(source: str, destination: str) -> int:
 
 
 def intention_string(ixn: dict[str, Any]) -> str:
-    """structs.Intention.String."""
-    return (
-        f"{ixn['SourceName']} => {ixn['DestinationName']} "
-        f"(Action: {ixn.get('Action', '')}, Precedence: {ixn['Precedence']})"
-    )
+    """structs.Intention.String (Consul 1.9+; CE service names carry no namespace)."""
+    id_part = f"ID: {ixn['ID']}, " if ixn.get("ID") else ""
+    if ixn.get("Permissions"):
+        detail = f"Permissions: {len(ixn['Permissions'])}"
+    else:
+        detail = "Action: " + str(ixn.get("Action", "")).upper()
+    return f"{ixn['SourceName']} => {ixn['DestinationName']} ({id_part}Precedence: {ixn['Precedence']}, {detail})"
 
 
 class ConnectPart:
