@@ -221,6 +221,8 @@ class IntentionTests(ModernCase):
         self.ok(ixns.upsert("web", "db", action="deny"))
         self.assertIs(self.ok(ixns.check("web", "db")), False)
         self.assertIs(self.ok(ixns.check("api", "db")), True)
+        self.ok(ixns.upsert("api", "db", permissions=[{"Action": "allow", "HTTP": {"PathPrefix": "/"}}]))
+        self.assertIs(self.ok(ixns.check("api", "db")), False)
 
     def test_match_order(self) -> None:
         """match lists a destination's intentions by precedence."""

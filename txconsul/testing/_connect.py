@@ -493,8 +493,9 @@ class ConnectPart:
         allowed: Optional[bool] = None
         for ixn in self.matches("destination", destination):
             if ixn["SourceName"] in (source, "*"):
-                # Intention.Check: an L7 intention counts as allow for "check".
-                allowed = ixn.get("Action", "allow") == "allow" if not ixn.get("Permissions") else True
+                # state/intention.go IntentionDecision: L7 permissions
+                # cannot be judged from names alone, so they deny.
+                allowed = ixn.get("Action") == "allow" and not ixn.get("Permissions")
                 break
         if allowed is None:
             acl = self.core.acl
