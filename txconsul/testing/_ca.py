@@ -95,17 +95,20 @@ def make_root(
     }
 
 
-def make_leaf(root: dict[str, Any], uri: str, dns_name: str, serial: int, now: float, ttl: float) -> dict[str, Any]:
+def make_leaf(
+    root: dict[str, Any], uri: str, dns_name: str, serial: int, now: float, ttl: float,
+    key_type: str = "ec", bits: int = 256,
+) -> dict[str, Any]:
     """
-    A leaf certificate for ``uri`` signed by ``root``: ``{'cert_pem',
-    'key_pem', 'serial', 'not_before', 'not_after'}``.
+    A leaf certificate for ``uri`` with a new ``key_type``/``bits`` key,
+    signed by ``root``: ``{'cert_pem', 'key_pem', 'serial', 'not_before',
+    'not_after'}``.
     """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = _private_key(key_type, bits)
     ca_cert = root["cert"]
     start = now - 60
     end = now + ttl

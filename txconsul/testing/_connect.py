@@ -278,7 +278,10 @@ class ConnectPart:
         uri = f"spiffe://{td}/ns/default/dc/{core.datacenter}/svc/{service}"
         ttl = parse_go_duration(str(self.ca_config["Config"].get("LeafCertTTL", "72h")))
         now = core.clock.seconds()
-        issued = make_leaf(made, uri, f"{service}.svc.default.{td}", self._new_serial(), now, ttl)
+        # The agent generates the leaf key like the active root's
+        # (agent/leafcert: GeneratePrivateKeyWithConfig).
+        issued = make_leaf(made, uri, f"{service}.svc.default.{td}", self._new_serial(), now, ttl,
+                           root["PrivateKeyType"], root["PrivateKeyBits"])
         idx = core.next_index()
         cert = {
             "SerialNumber": issued["serial"],
