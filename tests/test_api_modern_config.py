@@ -93,6 +93,14 @@ class ConfigEntryTests(ModernCase):
         d = self.consul.request("PUT", "/v1/config", json={"Name": "x"})
         self.assertIn("does not contain a kind/Kind key", str(self.fails(d, BadRequest)))
 
+    def test_field_shapes(self) -> None:
+        """Fields of the wrong JSON type are Consul's 400 decoding error, before anything is stored."""
+        err = self.fails(self.consul.config.set("ingress-gateway", "i", {"Listeners": [{"Port": "x"}]}), BadRequest)
+        self.assertIn("'Listeners[0].Port' expected type 'int'", str(err))
+        err = self.fails(self.consul.config.set("service-resolver", "r", {"ConnectTimeout": "soon"}), BadRequest)
+        self.assertIn('time: invalid duration "soon"', str(err))
+        self.assertEqual(self.fake.config_entries.entries, {})
+
     def test_settings_still_answer(self) -> None:
         """consul.config still answers the resolved connection settings."""
         self.assertEqual(self.consul.config.base_url, self.consul.config.settings.base_url)

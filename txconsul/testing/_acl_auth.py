@@ -63,6 +63,8 @@ def verify_jwt(token: str, config: dict[str, Any], now: float) -> dict[str, Any]
         signature = _b64url(sig_b64)
     except (ValueError, TypeError):
         raise LoginError("failed to parse JWT: square/go-jose: compact JWS format must have three parts")
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise LoginError("failed to parse JWT: square/go-jose: invalid header or claims")
     alg = header.get("alg", "")
     digests = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}
     if alg[:2] not in ("RS", "ES") or alg[2:] not in digests:
@@ -90,9 +92,12 @@ def verify_jwt(token: str, config: dict[str, Any], now: float) -> dict[str, Any]
     if not verified:
         raise LoginError("no known key successfully validated the token signature")
     leeway = 60.0
-    if "exp" in claims and now > float(claims["exp"]) + leeway:
+    for name in ("exp", "nbf"):
+        if name in claims and (isinstance(claims[name], bool) or not isinstance(claims[name], (int, float))):
+            raise LoginError(f"failed to parse JWT claims: {name} is not a number")
+    if "exp" in claims and now > claims["exp"] + leeway:
         raise LoginError("token is expired (exp)")
-    if "nbf" in claims and now < float(claims["nbf"]) - leeway:
+    if "nbf" in claims and now < claims["nbf"] - leeway:
         raise LoginError("token not valid yet (nbf)")
     issuer = config.get("BoundIssuer")
     if issuer and claims.get("iss") != issuer:
@@ -104,6 +109,18 @@ def verify_jwt(token: str, config: dict[str, Any], now: float) -> dict[str, Any]
         if not any(a in audiences for a in given):
             raise LoginError("invalid audience (aud) claim")
     return claims
+
+
+def _typed(body: dict[str, Any], what: str, fields: dict[str, type]) -> None:
+    """400 ``<what> decoding failed`` for a field of the wrong JSON type (Go's typed decoding)."""
+    for name, kind in fields.items():
+        value = body.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            got = "number" if isinstance(value, (int, float)) and not isinstance(value, bool) else type(value).__name__
+            want = {str: "string", dict: "map[string]interface {}", list: "[]string"}.get(kind, "value")
+            raise HTTPError(400, f"{what} decoding failed: json: cannot unmarshal {got} into Go struct field .{name} of type {want}")
 
 
 class ACLAuthPart:
@@ -169,6 +186,8 @@ class ACLAuthPart:
         return copy.deepcopy(out)
 
     def _store_method(self, req: FakeRequest, body: dict[str, Any], name: str, old: Optional[dict[str, Any]]) -> Reply:
+        _typed(body, "AuthMethod", {"Name": str, "Type": str, "DisplayName": str, "Description": str,
+                                     "Config": dict, "TokenLocality": str, "TokenNameFormat": str})
         mtype = body.get("Type") or ""
         if old is not None and mtype and mtype != old["Type"]:
             raise HTTPError(500, "Invalid Auth Method: cannot change the Type of an existing auth method")
@@ -184,6 +203,7 @@ class ACLAuthPart:
             sources = [k for k in ("JWTValidationPubKeys", "JWKSURL", "OIDCDiscoveryURL") if config.get(k)]
             if len(sources) != 1:
                 raise HTTPError(500, "Invalid Auth Method: exactly one of 'JWTValidationPubKeys', 'JWKSURL', or 'OIDCDiscoveryURL' must be set for type 'jwt'")
+            _check_keys(config.get("JWTValidationPubKeys"))
         locality = body.get("TokenLocality") or ""
         if locality not in ("", "local", "global"):
             raise HTTPError(500, "Invalid Auth Method: TokenLocality should be one of 'local' or 'global'")
@@ -262,6 +282,8 @@ class ACLAuthPart:
     # -- binding rules ------------------------------------------------------------------
 
     def _store_rule(self, body: dict[str, Any], rid: str, old: Optional[dict[str, Any]]) -> Reply:
+        _typed(body, "BindingRule", {"AuthMethod": str, "BindType": str, "BindName": str, "Selector": str,
+                                      "Description": str, "BindVars": dict})
         method = body.get("AuthMethod") or (old or {}).get("AuthMethod", "")
         if not method:
             raise HTTPError(500, "Invalid Binding Rule: no AuthMethod is set")
@@ -372,6 +394,7 @@ class ACLAuthPart:
     def _login(self, req: FakeRequest) -> Reply:
         self._enabled()
         body = self._body(req, "Login")
+        _typed(body, "Login", {"AuthMethod": str, "BearerToken": str, "Meta": dict})
         name = body.get("AuthMethod") or ""
         bearer = body.get("BearerToken") or ""
         if not name:
@@ -446,6 +469,23 @@ class ACLAuthPart:
         self.login_tokens.pop(token["AccessorID"])
         acl._delete_token(token["AccessorID"], self.core.next_index())
         return Reply(True)
+
+
+def _check_keys(keys: Any) -> None:
+    """The jwt validator parses every static key when the method is stored."""
+    if keys is None:
+        return
+    if not isinstance(keys, list):
+        raise HTTPError(400, "AuthMethod decoding failed: JWTValidationPubKeys must be a list of PEM strings")
+    from cryptography.hazmat.primitives import serialization
+
+    for i, pem in enumerate(keys):
+        try:
+            if not isinstance(pem, str):
+                raise ValueError("not a string")
+            serialization.load_pem_public_key(pem.encode("ascii"))
+        except (ValueError, TypeError, UnicodeError) as e:
+            raise HTTPError(500, f"Invalid Auth Method: error parsing public key JWTValidationPubKeys[{i}]: {e}")
 
 
 def _lookup(identity: dict[str, Any], path: str) -> str:

@@ -61,6 +61,86 @@ _FIXED_NAMES = {"proxy-defaults": "global", "mesh": "mesh"}
 DEFAULT_CONNECT_TIMEOUT = "5s"
 
 
+# The fields other parts read, with the shapes Consul's typed decoding
+# (structs.DecodeConfigEntry, mapstructure) would insist on.  A list spec
+# ``[spec]`` is a list of that spec; a dict spec is an object with those fields.
+_DURATION = "duration"
+_SERVICE_SCHEMA: dict[str, Any] = {"Name": str, "Hosts": [str]}
+_SCHEMAS: dict[str, dict[str, Any]] = {
+    "service-defaults": {"Protocol": str, "MeshGateway": dict, "Expose": dict, "TransparentProxy": dict},
+    "proxy-defaults": {"Config": dict, "MeshGateway": dict, "Expose": dict, "TransparentProxy": dict},
+    "service-resolver": {"ConnectTimeout": _DURATION, "DefaultSubset": str, "Subsets": dict},
+    "ingress-gateway": {
+        "Listeners": [{"Port": int, "Protocol": str, "Services": [_SERVICE_SCHEMA]}],
+    },
+    "terminating-gateway": {
+        "Services": [{"Name": str, "CAFile": str, "CertFile": str, "KeyFile": str, "SNI": str}],
+    },
+    "service-intentions": {
+        "Sources": [{"Name": str, "Action": str, "Permissions": [dict], "Description": str,
+                     "Type": str, "LegacyMeta": {"*": str}, "LegacyID": str}],
+    },
+}
+_GO_KIND = {str: "string", int: "int", bool: "bool", dict: "map", list: "slice"}
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "float64"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "[]interface {}"
+    return "map[string]interface {}"
+
+
+def _shape_error(path: str, want: str, value: Any) -> HTTPError:
+    return HTTPError(
+        400,
+        "Request decoding failed: 1 error occurred:\n\t* "
+        f"'{path}' expected type '{want}', got unconvertible type '{_json_type(value)}', value: '{value}'\n\n",
+    )
+
+
+def check_shape(value: Any, spec: Any, path: str) -> None:
+    """Raise Consul's 400 when ``value`` does not have the shape ``spec``."""
+    if value is None:
+        return
+    if spec is _DURATION:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise _shape_error(path, "time.Duration", value)
+        if isinstance(value, str):
+            try:
+                parse_go_duration(value)
+            except ValueError:
+                raise HTTPError(400, f"Request decoding failed: 1 error occurred:\n\t* error decoding '{path}': time: invalid duration {go_quote(value)}\n\n")
+        return
+    if isinstance(spec, list):
+        if not isinstance(value, list):
+            raise _shape_error(path, "slice", value)
+        for i, item in enumerate(value):
+            check_shape(item, spec[0], f"{path}[{i}]")
+        return
+    if isinstance(spec, dict):
+        if not isinstance(value, dict):
+            raise _shape_error(path, "struct", value)
+        for key, sub in spec.items():
+            if key == "*":
+                for k, v in value.items():
+                    check_shape(v, sub, f"{path}[{k}]")
+            elif key in value:
+                check_shape(value[key], sub, f"{path}.{key}" if path else key)
+        return
+    if spec is int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            raise _shape_error(path, "int", value)
+        return
+    if not isinstance(value, spec) or (spec is not bool and isinstance(value, bool)):
+        raise _shape_error(path, _GO_KIND.get(spec, "value"), value)
+
+
 def entry_allowed(authz: Any, kind: str, name: str, access: str) -> bool:
     """Whether ``authz`` may ``access`` (read/write) the ``kind`` entry ``name``."""
     if kind in _SERVICE_KINDS:
@@ -171,6 +251,7 @@ class ConfigEntriesPart:
         if not isinstance(name, str):
             raise HTTPError(400, "Request decoding failed: 1 error occurred:\n\t* 'Name' expected type 'string'\n\n")
         entry = {k: v for k, v in body.items() if k not in (kind_key, name_key)}
+        check_shape(entry, _SCHEMAS.get(kind, {}), "")
         entry["Kind"] = kind
         entry["Name"] = name
         return entry
@@ -190,8 +271,6 @@ class ConfigEntriesPart:
         if fixed is not None and name != fixed:
             # ProxyConfigEntry / MeshConfigEntry Validate, an RPC error (500).
             raise HTTPError(500, f"invalid name ({go_quote(name)}), only {go_quote(fixed)} is supported")
-        if kind == "service-resolver":
-            _check_duration(entry, "ConnectTimeout")
         if not entry_allowed(req.authz, kind, name, "write"):
             raise HTTPError(403, "Permission denied")
         old = self.entries.get((kind, name))
@@ -391,18 +470,6 @@ def _defaults(kind: str) -> dict[str, Any]:
     if kind in ("service-defaults", "proxy-defaults"):
         return {"TransparentProxy": {}, "MeshGateway": {}, "Expose": {}}
     return {}
-
-
-def _check_duration(entry: dict[str, Any], field: str) -> None:
-    value = entry.get(field)
-    if value is None or isinstance(value, (int, float)) and not isinstance(value, bool):
-        return
-    if not isinstance(value, str):
-        raise HTTPError(400, f"Request decoding failed: {field} must be a duration")
-    try:
-        parse_go_duration(value)
-    except ValueError:
-        raise HTTPError(400, f"Request decoding failed: 1 error occurred:\n\t* error decoding '{field}': time: invalid duration {go_quote(value)}\n\n")
 
 
 def _go_duration(seconds: float) -> str:
