@@ -119,7 +119,8 @@ def _typed(body: dict[str, Any], what: str, fields: dict[str, type]) -> None:
             continue
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             got = "number" if isinstance(value, (int, float)) and not isinstance(value, bool) else type(value).__name__
-            want = {str: "string", dict: "map[string]interface {}", list: "[]string"}.get(kind, "value")
+            wants: dict[type, str] = {str: "string", dict: "map[string]interface {}", list: "[]string"}
+            want = wants.get(kind, "value")
             raise HTTPError(400, f"{what} decoding failed: json: cannot unmarshal {got} into Go struct field .{name} of type {want}")
 
 
