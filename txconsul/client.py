@@ -207,7 +207,7 @@ class Consul:
         timeouts and errors apply as for every other call: a status outside
         ``expect`` raises the matching :class:`~txconsul.ConsulException`.
 
-        :param method: ``'GET'``, ``'PUT'``, ``'POST'``, ``'DELETE'`` or ``'HEAD'``.
+        :param method: ``'GET'``, ``'PUT'``, ``'POST'`` or ``'DELETE'``.
         :param path: the already-escaped path, starting with ``/v1/``.
         :param params: query parameters: ``[(name, value)]`` or a dict; a
             ``None`` value sends a bare flag.

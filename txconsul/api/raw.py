@@ -15,7 +15,7 @@ from .._http import ConsulResponse, HTTPTransport, check_consistency
 from ._base import check_index, check_wait
 
 #: The methods Consul's HTTP API uses.
-METHODS = ("GET", "PUT", "POST", "DELETE", "HEAD")
+METHODS = ("GET", "PUT", "POST", "DELETE")
 
 #: A path of printable ASCII without a query, fragment or whitespace.
 _PATH = re.compile(r"/v1/[!$&'()*+,\-./0-9:;=@A-Z_a-z~%]*\Z")
