@@ -177,14 +177,16 @@ class ConnectPart:
         return self.core.blocking(req, compute)
 
     def _ca_roots(self, req: FakeRequest) -> Any:
+        # agent/connect_ca_endpoint.go ConnectCARoots: ``?pem=<bool>``; a
+        # bare or empty ``pem`` is false.
         pem = False
-        if req.has("pem"):
-            raw = req.get("pem") or ""
+        raw = req.get("pem") or ""
+        if raw:
             from ._catalog import parse_bool
 
-            value = parse_bool(raw) if raw else True
+            value = parse_bool(raw)
             if value is None:
-                raise HTTPError(400, f"The 'pem' query parameter must be a boolean: {raw}")
+                raise HTTPError(400, "The 'pem' query parameter must be a boolean value")
             pem = value
         return self._roots_reply(req, pem)
 
