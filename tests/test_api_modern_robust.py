@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from txconsul import ACLPermissionDenied, ConsulException
+
 from .modern_case import ROOT, ACLModernCase
 
 #: Every newer route, with a query that reaches its body handling.
@@ -73,3 +75,30 @@ class RobustnessTests(ACLModernCase):
     def test_token_is_root(self) -> None:
         """The robustness client is the management client (so bodies are reached, not refused)."""
         self.assertEqual(self.root.token, ROOT)
+
+
+class DatacenterAndTokenTests(ACLModernCase):
+    """``?dc`` and unknown tokens on the newer endpoints."""
+
+    def test_other_dc(self) -> None:
+        """Server endpoints refuse another datacenter; agent endpoints ignore ?dc."""
+        for d in (
+            self.root.config.list("service-defaults", dc="dc9"),
+            self.root.connect.intentions.list(dc="dc9"),
+            self.root.connect.ca.roots(dc="dc9"),
+            self.root.catalog.connect("web", dc="dc9"),
+        ):
+            self.assertIn("No path to datacenter", str(self.fails(d, ConsulException)))
+        response = self.ok(self.root.request("GET", "/v1/agent/version", {"dc": "dc9"}))
+        self.assertEqual(response.code, 200)
+
+    def test_unknown_token(self) -> None:
+        """A secret no token has is 403 ACL not found wherever an ACL is checked."""
+        stranger = self.fake.client(token="no-such-secret")
+        for d in (
+            stranger.agent.metrics(),
+            stranger.config.get("service-defaults", "web"),
+            stranger.operator.autopilot_configuration(),
+            stranger.agent.connect.ca.leaf("web"),
+        ):
+            self.assertIn("ACL not found", str(self.fails(d, ACLPermissionDenied)))
