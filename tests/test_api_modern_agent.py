@@ -189,7 +189,7 @@ class GatewayTests(ModernCase):
 
     def test_ingress_gateway_services(self) -> None:
         """An ingress gateway lists its listeners' services with port, protocol and hosts."""
-        _, links = self.ok(self.consul.catalog.gateway_services("ingress"))
+        links = self.ok(self.consul.catalog.gateway_services("ingress"))
         self.assertEqual(len(links), 1)
         link = links[0]
         self.assertEqual(
@@ -199,9 +199,9 @@ class GatewayTests(ModernCase):
 
     def test_terminating_gateway_services(self) -> None:
         """A terminating gateway lists its services with their TLS settings."""
-        _, links = self.ok(self.consul.catalog.gateway_services("egress"))
+        links = self.ok(self.consul.catalog.gateway_services("egress"))
         self.assertEqual([(x["Service"]["Name"], x["CAFile"], x["SNI"]) for x in links], [("db", "/ca.pem", "db.example")])
-        self.assertEqual(self.ok(self.consul.catalog.gateway_services("none"))[1], [])
+        self.assertEqual(self.ok(self.consul.catalog.gateway_services("none")), [])
 
     def test_health_ingress(self) -> None:
         """health.ingress gives the ingress gateway instances exposing a service."""
@@ -217,13 +217,13 @@ class GatewayTests(ModernCase):
 
     def test_gateway_services_blocks_on_entry_change(self) -> None:
         """A blocking gateway_services answers when the gateway's config entry changes."""
-        index, _ = self.ok(self.consul.catalog.gateway_services("ingress"))
-        d = self.consul.catalog.gateway_services("ingress", index=index)
+        qm, _ = self.ok(self.consul.catalog.gateway_services("ingress", meta=True))
+        d = self.consul.catalog.gateway_services("ingress", index=qm)
         self.assertNoResult(d)
         self.ok(self.consul.config.set("ingress-gateway", "ingress", {
             "Listeners": [{"Port": 9090, "Services": [{"Name": "db"}]}],
         }))
-        _, links = self.ok(d)
+        links = self.ok(d)
         self.assertEqual([(x["Service"]["Name"], x["Port"], x["Protocol"]) for x in links], [("db", 9090, "tcp")])
 
 
@@ -237,6 +237,7 @@ class MeshACLTests(ACLModernCase):
         self.fails(anonymous.catalog.gateway_services("gw"), ACLPermissionDenied)
         reader = self.client('service "web" { policy = "read" }')
         self.assertEqual(self.ok(reader.catalog.connect("web"))[1], [])
+        self.assertEqual(self.ok(self.root.catalog.gateway_services("gw")), [])
 
 
 class CoordinateUpdateTests(ModernCase):

@@ -11,7 +11,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 from .._duration import DurationLike
 from .._http import Param
-from ._base import Endpoint, Request, check_str, endpoint, path_segment, read
+from ._base import Endpoint, Request, check_str, decode_json, endpoint, path_segment, read
 
 __all__ = ["CatalogExtras", "HealthExtras"]
 
@@ -86,11 +86,16 @@ class CatalogExtras(Endpoint):
     ) -> Request:
         """
         The services an ingress or terminating gateway fronts, from its
-        config entry: ``(index, [{'Gateway', 'Service', 'GatewayKind',
-        'Port', 'Protocol', 'Hosts', ...}])``.  Needs ``service:read`` on the
-        gateway.
+        config entry: ``[{'Gateway', 'Service', 'GatewayKind', 'Port',
+        'Protocol', 'Hosts', ...}]`` (py-consul's shape: the list alone).
+        Needs ``service:read`` on the gateway.
+
+        Blocking: pass ``index`` and ``meta=True`` to get ``(QueryMeta, list)``.
         """
-        return read("/v1/catalog/gateway-services/" + path_segment(gateway, "gateway"))
+        from .agent_modern import data_or_meta
+
+        path = "/v1/catalog/gateway-services/" + path_segment(gateway, "gateway")
+        return Request("GET", path, decode=data_or_meta(decode_json, meta))
 
 
 class HealthExtras(Endpoint):
