@@ -37,6 +37,8 @@ class RaftTests(ModernCase):
         self.assertRaises(ValueError, self.consul.operator.raft_remove_peer)
         self.assertRaises(ValueError, self.consul.operator.raft_remove_peer, "a:1", "id")
         self.fails(self.consul.request("DELETE", "/v1/operator/raft/peer"), BadRequest)
+        d = self.consul.request("DELETE", "/v1/operator/raft/peer", {"id": "a", "address": "b:1"})
+        self.assertIn("Must specify only one of ?id or ?address", str(self.fails(d, BadRequest)))
 
     def test_transfer_leader(self) -> None:
         """A lone server has no peer to hand leadership to."""

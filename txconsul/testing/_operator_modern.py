@@ -101,17 +101,21 @@ class OperatorModernPart:
     # -- raft ---------------------------------------------------------------------
 
     def _remove_peer(self, req: FakeRequest) -> Reply:
-        peer_id = req.get("id")
-        address = req.get("address")
-        if not peer_id and not address:
+        # agent/operator_endpoint.go OperatorRaftPeer: presence, not value.
+        has_id, has_address = req.has("id"), req.has("address")
+        peer_id = req.get("id") or ""
+        address = req.get("address") or ""
+        if not has_id and not has_address:
             raise HTTPError(400, "Must specify either ?id with the server's ID or ?address with IP:port of peer to remove")
+        if has_id and has_address:
+            raise HTTPError(400, "Must specify only one of ?id or ?address")
         require(req, "operator", "", "write")
         server = self._server()
-        if peer_id:
+        if has_id:
             if peer_id != server["ID"]:
                 raise HTTPError(500, f"id {go_quote(peer_id)} was not found in the Raft configuration")
         elif address != server["Address"]:
-            raise HTTPError(500, f"address {go_quote(address or '')} was not found in the Raft configuration")
+            raise HTTPError(500, f"address {go_quote(address)} was not found in the Raft configuration")
         # hashicorp/raft checkConfiguration: removing the only voter is refused.
         raise HTTPError(500, "need at least one voter in configuration: {[]}")
 
