@@ -254,18 +254,31 @@ class OperatorModernPart:
         """The list answer: the WAN pool, then the LAN pool."""
         out = []
         for wan in (True, False):
+            # structs.KeyringResponse (Partition is omitempty).
             out.append({
                 "WAN": wan,
                 "Datacenter": self.core.datacenter,
                 "Segment": "",
-                "Partition": "",
+                "Messages": None,
                 "Keys": {k: 1 for k in self.keys},
                 "PrimaryKeys": {self.primary: 1},
                 "NumNodes": 1,
+                "Error": "",
             })
         return out
 
     def _keyring(self, req: FakeRequest) -> Reply:
+        # agent/operator_endpoint.go OperatorKeyringEndpoint: the body of a
+        # write is decoded first, then ?relay-factor and ?local-only.
+        key = ""
+        if req.method != "GET":
+            body = req.json()
+            if body is not None and not isinstance(body, dict):
+                raise HTTPError(400, "Request decode failed: json: cannot unmarshal into Go value of type agent.keyringArgs")
+            value = (body or {}).get("Key")
+            if value is not None and not isinstance(value, str):
+                raise HTTPError(400, "Request decode failed: json: cannot unmarshal into Go struct field keyringArgs.Key of type string")
+            key = value or ""
         relay = req.get("relay-factor")
         if relay:
             try:
@@ -273,7 +286,7 @@ class OperatorModernPart:
             except ValueError:
                 raise HTTPError(400, f"Error parsing relay factor: strconv.Atoi: parsing {go_quote(relay)}: invalid syntax")
             if not 0 <= factor <= 5:
-                raise HTTPError(400, "Relay factor must be in range: [0, 5]")
+                raise HTTPError(400, "Invalid relay-factor: Relay factor must be in range: [0, 5]")
         local_only = False
         raw_local = req.get("local-only")
         if raw_local:
@@ -283,18 +296,12 @@ class OperatorModernPart:
             if value is None:
                 raise HTTPError(400, f"Error parsing local-only: strconv.ParseBool: parsing {go_quote(raw_local)}: invalid syntax")
             local_only = value
+            if local_only and req.method != "GET":
+                raise HTTPError(400, "Invalid use of local-only: local-only can only be set for GET requests")
         if req.method == "GET":
             require(req, "keyring", "", "read")
             listed = self.keyring()
             return Reply([r for r in listed if not r["WAN"]] if local_only else listed)
-        if local_only:
-            raise HTTPError(400, "Local-only can only be used for list requests")
-        body = req.json()
-        if not isinstance(body, dict):
-            raise HTTPError(400, "Request decode failed: json: cannot unmarshal into Go value of type keyringArgs")
-        key = body.get("Key")
-        if not isinstance(key, str):
-            key = ""
         require(req, "keyring", "", "write")
         error = self._change(req.method, key)
         if error:
