@@ -460,7 +460,9 @@ class ConnectPart:
         if not permissions and action not in ("allow", "deny"):
             # structs.Intention.Validate.
             raise HTTPError(500, "Action must be set to 'allow' or 'deny'")
-        src: dict[str, Any] = {"Name": source, "Type": body.get("SourceType") or "consul"}
+        # structs.SourceIntention: Precedence is computed on write.
+        src: dict[str, Any] = {"Name": source, "Precedence": precedence(source, destination),
+                               "Type": body.get("SourceType") or "consul"}
         if action:
             src["Action"] = action
         if permissions:
