@@ -21,7 +21,7 @@ rules do not model ``intentions =`` levels).
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_go_duration, parse_uint
 
@@ -179,8 +179,6 @@ class ConfigEntriesPart:
         self.core = core
         self.entries: dict[tuple[str, str], dict[str, Any]] = {}
         self.table_index = core.index
-        #: Called with ``(kind, name)`` after every change (intentions listen).
-        self.listeners: list[Callable[[str, str], None]] = []
 
     def routes(self) -> list[Route]:
         """``/v1/config``, ``/v1/config/<kind>[/<name>]`` and the discovery chain."""
@@ -217,7 +215,6 @@ class ConfigEntriesPart:
         stored["ModifyIndex"] = idx
         self.entries[(kind, name)] = stored
         self.table_index = idx
-        self._notify(kind, name)
         return stored
 
     def delete(self, kind: str, name: str, idx: Optional[int] = None) -> bool:
@@ -226,12 +223,7 @@ class ConfigEntriesPart:
             return False
         del self.entries[(kind, name)]
         self.table_index = idx if idx is not None else self.core.next_index()
-        self._notify(kind, name)
         return True
-
-    def _notify(self, kind: str, name: str) -> None:
-        for listener in list(self.listeners):
-            listener(kind, name)
 
     # -- HTTP -------------------------------------------------------------------
 
