@@ -119,7 +119,7 @@ class SendTests(SynchronousTestCase):
         transport = Capture()
         send(transport, Request("PUT", "/v1/a", body=b"x"))  # type: ignore[arg-type]
         send(transport, Request("PUT", "/v1/a", json_body=[1]))  # type: ignore[arg-type]
-        self.assertEqual(transport.calls[0][0][3], b"x")
+        self.assertEqual(transport.calls[0][1]["body"], b"x")
         self.assertNotIn("json_body", transport.calls[0][1])
         self.assertEqual(transport.calls[1][1]["json_body"], [1])
 
@@ -184,3 +184,26 @@ class ValidatorTests(SynchronousTestCase):
         self.assertEqual(check_index("12"), 12)
         self.assertEqual(check_index(QueryMeta(3, None, None)), 3)
         self.assertRaises(ValueError, check_index, "x")
+
+
+class EveryEndpointTests(FakeConsulCase):
+    """Every endpoint method of every group goes through the one mechanism."""
+
+    def test_every_method_describes_its_request(self) -> None:
+        """Each public method of each endpoint group is an @endpoint (only builders are not)."""
+        c = self.consul
+        groups = [c.kv, c.txn, c.status, c.session, c.agent, c.agent.service, c.agent.check,
+                  c.catalog, c.health, c.acl, c.acl.token, c.acl.policy, c.acl.role, c.event,
+                  c.query, c.coordinate, c.operator]
+        plain = []
+        count = 0
+        for group in groups:
+            for name, member in vars(type(group)).items():
+                if name.startswith("_") or isinstance(member, staticmethod):
+                    continue
+                if inspect.isfunction(member):
+                    count += 1
+                    if not hasattr(member, "describe"):
+                        plain.append(f"{type(group).__name__}.{name}")
+        self.assertEqual(plain, [])
+        self.assertGreater(count, 80)

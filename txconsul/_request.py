@@ -172,7 +172,7 @@ def _send(
         check_consistency(consistency)
     if request.json_body is NO_BODY:
         d = transport.request(
-            request.method, request.path, params, request.body,
+            request.method, request.path, params, body=request.body,
             token=token, dc=dc, consistency=consistency, index=idx, wait=seconds,
             expect=request.expect, require_index=request.blocking, use_dc=request.use_dc,
         )
@@ -199,7 +199,7 @@ _KEYWORD = 1 << 30
 
 
 def endpoint(
-    describe: Callable[Concatenate[S, P], Request],
+    describer: Callable[Concatenate[S, P], Request],
 ) -> Callable[Concatenate[S, P], "Deferred[Any]"]:
     """
     Turn a method that returns a :class:`Request` into one that sends it.
@@ -211,7 +211,7 @@ def endpoint(
     (a write's ``meta``, like a service's metadata, is the method's own).
     The original method stays available as ``.describe``.
     """
-    signature = inspect.signature(describe)
+    signature = inspect.signature(describer)
     where = {}
     for pos, p in enumerate(list(signature.parameters.values())[1:]):
         if p.name in SHARED_OPTIONS:
@@ -223,9 +223,9 @@ def endpoint(
         where.get(name, (_KEYWORD, None)) for name in SHARED_OPTIONS
     )
 
-    @functools.wraps(describe)
+    @functools.wraps(describer)
     def method(self: S, *args: P.args, **kwargs: P.kwargs) -> "Deferred[Any]":
-        request = describe(self, *args, **kwargs)
+        request = describer(self, *args, **kwargs)
         n = len(args)
         get: Any = kwargs.get
         d = _send(
@@ -243,7 +243,7 @@ def endpoint(
             return d.addCallback(_blocking_result, request.decode, meta)
         return d.addCallback(request.decode)
 
-    method.describe = describe  # type: ignore[attr-defined]
+    method.describe = describer  # type: ignore[attr-defined]
     # What help() and the docs show: the call fires a Deferred.
     method.__signature__ = signature.replace(  # type: ignore[attr-defined]
         return_annotation="Deferred"
@@ -253,10 +253,15 @@ def endpoint(
 
 def describe(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Request:
     """
-    The :class:`Request` a bound endpoint method (``consul.kv.get``) would
-    send for these arguments, validated but not sent.
+    The :class:`Request` an endpoint method would send for these arguments,
+    validated but not sent.
+
+    ``method`` is bound (``consul.kv.get``) or taken from its class
+    (``KV.get``): a read's description does not depend on the client, so
+    watches describe their queries without one.
     """
-    return method.__func__.describe(method.__self__, *args, **kwargs)  # type: ignore[attr-defined]
+    func: Any = getattr(method, "__func__", method)
+    return func.describe(getattr(method, "__self__", None), *args, **kwargs)
 
 
 class Endpoint:

@@ -7,12 +7,7 @@ What every endpoint group shares, in one import: the request mechanism
 
 from __future__ import annotations
 
-from typing import Any, Callable
-
-from twisted.internet.defer import Deferred
-
-from .._request import Endpoint as _Endpoint
-from .._request import Request, decode_json, decode_true, endpoint, read
+from .._request import Endpoint, Request, decode_json, decode_true, endpoint, read
 from .._validate import (
     check_bool_text,
     check_consistency,
@@ -41,14 +36,3 @@ __all__ = [
     "read",
 ]
 
-
-class Endpoint(_Endpoint):
-    """The base of the endpoint groups (transitional: ``_read`` goes away)."""
-
-    def _read(self, path: str, decode: Callable[..., Any], params: Any = None, *, index: Any = None,
-              wait: Any = None, consistency: Any = None, token: Any = None, dc: Any = None,
-              meta: bool = False, expect: tuple[int, ...] = (200,), blocking: bool = True) -> Deferred:
-        from .._request import send
-        req = Request("GET", path, params or (), decode=decode, blocking=blocking, expect=expect)
-        d = send(self._transport, req, index=index, wait=wait, consistency=consistency, token=token, dc=dc)
-        return d.addCallback(lambda r: ((r.meta if meta else r.meta.index), decode(r)))

@@ -27,12 +27,30 @@ from __future__ import annotations
 from base64 import b64encode
 from typing import Any, Optional, Sequence
 
-from twisted.internet.defer import Deferred
-
 from .._errors import ClientError
-from .._http import ConsulResponse, check_consistency
-from ._base import Endpoint, check_str, check_uint
+from .._http import ConsulResponse
+from ._base import Endpoint, Request, check_str, check_uint, endpoint
 from .kv import KeyLike, ValueLike, decode_entry, encode_value, kv_path
+
+__all__ = [
+    "MAX_OPS",
+    "Txn",
+    "TxnFailed",
+    "decode_results",
+    "kv_cas",
+    "kv_check_index",
+    "kv_check_not_exists",
+    "kv_check_session",
+    "kv_delete",
+    "kv_delete_cas",
+    "kv_delete_tree",
+    "kv_get",
+    "kv_get_or_empty",
+    "kv_get_tree",
+    "kv_lock",
+    "kv_set",
+    "kv_unlock",
+]
 
 #: Consul rejects transactions with more operations than this (since 1.14;
 #: 64 before).
@@ -188,6 +206,24 @@ def _describe(errors: list[dict[str, Any]]) -> str:
     return "; ".join(parts) or "no error detail"
 
 
+def _decode_txn(response: ConsulResponse) -> dict[str, Any]:
+    """Consul's answer, KV values decoded; a rollback (409) is :class:`TxnFailed`."""
+    data = response.json() or {}
+    if response.code == 409:
+        errors = data.get("Errors") or []
+        raise TxnFailed(
+            f"PUT /v1/txn: 409 transaction rolled back: {_describe(errors)}",
+            errors,
+            data.get("Results"),
+            method="PUT",
+            path="/v1/txn",
+            status=409,
+            body=response.body,
+        )
+    decode_results(data.get("Results"))
+    return data
+
+
 class Txn(Endpoint):
     """
     Atomic transactions, as ``consul.txn``.
@@ -209,6 +245,7 @@ class Txn(Endpoint):
     kv_delete_tree = staticmethod(kv_delete_tree)
     kv_delete_cas = staticmethod(kv_delete_cas)
 
+    @endpoint
     def put(
         self,
         payload: Sequence[dict[str, Any]],
@@ -216,7 +253,7 @@ class Txn(Endpoint):
         token: Optional[str] = None,
         dc: Optional[str] = None,
         consistency: Optional[str] = None,
-    ) -> "Deferred[dict[str, Any]]":
+    ) -> Request:
         """
         Apply ``payload``, a list of operation dicts, atomically.
 
@@ -240,32 +277,4 @@ class Txn(Endpoint):
         :raises TypeError: synchronously, if ``payload`` is not a list of dicts.
         """
         ops = _check_payload(payload)
-        check_consistency(consistency)
-        path = "/v1/txn"
-        d = self._transport.request(
-            "PUT",
-            path,
-            json_body=ops,
-            token=token,
-            dc=dc,
-            consistency=consistency,
-            expect=(200, 409),
-        )
-
-        def got(response: ConsulResponse) -> dict[str, Any]:
-            data = response.json() or {}
-            if response.code == 409:
-                errors = data.get("Errors") or []
-                raise TxnFailed(
-                    f"PUT {path}: 409 transaction rolled back: {_describe(errors)}",
-                    errors,
-                    data.get("Results"),
-                    method="PUT",
-                    path=path,
-                    status=409,
-                    body=response.body,
-                )
-            decode_results(data.get("Results"))
-            return data
-
-        return d.addCallback(got)
+        return Request("PUT", "/v1/txn", json_body=ops, decode=_decode_txn, expect=(200, 409))
