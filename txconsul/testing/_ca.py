@@ -96,7 +96,7 @@ def make_root(
 
 
 def make_leaf(
-    root: dict[str, Any], uri: str, dns_name: str, serial: int, now: float, ttl: float,
+    root: dict[str, Any], uri: str, serial: int, now: float, ttl: float,
     key_type: str = "ec", bits: int = 256,
 ) -> dict[str, Any]:
     """
@@ -134,7 +134,8 @@ def make_leaf(
             critical=False,
         )
         .add_extension(
-            x509.SubjectAlternativeName([x509.UniformResourceIdentifier(uri), x509.DNSName(dns_name)]),
+            # leafcert: the SPIFFE URI is the only SAN unless DNS/IP SANs are asked for.
+            x509.SubjectAlternativeName([x509.UniformResourceIdentifier(uri)]),
             critical=False,
         )
         .sign(root["key"], hashes.SHA256())

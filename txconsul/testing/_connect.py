@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import re
+from urllib.parse import quote
 from typing import Any, Optional
 
 from ._acl import require
@@ -277,12 +278,14 @@ class ConnectPart:
         made = self._root_keys[root["ID"]]
         core = self.core
         td = trust_domain(core)
-        uri = f"spiffe://{td}/ns/default/dc/{core.datacenter}/svc/{service}"
+        # connect.SpiffeIDService.URI: a url.URL, so the path is escaped as Go escapes paths.
+        path = f"/ns/default/dc/{core.datacenter}/svc/{service}"
+        uri = f"spiffe://{td}" + quote(path, safe="$&+,/:;=@-._~")
         ttl = parse_go_duration(str(self.ca_config["Config"].get("LeafCertTTL", "72h")))
         now = core.clock.seconds()
         # The agent generates the leaf key like the active root's
         # (agent/leafcert: GeneratePrivateKeyWithConfig).
-        issued = make_leaf(made, uri, f"{service}.svc.default.{td}", self._new_serial(), now, ttl,
+        issued = make_leaf(made, uri, self._new_serial(), now, ttl,
                            root["PrivateKeyType"], root["PrivateKeyBits"])
         idx = core.next_index()
         cert = {
