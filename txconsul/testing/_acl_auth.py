@@ -28,6 +28,8 @@ from typing import Any, Optional
 
 from ._acl import _go_time, require
 from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_go_duration
+from ._gojson import decode_body
+from ._shapes_modern import ACL_LOGIN
 
 #: The auth method types Consul CE registers.
 AUTH_METHOD_TYPES = ("kubernetes", "jwt", "oidc", "aws-iam")
@@ -394,8 +396,7 @@ class ACLAuthPart:
 
     def _login(self, req: FakeRequest) -> Reply:
         self._enabled()
-        body = self._body(req, "Login")
-        _typed(body, "Login", {"AuthMethod": str, "BearerToken": str, "Meta": dict})
+        body = decode_body(ACL_LOGIN, req.body) if req.body.strip() else {}
         name = body.get("AuthMethod") or ""
         bearer = body.get("BearerToken") or ""
         if not name:

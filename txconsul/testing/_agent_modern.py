@@ -15,6 +15,8 @@ from typing import Any
 
 from ._acl import require
 from ._core import FakeRequest, HTTPError, Reply, Route, go_quote
+from ._gojson import decode_body
+from ._shapes_modern import AGENT_TOKEN
 
 #: The version the fake advertises (``/v1/agent/self`` ``Config.Version``).
 VERSION = "1.20.0"
@@ -144,18 +146,8 @@ class AgentModernPart:
         if not self.core.acl.enabled:
             raise HTTPError(401, "ACL support disabled")
         require(req, "agent", self.core.node_name, "write")
-        body = req.json()
-        if body is not None and not isinstance(body, dict):
-            raise HTTPError(
-                400, "Request decode failed: json: cannot unmarshal " + _json_kind(body)
-                + " into Go value of type api.AgentToken"
-            )
-        secret = (body or {}).get("Token", "")
-        if not isinstance(secret, str):
-            raise HTTPError(
-                400, "Request decode failed: json: cannot unmarshal " + _json_kind(secret)
-                + " into Go struct field AgentToken.Token of type string"
-            )
+        body = decode_body(AGENT_TOKEN, req.body) if req.body.strip() else {}
+        secret = body.get("Token") or ""
         target = TOKEN_TARGETS.get(req.tail)
         if target is None:
             raise HTTPError(404, f"Token {go_quote(req.tail)} is unknown")
@@ -216,19 +208,3 @@ def _accepts_openmetrics(accept: str) -> bool:
         if mime == "text/plain" and len(bits) > 1 and bits[1].strip() == "version=0.4.0":
             return True
     return False
-
-
-def _json_kind(value: Any) -> str:
-    """Go's name of a JSON value's kind in unmarshal errors."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if value is None:
-        return "null"
-    return "object"
-

@@ -30,6 +30,8 @@ from ._acl import require
 from ._ca import go_time, make_leaf, make_root
 from ._config_entries import trust_domain
 from ._core import FakeRequest, HTTPError, Reply, Route, parse_go_duration
+from ._gojson import decode_body
+from ._shapes_modern import CONNECT_AUTHORIZE, INTENTION
 
 #: agent/connect/ca/provider_consul.go / structs.CommonCAProviderConfig defaults.
 DEFAULT_CA_CONFIG = {
@@ -337,10 +339,7 @@ class ConnectPart:
     # -- authorize ----------------------------------------------------------------------
 
     def _authorize(self, req: FakeRequest) -> Reply:
-        body = req.json()
-        if body is not None and not isinstance(body, dict):
-            raise HTTPError(400, "Request decode failed: json: cannot unmarshal into Go value of type structs.ConnectAuthorizeRequest")
-        body = body or {}
+        body = decode_body(CONNECT_AUTHORIZE, req.body) if req.body.strip() else {}
         target = body.get("Target") or ""
         if not target:
             raise HTTPError(400, "Target service must be specified")
@@ -451,10 +450,7 @@ class ConnectPart:
             require(req, "service", destination, "write")
             self._remove_source(destination, source)
             return Reply(True)
-        body = req.json()
-        if body is not None and not isinstance(body, dict):
-            raise HTTPError(400, "Request decode failed: json: cannot unmarshal into Go value of type structs.Intention")
-        body = body or {}
+        body = decode_body(INTENTION, req.body) if req.body.strip() else {}
         require(req, "service", destination, "write")
         action = body.get("Action") or ""
         permissions = body.get("Permissions") or []
@@ -472,8 +468,8 @@ class ConnectPart:
             src["Permissions"] = copy.deepcopy(permissions)
         if body.get("Description"):
             src["Description"] = body["Description"]
-        if body.get("Meta"):
-            src["LegacyMeta"] = dict(body["Meta"])
+        if body.get("LegacyMeta"):
+            src["LegacyMeta"] = dict(body["LegacyMeta"])
         entry = self._entries.get("service-intentions", destination) or {
             "Kind": "service-intentions", "Name": destination, "Sources": [],
         }

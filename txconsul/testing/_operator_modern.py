@@ -19,6 +19,8 @@ from typing import Any, Optional
 
 from ._acl import require
 from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_go_duration, parse_uint
+from ._gojson import decode_body
+from ._shapes_modern import KEYRING_ARGS
 
 #: agent/consul/config.go DefaultConfig AutopilotConfig.
 DEFAULT_AUTOPILOT = {
@@ -272,13 +274,8 @@ class OperatorModernPart:
         # write is decoded first, then ?relay-factor and ?local-only.
         key = ""
         if req.method != "GET":
-            body = req.json()
-            if body is not None and not isinstance(body, dict):
-                raise HTTPError(400, "Request decode failed: json: cannot unmarshal into Go value of type agent.keyringArgs")
-            value = (body or {}).get("Key")
-            if value is not None and not isinstance(value, str):
-                raise HTTPError(400, "Request decode failed: json: cannot unmarshal into Go struct field keyringArgs.Key of type string")
-            key = value or ""
+            args = decode_body(KEYRING_ARGS, req.body) if req.body.strip() else {}
+            key = args.get("Key") or ""
         relay = req.get("relay-factor")
         if relay:
             try:
