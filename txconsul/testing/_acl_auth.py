@@ -24,9 +24,10 @@ import base64
 import copy
 import json
 import re
+from datetime import datetime, timezone
 from typing import Any, Optional
 
-from ._acl import _go_time, require
+from ._acl import require
 from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_go_duration
 from ._gojson import decode_body
 from ._shapes_modern import ACL_LOGIN
@@ -37,6 +38,45 @@ AUTH_METHOD_TYPES = ("kubernetes", "jwt", "oidc", "aws-iam")
 BIND_TYPES = ("service", "node", "role", "policy", "templated-policy")
 
 _INTERPOLATION = re.compile(r"\$\{([^}]*)\}")
+
+
+def _go_time(seconds: float) -> str:
+    """A clock reading as Go's RFC 3339 JSON time (UTC, trailing zeros of the fraction dropped)."""
+    dt = datetime.fromtimestamp(seconds, timezone.utc)
+    text = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    if dt.microsecond:
+        text += ("." + f"{dt.microsecond:06d}").rstrip("0")
+    return text + "Z"
+
+
+def _token_table(acl: Any) -> Any:
+    """
+    What stores and renders tokens: the ACL system's ``store`` where it has
+    one (``store_token``, ``delete_token``, ``token_json``), else the system.
+    """
+    store = getattr(acl, "store", None)
+    return store if store is not None and hasattr(store, "store_token") else None
+
+
+def store_token(acl: Any, fields: dict[str, Any], idx: int) -> dict[str, Any]:
+    """Store a new token record in the ACL system's table."""
+    table = _token_table(acl)
+    return table.store_token(fields, idx) if table is not None else acl._store_token(fields, idx)
+
+
+def delete_token(acl: Any, accessor: str, idx: int) -> None:
+    """Delete a token record from the ACL system's table."""
+    table = _token_table(acl)
+    if table is not None:
+        table.delete_token(accessor, idx)
+    else:
+        acl._delete_token(accessor, idx)
+
+
+def token_json(acl: Any, token: dict[str, Any]) -> dict[str, Any]:
+    """A token record as Consul's JSON."""
+    table = _token_table(acl)
+    return dict(table.token_json(token) if table is not None else acl.token_json(token))
 
 
 def _b64url(text: str) -> bytes:
@@ -263,7 +303,7 @@ class ACLAuthPart:
                 for accessor in [a for a, m in self.login_tokens.items() if m == name]:
                     self.login_tokens.pop(accessor)
                     if accessor in self._acl.tokens:
-                        self._acl._delete_token(accessor, idx)
+                        delete_token(self._acl, accessor, idx)
             return Reply(True)
         body = self._body(req, "AuthMethod")
         if body.get("Name") and body["Name"] != name:
@@ -449,10 +489,10 @@ class ACLAuthPart:
         if ttl:
             fields["ExpirationTime"] = _go_time(now + ttl)
             fields["_expires"] = now + ttl
-        token = acl._store_token(fields, idx)
+        token = store_token(acl, fields, idx)
         token["AuthMethod"] = name
         self.login_tokens[token["AccessorID"]] = name
-        out = acl.token_json(token)
+        out = token_json(acl, token)
         out["AuthMethod"] = name
         return Reply(out)
 
@@ -469,7 +509,7 @@ class ACLAuthPart:
             # Logout only destroys tokens that login made.
             raise HTTPError(403, "Permission denied")
         self.login_tokens.pop(token["AccessorID"])
-        acl._delete_token(token["AccessorID"], self.core.next_index())
+        delete_token(acl, token["AccessorID"], self.core.next_index())
         return Reply(True)
 
 
