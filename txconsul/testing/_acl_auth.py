@@ -174,8 +174,9 @@ class ACLAuthPart:
     :ivar rules: ID -> binding rule record.
     """
 
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Any, peers: Any) -> None:
         self.core = core
+        self._peers = peers
         self.methods: dict[str, dict[str, Any]] = {}
         self.rules: dict[str, dict[str, Any]] = {}
         self.methods_index = core.index
@@ -203,7 +204,7 @@ class ACLAuthPart:
 
     @property
     def _acl(self) -> Any:
-        return self.core.acl
+        return self._peers.acl
 
     def _enabled(self) -> None:
         if not self._acl.enabled:

@@ -67,8 +67,9 @@ class AgentModernPart:
         test sets it.
     """
 
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Any, peers: Any) -> None:
         self.core = core
+        self._peers = peers
         self.tokens: dict[str, str] = {}
         self.reloads = 0
         self.prometheus_retention_time = 0.0
@@ -94,15 +95,14 @@ class AgentModernPart:
 
     def gauges(self) -> dict[str, float]:
         """The gauge values, computed from the fake's state."""
-        core = self.core
-        catalog = core.catalog
+        catalog = self._peers.catalog
         names = {svc["Service"] for svc in catalog.services.values()}
         return {
             "consul.state.nodes": float(len(catalog.nodes)),
             "consul.state.services": float(len(names)),
             "consul.state.service_instances": float(len(catalog.services)),
-            "consul.state.kv_entries": float(len(core.kv.entries)),
-            "consul.session_ttl.active": float(len(core.sessions.sessions)),
+            "consul.state.kv_entries": float(len(self._peers.kv.entries)),
+            "consul.session_ttl.active": float(len(self._peers.sessions.sessions)),
             "consul.autopilot.healthy": 1.0,
             "consul.autopilot.failure_tolerance": 0.0,
         }
@@ -143,7 +143,7 @@ class AgentModernPart:
     # -- token ---------------------------------------------------------------------
 
     def _token(self, req: FakeRequest) -> Reply:
-        if not self.core.acl.enabled:
+        if not self._peers.acl.enabled:
             raise HTTPError(401, "ACL support disabled")
         require(req, "agent", self.core.node_name, "write")
         body = decode_body(AGENT_TOKEN, req.body) if req.body.strip() else {}

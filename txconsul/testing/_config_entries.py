@@ -175,8 +175,9 @@ class ConfigEntriesPart:
     :ivar table_index: the index of the last write to the table.
     """
 
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Any, peers: Any) -> None:
         self.core = core
+        self._peers = peers
         self.entries: dict[tuple[str, str], dict[str, Any]] = {}
         self.table_index = core.index
 
@@ -414,7 +415,7 @@ class ConfigEntriesPart:
         if isinstance(timeout, str):
             timeout = _go_duration(parse_go_duration(timeout))
         target_id = f"{name}.default.default.{dc}"
-        sni = f"{name}.default.{dc}.internal.{trust_domain(self.core)}"
+        sni = f"{name}.default.{dc}.internal.{trust_domain(self._peers)}"
         mesh_gateway = dict(overrides.get("OverrideMeshGateway") or defaults.get("MeshGateway") or {})
         node_name = f"resolver:{target_id}"
         return {
@@ -471,9 +472,8 @@ def _go_duration(seconds: float) -> str:
     return _format_duration(seconds)
 
 
-def trust_domain(core: Any) -> str:
-    """The cluster's SPIFFE trust domain: ``<cluster ID>.consul``."""
-    cluster_id = getattr(core, "cluster_id", None)
-    if cluster_id is None:
-        cluster_id = core.cluster_id = core.new_uuid()
-    return f"{cluster_id}.consul"
+def trust_domain(peers: Any) -> str:
+    """The cluster's SPIFFE trust domain: ``<cluster ID>.consul`` (the ID made on first use)."""
+    if peers.cluster_id is None:
+        peers.cluster_id = peers.core.new_uuid()
+    return f"{peers.cluster_id}.consul"

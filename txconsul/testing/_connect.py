@@ -74,8 +74,9 @@ class ConnectPart:
     :ivar leaves: service name -> the agent's current leaf certificate.
     """
 
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Any, peers: Any) -> None:
         self.core = core
+        self._peers = peers
         self.roots: list[dict[str, Any]] = []
         self._root_keys: dict[str, dict[str, Any]] = {}
         self.roots_index = core.index
@@ -119,7 +120,7 @@ class ConnectPart:
 
     def _add_root(self, idx: int) -> None:
         core = self.core
-        td = trust_domain(core)
+        td = trust_domain(self._peers)
         cluster = td.split(".")[0]
         config = self.ca_config["Config"]
         ttl = parse_go_duration(str(config.get("RootCertTTL", "87600h")))
@@ -163,7 +164,7 @@ class ConnectPart:
         active = self.ensure_root()
         return {
             "ActiveRootID": active["ID"],
-            "TrustDomain": trust_domain(self.core),
+            "TrustDomain": trust_domain(self._peers),
             "Roots": copy.deepcopy(self.roots),
         }
 
@@ -279,7 +280,7 @@ class ConnectPart:
         root = self.ensure_root()
         made = self._root_keys[root["ID"]]
         core = self.core
-        td = trust_domain(core)
+        td = trust_domain(self._peers)
         # connect.SpiffeIDService.URI: a url.URL, so the path is escaped as Go escapes paths.
         path = f"/ns/default/dc/{core.datacenter}/svc/{service}"
         uri = f"spiffe://{td}" + quote(path, safe="$&+,/:;=@-._~")
@@ -361,7 +362,7 @@ class ConnectPart:
                     "Authorized": ixn.get("Action") == "allow",
                     "Reason": f"Matched L4 intention: {intention_string(ixn)}",
                 })
-        acl = self.core.acl
+        acl = self._peers.acl
         if not acl.enabled:
             return Reply({"Authorized": True, "Reason": "ACLs disabled, access is allowed by default"})
         return Reply({"Authorized": acl.default_policy == "allow", "Reason": "Default behavior configured by ACLs"})
@@ -370,7 +371,7 @@ class ConnectPart:
 
     @property
     def _entries(self) -> Any:
-        return self.core.config_entries
+        return self._peers.config_entries
 
     def intentions(self) -> list[dict[str, Any]]:
         """Every intention, as the ``Intention`` objects the API returns."""
@@ -504,7 +505,7 @@ class ConnectPart:
                 allowed = ixn.get("Action") == "allow" and not ixn.get("Permissions")
                 break
         if allowed is None:
-            acl = self.core.acl
+            acl = self._peers.acl
             allowed = (not acl.enabled) or acl.default_policy == "allow"
         return Reply({"Allowed": allowed})
 

@@ -28,8 +28,9 @@ _PROXY_DEFAULT: dict[str, Any] = {"MeshGateway": {}, "Expose": {}}
 class MeshPart:
     """The Connect and gateway views of a FakeConsul's catalog."""
 
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Any, peers: Any) -> None:
         self.core = core
+        self._peers = peers
 
     def routes(self) -> list[Route]:
         """The four mesh read routes."""
@@ -43,15 +44,15 @@ class MeshPart:
     # -- gateway links -----------------------------------------------------------
 
     def _entries_index(self) -> int:
-        part = getattr(self.core, "config_entries", None)
+        part = getattr(self._peers, "config_entries", None)
         return part.table_index if part is not None else 0
 
     def gateway_services(self) -> list[dict[str, Any]]:
         """Every gateway-service link, by gateway then service."""
-        part = getattr(self.core, "config_entries", None)
+        part = getattr(self._peers, "config_entries", None)
         if part is None:
             return []
-        catalog = self.core.catalog
+        catalog = self._peers.catalog
         plain = sorted({
             svc["Service"] for svc in catalog.services.values()
             if not svc.get("Kind") and svc["Service"] != "consul"
@@ -96,7 +97,7 @@ class MeshPart:
     # -- instances -----------------------------------------------------------------
 
     def _instances(self, req: FakeRequest, select: Callable[[dict[str, Any]], bool]) -> list[tuple[str, dict[str, Any]]]:
-        catalog = self.core.catalog
+        catalog = self._peers.catalog
         tags = req.getall("tag")
         meta_ok = node_meta_filter(req)
         out = []
@@ -134,14 +135,14 @@ class MeshPart:
         return lambda svc: svc.get("Kind") == "ingress-gateway" and svc["Service"] in gateways
 
     def _service_node(self, node: str, svc: dict[str, Any]) -> dict[str, Any]:
-        entry = self.core.catalog.service_node(node, svc)
+        entry = self._peers.catalog.service_node(node, svc)
         entry["ServiceKind"] = svc.get("Kind") or ""
         entry["ServiceProxy"] = copy.deepcopy(svc.get("Proxy") or _PROXY_DEFAULT)
         entry["ServiceConnect"] = copy.deepcopy(svc.get("Connect") or {})
         return entry
 
     def _index(self, with_checks: bool = False) -> int:
-        catalog = self.core.catalog
+        catalog = self._peers.catalog
         index = max(catalog.nodes_index, catalog.services_index, self._entries_index())
         if with_checks:
             index = max(index, catalog.checks_index)
@@ -174,7 +175,7 @@ class MeshPart:
         return self._read(req, self._index, body)
 
     def _check_service_nodes(self, req: FakeRequest, select: Callable[[dict[str, Any]], bool], passing: bool) -> Any:
-        catalog = self.core.catalog
+        catalog = self._peers.catalog
         out = []
         for node, svc in self._instances(req, select):
             checks = [

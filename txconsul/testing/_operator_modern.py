@@ -73,8 +73,9 @@ class OperatorModernPart:
     :ivar keys: the installed gossip keys (base64), the primary first.
     """
 
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Any, peers: Any) -> None:
         self.core = core
+        self._peers = peers
         self.autopilot: dict[str, Any] = dict(DEFAULT_AUTOPILOT)
         self.autopilot_index = core.index
         self.autopilot_create_index = core.index
@@ -98,7 +99,7 @@ class OperatorModernPart:
         ]
 
     def _server(self) -> dict[str, Any]:
-        return self.core.operator.raft_configuration()["Servers"][0]
+        return self._peers.operator.raft_configuration()["Servers"][0]
 
     # -- raft ---------------------------------------------------------------------
 
@@ -332,7 +333,7 @@ class OperatorModernPart:
 
     def _usage(self, req: FakeRequest) -> Any:
         require(req, "operator", "", "read")
-        catalog = self.core.catalog
+        catalog = self._peers.catalog
 
         def compute() -> tuple[int, Reply]:
             index = max(catalog.services_index, catalog.nodes_index, 1)
