@@ -186,11 +186,10 @@ class ACLAuthPart:
 
     def routes(self) -> list[Route]:
         """
-        The auth method, binding rule, login and logout routes; none while
-        ACLs are disabled (the ACL system's catch-all answers 401 then).
+        The auth method, binding rule, login and logout routes, always
+        registered as Consul registers them; with ACLs disabled each answers
+        401 ``ACL support disabled``.
         """
-        if not self._acl.enabled:
-            return []
         return [
             Route("/v1/acl/auth-method", ("PUT",), self._method_create),
             Route("/v1/acl/auth-method/", ("GET", "PUT", "DELETE"), self._method_crud),

@@ -18,8 +18,19 @@ from ._core import FakeRequest, HTTPError, Reply, Route, go_quote
 from ._gojson import decode_body
 from ._shapes_modern import AGENT_TOKEN
 
-#: The version the fake advertises (``/v1/agent/self`` ``Config.Version``).
-VERSION = "1.20.0"
+#: The version answered when the core names none (``/v1/agent/self``'s default).
+DEFAULT_VERSION = "1.20.0"
+
+
+def fake_version(core: Any) -> str:
+    """The Consul version the fake advertises (its profile's, else the core module's)."""
+    profile = getattr(core, "profile", None)
+    if profile is not None:
+        return str(profile.version)
+    from . import _core
+
+    return str(getattr(_core, "CONSUL_VERSION", DEFAULT_VERSION))
+
 #: ``/v1/agent/self``'s build date, as RFC 3339.
 BUILD_DATE = "2024-01-01T00:00:00Z"
 
@@ -195,7 +206,7 @@ class AgentModernPart:
 
     def _version(self, req: FakeRequest) -> Reply:
         # version/version.go GetBuildInfo; no ACL check (agent_endpoint.go AgentVersion).
-        return Reply({"SHA": "fake", "BuildDate": BUILD_DATE, "HumanVersion": VERSION, "FIPS": ""})
+        return Reply({"SHA": "fake", "BuildDate": BUILD_DATE, "HumanVersion": fake_version(self.core), "FIPS": ""})
 
 
 def _accepts_openmetrics(accept: str) -> bool:

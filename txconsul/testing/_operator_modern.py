@@ -198,7 +198,7 @@ class OperatorModernPart:
 
     def _server_health(self) -> dict[str, Any]:
         from ._ca import go_time
-        from ._agent_modern import VERSION
+        from ._agent_modern import fake_version
 
         server = self._server()
         return {
@@ -206,7 +206,7 @@ class OperatorModernPart:
             "Name": server["Node"],
             "Address": server["Address"],
             "SerfStatus": "alive",
-            "Version": VERSION,
+            "Version": fake_version(self.core),
             "Leader": True,
             "LastContact": "0s",
             "LastTerm": 2,
@@ -224,14 +224,14 @@ class OperatorModernPart:
     def _autopilot_state(self, req: FakeRequest) -> Reply:
         require(req, "operator", "", "read")
         health = self._server_health()
-        from ._agent_modern import VERSION
+        from ._agent_modern import fake_version
 
         server = {
             "ID": health["ID"],
             "Name": health["Name"],
             "Address": health["Address"],
             "NodeStatus": "alive",
-            "Version": VERSION,
+            "Version": fake_version(self.core),
             "LastContact": "0s",
             "LastTerm": health["LastTerm"],
             "LastIndex": health["LastIndex"],
@@ -239,7 +239,7 @@ class OperatorModernPart:
             "StableSince": health["StableSince"],
             "ReadReplica": False,
             "Status": "leader",
-            "Meta": {"consul-network-segment": "", "consul-version": VERSION},
+            "Meta": {"consul-network-segment": "", "consul-version": fake_version(self.core)},
             "NodeType": "voter",
         }
         return Reply({
