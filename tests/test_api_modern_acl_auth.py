@@ -74,7 +74,7 @@ class AuthMethodTests(AuthCase):
             "jwt", "jwt", description="d", config={"JWTValidationPubKeys": [self.signer.pem]}))
         self.assertEqual((updated["Description"], updated["CreateIndex"]), ("d", self.method["CreateIndex"]))
         self.assertIs(self.ok(self.root.acl.auth_method.delete("jwt")), True)
-        self.assertIn("ACL not found", str(self.fails(self.root.acl.auth_method.read("jwt"), ACLPermissionDenied)))
+        self.assertIn("ACL not found", str(self.failureResultOf(self.root.acl.auth_method.read("jwt")).value))
 
     def test_validation(self) -> None:
         """An unknown type, a jwt without keys and a bad locality are refused."""
@@ -104,7 +104,7 @@ class BindingRuleTests(AuthCase):
         updated = self.ok(rules.update(rule["ID"], "jwt", "node", "n-${value.name}"))
         self.assertEqual(updated["BindType"], "node")
         self.assertIs(self.ok(rules.delete(rule["ID"])), True)
-        self.fails(rules.read(rule["ID"]), ACLPermissionDenied)
+        self.assertIn("ACL not found", str(self.failureResultOf(rules.read(rule["ID"])).value))
 
     def test_validation(self) -> None:
         """An unknown auth method or bind type is refused."""

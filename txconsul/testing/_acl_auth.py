@@ -209,6 +209,16 @@ class ACLAuthPart:
         if not self._acl.enabled:
             raise HTTPError(401, "ACL support disabled")
 
+    def _not_found(self, kind: str, index: int) -> Reply:
+        """
+        A read of a missing auth method or binding rule: 403 ``ACL not
+        found`` in Consul 1.10, 404 ``Requested <kind> does not exist: ACL
+        not found`` since 1.15 (agent/acl_endpoint.go), by the ACL system's release.
+        """
+        if getattr(self._acl, "legacy", True):
+            return Reply("ACL not found", status=403, json=False, index=index)
+        return Reply(f"Requested {kind} does not exist: ACL not found", status=404, json=False, index=index)
+
     @staticmethod
     def _body(req: FakeRequest, what: str) -> dict[str, Any]:
         if not req.body.strip():
@@ -289,7 +299,7 @@ class ACLAuthPart:
             require(req, "acl", "", "read")
             method = self.methods.get(name)
             if method is None:
-                return Reply("ACL not found", status=403, json=False, index=self.methods_index)
+                return self._not_found("auth method", self.methods_index)
             return Reply(self.method_json(method), index=method["ModifyIndex"])
         require(req, "acl", "", "write")
         if req.method == "DELETE":
@@ -382,7 +392,7 @@ class ACLAuthPart:
             require(req, "acl", "", "read")
             rule = self.rules.get(rid)
             if rule is None:
-                return Reply("ACL not found", status=403, json=False, index=self.rules_index)
+                return self._not_found("binding rule", self.rules_index)
             return Reply(copy.deepcopy(rule), index=rule["ModifyIndex"])
         require(req, "acl", "", "write")
         if req.method == "DELETE":

@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Optional
 
+from ._acl import require
 from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_go_duration, parse_uint
 
 #: The kinds a Consul 1.20 CE server knows (agent/structs/config_entry.go MakeConfigEntry).
@@ -158,6 +159,21 @@ def entry_allowed(authz: Any, kind: str, name: str, access: str) -> bool:
     return bool(authz.allowed("operator", "", "write"))
 
 
+def require_entry(req: FakeRequest, kind: str, name: str, access: str) -> None:
+    """
+    Raise the ACL system's 403 unless ``req``'s token may ``access`` the
+    ``kind`` entry ``name`` (the resource each kind checks: see :func:`entry_allowed`).
+    """
+    if kind in _SERVICE_KINDS or kind == "service-intentions":
+        require(req, "service", name, access)
+    elif access == "read" and kind in _GATEWAY_KINDS:
+        require(req, "service", name, "read")
+    elif access == "read" and kind in _GLOBAL_KINDS:
+        return
+    else:
+        require(req, "operator", "", access)
+
+
 def _canon_key(body: dict[str, Any], name: str) -> Optional[str]:
     """The key of ``body`` that spells ``name`` (Consul decodes case-insensitively, snake_case too)."""
     want = name.lower()
@@ -264,8 +280,7 @@ class ConfigEntriesPart:
         if fixed is not None and name != fixed:
             # ProxyConfigEntry / MeshConfigEntry Validate, an RPC error (500).
             raise HTTPError(500, f"invalid name ({go_quote(name)}), only {go_quote(fixed)} is supported")
-        if not entry_allowed(req.authz, kind, name, "write"):
-            raise HTTPError(403, "Permission denied")
+        require_entry(req, kind, name, "write")
         old = self.entries.get((kind, name))
         if cas is not None:
             # state/config_entry.go EnsureConfigEntryCAS.
@@ -288,8 +303,7 @@ class ConfigEntriesPart:
     def _get(self, req: FakeRequest, kind: str, name: str) -> Any:
         if kind not in KINDS:
             raise HTTPError(500, f"invalid config entry kind: {kind}")
-        if not entry_allowed(req.authz, kind, name, "read"):
-            raise HTTPError(403, "Permission denied")
+        require_entry(req, kind, name, "read")
 
         def compute() -> tuple[int, Reply]:
             index = max(self.table_index, 1)
@@ -336,8 +350,7 @@ class ConfigEntriesPart:
                 cas = parse_uint(raw_cas)
             except ValueError as e:
                 raise HTTPError(500, str(e))
-        if not entry_allowed(req.authz, kind, name, "write"):
-            raise HTTPError(403, "Permission denied")
+        require_entry(req, kind, name, "write")
         old = self.entries.get((kind, name))
         if cas is not None:
             # state/config_entry.go DeleteConfigEntryCAS; the handler answers the bool.
@@ -383,8 +396,7 @@ class ConfigEntriesPart:
                             raise HTTPError(400, "Invalid OverrideMeshGateway.Mode parameter")
                         overrides["OverrideMeshGateway"] = {"Mode": mode}
         compile_dc = req.get("compile-dc") or self.core.datacenter
-        if not req.authz.allowed("service", name, "read"):
-            raise HTTPError(403, "Permission denied")
+        require(req, "service", name, "read")
 
         def compute() -> tuple[int, Reply]:
             index = max(self.table_index, 1)

@@ -437,8 +437,7 @@ class ConnectPart:
     def _intention_exact(self, req: FakeRequest) -> Any:
         source, destination = self._source_dest(req)
         if req.method == "GET":
-            if not req.authz.allowed("service", destination, "read"):
-                raise HTTPError(403, "Permission denied")
+            require(req, "service", destination, "read")
 
             def compute() -> tuple[int, Reply]:
                 for ixn in self.intentions():
@@ -495,8 +494,7 @@ class ConnectPart:
 
     def _intention_check(self, req: FakeRequest) -> Any:
         source, destination = self._source_dest(req)
-        if not req.authz.allowed("service", destination, "read"):
-            raise HTTPError(403, "Permission denied")
+        require(req, "service", destination, "read")
         allowed: Optional[bool] = None
         for ixn in self.matches("destination", destination):
             if ixn["SourceName"] in (source, "*"):

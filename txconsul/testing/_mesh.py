@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable
 
+from ._acl import require
 from ._catalog import _consistency_header, apply_filter, filter_non_passing, node_meta_filter, parse_bool
 from ._core import FakeRequest, HTTPError, Reply, Route
 
@@ -164,8 +165,7 @@ class MeshPart:
         if not name:
             raise HTTPError(400, "Missing service name")
         # Catalog.ServiceNodes with Connect: service:read on the destination first.
-        if not req.authz.allowed("service", name, "read"):
-            raise HTTPError(403, "Permission denied")
+        require(req, "service", name, "read")
 
         def body() -> Any:
             select = self._connect_select(name)
@@ -201,8 +201,7 @@ class MeshPart:
         if not name:
             raise HTTPError(400, "Missing service name")
         passing = self._passing(req)
-        if not req.authz.allowed("service", name, "read"):
-            raise HTTPError(403, "Permission denied")
+        require(req, "service", name, "read")
         return self._read(
             req,
             lambda: self._index(True),
@@ -214,8 +213,7 @@ class MeshPart:
         if not name:
             raise HTTPError(400, "Missing service name")
         passing = self._passing(req)
-        if not req.authz.allowed("service", name, "read"):
-            raise HTTPError(403, "Permission denied")
+        require(req, "service", name, "read")
         return self._read(
             req,
             lambda: self._index(True),
@@ -227,8 +225,7 @@ class MeshPart:
         if not name:
             raise HTTPError(400, "Missing gateway name")
         # Catalog.GatewayServices: service:read on the gateway, else 403.
-        if not req.authz.allowed("service", name, "read"):
-            raise HTTPError(403, "Permission denied")
+        require(req, "service", name, "read")
 
         def body() -> Any:
             return [link for link in self.gateway_services() if link["Gateway"]["Name"] == name]
