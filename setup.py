@@ -21,10 +21,11 @@ setup(
     install_requires=[
         "twisted[tls]>=22.10",
         "treq>=22.1",
+        "httptools>=0.6",
         "zope.interface>=5",
     ],
     extras_require={
-        "test": ["hypothesis>=6", "cryptography>=3.4"],
+        "test": ["hypothesis>=6", "cryptography>=3.4", "h11>=0.14"],
         "docs": ["sphinx>=5"],
     },
     classifiers=[
