@@ -29,6 +29,7 @@ from ._query import QueryPart
 from ._session import SessionPart
 from ._status import StatusPart
 from ._txn import TxnPart
+from ._modern import install as install_modern_parts
 
 
 class _Part(Protocol):
@@ -177,6 +178,7 @@ class FakeConsul:
             self.txn, self.status, self.events, self.queries, self.coordinates,
             self.operator,
         ]
+        self._parts.extend(install_modern_parts(self, core))
         self.patterns: dict[str, Route] = {}
         for part in self._parts:
             for route in part.routes():
