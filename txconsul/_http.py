@@ -156,11 +156,30 @@ class QueryMeta:
         A ``QueryMeta`` can itself be passed as ``index=`` to the next call.
     :ivar known_leader: ``X-Consul-KnownLeader``, or ``None`` when absent.
     :ivar last_contact: ``X-Consul-LastContact`` in milliseconds, or ``None``.
+    :ivar last_content_hash: ``X-Consul-ContentHash`` (hash-based blocking
+        reads), or ``None``.
+    :ivar cache_hit: whether ``X-Cache`` says ``HIT`` (a ``?cached`` read
+        the agent cache answered).
+    :ivar cache_age: ``Age`` in seconds (how old a cached answer is), or
+        ``None``.
+    :ivar query_backend: ``X-Consul-Query-Backend`` (``'blocking-query'``
+        or ``'streaming'``), or ``None``.
+    :ivar default_acl_policy: ``X-Consul-Default-ACL-Policy`` (``'allow'``
+        or ``'deny'``), or ``None``.
+    :ivar results_filtered_by_acls: whether
+        ``X-Consul-Results-Filtered-By-ACLs`` is ``true`` (ACLs removed
+        items from a list).
     """
 
     index: Optional[int]
     known_leader: Optional[bool]
     last_contact: Optional[int]
+    last_content_hash: Optional[str] = None
+    cache_hit: bool = False
+    cache_age: Optional[float] = None
+    query_backend: Optional[str] = None
+    default_acl_policy: Optional[str] = None
+    results_filtered_by_acls: bool = False
 
     def __index__(self) -> int:
         if self.index is None:
@@ -319,6 +338,62 @@ def parse_meta(headers: Any) -> QueryMeta:
     leader = None if raw_leader is None else raw_leader.strip().lower() == b"true"
     contact = int(raw_contact) if raw_contact and raw_contact.isdigit() else None
     return QueryMeta(index, leader, contact)
+
+
+#: The headers :func:`with_extras` reads, and the ``QueryMeta`` field each sets.
+_EXTRA_HEADERS = (
+    (b"x-consul-contenthash", "last_content_hash"),
+    (b"x-cache", "cache_hit"),
+    (b"age", "cache_age"),
+    (b"x-consul-query-backend", "query_backend"),
+    (b"x-consul-default-acl-policy", "default_acl_policy"),
+    (b"x-consul-results-filtered-by-acls", "results_filtered_by_acls"),
+)
+
+
+def with_extras(meta: QueryMeta, headers: Any) -> QueryMeta:
+    """
+    ``meta`` plus the rest of Go's ``QueryMeta`` (api/api.go
+    ``parseQueryMeta``): content hash, agent cache, query backend, default
+    ACL policy and ACL filtering, each read only when its header is there.
+    """
+    if type(headers) is RawHeaders:
+        raw = headers.raw
+
+        def get(name: bytes) -> Optional[bytes]:
+            v = raw.get(name)
+            return v[0] if v else None
+    else:
+
+        def get(name: bytes) -> Optional[bytes]:
+            return _header(headers, name)
+
+    found: dict[str, Any] = {}
+    for name, field in _EXTRA_HEADERS:
+        value = get(name)
+        if value is None:
+            continue
+        text = value.decode("latin-1").strip()
+        if field == "cache_hit":
+            found[field] = text.upper() == "HIT"
+        elif field == "results_filtered_by_acls":
+            found[field] = text.lower() == "true"
+        elif field == "cache_age":
+            if text.isdigit():
+                found[field] = float(text)
+        else:
+            found[field] = text
+    if not found:
+        return meta
+    return QueryMeta(
+        meta.index, meta.known_leader, meta.last_contact,
+        found.get("last_content_hash", meta.last_content_hash),
+        found.get("cache_hit", meta.cache_hit),
+        found.get("cache_age", meta.cache_age),
+        found.get("query_backend", meta.query_backend),
+        found.get("default_acl_policy", meta.default_acl_policy),
+        found.get("results_filtered_by_acls", meta.results_filtered_by_acls),
+    )
 
 
 def encode_params(params: Iterable[Param]) -> bytes:
@@ -581,7 +656,7 @@ class HTTPTransport:
                     body=body,
                 )
             raise error_for_status(code, method, path, body)
-        meta = parse_meta(response.headers)
+        meta = with_extras(parse_meta(response.headers), response.headers)
         if require_index and meta.index is None and 200 <= code < 300:
             raise ConsulException(
                 f"{method} {path}: answer has no X-Consul-Index header",
