@@ -473,6 +473,7 @@ class HTTPTransport:
                 f"invalid tls_handshake_timeout {tls_handshake_timeout!r}: must be > 0 or None")
         self._tls_handshake_timeout = tls_handshake_timeout
         self._agent = agent
+        self._endpoint = endpoint
         self._pool: Optional[ConnectionPool] = None
         if agent is None:
             if endpoint is None:
@@ -724,6 +725,40 @@ class HTTPTransport:
             method=method,
             path=path,
         )
+
+    def stream(
+        self,
+        method: str,
+        path: str,
+        params: Optional[ParamsLike] = None,
+        write: Any = None,
+        *,
+        body: Any = None,
+        content_type: Optional[bytes] = None,
+        token: Optional[str] = None,
+        dc: Optional[str] = None,
+        use_dc: bool = True,
+        expect: Sequence[int] = (200,),
+        timeout: Any = _DEFAULT,
+    ) -> "Deferred[ConsulResponse]":
+        """
+        Send one request on a connection of its own and hand the answer's
+        body to ``write(chunk)`` as it arrives (``/v1/agent/monitor``,
+        ``/v1/snapshot``); see :func:`txconsul._stream.open_stream`.
+
+        Fires with a :class:`ConsulResponse` whose ``body`` is empty once
+        the body has ended; cancelling it closes the connection.  ``body``
+        may be bytes or an ``IBodyProducer``.  ``timeout`` (default: the
+        client's) bounds the wait for the answer's headers only.
+        """
+        from ._stream import open_stream
+
+        if write is None:
+            raise TypeError("stream() needs a write(chunk) callable")
+        return open_stream(
+            self, method, path, list(params or ()), write, body=body,
+            content_type=content_type, token=token, dc=dc, use_dc=use_dc,
+            expect=expect, timeout=self.timeout if timeout is _DEFAULT else timeout)
 
     def close(self) -> "Deferred[None]":
         """Close the idle pooled connections; fires when they are closed."""

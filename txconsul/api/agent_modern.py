@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
+from twisted.internet.defer import CancelledError, Deferred
+
 from .._duration import DurationLike
 from .._http import ConsulResponse
 from ._base import Endpoint, Request, check_str, decode_json, decode_true, endpoint, path_segment
@@ -22,6 +24,7 @@ __all__ = [
     "AgentConnectCA",
     "AgentExtras",
     "AgentToken",
+    "LogMonitor",
     "data_or_meta",
     "decode_text",
 ]
@@ -101,6 +104,46 @@ class AgentExtras(Endpoint):
         """The agent's build: ``{'SHA', 'BuildDate', 'HumanVersion', 'FIPS'}``.  Needs no ACL."""
         return Request("GET", "/v1/agent/version", use_dc=False)
 
+    def monitor(
+        self,
+        on_line: Callable[[str], Any],
+        loglevel: Optional[str] = None,
+        logjson: bool = False,
+        token: Optional[str] = None,
+    ) -> "LogMonitor":
+        """
+        Stream the agent's log (``GET /v1/agent/monitor``): ``on_line`` is
+        called with each line (a ``str`` without its newline; with
+        ``logjson=True`` each line is one JSON object) as the agent logs it,
+        until :meth:`LogMonitor.stop` or the agent ends the stream.
+        Needs ``agent:read``.
+
+        :param loglevel: the lowest level shown: ``'trace'``, ``'debug'``,
+            ``'info'`` (Consul's default), ``'warn'`` or ``'err'``/``'error'``.
+        :returns: a :class:`LogMonitor`; its ``done`` Deferred fires when
+            the stream ends and fails with the agent's error (a 403 as
+            :class:`~txconsul.ACLPermissionDenied`, an unknown level as
+            :class:`~txconsul.BadRequest`).
+        :raises ValueError: for a level Consul does not know, before any
+            request.
+        """
+        if not callable(on_line):
+            raise TypeError(f"on_line must be callable, not {type(on_line).__name__}")
+        params: list[tuple[str, Optional[str]]] = []
+        if loglevel is not None:
+            check_str(loglevel, "loglevel")
+            if loglevel.upper() not in LOG_LEVELS:
+                raise ValueError(
+                    f"invalid loglevel {loglevel!r}: use trace, debug, info, warn or err")
+            params.append(("loglevel", loglevel))
+        if logjson:
+            params.append(("logjson", None))
+        mon = LogMonitor(on_line)
+        d = self._transport.stream(
+            "GET", "/v1/agent/monitor", params, mon._chunk, token=token, use_dc=False)
+        mon._attach(d)
+        return mon
+
     @property
     def token(self) -> "AgentToken":
         """Set the agent's ACL tokens (:class:`AgentToken`)."""
@@ -116,6 +159,72 @@ class AgentExtras(Endpoint):
         if group is None:
             group = self.__dict__["_connect_group"] = AgentConnect(self._transport)
         return group
+
+
+#: The levels ``/v1/agent/monitor`` accepts (logging/logfile.go ``ValidateLogLevel``).
+LOG_LEVELS = frozenset({"TRACE", "DEBUG", "INFO", "WARN", "ERR", "ERROR"})
+
+
+class LogMonitor:
+    """
+    An open ``/v1/agent/monitor`` stream (from :meth:`AgentExtras.monitor`).
+
+    :ivar done: fires with ``None`` when the stream ends (the agent closed
+        it, or :meth:`stop` was called), or fails with the error that
+        ended it; ``on_line`` is not called after it fired.
+    :ivar lines: how many lines were handed to ``on_line``.
+    """
+
+    def __init__(self, on_line: Callable[[str], Any]) -> None:
+        self._on_line = on_line
+        self._partial = b""
+        self._stream: Optional[Deferred[Any]] = None
+        self._stopped = False
+        self.lines = 0
+        self.done: Deferred[None] = Deferred(lambda _: self.stop())
+
+    def _chunk(self, data: bytes) -> None:
+        data = self._partial + data
+        *complete, self._partial = data.split(b"\n")
+        for raw in complete:
+            if self._stopped:
+                return
+            self.lines += 1
+            self._on_line(raw.rstrip(b"\r").decode("utf-8", "replace"))
+
+    def _attach(self, d: "Deferred[Any]") -> None:
+        self._stream = d
+        d.addCallbacks(self._ended, self._broken)
+
+    def _ended(self, _: Any) -> None:
+        if self._partial and not self._stopped:
+            rest, self._partial = self._partial, b""
+            self.lines += 1
+            self._on_line(rest.decode("utf-8", "replace"))
+        if not self.done.called:
+            self.done.callback(None)
+
+    def _broken(self, failure: Any) -> None:
+        if self.done.called:
+            return
+        if failure.check(CancelledError) and self._stopped:
+            self.done.callback(None)
+        else:
+            self.done.errback(failure)
+
+    def stop(self) -> None:
+        """Close the stream (idempotent); ``done`` fires with ``None``."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._stream is not None and not self._stream.called:
+            self._stream.cancel()
+        elif not self.done.called:
+            self.done.callback(None)
+
+    def __repr__(self) -> str:
+        state = "done" if self.done.called else "open"
+        return f"<LogMonitor {state} lines={self.lines}>"
 
 
 class AgentToken(Endpoint):

@@ -595,10 +595,19 @@ class FakeResource(Resource):
         fake.requests.append(RecordedRequest(
             method, path, list(query), dict(headers), body, raw_path.decode("utf-8", "surrogateescape")
         ))
+        monitor = getattr(fake, "agent_monitor", None)
+        if monitor is not None:
+            client = request.getClientAddress()
+            monitor.request_finished(
+                method, uri.decode("utf-8", "replace"),
+                f"{getattr(client, 'host', '')}:{getattr(client, 'port', '')}")
         try:
             result = self._dispatch(req, raw_path, raw_query)
         except HTTPError as e:
             result = Reply(e.text, status=e.status, json=False, headers=e.headers)
+        if hasattr(result, "start") and not isinstance(result, (Reply, Deferred)):
+            core.wake()
+            return self._stream(request, req, result)
         if isinstance(result, Deferred):
 
             def finish(reply: Reply) -> None:
@@ -675,6 +684,28 @@ class FakeResource(Resource):
         req.tail = path[len(route.pattern):] if route.pattern.endswith("/") else ""
         req.authz = fake.acl.authorizer(req)
         return route.handler(req)
+
+    def _stream(self, request: Any, req: FakeRequest, reply: Any) -> Any:
+        """
+        Send a streamed answer's headers now, then hand its ``start`` a
+        writer; the stream stops when the client goes away (or the stream
+        finishes itself by writing ``None``).
+        """
+        self._write(request, req, Reply(b"", status=reply.status, json=False, headers=reply.headers))
+        request.write(b"")
+
+        def write(data: Any) -> None:
+            if request.finished or getattr(request, "_disconnected", False):
+                return
+            if data is None:
+                stop()
+                request.finish()
+            elif data:
+                request.write(data)
+
+        stop = reply.start(write)
+        request.notifyFinish().addBoth(lambda _: stop())
+        return NOT_DONE_YET
 
     def _write(self, request: Any, req: FakeRequest, reply: Reply) -> bytes:
         fake = self._fake

@@ -13,6 +13,7 @@ from ._agent_modern import AgentModernPart
 from ._config_entries import ConfigEntriesPart
 from ._connect import ConnectPart
 from ._mesh import MeshPart
+from ._monitor import MonitorPart
 from ._operator_modern import OperatorModernPart
 
 
@@ -43,7 +44,8 @@ def install(fake: Any, core: Any) -> list[Any]:
     ``fake.mesh``: Connect and gateway catalog reads;
     ``fake.connect``: the Connect CA, leaf certificates, authorize and intentions;
     ``fake.operator_modern``: Raft peers, autopilot, keyring and usage;
-    ``fake.acl_auth``: ACL auth methods, binding rules, login and logout.
+    ``fake.acl_auth``: ACL auth methods, binding rules, login and logout;
+    ``fake.agent_monitor``: the agent's log monitor (``/v1/agent/monitor``).
     """
     peers = Peers(fake)
     parts: list[Any] = []
@@ -54,6 +56,7 @@ def install(fake: Any, core: Any) -> list[Any]:
         ("connect", ConnectPart),
         ("operator_modern", OperatorModernPart),
         ("acl_auth", ACLAuthPart),
+        ("agent_monitor", MonitorPart),
     ):
         part = cls(core, peers)
         setattr(peers, name, part)
