@@ -123,8 +123,14 @@ class _StreamConnection(Protocol):
         """The answer ended: close the connection."""
         if self._in_body:
             self._end(None)
-            if self.transport is not None:
-                self.transport.loseConnection()
+            # The request said "Connection: close", so the agent closes it;
+            # close it here too, later (closing from inside the parser's
+            # callback would re-enter a peer that answers synchronously).
+            self._handler.clock.callLater(0, self._drop)
+
+    def _drop(self) -> None:
+        if self.transport is not None and self.connected:
+            self.transport.loseConnection()
 
     def close(self) -> None:
         """Drop the connection (a cancelled stream)."""
@@ -164,6 +170,7 @@ class _Handler:
         self.connection: Any = None
         self.timer: Any = None
         self.cancelled = False
+        self.clock: Any = None
         self._code = 0
         self._headers: Any = None
         self._error_body: Optional[list[bytes]] = None
@@ -290,6 +297,7 @@ def open_stream(
 
     result: Deferred[ConsulResponse] = Deferred(cancel)
     handler = _Handler(write, result, method, path, transport.address, expect)
+    handler.clock = transport.clock
     connecting: Optional[Deferred[Any]] = None
     where = f"{method} {path}"
 
