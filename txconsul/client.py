@@ -32,6 +32,7 @@ from .api.kv import KV
 from .api.operator import Operator
 from .api.query import Query
 from .api.session import Session
+from .api.snapshot import Snapshot
 from .api.status import Status
 from .api.txn import Txn
 
@@ -198,6 +199,8 @@ class Consul:
         self.discovery_chain = DiscoveryChain(self.http)
         #: Connect CA and intentions (:class:`txconsul.api.connect.Connect`).
         self.connect = Connect(self.http)
+        #: Snapshot save and restore (:class:`txconsul.api.snapshot.Snapshot`).
+        self.snapshot = Snapshot(self.http)
 
     @property
     def reactor(self) -> Any:

@@ -15,6 +15,7 @@ from ._connect import ConnectPart
 from ._mesh import MeshPart
 from ._monitor import MonitorPart
 from ._operator_modern import OperatorModernPart
+from ._snapshot import SnapshotPart
 
 
 class Peers:
@@ -45,7 +46,8 @@ def install(fake: Any, core: Any) -> list[Any]:
     ``fake.connect``: the Connect CA, leaf certificates, authorize and intentions;
     ``fake.operator_modern``: Raft peers, autopilot, keyring and usage;
     ``fake.acl_auth``: ACL auth methods, binding rules, login and logout;
-    ``fake.agent_monitor``: the agent's log monitor (``/v1/agent/monitor``).
+    ``fake.agent_monitor``: the agent's log monitor (``/v1/agent/monitor``);
+    ``fake.snapshot``: snapshot save and restore (``/v1/snapshot``).
     """
     peers = Peers(fake)
     parts: list[Any] = []
@@ -57,6 +59,7 @@ def install(fake: Any, core: Any) -> list[Any]:
         ("operator_modern", OperatorModernPart),
         ("acl_auth", ACLAuthPart),
         ("agent_monitor", MonitorPart),
+        ("snapshot", SnapshotPart),
     ):
         part = cls(core, peers)
         setattr(peers, name, part)
