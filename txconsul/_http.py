@@ -64,6 +64,7 @@ from ._wire import (
     TooManyInterim,
     TrailersTooLarge,
     WireError,
+    check_header_value,
     check_target,
     check_token,
     encode_request,
@@ -539,6 +540,7 @@ class HTTPTransport:
         expect: Sequence[int] = (200,),
         require_index: bool = False,
         use_dc: bool = True,
+        headers: Optional[Sequence[tuple[str, str]]] = None,
     ) -> "Deferred[ConsulResponse]":
         """
         Send one request and fire with a :class:`ConsulResponse`.
@@ -560,6 +562,8 @@ class HTTPTransport:
         :param expect: the statuses that are answers rather than errors.
         :param require_index: fail if a 2xx answer lacks ``X-Consul-Index``.
         :param use_dc: whether ``dc`` applies to this endpoint.
+        :param headers: extra ``(name, value)`` request headers (such as
+            ``Cache-Control`` for the agent cache), validated here.
         """
         query: list[Param] = []
         if use_dc:
@@ -606,8 +610,14 @@ class HTTPTransport:
                 timeout = self.timeout
 
         info = RequestInfo()
+        head_lines = self._head_lines
+        if headers:
+            head_lines += b"".join(
+                check_header_value(name, name.encode("ascii")) + b": "
+                + check_header_value(name, value.encode("latin-1")) + b"\r\n"
+                for name, value in headers)
         if self._pool is not None:
-            data = encode_request(method, target, self._head_lines, tok, content_type, body)
+            data = encode_request(method, target, head_lines, tok, content_type, body)
             # Like Go's net/http, only a replayable request (a GET) is resent
             # when a reused connection closes before any answer; the others
             # only reuse connections that were busy moments ago.
@@ -622,13 +632,15 @@ class HTTPTransport:
             )
         # The IAgent adapter: __init__ builds a pool exactly when no agent is given.
         assert self._agent is not None
-        headers = Headers(dict(self._static_headers))
+        agent_headers = Headers(dict(self._static_headers))
         if tok:
-            headers.setRawHeaders(b"x-consul-token", [tok.encode("ascii")])
+            agent_headers.setRawHeaders(b"x-consul-token", [tok.encode("ascii")])
         if content_type is not None:
-            headers.setRawHeaders(b"content-type", [content_type])
+            agent_headers.setRawHeaders(b"content-type", [content_type])
+        for name, value in headers or ():
+            agent_headers.addRawHeader(name.encode("ascii"), value.encode("latin-1"))
         producer = BytesProducer(body) if body is not None else None
-        d = self._agent.request(method.encode("ascii"), self._origin + target, headers, producer).addCallback(
+        d = self._agent.request(method.encode("ascii"), self._origin + target, agent_headers, producer).addCallback(
             self._read, method, path, expect, require_index).addErrback(_unwrap_cancel)
         if timeout is not None:
             d.addTimeout(timeout, self._clock)

@@ -90,6 +90,8 @@ class Request(NamedTuple):
     :ivar default_wait: the ``wait`` sent with an ``index`` when none is
         given (the event list blocks 10 minutes, not Consul's usual 5).
     :ivar shown_path: how errors show the path when it holds a secret.
+    :ivar headers: extra ``(name, value)`` request headers (the agent
+        cache's ``Cache-Control``).
     """
 
     method: str
@@ -103,6 +105,7 @@ class Request(NamedTuple):
     use_dc: bool = True
     default_wait: Optional[float] = None
     shown_path: Optional[str] = None
+    headers: tuple[tuple[str, str], ...] = ()
 
     def __repr__(self) -> str:
         # Neither the body nor a secret-bearing path: ACL bodies hold secrets.
@@ -175,12 +178,14 @@ def _send(
             request.method, request.path, params, body=request.body,
             token=token, dc=dc, consistency=consistency, index=idx, wait=seconds,
             expect=request.expect, require_index=request.blocking, use_dc=request.use_dc,
+            **({"headers": request.headers} if request.headers else {}),
         )
     else:
         d = transport.request(
             request.method, request.path, params, json_body=request.json_body,
             token=token, dc=dc, consistency=consistency, index=idx, wait=seconds,
             expect=request.expect, require_index=request.blocking, use_dc=request.use_dc,
+            **({"headers": request.headers} if request.headers else {}),
         )
     if request.shown_path is not None:
         d.addErrback(_hide_secret, request.path, request.shown_path)

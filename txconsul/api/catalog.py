@@ -14,6 +14,7 @@ from .mesh import CatalogExtras
 from .._duration import DurationLike
 from .._http import Param
 from ._base import Endpoint, Request, check_str, check_str_map, endpoint, path_segment, read
+from ._cache import with_cache
 
 __all__ = ["Catalog", "TagLike", "read_params"]
 
@@ -203,9 +204,19 @@ class Catalog(CatalogExtras, Endpoint):
         *,
         filter: Optional[str] = None,
         meta: bool = False,
+        cached: bool = False,
+        max_age: Optional[DurationLike] = None,
+        stale_if_error: Optional[DurationLike] = None,
     ) -> Request:
-        """Every service name with the tags seen on it: ``(index, {'web': ['v1'], ...})``."""
-        return read("/v1/catalog/services", params=read_params(node_meta=node_meta))
+        """
+        Every service name with the tags seen on it: ``(index, {'web': ['v1'], ...})``.
+
+        :param cached: answer from the agent cache (``?cached``); with
+            ``max_age``/``stale_if_error`` as ``Cache-Control``.  See
+            :func:`txconsul.api._cache.with_cache`.
+        """
+        return with_cache(read("/v1/catalog/services", params=read_params(node_meta=node_meta)),
+                          cached, max_age, stale_if_error, consistency)
 
     @endpoint
     def node(
@@ -265,6 +276,9 @@ class Catalog(CatalogExtras, Endpoint):
         *,
         filter: Optional[str] = None,
         meta: bool = False,
+        cached: bool = False,
+        max_age: Optional[DurationLike] = None,
+        stale_if_error: Optional[DurationLike] = None,
     ) -> Request:
         """
         The instances of a service: ``(index, [{'Node', 'Address',
@@ -272,6 +286,9 @@ class Catalog(CatalogExtras, Endpoint):
         ``[]`` for an unknown service.
 
         :param tag: a tag or a list of tags; an instance must have all.
+        :param cached: answer from the agent cache (``?cached``); with
+            ``max_age``/``stale_if_error`` as ``Cache-Control``.
         """
         path = "/v1/catalog/service/" + path_segment(service, "service")
-        return read(path, params=read_params(tag=tag, near=near, node_meta=node_meta))
+        return with_cache(read(path, params=read_params(tag=tag, near=near, node_meta=node_meta)),
+                          cached, max_age, stale_if_error, consistency)

@@ -15,6 +15,7 @@ from typing import Any, Mapping, Optional
 
 from .._duration import DurationLike
 from ._base import Endpoint, Request, endpoint, path_segment, read
+from ._cache import with_cache
 from .catalog import TagLike, read_params
 from .mesh import HealthExtras
 
@@ -44,6 +45,9 @@ class Health(HealthExtras, Endpoint):
         filter: Optional[str] = None,
         consistency: Optional[str] = None,
         meta: bool = False,
+        cached: bool = False,
+        max_age: Optional[DurationLike] = None,
+        stale_if_error: Optional[DurationLike] = None,
     ) -> Request:
         """
         The instances of a service with their node and checks:
@@ -54,11 +58,14 @@ class Health(HealthExtras, Endpoint):
         :param tag: a tag or a list of tags; an instance must have all.
         :param node_meta: only nodes with all these metadata pairs.
         :param filter: a Consul filter expression.
+        :param cached: answer from the agent cache (``?cached``); with
+            ``max_age``/``stale_if_error`` as ``Cache-Control``.
         """
         params = read_params(tag=tag, near=near, node_meta=node_meta)
         if passing:
             params.append(("passing", "1"))
-        return read("/v1/health/service/" + path_segment(service, "service"), params=params)
+        return with_cache(read("/v1/health/service/" + path_segment(service, "service"), params=params),
+                          cached, max_age, stale_if_error, consistency)
 
     @endpoint
     def checks(

@@ -601,8 +601,14 @@ class FakeResource(Resource):
             monitor.request_finished(
                 method, uri.decode("utf-8", "replace"),
                 f"{getattr(client, 'host', '')}:{getattr(client, 'port', '')}")
+        cache = getattr(fake, "agent_cache", None)
+        cached = cache is not None and method == "GET" and req.has("cached") and cache.applies(req.path)
         try:
+            if cached:
+                cache.check(req)
             result = self._dispatch(req, raw_path, raw_query)
+            if cached:
+                result = cache.mark(req, result)
         except HTTPError as e:
             result = Reply(e.text, status=e.status, json=False, headers=e.headers)
         if hasattr(result, "start") and not isinstance(result, (Reply, Deferred)):
@@ -716,6 +722,9 @@ class FakeResource(Resource):
             request.setHeader(b"X-Consul-Index", str(max(1, reply.index)).encode())
             request.setHeader(b"X-Consul-KnownLeader", b"true")
             request.setHeader(b"X-Consul-LastContact", b"0")
+            # agent/http.go setMeta -> setQueryBackend: a server agent answers
+            # from blocking queries (streaming is a client agent's backend).
+            request.setHeader(b"X-Consul-Query-Backend", b"blocking-query")
         for name, value in reply.headers.items():
             request.setHeader(name.encode(), value.encode("utf-8"))
         if reply.json and reply.status < 300 or (reply.json and reply.status == 409):

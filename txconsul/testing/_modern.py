@@ -10,6 +10,7 @@ from typing import Any, Optional
 
 from ._acl_auth import ACLAuthPart
 from ._agent_modern import AgentModernPart
+from ._cache import AgentCachePart
 from ._config_entries import ConfigEntriesPart
 from ._connect import ConnectPart
 from ._mesh import MeshPart
@@ -47,7 +48,8 @@ def install(fake: Any, core: Any) -> list[Any]:
     ``fake.operator_modern``: Raft peers, autopilot, keyring and usage;
     ``fake.acl_auth``: ACL auth methods, binding rules, login and logout;
     ``fake.agent_monitor``: the agent's log monitor (``/v1/agent/monitor``);
-    ``fake.snapshot``: snapshot save and restore (``/v1/snapshot``).
+    ``fake.snapshot``: snapshot save and restore (``/v1/snapshot``);
+    ``fake.agent_cache``: the agent cache's ``X-Cache``/``Age`` on ``?cached`` reads.
     """
     peers = Peers(fake)
     parts: list[Any] = []
@@ -60,6 +62,7 @@ def install(fake: Any, core: Any) -> list[Any]:
         ("acl_auth", ACLAuthPart),
         ("agent_monitor", MonitorPart),
         ("snapshot", SnapshotPart),
+        ("agent_cache", AgentCachePart),
     ):
         part = cls(core, peers)
         setattr(peers, name, part)
