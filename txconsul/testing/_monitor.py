@@ -103,7 +103,7 @@ class MonitorPart:
 
     def __init__(self, core: Any, peers: Any) -> None:
         self.core = core
-        self.peers = peers
+        self._peers = peers
         self._watchers: list[_Watcher] = []
         sessions = getattr(peers, "sessions", None)
         if sessions is not None:

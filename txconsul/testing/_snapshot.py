@@ -84,7 +84,7 @@ class SnapshotPart:
 
     def __init__(self, core: Any, peers: Any) -> None:
         self.core = core
-        self.peers = peers
+        self._peers = peers
         self.restores = 0
 
     def routes(self) -> list[Route]:
@@ -95,7 +95,7 @@ class SnapshotPart:
 
     def state(self) -> dict[str, Any]:
         """The fake's state as plain data."""
-        p = self.peers
+        p = self._peers
         store = p.acl.store
         return {
             "Index": self.core.index,
@@ -180,7 +180,7 @@ class SnapshotPart:
             raise HTTPError(500, f"failed to restore snapshot: {e}")
 
     def _load(self, state: dict[str, Any]) -> None:
-        p = self.peers
+        p = self._peers
         cat = state["Catalog"]
         sess = state["Sessions"]
         acl = state["ACL"]
