@@ -178,14 +178,14 @@ def _send(
             request.method, request.path, params, body=request.body,
             token=token, dc=dc, consistency=consistency, index=idx, wait=seconds,
             expect=request.expect, require_index=request.blocking, use_dc=request.use_dc,
-            **({"headers": request.headers} if request.headers else {}),
+            headers=request.headers or None,
         )
     else:
         d = transport.request(
             request.method, request.path, params, json_body=request.json_body,
             token=token, dc=dc, consistency=consistency, index=idx, wait=seconds,
             expect=request.expect, require_index=request.blocking, use_dc=request.use_dc,
-            **({"headers": request.headers} if request.headers else {}),
+            headers=request.headers or None,
         )
     if request.shown_path is not None:
         d.addErrback(_hide_secret, request.path, request.shown_path)

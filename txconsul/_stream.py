@@ -60,26 +60,28 @@ class _StreamConnection(Protocol):
     def connectionMade(self) -> None:
         """Write the request (and the first piece of a file body)."""
         self._handler.connection = self
-        self.transport.write(self._head)
+        transport: Any = self.transport
+        transport.write(self._head)
         if self._body is not None and not isinstance(self._body, bytes):
             self._sending_file = True
-            self.transport.registerProducer(self, False)
+            transport.registerProducer(self, False)
             self.resumeProducing()
 
     # A pull producer of the file body, in HTTP chunks.
     def resumeProducing(self) -> None:
         """Write the next piece of the file body."""
-        if not self._sending_file or self.transport is None:
+        transport: Any = self.transport
+        if not self._sending_file or transport is None:
             return
         piece = self._body.read(FILE_CHUNK)
         if isinstance(piece, str):
             piece = piece.encode("utf-8")
         if piece:
-            self.transport.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            transport.write(b"%x\r\n%s\r\n" % (len(piece), piece))
             return
         self._sending_file = False
-        self.transport.unregisterProducer()
-        self.transport.write(b"0\r\n\r\n")
+        transport.unregisterProducer()
+        transport.write(b"0\r\n\r\n")
 
     def pauseProducing(self) -> None:
         """Nothing to do: the transport asks for each piece."""
@@ -129,8 +131,9 @@ class _StreamConnection(Protocol):
             self._handler.clock.callLater(0, self._drop)
 
     def _drop(self) -> None:
-        if self.transport is not None and self.connected:
-            self.transport.loseConnection()
+        transport: Any = self.transport
+        if transport is not None and self.connected:
+            transport.loseConnection()
 
     def close(self) -> None:
         """Drop the connection (a cancelled stream)."""
@@ -313,7 +316,8 @@ def open_stream(
                 elif connecting is not None and not connecting.called:
                     connecting.cancel()
 
-        handler.timer = transport.clock.callLater(timeout, expire)
+        clock: Any = transport.clock
+        handler.timer = clock.callLater(timeout, expire)
 
     if transport._agent is not None:
         _through_agent(transport, method, target, tok, content_type, body, handler)
@@ -327,7 +331,8 @@ def open_stream(
         head = encode_request(method, target, prefix, tok, content_type, None)[:-2] + \
             b"Transfer-Encoding: chunked\r\n\r\n"
     conn = _StreamConnection(head, body if not isinstance(body, bytes) else None, handler)
-    connecting = transport._endpoint.connect(_ConnectionFactory(conn))
+    endpoint: Any = transport._endpoint
+    connecting = endpoint.connect(_ConnectionFactory(conn))
 
     def not_connected(f: Failure) -> None:
         if f.check(CancelledError):
@@ -355,7 +360,8 @@ def _through_agent(transport: "HTTPTransport", method: str, target: bytes, tok: 
         producer = BytesProducer(body)
     elif body is not None:
         producer = FileBodyProducer(body)
-    requested = transport._agent.request(
+    agent: Any = transport._agent
+    requested = agent.request(
         method.encode("ascii"), transport._origin + target, headers, producer)
 
     class _Relay(Protocol):

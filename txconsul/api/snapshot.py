@@ -51,13 +51,14 @@ class Snapshot:
             the connection.
         """
         chunks: Optional[list[bytes]] = None
+        sink: Any = out
         if out is None:
             chunks = []
             write: Callable[[bytes], Any] = chunks.append
-        elif callable(getattr(out, "write", None)):
-            write = out.write
-        elif callable(out):
-            write = out
+        elif callable(getattr(sink, "write", None)):
+            write = sink.write
+        elif callable(sink):
+            write = sink
         else:
             raise TypeError(f"out must be a file or a callable, not {type(out).__name__}")
         if dc is not None:

@@ -601,7 +601,7 @@ class FakeResource(Resource):
             monitor.request_finished(
                 method, uri.decode("utf-8", "replace"),
                 f"{getattr(client, 'host', '')}:{getattr(client, 'port', '')}")
-        cache = getattr(fake, "agent_cache", None)
+        cache: Any = getattr(fake, "agent_cache", None)
         cached = cache is not None and method == "GET" and req.has("cached") and cache.applies(req.path)
         try:
             if cached:
