@@ -2,7 +2,7 @@
 What the process-level tests share: running ``twistd -n`` (``consul-fake``,
 ``consul-watch``, ``web``) from this checkout as real processes on loopback,
 polling for them on the real clock with a bound, and killing them at
-cleanup.
+cleanup; and a FakeConsul served on a loopback port of the real reactor.
 """
 
 from __future__ import annotations
@@ -19,10 +19,13 @@ from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
+from twisted.web.server import Site
+
+from txconsul.testing import FakeConsul
 
 from .fakecase import free_port
 
-__all__ = ["ROOT", "TWISTD", "ProcessCase", "clean_env", "free_port", "kill", "listening"]
+__all__ = ["ROOT", "TWISTD", "ProcessCase", "clean_env", "fake_as_agent", "free_port", "kill", "listening", "serve_fake"]
 
 #: The checkout's root, where twisted/plugins/txconsul_plugins.py lives.
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,6 +39,27 @@ def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONSUL_")}
     env["PYTHONPATH"] = ROOT
     return env
+
+
+def serve_fake(case: TestCase) -> tuple[FakeConsul, int]:
+    """A FakeConsul on the real reactor, served on a loopback port: ``(fake, port)``; stopped at cleanup."""
+    fake = FakeConsul(reactor)
+    case.addCleanup(fake.agent_state.stop)
+    site = reactor.listenTCP(0, Site(fake.resource()), interface="127.0.0.1")
+    case.addCleanup(site.stopListening)
+    return fake, site.getHost().port
+
+
+def fake_as_agent(case: TestCase) -> FakeConsul:
+    """
+    :func:`serve_fake`, made the agent of ``os.environ`` for the rest of the
+    test (``CONSUL_HTTP_ADDR`` names it; no other ``CONSUL_*``).
+    """
+    fake, port = serve_fake(case)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONSUL_")}
+    env["CONSUL_HTTP_ADDR"] = f"127.0.0.1:{port}"
+    case.patch(os, "environ", env)
+    return fake
 
 
 def listening(port: int) -> bool:
