@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Mapping, Optional, Sequence, Union
 
-from .._http import Param
+from .._http import ConsulResponse, Param
 from .._request import Endpoint, Request, decode_json, decode_true, endpoint, read
 from .._validate import (
     check_bool_text,
+    check_cas,
     check_consistency,
     check_index,
     check_str,
@@ -27,12 +28,14 @@ __all__ = [
     "Request",
     "TagLike",
     "check_bool_text",
+    "check_cas",
     "check_consistency",
     "check_index",
     "check_str",
     "check_str_map",
     "check_uint",
     "check_wait",
+    "decode_bool",
     "decode_json",
     "decode_true",
     "endpoint",
@@ -40,6 +43,11 @@ __all__ = [
     "read",
     "read_params",
 ]
+
+def decode_bool(response: ConsulResponse) -> bool:
+    """The JSON boolean body of a write Consul answers ``true``/``false``."""
+    return bool(response.json())
+
 
 #: A tag or a list of tags, all of which must match.
 TagLike = Union[str, Sequence[str], None]
