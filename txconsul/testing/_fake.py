@@ -23,7 +23,7 @@ from ._event import EventPart
 from ._journal import RecordedRequest
 from ._version import CURRENT, LEGACY_ACL
 from ._kv import KVPart
-from ._memory import MemoryEndpoint, QuietPump
+from ._memory import MemoryEndpoint
 from ._operator import OperatorPart
 from ._query import QueryPart
 from ._session import SessionPart
@@ -40,7 +40,7 @@ class _Part(Protocol):
         ...
 
 
-class MemoryAgent(QuietPump, RequestTraversalAgent):
+class MemoryAgent(RequestTraversalAgent):
     """
     treq's in-memory agent, pumped until quiet after every request and
     whenever the fake answers a waiting (blocking) request, so a test never
@@ -49,6 +49,8 @@ class MemoryAgent(QuietPump, RequestTraversalAgent):
 
     def __init__(self, resource: Any) -> None:
         super().__init__(resource)
+        self._flushing = False
+        self._again = False
 
     def request(self, method: bytes, uri: bytes, headers: Any = None, bodyProducer: Any = None) -> Any:
         """Issue the request in memory and pump it through the fake."""
@@ -70,10 +72,17 @@ class MemoryAgent(QuietPump, RequestTraversalAgent):
 
     def flush(self) -> None:
         """Move bytes both ways until no pump has anything left to move."""
-        self._until_quiet()
-
-    def _pump_once(self) -> None:
-        RequestTraversalAgent.flush(self)
+        if self._flushing:
+            self._again = True
+            return
+        self._flushing = True
+        try:
+            self._again = True
+            while self._again:
+                self._again = False
+                super().flush()
+        finally:
+            self._flushing = False
 
 
 class FakeConsul:

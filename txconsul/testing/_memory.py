@@ -48,36 +48,7 @@ class _PumpedTransport(iosim.FakeTransport):
         self._kick()
 
 
-class QuietPump:
-    """
-    Pumping until quiet, safe to re-enter: a flush asked for while one runs
-    (a pumped write kicks it) makes the running one go round again instead
-    of nesting.  Subclasses move bytes in :meth:`_pump_once` and set
-    ``_again`` when there may be more to move.
-    """
-
-    _flushing = False
-    _again = False
-
-    def _until_quiet(self) -> None:
-        """Run :meth:`_pump_once` until a round moves nothing."""
-        if self._flushing:
-            self._again = True
-            return
-        self._flushing = True
-        try:
-            self._again = True
-            while self._again:
-                self._again = False
-                self._pump_once()
-        finally:
-            self._flushing = False
-
-    def _pump_once(self) -> None:
-        raise NotImplementedError
-
-
-class MemoryEndpoint(QuietPump):
+class MemoryEndpoint:
     """
     An ``IStreamClientEndpoint`` whose connections reach ``resource`` (served
     by a twisted.web ``Site``) in memory.
@@ -88,6 +59,8 @@ class MemoryEndpoint(QuietPump):
     def __init__(self, resource: Any) -> None:
         self._site = Site(resource, reactor=MemoryReactorClock())
         self._pumps: list[iosim.IOPump] = []
+        self._flushing = False
+        self._again = False
         self._port = 40000
         self.connections = 0
 
@@ -112,13 +85,20 @@ class MemoryEndpoint(QuietPump):
 
     def flush(self) -> None:
         """Move bytes and closes both ways until nothing is left to move."""
-        self._until_quiet()
-
-    def _pump_once(self) -> None:
-        for pump in list(self._pumps):
-            while pump.pump(advanceClock=False):
-                self._again = True
-        self._pumps = [
-            p for p in self._pumps
-            if not (p.clientIO.disconnected and p.serverIO.disconnected)
-        ]
+        if self._flushing:
+            self._again = True
+            return
+        self._flushing = True
+        try:
+            self._again = True
+            while self._again:
+                self._again = False
+                for pump in list(self._pumps):
+                    while pump.pump(advanceClock=False):
+                        self._again = True
+                self._pumps = [
+                    p for p in self._pumps
+                    if not (p.clientIO.disconnected and p.serverIO.disconnected)
+                ]
+        finally:
+            self._flushing = False
