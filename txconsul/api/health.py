@@ -15,8 +15,8 @@ from typing import Any, Mapping, Optional
 
 from .._duration import DurationLike
 from ._base import Endpoint, Request, endpoint, path_segment, read
-from .catalog import read_params
-from .mesh import HealthExtras, health_service_read
+from .catalog import TagLike, read_params
+from .mesh import HealthExtras
 
 __all__ = ["STATES", "Health"]
 
@@ -28,7 +28,24 @@ STATES = ("any", "unknown", "passing", "warning", "critical")
 class Health(HealthExtras, Endpoint):
     """Health checks and healthy instances, as ``consul.health``."""
 
-    service = health_service_read("service", """
+    @endpoint
+    def service(
+        self,
+        service: str,
+        index: Any = None,
+        wait: Optional[DurationLike] = None,
+        passing: Optional[bool] = None,
+        tag: TagLike = None,
+        dc: Optional[str] = None,
+        near: Optional[str] = None,
+        token: Optional[str] = None,
+        node_meta: Optional[Mapping[str, str]] = None,
+        *,
+        filter: Optional[str] = None,
+        consistency: Optional[str] = None,
+        meta: bool = False,
+    ) -> Request:
+        """
         The instances of a service with their node and checks:
         ``(index, [{'Node': {...}, 'Service': {...}, 'Checks': [...]}])``.
 
@@ -37,7 +54,11 @@ class Health(HealthExtras, Endpoint):
         :param tag: a tag or a list of tags; an instance must have all.
         :param node_meta: only nodes with all these metadata pairs.
         :param filter: a Consul filter expression.
-        """)
+        """
+        params = read_params(tag=tag, near=near, node_meta=node_meta)
+        if passing:
+            params.append(("passing", "1"))
+        return read("/v1/health/service/" + path_segment(service, "service"), params=params)
 
     @endpoint
     def checks(

@@ -72,9 +72,9 @@ class CatalogExtras(Endpoint):
 def health_service_read(kind: str, doc: str) -> Any:
     """
     The endpoint method ``Health.<kind>``: a read of
-    ``/v1/health/<kind>/<service>`` (``service``, ``connect``,
-    ``ingress``), which take the same arguments and fire with the same
-    shape; ``doc`` is its docstring.
+    ``/v1/health/<kind>/<service>`` (``connect``, ``ingress``) with
+    ``Health.service``'s arguments and answer shape; ``doc`` is its
+    docstring.
     """
 
     def describer(
