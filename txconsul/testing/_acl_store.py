@@ -123,6 +123,7 @@ def _resolve_links(links: list[dict[str, Any]], table: dict[str, dict[str, Any]]
             ids.append(item_id)
     return ids
 
+
 class ACLStore:
     """
     The token, policy and role tables of the fake's ACL system, with the
