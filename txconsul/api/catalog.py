@@ -9,7 +9,7 @@ Consul's ``True``/``False``.
 from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Sequence
-from .mesh import CatalogExtras
+from .mesh import CatalogExtras, catalog_service_read
 
 from .._duration import DurationLike
 from ._base import Endpoint, Request, TagLike, check_str, check_str_map, endpoint, path_segment, read, read_params
@@ -219,28 +219,10 @@ class Catalog(CatalogExtras, Endpoint):
         """
         return read("/v1/catalog/node-services/" + path_segment(node, "node"))
 
-    @endpoint
-    def service(
-        self,
-        service: str,
-        index: Any = None,
-        wait: Optional[DurationLike] = None,
-        tag: TagLike = None,
-        consistency: Optional[str] = None,
-        dc: Optional[str] = None,
-        near: Optional[str] = None,
-        token: Optional[str] = None,
-        node_meta: Optional[Mapping[str, str]] = None,
-        *,
-        filter: Optional[str] = None,
-        meta: bool = False,
-    ) -> Request:
-        """
+    service = catalog_service_read("service", """
         The instances of a service: ``(index, [{'Node', 'Address',
         'ServiceID', 'ServiceName', 'ServiceTags', 'ServicePort', ...}])``;
         ``[]`` for an unknown service.
 
         :param tag: a tag or a list of tags; an instance must have all.
-        """
-        path = "/v1/catalog/service/" + path_segment(service, "service")
-        return read(path, params=read_params(tag=tag, near=near, node_meta=node_meta))
+        """)

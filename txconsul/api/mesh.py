@@ -12,16 +12,19 @@ from typing import Any, Mapping, Optional
 from .._duration import DurationLike
 from ._base import Endpoint, Request, TagLike, decode_json, endpoint, path_segment, read, read_params
 
-__all__ = ["CatalogExtras", "HealthExtras", "health_service_read"]
+__all__ = ["CatalogExtras", "HealthExtras", "catalog_service_read", "health_service_read"]
 
 
-class CatalogExtras(Endpoint):
-    """The catalog's Connect and gateway reads."""
+def catalog_service_read(kind: str, doc: str) -> Any:
+    """
+    The endpoint method ``Catalog.<kind>``: a read of
+    ``/v1/catalog/<kind>/<service>`` (``service``, ``connect``), which take
+    the same arguments and answer in the same shape; ``doc`` is its
+    docstring.
+    """
 
-
-    @endpoint
-    def connect(
-        self,
+    def describer(
+        self: Endpoint,
         service: str,
         index: Any = None,
         wait: Optional[DurationLike] = None,
@@ -35,13 +38,24 @@ class CatalogExtras(Endpoint):
         filter: Optional[str] = None,
         meta: bool = False,
     ) -> Request:
-        """
+        path = f"/v1/catalog/{kind}/" + path_segment(service, "service")
+        return read(path, params=read_params(tag=tag, near=near, node_meta=node_meta))
+
+    describer.__name__ = kind
+    describer.__qualname__ = f"Catalog.{kind}"
+    describer.__doc__ = doc
+    return endpoint(describer)
+
+
+class CatalogExtras(Endpoint):
+    """The catalog's Connect and gateway reads."""
+
+    connect = catalog_service_read("connect", """
         The Connect-capable instances of a service (its sidecar proxies,
         Connect-native instances and linked terminating gateways), with
         :meth:`service`'s arguments and shape: ``(index, [{'Node',
         'ServiceKind', 'ServiceProxy', ...}])``.
-        """
-        return read("/v1/catalog/connect/" + path_segment(service, "service"), params=read_params(tag=tag, near=near, node_meta=node_meta))
+        """)
 
     @endpoint
     def gateway_services(
