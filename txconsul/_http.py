@@ -19,6 +19,7 @@ beside that path, for callers who bring their own agent.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Iterable, Optional, Protocol as TypingProtocol, Sequence, Union
 from urllib.parse import quote, urlsplit
 
@@ -83,6 +84,9 @@ Param = tuple[str, Optional[str]]
 ParamsLike = Iterable[Param]
 
 _DEFAULT: Any = object()
+
+# What quote(..., safe="") leaves unchanged: encode_params skips the call.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 
 #: What Go's ``net/http`` server answers a plain-HTTP request on a TLS port
 #: with (``src/net/http/server.go``, ``(*conn).serve``).
@@ -327,11 +331,16 @@ def encode_params(params: Iterable[Param]) -> bytes:
     presence flag (``?recurse``), as Consul reads them.
     """
     parts = []
+    plain = _UNRESERVED.fullmatch
     for name, value in params:
+        if type(name) is not str or not plain(name):
+            name = quote(name, safe="")
         if value is None:
-            parts.append(quote(name, safe=""))
+            parts.append(name)
+        elif type(value) is str and plain(value):
+            parts.append(name + "=" + value)
         else:
-            parts.append(quote(name, safe="") + "=" + quote(value, safe=""))
+            parts.append(name + "=" + quote(value, safe=""))
     return "&".join(parts).encode("ascii")
 
 
