@@ -226,13 +226,11 @@ class _Request:
     """One request as the pool tracks it."""
 
     __slots__ = ("outer", "data", "retry", "blocking", "info", "admitted",
-                 "cancelled", "connecting", "conn", "on_cancel", "on_done", "watch", "timer")
+                 "cancelled", "connecting", "conn", "pool", "watch", "timer")
 
     def __init__(self, data: bytes, retry: bool, blocking: bool, info: RequestInfo,
-                 on_cancel: Callable[["_Request"], None],
-                 on_done: Callable[["_Request"], None]) -> None:
-        self.on_cancel = on_cancel
-        self.on_done = on_done
+                 pool: "ConnectionPool") -> None:
+        self.pool = pool
         self.outer: Deferred[RawResponse] = Deferred(self._cancel)
         self.data = data
         self.retry = retry
@@ -247,14 +245,14 @@ class _Request:
 
     def _cancel(self, d: Deferred) -> None:
         self.cancelled = True
-        self.on_cancel(self)
-        self.on_done(self)
+        self.pool._cancel(self)
+        self.pool._finished(self)
 
     def fire(self, result: Any) -> None:
         """Free the slot and fire the caller's Deferred, unless it was cancelled."""
         if self.cancelled or self.outer.called:
             return
-        self.on_done(self)
+        self.pool._finished(self)
         if isinstance(result, Failure):
             self.outer.errback(result)
         else:
@@ -352,7 +350,7 @@ class ConnectionPool:
         :param timeout: seconds (on the pool's clock, queueing included)
             after which the request is cancelled and ``info.timed_out`` set.
         """
-        req = _Request(data, retry, blocking, info or RequestInfo(), self._cancel, self._finished)
+        req = _Request(data, retry, blocking, info or RequestInfo(), self)
         if timeout is not None:
             req.timer = self._reactor.callLater(timeout, self._time_out, req)
         if self._may_start(blocking) and not (self._queue or (blocking and self._blocking_queue)):
@@ -396,7 +394,8 @@ class ConnectionPool:
             self.active -= 1
             if req.blocking:
                 self.active_blocking -= 1
-            self._drain()
+            if self._queue or self._blocking_queue:
+                self._drain()
 
     def _drain(self) -> None:
         while True:
@@ -483,14 +482,15 @@ class ConnectionPool:
         req.conn = req.info.conn = conn
 
         def done(result: Any) -> None:
-            self._unwatch(req)
+            if req.watch is not None:
+                self._unwatch(req)
             req.conn = req.info.conn = None
             self._release(conn)
             if (
                 reused
                 and req.retry
-                and not req.cancelled
                 and isinstance(result, Failure)
+                and not req.cancelled
                 and isinstance(result.value, ConnectionLostEarly)
                 and not result.value.got_bytes
             ):
@@ -519,7 +519,7 @@ class ConnectionPool:
     def _release(self, conn: HTTP11Connection) -> None:
         if conn.lost:
             return
-        if conn in self._close_after:
+        if self._close_after and conn in self._close_after:
             self._close_after.discard(conn)
             if conn.transport is not None:
                 _transport(conn).loseConnection()
