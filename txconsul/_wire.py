@@ -263,8 +263,8 @@ class ResponseParser:
             return None
         self.got_bytes = True
         if self._phase == _HEAD:
-            if self._head_bytes < 5:
-                self._check_start(data)
+            if self._head_bytes < 5 and not (self._head_bytes == 0 and data[:5] == b"HTTP/"):
+                self._check_start(data)  # (the common case needs no call)
             room = self.limits.max_head - self._head_bytes
             if len(data) > room:
                 # Feed no more than may still be head: if the head is not
