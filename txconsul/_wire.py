@@ -352,14 +352,8 @@ class ResponseParser:
         if self._phase != _HEAD:
             return  # trailers are bounded and dropped; Consul sends none
         # llhttp drops the leading whitespace of a value, not the trailing.
-        if value[-1:] in (b" ", b"\t"):
-            value = value.rstrip(b" \t")
-        key = name.lower()
-        values = self._headers.get(key)
-        if values is None:
-            self._headers[key] = [value]
-        else:
-            values.append(value)
+        # (One line of C calls: this runs a dozen times per answer.)
+        self._headers.setdefault(name.lower(), []).append(value.rstrip(b" \t"))
 
     def on_headers_complete(self) -> None:
         """The header block is complete: decide how the body is framed."""
