@@ -15,6 +15,8 @@ the resend rule for stale keep-alive connections.
 from __future__ import annotations
 
 from collections import deque
+from heapq import heapify, heappop, heappush
+from itertools import count
 from typing import Any, Callable, Optional, Protocol as TypingProtocol, cast
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
@@ -41,6 +43,9 @@ __all__ = [
 DEFAULT_MAX_CONNECTIONS = 100
 #: Default connections only non-blocking calls may use.
 DEFAULT_RESERVED_CONNECTIONS = 20
+
+#: Seconds within which a deadline counts as reached (float rounding).
+_SLACK = 1e-9
 
 
 class StreamEndpoint(TypingProtocol):
@@ -226,7 +231,7 @@ class _Request:
     """One request as the pool tracks it."""
 
     __slots__ = ("outer", "data", "retry", "blocking", "info", "admitted",
-                 "cancelled", "connecting", "conn", "pool", "watch", "timer")
+                 "cancelled", "connecting", "conn", "pool", "watch", "deadline")
 
     def __init__(self, data: bytes, retry: bool, blocking: bool, info: RequestInfo,
                  pool: "ConnectionPool") -> None:
@@ -241,7 +246,8 @@ class _Request:
         self.connecting: Optional[Deferred[Any]] = None
         self.conn: Optional[HTTP11Connection] = None
         self.watch: Any = None
-        self.timer: Any = None
+        #: when the request times out (pool clock), while it runs with a timeout.
+        self.deadline: Optional[float] = None
 
     def _cancel(self, d: Deferred) -> None:
         self.cancelled = True
@@ -321,6 +327,13 @@ class ConnectionPool:
         #: bumped by :meth:`close`; connections opened before it are not pooled.
         self._generation = 0
         self._closing: dict[HTTP11Connection, Deferred[None]] = {}
+        #: (deadline, sequence, request) for requests with a timeout; a heap.
+        self._deadlines: list[tuple[float, int, _Request]] = []
+        self._sequence = count()
+        #: how many requests in _deadlines still run.
+        self._timed = 0
+        #: the delayed call for the earliest deadline, or None.
+        self._timer: Any = None
         self._close_after: set[HTTP11Connection] = set()
 
     @property
@@ -352,7 +365,7 @@ class ConnectionPool:
         """
         req = _Request(data, retry, blocking, info or RequestInfo(), self)
         if timeout is not None:
-            req.timer = self._reactor.callLater(timeout, self._time_out, req)
+            self._add_deadline(req, timeout)
         if self._may_start(blocking) and not (self._queue or (blocking and self._blocking_queue)):
             self._start(req)
         else:
@@ -376,19 +389,77 @@ class ConnectionPool:
         else:
             self._connect(req)
 
-    @staticmethod
-    def _time_out(req: _Request) -> None:
-        req.timer = None
-        req.info.timed_out = True
-        req.outer.cancel()
+    # Timeouts.  Rather than a delayed call per request (a DelayedCall to
+    # build, schedule and cancel every time, the largest cost left in the
+    # pool), the pool keeps the deadlines of its running requests in a heap
+    # and one delayed call for the earliest.  Requests that finish stay in
+    # the heap until they reach its top or the heap is rebuilt without them;
+    # when no timed request is left, the delayed call is cancelled, so an
+    # idle pool schedules nothing.
+
+    def _add_deadline(self, req: _Request, timeout: float) -> None:
+        deadline = self._reactor.seconds() + timeout
+        req.deadline = deadline
+        self._timed += 1
+        heappush(self._deadlines, (deadline, next(self._sequence), req))
+        timer = self._timer
+        if timer is None or deadline < timer.getTime():
+            if timer is not None:
+                timer.cancel()
+            # The same arithmetic as the deadline's: on a task.Clock, the
+            # call runs exactly when the deadline is reached.
+            self._timer = self._reactor.callLater(timeout, self._expire)
+
+    def _drop_deadline(self, req: _Request) -> None:
+        """``req`` no longer runs: it no longer needs a timeout."""
+        req.deadline = None
+        self._timed -= 1
+        if not self._timed:
+            self._deadlines = []
+            timer, self._timer = self._timer, None
+            if timer is not None:
+                timer.cancel()
+        elif len(self._deadlines) > 2 * self._timed + 64:
+            live = [entry for entry in self._deadlines if entry[2].deadline is not None]
+            heapify(live)
+            self._deadlines = live
+
+    def _expire(self) -> None:
+        """Time out every request whose deadline has passed; wait for the next."""
+        self._timer = None
+        now = self._reactor.seconds()
+        while self._deadlines:
+            deadline, _, req = self._deadlines[0]
+            if req.deadline is None:
+                heappop(self._deadlines)  # finished
+                continue
+            if deadline > now + _SLACK:
+                break
+            heappop(self._deadlines)
+            self._drop_deadline(req)
+            req.info.timed_out = True
+            req.outer.cancel()  # may run callers' code, which may send requests
+        heap = self._deadlines
+        while heap and heap[0][2].deadline is None:
+            heappop(heap)
+        if not heap:
+            return
+        # The earliest deadline left may be before a delayed call a caller's
+        # code scheduled meanwhile (by sending a request).
+        at = heap[0][0]
+        timer = self._timer
+        if timer is None or at < timer.getTime():
+            if timer is not None:
+                timer.cancel()
+            # A hair early rather than late (now + delay may round past the
+            # deadline); _SLACK makes the early call count as on time.
+            delay = at - self._reactor.seconds() - _SLACK / 2
+            self._timer = self._reactor.callLater(max(0.0, delay), self._expire)
 
     def _finished(self, req: _Request) -> None:
         """The request is over: free its slot, start queued requests."""
-        timer = req.timer
-        if timer is not None:
-            req.timer = None
-            if timer.active():
-                timer.cancel()
+        if req.deadline is not None:
+            self._drop_deadline(req)
         if req.admitted:
             req.admitted = False
             self.active -= 1
