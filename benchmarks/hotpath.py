@@ -61,6 +61,9 @@ class _Call:
     def active(self):
         return self.live
 
+    def getTime(self):
+        return self.time
+
     def cancel(self):
         self.live = False
 
