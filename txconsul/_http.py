@@ -211,7 +211,7 @@ class ConsulResponse:
             return None
         try:
             # Consul's JSON is UTF-8; decoding first skips json's encoding sniffing.
-            return json.loads(self.body.decode("utf-8"))
+            return _loads(self.body.decode("utf-8"))
         except (ValueError, RecursionError) as e:
             what = "nests too deeply" if isinstance(e, RecursionError) else "is not JSON"
             raise UndecodableResponse(
@@ -224,6 +224,25 @@ class ConsulResponse:
 
     def __repr__(self) -> str:
         return f"<ConsulResponse {self.code} index={self.meta.index} {len(self.body)} bytes>"
+
+
+_scan_json = json.JSONDecoder().scan_once
+
+
+def _loads(text: str) -> Any:
+    """
+    ``json.loads(text)``, minus two regular-expression matches and two calls
+    in the common case (a value right at the start, at most whitespace after
+    it: Consul ends its answers with a newline).  Anything else goes to
+    ``json.loads``, which decodes it or raises its usual error.
+    """
+    try:
+        value, end = _scan_json(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    if end == len(text) or not text[end:].strip(" \t\n\r"):  # JSON's whitespace
+        return value
+    return json.loads(text)
 
 
 @implementer(IBodyProducer)
