@@ -79,3 +79,19 @@ class FastPathTests(SynchronousTestCase):
         self.assertEqual(got, want)
         self.assertEqual(got[0]["Value"], b"bar")
         self.assertEqual(describe(KV.get, "big/", recurse=True).params, [("recurse", None)])
+
+    def test_meta_follows_the_headers(self) -> None:
+        """parse_meta answers each response's own values, repeated or changed."""
+        from txconsul._http import QueryMeta, parse_meta
+        from txconsul._wire import RawHeaders
+
+        def headers(index: bytes, leader: bytes = b"true") -> RawHeaders:
+            return RawHeaders({b"x-consul-index": [index], b"x-consul-knownleader": [leader],
+                               b"x-consul-lastcontact": [b"0"]})
+
+        self.assertEqual(parse_meta(headers(b"7")), QueryMeta(7, True, 0))
+        self.assertEqual(parse_meta(headers(b"7")), QueryMeta(7, True, 0))
+        self.assertEqual(parse_meta(headers(b"8")), QueryMeta(8, True, 0))
+        self.assertEqual(parse_meta(headers(b"8", b"false")), QueryMeta(8, False, 0))
+        self.assertEqual(parse_meta(RawHeaders({})), QueryMeta(None, None, None))
+        self.assertEqual(parse_meta(headers(b"x")), QueryMeta(None, True, 0))

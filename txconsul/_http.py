@@ -338,10 +338,24 @@ def parse_meta(headers: Any) -> QueryMeta:
         raw_index = _header(headers, b"x-consul-index")
         raw_leader = _header(headers, b"x-consul-knownleader")
         raw_contact = _header(headers, b"x-consul-lastcontact")
+    global _last_meta
+    raw = (raw_index, raw_leader, raw_contact)
+    last_raw, meta = _last_meta
+    if raw == last_raw:
+        return meta
     index = int(raw_index) if raw_index and raw_index.isdigit() else None
     leader = None if raw_leader is None else raw_leader.strip().lower() == b"true"
     contact = int(raw_contact) if raw_contact and raw_contact.isdigit() else None
-    return QueryMeta(index, leader, contact)
+    meta = QueryMeta(index, leader, contact)
+    _last_meta = (raw, meta)
+    return meta
+
+
+# The headers parse_meta read last and what it made of them: answers in a
+# row mostly carry the same three values, and a QueryMeta is immutable, so
+# the next answer like it shares it (its parsing and building cost as much
+# as the rest of the status check).
+_last_meta: tuple[Any, QueryMeta] = ((), QueryMeta(None, None, None))
 
 
 def encode_params(params: Iterable[Param]) -> bytes:
