@@ -17,6 +17,7 @@ from typing import Any, Mapping, Optional
 from .._duration import DurationLike
 from ._base import Endpoint, Request, endpoint, path_segment, read
 from .catalog import TagLike, read_params
+from .mesh import HealthExtras
 
 __all__ = ["STATES", "Health"]
 
@@ -29,7 +30,7 @@ STATES = ("any", "unknown", "passing", "warning", "critical")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.~-]+")
 
 
-class Health(Endpoint):
+class Health(HealthExtras, Endpoint):
     """Health checks and healthy instances, as ``consul.health``."""
 
     @endpoint
