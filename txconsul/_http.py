@@ -226,7 +226,7 @@ class ConsulResponse:
         return f"<ConsulResponse {self.code} index={self.meta.index} {len(self.body)} bytes>"
 
 
-_scan_json = json.JSONDecoder().scan_once
+_scan_json: Any = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in __init__
 
 
 def _loads(text: str) -> Any:
