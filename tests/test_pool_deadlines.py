@@ -124,3 +124,40 @@ class DeadlineTests(SynchronousTestCase):
             self.successResultOf(d)
         self.assertLess(len(self.pool._deadlines), 100)
         self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+
+    def test_next_request_from_a_callback_keeps_the_call(self) -> None:
+        """A request sent from the previous answer's callback schedules no new delayed call."""
+        d1, _ = self.send(30.0)
+        (call,) = self.clock.getDelayedCalls()
+        sent = []
+        d1.addCallback(lambda _: sent.append(self.send(30.0)))
+        self.clock.advance(1)
+        self.answer(0)
+        self.successResultOf(d1)
+        self.assertEqual(self.clock.getDelayedCalls(), [call])
+        d2, info2 = sent[0]
+        self.clock.advance(29)  # the first request's deadline: nothing to time out
+        self.assertNoResult(d2)
+        (again,) = self.clock.getDelayedCalls()
+        self.assertAlmostEqual(again.getTime(), 31.0)  # the second request's deadline
+        self.answer(0)
+        self.successResultOf(d2)
+        self.assertFalse(info2.timed_out)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_kept_call_still_times_out_the_next(self) -> None:
+        """The request sent from a callback times out at its own deadline."""
+        d1, _ = self.send(10.0)
+        self.clock.advance(4)
+        sent = []
+        d1.addCallback(lambda _: sent.append(self.send(10.0)))
+        self.answer(0)
+        d2, info2 = sent[0]
+        self.clock.advance(6)
+        self.assertNoResult(d2)
+        self.clock.advance(3.9)
+        self.assertNoResult(d2)
+        self.clock.advance(0.1)
+        self.failureResultOf(d2, CancelledError)
+        self.assertTrue(info2.timed_out)
+        self.assertEqual(self.clock.getDelayedCalls(), [])

@@ -258,11 +258,21 @@ class _Request:
         """Free the slot and fire the caller's Deferred, unless it was cancelled."""
         if self.cancelled or self.outer.called:
             return
-        self.pool._finished(self)
-        if isinstance(result, Failure):
-            self.outer.errback(result)
-        else:
-            self.outer.callback(result)
+        pool = self.pool
+        # A caller often sends its next request from this one's callbacks:
+        # the pool's timeout call is kept until they return, for that
+        # request to use instead of scheduling a new one.
+        pool._firing += 1
+        try:
+            pool._finished(self)
+            if isinstance(result, Failure):
+                self.outer.errback(result)
+            else:
+                self.outer.callback(result)
+        finally:
+            pool._firing -= 1
+            if not pool._firing and not pool._timed:
+                pool._stop_timer()
 
 
 class ConnectionPool:
@@ -332,8 +342,10 @@ class ConnectionPool:
         self._sequence = count()
         #: how many requests in _deadlines still run.
         self._timed = 0
-        #: the delayed call for the earliest deadline, or None.
+        #: the delayed call for the earliest deadline (or earlier), or None.
         self._timer: Any = None
+        #: _Request.fire calls running (see there).
+        self._firing = 0
         self._close_after: set[HTTP11Connection] = set()
 
     @property
@@ -394,8 +406,8 @@ class ConnectionPool:
     # pool), the pool keeps the deadlines of its running requests in a heap
     # and one delayed call for the earliest.  Requests that finish stay in
     # the heap until they reach its top or the heap is rebuilt without them;
-    # when no timed request is left, the delayed call is cancelled, so an
-    # idle pool schedules nothing.
+    # when no timed request is left (and no answer's callbacks are running),
+    # the delayed call is cancelled, so an idle pool schedules nothing.
 
     def _add_deadline(self, req: _Request, timeout: float) -> None:
         deadline = self._reactor.seconds() + timeout
@@ -416,13 +428,18 @@ class ConnectionPool:
         self._timed -= 1
         if not self._timed:
             self._deadlines = []
-            timer, self._timer = self._timer, None
-            if timer is not None:
-                timer.cancel()
+            if not self._firing:
+                self._stop_timer()
         elif len(self._deadlines) > 2 * self._timed + 64:
             live = [entry for entry in self._deadlines if entry[2].deadline is not None]
             heapify(live)
             self._deadlines = live
+
+    def _stop_timer(self) -> None:
+        """No request runs with a timeout: schedule nothing."""
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
 
     def _expire(self) -> None:
         """Time out every request whose deadline has passed; wait for the next."""
