@@ -131,6 +131,13 @@ class LoginTests(AuthCase):
         self.ok(c.agent.service.register("billing"))
         self.fails(c.agent.service.register("other"), ACLPermissionDenied)
 
+    def test_token_list_by_auth_method(self) -> None:
+        """acl.token.list(authmethod=...) finds the tokens a login made, and only those."""
+        token = self.ok(self.login(sub="billing", role="web"))
+        _, listed = self.ok(self.root.acl.token.list(authmethod="jwt"))
+        self.assertEqual([t["AccessorID"] for t in listed], [token["AccessorID"]])
+        self.assertEqual(self.ok(self.root.acl.token.list(authmethod="other"))[1], [])
+
     def test_no_rule_matches(self) -> None:
         """A login no rule binds anything for is refused."""
         self.fails(self.login(sub="billing", role="db"), ACLPermissionDenied)
