@@ -7,12 +7,19 @@ and :class:`~txconsul.api.health.Health` (``connect``, ``ingress``).
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping, Optional
 
 from .._duration import DurationLike
+from .._http import Param
 from ._base import Endpoint, Request, TagLike, decode_json, endpoint, path_segment, read, read_params
 
 __all__ = ["CatalogExtras", "HealthExtras", "catalog_service_read", "health_service_read"]
+
+
+# A name path_segment would return unchanged (only unreserved characters):
+# health reads skip the validation and escaping calls for it.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.~-]+")
 
 
 def catalog_service_read(kind: str, doc: str) -> Any:
@@ -86,10 +93,12 @@ class CatalogExtras(Endpoint):
 def health_service_read(kind: str, doc: str) -> Any:
     """
     The endpoint method ``Health.<kind>``: a read of
-    ``/v1/health/<kind>/<service>`` (``connect``, ``ingress``) with
-    ``Health.service``'s arguments and answer shape; ``doc`` is its
-    docstring.
+    ``/v1/health/<kind>/<service>`` (``service``, ``connect``,
+    ``ingress``), which take the same arguments and answer in the same
+    shape; ``doc`` is its docstring.  (``Health.service`` is a hot path:
+    plain names and calls without filters skip the general code.)
     """
+    prefix = f"/v1/health/{kind}/"
 
     def describer(
         self: Endpoint,
@@ -107,8 +116,14 @@ def health_service_read(kind: str, doc: str) -> Any:
         consistency: Optional[str] = None,
         meta: bool = False,
     ) -> Request:
-        params = read_params(tag=tag, near=near, node_meta=node_meta, passing=passing)
-        return read(f"/v1/health/{kind}/" + path_segment(service, "service"), params=params)
+        params: list[Param]
+        if tag is None and near is None and node_meta is None:
+            params = [("passing", "1")] if passing else []  # what read_params gives, without the call
+        else:
+            params = read_params(tag=tag, near=near, node_meta=node_meta, passing=passing)
+        if type(service) is str and _PLAIN_NAME.fullmatch(service):
+            return read(prefix + service, params=params)
+        return read(prefix + path_segment(service, "service"), params=params)
 
     describer.__name__ = kind
     describer.__qualname__ = f"Health.{kind}"
