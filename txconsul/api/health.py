@@ -15,9 +15,8 @@ from typing import Any, Mapping, Optional
 
 from .._duration import DurationLike
 from ._base import Endpoint, Request, endpoint, path_segment, read
-from ._cache import with_cache
-from .catalog import TagLike, read_params
-from .mesh import HealthExtras
+from .catalog import read_params
+from .mesh import HealthExtras, health_service_read
 
 __all__ = ["STATES", "Health"]
 
@@ -29,27 +28,7 @@ STATES = ("any", "unknown", "passing", "warning", "critical")
 class Health(HealthExtras, Endpoint):
     """Health checks and healthy instances, as ``consul.health``."""
 
-    @endpoint
-    def service(
-        self,
-        service: str,
-        index: Any = None,
-        wait: Optional[DurationLike] = None,
-        passing: Optional[bool] = None,
-        tag: TagLike = None,
-        dc: Optional[str] = None,
-        near: Optional[str] = None,
-        token: Optional[str] = None,
-        node_meta: Optional[Mapping[str, str]] = None,
-        *,
-        filter: Optional[str] = None,
-        consistency: Optional[str] = None,
-        meta: bool = False,
-        cached: bool = False,
-        max_age: Optional[DurationLike] = None,
-        stale_if_error: Optional[DurationLike] = None,
-    ) -> Request:
-        """
+    service = health_service_read("service", """
         The instances of a service with their node and checks:
         ``(index, [{'Node': {...}, 'Service': {...}, 'Checks': [...]}])``.
 
@@ -60,12 +39,7 @@ class Health(HealthExtras, Endpoint):
         :param filter: a Consul filter expression.
         :param cached: answer from the agent cache (``?cached``); with
             ``max_age``/``stale_if_error`` as ``Cache-Control``.
-        """
-        params = read_params(tag=tag, near=near, node_meta=node_meta)
-        if passing:
-            params.append(("passing", "1"))
-        return with_cache(read("/v1/health/service/" + path_segment(service, "service"), params=params),
-                          cached, max_age, stale_if_error, consistency)
+        """)
 
     @endpoint
     def checks(

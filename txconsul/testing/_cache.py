@@ -25,7 +25,8 @@ from twisted.internet.defer import Deferred
 from ._core import HTTPError
 
 #: Route patterns whose reads the agent caches (background refresh).
-CACHED_ROUTES = ("/v1/catalog/services", "/v1/catalog/service/", "/v1/health/service/")
+CACHED_ROUTES = ("/v1/catalog/services", "/v1/catalog/service/", "/v1/health/service/",
+                 "/v1/health/connect/", "/v1/health/ingress/")
 
 #: What ``time.ParseDuration(v + "s")`` accepts for a directive's value.
 _DELTA = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
