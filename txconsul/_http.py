@@ -406,9 +406,13 @@ def with_extras(meta: QueryMeta, headers: Any) -> QueryMeta:
         def get(name: bytes) -> Optional[bytes]:
             return _header(headers, name)
 
+    global _last_extras
+    raw_values = tuple(get(name) for name, _ in _EXTRA_HEADERS)
+    last_meta, last_raw, last_result = _last_extras
+    if last_meta is meta and last_raw == raw_values:
+        return last_result
     found: dict[str, Any] = {}
-    for name, field in _EXTRA_HEADERS:
-        value = get(name)
+    for (_, field), value in zip(_EXTRA_HEADERS, raw_values, strict=True):
         if value is None:
             continue
         text = value.decode("latin-1").strip()
@@ -421,17 +425,25 @@ def with_extras(meta: QueryMeta, headers: Any) -> QueryMeta:
                 found[field] = float(text)
         else:
             found[field] = text
-    if not found:
-        return meta
-    return QueryMeta(
-        meta.index, meta.known_leader, meta.last_contact,
-        found.get("last_content_hash", meta.last_content_hash),
-        found.get("cache_hit", meta.cache_hit),
-        found.get("cache_age", meta.cache_age),
-        found.get("query_backend", meta.query_backend),
-        found.get("default_acl_policy", meta.default_acl_policy),
-        found.get("results_filtered_by_acls", meta.results_filtered_by_acls),
-    )
+    result = meta
+    if found:
+        result = QueryMeta(
+            meta.index, meta.known_leader, meta.last_contact,
+            found.get("last_content_hash", meta.last_content_hash),
+            found.get("cache_hit", meta.cache_hit),
+            found.get("cache_age", meta.cache_age),
+            found.get("query_backend", meta.query_backend),
+            found.get("default_acl_policy", meta.default_acl_policy),
+            found.get("results_filtered_by_acls", meta.results_filtered_by_acls),
+        )
+    _last_extras = (meta, raw_values, result)
+    return result
+
+
+# What with_extras was given and made last time: answers in a row mostly
+# carry the same headers, and parse_meta hands back the same QueryMeta for
+# the same index headers, so the next answer like it shares the result.
+_last_extras: tuple[Any, tuple[Optional[bytes], ...], Any] = (None, (), None)
 
 
 def encode_params(params: Iterable[Param]) -> bytes:
