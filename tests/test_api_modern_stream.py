@@ -206,3 +206,43 @@ class FormatTests(ModernCase):
         """A value with spaces is quoted, as hclog does."""
         line = format_line(0.25, "INFO", "agent", "m", [("k", "a b")], False)
         self.assertEqual(line, b'1970-01-01T00:00:00.250Z [INFO]  agent: m: k="a b"\n')
+
+
+class StreamTimeoutAndAgentTests(ModernCase):
+    """The header timeout, and streams through an injected IAgent."""
+
+    def test_timeout_waiting_for_headers(self) -> None:
+        """No answer within the timeout fails the stream with Timeout naming the request."""
+        from twisted.internet.defer import Deferred
+
+        from txconsul import Timeout
+
+        class Never:
+            def connect(self, factory: Any) -> Deferred:
+                return Deferred()
+
+        c = self.fake.client(endpoint=Never(), timeout=5)
+        d = c.http.stream("GET", "/v1/agent/monitor", [], lambda b: None, use_dc=False)
+        self.clock.advance(4)
+        self.assertNoResult(d)
+        self.clock.advance(2)
+        e = self.fails(d, Timeout)
+        self.assertIn("GET /v1/agent/monitor", str(e))
+
+    def test_open_stream_has_no_timeout(self) -> None:
+        """Once the headers are in, a quiet stream outlives the client's timeout."""
+        c = self.fake.client(timeout=5)
+        mon = c.agent.monitor(lambda line: None)
+        self.clock.advance(3600)
+        self.assertNoResult(mon.done)
+        mon.stop()
+
+    def test_snapshot_through_iagent(self) -> None:
+        """With http_agent, save streams through the agent's deliverBody."""
+        c = self.fake.client(http_agent=self.fake.agent())
+        self.ok(c.kv.put("k", "v"))
+        pieces: list[bytes] = []
+        meta = self.ok(c.snapshot.save(pieces.append))
+        self.assertEqual(meta.index, self.fake.index)
+        self.assertEqual(b"".join(pieces)[:2], b"\x1f\x8b")
+        self.assertIs(self.ok(c.snapshot.restore(b"".join(pieces))), True)
