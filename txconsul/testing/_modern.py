@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ._acl_auth import ACLAuthPart
+from ._acl_templated import TemplatedPolicyPart
 from ._agent_modern import AgentModernPart
 from ._config_entries import ConfigEntriesPart
 from ._connect import ConnectPart
@@ -43,7 +44,8 @@ def install(fake: Any, core: Any) -> list[Any]:
     ``fake.mesh``: Connect and gateway catalog reads;
     ``fake.connect``: the Connect CA, leaf certificates, authorize and intentions;
     ``fake.operator_modern``: Raft peers, autopilot, keyring and usage;
-    ``fake.acl_auth``: ACL auth methods, binding rules, login and logout.
+    ``fake.acl_auth``: ACL auth methods, binding rules, login and logout;
+    ``fake.acl_templated``: ACL templated policies.
     """
     peers = Peers(fake)
     parts: list[Any] = []
@@ -54,6 +56,7 @@ def install(fake: Any, core: Any) -> list[Any]:
         ("connect", ConnectPart),
         ("operator_modern", OperatorModernPart),
         ("acl_auth", ACLAuthPart),
+        ("acl_templated", TemplatedPolicyPart),
     ):
         part = cls(core, peers)
         setattr(peers, name, part)
