@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ._acl_auth import ACLAuthPart
-from ._acl_templated import TemplatedPolicyPart
+from ._acl_templated_part import TemplatedPolicyPart
 from ._agent_modern import AgentModernPart
 from ._config_entries import ConfigEntriesPart
 from ._connect import ConnectPart
