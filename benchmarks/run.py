@@ -60,8 +60,10 @@ CLIENTS = {
     "python-consul-aio": ("python-consul", "python_consul_aio.py"),
 }
 DEFAULT_CLIENTS = list(CLIENTS)
+#: the client ``--baseline REF`` adds: txconsul as of a git revision.
+BASELINE = "txconsul-baseline"
 #: the ratios the table reports: txconsul / each of these.
-RATIO_BASELINES = ["py-consul-aio", "python-consul-twisted", "python-consul-aio"]
+RATIO_BASELINES = [BASELINE, "py-consul-aio", "python-consul-twisted", "python-consul-aio"]
 #: the workloads of drivers/_workloads.py, in table order.
 WORKLOADS = list(_workloads.WORKLOADS)
 
@@ -344,8 +346,25 @@ def start_server(kind: str, lifetime: float, pin: int | None) -> Server:
 _SCALE = {"kv_recurse": 20, "health100": 10}
 
 
+def export_baseline(ref: str) -> str:
+    """Unpack ``ref``'s ``txconsul`` package into a temp directory; return it."""
+    tmp = tempfile.mkdtemp(prefix="txconsul-bench-base-")
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "txconsul"],
+                             capture_output=True, timeout=60)
+    if archive.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise SystemExit(f"--baseline {ref}: {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True, timeout=60)
+    return tmp
+
+
 def run_driver(client: str, mode: str, port: int, args, profile: str | None = None,
                workload: str = "kv_get") -> dict:
+    env = None
+    if client == BASELINE:
+        # The txconsul driver, importing the exported package first.
+        env = dict(os.environ, PYTHONPATH=args.baseline_dir)
+        client = "txconsul"
     venv, script = CLIENTS[client]
     ops = args.seq_ops if mode == "sequential" else args.conc_ops
     warmup = args.seq_warmup if mode == "sequential" else args.conc_warmup
@@ -363,16 +382,20 @@ def run_driver(client: str, mode: str, port: int, args, profile: str | None = No
         cmd = ["taskset", "-c", "0", *cmd]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout + 30,
-                              cwd=str(DRIVERS), stdin=subprocess.DEVNULL)
+                              cwd=str(DRIVERS), stdin=subprocess.DEVNULL, env=env)
     except subprocess.TimeoutExpired:
         return {"client": client, "mode": mode, "workload": workload,
                 "error": f"killed after {args.timeout + 30:g}s"}
+    if env is not None:
+        client = BASELINE
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         err = (proc.stderr or proc.stdout).strip().splitlines()[-15:]
         return {"client": client, "mode": mode, "workload": workload,
                 "error": f"exit {proc.returncode}: " + "\n".join(err)}
-    return json.loads(lines[-1])
+    result = json.loads(lines[-1])
+    result["client"] = client
+    return result
 
 
 def mode_label(mode: str, concurrency: int) -> str:
@@ -473,6 +496,9 @@ def parse_args(argv=None):
                     help="seconds one driver run may take (120)")
     ap.add_argument("--max-seconds", type=float, default=1800.0,
                     help="stop starting new runs after this long (1800)")
+    ap.add_argument("--baseline", metavar="REF",
+                    help="also measure txconsul as of git revision REF (e.g. main), as client "
+                         f"{BASELINE!r}, in the same run")
     ap.add_argument("--pin", action="store_true",
                     help="pin the client to CPU 0 and the server to CPU 1 (needs taskset)")
     ap.add_argument("--profile", action="store_true",
@@ -487,11 +513,16 @@ def parse_args(argv=None):
     if args.profile and not clients_given:
         args.clients = "txconsul"
     args.clients = [c.strip() for c in args.clients.split(",") if c.strip()]
-    unknown = [c for c in args.clients if c not in CLIENTS]
+    unknown = [c for c in args.clients if c not in CLIENTS and c != BASELINE]
     if unknown:
         ap.error(f"unknown client(s): {', '.join(unknown)}")
     if args.repeat < 1:
         ap.error("--repeat must be >= 1")
+    if BASELINE in args.clients and not args.baseline:
+        ap.error(f"client {BASELINE!r} needs --baseline REF")
+    if args.baseline and BASELINE not in args.clients:
+        at = args.clients.index("txconsul") if "txconsul" in args.clients else len(args.clients) - 1
+        args.clients.insert(at + 1, BASELINE)
     args.workloads = WORKLOADS if args.workloads == "all" else [
         w.strip() for w in args.workloads.split(",") if w.strip()]
     bad = [w for w in args.workloads if w not in WORKLOADS]
@@ -517,7 +548,9 @@ def main(argv=None) -> int:
         log("[setup] done: " + ", ".join(str((VENVS / n).relative_to(ROOT)) for n in VENV_REQUIREMENTS))
         return 0
 
-    needed = sorted({CLIENTS[c][0] for c in args.clients} | {"txconsul"})
+    needed = sorted({CLIENTS[c][0] for c in args.clients if c in CLIENTS} | {"txconsul"})
+    if args.baseline:
+        args.baseline_dir = export_baseline(args.baseline)
     for name in needed:
         ensure_venv(name, args.python, False, args.setup_timeout)
 
@@ -568,12 +601,16 @@ def main(argv=None) -> int:
     finally:
         server.stop()
         log("[server] stopped")
+        if args.baseline:
+            shutil.rmtree(args.baseline_dir, ignore_errors=True)
 
     table, summary = summarize(results, args.clients, args)
     versions = {}
     for r in results:
         versions.update({k: v for k, v in r.get("versions", {}).items()})
     vline = ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
+    if args.baseline:
+        header += f"; {BASELINE} is txconsul at {args.baseline}"
     report = f"{header}\nversions: {vline}\n\n{table}\n"
     print()
     print(report)

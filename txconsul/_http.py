@@ -19,6 +19,7 @@ beside that path, for callers who bring their own agent.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Iterable, Optional, Protocol as TypingProtocol, Sequence, Union
 from urllib.parse import quote, urlsplit
 
@@ -83,6 +84,9 @@ Param = tuple[str, Optional[str]]
 ParamsLike = Iterable[Param]
 
 _DEFAULT: Any = object()
+
+# What quote(..., safe="") leaves unchanged: encode_params skips the call.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 
 #: What Go's ``net/http`` server answers a plain-HTTP request on a TLS port
 #: with (``src/net/http/server.go``, ``(*conn).serve``).
@@ -207,7 +211,7 @@ class ConsulResponse:
             return None
         try:
             # Consul's JSON is UTF-8; decoding first skips json's encoding sniffing.
-            return json.loads(self.body.decode("utf-8"))
+            return _loads(self.body.decode("utf-8"))
         except (ValueError, RecursionError) as e:
             what = "nests too deeply" if isinstance(e, RecursionError) else "is not JSON"
             raise UndecodableResponse(
@@ -220,6 +224,25 @@ class ConsulResponse:
 
     def __repr__(self) -> str:
         return f"<ConsulResponse {self.code} index={self.meta.index} {len(self.body)} bytes>"
+
+
+_scan_json: Any = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in __init__
+
+
+def _loads(text: str) -> Any:
+    """
+    ``json.loads(text)``, minus two regular-expression matches and two calls
+    in the common case (a value right at the start, at most whitespace after
+    it: Consul ends its answers with a newline).  Anything else goes to
+    ``json.loads``, which decodes it or raises its usual error.
+    """
+    try:
+        value, end = _scan_json(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    if end == len(text) or not text[end:].strip(" \t\n\r"):  # JSON's whitespace
+        return value
+    return json.loads(text)
 
 
 @implementer(IBodyProducer)
@@ -315,10 +338,24 @@ def parse_meta(headers: Any) -> QueryMeta:
         raw_index = _header(headers, b"x-consul-index")
         raw_leader = _header(headers, b"x-consul-knownleader")
         raw_contact = _header(headers, b"x-consul-lastcontact")
+    global _last_meta
+    raw = (raw_index, raw_leader, raw_contact)
+    last_raw, meta = _last_meta
+    if raw == last_raw:
+        return meta
     index = int(raw_index) if raw_index and raw_index.isdigit() else None
     leader = None if raw_leader is None else raw_leader.strip().lower() == b"true"
     contact = int(raw_contact) if raw_contact and raw_contact.isdigit() else None
-    return QueryMeta(index, leader, contact)
+    meta = QueryMeta(index, leader, contact)
+    _last_meta = (raw, meta)
+    return meta
+
+
+# The headers parse_meta read last and what it made of them: answers in a
+# row mostly carry the same three values, and a QueryMeta is immutable, so
+# the next answer like it shares it (its parsing and building cost as much
+# as the rest of the status check).
+_last_meta: tuple[Any, QueryMeta] = ((), QueryMeta(None, None, None))
 
 
 def encode_params(params: Iterable[Param]) -> bytes:
@@ -327,11 +364,16 @@ def encode_params(params: Iterable[Param]) -> bytes:
     presence flag (``?recurse``), as Consul reads them.
     """
     parts = []
+    plain = _UNRESERVED.fullmatch
     for name, value in params:
+        if type(name) is not str or not plain(name):
+            name = quote(name, safe="")
         if value is None:
-            parts.append(quote(name, safe=""))
+            parts.append(name)
+        elif type(value) is str and plain(value):
+            parts.append(name + "=" + value)
         else:
-            parts.append(quote(name, safe="") + "=" + quote(value, safe=""))
+            parts.append(name + "=" + quote(value, safe=""))
     return "&".join(parts).encode("ascii")
 
 

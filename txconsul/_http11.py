@@ -15,6 +15,8 @@ the resend rule for stale keep-alive connections.
 from __future__ import annotations
 
 from collections import deque
+from heapq import heapify, heappop, heappush
+from itertools import count
 from typing import Any, Callable, Optional, Protocol as TypingProtocol, cast
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
@@ -41,6 +43,9 @@ __all__ = [
 DEFAULT_MAX_CONNECTIONS = 100
 #: Default connections only non-blocking calls may use.
 DEFAULT_RESERVED_CONNECTIONS = 20
+
+#: Seconds within which a deadline counts as reached (float rounding).
+_SLACK = 1e-9
 
 
 class StreamEndpoint(TypingProtocol):
@@ -226,13 +231,11 @@ class _Request:
     """One request as the pool tracks it."""
 
     __slots__ = ("outer", "data", "retry", "blocking", "info", "admitted",
-                 "cancelled", "connecting", "conn", "on_cancel", "on_done", "watch", "timer")
+                 "cancelled", "connecting", "conn", "pool", "watch", "deadline")
 
     def __init__(self, data: bytes, retry: bool, blocking: bool, info: RequestInfo,
-                 on_cancel: Callable[["_Request"], None],
-                 on_done: Callable[["_Request"], None]) -> None:
-        self.on_cancel = on_cancel
-        self.on_done = on_done
+                 pool: "ConnectionPool") -> None:
+        self.pool = pool
         self.outer: Deferred[RawResponse] = Deferred(self._cancel)
         self.data = data
         self.retry = retry
@@ -243,22 +246,33 @@ class _Request:
         self.connecting: Optional[Deferred[Any]] = None
         self.conn: Optional[HTTP11Connection] = None
         self.watch: Any = None
-        self.timer: Any = None
+        #: when the request times out (pool clock), while it runs with a timeout.
+        self.deadline: Optional[float] = None
 
     def _cancel(self, d: Deferred) -> None:
         self.cancelled = True
-        self.on_cancel(self)
-        self.on_done(self)
+        self.pool._cancel(self)
+        self.pool._finished(self)
 
     def fire(self, result: Any) -> None:
         """Free the slot and fire the caller's Deferred, unless it was cancelled."""
         if self.cancelled or self.outer.called:
             return
-        self.on_done(self)
-        if isinstance(result, Failure):
-            self.outer.errback(result)
-        else:
-            self.outer.callback(result)
+        pool = self.pool
+        # A caller often sends its next request from this one's callbacks:
+        # the pool's timeout call is kept until they return, for that
+        # request to use instead of scheduling a new one.
+        pool._firing += 1
+        try:
+            pool._finished(self)
+            if isinstance(result, Failure):
+                self.outer.errback(result)
+            else:
+                self.outer.callback(result)
+        finally:
+            pool._firing -= 1
+            if not pool._firing and not pool._timed:
+                pool._stop_timer()
 
 
 class ConnectionPool:
@@ -323,6 +337,15 @@ class ConnectionPool:
         #: bumped by :meth:`close`; connections opened before it are not pooled.
         self._generation = 0
         self._closing: dict[HTTP11Connection, Deferred[None]] = {}
+        #: (deadline, sequence, request) for requests with a timeout; a heap.
+        self._deadlines: list[tuple[float, int, _Request]] = []
+        self._sequence = count()
+        #: how many requests in _deadlines still run.
+        self._timed = 0
+        #: the delayed call for the earliest deadline (or earlier), or None.
+        self._timer: Any = None
+        #: _Request.fire calls running (see there).
+        self._firing = 0
         self._close_after: set[HTTP11Connection] = set()
 
     @property
@@ -352,9 +375,9 @@ class ConnectionPool:
         :param timeout: seconds (on the pool's clock, queueing included)
             after which the request is cancelled and ``info.timed_out`` set.
         """
-        req = _Request(data, retry, blocking, info or RequestInfo(), self._cancel, self._finished)
+        req = _Request(data, retry, blocking, info or RequestInfo(), self)
         if timeout is not None:
-            req.timer = self._reactor.callLater(timeout, self._time_out, req)
+            self._add_deadline(req, timeout)
         if self._may_start(blocking) and not (self._queue or (blocking and self._blocking_queue)):
             self._start(req)
         else:
@@ -378,25 +401,89 @@ class ConnectionPool:
         else:
             self._connect(req)
 
-    @staticmethod
-    def _time_out(req: _Request) -> None:
-        req.timer = None
-        req.info.timed_out = True
-        req.outer.cancel()
+    # Timeouts.  Rather than a delayed call per request (a DelayedCall to
+    # build, schedule and cancel every time, the largest cost left in the
+    # pool), the pool keeps the deadlines of its running requests in a heap
+    # and one delayed call for the earliest.  Requests that finish stay in
+    # the heap until they reach its top or the heap is rebuilt without them;
+    # when no timed request is left (and no answer's callbacks are running),
+    # the delayed call is cancelled, so an idle pool schedules nothing.
+
+    def _add_deadline(self, req: _Request, timeout: float) -> None:
+        deadline = self._reactor.seconds() + timeout
+        req.deadline = deadline
+        self._timed += 1
+        heappush(self._deadlines, (deadline, next(self._sequence), req))
+        timer = self._timer
+        if timer is None or deadline < timer.getTime():
+            if timer is not None:
+                timer.cancel()
+            # The same arithmetic as the deadline's: on a task.Clock, the
+            # call runs exactly when the deadline is reached.
+            self._timer = self._reactor.callLater(timeout, self._expire)
+
+    def _drop_deadline(self, req: _Request) -> None:
+        """``req`` no longer runs: it no longer needs a timeout."""
+        req.deadline = None
+        self._timed -= 1
+        if not self._timed:
+            self._deadlines = []
+            if not self._firing:
+                self._stop_timer()
+        elif len(self._deadlines) > 2 * self._timed + 64:
+            live = [entry for entry in self._deadlines if entry[2].deadline is not None]
+            heapify(live)
+            self._deadlines = live
+
+    def _stop_timer(self) -> None:
+        """No request runs with a timeout: schedule nothing."""
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+
+    def _expire(self) -> None:
+        """Time out every request whose deadline has passed; wait for the next."""
+        self._timer = None
+        now = self._reactor.seconds()
+        while self._deadlines:
+            deadline, _, req = self._deadlines[0]
+            if req.deadline is None:
+                heappop(self._deadlines)  # finished
+                continue
+            if deadline > now + _SLACK:
+                break
+            heappop(self._deadlines)
+            self._drop_deadline(req)
+            req.info.timed_out = True
+            req.outer.cancel()  # may run callers' code, which may send requests
+        heap = self._deadlines
+        while heap and heap[0][2].deadline is None:
+            heappop(heap)
+        if not heap:
+            return
+        # The earliest deadline left may be before a delayed call a caller's
+        # code scheduled meanwhile (by sending a request).
+        at = heap[0][0]
+        timer = self._timer
+        if timer is None or at < timer.getTime():
+            if timer is not None:
+                timer.cancel()
+            # A hair early rather than late (now + delay may round past the
+            # deadline); _SLACK makes the early call count as on time.
+            delay = at - self._reactor.seconds() - _SLACK / 2
+            self._timer = self._reactor.callLater(max(0.0, delay), self._expire)
 
     def _finished(self, req: _Request) -> None:
         """The request is over: free its slot, start queued requests."""
-        timer = req.timer
-        if timer is not None:
-            req.timer = None
-            if timer.active():
-                timer.cancel()
+        if req.deadline is not None:
+            self._drop_deadline(req)
         if req.admitted:
             req.admitted = False
             self.active -= 1
             if req.blocking:
                 self.active_blocking -= 1
-            self._drain()
+            if self._queue or self._blocking_queue:
+                self._drain()
 
     def _drain(self) -> None:
         while True:
@@ -483,14 +570,15 @@ class ConnectionPool:
         req.conn = req.info.conn = conn
 
         def done(result: Any) -> None:
-            self._unwatch(req)
+            if req.watch is not None:
+                self._unwatch(req)
             req.conn = req.info.conn = None
             self._release(conn)
             if (
                 reused
                 and req.retry
-                and not req.cancelled
                 and isinstance(result, Failure)
+                and not req.cancelled
                 and isinstance(result.value, ConnectionLostEarly)
                 and not result.value.got_bytes
             ):
@@ -519,7 +607,7 @@ class ConnectionPool:
     def _release(self, conn: HTTP11Connection) -> None:
         if conn.lost:
             return
-        if conn in self._close_after:
+        if self._close_after and conn in self._close_after:
             self._close_after.discard(conn)
             if conn.transport is not None:
                 _transport(conn).loseConnection()

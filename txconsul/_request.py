@@ -242,19 +242,31 @@ def endpoint(
     def method(self: S, *args: P.args, **kwargs: P.kwargs) -> "Deferred[Any]":
         request = describer(self, *args, **kwargs)
         n = len(args)
-        get: Any = kwargs.get
-        d = _send(
-            self._transport,
-            request,
-            args[i_at] if i_at < n else get("index", i_def),
-            args[w_at] if w_at < n else get("wait", w_def),
-            args[c_at] if c_at < n else get("consistency", c_def),
-            args[t_at] if t_at < n else get("token", t_def),
-            args[d_at] if d_at < n else get("dc", d_def),
-            args[f_at] if f_at < n else get("filter", f_def),
-        )
+        if kwargs:
+            get: Any = kwargs.get
+            d = _send(
+                self._transport,
+                request,
+                args[i_at] if i_at < n else get("index", i_def),
+                args[w_at] if w_at < n else get("wait", w_def),
+                args[c_at] if c_at < n else get("consistency", c_def),
+                args[t_at] if t_at < n else get("token", t_def),
+                args[d_at] if d_at < n else get("dc", d_def),
+                args[f_at] if f_at < n else get("filter", f_def),
+            )
+        else:  # the same, without looking in an empty dict six times
+            d = _send(
+                self._transport,
+                request,
+                args[i_at] if i_at < n else i_def,
+                args[w_at] if w_at < n else w_def,
+                args[c_at] if c_at < n else c_def,
+                args[t_at] if t_at < n else t_def,
+                args[d_at] if d_at < n else d_def,
+                args[f_at] if f_at < n else f_def,
+            )
         if request.blocking:
-            meta = args[m_at] if m_at < n else get("meta", m_def)
+            meta = args[m_at] if m_at < n else kwargs.get("meta", m_def)
             return d.addCallback(_blocking_result, request.decode, meta)
         return d.addCallback(request.decode)
 

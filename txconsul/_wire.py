@@ -73,6 +73,8 @@ _CHUNK_SLACK = 22
 _BAD_VALUE = re.compile(rb"[^\x20-\x7e\t]")
 # An ACL token is a secret ID (a UUID in practice): printable ASCII, no spaces.
 _TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
+# A request target is escaped: visible ASCII only.
+_BAD_TARGET = re.compile(rb"[^\x21-\x7e]")
 
 
 class WireError(Exception):
@@ -229,15 +231,12 @@ class ResponseParser:
         self._interim = 0
         self._code = 0
         self._headers: dict[bytes, list[bytes]] = {}
-        self._length: Optional[int] = None
         self._chunked = False
         self._until_close = False
         self._chunks: list[bytes] = []
         self._body_bytes = 0
         self._framing_bytes = 0
         self._chunk_count = 0
-        self._trailers = False
-        self._error: Optional[WireError] = None
         self._result: Optional[RawResponse] = None
         self.got_bytes = False
 
@@ -264,8 +263,8 @@ class ResponseParser:
             return None
         self.got_bytes = True
         if self._phase == _HEAD:
-            if self._head_bytes < 5:
-                self._check_start(data)
+            if self._head_bytes < 5 and not (self._head_bytes == 0 and data[:5] == b"HTTP/"):
+                self._check_start(data)  # (the common case needs no call)
             room = self.limits.max_head - self._head_bytes
             if len(data) > room:
                 # Feed no more than may still be head: if the head is not
@@ -351,18 +350,10 @@ class ResponseParser:
     def on_header(self, name: bytes, value: bytes) -> None:
         """One header (or trailer) line."""
         if self._phase != _HEAD:
-            if self._phase == _BODY:
-                self._trailers = True
             return  # trailers are bounded and dropped; Consul sends none
         # llhttp drops the leading whitespace of a value, not the trailing.
-        if value[-1:] in (b" ", b"\t"):
-            value = value.rstrip(b" \t")
-        key = name.lower()
-        values = self._headers.get(key)
-        if values is None:
-            self._headers[key] = [value]
-        else:
-            values.append(value)
+        # (One line of C calls: this runs a dozen times per answer.)
+        self._headers.setdefault(name.lower(), []).append(value.rstrip(b" \t"))
 
     def on_headers_complete(self) -> None:
         """The header block is complete: decide how the body is framed."""
@@ -401,7 +392,6 @@ class ResponseParser:
             if n > self.limits.max_body:
                 raise BodyTooLarge(
                     f"a body of {n} bytes (Content-Length), over the limit of {self.limits.max_body}")
-            self._length = n
             return
         self._until_close = True
 
@@ -529,7 +519,7 @@ def check_target(target: bytes) -> bytes:
     Refuse a request target that would break the request line (a space,
     control byte or non-ASCII byte: paths and queries arrive escaped).
     """
-    if re.search(rb"[^\x21-\x7e]", target):
+    if _BAD_TARGET.search(target):
         raise ValueError("invalid request target: it contains a space, control or non-ASCII byte")
     return target
 

@@ -11,6 +11,7 @@ python-consul uses ``assert``.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping, Optional
 
 from .._duration import DurationLike
@@ -23,6 +24,10 @@ __all__ = ["STATES", "Health"]
 #: The states :meth:`Health.state` accepts (python-consul's list; ``any``
 #: matches every check, ``unknown`` matches none).
 STATES = ("any", "unknown", "passing", "warning", "critical")
+
+# A name path_segment would return unchanged (only unreserved characters):
+# Health.service skips the validation and escaping calls for it.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.~-]+")
 
 
 class Health(HealthExtras, Endpoint):
@@ -55,9 +60,14 @@ class Health(HealthExtras, Endpoint):
         :param node_meta: only nodes with all these metadata pairs.
         :param filter: a Consul filter expression.
         """
-        params = read_params(tag=tag, near=near, node_meta=node_meta)
+        if tag is None and near is None and node_meta is None:
+            params = []  # what read_params gives, without the call
+        else:
+            params = read_params(tag=tag, near=near, node_meta=node_meta)
         if passing:
             params.append(("passing", "1"))
+        if type(service) is str and _PLAIN_NAME.fullmatch(service):
+            return read("/v1/health/service/" + service, params=params)
         return read("/v1/health/service/" + path_segment(service, "service"), params=params)
 
     @endpoint
