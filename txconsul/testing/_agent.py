@@ -1002,7 +1002,7 @@ class AgentPart:
         # only when native (a SidecarService never reaches the state).
         kind = svc.get("Kind") or ""
         if kind == "connect-proxy" or kind.endswith("-gateway"):
-            proxy = {"MeshGateway": {}, "Expose": {}}
+            proxy: dict[str, Any] = {"MeshGateway": {}, "Expose": {}}
             proxy.update(copy.deepcopy(svc.get("Proxy") or {}))
             out["Proxy"] = proxy
         if (svc.get("Connect") or {}).get("Native"):
