@@ -10,6 +10,7 @@ from txconsul import ACLDisabled, ACLPermissionDenied, BadRequest, ConsulExcepti
 from txconsul.api.acl_templated import ACLTemplatedPolicy
 
 from .modern_case import ACLModernCase, ModernCase
+from .test_api_modern_acl_auth import AuthCase
 
 BUILTINS = [
     "builtin/api-gateway", "builtin/dns", "builtin/node", "builtin/nomad-client",
@@ -152,3 +153,25 @@ class TokenTemplatedPolicyTests(ACLModernCase):
         self.assertRaises(TypeError, self.root.acl.token.create.describe, self.root.acl.token, templated_policies="builtin/dns")
         self.assertRaises(ValueError, self.root.acl.token.create.describe, self.root.acl.token, templated_policies=[{"Name": "x"}])
         self.assertRaises(TypeError, self.root.acl.token.create.describe, self.root.acl.token, templated_policies=[5])
+
+
+class LoginTemplatedBindingTests(AuthCase):
+    """A templated-policy binding rule gives login tokens the template, its variable filled in."""
+
+    def test_login_binds_templated_policy(self) -> None:
+        """BindVars' ${value.name} is interpolated, and the token may register that service only."""
+        self.ok(self.root.acl.binding_rule.create(
+            "jwt", "templated-policy", "builtin/service", bind_vars={"Name": "${value.name}"},
+        ))
+        token = self.ok(self.login(sub="billing", role="web"))
+        self.assertEqual(token["TemplatedPolicies"][0]["TemplateName"], "builtin/service")
+        self.assertEqual(token["TemplatedPolicies"][0]["TemplateVariables"], {"name": "billing"})
+        c = self.fake.client(token=token["SecretID"])
+        self.ok(c.agent.service.register("billing"))
+        self.fails(c.agent.service.register("other"), ACLPermissionDenied)
+
+    def test_unknown_template_fails_login(self) -> None:
+        """A rule naming no template makes the login fail, naming it."""
+        self.ok(self.root.acl.binding_rule.create("jwt", "templated-policy", "builtin/nope"))
+        err = self.fails(self.login(sub="billing"), ConsulException)
+        self.assertIn("builtin/nope", str(err))
