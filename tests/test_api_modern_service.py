@@ -123,6 +123,21 @@ class RegisterFieldsTests(ModernCase):
         self.assertEqual(sorted(self.ok(c.agent.checks())), ["service:web"])
 
 
+class CatalogRegisterFieldsTests(ModernCase):
+    """/v1/catalog/register keeps the same fields for an external service."""
+
+    def test_external_gateway(self) -> None:
+        """A gateway registered in the catalog keeps its Kind, Proxy and Locality."""
+        self.ok(self.consul.catalog.register("ext", "10.0.0.9", service={
+            "Service": "mesh-gw", "Kind": "mesh-gateway", "Port": 8443,
+            "Proxy": {"Config": {"envoy_dns_discovery_type": "STRICT_DNS"}}, "Locality": {"Region": "eu"},
+        }))
+        _, nodes = self.ok(self.consul.catalog.service("mesh-gw"))
+        self.assertEqual(nodes[0]["ServiceKind"], "mesh-gateway")
+        self.assertEqual(nodes[0]["ServiceProxy"]["Config"], {"envoy_dns_discovery_type": "STRICT_DNS"})
+        self.assertEqual(nodes[0]["ServiceLocality"], {"Region": "eu"})
+
+
 class SidecarTests(ModernCase):
     """Connect.SidecarService registers <id>-sidecar-proxy with Consul's defaults."""
 
