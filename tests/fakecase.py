@@ -21,9 +21,12 @@ class FakeConsulCase(SynchronousTestCase):
     repeat) and ``self.consul``, a client talking to it in memory.
     """
 
+    #: The fake's random seed.
+    seed = 1
+
     def setUp(self) -> None:
         self.clock = Clock()
-        self.fake = FakeConsul(self.clock, seed=1)
+        self.fake = FakeConsul(self.clock, seed=self.seed)
         self.consul = self.fake.client()
 
     def ok(self, d: Any) -> Any:

@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from twisted.internet.task import Clock
-from twisted.trial.unittest import SynchronousTestCase
 
 from txconsul.testing import FakeConsul
+
+from .fakecase import FakeConsulCase
 
 ROOT = "root-secret-0000"
 
@@ -42,17 +43,10 @@ def put_service(
     fake.changed()
 
 
-class ModernCase(SynchronousTestCase):
+class ModernCase(FakeConsulCase):
     """A seeded FakeConsul on a Clock, with ``self.consul`` talking to it in memory."""
 
-    def setUp(self) -> None:
-        self.clock = Clock()
-        self.fake = FakeConsul(self.clock, seed=11)
-        self.consul = self.fake.client()
-
-    def ok(self, d: Any) -> Any:
-        """The result of an already-fired Deferred."""
-        return self.successResultOf(d)
+    seed = 11
 
     def fails(self, d: Any, exc: type) -> Any:
         """The exception an already-failed Deferred carries (checking its type)."""

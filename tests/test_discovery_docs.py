@@ -17,10 +17,10 @@ from typing import Any
 from twisted.internet import reactor, task
 from twisted.internet.defer import ensureDeferred, inlineCallbacks
 from twisted.trial.unittest import TestCase
-from twisted.web.server import Site
 
 from txconsul.discovery import close_shared
-from txconsul.testing import FakeConsul
+
+from .processcase import fake_as_agent
 
 DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "discovery.md")
 
@@ -49,13 +49,7 @@ class DocExampleTests(TestCase):
     @inlineCallbacks
     def run_example(self, n: int) -> Any:
         code, expected = examples()[n]
-        fake = FakeConsul(reactor)
-        self.addCleanup(fake.agent_state.stop)
-        site = reactor.listenTCP(0, Site(fake.resource()), interface="127.0.0.1")
-        self.addCleanup(site.stopListening)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CONSUL_")}
-        env["CONSUL_HTTP_ADDR"] = f"127.0.0.1:{site.getHost().port}"
-        self.patch(os, "environ", env)
+        fake_as_agent(self)
         self.addCleanup(close_shared)
         mains: list[Any] = []
         self.patch(task, "react", lambda main, *a, **kw: mains.append(main))

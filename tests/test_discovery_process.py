@@ -16,92 +16,31 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections import Counter
-from typing import Any, Callable
+from typing import Any
 
 import treq
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import deferLater
-from twisted.trial.unittest import TestCase
 
 from txconsul import Consul
 from txconsul.discovery import ConsulEndpointFactory, ServiceName
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+from .processcase import ProcessCase, free_port, listening
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class DiscoveryProcessTests(TestCase):
+class DiscoveryProcessTests(ProcessCase):
     """twistd web --listen consul:..., found and balanced by a treq client."""
 
-    timeout = 120
+    logs = ("fake.log", "A.log", "B.log")
 
     def setUp(self) -> None:
-        self.dir = os.path.abspath(self.mktemp())
-        os.makedirs(self.dir)
+        super().setUp()
         self.fake_port = free_port()
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("CONSUL_")}
-        self.env["PYTHONPATH"] = ROOT
         self.env["CONSUL_HTTP_ADDR"] = f"127.0.0.1:{self.fake_port}"
-
-    def spawn(self, args: list[str], log: str) -> subprocess.Popen:
-        """Start ``twistd -n`` with ``args``; killed at cleanup."""
-        argv = TWISTD + ["-n", "--pidfile=", f"--logfile={os.path.join(self.dir, log)}"] + args
-        proc = subprocess.Popen(argv, cwd=self.dir, env=self.env, stdin=subprocess.DEVNULL)
-
-        def kill() -> None:
-            if proc.poll() is None:
-                try:
-                    proc.send_signal(signal.SIGCONT)
-                except OSError:
-                    pass
-                proc.kill()
-            proc.wait(10)
-
-        self.addCleanup(kill)
-        return proc
-
-    def read(self, name: str) -> str:
-        path = os.path.join(self.dir, name)
-        if not os.path.exists(path):
-            return ""
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-
-    @inlineCallbacks
-    def wait_for(self, predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-        """Poll ``predicate`` on the real clock until true, or fail after ``timeout``."""
-        end = time.monotonic() + timeout
-        while True:
-            result = predicate()
-            if result:
-                return result
-            if time.monotonic() > end:
-                logs = "\n".join(f"--- {n}\n{self.read(n)}" for n in ("fake.log", "A.log", "B.log"))
-                self.fail(f"timed out waiting for {what}\n{logs}")
-            yield deferLater(reactor, 0.05, lambda: None)
-
-    def listening(self, port: int) -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            return False
 
     def web(self, name: str) -> tuple[subprocess.Popen, int]:
         """A twistd web server serving a file ``x`` that holds ``name``."""
@@ -130,7 +69,7 @@ class DiscoveryProcessTests(TestCase):
         blocking-query answer.
         """
         self.spawn(["consul-fake", "--listen", f"tcp:{self.fake_port}:interface=127.0.0.1"], "fake.log")
-        yield self.wait_for(lambda: self.listening(self.fake_port), "consul-fake to listen")
+        yield self.wait_for(lambda: listening(self.fake_port), "consul-fake to listen")
         a, port_a = self.web("A")
         b, port_b = self.web("B")
 
@@ -184,11 +123,11 @@ class DiscoveryProcessTests(TestCase):
         itself (passing) once the agent comes up.
         """
         a, port_a = self.web("A")
-        yield self.wait_for(lambda: self.listening(port_a), "A to listen without Consul")
+        yield self.wait_for(lambda: listening(port_a), "A to listen without Consul")
         yield self.wait_for(lambda: "registering service web-" in self.read("A.log"),
                             "A to report the failed registration")
         self.spawn(["consul-fake", "--listen", f"tcp:{self.fake_port}:interface=127.0.0.1"], "fake.log")
-        yield self.wait_for(lambda: self.listening(self.fake_port), "consul-fake to listen")
+        yield self.wait_for(lambda: listening(self.fake_port), "consul-fake to listen")
         consul = Consul("127.0.0.1", self.fake_port, reactor=reactor, environ={})
         self.addCleanup(consul.close)
         healthy: list[Any] = []

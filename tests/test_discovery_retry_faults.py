@@ -17,13 +17,12 @@ from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
-from twisted.web.server import Site
 
 from txconsul import Consul, ConsulConnectionError, Timeout
 from txconsul.discovery import Retrying
-from txconsul.testing import FakeConsul
 
 from .faultproxy import FaultProxy
+from .processcase import serve_fake
 
 
 class RetryFaultTests(TestCase):
@@ -32,11 +31,8 @@ class RetryFaultTests(TestCase):
     timeout = 60
 
     def setUp(self) -> None:
-        self.fake = FakeConsul(reactor)
-        self.addCleanup(self.fake.agent_state.stop)
-        site = reactor.listenTCP(0, Site(self.fake.resource()), interface="127.0.0.1")
-        self.addCleanup(site.stopListening)
-        target = ("127.0.0.1", site.getHost().port)
+        self.fake, port = serve_fake(self)
+        target = ("127.0.0.1", port)
         self.proxies = []
         self.clients = []
         for _ in range(2):

@@ -24,10 +24,10 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.internet.protocol import Factory, Protocol
 from twisted.trial.unittest import TestCase
-from twisted.web.server import Site
 
 from txconsul.discovery import close_shared
-from txconsul.testing import FakeConsul
+
+from .processcase import fake_as_agent
 
 
 def self_signed(base: str) -> tuple[str, str]:
@@ -85,13 +85,7 @@ class TLSEndpointTests(TestCase):
 
     @inlineCallbacks
     def setUp(self) -> Any:
-        fake = FakeConsul(reactor)
-        self.addCleanup(fake.agent_state.stop)
-        site = reactor.listenTCP(0, Site(fake.resource()), interface="127.0.0.1")
-        self.addCleanup(site.stopListening)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CONSUL_")}
-        env["CONSUL_HTTP_ADDR"] = f"127.0.0.1:{site.getHost().port}"
-        self.patch(os, "environ", env)
+        fake_as_agent(self)
         self.cert, key = self_signed(os.path.abspath(self.mktemp()))
         wrapped = f"ssl\\:0\\:interface\\=127.0.0.1\\:privateKey\\={key}\\:certKey\\={self.cert}"
         server = serverFromString(reactor, f"consul:{wrapped}:name=secure")

@@ -8,17 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet.defer import succeed
-from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.http_headers import Headers
 
 from txconsul import ACLPermissionDenied, BadRequest, ConsulException, QueryMeta
 from txconsul._http import ConsulResponse, QueryMeta as _QM
 from txconsul.api.event import Event, event_path
-from txconsul.testing import FakeConsul
 from txconsul.testing._event import EVENT_BUFFER_SIZE, uuid_to_uint64
 
-from .fakecase import Denier, add_service
+from .fakecase import Denier, FakeConsulCase, add_service
 
 
 class RecordingTransport:
@@ -35,17 +33,10 @@ class RecordingTransport:
         return succeed(ConsulResponse(200, Headers(), self.body, _QM(self.index, None, None)))
 
 
-class EventCase(SynchronousTestCase):
+class EventCase(FakeConsulCase):
     """A FakeConsul on a Clock and a client wired to it."""
 
-    def setUp(self) -> None:
-        self.clock = Clock()
-        self.fake = FakeConsul(self.clock, seed=3)
-        self.consul = self.fake.client()
-
-    def ok(self, d: Any) -> Any:
-        """The result of an already-fired Deferred."""
-        return self.successResultOf(d)
+    seed = 3
 
 
 class RequestShapeTests(SynchronousTestCase):

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from typing import Any, Callable, Optional
 
@@ -37,20 +35,10 @@ from txconsul import Consul
 from txconsul.recipes import FencingError, LeaderElection, Lock, Semaphore, guarded_txn
 
 from .faultproxy import FaultProxy
+from .processcase import ROOT, TWISTD, free_port, listening
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
 TTL = "10s"
 NAMES = ("lock", "semaphore", "election")
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def sleep(seconds: float) -> "Deferred[None]":
@@ -88,14 +76,7 @@ class Race:
                       "--listen", f"tcp:{self.port}:interface=127.0.0.1"],
             cwd=ROOT, env=self.case.env, stdin=subprocess.DEVNULL,
         )
-        yield self.until(self.listening, "consul-fake to listen", 30)
-
-    def listening(self) -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-            return True
-        except OSError:
-            return False
+        yield self.until(lambda: listening(self.port), "consul-fake to listen", 30)
 
     def kill_agent(self) -> None:
         """Kill the agent (continuing it first if stopped) and reap it."""

@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
-from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from txconsul import ACLPermissionDenied, BadRequest, ConsulException
 from txconsul.api.query import Query, query_definition
 from txconsul.testing import FakeConsul
 
-from .fakecase import Denier
+from .fakecase import Denier, FakeConsulCase
 from .test_event import RecordingTransport
 
 
@@ -48,17 +47,10 @@ def add_instance(
         }
 
 
-class QueryCase(SynchronousTestCase):
+class QueryCase(FakeConsulCase):
     """A FakeConsul on a Clock and a client wired to it."""
 
-    def setUp(self) -> None:
-        self.clock = Clock()
-        self.fake = FakeConsul(self.clock, seed=5)
-        self.consul = self.fake.client()
-
-    def ok(self, d: Any) -> Any:
-        """The result of an already-fired Deferred."""
-        return self.successResultOf(d)
+    seed = 5
 
     def fail(self, d: Any, exc: Any = ConsulException) -> Any:
         """The exception of an already-failed Deferred."""

@@ -275,18 +275,26 @@ class PartitionTests(SafetyCase):
     contends directly.  A must hear of the loss before B acquires.
     """
 
-    def test_lock(self) -> None:
-        """Lock: A's lost fires at 13.5s (TTL 15s), B acquires only after the reap and lock-delay."""
-        a = Lock(self.cut, KEY, b"a")
-        b = Lock(self.consul, KEY, b"b")
+    def race(self, a: Any, b: Any) -> dict[str, float]:
+        """
+        A (through the cut client) acquires, B contends; A's connection
+        stalls at 1s.  The times ``'a lost'`` and ``'b acquired'`` fill the
+        dict returned as they happen.
+        """
         self.ok(a.acquire())
-        sid = a.session_id
         times: dict[str, float] = {}
         assert a.lost is not None
         self.at(a.lost, times, "a lost")
         self.at(b.acquire(), times, "b acquired")
         self.run_until(1)
         self.stall.stall()
+        return times
+
+    def test_lock(self) -> None:
+        """Lock: A's lost fires at 13.5s (TTL 15s), B acquires only after the reap and lock-delay."""
+        a = Lock(self.cut, KEY, b"a")
+        times = self.race(a, Lock(self.consul, KEY, b"b"))
+        sid = a.session_id
         self.run_until(13.375)
         self.assertEqual(times, {})
         self.assertTrue(a.held)
@@ -304,13 +312,7 @@ class PartitionTests(SafetyCase):
         """Semaphore (limit 1): A's lost fires at the keeper's deadline, before B gets the slot."""
         a = Semaphore(self.cut, PREFIX, 1, b"a")
         b = Semaphore(self.consul, PREFIX, 1, b"b")
-        self.ok(a.acquire())
-        times: dict[str, float] = {}
-        assert a.lost is not None
-        self.at(a.lost, times, "a lost")
-        self.at(b.acquire(), times, "b acquired")
-        self.run_until(1)
-        self.stall.stall()
+        times = self.race(a, b)
         self.run_until(13.5)
         self.assertEqual(times, {"a lost": 13.5})
         self.run_until(120)

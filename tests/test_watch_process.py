@@ -14,77 +14,30 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from base64 import b64encode
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import deferLater
-from twisted.trial.unittest import TestCase
 
 from txconsul import Consul
 
-from .fakecase import free_port
-
-#: The checkout's root, where twisted/plugins/txconsul_plugins.py lives.
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+from .processcase import ROOT, TWISTD, ProcessCase, free_port, listening
 
 
-class WatchProcessTests(TestCase):
+class WatchProcessTests(ProcessCase):
     """twistd consul-watch as a user runs it."""
 
-    timeout = 120
+    logs = ("watch.log",)
+    cwd = ROOT
 
     def setUp(self) -> None:
-        self.dir = os.path.abspath(self.mktemp())
-        os.makedirs(self.dir)
+        super().setUp()
         self.port = free_port()
-        self.env = dict(os.environ, PYTHONPATH=ROOT)
-        for var in list(self.env):
-            if var.startswith("CONSUL_"):
-                del self.env[var]
         self.fake: Optional[subprocess.Popen] = None
-
-    def spawn(self, args: list[str], log: str, **kw: Any) -> subprocess.Popen:
-        """Start ``twistd -n`` with ``args``; killed at cleanup."""
-        argv = TWISTD + ["-n", "--pidfile=", f"--logfile={os.path.join(self.dir, log)}"] + args
-        proc = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, **kw)
-
-        def kill() -> None:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(10)
-            for stream in (proc.stdout, proc.stderr):
-                if stream is not None:
-                    stream.close()
-
-        self.addCleanup(kill)
-        return proc
-
-    def read(self, name: str) -> str:
-        path = os.path.join(self.dir, name)
-        if not os.path.exists(path):
-            return ""
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-
-    @inlineCallbacks
-    def wait_for(self, predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-        """Poll ``predicate`` on the real clock until true, or fail after ``timeout``."""
-        end = time.monotonic() + timeout
-        while True:
-            result = predicate()
-            if result:
-                return result
-            if time.monotonic() > end:
-                self.fail(f"timed out waiting for {what}\nwatch log:\n{self.read('watch.log')}")
-            yield deferLater(reactor, 0.05, lambda: None)
 
     @inlineCallbacks
     def start_fake(self) -> Any:
@@ -92,14 +45,7 @@ class WatchProcessTests(TestCase):
         self.fake = self.spawn(
             ["consul-fake", "--listen", f"tcp:{self.port}:interface=127.0.0.1"], "fake.log"
         )
-        yield self.wait_for(self._listening, "consul-fake to listen")
-
-    def _listening(self) -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-            return True
-        except OSError:
-            return False
+        yield self.wait_for(lambda: listening(self.port), "consul-fake to listen")
 
     def stop_fake(self) -> None:
         """Kill the fake agent outright and reap it."""

@@ -17,6 +17,7 @@ from ._http import QueryMeta, check_consistency
 __all__ = [
     "UINT64_MAX",
     "check_bool_text",
+    "check_cas",
     "check_consistency",
     "check_index",
     "check_str",
@@ -111,6 +112,20 @@ def check_str_map(value: Any, what: str = "meta") -> Optional[dict[str, str]]:
     for k, v in value.items():
         out[check_str(k, f"{what} key")] = check_str(v, f"{what} value", allow_empty=True)
     return out
+
+
+def check_cas(cas: Any) -> Optional[str]:
+    """
+    A check-and-set index (``?cas=``) as its query text; ``None`` stays
+    ``None``.
+
+    :raises ValueError: for anything but an int >= 0.
+    """
+    if cas is None:
+        return None
+    if isinstance(cas, bool) or not isinstance(cas, int) or cas < 0:
+        raise ValueError(f"invalid cas {cas!r}: must be an int >= 0")
+    return str(cas)
 
 
 def check_bool_text(value: Any, what: str) -> str:

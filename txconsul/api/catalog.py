@@ -8,44 +8,13 @@ Consul's ``True``/``False``.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence, Union
-from .mesh import CatalogExtras
+from typing import Any, Mapping, Optional, Sequence
+from .mesh import CatalogExtras, catalog_service_read
 
 from .._duration import DurationLike
-from .._http import Param
-from ._base import Endpoint, Request, check_str, check_str_map, endpoint, path_segment, read
+from ._base import Endpoint, Request, TagLike, check_str, check_str_map, endpoint, path_segment, read, read_params
 
 __all__ = ["Catalog", "TagLike", "read_params"]
-
-TagLike = Union[str, Sequence[str], None]
-
-
-def read_params(
-    *,
-    near: Optional[str] = None,
-    node_meta: Optional[Mapping[str, str]] = None,
-    tag: TagLike = None,
-) -> list[Param]:
-    """
-    The query parameters shared by catalog and health reads: repeated
-    ``tag`` (all must match), ``near`` and repeated ``node-meta=k:v``.
-    """
-    params: list[Param] = []
-    if tag is not None:
-        tags = [tag] if isinstance(tag, (str, bytes)) else tag
-        if not isinstance(tags, (list, tuple)):
-            raise TypeError("tag must be a string or a list of strings")
-        for t in tags:
-            params.append(("tag", check_str(t, "tag")))
-    if near is not None:
-        params.append(("near", check_str(near, "near")))
-    meta = check_str_map(node_meta, "node_meta")
-    if meta:
-        for k, v in meta.items():
-            if ":" in k:
-                raise ValueError(f"invalid node_meta key {k!r}: must not contain ':'")
-            params.append(("node-meta", f"{k}:{v}"))
-    return params
 
 
 def _dict_or_none(value: Any, what: str) -> Optional[dict[str, Any]]:
@@ -250,28 +219,10 @@ class Catalog(CatalogExtras, Endpoint):
         """
         return read("/v1/catalog/node-services/" + path_segment(node, "node"))
 
-    @endpoint
-    def service(
-        self,
-        service: str,
-        index: Any = None,
-        wait: Optional[DurationLike] = None,
-        tag: TagLike = None,
-        consistency: Optional[str] = None,
-        dc: Optional[str] = None,
-        near: Optional[str] = None,
-        token: Optional[str] = None,
-        node_meta: Optional[Mapping[str, str]] = None,
-        *,
-        filter: Optional[str] = None,
-        meta: bool = False,
-    ) -> Request:
-        """
+    service = catalog_service_read("service", """
         The instances of a service: ``(index, [{'Node', 'Address',
         'ServiceID', 'ServiceName', 'ServiceTags', 'ServicePort', ...}])``;
         ``[]`` for an unknown service.
 
         :param tag: a tag or a list of tags; an instance must have all.
-        """
-        path = "/v1/catalog/service/" + path_segment(service, "service")
-        return read(path, params=read_params(tag=tag, near=near, node_meta=node_meta))
+        """)

@@ -15,23 +15,10 @@ from typing import Any, Mapping, Optional
 
 from .._duration import DurationLike
 from .._http import ConsulResponse, HTTPTransport, Param
-from ._base import Endpoint, Request, check_str, decode_json, endpoint, path_segment
+from ._base import Endpoint, Request, check_cas, check_str, decode_bool, decode_json, endpoint, path_segment
 from .agent_modern import data_or_meta
 
 __all__ = ["ConfigEntries", "DiscoveryChain"]
-
-
-def _cas(cas: Any) -> Optional[str]:
-    if cas is None:
-        return None
-    if isinstance(cas, bool) or not isinstance(cas, int) or cas < 0:
-        raise ValueError(f"invalid cas {cas!r}: must be an int >= 0")
-    return str(cas)
-
-
-def _decode_bool(response: ConsulResponse) -> bool:
-    """The JSON boolean body of a write Consul answers ``true``/``false``."""
-    return bool(response.json())
 
 
 def _true(response: ConsulResponse) -> bool:
@@ -97,9 +84,9 @@ class ConfigEntries(Endpoint):
         body = dict(config_entry or {})
         body["Kind"] = kind
         body["Name"] = name
-        raw_cas = _cas(cas)
+        raw_cas = check_cas(cas)
         params: list[Param] = [("cas", raw_cas)] if raw_cas is not None else []
-        return Request("PUT", "/v1/config", params, json_body=body, decode=_decode_bool)
+        return Request("PUT", "/v1/config", params, json_body=body, decode=decode_bool)
 
     @endpoint
     def get(
@@ -164,9 +151,9 @@ class ConfigEntries(Endpoint):
         its ``ModifyIndex`` is still ``cas``.
         """
         path = "/v1/config/" + path_segment(kind, "kind") + "/" + path_segment(name, "name")
-        raw_cas = _cas(cas)
+        raw_cas = check_cas(cas)
         if raw_cas is not None:
-            return Request("DELETE", path, [("cas", raw_cas)], decode=_decode_bool)
+            return Request("DELETE", path, [("cas", raw_cas)], decode=decode_bool)
         # Consul answers a plain delete with ``{}`` (agent/config_endpoint.go configDelete).
         return Request("DELETE", path, decode=_true)
 

@@ -11,13 +11,12 @@ python-consul uses ``assert``.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Mapping, Optional
 
 from .._duration import DurationLike
 from ._base import Endpoint, Request, endpoint, path_segment, read
-from .catalog import TagLike, read_params
-from .mesh import HealthExtras
+from .catalog import read_params
+from .mesh import HealthExtras, health_service_read
 
 __all__ = ["STATES", "Health"]
 
@@ -25,32 +24,11 @@ __all__ = ["STATES", "Health"]
 #: matches every check, ``unknown`` matches none).
 STATES = ("any", "unknown", "passing", "warning", "critical")
 
-# A name path_segment would return unchanged (only unreserved characters):
-# Health.service skips the validation and escaping calls for it.
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.~-]+")
-
 
 class Health(HealthExtras, Endpoint):
     """Health checks and healthy instances, as ``consul.health``."""
 
-    @endpoint
-    def service(
-        self,
-        service: str,
-        index: Any = None,
-        wait: Optional[DurationLike] = None,
-        passing: Optional[bool] = None,
-        tag: TagLike = None,
-        dc: Optional[str] = None,
-        near: Optional[str] = None,
-        token: Optional[str] = None,
-        node_meta: Optional[Mapping[str, str]] = None,
-        *,
-        filter: Optional[str] = None,
-        consistency: Optional[str] = None,
-        meta: bool = False,
-    ) -> Request:
-        """
+    service = health_service_read("service", """
         The instances of a service with their node and checks:
         ``(index, [{'Node': {...}, 'Service': {...}, 'Checks': [...]}])``.
 
@@ -59,16 +37,7 @@ class Health(HealthExtras, Endpoint):
         :param tag: a tag or a list of tags; an instance must have all.
         :param node_meta: only nodes with all these metadata pairs.
         :param filter: a Consul filter expression.
-        """
-        if tag is None and near is None and node_meta is None:
-            params = []  # what read_params gives, without the call
-        else:
-            params = read_params(tag=tag, near=near, node_meta=node_meta)
-        if passing:
-            params.append(("passing", "1"))
-        if type(service) is str and _PLAIN_NAME.fullmatch(service):
-            return read("/v1/health/service/" + service, params=params)
-        return read("/v1/health/service/" + path_segment(service, "service"), params=params)
+        """)
 
     @endpoint
     def checks(

@@ -7,54 +7,35 @@ and :class:`~txconsul.api.health.Health` (``connect``, ``ingress``).
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence, Union
+import re
+from typing import Any, Mapping, Optional
 
 from .._duration import DurationLike
 from .._http import Param
-from ._base import Endpoint, Request, check_str, decode_json, endpoint, path_segment, read
+from ._base import Endpoint, Request, TagLike, decode_json, endpoint, path_segment, read, read_params
 
-__all__ = ["CatalogExtras", "HealthExtras"]
-
-
-def _params(
-    tag: Union[str, Sequence[str], None],
-    near: Optional[str],
-    node_meta: Optional[Mapping[str, str]],
-    passing: Optional[bool] = None,
-) -> list[Param]:
-    """Repeated ``tag``, ``near``, repeated ``node-meta=k:v`` and ``passing``."""
-    params: list[Param] = []
-    if tag is not None:
-        tags = [tag] if isinstance(tag, (str, bytes)) else tag
-        if not isinstance(tags, (list, tuple)):
-            raise TypeError("tag must be a string or a list of strings")
-        params.extend(("tag", check_str(t, "tag")) for t in tags)
-    if near is not None:
-        params.append(("near", check_str(near, "near")))
-    if node_meta is not None:
-        if not isinstance(node_meta, Mapping):
-            raise TypeError(f"node_meta must be a dict, not {type(node_meta).__name__}")
-        for k, v in node_meta.items():
-            k, v = check_str(k, "node_meta key"), check_str(v, "node_meta value", allow_empty=True)
-            if ":" in k:
-                raise ValueError(f"invalid node_meta key {k!r}: must not contain ':'")
-            params.append(("node-meta", f"{k}:{v}"))
-    if passing:
-        params.append(("passing", "1"))
-    return params
+__all__ = ["CatalogExtras", "HealthExtras", "catalog_service_read", "health_service_read"]
 
 
-class CatalogExtras(Endpoint):
-    """The catalog's Connect and gateway reads."""
+# A name path_segment would return unchanged (only unreserved characters):
+# health reads skip the validation and escaping calls for it.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.~-]+")
 
 
-    @endpoint
-    def connect(
-        self,
+def catalog_service_read(kind: str, doc: str) -> Any:
+    """
+    The endpoint method ``Catalog.<kind>``: a read of
+    ``/v1/catalog/<kind>/<service>`` (``service``, ``connect``), which take
+    the same arguments and answer in the same shape; ``doc`` is its
+    docstring.
+    """
+
+    def describer(
+        self: Endpoint,
         service: str,
         index: Any = None,
         wait: Optional[DurationLike] = None,
-        tag: Union[str, Sequence[str], None] = None,
+        tag: TagLike = None,
         consistency: Optional[str] = None,
         dc: Optional[str] = None,
         near: Optional[str] = None,
@@ -64,13 +45,24 @@ class CatalogExtras(Endpoint):
         filter: Optional[str] = None,
         meta: bool = False,
     ) -> Request:
-        """
+        path = f"/v1/catalog/{kind}/" + path_segment(service, "service")
+        return read(path, params=read_params(tag=tag, near=near, node_meta=node_meta))
+
+    describer.__name__ = kind
+    describer.__qualname__ = f"Catalog.{kind}"
+    describer.__doc__ = doc
+    return endpoint(describer)
+
+
+class CatalogExtras(Endpoint):
+    """The catalog's Connect and gateway reads."""
+
+    connect = catalog_service_read("connect", """
         The Connect-capable instances of a service (its sidecar proxies,
         Connect-native instances and linked terminating gateways), with
         :meth:`service`'s arguments and shape: ``(index, [{'Node',
         'ServiceKind', 'ServiceProxy', ...}])``.
-        """
-        return read("/v1/catalog/connect/" + path_segment(service, "service"), params=_params(tag, near, node_meta))
+        """)
 
     @endpoint
     def gateway_services(
@@ -98,54 +90,56 @@ class CatalogExtras(Endpoint):
         return Request("GET", path, decode=data_or_meta(decode_json, meta))
 
 
+def health_service_read(kind: str, doc: str) -> Any:
+    """
+    The endpoint method ``Health.<kind>``: a read of
+    ``/v1/health/<kind>/<service>`` (``service``, ``connect``,
+    ``ingress``), which take the same arguments and answer in the same
+    shape; ``doc`` is its docstring.  (``Health.service`` is a hot path:
+    plain names and calls without filters skip the general code.)
+    """
+    prefix = f"/v1/health/{kind}/"
+
+    def describer(
+        self: Endpoint,
+        service: str,
+        index: Any = None,
+        wait: Optional[DurationLike] = None,
+        passing: Optional[bool] = None,
+        tag: TagLike = None,
+        dc: Optional[str] = None,
+        near: Optional[str] = None,
+        token: Optional[str] = None,
+        node_meta: Optional[Mapping[str, str]] = None,
+        *,
+        filter: Optional[str] = None,
+        consistency: Optional[str] = None,
+        meta: bool = False,
+    ) -> Request:
+        params: list[Param]
+        if tag is None and near is None and node_meta is None:
+            params = [("passing", "1")] if passing else []  # what read_params gives, without the call
+        else:
+            params = read_params(tag=tag, near=near, node_meta=node_meta, passing=passing)
+        if type(service) is str and _PLAIN_NAME.fullmatch(service):
+            return read(prefix + service, params=params)
+        return read(prefix + path_segment(service, "service"), params=params)
+
+    describer.__name__ = kind
+    describer.__qualname__ = f"Health.{kind}"
+    describer.__doc__ = doc
+    return endpoint(describer)
+
+
 class HealthExtras(Endpoint):
     """Health's Connect and ingress reads."""
 
-
-    @endpoint
-    def connect(
-        self,
-        service: str,
-        index: Any = None,
-        wait: Optional[DurationLike] = None,
-        passing: Optional[bool] = None,
-        tag: Union[str, Sequence[str], None] = None,
-        dc: Optional[str] = None,
-        near: Optional[str] = None,
-        token: Optional[str] = None,
-        node_meta: Optional[Mapping[str, str]] = None,
-        *,
-        filter: Optional[str] = None,
-        consistency: Optional[str] = None,
-        meta: bool = False,
-    ) -> Request:
-        """
+    connect = health_service_read("connect", """
         The Connect-capable instances of a service with node and checks,
         with :meth:`service`'s arguments and shape.
-        """
-        return read("/v1/health/connect/" + path_segment(service, "service"),
-                    params=_params(tag, near, node_meta, passing))
+        """)
 
-    @endpoint
-    def ingress(
-        self,
-        service: str,
-        index: Any = None,
-        wait: Optional[DurationLike] = None,
-        passing: Optional[bool] = None,
-        tag: Union[str, Sequence[str], None] = None,
-        dc: Optional[str] = None,
-        near: Optional[str] = None,
-        token: Optional[str] = None,
-        node_meta: Optional[Mapping[str, str]] = None,
-        *,
-        filter: Optional[str] = None,
-        consistency: Optional[str] = None,
-        meta: bool = False,
-    ) -> Request:
-        """
+    ingress = health_service_read("ingress", """
         The ingress gateway instances that expose ``service`` (by the
         ``ingress-gateway`` config entries), with :meth:`service`'s shape.
-        """
-        return read("/v1/health/ingress/" + path_segment(service, "service"),
-                    params=_params(tag, near, node_meta, passing))
+        """)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 from .._http import ConsulResponse, Param
-from ._base import Endpoint, Request, check_str, decode_true, endpoint
+from ._base import Endpoint, Request, check_cas, check_str, decode_bool, decode_true, endpoint
 
 __all__ = ["CoordinateExtras", "OperatorExtras"]
 
@@ -19,18 +19,6 @@ __all__ = ["CoordinateExtras", "OperatorExtras"]
 def _true(response: ConsulResponse) -> bool:
     """``True`` for any 2xx answer, whatever its body."""
     return True
-
-
-def _json_bool(response: ConsulResponse) -> bool:
-    return bool(response.json())
-
-
-def _cas(cas: Any) -> Optional[str]:
-    if cas is None:
-        return None
-    if isinstance(cas, bool) or not isinstance(cas, int) or cas < 0:
-        raise ValueError(f"invalid cas {cas!r}: must be an int >= 0")
-    return str(cas)
 
 
 class OperatorExtras(Endpoint):
@@ -120,9 +108,9 @@ class OperatorExtras(Endpoint):
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
                 raise TypeError(f"{key} must be a {kind.__name__}, not {type(value).__name__}")
             body[key] = value
-        raw_cas = _cas(cas)
+        raw_cas = check_cas(cas)
         params: list[Param] = [("cas", raw_cas)] if raw_cas is not None else []
-        return Request("PUT", "/v1/operator/autopilot/configuration", params, json_body=body, decode=_json_bool)
+        return Request("PUT", "/v1/operator/autopilot/configuration", params, json_body=body, decode=decode_bool)
 
     @endpoint
     def autopilot_health(self, token: Optional[str] = None, dc: Optional[str] = None) -> Request:

@@ -412,26 +412,13 @@ class Lock(SessionHolder):
             self._monitoring = None
             yield self._lose(session)
 
-    def _lose(self, session: str) -> "Deferred[Any]":
-        """The lock is lost: say so at once, then clean up."""
-        if not self.held or self.session_id != session:
-            return succeed(None)
-        self.log.info("lock {key} lost", key=self._key)
-        self.held = False
+    def _name(self) -> str:
+        return self._key
+
+    def _forget_holding(self) -> None:
         self.fence = None
-        if self._monitoring is not None:
-            monitoring, self._monitoring = self._monitoring, None
-            monitoring.cancel()
-        lost = self.lost
-        keeper = self._take_keeper()
-        # Tell the holder at once (api/lock.go monitorLock closes its
-        # channel as soon as the read says so), not after destroying the
-        # session, which may take a timeout when Consul is unreachable,
-        # the likeliest reason for the loss.  The session is taken out of
-        # this object first, so an acquire() started by a ``lost``
-        # callback keeps its own.
-        if lost is not None and not lost.called:
-            lost.callback(True)
+
+    def _clean_up_after_loss(self, session_id: str, keeper: Any) -> "Deferred[Any]":
         return self._destroy_keeper(keeper)
 
     def release(self) -> "Deferred[bool]":

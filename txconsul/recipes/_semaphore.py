@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Generator, Optional
 
-from twisted.internet.defer import CancelledError, Deferred, inlineCallbacks, succeed
+from twisted.internet.defer import CancelledError, Deferred, inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
@@ -317,23 +317,11 @@ class Semaphore(SessionHolder):
             self._monitoring = None
             yield self._lose(session)
 
-    def _lose(self, session: str) -> "Deferred[Any]":
-        """The slot is lost: say so at once, then clean up."""
-        if not self.held or self.session_id != session:
-            return succeed(None)
-        self.log.info("semaphore {prefix} lost", prefix=self._prefix)
-        self.held = False
-        if self._monitoring is not None:
-            monitoring, self._monitoring = self._monitoring, None
-            monitoring.cancel()
-        lost = self.lost
-        keeper = self._take_keeper()
-        # As api/semaphore.go monitorLock: tell the holder at once, not
-        # after the cleanup calls answered (they may time out when
-        # Consul is unreachable, the likeliest reason for the loss).
-        if lost is not None and not lost.called:
-            lost.callback(True)
-        return self._give_up(self._contender_key(session), keeper)
+    def _name(self) -> str:
+        return self._prefix
+
+    def _clean_up_after_loss(self, session_id: str, keeper: Any) -> "Deferred[Any]":
+        return self._give_up(self._contender_key(session_id), keeper)
 
     @inlineCallbacks
     def release(self) -> Generator["Deferred[Any]", Any, bool]:

@@ -434,12 +434,48 @@ class SessionHolder:
     _monitor_wait: float = MIN_SESSION_TTL
     #: whether the lock or slot is held.
     held: bool
+    #: fires with True when a holding is lost (None before the first).
+    lost: "Optional[Deferred[bool]]"
+    #: the monitor of the current holding.
+    _monitoring: "Optional[Deferred[None]]"
 
     def _acquire(self) -> "Deferred[bool]":
         raise NotImplementedError
 
-    def _lose(self, session_id: str) -> Any:
+    def _name(self) -> str:
+        """What log lines call this lock or semaphore (its key or prefix)."""
         raise NotImplementedError
+
+    def _forget_holding(self) -> None:
+        """Drop what only a holder has (called once the loss is decided)."""
+
+    def _clean_up_after_loss(self, session_id: str, keeper: Any) -> "Deferred[Any]":
+        """Remove what the lost holding left in Consul; fires when done."""
+        raise NotImplementedError
+
+    def _lose(self, session_id: str) -> "Deferred[Any]":
+        """
+        The lock or slot is lost: say so at once, then clean up.
+
+        ``lost`` fires before the cleanup calls are sent (Consul's Go client,
+        api/lock.go and api/semaphore.go ``monitorLock``, closes its channel as
+        soon as it knows): they may time out when Consul is unreachable, the
+        likeliest reason for the loss.  The session is taken out of this object
+        first, so an ``acquire()`` started by a ``lost`` callback keeps its own.
+        """
+        if not self.held or self.session_id != session_id:
+            return succeed(None)
+        self.log.info("{what} {name} lost", what=self._what, name=self._name())
+        self.held = False
+        self._forget_holding()
+        if self._monitoring is not None:
+            monitoring, self._monitoring = self._monitoring, None
+            monitoring.cancel()
+        lost = self.lost
+        keeper = self._take_keeper()
+        if lost is not None and not lost.called:
+            lost.callback(True)
+        return self._clean_up_after_loss(session_id, keeper)
 
     @staticmethod
     def _check_session_arg(session: Any) -> None:

@@ -24,12 +24,12 @@ import base64
 import copy
 import json
 import re
-from datetime import datetime, timezone
 from typing import Any, Optional
 
 from ._acl import require
 from ._acl_templated import TEMPLATES, parse_templated, validate_variables
 from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_go_duration
+from ._gofmt import go_time
 from ._gojson import decode_body
 from ._shapes_modern import ACL_LOGIN
 
@@ -39,15 +39,6 @@ AUTH_METHOD_TYPES = ("kubernetes", "jwt", "oidc", "aws-iam")
 BIND_TYPES = ("service", "node", "role", "policy", "templated-policy")
 
 _INTERPOLATION = re.compile(r"\$\{([^}]*)\}")
-
-
-def _go_time(seconds: float) -> str:
-    """A clock reading as Go's RFC 3339 JSON time (UTC, trailing zeros of the fraction dropped)."""
-    dt = datetime.fromtimestamp(seconds, timezone.utc)
-    text = dt.strftime("%Y-%m-%dT%H:%M:%S")
-    if dt.microsecond:
-        text += ("." + f"{dt.microsecond:06d}").rstrip("0")
-    return text + "Z"
 
 
 def _token_table(acl: Any) -> Any:
@@ -519,11 +510,11 @@ class ACLAuthPart:
             "NodeIdentities": nodes,
             "TemplatedPolicies": parse_templated(templated, "Token", False),
             "Local": method.get("TokenLocality", "local") != "global",
-            "CreateTime": _go_time(now),
+            "CreateTime": go_time(now),
         }
         ttl = parse_go_duration(method["MaxTokenTTL"]) if method.get("MaxTokenTTL") else 0
         if ttl:
-            fields["ExpirationTime"] = _go_time(now + ttl)
+            fields["ExpirationTime"] = go_time(now + ttl)
             fields["_expires"] = now + ttl
         token = store_token(acl, fields, idx)
         token["AuthMethod"] = name

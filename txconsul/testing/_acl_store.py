@@ -96,6 +96,36 @@ def identity_parts(services: list[dict[str, Any]], nodes: list[dict[str, Any]]) 
     return parts
 
 
+def _by_name(table: dict[str, dict[str, Any]], name: str) -> Optional[dict[str, Any]]:
+    """The policy or role in ``table`` (by ID) with this name, or ``None``."""
+    for item in table.values():
+        if item["Name"] == name:
+            return item
+    return None
+
+
+def _resolve_links(links: list[dict[str, Any]], table: dict[str, dict[str, Any]], what: str) -> list[str]:
+    """
+    The IDs, in order and once each, of the links (``{'ID'}`` or
+    ``{'Name'}``) to ``what`` (``'policy'``, ``'role'``) in ``table``; 500
+    for a missing one, as Consul's ACL resolver answers.
+    """
+    ids: list[str] = []
+    for link in links:
+        item_id = link.get("ID") or ""
+        if not item_id:
+            name = link.get("Name") or ""
+            match = _by_name(table, name)
+            if match is None:
+                raise HTTPError(500, f'No such ACL {what} with name "{name}"')
+            item_id = match["ID"]
+        elif item_id not in table:
+            raise HTTPError(500, f'No such ACL {what} with ID "{item_id}"')
+        if item_id not in ids:
+            ids.append(item_id)
+    return ids
+
+
 class ACLStore:
     """
     The token, policy and role tables of the fake's ACL system, with the
@@ -330,48 +360,16 @@ class ACLStore:
 
     def policy_by_name(self, name: str) -> Optional[dict[str, Any]]:
         """The policy with this name, or ``None``."""
-        for policy in self.policies.values():
-            if policy["Name"] == name:
-                return policy
-        return None
+        return _by_name(self.policies, name)
 
     def role_by_name(self, name: str) -> Optional[dict[str, Any]]:
         """The role with this name, or ``None``."""
-        for role in self.roles.values():
-            if role["Name"] == name:
-                return role
-        return None
+        return _by_name(self.roles, name)
 
     def resolve_policy_links(self, links: list[dict[str, Any]]) -> list[str]:
         """Policy IDs for links given by ID or Name; 500 for a missing policy."""
-        ids: list[str] = []
-        for link in links:
-            pid = link.get("ID") or ""
-            if not pid:
-                name = link.get("Name") or ""
-                match = self.policy_by_name(name)
-                if match is None:
-                    raise HTTPError(500, f'No such ACL policy with name "{name}"')
-                pid = match["ID"]
-            elif pid not in self.policies:
-                raise HTTPError(500, f'No such ACL policy with ID "{pid}"')
-            if pid not in ids:
-                ids.append(pid)
-        return ids
+        return _resolve_links(links, self.policies, "policy")
 
     def resolve_role_links(self, links: list[dict[str, Any]]) -> list[str]:
         """Role IDs for links given by ID or Name; 500 for a missing role."""
-        ids: list[str] = []
-        for link in links:
-            rid = link.get("ID") or ""
-            if not rid:
-                name = link.get("Name") or ""
-                match = self.role_by_name(name)
-                if match is None:
-                    raise HTTPError(500, f'No such ACL role with name "{name}"')
-                rid = match["ID"]
-            elif rid not in self.roles:
-                raise HTTPError(500, f'No such ACL role with ID "{rid}"')
-            if rid not in ids:
-                ids.append(rid)
-        return ids
+        return _resolve_links(links, self.roles, "role")

@@ -183,6 +183,17 @@ def _canon_key(body: dict[str, Any], name: str) -> Optional[str]:
     return None
 
 
+def _cas(req: FakeRequest) -> Optional[int]:
+    """The ``?cas=`` index of a write or delete, ``None`` when absent or empty; a bad one is a 500."""
+    raw_cas = req.get("cas")
+    if not raw_cas:
+        return None
+    try:
+        return parse_uint(raw_cas)
+    except ValueError as e:
+        raise HTTPError(500, str(e))
+
+
 class ConfigEntriesPart:
     """
     The config entries of a FakeConsul.
@@ -267,13 +278,7 @@ class ConfigEntriesPart:
 
     def _apply(self, req: FakeRequest) -> Reply:
         entry = self._decode_entry(req)
-        cas: Optional[int] = None
-        raw_cas = req.get("cas")
-        if raw_cas:
-            try:
-                cas = parse_uint(raw_cas)
-            except ValueError as e:
-                raise HTTPError(500, str(e))
+        cas = _cas(req)
         self.core.check_dc(req)
         kind, name = entry["Kind"], entry["Name"]
         fixed = _FIXED_NAMES.get(kind)
@@ -343,13 +348,7 @@ class ConfigEntriesPart:
         kind, name = parts
         if kind not in KINDS:
             raise HTTPError(400, f"invalid config entry kind: {kind}")
-        cas: Optional[int] = None
-        raw_cas = req.get("cas")
-        if raw_cas:
-            try:
-                cas = parse_uint(raw_cas)
-            except ValueError as e:
-                raise HTTPError(500, str(e))
+        cas = _cas(req)
         require_entry(req, kind, name, "write")
         old = self.entries.get((kind, name))
         if cas is not None:

@@ -181,6 +181,9 @@ class Bool(GoType):
 class Int(GoType):
     """A Go signed integer (``int`` is 64 bits on Consul's platforms)."""
 
+    #: Whether a leading ``-`` is allowed.
+    signed = True
+
     def __init__(self, type_str: str = "int", bits: int = 64) -> None:
         self.type_str = type_str
         self.bits = bits
@@ -190,32 +193,25 @@ class Int(GoType):
         if not isinstance(value, _Num):
             raise ctx.error(_kind(value), self.type_str)
         text = str(value)
-        # strconv.ParseInt(s, 10, 64) then reflect's OverflowInt.
-        digits = text[1:] if text.startswith("-") else text
+        # strconv.ParseInt / ParseUint(s, 10, 64) then reflect's
+        # OverflowInt / OverflowUint.
+        digits = text[1:] if self.signed and text.startswith("-") else text
         if not digits.isdigit() or not digits.isascii():
             raise ctx.error("number " + text, self.type_str)
         number = int(text)
-        limit = 2 ** (self.bits - 1)
-        if not -limit <= number < limit:
+        low, high = (-(2 ** (self.bits - 1)), 2 ** (self.bits - 1)) if self.signed else (0, 2 ** self.bits)
+        if not low <= number < high:
             raise ctx.error("number " + text, self.type_str)
         return number
 
 
-class Uint(GoType):
+class Uint(Int):
     """A Go unsigned integer."""
 
-    def __init__(self, type_str: str = "uint64", bits: int = 64) -> None:
-        self.type_str = type_str
-        self.bits = bits
+    signed = False
 
-    def decode(self, value: Any, ctx: _Ctx) -> Any:
-        """Decode a non-null JSON value into this type."""
-        if not isinstance(value, _Num):
-            raise ctx.error(_kind(value), self.type_str)
-        text = str(value)
-        if not text.isdigit() or not text.isascii() or int(text) >= 2 ** self.bits:
-            raise ctx.error("number " + text, self.type_str)
-        return int(text)
+    def __init__(self, type_str: str = "uint64", bits: int = 64) -> None:
+        super().__init__(type_str, bits)
 
 
 class Float(GoType):

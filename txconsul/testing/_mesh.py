@@ -197,18 +197,13 @@ class MeshPart:
         return value
 
     def _health_connect(self, req: FakeRequest) -> Any:
-        name = req.tail
-        if not name:
-            raise HTTPError(400, "Missing service name")
-        passing = self._passing(req)
-        require(req, "service", name, "read")
-        return self._read(
-            req,
-            lambda: self._index(True),
-            lambda: self._check_service_nodes(req, self._connect_select(name), passing),
-        )
+        return self._health_read(req, self._connect_select)
 
     def _health_ingress(self, req: FakeRequest) -> Any:
+        return self._health_read(req, self._ingress_select)
+
+    def _health_read(self, req: FakeRequest, select: Callable[[str], Any]) -> Any:
+        """``/v1/health/connect/`` or ``/ingress/``: the instances ``select(name)`` picks, with node and checks."""
         name = req.tail
         if not name:
             raise HTTPError(400, "Missing service name")
@@ -217,7 +212,7 @@ class MeshPart:
         return self._read(
             req,
             lambda: self._index(True),
-            lambda: self._check_service_nodes(req, self._ingress_select(name), passing),
+            lambda: self._check_service_nodes(req, select(name), passing),
         )
 
     def _gateway_services(self, req: FakeRequest) -> Any:
