@@ -31,7 +31,7 @@ from typing import Any, Callable, Concatenate, NamedTuple, Optional, ParamSpec, 
 from twisted.internet.defer import Deferred
 
 from ._errors import ConsulException
-from ._http import ConsulResponse, HTTPTransport, Param
+from ._http import BLOCKING_MARGIN, ConsulResponse, HTTPTransport, Param
 from ._validate import check_consistency, check_index, check_str, check_wait
 
 __all__ = [
@@ -90,6 +90,8 @@ class Request(NamedTuple):
     :ivar default_wait: the ``wait`` sent with an ``index`` when none is
         given (the event list blocks 10 minutes, not Consul's usual 5).
     :ivar shown_path: how errors show the path when it holds a secret.
+    :ivar long_poll: a read that blocks without an index (``?hash=`` on
+        agent-local state): its client-side timeout allows for the wait.
     :ivar headers: extra ``(name, value)`` request headers (the agent
         cache's ``Cache-Control``).
     """
@@ -105,6 +107,7 @@ class Request(NamedTuple):
     use_dc: bool = True
     default_wait: Optional[float] = None
     shown_path: Optional[str] = None
+    long_poll: bool = False
     headers: tuple[tuple[str, str], ...] = ()
 
     def __repr__(self) -> str:
@@ -173,6 +176,8 @@ def _send(
         seconds = request.default_wait
     if consistency is not None:
         check_consistency(consistency)
+    if request.long_poll:
+        return _long_poll(transport, request, token, seconds)
     if request.json_body is NO_BODY:
         d = transport.request(
             request.method, request.path, params, body=request.body,
@@ -190,6 +195,16 @@ def _send(
     if request.shown_path is not None:
         d.addErrback(_hide_secret, request.path, request.shown_path)
     return d
+
+
+def _long_poll(transport: HTTPTransport, request: Request, token: Any, seconds: Optional[float]) -> "Deferred[ConsulResponse]":
+    # A hash-blocking read: Consul waits up to ``wait`` (5 minutes by
+    # default) plus jitter, so the client timeout is a blocking query's.
+    w = 300.0 if seconds is None else seconds
+    return transport.request(
+        request.method, request.path, request.params, token=token, wait=seconds,
+        expect=request.expect, use_dc=False, timeout=w + w / 16.0 + BLOCKING_MARGIN,
+    )
 
 
 def _blocking_result(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import re
 from .acl_auth import ACLAuthExtras
+from .acl_templated import ACLTemplatedPolicy, templated_policies as check_templated
 from typing import Any, Iterable, Optional, Union
 
 from .._duration import DurationLike, format_duration, parse_duration
@@ -194,6 +195,7 @@ class ACLToken(Endpoint):
         secret_id: Optional[str] = None,
         *,
         expiration_time: Optional[str] = None,
+        templated_policies: Optional[Iterable[Any]] = None,
         token: Optional[str] = None,
         dc: Optional[str] = None,
     ) -> Request:
@@ -210,8 +212,13 @@ class ACLToken(Endpoint):
         :param expiration_time: an RFC 3339 expiry (exclusive with the TTL).
         :param accessor_id: choose the AccessorID (a UUID; Consul 1.5+).
         :param secret_id: choose the SecretID (a UUID; Consul 1.5+).
+        :param templated_policies: builtin templated policies (Consul
+            1.17+; keyword only): names, ``(name, variable)`` pairs such as
+            ``('builtin/service', 'web')``, or Consul's dicts.
         """
         body = self._body(description, policies, roles, service_identities, node_identities, local, secret_id)
+        if templated_policies is not None:
+            body["TemplatedPolicies"] = check_templated(templated_policies)
         if accessor_id is not None:
             body["AccessorID"] = check_str(accessor_id, "accessor_id")
         if expiration_ttl is not None:
@@ -294,6 +301,7 @@ class ACLToken(Endpoint):
         local: Optional[bool] = None,
         *,
         secret_id: Optional[str] = None,
+        templated_policies: Optional[Iterable[Any]] = None,
         token: Optional[str] = None,
         dc: Optional[str] = None,
     ) -> Request:
@@ -301,9 +309,12 @@ class ACLToken(Endpoint):
         Replace a token's description, links and identities; fires with the
         token dict.  Consul clears what is not given; ``local`` must match
         the token's (pass ``local=True`` for a local token).
+        ``templated_policies`` as for :meth:`create`.
         """
         path = "/v1/acl/token/" + path_segment(accessor_id, "accessor_id")
         body = self._body(description, policies, roles, service_identities, node_identities, local, secret_id)
+        if templated_policies is not None:
+            body["TemplatedPolicies"] = check_templated(templated_policies)
         body["AccessorID"] = check_str(accessor_id, "accessor_id")
         return Request("PUT", path, json_body=body)
 
@@ -477,8 +488,12 @@ class ACLRole(Endpoint):
     """Roles (Consul 1.5+), as ``consul.acl.role``."""
 
     @staticmethod
-    def _body(name: Any, description: Any, policies: Any, services: Any, nodes: Any) -> dict[str, Any]:
+    def _body(
+        name: Any, description: Any, policies: Any, services: Any, nodes: Any, templated: Any = None,
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"Name": check_str(name, "name")}
+        if templated is not None:
+            body["TemplatedPolicies"] = check_templated(templated)
         if description is not None:
             body["Description"] = check_str(description, "description", allow_empty=True)
         if policies is not None:
@@ -498,11 +513,15 @@ class ACLRole(Endpoint):
         service_identities: Optional[Iterable[Any]] = None,
         node_identities: Optional[Iterable[Any]] = None,
         *,
+        templated_policies: Optional[Iterable[Any]] = None,
         token: Optional[str] = None,
         dc: Optional[str] = None,
     ) -> Request:
-        """Create a role; fires with the role dict.  ``policies`` are IDs, names or dicts."""
-        body = self._body(name, description, policies, service_identities, node_identities)
+        """
+        Create a role; fires with the role dict.  ``policies`` are IDs, names
+        or dicts; ``templated_policies`` as for :meth:`ACLToken.create`.
+        """
+        body = self._body(name, description, policies, service_identities, node_identities, templated_policies)
         return Request("PUT", "/v1/acl/role", json_body=body)
 
     @endpoint
@@ -547,12 +566,13 @@ class ACLRole(Endpoint):
         service_identities: Optional[Iterable[Any]] = None,
         node_identities: Optional[Iterable[Any]] = None,
         *,
+        templated_policies: Optional[Iterable[Any]] = None,
         token: Optional[str] = None,
         dc: Optional[str] = None,
     ) -> Request:
         """Replace a role (links not given are cleared); fires with the role dict."""
         path = "/v1/acl/role/" + path_segment(role_id, "role_id")
-        body = self._body(name, description, policies, service_identities, node_identities)
+        body = self._body(name, description, policies, service_identities, node_identities, templated_policies)
         body["ID"] = check_str(role_id, "role_id")
         return Request("PUT", path, json_body=body)
 
@@ -597,6 +617,8 @@ class ACL(ACLAuthExtras, Endpoint):
         self.policy = ACLPolicy(transport)
         #: Roles (:class:`ACLRole`).
         self.role = ACLRole(transport)
+        #: Templated policies (:class:`~txconsul.api.acl_templated.ACLTemplatedPolicy`; Consul 1.17+).
+        self.templated_policy = self.templated_policies = ACLTemplatedPolicy(transport)
 
     # -- legacy API (python-consul) ---------------------------------------
 

@@ -56,6 +56,39 @@ def _check_check(check: Any, what: str = "check") -> dict[str, Any]:
     return dict(check)
 
 
+def _check_object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{what} must be a dict, not {type(value).__name__}")
+    return dict(value)
+
+
+def _check_weights(weights: Any) -> dict[str, int]:
+    folded = {str(k).lower(): v for k, v in _check_object(weights, "weights").items()}
+    unknown = sorted(set(folded) - {"passing", "warning"})
+    if unknown:
+        raise ValueError(f"weights takes Passing and Warning, not {unknown[0]!r}")
+    out = {}
+    for key, field in (("passing", "Passing"), ("warning", "Warning")):
+        if key in folded:
+            value = folded[key]
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"weights' {field} must be an int, not {type(value).__name__}")
+            out[field] = value
+    if out.get("Passing", 1) < 1:
+        raise ValueError("weights' Passing must be greater than 0")
+    if out.get("Warning", 0) < 0:
+        raise ValueError("weights' Warning must be 0 or more")
+    return out
+
+
+def _check_tagged_addresses(tagged: Any) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name, addr in _check_object(tagged, "tagged_addresses").items():
+        name = check_str(name, "each name of tagged_addresses")
+        out[name] = _check_object(addr, f"tagged_addresses[{name!r}]")
+    return out
+
+
 #: The HTTP status codes of ``/v1/agent/health/service/...`` and the
 #: aggregated status each one means (503 is ``critical`` or ``maintenance``).
 _LOCAL_HEALTH_CODES = {200: "passing", 429: "warning", 503: "critical"}
@@ -146,6 +179,15 @@ class AgentService(_LocalHealth):
         *,
         meta: Optional[Mapping[str, str]] = None,
         checks: Optional[Sequence[Mapping[str, Any]]] = None,
+        kind: Optional[str] = None,
+        proxy: Optional[Mapping[str, Any]] = None,
+        connect: Optional[Mapping[str, Any]] = None,
+        weights: Optional[Mapping[str, int]] = None,
+        tagged_addresses: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        locality: Optional[Mapping[str, str]] = None,
+        socket_path: Optional[str] = None,
+        replace_existing_checks: bool = False,
+        extra: Optional[Mapping[str, Any]] = None,
     ) -> Request:
         """
         Register (or replace) a service on the local agent; fires ``True``.
@@ -169,6 +211,29 @@ class AgentService(_LocalHealth):
             HTTP check.
         :param enable_tag_override: let the catalog's tags win over the
             agent's during anti-entropy.
+
+        Keyword only, the fields of Consul's service definition that
+        python-consul 1.1 lacks:
+
+        :param kind: ``'connect-proxy'``, ``'mesh-gateway'``,
+            ``'terminating-gateway'``, ``'ingress-gateway'``,
+            ``'api-gateway'`` (``None``: a typical service).
+        :param proxy: the ``Proxy`` object of a proxy or gateway, as Consul
+            spells it (``{'DestinationServiceName': 'web', ...}``).
+        :param connect: the ``Connect`` object: ``{'Native': True}``, or
+            ``{'SidecarService': {...}}`` to register
+            ``<service_id>-sidecar-proxy`` with it (``{}`` takes every
+            default: a free port from 21000-21255 and TCP and alias checks).
+        :param weights: ``{'Passing': n, 'Warning': m}`` (DNS SRV weights;
+            lower-case keys are accepted).
+        :param tagged_addresses: ``{'lan': {'Address': ..., 'Port': ...}, ...}``.
+        :param locality: ``{'Region': ..., 'Zone': ...}``.
+        :param socket_path: a Unix socket the service listens on.
+        :param replace_existing_checks: drop the service's checks that this
+            registration does not define (``?replace-existing-checks``).
+        :param extra: more body fields, for what a newer Consul adds:
+            merged into the JSON body as given (a key that one of the
+            arguments above already sets raises ``ValueError``).
         :raises ValueError: for ``check`` together with a deprecated check
             argument, or a bad combination of those (python-consul
             uses ``assert``).
@@ -203,7 +268,29 @@ class AgentService(_LocalHealth):
             if isinstance(checks, Mapping) or not isinstance(checks, (list, tuple)):
                 raise TypeError("checks must be a list of check definitions")
             payload["Checks"] = [_check_check(c, "each of checks") for c in checks]
-        return _agent_write("/v1/agent/service/register", body=payload)
+        if kind is not None:
+            payload["Kind"] = check_str(kind, "kind", allow_empty=True)
+        for value, field, what in (
+            (proxy, "Proxy", "proxy"), (connect, "Connect", "connect"), (locality, "Locality", "locality"),
+        ):
+            if value is not None:
+                payload[field] = _check_object(value, what)
+        if weights is not None:
+            payload["Weights"] = _check_weights(weights)
+        if tagged_addresses is not None:
+            payload["TaggedAddresses"] = _check_tagged_addresses(tagged_addresses)
+        if socket_path is not None:
+            payload["SocketPath"] = check_str(socket_path, "socket_path")
+        if extra is not None:
+            for key, value in _check_object(extra, "extra").items():
+                key = check_str(key, "each key of extra")
+                if key in payload:
+                    raise ValueError(f"extra sets {key!r}, which the other arguments already set")
+                payload[key] = value
+        params: list[Param] = []
+        if replace_existing_checks:
+            params.append(("replace-existing-checks", "true"))
+        return _agent_write("/v1/agent/service/register", params, body=payload)
 
     @endpoint
     def deregister(self, service_id: str, token: Optional[str] = None) -> Request:
@@ -239,12 +326,33 @@ class AgentService(_LocalHealth):
         return _agent_write(path, params)
 
     @endpoint
-    def get(self, service_id: str, token: Optional[str] = None) -> Request:
+    def get(
+        self,
+        service_id: str,
+        token: Optional[str] = None,
+        *,
+        hash: Optional[str] = None,
+        wait: Optional[DurationLike] = None,
+    ) -> Request:
         """
         One local service's definition (with its ``ContentHash``); an
         unknown ID fails with :class:`~txconsul.NotFound`.
+
+        :param hash: a ``ContentHash`` from an earlier answer (keyword
+            only): the call blocks until the definition's hash differs or
+            ``wait`` (Consul's default: 5 minutes) passes, then fires with
+            the current definition.  Consul blocks on a hash for this
+            agent-local read only; its answer also carries the hash as
+            ``X-Consul-ContentHash``.
+        :param wait: how long a ``hash`` call may block.
         """
-        return _agent_read("/v1/agent/service/" + path_segment(service_id, "service_id"))
+        path = "/v1/agent/service/" + path_segment(service_id, "service_id")
+        if hash is None:
+            if wait is not None:
+                raise ValueError("wait needs hash: without one, this read does not block")
+            return _agent_read(path)
+        params: list[Param] = [("hash", check_str(hash, "hash"))]
+        return Request("GET", path, params, use_dc=False, long_poll=True)
 
 
 class AgentCheck(Endpoint):

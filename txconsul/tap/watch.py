@@ -53,7 +53,7 @@ DEFAULT_HTTP_TIMEOUT = 10.0
 CONFIG_KEYS = frozenset({
     "type", "datacenter", "token", "stale", "key", "prefix", "service", "tag",
     "passingonly", "state", "name", "filter", "handler_type", "args", "handler",
-    "http_handler_config",
+    "http_handler_config", "service_id",
 })
 
 
@@ -161,7 +161,8 @@ class Options(usage.Options):
         ["type", None, None, "Watch type: " + ", ".join(WATCH_TYPES) + "."],
         ["key", None, None, "The key to watch (type key)."],
         ["prefix", None, None, "The key prefix to watch (type keyprefix)."],
-        ["service", None, None, "The service (type service; optional for checks)."],
+        ["service", None, None, "The service (type service and connect_leaf; optional for checks)."],
+        ["service-id", None, None, "The local service ID (type agent_service)."],
         ["state", None, None, "Check state: " + ", ".join(CHECK_STATES) + " (type checks)."],
         ["name", None, None, "Event name (type event)."],
         ["filter", None, None, "Consul filter expression (services, nodes, service, checks)."],
@@ -236,7 +237,7 @@ class Options(usage.Options):
         if (self["client-cert"] is None) != (self["client-key"] is None):
             raise usage.UsageError("--client-cert and --client-key go together")
         if self["config"] is not None:
-            clash = [n for n in ("type", "key", "prefix", "service", "state", "name",
+            clash = [n for n in ("type", "key", "prefix", "service", "service-id", "state", "name",
                                  "filter", "http-handler") if self[n] is not None]
             clash += [n for n in ("passingonly", "stale", "shell", "no-shell") if self[n]]
             if self["tag"]:
@@ -254,6 +255,8 @@ class Options(usage.Options):
         for name in ("key", "prefix", "service", "state", "name", "filter"):
             if self[name] is not None:
                 spec[name] = self[name]
+        if self["service-id"] is not None:
+            spec["service_id"] = self["service-id"]
         if self["tag"]:
             spec["tag"] = list(self["tag"])
         if self["passingonly"]:
@@ -317,7 +320,7 @@ def check_spec(spec: Any, *, handler_required: bool, where: str) -> dict[str, An
         raise usage.UsageError(f"{where}: invalid parameters {unknown}")
     spec = dict(spec)
     for name in ("type", "datacenter", "token", "key", "prefix", "service", "state",
-                 "name", "filter", "handler_type", "handler"):
+                 "name", "filter", "handler_type", "handler", "service_id"):
         if name in spec and not isinstance(spec[name], str):
             raise usage.UsageError(f"{where}: expecting {name} to be a string")
     for name in ("stale", "passingonly"):
@@ -337,7 +340,7 @@ def check_spec(spec: Any, *, handler_required: bool, where: str) -> dict[str, An
         raise usage.UsageError(f"{where}: Must specify a single prefix to watch")
     params: dict[str, Any] = {}
     for name in ("key", "prefix", "service", "tag", "passingonly", "state", "name",
-                 "filter", "token", "stale"):
+                 "filter", "token", "stale", "service_id"):
         if name in spec:
             params[name] = spec[name]
     if "datacenter" in spec:

@@ -51,6 +51,8 @@ from typing import Any, Optional
 import attr
 
 from ._acl_bodies import BOOTSTRAP, POLICY, ROLE, decode_acl_body, token_shape
+from ._acl_templated import hash_parts as templated_hash_parts
+from ._acl_templated import parse_templated
 from ._acl_store import (
     ACL_TOKEN_MAX_EXPIRATION_TTL,
     ACL_TOKEN_MIN_EXPIRATION_TTL,
@@ -612,8 +614,10 @@ class ACLSystem:
         policies = self.store.resolve_policy_links(_links(body, "Policies", what))
         roles = self.store.resolve_role_links(_links(body, "Roles", what))
         services, nodes = self._identities(body, what, local)
+        templated = parse_templated(body.get("TemplatedPolicies"), what, local)
         fields.update(
             {
+                "TemplatedPolicies": templated,
                 "AccessorID": accessor,
                 "SecretID": secret,
                 "Description": description,
@@ -722,6 +726,7 @@ class ACLSystem:
                 "Roles": source["Roles"],
                 "ServiceIdentities": source["ServiceIdentities"],
                 "NodeIdentities": source["NodeIdentities"],
+                "TemplatedPolicies": source.get("TemplatedPolicies", []),
                 "Local": source["Local"],
                 "ExpirationTime": source["ExpirationTime"],
                 "_expires": source["_expires"],
@@ -913,6 +918,7 @@ class ACLSystem:
                 raise HTTPError(500, f'Invalid Role: A role with name "{name}" already exists')
         policies = self.store.resolve_policy_links(_links(body, "Policies", what))
         services, nodes = self._identities(body, what, False)
+        templated = parse_templated(body.get("TemplatedPolicies"), what, False)
         idx = self.core.next_index()
         record = {
             "ID": role_id,
@@ -922,7 +928,10 @@ class ACLSystem:
             "ServiceIdentities": services,
             "NodeIdentities": nodes,
             # ACLRole.SetHash: Name, Description, policy IDs, identities
-            "Hash": hash_fields(name, description, *policies, *identity_parts(services, nodes)),
+            "TemplatedPolicies": templated,
+            "Hash": hash_fields(
+                name, description, *policies, *identity_parts(services, nodes), *templated_hash_parts(templated),
+            ),
             "CreateIndex": existing["CreateIndex"] if existing else idx,
             "ModifyIndex": idx,
         }

@@ -27,6 +27,7 @@ import re
 from typing import Any, Optional
 
 from ._acl import require
+from ._acl_templated import TEMPLATES, parse_templated, validate_variables
 from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_go_duration
 from ._gofmt import go_time
 from ._gojson import decode_body
@@ -435,6 +436,27 @@ class ACLAuthPart:
                 lists[attr] = [str(v) for v in (value if isinstance(value, list) else [value])]
         return {"value": values, "list": lists}
 
+    @staticmethod
+    def _templated_binding(name: str, bind_vars: Any, identity: dict[str, Any]) -> dict[str, Any]:
+        """
+        agent/consul/authmethod: generateTemplatedPolicies -- the template
+        named by the rule, its ``BindVars`` interpolated with the identity
+        and validated against the template's schema (a failed login if not).
+        """
+        if name not in TEMPLATES:
+            raise HTTPError(
+                500, f"Bind name for templated-policy bind type does not match existing template name: {name}",
+            )
+        entry: dict[str, Any] = {"TemplateName": name}
+        if isinstance(bind_vars, dict):
+            raw = next((v for k, v in bind_vars.items() if str(k).lower() == "name"), "")
+            value = _INTERPOLATION.sub(lambda m: _lookup(identity, m.group(1)), str(raw or ""))
+            entry["TemplateVariables"] = {"Name": value}
+        reason = validate_variables(name, entry.get("TemplateVariables"))
+        if reason is not None:
+            raise HTTPError(500, f"templated policy failed validation: {reason}")
+        return entry
+
     def _login(self, req: FakeRequest) -> Reply:
         self._enabled()
         body = decode_body(ACL_LOGIN, req.body) if req.body.strip() else {}
@@ -453,6 +475,7 @@ class ACLAuthPart:
         nodes: list[dict[str, Any]] = []
         roles: list[str] = []
         policies: list[str] = []
+        templated: list[dict[str, Any]] = []
         from ._catalog import compile_filter
 
         for rule in sorted(self.rules.values(), key=lambda r: (r["CreateIndex"], r["ID"])):
@@ -469,7 +492,9 @@ class ACLAuthPart:
                 roles.extend(rid for rid, r in acl.roles.items() if r["Name"] == bound)
             elif rule["BindType"] == "policy":
                 policies.extend(pid for pid, p in acl.policies.items() if p["Name"] == bound)
-        if not (services or nodes or roles or policies):
+            elif rule["BindType"] == "templated-policy":
+                templated.append(self._templated_binding(bound, rule.get("BindVars"), identity))
+        if not (services or nodes or roles or policies or templated):
             # agent/consul/acl_endpoint.go Login: nothing bound, nothing granted.
             raise HTTPError(403, "Permission denied")
         now = self.core.clock.seconds()
@@ -483,6 +508,7 @@ class ACLAuthPart:
             "Roles": roles,
             "ServiceIdentities": services,
             "NodeIdentities": nodes,
+            "TemplatedPolicies": parse_templated(templated, "Token", False),
             "Local": method.get("TokenLocality", "local") != "global",
             "CreateTime": go_time(now),
         }

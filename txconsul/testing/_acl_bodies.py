@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._acl_templated import TEMPLATED_POLICIES
 from ._core import FakeRequest, HTTPError
-from ._gojson import Bool, Duration, Field, GoJSONError, List, Opaque, Ptr, String, Struct, Uint, decode
+from ._gojson import Bool, Duration, Field, GoJSONError, List, Ptr, String, Struct, Uint, decode
 
 __all__ = ["BOOTSTRAP", "POLICY", "ROLE", "decode_acl_body", "token_shape"]
 
@@ -43,8 +44,8 @@ _NODE_IDENTITIES = List(
     type_str="structs.ACLNodeIdentities",
 )
 _RAFT_INDEX = [Field("CreateIndex", Uint()), Field("ModifyIndex", Uint())]
-#: ACLTemplatedPolicies (1.17+): decoded, but the fake does not emulate them.
-_TEMPLATED_POLICIES = List(Ptr(Opaque("structs.ACLTemplatedPolicy")), type_str="structs.ACLTemplatedPolicies")
+#: ACLTemplatedPolicies (1.17+).
+_TEMPLATED_POLICIES = TEMPLATED_POLICIES
 
 
 def token_shape(legacy: bool) -> Struct:
@@ -132,7 +133,4 @@ def decode_acl_body(req: FakeRequest, shape: Struct, what: str) -> dict[str, Any
         raise HTTPError(400, prefix + e.text.split(": ", 1)[-1])
     if not isinstance(value, dict):
         return {}
-    if value.get("TemplatedPolicies"):
-        # A difference, said plainly rather than ignored (docs/coverage.md).
-        raise HTTPError(500, "FakeConsul does not emulate templated policies")
     return value

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from ._authz import ANONYMOUS_ACCESSOR as ANONYMOUS_ACCESSOR
 from ._authz import Rules, node_identity_rules, parse_rules, service_identity_rules
+from ._acl_templated import hash_parts as templated_hash_parts
+from ._acl_templated import templated_json, templated_rules
 from ._core import HTTPError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -180,6 +182,7 @@ class ACLStore:
             "Roles": list(fields.get("Roles", [])),
             "ServiceIdentities": list(fields.get("ServiceIdentities", [])),
             "NodeIdentities": list(fields.get("NodeIdentities", [])),
+            "TemplatedPolicies": list(fields.get("TemplatedPolicies", [])),
             "Local": bool(fields.get("Local", False)),
             "Type": fields.get("Type", ""),
             "Rules": fields.get("Rules", ""),
@@ -196,6 +199,7 @@ class ACLStore:
             token["Description"], token["Type"], token["Rules"], "local" if token["Local"] else "global",
             *token["Policies"], *token["Roles"],
             *identity_parts(token["ServiceIdentities"], token["NodeIdentities"]),
+            *templated_hash_parts(token["TemplatedPolicies"]),
         )
         old = self.tokens.get(token["AccessorID"])
         if old is not None:
@@ -257,6 +261,7 @@ class ACLStore:
                 rules.merge(service_identity_rules(si["ServiceName"]))
             for ni in role["NodeIdentities"]:
                 rules.merge(node_identity_rules(ni["NodeName"]))
+            rules.merge(templated_rules(role.get("TemplatedPolicies") or [], self.core.datacenter))
         for pid in policy_ids:
             compiled = self.policy_rules(pid)
             if compiled is not None:
@@ -265,6 +270,7 @@ class ACLStore:
             rules.merge(service_identity_rules(si["ServiceName"]))
         for ni in token["NodeIdentities"]:
             rules.merge(node_identity_rules(ni["NodeName"]))
+        rules.merge(templated_rules(token.get("TemplatedPolicies") or [], self.core.datacenter))
         return rules
 
     def policy_links(self, ids: Iterable[str]) -> list[dict[str, str]]:
@@ -292,6 +298,8 @@ class ACLStore:
             out["ServiceIdentities"] = [dict(s) for s in token["ServiceIdentities"]]
         if token["NodeIdentities"]:
             out["NodeIdentities"] = [dict(n) for n in token["NodeIdentities"]]
+        if token.get("TemplatedPolicies"):
+            out["TemplatedPolicies"] = templated_json(token["TemplatedPolicies"])
         if token["Rules"] and not stub:
             out["Rules"] = token["Rules"]
         out["Local"] = token["Local"]
@@ -343,6 +351,8 @@ class ACLStore:
             out["ServiceIdentities"] = [dict(s) for s in role["ServiceIdentities"]]
         if role["NodeIdentities"]:
             out["NodeIdentities"] = [dict(n) for n in role["NodeIdentities"]]
+        if role.get("TemplatedPolicies"):
+            out["TemplatedPolicies"] = templated_json(role["TemplatedPolicies"])
         out["Hash"] = role["Hash"]
         out["CreateIndex"] = role["CreateIndex"]
         out["ModifyIndex"] = role["ModifyIndex"]

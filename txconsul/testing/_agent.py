@@ -38,6 +38,7 @@ once, as if anti-entropy ran instantly.  Check runners:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import ipaddress
 import json
@@ -93,7 +94,16 @@ SCRIPTS_DISABLED = (
 HEALTH_MAINT = "maintenance"
 _SERVICE_KEYS = _canon([
     "ID", "Name", "Tags", "Address", "TaggedAddresses", "Meta", "Port", "Kind", "Proxy",
-    "Connect", "Check", "Checks", "EnableTagOverride", "Weights", "Namespace",
+    "Connect", "Check", "Checks", "EnableTagOverride", "Weights", "Namespace", "Locality", "SocketPath",
+])
+_CONNECT_KEYS = _canon(["Native", "SidecarService"])
+#: structs.SidecarProxySuffix: a sidecar's ID and default name end so.
+SIDECAR_SUFFIX = "-sidecar-proxy"
+#: A dev agent's ports.sidecar_min_port / sidecar_max_port (agent/config/default.go).
+SIDECAR_PORTS = (21000, 21255)
+#: structs.ServiceKind values a registration may name ("" is a typical service).
+SERVICE_KINDS = frozenset([
+    "connect-proxy", "mesh-gateway", "terminating-gateway", "ingress-gateway", "api-gateway", "destination",
 ])
 _CHECK_KEYS = _canon([
     "ID", "Name", "Notes", "ServiceID", "Status", "TTL", "HTTP", "Header", "Method", "Body",
@@ -183,6 +193,11 @@ def _check_tagged(tagged: dict[str, dict[str, Any]]) -> Optional[str]:
 ENVOY_VERSIONS = ("1.31.2", "1.30.6", "1.29.9", "1.28.7")
 
 
+def _host_port(host: str, port: int) -> str:
+    """ipaddr.FormatAddressPort: IPv6 hosts in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _parse_check(raw: Any) -> CheckType:
     body = normalize(raw, _CHECK_KEYS, _CHECK_ALIASES)
     return CheckType(body)
@@ -228,6 +243,8 @@ class AgentPart:
         #: service IDs registered without ``Tags`` (Go's nil slice: ``null``
         #: in the check lists of ``/v1/agent/health/service``).
         self._nil_tags: set[str] = set()
+        #: sidecar service ID -> the ID of the service that registered it.
+        self._sidecars: dict[str, str] = {}
         #: check ID -> DeregisterCriticalServiceAfter in effect (seconds).
         self._reap_after: dict[str, float] = {}
         #: check ID -> clock time it went critical.
@@ -389,7 +406,13 @@ class AgentPart:
                 self.remove_check(cid, idx)
         self.services.pop(service_id, None)
         self._nil_tags.discard(service_id)
+        self._sidecars.pop(service_id, None)
         self.catalog.remove_service(self.node, service_id, idx)
+        # agent.go removeServiceSidecars: a sidecar registered with the
+        # service goes with it.
+        for side, parent in list(self._sidecars.items()):
+            if parent == service_id and side in self.services:
+                self.remove_service(side, idx)
 
     def stop(self) -> "Deferred[None]":
         """
@@ -652,18 +675,17 @@ class AgentPart:
 
     # services
 
-    def _service_register(self, req: FakeRequest) -> Reply:
-        # agent_endpoint.go AgentRegisterService, in its order: decode, name,
-        # address, weights, meta, checks (validity, then status), ACL, add.
-        # decodeBody (agent/http.go -> lib.DecodeJSON): Go's types, unknown
-        # fields refused; a body that decodes is well-typed from here on.
-        decode_body(SERVICE_DEFINITION, req.body)
-        body = req.json()
-        body = normalize(body if body is not None else {}, _SERVICE_KEYS)
+    def _parse_service(self, raw: Any, what: str = "") -> dict[str, Any]:
+        """
+        Validate one service definition (the request's, or its
+        ``Connect.SidecarService``) and return its fields: the steps of
+        agent_endpoint.go AgentRegisterService up to the ACL check.
+        """
+        body = normalize(raw if raw is not None else {}, _SERVICE_KEYS)
         tags = body.get("Tags")
         meta = body.get("Meta")
         name = body.get("Name") or ""
-        if not name:
+        if not name and not what:
             raise HTTPError(400, "Missing service name")
         sid = body.get("ID") or name
         address = body.get("Address") or ""
@@ -692,52 +714,200 @@ class AgentPart:
             raws.append(body["Check"])
         raws.extend(body.get("Checks") or [])
         parsed = []
-        for raw in raws:
-            if not isinstance(raw, dict):
+        for raw_check in raws:
+            if not isinstance(raw_check, dict):
                 raise HTTPError(400, "Request decode failed: a check must be an object")
-            ct = _parse_check(raw)
+            ct = _parse_check(raw_check)
             reason = ct.validate()
             if reason is not None:
+                if what:
+                    raise HTTPError(400, f"Invalid check in sidecar_service: {reason}")
                 raise HTTPError(400, f"Invalid check: {reason}")
             # An embedded check (structs.CheckType) names its ID "CheckID" only.
             ct.check_id = next(
-                (str(v) for k, v in raw.items() if str(k).lower().replace("_", "") == "checkid" and v), ""
+                (str(v) for k, v in raw_check.items() if str(k).lower().replace("_", "") == "checkid" and v), ""
             )
             parsed.append(ct)
         for ct in parsed:
             status = ct.raw.get("Status") or ""
             if status and status not in STATUSES:
                 raise HTTPError(400, "Status for checks must 'passing', 'warning', 'critical'")
-        require(req, "service", name, "write")
-        existing = self.services.get(sid)
-        if existing is not None and existing["Service"] != name:
-            require(req, "service", existing["Service"], "write")
-        port = int(body.get("Port") or 0)
-        tagged = _tagged_addresses(body.get("TaggedAddresses"), address, port)
-        reason = _check_tagged(tagged)
+        kind = body.get("Kind") or ""
+        proxy = copy.deepcopy(body.get("Proxy")) if isinstance(body.get("Proxy"), dict) else None
+        connect = normalize(body.get("Connect"), _CONNECT_KEYS) if isinstance(body.get("Connect"), dict) else {}
+        sidecar_raw = connect.pop("SidecarService", None)
+        if what and sidecar_raw is not None:
+            raise HTTPError(400, "Invalid SidecarService: A SidecarService cannot have a nested SidecarService")
+        locality = body.get("Locality") if isinstance(body.get("Locality"), dict) else None
+        return {
+            "ID": sid,
+            "Service": name,
+            "Tags": tags,
+            "Meta": meta,
+            "Port": int(body.get("Port") or 0),
+            "Address": address,
+            "Weights": weights,
+            "EnableTagOverride": bool(body.get("EnableTagOverride", False)),
+            "TaggedAddresses": body.get("TaggedAddresses"),
+            "Kind": kind,
+            "Proxy": proxy,
+            "Connect": connect,
+            "Locality": copy.deepcopy(locality),
+            "SocketPath": body.get("SocketPath") or "",
+            "checks": parsed,
+            "sidecar": sidecar_raw,
+        }
+
+    def _sidecar_of(self, parent: dict[str, Any]) -> dict[str, Any]:
+        """
+        The sidecar a ``Connect.SidecarService`` asks for, with Consul's
+        defaults (agent/sidecar_service.go sidecarServiceFromNodeService,
+        sidecarPortFromServiceIDLocked and sidecarDefaultChecks).
+        """
+        side = self._parse_service(parent["sidecar"], "sidecar")
+        side["ID"] = parent["ID"] + SIDECAR_SUFFIX
+        if side["Meta"]:
+            reason = validate_meta(side["Meta"])
+            if reason is not None:
+                raise HTTPError(400, f"Invalid SidecarService: {reason}")
+        elif parent["Meta"]:
+            side["Meta"] = dict(parent["Meta"])
+        if not side["Tags"] and parent["Tags"]:
+            side["Tags"] = list(parent["Tags"])
+        side["Kind"] = side["Kind"] or "connect-proxy"
+        side["Service"] = side["Service"] or parent["Service"] + SIDECAR_SUFFIX
+        side["Address"] = side["Address"] or parent["Address"]
+        proxy = dict(side["Proxy"] or {})
+        proxy["DestinationServiceName"] = proxy.get("DestinationServiceName") or parent["Service"]
+        proxy["DestinationServiceID"] = proxy.get("DestinationServiceID") or parent["ID"]
+        if not proxy.get("LocalServiceSocketPath") and (
+            not proxy.get("LocalServiceAddress") or int(proxy.get("LocalServicePort") or 0) < 1
+        ):
+            if parent["SocketPath"]:
+                proxy["LocalServiceSocketPath"] = parent["SocketPath"]
+            else:
+                proxy["LocalServiceAddress"] = proxy.get("LocalServiceAddress") or "127.0.0.1"
+                if int(proxy.get("LocalServicePort") or 0) < 1:
+                    proxy["LocalServicePort"] = parent["Port"]
+        side["Proxy"] = proxy
+        if side["Port"] < 1:
+            side["Port"] = self._sidecar_port(side["ID"])
+        if not side["checks"]:
+            address = side["Address"] or proxy.get("LocalServiceAddress") or ""
+            side["checks"] = [
+                CheckType({
+                    "Name": "Connect Sidecar Listening",
+                    "TCP": _host_port(address, side["Port"]),
+                    "Interval": "10s",
+                }),
+                CheckType({"Name": "Connect Sidecar Aliasing " + parent["ID"], "AliasService": parent["ID"]}),
+            ]
+        return side
+
+    def _sidecar_port(self, sidecar_id: str) -> int:
+        """The lowest free port of the sidecar range, or the one it has."""
+        low, high = SIDECAR_PORTS
+        used = set()
+        for other in self.services.values():
+            if low <= other["Port"] <= high:
+                if other["ID"] == sidecar_id:
+                    return int(other["Port"])
+                used.add(other["Port"])
+        for port in range(low, high + 1):
+            if port not in used:
+                return port
+        raise HTTPError(
+            400, f"Invalid SidecarService: no port provided for sidecar_service and none "
+            f"left in the configured range [{low}, {high}]",
+        )
+
+    @staticmethod
+    def _validate_for_agent(fields: dict[str, Any]) -> Optional[str]:
+        """structs.go NodeService.ValidateForAgent's Connect rules, as a multierror text."""
+        errors = []
+        if fields["Kind"] == "connect-proxy":
+            if not str((fields["Proxy"] or {}).get("DestinationServiceName") or "").strip():
+                errors.append("Proxy.DestinationServiceName must be non-empty for Connect proxy services")
+            if (fields["Connect"] or {}).get("Native"):
+                errors.append("A Proxy cannot also be Connect Native, only typical services")
+        elif fields["Kind"] and fields["Kind"] not in SERVICE_KINDS:
+            errors.append(f"Invalid service kind: {fields['Kind']!r}")
+        if not errors:
+            return None
+        head = "1 error occurred:" if len(errors) == 1 else f"{len(errors)} errors occurred:"
+        return head + "".join(f"\n\t* {e}" for e in errors) + "\n\n"
+
+    def _service_register(self, req: FakeRequest) -> Reply:
+        # agent_endpoint.go AgentRegisterService, in its order: decode, name,
+        # address, weights, meta, checks (validity, then status), ACL,
+        # sidecar, add.  decodeBody (agent/http.go -> lib.DecodeJSON): Go's
+        # types, unknown fields refused; a body that decodes is well-typed
+        # from here on.
+        decode_body(SERVICE_DEFINITION, req.body)
+        body = req.json()
+        fields = self._parse_service(body)
+        reason = self._validate_for_agent(fields)
         if reason is not None:
-            raise HTTPError(500, reason)
-        if any(ct.is_script for ct in parsed) and not self.core.enable_script_checks:
-            raise HTTPError(500, SCRIPTS_DISABLED)
+            raise HTTPError(400, f"Validation failed: {reason}")
+        require(req, "service", fields["Service"], "write")
+        existing = self.services.get(fields["ID"])
+        if existing is not None and existing["Service"] != fields["Service"]:
+            require(req, "service", existing["Service"], "write")
+        sidecar = None
+        if fields["sidecar"] is not None:
+            sidecar = self._sidecar_of(fields)
+            reason = self._validate_for_agent(sidecar)
+            if reason is not None:
+                raise HTTPError(400, f"Failed Validation: {reason}")
+            require(req, "service", sidecar["Service"], "write")
+        for one in (fields, sidecar):
+            if one is None:
+                continue
+            tagged = _tagged_addresses(one["TaggedAddresses"], one["Address"], one["Port"])
+            reason = _check_tagged(tagged)
+            if reason is not None:
+                raise HTTPError(500, reason)
+            one["TaggedAddresses"] = tagged
+            if any(ct.is_script for ct in one["checks"]) and not self.core.enable_script_checks:
+                raise HTTPError(500, SCRIPTS_DISABLED)
+        replace = req.has("replace-existing-checks") and (req.get("replace-existing-checks") or "") in ("", "true")
         idx = self.core.next_index()
+        self._add_service(fields, replace, idx)
+        if sidecar is not None:
+            sidecar["sidecar_of"] = fields["ID"]
+            self._add_service(sidecar, replace, idx)
+        return Reply(b"", json=False)
+
+    def _add_service(self, fields: dict[str, Any], replace: bool, idx: int) -> None:
+        """Store a validated service (see :meth:`_parse_service`) and its checks."""
+        sid, name, tags = fields["ID"], fields["Service"], fields["Tags"]
         svc: dict[str, Any] = {
             "ID": sid,
             "Service": name,
             "Tags": list(tags or []),
-            "Meta": meta,
-            "Port": port,
-            "Address": address,
-            "Weights": weights,
-            "EnableTagOverride": bool(body.get("EnableTagOverride", False)),
+            "Meta": fields["Meta"],
+            "Port": fields["Port"],
+            "Address": fields["Address"],
+            "Weights": fields["Weights"],
+            "EnableTagOverride": fields["EnableTagOverride"],
         }
-        if tagged:
-            svc["TaggedAddresses"] = tagged
+        if fields["TaggedAddresses"]:
+            svc["TaggedAddresses"] = fields["TaggedAddresses"]
+        # The Connect fields are kept only when set, as the catalog keeps them.
+        for key in ("Kind", "Proxy", "Connect", "Locality", "SocketPath"):
+            if fields[key]:
+                svc[key] = fields[key]
+        if fields.get("sidecar_of"):
+            self._sidecars[sid] = fields["sidecar_of"]
+        else:
+            self._sidecars.pop(sid, None)
         if tags is None:
             self._nil_tags.add(sid)
         else:
             self._nil_tags.discard(sid)
         self.services[sid] = svc
         self.catalog.set_service(self.node, svc, idx)
+        parsed = fields["checks"]
         new_ids = []
         for i, ct in enumerate(parsed):
             cid = ct.check_id or f"service:{sid}" + (f":{i + 1}" if len(parsed) > 1 else "")
@@ -755,7 +925,6 @@ class AgentPart:
                 ct,
                 idx,
             )
-        replace = req.has("replace-existing-checks") and (req.get("replace-existing-checks") or "") in ("", "true")
         if replace:
             # Every other check of the service goes, the maintenance one included.
             for cid, check in list(self.checks.items()):
@@ -766,7 +935,6 @@ class AgentPart:
             if check["ServiceID"] == sid:
                 check["ServiceName"] = name
                 check["ServiceTags"] = list(svc["Tags"])
-        return Reply(b"", json=False)
 
     def _service_deregister(self, req: FakeRequest) -> Reply:
         sid = req.tail
@@ -810,14 +978,19 @@ class AgentPart:
     def agent_service(self, svc: dict[str, Any]) -> dict[str, Any]:
         """``buildAgentService``: the ``api.AgentService`` view of a local service."""
         weights = svc["Weights"]
-        out: dict[str, Any] = {
+        out: dict[str, Any] = {}
+        if svc.get("Kind"):
+            out["Kind"] = svc["Kind"]
+        out.update({
             "ID": svc["ID"],
             "Service": svc["Service"],
             "Tags": list(svc["Tags"]),
             "Meta": dict(svc["Meta"]),
             "Port": svc["Port"],
             "Address": svc["Address"],
-        }
+        })
+        if svc.get("SocketPath"):
+            out["SocketPath"] = svc["SocketPath"]
         if svc.get("TaggedAddresses"):
             out["TaggedAddresses"] = {k: dict(v) for k, v in svc["TaggedAddresses"].items()}
         out["Weights"] = {
@@ -825,7 +998,18 @@ class AgentPart:
             "Warning": weights["Warning"],
         }
         out["EnableTagOverride"] = svc["EnableTagOverride"]
+        # buildAgentService: Proxy for proxies and gateways only, Connect
+        # only when native (a SidecarService never reaches the state).
+        kind = svc.get("Kind") or ""
+        if kind == "connect-proxy" or kind.endswith("-gateway"):
+            proxy: dict[str, Any] = {"MeshGateway": {}, "Expose": {}}
+            proxy.update(copy.deepcopy(svc.get("Proxy") or {}))
+            out["Proxy"] = proxy
+        if (svc.get("Connect") or {}).get("Native"):
+            out["Connect"] = {"Native": True}
         out["Datacenter"] = self.core.datacenter
+        if svc.get("Locality"):
+            out["Locality"] = dict(svc["Locality"])
         return out
 
     def _service_get(self, req: FakeRequest) -> Any:

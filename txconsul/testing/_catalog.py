@@ -13,6 +13,7 @@ table indexes move and sessions hear about checks that go critical or away.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
@@ -450,6 +451,11 @@ class CatalogPart:
         }
         if service.get("TaggedAddresses"):
             entry["TaggedAddresses"] = dict(service["TaggedAddresses"])
+        # The Connect fields, kept when set (the agent's registration and
+        # /v1/catalog/register both carry them).
+        for field in ("Kind", "Proxy", "Connect", "Locality", "SocketPath"):
+            if service.get(field):
+                entry[field] = copy.deepcopy(service[field])
         self.services[key] = entry
         self.services_index = idx
         # Service checks carry the service's name and tags.
@@ -563,7 +569,7 @@ class CatalogPart:
             "Datacenter": n["Datacenter"],
             "TaggedAddresses": n["TaggedAddresses"],
             "NodeMeta": n["Meta"],
-            "ServiceKind": "",
+            "ServiceKind": svc.get("Kind") or "",
             "ServiceID": svc["ID"],
             "ServiceName": svc["Service"],
             "ServiceTags": list(svc["Tags"]),
@@ -572,14 +578,18 @@ class CatalogPart:
             "ServiceMeta": svc["Meta"],
             "ServicePort": svc["Port"],
             "ServiceEnableTagOverride": svc["EnableTagOverride"],
-            "ServiceProxy": {"MeshGateway": {}, "Expose": {}},
-            "ServiceConnect": {},
+            "ServiceProxy": {"MeshGateway": {}, "Expose": {}, **copy.deepcopy(svc.get("Proxy") or {})},
+            "ServiceConnect": copy.deepcopy(svc.get("Connect") or {}),
             "CreateIndex": svc["CreateIndex"],
             "ModifyIndex": svc["ModifyIndex"],
         }
         if svc.get("TaggedAddresses"):
             # ServiceNode.ServiceTaggedAddresses is omitempty.
             entry["ServiceTaggedAddresses"] = svc["TaggedAddresses"]
+        if svc.get("SocketPath"):
+            entry["ServiceSocketPath"] = svc["SocketPath"]
+        if svc.get("Locality"):
+            entry["ServiceLocality"] = dict(svc["Locality"])
         return entry
 
     def _instances(self, req: FakeRequest, name: str) -> list[tuple[str, dict[str, Any]]]:
@@ -964,7 +974,7 @@ _REGISTER_KEYS = _canon([
 ])
 _SERVICE_KEYS = _canon([
     "ID", "Service", "Name", "Tags", "Address", "TaggedAddresses", "Meta", "Port", "Weights",
-    "EnableTagOverride", "Kind", "Check", "Checks", "Proxy", "Connect",
+    "EnableTagOverride", "Kind", "Check", "Checks", "Proxy", "Connect", "Locality", "SocketPath",
 ])
 _CATALOG_CHECK_KEYS = _canon([
     "Node", "CheckID", "Name", "Notes", "Status", "Output", "ServiceID", "Type", "Definition",

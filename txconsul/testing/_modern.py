@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ._acl_auth import ACLAuthPart
+from ._acl_templated_part import TemplatedPolicyPart
 from ._agent_modern import AgentModernPart
 from ._cache import AgentCachePart
 from ._config_entries import ConfigEntriesPart
@@ -47,6 +48,7 @@ def install(fake: Any, core: Any) -> list[Any]:
     ``fake.connect``: the Connect CA, leaf certificates, authorize and intentions;
     ``fake.operator_modern``: Raft peers, autopilot, keyring and usage;
     ``fake.acl_auth``: ACL auth methods, binding rules, login and logout;
+    ``fake.acl_templated``: ACL templated policies;
     ``fake.agent_monitor``: the agent's log monitor (``/v1/agent/monitor``);
     ``fake.snapshot``: snapshot save and restore (``/v1/snapshot``);
     ``fake.agent_cache``: the agent cache's ``X-Cache``/``Age`` on ``?cached`` reads.
@@ -60,6 +62,7 @@ def install(fake: Any, core: Any) -> list[Any]:
         ("connect", ConnectPart),
         ("operator_modern", OperatorModernPart),
         ("acl_auth", ACLAuthPart),
+        ("acl_templated", TemplatedPolicyPart),
         ("agent_monitor", MonitorPart),
         ("snapshot", SnapshotPart),
         ("agent_cache", AgentCachePart),

@@ -14,16 +14,21 @@ import attr
 
 from .._request import Request, describe
 from .._validate import check_consistency, check_str
+from ..api.agent import AgentService
+from ..api.agent_modern import AgentConnectCA
 from ..api.catalog import Catalog
 from ..api.event import Event
 from ..api.health import Health
 from ..api.kv import KV
 from ._views import ChecksView, EventView, KeyView, PrefixView, View
 
-__all__ = ["CHECK_STATES", "WATCH_TYPES", "Plan", "WatchQuery", "build_watch"]
+__all__ = ["CHECK_STATES", "WATCH_TYPES", "Plan", "WatchQuery", "build_watch", "hash_request"]
 
 #: The watch types, as in Consul's watch documentation.
-WATCH_TYPES = ("key", "keyprefix", "services", "nodes", "service", "checks", "event")
+WATCH_TYPES = (
+    "key", "keyprefix", "services", "nodes", "service", "checks", "event",
+    "agent_service", "connect_roots", "connect_leaf",
+)
 
 #: The states a ``checks`` watch may follow.
 CHECK_STATES = ("any", "passing", "warning", "critical")
@@ -44,7 +49,8 @@ class WatchQuery:
     :ivar consistency: ``None`` (client default), ``'default'``,
         ``'consistent'`` or ``'stale'``.
     :ivar kind: how answers are read: ``'key'``, ``'keyprefix'``,
-        ``'event'`` or ``'json'``.
+        ``'event'``, ``'json'``, or ``'hash'`` (agent-local state that
+        blocks on the answer's ``ContentHash``, not on an index).
     :ivar filter: a Consul filter expression, or ``None``.
     """
 
@@ -77,6 +83,11 @@ class WatchQuery:
     def hashed_index(self) -> bool:
         """Whether the index is a hash (events), not a Raft index."""
         return self.kind == "event"
+
+    @property
+    def content_hash(self) -> bool:
+        """Whether the query blocks on the answer's content hash (no index at all)."""
+        return self.kind == "hash"
 
     def __repr__(self) -> str:
         token = "set" if self.token else "default"
@@ -158,6 +169,33 @@ def _event(name: Optional[str] = None, **_: Any) -> Built:
     return describe(Event.list, name or None), EventView(), "event"
 
 
+def _agent_service(service_id: Any = None, **_: Any) -> Built:
+    if not service_id:
+        raise ValueError("an 'agent_service' watch needs service_id")
+    return describe(AgentService.get, service_id), View(), "hash"
+
+
+def _connect_roots(**_: Any) -> Built:
+    return describe(AgentConnectCA.roots), View(), "json"
+
+
+def _connect_leaf(service: Any = None, **_: Any) -> Built:
+    if not service:
+        raise ValueError("a 'connect_leaf' watch needs service")
+    return describe(AgentConnectCA.leaf, service), View(), "json"
+
+
+def hash_request(query: WatchQuery, content_hash: Optional[str]) -> Request:
+    """
+    The request of a ``'hash'`` query: as built, or, given the last
+    answer's ``ContentHash``, the same read blocking until it changes
+    (what the endpoint method sends for ``hash=``).
+    """
+    if not content_hash:
+        return query.request
+    return query.request._replace(params=(*query.request.params, ("hash", content_hash)), long_poll=True)
+
+
 #: Watch type -> (the parameters it takes, how it is built).
 PLANS: dict[str, tuple[frozenset[str], Callable[..., Built]]] = {
     "key": (frozenset({"key", "via_prefix", "stale"}), _key),
@@ -171,6 +209,11 @@ PLANS: dict[str, tuple[frozenset[str], Callable[..., Built]]] = {
     "checks": (frozenset({"service", "state", "tag", "filter", "stale"}), _checks),
     # The event list takes neither a consistency mode nor a filter.
     "event": (frozenset({"name"}), _event),
+    # api/watch/funcs.go: agent-local and agent-cached reads, so no
+    # consistency mode ("We don't support stale") and no filter.
+    "agent_service": (frozenset({"service_id"}), _agent_service),
+    "connect_roots": (frozenset(), _connect_roots),
+    "connect_leaf": (frozenset({"service"}), _connect_leaf),
 }
 
 
@@ -190,6 +233,7 @@ def build_watch(
     consistency: Optional[str] = None,
     filter: Optional[str] = None,
     via_prefix: Optional[str] = None,
+    service_id: Optional[str] = None,
 ) -> Plan:
     """
     Validate watch parameters (Consul's watch names) and build the query.
@@ -209,6 +253,7 @@ def build_watch(
         "name": name is not None,
         "filter": filter is not None,
         "via_prefix": via_prefix is not None,
+        "service_id": service_id is not None,
         "stale": bool(stale) or consistency is not None,
     }
     allowed, build = PLANS[type]
@@ -226,7 +271,7 @@ def build_watch(
         filter = check_str(filter, "filter")
     request, view, kind = build(
         key=key, prefix=prefix, service=service, tag=tag, passingonly=passingonly,
-        state=state, name=name, via_prefix=via_prefix,
+        state=state, name=name, via_prefix=via_prefix, service_id=service_id,
     )
     request = request._replace(params=tuple(request.params))
     return Plan(WatchQuery(request, token, dc, mode, kind, filter), view, type)

@@ -31,7 +31,7 @@ from twisted.python.failure import Failure
 from .._duration import MAX_WAIT
 from .._http import ConsulResponse
 from .._request import send
-from ._plans import WatchQuery
+from ._plans import WatchQuery, hash_request
 
 if TYPE_CHECKING:
     from ._service import Watch
@@ -173,6 +173,8 @@ class Poll:
         self.policy = policy
         self.clock = hub.clock
         self.index = 0
+        #: The last answer's ContentHash (``'hash'`` queries only).
+        self.hash: Optional[str] = None
         self.raw: Any = _UNSET
         self.subs: dict[Subscriber, None] = {}  # an ordered set
         self.failures = 0
@@ -296,6 +298,15 @@ class Poll:
         """Send the blocking query at the current index."""
         q = self.query
         self.requests += 1
+        if q.content_hash:
+            # Agent-local state: no index, no consistency mode, no filter;
+            # the last ContentHash makes the read block.
+            return self._waiting_for(send(
+                self.hub.consul.http,
+                hash_request(q, self.hash),
+                wait=self.policy.wait_for(q) if self.hash else None,
+                token=q.token,
+            ))
         return self._waiting_for(send(
             self.hub.consul.http,
             q.request,
@@ -350,7 +361,15 @@ class Poll:
         # plan.go: "if p.lastParamVal != nil && p.lastParamVal.Equal(...)
         # { continue }" -- an unchanged index is no change, unless the query
         # carried no index (the first one, or the first after an error).
-        if self.raw is _UNSET or self.index == 0 or index != self.index:
+        if self.query.content_hash:
+            # No index: a new ContentHash is the change (api/watch/plan.go
+            # compares WaitHashVal); the handlers are given index 0.
+            index = 0
+            new = raw.get("ContentHash") if isinstance(raw, dict) else None
+            changed = self.raw is _UNSET or self.hash is None or new != self.hash
+        else:
+            changed = self.raw is _UNSET or self.index == 0 or index != self.index
+        if changed:
             for sub in list(self.subs):
                 prepared = self._prepare(sub, raw)
                 if prepared is not None:
@@ -362,7 +381,10 @@ class Poll:
         self, started: float, index: int, raw: Any, ready: list[tuple[Subscriber, Any]],
     ) -> Generator[Deferred, Any, float]:
         """Take the answer as the poll's state and call the handlers; the pause due."""
-        if not self.query.hashed_index and index < self.index:
+        if self.query.content_hash:
+            self.hash = raw.get("ContentHash") if isinstance(raw, dict) else None
+            self.index = 0
+        elif not self.query.hashed_index and index < self.index:
             log.info(
                 "watch {query!r}: index went backwards ({old} -> {new}); resetting",
                 query=self.query, old=self.index, new=index,
@@ -403,6 +425,7 @@ class Poll:
         # skipped: the first answer after an error reaches every handler,
         # even unchanged (and an event watch gets every buffered event).
         self.index = 0
+        self.hash = None
         for sub in self.subs:
             sub.delivered = False
         delay = self.policy.delay(self.failures, self.hub.rng)

@@ -22,7 +22,10 @@ from ._poll import JITTER, MAX_BACKOFF, RETRY_INTERVAL, RetryPolicy, WatchHub, P
 __all__ = [
     "Handler",
     "Watch",
+    "watch_agent_service",
     "watch_checks",
+    "watch_connect_leaf",
+    "watch_connect_roots",
     "watch_event",
     "watch_key",
     "watch_keyprefix",
@@ -71,7 +74,7 @@ class Watch(Service):
         ``prefix``, ``service``, ``tag`` (``service`` and ``checks``),
         ``passingonly``, ``state``,
         ``name``, ``dc``, ``token``, ``stale``, ``consistency``, ``filter``,
-        ``via_prefix``).
+        ``via_prefix``, ``service_id`` (``agent_service``)).
     """
 
     def __init__(
@@ -212,6 +215,30 @@ def watch_checks(consul: Any, handler: Handler, **kwargs: Any) -> Watch:
     ``ServiceTags`` hold every tag.
     """
     return _started(Watch(consul, "checks", handler, **kwargs))
+
+
+def watch_agent_service(consul: Any, service_id: str, handler: Handler, **kwargs: Any) -> Watch:
+    """
+    Watch one service registered on the local agent (by ID); ``data`` is
+    its definition (as ``agent.service.get``).  Agent-local state has no
+    index: the watch blocks on the definition's ``ContentHash`` and the
+    handler's ``index`` is always 0, as in Consul's watch plans.
+    """
+    return _started(Watch(consul, "agent_service", handler, service_id=service_id, **kwargs))
+
+
+def watch_connect_roots(consul: Any, handler: Handler, **kwargs: Any) -> Watch:
+    """Watch the Connect CA roots the agent trusts (``agent.connect.ca.roots``); fires again when they rotate."""
+    return _started(Watch(consul, "connect_roots", handler, **kwargs))
+
+
+def watch_connect_leaf(consul: Any, service: str, handler: Handler, **kwargs: Any) -> Watch:
+    """
+    Watch the agent's leaf certificate for ``service`` (a name;
+    ``agent.connect.ca.leaf``); fires again when it is renewed or the root
+    rotates.  Needs ``service:write``.
+    """
+    return _started(Watch(consul, "connect_leaf", handler, service=service, **kwargs))
 
 
 def watch_event(consul: Any, handler: Handler, name: Optional[str] = None, **kwargs: Any) -> Watch:
