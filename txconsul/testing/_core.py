@@ -596,7 +596,7 @@ class FakeResource(Resource):
             method, path, list(query), dict(headers), body, raw_path.decode("utf-8", "surrogateescape")
         ))
         monitor = getattr(fake, "agent_monitor", None)
-        if monitor is not None:
+        if monitor is not None and monitor.watchers:
             client = request.getClientAddress()
             monitor.request_finished(
                 method, uri.decode("utf-8", "replace"),
