@@ -116,7 +116,8 @@ class MonitorPart:
 
     def routes(self) -> list[Route]:
         """The monitor's route."""
-        return [Route("/v1/agent/monitor", ("GET",), self.monitor, check_dc=False)]
+        # AgentMonitor reads the token, loglevel and logjson only (no s.parse).
+        return [Route("/v1/agent/monitor", ("GET",), self.monitor, check_dc=False, parse=False)]
 
     def log(self, level: str, module: str, message: str, **fields: Any) -> None:
         """

@@ -89,7 +89,8 @@ class SnapshotPart:
 
     def routes(self) -> list[Route]:
         """``/v1/snapshot``."""
-        return [Route("/v1/snapshot", ("GET", "PUT"), self.handle)]
+        # agent/snapshot_endpoint.go reads ?dc, the token and ?stale only (no s.parse).
+        return [Route("/v1/snapshot", ("GET", "PUT"), self.handle, parse=False)]
 
     # -- state ----------------------------------------------------------------
 
