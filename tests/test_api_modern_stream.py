@@ -246,3 +246,14 @@ class StreamTimeoutAndAgentTests(ModernCase):
         self.assertEqual(meta.index, self.fake.index)
         self.assertEqual(b"".join(pieces)[:2], b"\x1f\x8b")
         self.assertIs(self.ok(c.snapshot.restore(b"".join(pieces))), True)
+
+    def test_restore_file_through_iagent(self) -> None:
+        """With http_agent, restore accepts a file too (read whole for the agent)."""
+        import io
+
+        c = self.fake.client(http_agent=self.fake.agent())
+        self.ok(c.kv.put("k", "before"))
+        saved = self.ok(c.snapshot.save())
+        self.ok(c.kv.put("k", "after"))
+        self.assertIs(self.ok(c.snapshot.restore(io.BytesIO(saved))), True)
+        self.assertEqual(self.ok(c.kv.get("k"))[1]["Value"], b"before")

@@ -268,7 +268,8 @@ def open_stream(
     exception.  Cancelling the Deferred closes the connection.
 
     :param body: ``None``, bytes, or a binary file-like object (read in
-        pieces as the connection drains, sent chunked).
+        pieces as the connection drains, sent chunked; read whole when the
+        client was given an ``IAgent``).
     :param timeout: seconds to wait for the connection and the answer's
         headers (the body itself may take as long as it takes), or ``None``.
     """
@@ -346,8 +347,6 @@ def open_stream(
 def _through_agent(transport: "HTTPTransport", method: str, target: bytes, tok: Optional[str],
                    content_type: Optional[bytes], body: Any, handler: _Handler) -> None:
     """Run a stream through an injected ``IAgent`` (whose ``deliverBody`` streams)."""
-    from twisted.web.client import FileBodyProducer
-
     from ._http import BytesProducer
 
     headers = Headers(dict(transport._static_headers))
@@ -356,10 +355,15 @@ def _through_agent(transport: "HTTPTransport", method: str, target: bytes, tok: 
     if content_type is not None:
         headers.setRawHeaders(b"content-type", [content_type])
     producer: Any = None
-    if isinstance(body, bytes):
+    if body is not None and not isinstance(body, bytes):
+        # An IAgent takes a producer; FileBodyProducer would cooperate on
+        # the global reactor, which library code never touches.  Through an
+        # injected agent a file body is read whole (the pooled path streams it).
+        body = body.read()
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+    if body is not None:
         producer = BytesProducer(body)
-    elif body is not None:
-        producer = FileBodyProducer(body)
     agent: Any = transport._agent
     requested = agent.request(
         method.encode("ascii"), transport._origin + target, headers, producer)
