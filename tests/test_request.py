@@ -5,6 +5,8 @@ Tests for requests as values (txconsul._request) and the shared validators
 
 from __future__ import annotations
 
+import attr
+
 import inspect
 from typing import Any, Optional
 
@@ -130,6 +132,22 @@ class SendTests(SynchronousTestCase):
         self.assertNotIn("s3cret", repr(req))
         self.assertIn("<acl-id>", repr(req))
         self.assertIs(Request("GET", "/v1/x").json_body, NO_BODY)
+
+
+class SecretPathTests(SynchronousTestCase):
+    """Errors of a request whose path holds a secret never show the secret."""
+
+    def test_undecodable_answer_hides_secret_path(self) -> None:
+        """An answer that is not JSON fails naming the shown path, not the ACL ID in it."""
+        from txconsul import UndecodableResponse
+        from txconsul.api.acl import ACL
+
+        transport = Capture(body=b"<html>proxy error</html>")
+        transport.response = attr.evolve(transport.response, method="GET", path="/v1/acl/info/s3cret-id")
+        failure = self.failureResultOf(ACL(transport).info("s3cret-id"), UndecodableResponse)  # type: ignore[arg-type]
+        self.assertNotIn("s3cret-id", str(failure.value))
+        self.assertNotIn("s3cret-id", failure.value.path)
+        self.assertIn("<acl-id>", str(failure.value))
 
 
 class KVRequestTests(FakeConsulCase):

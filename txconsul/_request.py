@@ -272,8 +272,13 @@ def endpoint(
             )
         if request.blocking:
             meta = args[m_at] if m_at < n else kwargs.get("meta", m_def)
-            return d.addCallback(_blocking_result, request.decode, meta)
-        return d.addCallback(request.decode)
+            d.addCallback(_blocking_result, request.decode, meta)
+        else:
+            d.addCallback(request.decode)
+        if request.shown_path is not None:
+            # The decoder's errors (an undecodable answer) name the path too.
+            d.addErrback(_hide_secret, request.path, request.shown_path)
+        return d
 
     method.describe = describer  # type: ignore[attr-defined]
     # What help() and the docs show: the call fires a Deferred.
