@@ -6,20 +6,22 @@ Twisted server endpoint.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, Optional
 
 from twisted.application import strports
 from twisted.application.service import MultiService
-from twisted.internet.interfaces import IProtocolFactory
+from twisted.internet.error import CannotListenError
 from twisted.python import usage
 from twisted.web.server import Site
 
+from txconsul.tap._cli import CommandOptions, remove_own_pidfile, usage_exit
 from txconsul.testing import FakeConsul
 
 
-class Options(usage.Options):
+class Options(CommandOptions):
     """Command-line options of ``twistd consul-fake``."""
 
+    tapname = "consul-fake"
     synopsis = "[options]"
     longdesc = (
         "Runs FakeConsul, an in-memory stand-in for a single-node "
@@ -78,11 +80,28 @@ class FakeConsulService(MultiService):
     the fake's check timers and script processes are stopped as well.
 
     :ivar fake: the :class:`~txconsul.testing.FakeConsul` it serves.
+    :ivar pidfile: twistd's pid file, removed when listening fails.
+    :ivar listen: the ``--listen`` description, for error messages.
     """
 
-    def __init__(self, fake: FakeConsul) -> None:
+    def __init__(self, fake: FakeConsul, *, pidfile: Optional[str] = None) -> None:
         super().__init__()
         self.fake = fake
+        self.pidfile = pidfile
+        self.listen = ""
+
+    def privilegedStartService(self) -> None:
+        """
+        Start listening.  A port that cannot be had (in use, not allowed) is
+        one line on stderr and exit status 2, not a traceback.
+        """
+        try:
+            super().privilegedStartService()
+        except CannotListenError as e:
+            reason = e.socketError
+            why = getattr(reason, "strerror", None) or str(reason)
+            remove_own_pidfile(self.pidfile)
+            usage_exit(Options.tapname, f"--listen {self.listen}: cannot listen: {why}")
 
     def stopService(self) -> Any:
         """Stop listening, then stop the fake's checks and reap their processes."""
@@ -92,13 +111,22 @@ class FakeConsulService(MultiService):
 
 
 def makeService(options: Options) -> MultiService:
-    """Build the service that serves FakeConsul on ``--listen``."""
+    """
+    Build the service that serves FakeConsul on ``--listen``.  Run by twistd,
+    an endpoint description it cannot use exits with one line on stderr.
+    """
     from twisted.internet import reactor
 
     fake = build_fake(options, reactor)
     site = QuietSite(fake.resource())
     site.displayTracebacks = False
-    top = FakeConsulService(fake)
-    # Site provides IProtocolFactory through @implementer, which mypy cannot see.
-    strports.service(options["listen"], cast(IProtocolFactory, site)).setServiceParent(top)
+    top = FakeConsulService(fake, pidfile=options.twistd_option("pidfile"))
+    top.listen = options["listen"]
+    try:
+        listener = strports.service(options["listen"], site)
+    except (ValueError, TypeError, KeyError, ImportError) as e:
+        if options.parent is None:
+            raise
+        usage_exit(Options.tapname, f"--listen {options['listen']}: {e}")
+    listener.setServiceParent(top)
     return top
