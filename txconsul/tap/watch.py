@@ -9,7 +9,7 @@ to ``--http-handler``; with no handler it prints the JSON once and exits.
 
 Sources followed: hashicorp/consul command/watch/watch.go (options, ``-shell``
 true by default, the child's stdout/stderr are the command's, no handler:
-``json.MarshalIndent(data, "", "    ")`` and a newline), agent/watch_handler.go
+``json.MarshalIndent`` with a four-space indent and a newline), agent/watch_handler.go
 (``json.NewEncoder(...).Encode(data)``: compact JSON and a newline on stdin
 and as the HTTP body; ``Content-Type`` and ``X-Consul-Index``; the http
 handler's ``tls_skip_verify``), api/watch/watch.go (the ``watches`` keys, the
