@@ -31,6 +31,7 @@ from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
 from ._duration import format_duration
+from ._observe import observe_request
 from ._http11 import ConnectionLostEarly, ConnectionPool, StreamEndpoint
 from ._errors import (
     ConsulConnectionError,
@@ -456,6 +457,8 @@ class HTTPTransport:
         if timeout is not None:
             d.addTimeout(timeout, self._clock)
         d.addErrback(self._failed, method, path, timeout)
+        # One structured log event per request (txconsul._observe).
+        observe_request(d, method, path, blocking, self._clock)
         return d
 
     def _decode(
