@@ -57,10 +57,22 @@ def twisted_inventory() -> str:
     inventory = out / "objects.inv"
     if not inventory.exists():
         subprocess.run(
-            [sys.executable, "-m", "pydoctor", "--make-intersphinx", "--project-name=Twisted",
-             f"--project-version={version}", f"--html-output={out}", "-q", "-q",
-             os.path.dirname(twisted.__file__)],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "pydoctor",
+                "--make-intersphinx",
+                "--project-name=Twisted",
+                f"--project-version={version}",
+                f"--html-output={out}",
+                "-q",
+                "-q",
+                os.path.dirname(twisted.__file__),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     return f"{inventory}::https://docs.twisted.org/en/twisted-{version}/api"
 
 
@@ -88,8 +100,10 @@ def python_inventory() -> str:
                 lines.append(f"{name} py:class 1 library/functions.html#$ -")
             elif callable(value):
                 lines.append(f"{name} py:function 1 library/functions.html#$ -")
-        header = (f"# Sphinx inventory version 2\n# Project: Python\n# Version: {version}\n"
-                  "# The remainder of this file is compressed using zlib.\n")
+        header = (
+            f"# Sphinx inventory version 2\n# Project: Python\n# Version: {version}\n"
+            "# The remainder of this file is compressed using zlib.\n"
+        )
         out.mkdir(parents=True, exist_ok=True)
         inventory.write_bytes(header.encode() + zlib.compress("\n".join(lines).encode() + b"\n"))
     return f"{inventory}::https://docs.python.org/{version}"
@@ -105,18 +119,20 @@ def main(argv: list[str]) -> int:
 
     import txconsul
 
-    return pydoctor([
-        "--project-name=txconsul",
-        f"--project-version={txconsul.__version__}",
-        f"--project-base-dir={ROOT}",
-        "--docformat=restructuredtext",
-        f"--intersphinx-file={python_inventory()}",
-        f"--intersphinx-file={twisted_inventory()}",
-        f"--html-output={args.output}",
-        "--warnings-as-errors",
-        "-q",
-        str(ROOT / "txconsul"),
-    ])
+    return pydoctor(
+        [
+            "--project-name=txconsul",
+            f"--project-version={txconsul.__version__}",
+            f"--project-base-dir={ROOT}",
+            "--docformat=restructuredtext",
+            f"--intersphinx-file={python_inventory()}",
+            f"--intersphinx-file={twisted_inventory()}",
+            f"--html-output={args.output}",
+            "--warnings-as-errors",
+            "-q",
+            str(ROOT / "txconsul"),
+        ]
+    )
 
 
 if __name__ == "__main__":

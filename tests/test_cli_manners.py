@@ -69,8 +69,9 @@ class UsageExitTests(SynchronousTestCase):
 
     def test_fake_policy(self) -> None:
         """consul-fake's --acl-default-policy mistake is one line and status 2."""
-        e = self.assertRaises(SystemExit, parse_as_twistd, fake_tap.Options(),
-                              "--acl-default-policy", "maybe")
+        e = self.assertRaises(
+            SystemExit, parse_as_twistd, fake_tap.Options(), "--acl-default-policy", "maybe"
+        )
         self.assertEqual(e.code, 2)
         self.assertIn("--acl-default-policy", self.err.getvalue())
 
@@ -99,15 +100,22 @@ class OptionNamingTests(SynchronousTestCase):
     def test_variable_named(self) -> None:
         """A bad CONSUL_HTTP_ADDR (no option given) is reported as CONSUL_HTTP_ADDR."""
         o = self.options("--type", "key", "--key", "a")
-        e = self.assertRaises(usage.UsageError, watch_tap.build_service, o, Clock(),
-                              environ={"CONSUL_HTTP_ADDR": "127.0.0.1:99999"})
+        e = self.assertRaises(
+            usage.UsageError,
+            watch_tap.build_service,
+            o,
+            Clock(),
+            environ={"CONSUL_HTTP_ADDR": "127.0.0.1:99999"},
+        )
         self.assertTrue(str(e).startswith("CONSUL_HTTP_ADDR: "), str(e))
 
     def test_file_option_named(self) -> None:
         """A message that quotes a file option's value gets the option's name."""
         o = self.options("--type", "key", "--key", "a", "--ca-file", "/no/such/ca.pem")
-        self.assertEqual(watch_tap.name_the_option(o, "cannot read CA bundle '/no/such/ca.pem'"),
-                         "--ca-file: cannot read CA bundle '/no/such/ca.pem'")
+        self.assertEqual(
+            watch_tap.name_the_option(o, "cannot read CA bundle '/no/such/ca.pem'"),
+            "--ca-file: cannot read CA bundle '/no/such/ca.pem'",
+        )
 
     def test_parameter_errors(self) -> None:
         """Watch parameter errors lead with the option they are about."""
@@ -128,8 +136,7 @@ class StartupCheckTests(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.clock = Clock()
-        self.fake = FakeConsul(self.clock, seed=3, acl_master_token="root",
-                               acl_default_policy="deny")
+        self.fake = FakeConsul(self.clock, seed=3, acl_master_token="root", acl_default_policy="deny")
         self.err = io.StringIO()
         self.out = io.StringIO()
         self.stops: list[int] = []
@@ -137,9 +144,15 @@ class StartupCheckTests(SynchronousTestCase):
     def service(self, token: str, *argv: str, **kw: Any) -> watch_tap.WatchProcess:
         o = watch_tap.Options()
         o.parseOptions(["--type", "key", "--key", "k", *argv])
-        svc = watch_tap.build_service(o, self.clock, consul=self.fake.client(token=token),
-                                      out=self.out, err=self.err,
-                                      stop=lambda: self.stops.append(1), **kw)
+        svc = watch_tap.build_service(
+            o,
+            self.clock,
+            consul=self.fake.client(token=token),
+            out=self.out,
+            err=self.err,
+            stop=lambda: self.stops.append(1),
+            **kw,
+        )
         svc.startService()
         self.clock.advance(0)
         return svc
@@ -179,8 +192,13 @@ class StartupCheckTests(SynchronousTestCase):
             f.write('{"watches": [{"type": "key", "key": "k", "args": ["true"]}]}')
         o = watch_tap.Options()
         o.parseOptions(["--config", path])
-        svc = watch_tap.build_service(o, self.clock, consul=self.fake.client(token="nope"),
-                                      err=self.err, stop=lambda: self.stops.append(1))
+        svc = watch_tap.build_service(
+            o,
+            self.clock,
+            consul=self.fake.client(token="nope"),
+            err=self.err,
+            stop=lambda: self.stops.append(1),
+        )
         svc.startService()
         self.clock.advance(0)
         self.assertIsNone(svc.status.code)
@@ -192,11 +210,14 @@ class StartupCheckTests(SynchronousTestCase):
         o = watch_tap.Options()
         o.parseOptions(["--type", "key", "--key", "k"])
         client: Any = SimpleNamespace(
-            reactor=self.clock, config=None,
+            reactor=self.clock,
+            config=None,
             agent=SimpleNamespace(self=lambda: Deferred()),
-            close=lambda: succeed(None))
-        svc = watch_tap.build_service(o, self.clock, consul=client, err=self.err,
-                                      stop=lambda: self.stops.append(1))
+            close=lambda: succeed(None),
+        )
+        svc = watch_tap.build_service(
+            o, self.clock, consul=client, err=self.err, stop=lambda: self.stops.append(1)
+        )
         svc.startService()
         return svc
 
@@ -276,16 +297,21 @@ class ProcessCase(TestCase):
         self.cwd = os.path.abspath(self.mktemp())
         os.makedirs(self.cwd)
 
-    def twistd(self, *argv: str, env: Optional[dict[str, str]] = None,
-               timeout: float = 60) -> subprocess.CompletedProcess:
+    def twistd(
+        self, *argv: str, env: Optional[dict[str, str]] = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess:
         """Run ``twistd -n --pidfile= ARGV`` to completion."""
-        return subprocess.run(TWISTD + ["-n", "--pidfile=", "--logfile=twistd.log", *argv],
-                              cwd=self.cwd, env=dict(self.env, **(env or {})),
-                              capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            TWISTD + ["-n", "--pidfile=", "--logfile=twistd.log", *argv],
+            cwd=self.cwd,
+            env=dict(self.env, **(env or {})),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
 
-    def assertMistake(self, done: subprocess.CompletedProcess, tapname: str,
-                      *fragments: str) -> None:
+    def assertMistake(self, done: subprocess.CompletedProcess, tapname: str, *fragments: str) -> None:
         """Status 2, one line on stderr naming the problem, nothing on stdout."""
         self.assertEqual(done.returncode, 2, done.stdout + done.stderr)
         lines = done.stderr.splitlines()
@@ -299,9 +325,14 @@ class ProcessCase(TestCase):
 
     def spawn(self, *argv: str) -> subprocess.Popen:
         """Start ``twistd -n ARGV`` in the background; killed at cleanup."""
-        proc = subprocess.Popen(TWISTD + ["-n", "--pidfile=", *argv], cwd=self.cwd,
-                                env=self.env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            TWISTD + ["-n", "--pidfile=", *argv],
+            cwd=self.cwd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
         def kill() -> None:
             if proc.poll() is None:
@@ -315,8 +346,13 @@ class ProcessCase(TestCase):
         """Start consul-fake on a free port; wait (bounded) until it accepts."""
         port = free_port()
         listen = listen or f"tcp:{port}:interface=127.0.0.1"
-        proc = self.spawn(f"--logfile={os.path.abspath(self.mktemp())}", "consul-fake",
-                          "--listen", listen.format(port=port), *argv)
+        proc = self.spawn(
+            f"--logfile={os.path.abspath(self.mktemp())}",
+            "consul-fake",
+            "--listen",
+            listen.format(port=port),
+            *argv,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             self.assertIsNone(proc.poll(), "consul-fake exited")
@@ -333,27 +369,33 @@ class WatchMistakeProcessTests(ProcessCase):
 
     def test_bad_http_addr_port(self) -> None:
         """A bad --http-addr port: one line naming --http-addr, status 2."""
-        done = self.twistd("consul-watch", "--type", "key", "--key", "a",
-                           "--http-addr", "127.0.0.1:99999")
+        done = self.twistd("consul-watch", "--type", "key", "--key", "a", "--http-addr", "127.0.0.1:99999")
         self.assertMistake(done, "consul-watch", "--http-addr", "99999")
         self.assertNotIn("CONSUL_HTTP_ADDR", done.stderr)
 
     def test_bad_environment(self) -> None:
         """CONSUL_HTTP_SSL=maybe: one line naming the variable, status 2."""
-        done = self.twistd("consul-watch", "--type", "key", "--key", "a",
-                           env={"CONSUL_HTTP_SSL": "maybe"})
+        done = self.twistd("consul-watch", "--type", "key", "--key", "a", env={"CONSUL_HTTP_SSL": "maybe"})
         self.assertMistake(done, "consul-watch", "CONSUL_HTTP_SSL", "maybe")
 
     def test_unreadable_token_file(self) -> None:
         """An unreadable --token-file: one line naming --token-file, status 2, no token shown."""
-        done = self.twistd("consul-watch", "--type", "key", "--key", "a",
-                           "--token-file", "/no/such/token")
+        done = self.twistd("consul-watch", "--type", "key", "--key", "a", "--token-file", "/no/such/token")
         self.assertMistake(done, "consul-watch", "--token-file", "/no/such/token")
 
     def test_missing_ca_file(self) -> None:
         """A missing --ca-file: one line naming --ca-file, status 2."""
-        done = self.twistd("consul-watch", "--type", "key", "--key", "a",
-                           "--http-addr", "https://127.0.0.1:8501", "--ca-file", "/no/such/ca")
+        done = self.twistd(
+            "consul-watch",
+            "--type",
+            "key",
+            "--key",
+            "a",
+            "--http-addr",
+            "https://127.0.0.1:8501",
+            "--ca-file",
+            "/no/such/ca",
+        )
         self.assertMistake(done, "consul-watch", "--ca-file", "/no/such/ca")
 
     def test_usage_errors(self) -> None:
@@ -372,8 +414,9 @@ class FakeMistakeProcessTests(ProcessCase):
 
     def test_bogus_listen(self) -> None:
         """--listen with an unknown endpoint type: one line naming --listen, status 2."""
-        self.assertMistake(self.twistd("consul-fake", "--listen", "bogus:1"),
-                           "consul-fake", "--listen bogus:1", "bogus")
+        self.assertMistake(
+            self.twistd("consul-fake", "--listen", "bogus:1"), "consul-fake", "--listen bogus:1", "bogus"
+        )
 
     def test_port_in_use(self) -> None:
         """A port in use: one line naming --listen and the reason, status 2, pid file removed."""
@@ -382,17 +425,30 @@ class FakeMistakeProcessTests(ProcessCase):
             s.listen(1)
             port = s.getsockname()[1]
             done = subprocess.run(
-                TWISTD + ["-n", "--pidfile=twistd.pid", "--logfile=twistd.log", "consul-fake",
-                          "--listen", f"tcp:{port}:interface=127.0.0.1"],
-                cwd=self.cwd, env=self.env, capture_output=True, text=True, timeout=60,
-                stdin=subprocess.DEVNULL)
+                TWISTD
+                + [
+                    "-n",
+                    "--pidfile=twistd.pid",
+                    "--logfile=twistd.log",
+                    "consul-fake",
+                    "--listen",
+                    f"tcp:{port}:interface=127.0.0.1",
+                ],
+                cwd=self.cwd,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                stdin=subprocess.DEVNULL,
+            )
         self.assertMistake(done, "consul-fake", f"--listen tcp:{port}", "in use")
         self.assertFalse(os.path.exists(os.path.join(self.cwd, "twistd.pid")))
 
     def test_bad_policy(self) -> None:
         """--acl-default-policy maybe: one line, status 2."""
-        self.assertMistake(self.twistd("consul-fake", "--acl-default-policy", "maybe"),
-                           "consul-fake", "--acl-default-policy")
+        self.assertMistake(
+            self.twistd("consul-fake", "--acl-default-policy", "maybe"), "consul-fake", "--acl-default-policy"
+        )
 
 
 class AgentCheckProcessTests(ProcessCase):
@@ -410,39 +466,57 @@ class AgentCheckProcessTests(ProcessCase):
     def test_refused_print_once(self) -> None:
         """Nothing listening: print-once mode exits 1 at once instead of retrying forever."""
         port = free_port()
-        done = self.twistd("consul-watch", "--type", "key", "--key", "a",
-                           "--http-addr", f"127.0.0.1:{port}")
+        done = self.twistd("consul-watch", "--type", "key", "--key", "a", "--http-addr", f"127.0.0.1:{port}")
         self.assertAgentError(done, f"127.0.0.1:{port}", "refused")
 
     def test_refused_with_handler(self) -> None:
         """Nothing listening: with a handler command too, exit 1 before any handler runs."""
         port = free_port()
-        done = self.twistd("consul-watch", "--type", "key", "--key", "a",
-                           "--http-addr", f"127.0.0.1:{port}", "--", "echo", "RAN")
+        done = self.twistd(
+            "consul-watch",
+            "--type",
+            "key",
+            "--key",
+            "a",
+            "--http-addr",
+            f"127.0.0.1:{port}",
+            "--",
+            "echo",
+            "RAN",
+        )
         self.assertAgentError(done)
         self.assertNotIn("RAN", done.stdout)
 
     def test_token_refused(self) -> None:
         """An agent with ACLs that refuses the token: exit 1, 403 named, token not shown."""
         port = self.start_fake("--acl-master-token", "root", "--acl-default-policy", "deny")
-        done = self.twistd("consul-watch", "--type", "key", "--key", "a",
-                           "--http-addr", f"127.0.0.1:{port}", "--token", "s3cr3t-token")
+        done = self.twistd(
+            "consul-watch",
+            "--type",
+            "key",
+            "--key",
+            "a",
+            "--http-addr",
+            f"127.0.0.1:{port}",
+            "--token",
+            "s3cr3t-token",
+        )
         self.assertAgentError(done, "403")
         self.assertNotIn("s3cr3t-token", done.stdout + done.stderr)
 
     def test_good_agent_prints(self) -> None:
         """A reachable agent and a good token: the value is printed and the exit status is 0."""
         port = self.start_fake()
-        done = self.twistd("consul-watch", "--type", "key", "--key", "a",
-                           "--http-addr", f"127.0.0.1:{port}")
+        done = self.twistd("consul-watch", "--type", "key", "--key", "a", "--http-addr", f"127.0.0.1:{port}")
         self.assertEqual((done.returncode, done.stderr), (0, ""))
         self.assertEqual(done.stdout, "null\n")
 
     def test_https_against_plain(self) -> None:
         """https:// against a plain HTTP agent says so (within seconds)."""
         port = self.start_fake()
-        done = self.twistd("consul-watch", "--type", "key", "--key", "a",
-                           "--http-addr", f"https://127.0.0.1:{port}")
+        done = self.twistd(
+            "consul-watch", "--type", "key", "--key", "a", "--http-addr", f"https://127.0.0.1:{port}"
+        )
         self.assertAgentError(done, "speaks plain HTTP, not HTTPS", "http://")
 
     def test_plain_against_https(self) -> None:
@@ -452,16 +526,26 @@ class AgentCheckProcessTests(ProcessCase):
         pki = PKI(os.path.join(self.cwd, "pki"))
         pem = pki.write("server.pem", _cert_pem(pki.server_cert) + _key_pem(pki.server_key))
         port = self.start_fake(listen="ssl:{port}:interface=127.0.0.1:privateKey=" + pem)
-        done = self.twistd("consul-watch", "--type", "key", "--key", "a",
-                           "--http-addr", f"http://127.0.0.1:{port}")
+        done = self.twistd(
+            "consul-watch", "--type", "key", "--key", "a", "--http-addr", f"http://127.0.0.1:{port}"
+        )
         self.assertAgentError(done, "expects HTTPS", "https://")
 
     def test_wait_for_agent_keeps_retrying(self) -> None:
         """--wait-for-agent keeps today's behaviour: still running and retrying, not exited."""
         port = free_port()
         log = os.path.join(self.cwd, "watch.log")
-        proc = self.spawn(f"--logfile={log}", "consul-watch", "--type", "key", "--key", "a",
-                          "--http-addr", f"127.0.0.1:{port}", "--wait-for-agent")
+        proc = self.spawn(
+            f"--logfile={log}",
+            "consul-watch",
+            "--type",
+            "key",
+            "--key",
+            "a",
+            "--http-addr",
+            f"127.0.0.1:{port}",
+            "--wait-for-agent",
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if os.path.exists(log) and "retry" in open(log).read():

@@ -22,8 +22,19 @@ REPO = Path(__file__).resolve().parent.parent
 
 #: What a clean clone does not have: copying it would hide packaging bugs.
 _NOT_IN_A_CLONE = shutil.ignore_patterns(
-    ".git", ".venv", ".tox", "build", "dist", "*.egg-info", "__pycache__", "_trial_temp*",
-    "dropin.cache", ".hypothesis", ".mypy_cache", ".ruff_cache", "apidocs",
+    ".git",
+    ".venv",
+    ".tox",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    "_trial_temp*",
+    "dropin.cache",
+    ".hypothesis",
+    ".mypy_cache",
+    ".ruff_cache",
+    "apidocs",
 )
 
 
@@ -49,8 +60,9 @@ def clean_clone(into: Path) -> Path:
 def run_sh(command: str, cwd: Path) -> subprocess.CompletedProcess:
     """Run ``command`` with ``sh -c`` as a user would; output captured."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    return subprocess.run(["sh", "-c", command], cwd=str(cwd), env=env, capture_output=True,
-                          text=True, timeout=900)
+    return subprocess.run(
+        ["sh", "-c", command], cwd=str(cwd), env=env, capture_output=True, text=True, timeout=900
+    )
 
 
 class QuickStartCommandsTests(SynchronousTestCase):
@@ -85,8 +97,9 @@ class QuickStartCommandsTests(SynchronousTestCase):
         elsewhere.mkdir()
         twistd = str(clone / ".venv" / "bin" / "twistd")
         for plugin in ("consul-fake", "consul-watch"):
-            done = subprocess.run([twistd, plugin, "--help"], cwd=str(elsewhere),
-                                  capture_output=True, text=True, timeout=120)
+            done = subprocess.run(
+                [twistd, plugin, "--help"], cwd=str(elsewhere), capture_output=True, text=True, timeout=120
+            )
             self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
             self.assertIn(f"Usage: twistd [options] {plugin}", done.stdout)
 
@@ -104,15 +117,19 @@ class QuickStartParsingTests(SynchronousTestCase):
 
     def test_finds_the_sh_blocks(self) -> None:
         """Only the sh blocks of the Quick start section count, in order."""
-        readme = ("# x\n## Quick start\ntext\n```sh\none\n```\n```python\nno\n```\n"
-                  "```sh\ntwo\n```\n## Later\n```sh\nthree\n```\n")
+        readme = (
+            "# x\n## Quick start\ntext\n```sh\none\n```\n```python\nno\n```\n"
+            "```sh\ntwo\n```\n## Later\n```sh\nthree\n```\n"
+        )
         self.assertEqual(quick_start_commands(readme), ["one", "two"])
 
     def test_this_readme(self) -> None:
         """This README's Quick start has the tour and the test command."""
         commands = quick_start_commands((REPO / "README.md").read_text(encoding="utf-8"))
-        self.assertEqual([("txconsul.demo" in c, "twisted.trial tests" in c) for c in commands],
-                         [(True, False), (False, True)])
+        self.assertEqual(
+            [("txconsul.demo" in c, "twisted.trial tests" in c) for c in commands],
+            [(True, False), (False, True)],
+        )
 
 
 if sys.platform == "win32":  # pragma: no cover

@@ -138,9 +138,12 @@ def compiles(code: str) -> Optional[str]:
     otherwise the first error.
     """
     error = ""
-    candidates = [code, "def _fragment():\n" + textwrap.indent(code, "    "),
-                  "async def _fragment():\n" + textwrap.indent(code, "    "),
-                  as_signatures(code)]
+    candidates = [
+        code,
+        "def _fragment():\n" + textwrap.indent(code, "    "),
+        "async def _fragment():\n" + textwrap.indent(code, "    "),
+        as_signatures(code),
+    ]
     if code.lstrip().startswith(">>> "):
         session = as_session(code)
         candidates += [session, "async def _fragment():\n" + textwrap.indent(session, "    ")]
@@ -192,8 +195,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_listening(proc: subprocess.Popen, port: Optional[int] = None,
-                   unix: Optional[str] = None, timeout: float = 30.0) -> bool:
+def wait_listening(
+    proc: subprocess.Popen, port: Optional[int] = None, unix: Optional[str] = None, timeout: float = 30.0
+) -> bool:
     """Whether ``proc`` accepts connections (TCP ``port`` or ``unix`` socket) within ``timeout``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -230,8 +234,10 @@ class ParsingTests(SynchronousTestCase):
 
     def test_marker_and_fences(self) -> None:
         """A block after <!-- not-run --> is a fragment; others run; languages are kept."""
-        text = ("x\n<!-- not-run -->\n\n```python\na(\n```\n\n```sh\ntwistd -n consul-fake &\n```\n"
-                "```python\n# helper.py\nX = 1\n```\n")
+        text = (
+            "x\n<!-- not-run -->\n\n```python\na(\n```\n\n```sh\ntwistd -n consul-fake &\n```\n"
+            "```python\n# helper.py\nX = 1\n```\n"
+        )
         a, b, c = parse_blocks(ROOT / "README.md", text)
         self.assertEqual((a.lang, a.run, a.line), ("python", False, 4))
         self.assertEqual((b.lang, b.run), ("sh", True))
@@ -247,12 +253,17 @@ class ParsingTests(SynchronousTestCase):
 
     def test_twistd_commands(self) -> None:
         """twistd lines are found, with continuations, comments and a trailing & removed."""
-        code = ("twistd -n --pidfile= consul-fake --listen tcp:1 \\\n    --node-name a &\n"
-                "CONSUL_HTTP_ADDR=x python app.py\ntwistd -n consul-fake   # the default\n")
-        self.assertEqual(twistd_commands(code), [
-            ["-n", "--pidfile=", "consul-fake", "--listen", "tcp:1", "--node-name", "a"],
-            ["-n", "consul-fake"],
-        ])
+        code = (
+            "twistd -n --pidfile= consul-fake --listen tcp:1 \\\n    --node-name a &\n"
+            "CONSUL_HTTP_ADDR=x python app.py\ntwistd -n consul-fake   # the default\n"
+        )
+        self.assertEqual(
+            twistd_commands(code),
+            [
+                ["-n", "--pidfile=", "consul-fake", "--listen", "tcp:1", "--node-name", "a"],
+                ["-n", "consul-fake"],
+            ],
+        )
 
     def test_defines_tests(self) -> None:
         """A block defining a *TestCase subclass is run by trial."""
@@ -280,8 +291,16 @@ class PageCase(SynchronousTestCase):
         """The page's consul-fake process (started once)."""
         if self.fake_port is None:
             port = free_port()
-            proc = self.spawn(["-n", "--pidfile=", "--logfile=fake.log", "consul-fake",
-                               "--listen", f"tcp:{port}:interface=127.0.0.1"])
+            proc = self.spawn(
+                [
+                    "-n",
+                    "--pidfile=",
+                    "--logfile=fake.log",
+                    "consul-fake",
+                    "--listen",
+                    f"tcp:{port}:interface=127.0.0.1",
+                ]
+            )
             self.addCleanup(stop, proc)
             if not wait_listening(proc, port):
                 self.fail(f"consul-fake did not start for {self.page}")
@@ -291,9 +310,14 @@ class PageCase(SynchronousTestCase):
 
     def spawn(self, args: list[str], env: Optional[dict[str, str]] = None) -> subprocess.Popen:
         """Start ``twistd ARGS`` in the scratch directory; killed at cleanup."""
-        proc = subprocess.Popen(TWISTD + args, cwd=str(self.dir), env=env or self.env,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            TWISTD + args,
+            cwd=str(self.dir),
+            env=env or self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
 
         def kill() -> None:
             if proc.poll() is None:
@@ -328,8 +352,7 @@ class PageCase(SynchronousTestCase):
                 return None
             error = compiles(block.code)
             if error is None and not _compiles_as_module(block.code):
-                return (f"not a program (it needs a function around it): mark it {NOT_RUN} "
-                        "if it is a fragment")
+                return f"not a program (it needs a function around it): mark it {NOT_RUN} if it is a fragment"
             if error is not None:
                 return f"does not compile: {error}"
             return self.run_python(block)
@@ -346,13 +369,19 @@ class PageCase(SynchronousTestCase):
         name = f"docblock_{block.line}"
         (self.dir / f"{name}.py").write_text(block.code, encoding="utf-8")
         if defines_tests(block.code):
-            argv = [sys.executable, "-m", "twisted.trial", "--temp-directory",
-                    f"_trial_{name}", name]
+            argv = [sys.executable, "-m", "twisted.trial", "--temp-directory", f"_trial_{name}", name]
         else:
             argv = [sys.executable, f"{name}.py"]
         try:
-            done = subprocess.run(argv, cwd=str(self.dir), env=self.env, capture_output=True,
-                                  text=True, timeout=BLOCK_TIMEOUT, stdin=subprocess.DEVNULL)
+            done = subprocess.run(
+                argv,
+                cwd=str(self.dir),
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=BLOCK_TIMEOUT,
+                stdin=subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired:
             return f"did not finish within {BLOCK_TIMEOUT}s"
         if done.returncode != 0:
@@ -371,7 +400,7 @@ class PageCase(SynchronousTestCase):
     def run_fake_command(self, argv: list[str]) -> Optional[str]:
         """A documented consul-fake command, on a free port (or a scratch unix socket)."""
         at = argv.index("consul-fake")
-        rest = argv[at + 1:]
+        rest = argv[at + 1 :]
         unix = None
         port = free_port()
         listen = f"tcp:{port}:interface=127.0.0.1"

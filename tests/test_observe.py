@@ -61,8 +61,9 @@ class RequestEventTests(FakeConsulCase):
         self.ok(consul.kv.get("app/config"))
         self.assertEqual([e["log_level"].name for e in self.events], ["debug", "debug"])
         put, get = self.requests
-        self.assertEqual((put.method, put.path, put.status, put.blocking),
-                         ("PUT", "/v1/kv/app/config", 200, False))
+        self.assertEqual(
+            (put.method, put.path, put.status, put.blocking), ("PUT", "/v1/kv/app/config", 200, False)
+        )
         self.assertEqual((get.method, get.endpoint, get.error), ("GET", "/v1/kv/{}", None))
         self.assertIn(put.bytes, (len(b"true"), len(b"true\n")))
         self.assertGreater(get.bytes, len(b"hello"))
@@ -101,8 +102,7 @@ class RequestEventTests(FakeConsulCase):
             def request(self, *args: Any, **kw: Any) -> Deferred:
                 return Deferred()
 
-        transport = HTTPTransport("http://127.0.0.1:8500", reactor=self.clock, agent=Silent(),
-                                  timeout=2.0)
+        transport = HTTPTransport("http://127.0.0.1:8500", reactor=self.clock, agent=Silent(), timeout=2.0)
         d = transport.request("GET", "/v1/agent/self")
         self.clock.advance(1)
         self.assertNoResult(d)
@@ -114,6 +114,7 @@ class RequestEventTests(FakeConsulCase):
 
     def test_observer_failure_contained(self) -> None:
         """A failing metrics callback does not break the request."""
+
         def boom(event: RequestEvent) -> None:
             raise RuntimeError("metrics backend down")
 

@@ -36,23 +36,89 @@ log = Logger(namespace=NAMESPACE)
 #: key, name or ID, per group; anything else becomes ``{}`` in
 #: :attr:`RequestEvent.endpoint`.
 _OPERATIONS: dict[str, frozenset[str]] = {
-    "agent": frozenset({
-        "self", "members", "metrics", "reload", "maintenance", "join", "leave", "force-leave",
-        "services", "checks", "service", "check", "register", "deregister", "pass", "warn",
-        "fail", "update", "health", "id", "name", "token", "host", "version",
-    }),
-    "catalog": frozenset({"register", "deregister", "datacenters", "nodes", "services",
-                          "service", "node", "node-services", "connect"}),
+    "agent": frozenset(
+        {
+            "self",
+            "members",
+            "metrics",
+            "reload",
+            "maintenance",
+            "join",
+            "leave",
+            "force-leave",
+            "services",
+            "checks",
+            "service",
+            "check",
+            "register",
+            "deregister",
+            "pass",
+            "warn",
+            "fail",
+            "update",
+            "health",
+            "id",
+            "name",
+            "token",
+            "host",
+            "version",
+        }
+    ),
+    "catalog": frozenset(
+        {
+            "register",
+            "deregister",
+            "datacenters",
+            "nodes",
+            "services",
+            "service",
+            "node",
+            "node-services",
+            "connect",
+        }
+    ),
     "health": frozenset({"node", "checks", "service", "state", "connect", "ingress"}),
     "session": frozenset({"create", "destroy", "info", "node", "list", "renew"}),
-    "acl": frozenset({"bootstrap", "create", "update", "destroy", "info", "clone", "list",
-                      "replication", "token", "tokens", "policy", "policies", "role", "roles",
-                      "self", "name", "login", "logout", "rules", "translate"}),
+    "acl": frozenset(
+        {
+            "bootstrap",
+            "create",
+            "update",
+            "destroy",
+            "info",
+            "clone",
+            "list",
+            "replication",
+            "token",
+            "tokens",
+            "policy",
+            "policies",
+            "role",
+            "roles",
+            "self",
+            "name",
+            "login",
+            "logout",
+            "rules",
+            "translate",
+        }
+    ),
     "event": frozenset({"fire", "list"}),
     "status": frozenset({"leader", "peers"}),
     "coordinate": frozenset({"datacenters", "nodes", "node", "update"}),
-    "operator": frozenset({"raft", "configuration", "peer", "transfer-leader", "autopilot",
-                           "health", "state", "keyring", "usage"}),
+    "operator": frozenset(
+        {
+            "raft",
+            "configuration",
+            "peer",
+            "transfer-leader",
+            "autopilot",
+            "health",
+            "state",
+            "keyring",
+            "usage",
+        }
+    ),
     "query": frozenset({"execute", "explain"}),
     "txn": frozenset(),
     "kv": frozenset(),
@@ -109,8 +175,9 @@ class RequestEvent:
     error: Optional[str]
 
 
-def _finished(result: Any, method: str, path: str, blocking: bool, clock: IReactorTime,
-              started: float) -> Any:
+def _finished(
+    result: Any, method: str, path: str, blocking: bool, clock: IReactorTime, started: float
+) -> Any:
     status: Optional[int] = None
     size = 0
     error: Optional[str] = None
@@ -124,23 +191,34 @@ def _finished(result: Any, method: str, path: str, blocking: bool, clock: IReact
         status = getattr(result, "code", None)
         body = getattr(result, "body", None)
         size = len(body) if isinstance(body, bytes) else 0
-    event = RequestEvent(method=method, path=path.split("?", 1)[0], endpoint=endpoint_of(path),
-                         status=status, duration=max(0.0, clock.seconds() - started),
-                         bytes=size, blocking=blocking, error=error)
+    event = RequestEvent(
+        method=method,
+        path=path.split("?", 1)[0],
+        endpoint=endpoint_of(path),
+        status=status,
+        duration=max(0.0, clock.seconds() - started),
+        bytes=size,
+        blocking=blocking,
+        error=error,
+    )
     log.debug(
-        "{method} {path} -> {status} in {duration:.3f}s, {bytes} bytes"
-        "{blocking_text}{error_text}",
-        txconsul_request=event, method=event.method, path=event.path,
-        endpoint=event.endpoint, status=event.status, duration=event.duration,
-        bytes=event.bytes, blocking=event.blocking, error=event.error,
+        "{method} {path} -> {status} in {duration:.3f}s, {bytes} bytes{blocking_text}{error_text}",
+        txconsul_request=event,
+        method=event.method,
+        path=event.path,
+        endpoint=event.endpoint,
+        status=event.status,
+        duration=event.duration,
+        bytes=event.bytes,
+        blocking=event.blocking,
+        error=event.error,
         blocking_text=" (blocking)" if blocking else "",
         error_text=f" ({error})" if error else "",
     )
     return result
 
 
-def observe_request(d: Deferred, method: str, path: str, blocking: bool,
-                    clock: IReactorTime) -> Deferred:
+def observe_request(d: Deferred, method: str, path: str, blocking: bool, clock: IReactorTime) -> Deferred:
     """
     Emit one request event when ``d`` (a request's Deferred) fires or fails;
     ``d``'s result is passed through untouched.  The transport calls this
@@ -171,7 +249,8 @@ class RequestObserver:
             except Exception:
                 # Not through `log`: an observer must not emit into itself.
                 Logger(namespace="txconsul.observe").failure(
-                    "request observer {callback!r} failed", callback=self.callback)
+                    "request observer {callback!r} failed", callback=self.callback
+                )
 
 
 def request_observer(callback: Callable[[RequestEvent], Any]) -> RequestObserver:

@@ -35,10 +35,11 @@ PROBE_TIMEOUT = 3.0
 #: the server waits for the end of a request line that never comes).
 EARLY_PROBE_AFTER = 1.0
 
-_PLAIN_HINT = ("the agent at {host}:{port} speaks plain HTTP, not HTTPS: use an http:// "
-               "address (and unset CONSUL_HTTP_SSL)")
-_TLS_HINT = ("the agent at {host}:{port} expects HTTPS: use an https:// address "
-             "(or CONSUL_HTTP_SSL=true)")
+_PLAIN_HINT = (
+    "the agent at {host}:{port} speaks plain HTTP, not HTTPS: use an http:// "
+    "address (and unset CONSUL_HTTP_SSL)"
+)
+_TLS_HINT = "the agent at {host}:{port} expects HTTPS: use an https:// address (or CONSUL_HTTP_SSL=true)"
 
 #: What Go's net/http server answers to plain HTTP on a TLS port (Consul's
 #: HTTPS listener): crypto/tls RecordHeaderError handling in net/http/server.go.
@@ -113,8 +114,7 @@ def speaks_plain_http(reactor: Any, host: str, port: int) -> Any:
     """Whether ``host:port`` answers a plain HTTP request with an HTTP status line."""
     proto = _FirstBytes(b"GET /v1/status/leader HTTP/1.0\r\nHost: consul\r\n\r\n")
     endpoint = HostnameEndpoint(reactor, host, port, timeout=PROBE_TIMEOUT)
-    connected = yield _bounded(
-        endpoint.connect(Factory.forProtocol(lambda: proto)), reactor, PROBE_TIMEOUT)
+    connected = yield _bounded(endpoint.connect(Factory.forProtocol(lambda: proto)), reactor, PROBE_TIMEOUT)
     if connected is None:
         return False
     first = yield _bounded(proto.done, reactor, PROBE_TIMEOUT)
@@ -128,10 +128,10 @@ def speaks_plain_http(reactor: Any, host: str, port: int) -> Any:
 def speaks_tls(reactor: Any, host: str, port: int) -> Any:
     """Whether ``host:port`` completes a TLS handshake (its certificate is not checked)."""
     proto = _Handshake()
-    endpoint = wrapClientTLS(CertificateOptions(),
-                             HostnameEndpoint(reactor, host, port, timeout=PROBE_TIMEOUT))
-    connected = yield _bounded(
-        endpoint.connect(Factory.forProtocol(lambda: proto)), reactor, PROBE_TIMEOUT)
+    endpoint = wrapClientTLS(
+        CertificateOptions(), HostnameEndpoint(reactor, host, port, timeout=PROBE_TIMEOUT)
+    )
+    connected = yield _bounded(endpoint.connect(Factory.forProtocol(lambda: proto)), reactor, PROBE_TIMEOUT)
     if connected is None:
         return False
     ok = yield _bounded(proto.done, reactor, PROBE_TIMEOUT)
@@ -178,8 +178,9 @@ def tls_mismatch_hint(consul: Any, reactor: Any, error: BaseException) -> Any:
 
 
 @defer.inlineCallbacks
-def check_agent(consul: Any, reactor: Any, *, token_required: bool = True,
-                timeout: float = CHECK_TIMEOUT) -> Any:
+def check_agent(
+    consul: Any, reactor: Any, *, token_required: bool = True, timeout: float = CHECK_TIMEOUT
+) -> Any:
     """
     Ask the agent for ``/v1/agent/self`` with the client's default token, as
     ``consul watch`` does before watching.
@@ -216,8 +217,7 @@ def check_agent(consul: Any, reactor: Any, *, token_required: bool = True,
             raise AgentCheckFailed(f"Error querying Consul agent: {plain[0]}") from None
         if not isinstance(e, defer.TimeoutError):
             raise  # the check itself was cancelled (the service stopped)
-        error: Optional[BaseException] = AgentCheckFailed(
-            f"no answer from the agent within {timeout:g}s")
+        error: Optional[BaseException] = AgentCheckFailed(f"no answer from the agent within {timeout:g}s")
     except ConsulException as e:
         if not token_required and e.status is not None:
             return None

@@ -119,8 +119,9 @@ class ExitStatus:
     :ivar code: the status recorded by :meth:`fail`, or None.
     """
 
-    def __init__(self, tapname: str, *, err: Optional[IO[str]] = None,
-                 stop: Optional[Callable[[], Any]] = None) -> None:
+    def __init__(
+        self, tapname: str, *, err: Optional[IO[str]] = None, stop: Optional[Callable[[], Any]] = None
+    ) -> None:
         self.tapname = tapname
         self.err = err
         self.stop = stop
@@ -138,8 +139,9 @@ class ExitStatus:
         if self.stop is not None:
             self.stop()
 
-    def install(self, reactor: IReactorCore, pidfile: Optional[str],
-                exit: Callable[[int], Any] = os._exit) -> None:
+    def install(
+        self, reactor: IReactorCore, pidfile: Optional[str], exit: Callable[[int], Any] = os._exit
+    ) -> None:
         """After the reactor's shutdown, exit with :attr:`code` if one was recorded."""
 
         def after_shutdown() -> None:
