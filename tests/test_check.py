@@ -7,7 +7,7 @@ from __future__ import annotations
 from twisted.trial.unittest import SynchronousTestCase
 
 from txconsul import Consul
-from txconsul.api.check import Check
+from txconsul.api.check import Check, legacy_check
 
 
 class CheckBuilderTests(SynchronousTestCase):
@@ -113,31 +113,31 @@ class CompatTests(SynchronousTestCase):
 
     def test_none(self):
         """No legacy argument means no check."""
-        self.assertIsNone(Check._compat())
+        self.assertIsNone(legacy_check())
 
     def test_ttl(self):
         """ttl alone builds a TTL check."""
-        self.assertEqual(Check._compat(ttl="10s"), {"TTL": "10s"})
+        self.assertEqual(legacy_check(ttl="10s"), {"TTL": "10s"})
 
     def test_http_with_timeout(self):
         """http with interval and timeout builds an HTTP check."""
         self.assertEqual(
-            Check._compat(http="http://x", interval="5s", timeout="1s"),
+            legacy_check(http="http://x", interval="5s", timeout="1s"),
             {"HTTP": "http://x", "Interval": "5s", "Timeout": "1s"},
         )
 
     def test_script(self):
         """script with interval builds an Args check."""
         self.assertEqual(
-            Check._compat(script="true", interval="5s"),
+            legacy_check(script="true", interval="5s"),
             {"Args": ["sh", "-c", "true"], "Interval": "5s"},
         )
 
     def test_violations(self):
         """The combinations python-consul asserts against are ValueErrors."""
-        self.assertRaises(ValueError, Check._compat, script="x")
-        self.assertRaises(ValueError, Check._compat, http="http://x")
-        self.assertRaises(ValueError, Check._compat, ttl="1s", interval="1s")
-        self.assertRaises(ValueError, Check._compat, ttl="1s", http="http://x", interval="1s")
-        self.assertRaises(ValueError, Check._compat, ttl="1s", timeout="1s")
-        self.assertRaises(ValueError, Check._compat, interval="1s")
+        self.assertRaises(ValueError, legacy_check, script="x")
+        self.assertRaises(ValueError, legacy_check, http="http://x")
+        self.assertRaises(ValueError, legacy_check, ttl="1s", interval="1s")
+        self.assertRaises(ValueError, legacy_check, ttl="1s", http="http://x", interval="1s")
+        self.assertRaises(ValueError, legacy_check, ttl="1s", timeout="1s")
+        self.assertRaises(ValueError, legacy_check, interval="1s")

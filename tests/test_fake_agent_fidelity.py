@@ -92,8 +92,11 @@ class EmbeddedCheckTests(RawCase):
 
     def test_check_id_field_only(self) -> None:
         """An embedded check takes its ID from CheckID; "ID" is not a CheckType field."""
-        self.register({"Name": "web", "Checks": [{"CheckID": "mine", "TTL": "1s"}, {"ID": "x", "TTL": "1s"}]})
+        self.register({"Name": "web", "Checks": [{"CheckID": "mine", "TTL": "1s"}, {"TTL": "1s"}]})
         self.assertEqual(sorted(c for c in self.checks() if c != "serfHealth"), ["mine", "service:web:2"])
+        response, body = self.call("PUT", "/v1/agent/service/register",
+                                   {"Name": "api", "Checks": [{"ID": "x", "TTL": "1s"}]})
+        self.assertEqual((response.code, body), (400, b'Request decode failed: json: unknown field "ID"'))
 
     def test_interval_timeout_fields(self) -> None:
         """Embedded checks carry Interval/Timeout as Go durations, "" when unset."""
@@ -138,10 +141,11 @@ class CheckRegisterTests(RawCase):
         check = self.checks()["t"]
         self.assertEqual((check["Type"], check["Interval"], check["Timeout"]), ("ttl", "0s", "0s"))
 
-    def test_output_ignored(self) -> None:
-        """CheckDefinition has no Output field: a given Output is dropped."""
-        self.ok("PUT", "/v1/agent/check/register", {"Name": "t", "TTL": "10s", "Output": "hi"})
-        self.assertEqual(self.checks()["t"]["Output"], "")
+    def test_output_refused(self) -> None:
+        """CheckDefinition has no Output field: decodeBody refuses it (DisallowUnknownFields)."""
+        response, body = self.call("PUT", "/v1/agent/check/register", {"Name": "t", "TTL": "10s", "Output": "hi"})
+        self.assertEqual((response.code, body), (400, b'Request decode failed: json: unknown field "Output"'))
+        self.assertNotIn("t", self.checks())
 
     def test_reregistration_keeps_status(self) -> None:
         """Re-registering a check keeps its status and output."""

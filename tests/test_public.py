@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
+from pathlib import Path
 
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -66,4 +68,32 @@ class PublicSurfaceTests(SynchronousTestCase):
                             func = func.__func__
                         if inspect.isfunction(func) and not (func.__doc__ or "").strip():
                             missing.append(f"{mod.__name__}.{name}.{attr_name}")
+        self.assertEqual(missing, [])
+
+
+class TestCaseNameTests(SynchronousTestCase):
+    """The ``test-case-name`` header of every module names real test modules."""
+
+    def test_headers_name_real_modules(self) -> None:
+        """Each name in a module's test-case-name header is a module under tests/."""
+        root = Path(txconsul.__file__).resolve().parent
+        tests_dir = Path(__file__).resolve().parent
+        missing = []
+        seen = 0
+        for path in sorted(root.parent.glob("txconsul/**/*.py")) + sorted(
+            root.parent.glob("twisted/plugins/*.py")
+        ):
+            head = path.read_text(encoding="utf-8").splitlines()[:2]
+            for line in head:
+                match = re.search(r"test-case-name:\s*(.+?)\s*-\*-", line)
+                if not match:
+                    continue
+                seen += 1
+                for name in match.group(1).split(","):
+                    name = name.strip()
+                    module = name.split(".")
+                    target = tests_dir.joinpath(*module[1:]).with_suffix(".py")
+                    if module[0] != "tests" or not target.is_file():
+                        missing.append(f"{path.relative_to(root.parent)}: {name}")
+        self.assertGreater(seen, 20)
         self.assertEqual(missing, [])

@@ -151,6 +151,7 @@ class RequestShapeTests(SynchronousTestCase):
         self.assertRaises(ValueError, q.get, "")
         self.assertRaises(ValueError, q.execute, "q", limit=-1)
         self.assertRaises(TypeError, q.execute, "q", limit="3")
+        self.assertRaises(ValueError, q.execute, "q", consistency="sometimes")
         self.assertEqual(t.calls, [])
 
     def test_definition_helper(self) -> None:

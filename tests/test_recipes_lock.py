@@ -250,8 +250,8 @@ class LockTests(RecipeTestCase):
         self.assertEqual(self.sessions(), [a.session_id])
 
     def test_session_create_fails(self) -> None:
-        """A session the client refuses (TTL under 10s) fails acquire; the lock stays usable."""
-        lock = Lock(self.consul, KEY, session_ttl="5s")
+        """A session the client refuses (TTL over 24h) fails acquire; the lock stays usable."""
+        lock = Lock(self.consul, KEY, session_ttl="25h")
         self.failureResultOf(lock.acquire(), ValueError)
         self.assertFalse(lock.held)
         self.assertIsNone(lock.session_id)

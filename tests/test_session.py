@@ -53,9 +53,9 @@ class BodyTests(SynchronousTestCase):
                          [{"ID": "c"}, {"ID": "d", "Namespace": ""}])
 
     def test_bad_arguments(self) -> None:
-        """Bad behavior, TTL bounds, negative lock delay and check types are refused."""
+        """Bad behavior, a TTL above 24h, negative lock delay and check types are refused."""
         self.assertRaises(ValueError, session_body, behavior="keep")
-        self.assertRaises(ValueError, session_body, ttl=9)
+        self.assertEqual(session_body(ttl=9)["TTL"], "9s")
         self.assertRaises(ValueError, session_body, ttl="86401s")
         self.assertRaises(ValueError, session_body, ttl="ten")
         self.assertRaises(ValueError, session_body, lock_delay=-1)
@@ -95,7 +95,7 @@ class ClientTests(SessionTestCase):
         """A bad argument raises at the call and creates nothing."""
         before = self.fake.index
         self.assertRaises(ValueError, self.consul.session.create, behavior="x")
-        self.assertRaises(ValueError, self.consul.session.create, ttl=5)
+        self.assertRaises(ValueError, self.consul.session.create, ttl="25h")
         self.assertRaises(ValueError, self.consul.session.info, "s", index=-1)
         self.assertRaises(ValueError, self.consul.session.list, wait="forever")
         self.assertRaises(ValueError, self.consul.session.list, consistency="eventual")
@@ -159,6 +159,12 @@ class ClientTests(SessionTestCase):
         """Linking an unknown check fails with Consul's text."""
         f = self.failureResultOf(self.consul.session.create(checks=["nope"]), ConsulException)
         self.assertIn("Missing check 'nope' registration", str(f.value))
+
+    def test_short_ttl_is_the_servers_call(self) -> None:
+        """create(ttl=5) is sent; Consul (here the fake, session_ttl_min 10s) refuses it."""
+        f = self.failureResultOf(self.consul.session.create(ttl=5), ConsulException)
+        self.assertEqual(f.value.status, 500)
+        self.assertIn("Invalid Session TTL '5000000000'", str(f.value))
 
     def test_server_ttl_bounds(self) -> None:
         """The fake enforces the TTL bounds, printing nanoseconds like Consul."""

@@ -23,6 +23,12 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from txconsul import Consul
+from txconsul._request import describe
+from txconsul.api.catalog import Catalog
+from txconsul.api.event import Event
+from txconsul.api.health import Health
+from txconsul.api.kv import KV
+from txconsul.tap.watch import go_handler
 from txconsul.testing import FakeConsul, MemoryAgent
 from txconsul.watch import (
     RetryPolicy,
@@ -220,6 +226,23 @@ class KeyWatchTests(_Base):
         self.assertEqual(len(waits), 2)  # only the latest state, once
         waits[1].callback(None)
         self.clock.advance(0)
+        self.assertEqual(self.fake.pending_queries(), 1)
+
+    def test_next_query_follows_the_handler(self) -> None:
+        """The loop sends the next query as soon as the handler is done: no timer in between."""
+        waits: list[Deferred] = []
+
+        def slow(index: int, data: Any) -> Deferred:
+            d: Deferred = Deferred()
+            waits.append(d)
+            return d
+
+        self.stop(watch_key(self.consul, "foo", slow))
+        self.assertEqual(self.fake.pending_queries(), 0)
+        waits[0].callback(None)
+        self.assertEqual(self.fake.pending_queries(), 1)
+        self.put("foo", b"1")
+        waits[1].callback(None)
         self.assertEqual(self.fake.pending_queries(), 1)
 
     def test_handler_exception_does_not_stop(self) -> None:
@@ -577,6 +600,21 @@ class BuildTests(SynchronousTestCase):
             q = build_watch(**kw).query  # type: ignore[arg-type]
             self.assertEqual((q.path, q.params), (path, params), kw)
 
+    def test_requests_are_the_clients(self) -> None:
+        """Each plan sends the request the matching client method describes."""
+        cases = [
+            (dict(type="key", key="a"), describe(KV.get, "a")),
+            (dict(type="key", key="p/a", via_prefix="p/"), describe(KV.get, "p/", recurse=True)),
+            (dict(type="services"), describe(Catalog.services)),
+            (dict(type="service", service="web", tag="v1", passingonly=True),
+             describe(Health.service, "web", tag="v1", passing=True)),
+            (dict(type="checks", state="warning"), describe(Health.state, "warning")),
+            (dict(type="event", name="deploy"), describe(Event.list, "deploy")),
+        ]
+        for kw, request in cases:
+            sent = build_watch(**kw).query.request  # type: ignore[arg-type]
+            self.assertEqual(sent, request._replace(params=tuple(request.params)), kw)
+
     def test_stale(self) -> None:
         """stale=True asks for stale reads, except for events where it is refused."""
         self.assertEqual(build_watch("key", key="a", stale=True).query.consistency, "stale")
@@ -730,12 +768,12 @@ class FakeCatalogTests(_Base):
 
 
 class ConsulWatchShapeTests(_Base):
-    """raw=True gives the JSON consul watch gives: Go api structs re-encoded."""
+    """raw=True through go_handler gives the JSON consul watch gives: Go api structs re-encoded."""
 
     def test_key_go_shape(self) -> None:
         """A key entry comes in api.KVPair field order with "Session": "" added."""
         self.put("foo", b"bar")
-        self.stop(watch_key(self.consul, "foo", self.handler, raw=True))
+        self.stop(watch_key(self.consul, "foo", go_handler("key", self.handler), raw=True))
         self.clock.advance(0)
         data = self.calls[0][1]
         self.assertEqual(list(data), ["Key", "CreateIndex", "ModifyIndex", "LockIndex",
@@ -744,7 +782,7 @@ class ConsulWatchShapeTests(_Base):
 
     def test_keyprefix_go_shape_and_null(self) -> None:
         """A prefix with keys is a list of api.KVPair; an empty prefix is null."""
-        self.stop(watch_keyprefix(self.consul, "p/", self.handler, raw=True))
+        self.stop(watch_keyprefix(self.consul, "p/", go_handler("keyprefix", self.handler), raw=True))
         self.clock.advance(0)
         self.put("p/a", b"1")
         self.assertEqual(self.calls[0][1], None)
@@ -754,7 +792,7 @@ class ConsulWatchShapeTests(_Base):
     def test_event_go_shape(self) -> None:
         """Events carry every api.UserEvent field in order, zero values filled in."""
         server, consul = self.scripted()
-        self.stop(watch_event(consul, self.handler, raw=True))
+        self.stop(watch_event(consul, go_handler("event", self.handler), raw=True))
         e1 = {"ID": "00000000-0000-0001-0000-000000000003", "Name": "deploy", "LTime": 4}
         server.answer(index=event_id_to_index(e1["ID"]), body=[e1])
         self.clock.advance(0)
@@ -936,7 +974,7 @@ class UnreadableAnswerTests(_Base):
         self.assertEqual(len(server.pending), 1)
         self.assertIsNone(server.last_index())
         assert w._poll is not None
-        self.assertTrue(w._poll._loop.running)
+        self.assertTrue(w._poll.running)
         server.answer(index=event_id_to_index(e1["ID"]), body=[e1])
         self.clock.advance(0)
         self.assertEqual([[e["LTime"] for e in d] for _, d in self.calls], [[1], [1]])

@@ -1,3 +1,5 @@
 """
 Endpoint groups: one module per Consul HTTP API area.
 """
+
+__all__: list[str] = []

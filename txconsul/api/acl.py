@@ -27,14 +27,22 @@ from __future__ import annotations
 import json
 import re
 from typing import Any, Iterable, Optional, Union
-from urllib.parse import quote
-
-from twisted.internet.defer import Deferred
 
 from .._duration import DurationLike, format_duration, parse_duration
-from .._errors import ConsulException
 from .._http import ConsulResponse, HTTPTransport, Param
-from ._base import Endpoint, check_str, decode_json, decode_true
+from ._base import Endpoint, Request, check_str, decode_true, endpoint, path_segment, read
+
+__all__ = [
+    "ACL",
+    "ACLPolicy",
+    "ACLRole",
+    "ACLToken",
+    "ACL_TYPES",
+    "encode_rules",
+    "links",
+    "node_identities",
+    "service_identities",
+]
 
 ACL_TYPES = ("client", "management")
 
@@ -42,11 +50,6 @@ _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F
 
 RulesLike = Union[str, dict[str, Any]]
 LinksLike = Iterable[Union[str, dict[str, Any]]]
-
-
-def _segment(value: Any, what: str) -> str:
-    """Validate a path value and escape it as one segment."""
-    return quote(check_str(value, what), safe="")
 
 
 def encode_rules(rules: Any, what: str = "rules") -> str:
@@ -167,56 +170,16 @@ def _field_id(response: ConsulResponse) -> str:
     return response.json()["ID"]
 
 
-def _hide_secret(failure: Any, real: str, shown: str) -> Any:
-    """Replace a secret-bearing path in a failure's message with ``shown``."""
-    exc = failure.value
-    if isinstance(exc, ConsulException):
-        exc.args = tuple(a.replace(real, shown) if isinstance(a, str) else a for a in exc.args)
-        if exc.path == real:
-            exc.path = shown
-    return failure
+def _secret(method: str, prefix: str, acl_id: Any, decode: Any) -> Request:
+    """A legacy request whose path holds an ACL ID, a secret: errors show ``<acl-id>``."""
+    path = prefix + path_segment(acl_id, "acl_id")
+    return Request(method, path, decode=decode, shown_path=prefix + "<acl-id>")
 
 
-class _Group(Endpoint):
-    """Shared helpers of the current-API groups."""
-
-    def _write(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        decode: Any = decode_json,
-        *,
-        params: Optional[list[Param]] = None,
-        token: Optional[str] = None,
-        dc: Optional[str] = None,
-    ) -> Deferred:
-        kwargs: dict[str, Any] = {"token": token, "dc": dc}
-        if body is not None:
-            kwargs["json_body"] = body
-        d = self._transport.request(method, path, params, **kwargs)
-        return d.addCallback(decode)
-
-    def _get(
-        self,
-        path: str,
-        params: Optional[list[Param]],
-        index: Any,
-        wait: Optional[DurationLike],
-        consistency: Optional[str],
-        token: Optional[str],
-        dc: Optional[str],
-        meta: bool,
-    ) -> "Deferred[tuple[Any, Any]]":
-        return self._read(
-            path, decode_json, params, index=index, wait=wait, consistency=consistency,
-            token=token, dc=dc, meta=meta,
-        )
-
-
-class ACLToken(_Group):
+class ACLToken(Endpoint):
     """Tokens (Consul 1.4+), as ``consul.acl.token``."""
 
+    @endpoint
     def create(
         self,
         description: Optional[str] = None,
@@ -232,7 +195,7 @@ class ACLToken(_Group):
         expiration_time: Optional[str] = None,
         token: Optional[str] = None,
         dc: Optional[str] = None,
-    ) -> "Deferred[dict[str, Any]]":
+    ) -> Request:
         """
         Create a token; fires with the token dict (``AccessorID``,
         ``SecretID``, ``Description``, ``Policies``...).
@@ -259,7 +222,7 @@ class ACLToken(_Group):
             body["ExpirationTTL"] = format_duration(seconds)
         if expiration_time is not None:
             body["ExpirationTime"] = check_str(expiration_time, "expiration_time")
-        return self._write("PUT", "/v1/acl/token", body, token=token, dc=dc)
+        return Request("PUT", "/v1/acl/token", json_body=body)
 
     @staticmethod
     def _body(
@@ -285,6 +248,7 @@ class ACLToken(_Group):
             body["SecretID"] = check_str(secret_id, "secret_id")
         return body
 
+    @endpoint
     def read(
         self,
         accessor_id: str,
@@ -295,14 +259,15 @@ class ACLToken(_Group):
         dc: Optional[str] = None,
         *,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, dict[str, Any]]]":
+    ) -> Request:
         """
         Read a token by AccessorID; fires with ``(index, token)``.  Without
         ``acl:write`` the ``SecretID`` reads ``'<hidden>'``.
         """
-        path = "/v1/acl/token/" + _segment(accessor_id, "accessor_id")
-        return self._get(path, None, index, wait, consistency, token, dc, meta)
+        path = "/v1/acl/token/" + path_segment(accessor_id, "accessor_id")
+        return read(path)
 
+    @endpoint
     def read_self(
         self,
         index: Any = None,
@@ -312,10 +277,11 @@ class ACLToken(_Group):
         dc: Optional[str] = None,
         *,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, dict[str, Any]]]":
+    ) -> Request:
         """Read the token the request carries (``token`` or the client's); fires with ``(index, token)``."""
-        return self._get("/v1/acl/token/self", None, index, wait, consistency, token, dc, meta)
+        return read("/v1/acl/token/self")
 
+    @endpoint
     def update(
         self,
         accessor_id: str,
@@ -329,17 +295,18 @@ class ACLToken(_Group):
         secret_id: Optional[str] = None,
         token: Optional[str] = None,
         dc: Optional[str] = None,
-    ) -> "Deferred[dict[str, Any]]":
+    ) -> Request:
         """
         Replace a token's description, links and identities; fires with the
         token dict.  Consul clears what is not given; ``local`` must match
         the token's (pass ``local=True`` for a local token).
         """
-        path = "/v1/acl/token/" + _segment(accessor_id, "accessor_id")
+        path = "/v1/acl/token/" + path_segment(accessor_id, "accessor_id")
         body = self._body(description, policies, roles, service_identities, node_identities, local, secret_id)
         body["AccessorID"] = check_str(accessor_id, "accessor_id")
-        return self._write("PUT", path, body, token=token, dc=dc)
+        return Request("PUT", path, json_body=body)
 
+    @endpoint
     def clone(
         self,
         accessor_id: str,
@@ -347,22 +314,24 @@ class ACLToken(_Group):
         *,
         token: Optional[str] = None,
         dc: Optional[str] = None,
-    ) -> "Deferred[dict[str, Any]]":
+    ) -> Request:
         """Copy a token's links under new IDs; fires with the new token dict."""
-        path = "/v1/acl/token/" + _segment(accessor_id, "accessor_id") + "/clone"
+        path = "/v1/acl/token/" + path_segment(accessor_id, "accessor_id") + "/clone"
         body: dict[str, Any] = {}
         desc = _optional_str(description, "description")
         if desc:
             body["Description"] = desc
-        return self._write("PUT", path, body, token=token, dc=dc)
+        return Request("PUT", path, json_body=body)
 
+    @endpoint
     def delete(
         self, accessor_id: str, *, token: Optional[str] = None, dc: Optional[str] = None
-    ) -> "Deferred[bool]":
+    ) -> Request:
         """Delete a token; fires with ``True`` (also when it did not exist)."""
-        path = "/v1/acl/token/" + _segment(accessor_id, "accessor_id")
-        return self._write("DELETE", path, decode=decode_true, token=token, dc=dc)
+        path = "/v1/acl/token/" + path_segment(accessor_id, "accessor_id")
+        return Request("DELETE", path, decode=decode_true)
 
+    @endpoint
     def list(
         self,
         policy: Optional[str] = None,
@@ -375,7 +344,7 @@ class ACLToken(_Group):
         dc: Optional[str] = None,
         *,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
+    ) -> Request:
         """
         List tokens (without secrets unless the caller has ``acl:write``);
         fires with ``(index, tokens)``.
@@ -391,10 +360,10 @@ class ACLToken(_Group):
             params.append(("role", check_str(role, "role")))
         if authmethod is not None:
             params.append(("authmethod", check_str(authmethod, "authmethod")))
-        return self._get("/v1/acl/tokens", params, index, wait, consistency, token, dc, meta)
+        return read("/v1/acl/tokens", params=params)
 
 
-class ACLPolicy(_Group):
+class ACLPolicy(Endpoint):
     """Policies (Consul 1.4+), as ``consul.acl.policy``."""
 
     @staticmethod
@@ -408,6 +377,7 @@ class ACLPolicy(_Group):
             body["Datacenters"] = _datacenters(datacenters)
         return body
 
+    @endpoint
     def create(
         self,
         name: str,
@@ -417,15 +387,16 @@ class ACLPolicy(_Group):
         *,
         token: Optional[str] = None,
         dc: Optional[str] = None,
-    ) -> "Deferred[dict[str, Any]]":
+    ) -> Request:
         """
         Create a policy; fires with the policy dict (``ID``, ``Name``,
         ``Rules``...).  ``rules`` is an HCL/JSON string or a dict (sent as
         JSON).
         """
         body = self._body(name, rules, description, datacenters)
-        return self._write("PUT", "/v1/acl/policy", body, token=token, dc=dc)
+        return Request("PUT", "/v1/acl/policy", json_body=body)
 
+    @endpoint
     def read(
         self,
         policy_id: str,
@@ -436,11 +407,12 @@ class ACLPolicy(_Group):
         dc: Optional[str] = None,
         *,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, dict[str, Any]]]":
+    ) -> Request:
         """Read a policy by ID; fires with ``(index, policy)``."""
-        path = "/v1/acl/policy/" + _segment(policy_id, "policy_id")
-        return self._get(path, None, index, wait, consistency, token, dc, meta)
+        path = "/v1/acl/policy/" + path_segment(policy_id, "policy_id")
+        return read(path)
 
+    @endpoint
     def read_by_name(
         self,
         name: str,
@@ -451,11 +423,12 @@ class ACLPolicy(_Group):
         dc: Optional[str] = None,
         *,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, dict[str, Any]]]":
+    ) -> Request:
         """Read a policy by name (Consul 1.8+); fires with ``(index, policy)``."""
-        path = "/v1/acl/policy/name/" + _segment(name, "name")
-        return self._get(path, None, index, wait, consistency, token, dc, meta)
+        path = "/v1/acl/policy/name/" + path_segment(name, "name")
+        return read(path)
 
+    @endpoint
     def update(
         self,
         policy_id: str,
@@ -466,23 +439,25 @@ class ACLPolicy(_Group):
         *,
         token: Optional[str] = None,
         dc: Optional[str] = None,
-    ) -> "Deferred[dict[str, Any]]":
+    ) -> Request:
         """
         Replace a policy (Consul requires its name; rules not given are
         cleared); fires with the policy dict.
         """
-        path = "/v1/acl/policy/" + _segment(policy_id, "policy_id")
+        path = "/v1/acl/policy/" + path_segment(policy_id, "policy_id")
         body = self._body(name, rules, description, datacenters)
         body["ID"] = check_str(policy_id, "policy_id")
-        return self._write("PUT", path, body, token=token, dc=dc)
+        return Request("PUT", path, json_body=body)
 
+    @endpoint
     def delete(
         self, policy_id: str, *, token: Optional[str] = None, dc: Optional[str] = None
-    ) -> "Deferred[bool]":
+    ) -> Request:
         """Delete a policy; fires with ``True`` (also when it did not exist)."""
-        path = "/v1/acl/policy/" + _segment(policy_id, "policy_id")
-        return self._write("DELETE", path, decode=decode_true, token=token, dc=dc)
+        path = "/v1/acl/policy/" + path_segment(policy_id, "policy_id")
+        return Request("DELETE", path, decode=decode_true)
 
+    @endpoint
     def list(
         self,
         index: Any = None,
@@ -492,12 +467,12 @@ class ACLPolicy(_Group):
         dc: Optional[str] = None,
         *,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
+    ) -> Request:
         """List policies (without their rules); fires with ``(index, policies)``."""
-        return self._get("/v1/acl/policies", None, index, wait, consistency, token, dc, meta)
+        return read("/v1/acl/policies")
 
 
-class ACLRole(_Group):
+class ACLRole(Endpoint):
     """Roles (Consul 1.5+), as ``consul.acl.role``."""
 
     @staticmethod
@@ -513,6 +488,7 @@ class ACLRole(_Group):
             body["NodeIdentities"] = node_identities(nodes)
         return body
 
+    @endpoint
     def create(
         self,
         name: str,
@@ -523,11 +499,12 @@ class ACLRole(_Group):
         *,
         token: Optional[str] = None,
         dc: Optional[str] = None,
-    ) -> "Deferred[dict[str, Any]]":
+    ) -> Request:
         """Create a role; fires with the role dict.  ``policies`` are IDs, names or dicts."""
         body = self._body(name, description, policies, service_identities, node_identities)
-        return self._write("PUT", "/v1/acl/role", body, token=token, dc=dc)
+        return Request("PUT", "/v1/acl/role", json_body=body)
 
+    @endpoint
     def read(
         self,
         role_id: str,
@@ -538,11 +515,12 @@ class ACLRole(_Group):
         dc: Optional[str] = None,
         *,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, dict[str, Any]]]":
+    ) -> Request:
         """Read a role by ID; fires with ``(index, role)``."""
-        path = "/v1/acl/role/" + _segment(role_id, "role_id")
-        return self._get(path, None, index, wait, consistency, token, dc, meta)
+        path = "/v1/acl/role/" + path_segment(role_id, "role_id")
+        return read(path)
 
+    @endpoint
     def read_by_name(
         self,
         name: str,
@@ -553,11 +531,12 @@ class ACLRole(_Group):
         dc: Optional[str] = None,
         *,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, dict[str, Any]]]":
+    ) -> Request:
         """Read a role by name; fires with ``(index, role)``."""
-        path = "/v1/acl/role/name/" + _segment(name, "name")
-        return self._get(path, None, index, wait, consistency, token, dc, meta)
+        path = "/v1/acl/role/name/" + path_segment(name, "name")
+        return read(path)
 
+    @endpoint
     def update(
         self,
         role_id: str,
@@ -569,20 +548,22 @@ class ACLRole(_Group):
         *,
         token: Optional[str] = None,
         dc: Optional[str] = None,
-    ) -> "Deferred[dict[str, Any]]":
+    ) -> Request:
         """Replace a role (links not given are cleared); fires with the role dict."""
-        path = "/v1/acl/role/" + _segment(role_id, "role_id")
+        path = "/v1/acl/role/" + path_segment(role_id, "role_id")
         body = self._body(name, description, policies, service_identities, node_identities)
         body["ID"] = check_str(role_id, "role_id")
-        return self._write("PUT", path, body, token=token, dc=dc)
+        return Request("PUT", path, json_body=body)
 
+    @endpoint
     def delete(
         self, role_id: str, *, token: Optional[str] = None, dc: Optional[str] = None
-    ) -> "Deferred[bool]":
+    ) -> Request:
         """Delete a role; fires with ``True`` (also when it did not exist)."""
-        path = "/v1/acl/role/" + _segment(role_id, "role_id")
-        return self._write("DELETE", path, decode=decode_true, token=token, dc=dc)
+        path = "/v1/acl/role/" + path_segment(role_id, "role_id")
+        return Request("DELETE", path, decode=decode_true)
 
+    @endpoint
     def list(
         self,
         policy: Optional[str] = None,
@@ -593,12 +574,12 @@ class ACLRole(_Group):
         dc: Optional[str] = None,
         *,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
+    ) -> Request:
         """List roles (only those linked to policy ID ``policy`` if given); fires with ``(index, roles)``."""
         params: list[Param] = []
         if policy is not None:
             params.append(("policy", check_str(policy, "policy")))
-        return self._get("/v1/acl/roles", params, index, wait, consistency, token, dc, meta)
+        return read("/v1/acl/roles", params=params)
 
 
 class ACL(Endpoint):
@@ -632,24 +613,19 @@ class ACL(Endpoint):
             body["Rules"] = encode_rules(rules)
         return body
 
-    def _secret_path(self, prefix: str, acl_id: Any) -> tuple[str, str]:
-        path = prefix + _segment(acl_id, "acl_id")
-        return path, prefix + "<acl-id>"
-
-    def list(self, token: Optional[str] = None, dc: Optional[str] = None) -> "Deferred[list[dict[str, Any]]]":
+    @endpoint
+    def list(self, token: Optional[str] = None, dc: Optional[str] = None) -> Request:
         """List the legacy ACLs (a management token is required); fires with a list of dicts."""
-        d = self._transport.request("GET", "/v1/acl/list", token=token, dc=dc)
-        return d.addCallback(decode_json)
+        return Request("GET", "/v1/acl/list")
 
+    @endpoint
     def info(
         self, acl_id: str, token: Optional[str] = None, dc: Optional[str] = None
-    ) -> "Deferred[Optional[dict[str, Any]]]":
+    ) -> Request:
         """The legacy ACL ``acl_id`` (``ID``, ``Name``, ``Type``, ``Rules``...), or ``None``."""
-        path, shown = self._secret_path("/v1/acl/info/", acl_id)
-        d = self._transport.request("GET", path, token=token, dc=dc)
-        d.addCallback(_one_or_none)
-        return d.addErrback(_hide_secret, path, shown)
+        return _secret("GET", "/v1/acl/info/", acl_id, _one_or_none)
 
+    @endpoint
     def create(
         self,
         name: Optional[str] = None,
@@ -658,16 +634,16 @@ class ACL(Endpoint):
         acl_id: Optional[str] = None,
         token: Optional[str] = None,
         dc: Optional[str] = None,
-    ) -> "Deferred[str]":
+    ) -> Request:
         """
         Create a legacy ACL token (a management token is required); fires
         with its ID.  ``rules`` is an HCL/JSON string or a dict (sent as
         JSON); ``type`` is ``'client'`` or ``'management'``.
         """
         body = self._legacy_body(acl_id, name, type, rules)
-        d = self._transport.request("PUT", "/v1/acl/create", json_body=body, token=token, dc=dc)
-        return d.addCallback(_field_id)
+        return Request("PUT", "/v1/acl/create", json_body=body, decode=_field_id)
 
+    @endpoint
     def update(
         self,
         acl_id: str,
@@ -676,7 +652,7 @@ class ACL(Endpoint):
         rules: Optional[RulesLike] = None,
         token: Optional[str] = None,
         dc: Optional[str] = None,
-    ) -> "Deferred[str]":
+    ) -> Request:
         """
         Replace the legacy ACL ``acl_id`` (Consul resets what is not given:
         type to ``client``, rules to none); fires with its ID.
@@ -684,36 +660,31 @@ class ACL(Endpoint):
         body = self._legacy_body(acl_id, name, type, rules)
         if "ID" not in body:
             raise ValueError("acl_id must not be empty")
-        d = self._transport.request("PUT", "/v1/acl/update", json_body=body, token=token, dc=dc)
-        return d.addCallback(_field_id)
+        return Request("PUT", "/v1/acl/update", json_body=body, decode=_field_id)
 
-    def clone(self, acl_id: str, token: Optional[str] = None, dc: Optional[str] = None) -> "Deferred[str]":
+    @endpoint
+    def clone(self, acl_id: str, token: Optional[str] = None, dc: Optional[str] = None) -> Request:
         """Copy the legacy ACL ``acl_id``; fires with the new ID."""
-        path, shown = self._secret_path("/v1/acl/clone/", acl_id)
-        d = self._transport.request("PUT", path, token=token, dc=dc)
-        d.addCallback(_field_id)
-        return d.addErrback(_hide_secret, path, shown)
+        return _secret("PUT", "/v1/acl/clone/", acl_id, _field_id)
 
-    def destroy(self, acl_id: str, token: Optional[str] = None, dc: Optional[str] = None) -> "Deferred[bool]":
+    @endpoint
+    def destroy(self, acl_id: str, token: Optional[str] = None, dc: Optional[str] = None) -> Request:
         """Destroy the legacy ACL ``acl_id``; fires with ``True``."""
-        path, shown = self._secret_path("/v1/acl/destroy/", acl_id)
-        d = self._transport.request("PUT", path, token=token, dc=dc)
-        d.addCallback(decode_true)
-        return d.addErrback(_hide_secret, path, shown)
+        return _secret("PUT", "/v1/acl/destroy/", acl_id, decode_true)
 
     # -- current API ----------------------------------------------------------
 
-    def bootstrap(self, token: Optional[str] = None, dc: Optional[str] = None) -> "Deferred[dict[str, Any]]":
+    @endpoint
+    def bootstrap(self, token: Optional[str] = None, dc: Optional[str] = None) -> Request:
         """
         Create the first management token (once per cluster); fires with the
         token dict plus the legacy ``ID`` (= ``SecretID``).
         """
-        d = self._transport.request("PUT", "/v1/acl/bootstrap", token=token, dc=dc)
-        return d.addCallback(decode_json)
+        return Request("PUT", "/v1/acl/bootstrap")
 
+    @endpoint
     def replication(
         self, token: Optional[str] = None, dc: Optional[str] = None
-    ) -> "Deferred[dict[str, Any]]":
+    ) -> Request:
         """The ACL replication status of the datacenter."""
-        d = self._transport.request("GET", "/v1/acl/replication", token=token, dc=dc)
-        return d.addCallback(decode_json)
+        return Request("GET", "/v1/acl/replication")

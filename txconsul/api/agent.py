@@ -23,27 +23,22 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Sequence, Union
 
-from twisted.internet.defer import Deferred
-
 from .._duration import DurationLike
 from .._http import Param
-from ._base import Endpoint, check_str, decode_json, decode_true, path_segment
-from .check import ArgsLike, Check
+from ._base import (
+    Endpoint,
+    Request,
+    check_bool_text,
+    check_str,
+    check_str_map,
+    decode_json,
+    decode_true,
+    endpoint,
+    path_segment,
+)
+from .check import ArgsLike, legacy_check
 
-
-def check_bool_text(value: Any, what: str) -> str:
-    """``True``/``False`` or ``'true'``/``'false'`` as Consul's ``'true'``/``'false'``."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower()
-    raise ValueError(f"invalid {what} {value!r}: use True or False")
-
-
-def _filter_params(params: list[Param], filter: Optional[str]) -> list[Param]:
-    if filter is not None:
-        params.append(("filter", check_str(filter, "filter")))
-    return params
+__all__ = ["Agent", "AgentCheck", "AgentService", "check_bool_text"]
 
 
 def _check_tags(tags: Any) -> Optional[list[str]]:
@@ -52,17 +47,6 @@ def _check_tags(tags: Any) -> Optional[list[str]]:
     if isinstance(tags, (str, bytes)) or not isinstance(tags, (list, tuple)):
         raise TypeError("tags must be a list of strings")
     return [check_str(t, "each tag") for t in tags]
-
-
-def _check_meta(meta: Any, what: str = "meta") -> Optional[dict[str, str]]:
-    if meta is None:
-        return None
-    if not isinstance(meta, Mapping):
-        raise TypeError(f"{what} must be a dict of strings, not {type(meta).__name__}")
-    out = {}
-    for k, v in meta.items():
-        out[check_str(k, f"{what} key")] = check_str(v, f"{what} value", allow_empty=True)
-    return out
 
 
 def _check_check(check: Any, what: str = "check") -> dict[str, Any]:
@@ -84,10 +68,30 @@ def _local_health(response: Any) -> tuple[str, Any]:
     return status, data
 
 
+def _local_health_request(tail: str) -> Request:
+    return Request(
+        "GET", "/v1/agent/health/service/" + tail, decode=_local_health,
+        expect=tuple(_LOCAL_HEALTH_CODES), use_dc=False,
+    )
+
+
+def _agent_write(path: str, params: Sequence[Param] = (), body: Any = None) -> Request:
+    """A ``PUT`` to the local agent (no ``dc``) answering ``True``."""
+    if body is None:
+        return Request("PUT", path, params, decode=decode_true, use_dc=False)
+    return Request("PUT", path, params, json_body=body, decode=decode_true, use_dc=False)
+
+
+def _agent_read(path: str, params: Sequence[Param] = ()) -> Request:
+    """A non-blocking ``GET`` of the local agent (no ``dc``)."""
+    return Request("GET", path, params, use_dc=False)
+
+
 class _LocalHealth(Endpoint):
     """The local health calls of :class:`AgentService`."""
 
-    def health(self, service_id: str, token: Optional[str] = None) -> "Deferred[tuple[str, dict[str, Any]]]":
+    @endpoint
+    def health(self, service_id: str, token: Optional[str] = None) -> Request:
         """
         The local health of one service instance on this agent
         (``GET /v1/agent/health/service/id/:id``): fires with ``(status,
@@ -102,13 +106,10 @@ class _LocalHealth(Endpoint):
         'Checks': [...]}``.  An unknown ID fails with
         :class:`~txconsul.NotFound`.  Not blocking; no ``dc``.
         """
-        path = "/v1/agent/health/service/id/" + path_segment(service_id, "service_id")
-        d = self._transport.request(
-            "GET", path, token=token, use_dc=False, expect=tuple(_LOCAL_HEALTH_CODES)
-        )
-        return d.addCallback(_local_health)
+        return _local_health_request("id/" + path_segment(service_id, "service_id"))
 
-    def health_by_name(self, name: str, token: Optional[str] = None) -> "Deferred[tuple[str, list[dict[str, Any]]]]":
+    @endpoint
+    def health_by_name(self, name: str, token: Optional[str] = None) -> Request:
         """
         The local health of every instance of a service on this agent
         (``GET /v1/agent/health/service/name/:name``): fires with
@@ -116,11 +117,7 @@ class _LocalHealth(Endpoint):
         (see :meth:`health`).  A name with no instance here fails with
         :class:`~txconsul.NotFound`.
         """
-        path = "/v1/agent/health/service/name/" + path_segment(name, "name")
-        d = self._transport.request(
-            "GET", path, token=token, use_dc=False, expect=tuple(_LOCAL_HEALTH_CODES)
-        )
-        return d.addCallback(_local_health)
+        return _local_health_request("name/" + path_segment(name, "name"))
 
 
 class AgentService(_LocalHealth):
@@ -129,6 +126,7 @@ class AgentService(_LocalHealth):
     local health (:meth:`health`, :meth:`health_by_name`).
     """
 
+    @endpoint
     def register(
         self,
         name: str,
@@ -147,7 +145,7 @@ class AgentService(_LocalHealth):
         *,
         meta: Optional[Mapping[str, str]] = None,
         checks: Optional[Sequence[Mapping[str, Any]]] = None,
-    ) -> "Deferred[bool]":
+    ) -> Request:
         """
         Register (or replace) a service on the local agent; fires ``True``.
 
@@ -188,12 +186,12 @@ class AgentService(_LocalHealth):
         tag_list = _check_tags(tags)
         if tag_list is not None:
             payload["Tags"] = tag_list
-        meta_dict = _check_meta(meta)
+        meta_dict = check_str_map(meta)
         if meta_dict is not None:
             payload["Meta"] = meta_dict
         if enable_tag_override:
             payload["EnableTagOverride"] = True
-        legacy = Check._compat(script=script, interval=interval, ttl=ttl, http=http, timeout=timeout)
+        legacy = legacy_check(script=script, interval=interval, ttl=ttl, http=http, timeout=timeout)
         if check is not None:
             if legacy is not None:
                 raise ValueError("check cannot be combined with script, ttl or http")
@@ -204,27 +202,25 @@ class AgentService(_LocalHealth):
             if isinstance(checks, Mapping) or not isinstance(checks, (list, tuple)):
                 raise TypeError("checks must be a list of check definitions")
             payload["Checks"] = [_check_check(c, "each of checks") for c in checks]
-        d = self._transport.request(
-            "PUT", "/v1/agent/service/register", json_body=payload, token=token, use_dc=False
-        )
-        return d.addCallback(decode_true)
+        return _agent_write("/v1/agent/service/register", body=payload)
 
-    def deregister(self, service_id: str, token: Optional[str] = None) -> "Deferred[bool]":
+    @endpoint
+    def deregister(self, service_id: str, token: Optional[str] = None) -> Request:
         """
         Remove a service and its checks from the local agent; fires ``True``.
         An unknown ID fails with :class:`~txconsul.NotFound` (python-consul
         returns ``False``).
         """
-        path = "/v1/agent/service/deregister/" + path_segment(service_id, "service_id")
-        return self._transport.request("PUT", path, token=token, use_dc=False).addCallback(decode_true)
+        return _agent_write("/v1/agent/service/deregister/" + path_segment(service_id, "service_id"))
 
+    @endpoint
     def maintenance(
         self,
         service_id: str,
         enable: Union[bool, str],
         reason: Optional[str] = None,
         token: Optional[str] = None,
-    ) -> "Deferred[bool]":
+    ) -> Request:
         """
         Put a service in maintenance mode (a critical check
         ``_service_maintenance:<id>``) or take it out; fires ``True``.
@@ -239,22 +235,21 @@ class AgentService(_LocalHealth):
         params: list[Param] = [("enable", check_bool_text(enable, "enable"))]
         if reason:
             params.append(("reason", check_str(reason, "reason")))
-        return self._transport.request("PUT", path, params, token=token, use_dc=False).addCallback(
-            decode_true
-        )
+        return _agent_write(path, params)
 
-    def get(self, service_id: str, token: Optional[str] = None) -> "Deferred[dict[str, Any]]":
+    @endpoint
+    def get(self, service_id: str, token: Optional[str] = None) -> Request:
         """
         One local service's definition (with its ``ContentHash``); an
         unknown ID fails with :class:`~txconsul.NotFound`.
         """
-        path = "/v1/agent/service/" + path_segment(service_id, "service_id")
-        return self._transport.request("GET", path, token=token, use_dc=False).addCallback(decode_json)
+        return _agent_read("/v1/agent/service/" + path_segment(service_id, "service_id"))
 
 
 class AgentCheck(Endpoint):
     """Checks of the local agent, as ``consul.agent.check``."""
 
+    @endpoint
     def register(
         self,
         name: str,
@@ -270,7 +265,7 @@ class AgentCheck(Endpoint):
         timeout: Optional[DurationLike] = None,
         *,
         status: Optional[str] = None,
-    ) -> "Deferred[bool]":
+    ) -> Request:
         """
         Register (or replace) a check on the local agent; fires ``True``.
 
@@ -288,7 +283,7 @@ class AgentCheck(Endpoint):
             deprecated check argument (python-consul uses ``assert``).
         """
         payload: dict[str, Any] = {"Name": check_str(name, "name")}
-        legacy = Check._compat(script=script, interval=interval, ttl=ttl, http=http, timeout=timeout)
+        legacy = legacy_check(script=script, interval=interval, ttl=ttl, http=http, timeout=timeout)
         if check is not None:
             if legacy is not None:
                 raise ValueError("check cannot be combined with script, ttl or http")
@@ -307,70 +302,67 @@ class AgentCheck(Endpoint):
             if status not in ("passing", "warning", "critical"):
                 raise ValueError(f"invalid status {status!r}: use 'passing', 'warning' or 'critical'")
             payload["Status"] = status
-        d = self._transport.request(
-            "PUT", "/v1/agent/check/register", json_body=payload, token=token, use_dc=False
-        )
-        return d.addCallback(decode_true)
+        return _agent_write("/v1/agent/check/register", body=payload)
 
-    def deregister(self, check_id: str, token: Optional[str] = None) -> "Deferred[bool]":
+    @endpoint
+    def deregister(self, check_id: str, token: Optional[str] = None) -> Request:
         """
         Remove a check from the local agent; fires ``True``.  An unknown ID
         fails with :class:`~txconsul.NotFound` (python-consul returns
         ``False``).
         """
-        path = "/v1/agent/check/deregister/" + path_segment(check_id, "check_id")
-        return self._transport.request("PUT", path, token=token, use_dc=False).addCallback(decode_true)
+        return _agent_write("/v1/agent/check/deregister/" + path_segment(check_id, "check_id"))
 
-    def _ttl(self, verb: str, check_id: str, notes: Optional[str], token: Optional[str]) -> "Deferred[bool]":
+    @staticmethod
+    def _ttl(verb: str, check_id: str, notes: Optional[str]) -> Request:
         path = f"/v1/agent/check/{verb}/" + path_segment(check_id, "check_id")
         params: list[Param] = []
         if notes:
             params.append(("note", check_str(notes, "notes")))
-        return self._transport.request("PUT", path, params, token=token, use_dc=False).addCallback(
-            decode_true
-        )
+        return _agent_write(path, params)
 
-    def ttl_pass(self, check_id: str, notes: Optional[str] = None, token: Optional[str] = None) -> "Deferred[bool]":
+    @endpoint
+    def ttl_pass(self, check_id: str, notes: Optional[str] = None, token: Optional[str] = None) -> Request:
         """
         Mark a TTL check passing (``notes`` becomes its output) and reset its
         TTL; fires ``True``.  An unknown ID fails with
         :class:`~txconsul.NotFound` (python-consul returns ``False``).
         """
-        return self._ttl("pass", check_id, notes, token)
+        return self._ttl("pass", check_id, notes)
 
-    def ttl_warn(self, check_id: str, notes: Optional[str] = None, token: Optional[str] = None) -> "Deferred[bool]":
+    @endpoint
+    def ttl_warn(self, check_id: str, notes: Optional[str] = None, token: Optional[str] = None) -> Request:
         """
         Mark a TTL check warning and reset its TTL; fires ``True``.  An
         unknown ID fails with :class:`~txconsul.NotFound` (python-consul
         returns ``False``).
         """
-        return self._ttl("warn", check_id, notes, token)
+        return self._ttl("warn", check_id, notes)
 
-    def ttl_fail(self, check_id: str, notes: Optional[str] = None, token: Optional[str] = None) -> "Deferred[bool]":
+    @endpoint
+    def ttl_fail(self, check_id: str, notes: Optional[str] = None, token: Optional[str] = None) -> Request:
         """
         Mark a TTL check critical and reset its TTL; fires ``True``.  An
         unknown ID fails with :class:`~txconsul.NotFound` (python-consul
         returns ``False``).
         """
-        return self._ttl("fail", check_id, notes, token)
+        return self._ttl("fail", check_id, notes)
 
+    @endpoint
     def update(
         self,
         check_id: str,
         status: str,
         output: Optional[str] = None,
         token: Optional[str] = None,
-    ) -> "Deferred[bool]":
+    ) -> Request:
         """Set a TTL check's status (``'passing'``, ``'warning'``, ``'critical'``) and output."""
         if status not in ("passing", "warning", "critical"):
             raise ValueError(f"invalid status {status!r}: use 'passing', 'warning' or 'critical'")
         body: dict[str, Any] = {"Status": status}
         if output is not None:
             body["Output"] = check_str(output, "output", allow_empty=True)
-        path = "/v1/agent/check/update/" + path_segment(check_id, "check_id")
-        return self._transport.request("PUT", path, json_body=body, token=token, use_dc=False).addCallback(
-            decode_true
-        )
+        return _agent_write("/v1/agent/check/update/" + path_segment(check_id, "check_id"), body=body)
 
 
 class Agent(Endpoint):
@@ -386,39 +378,39 @@ class Agent(Endpoint):
         #: Local checks (:class:`AgentCheck`).
         self.check = AgentCheck(transport)
 
-    def _get(self, path: str, params: Optional[list[Param]] = None, token: Optional[str] = None) -> "Deferred[Any]":
-        return self._transport.request("GET", path, params, token=token, use_dc=False).addCallback(
-            decode_json
-        )
-
-    def self(self, token: Optional[str] = None) -> "Deferred[dict[str, Any]]":
+    @endpoint
+    def self(self, token: Optional[str] = None) -> Request:
         """The agent's configuration and member information (``Config``, ``Member``...)."""
-        return self._get("/v1/agent/self", token=token)
+        return _agent_read("/v1/agent/self")
 
-    def services(self, token: Optional[str] = None, filter: Optional[str] = None) -> "Deferred[dict[str, Any]]":
+    @endpoint
+    def services(self, token: Optional[str] = None, filter: Optional[str] = None) -> Request:
         """
         The services registered on this agent: a dict keyed by service ID.
 
         :param filter: a Consul filter expression (``'Service == "web"'``).
         """
-        return self._get("/v1/agent/services", _filter_params([], filter), token)
+        return _agent_read("/v1/agent/services")
 
-    def checks(self, token: Optional[str] = None, filter: Optional[str] = None) -> "Deferred[dict[str, Any]]":
+    @endpoint
+    def checks(self, token: Optional[str] = None, filter: Optional[str] = None) -> Request:
         """The checks registered on this agent: a dict keyed by check ID."""
-        return self._get("/v1/agent/checks", _filter_params([], filter), token)
+        return _agent_read("/v1/agent/checks")
 
+    @endpoint
     def members(
         self, wan: bool = False, token: Optional[str] = None, filter: Optional[str] = None
-    ) -> "Deferred[list[dict[str, Any]]]":
+    ) -> Request:
         """The members of the LAN gossip pool (``wan=True``: the WAN pool of servers)."""
         params: list[Param] = []
         if wan:
             params.append(("wan", "1"))
-        return self._get("/v1/agent/members", _filter_params(params, filter), token)
+        return _agent_read("/v1/agent/members", params)
 
+    @endpoint
     def maintenance(
         self, enable: Union[bool, str], reason: Optional[str] = None, token: Optional[str] = None
-    ) -> "Deferred[bool]":
+    ) -> Request:
         """
         Put the node in maintenance mode (a critical ``_node_maintenance``
         check) or take it out; fires ``True``.
@@ -430,37 +422,30 @@ class Agent(Endpoint):
         params: list[Param] = [("enable", check_bool_text(enable, "enable"))]
         if reason:
             params.append(("reason", check_str(reason, "reason")))
-        return self._transport.request(
-            "PUT", "/v1/agent/maintenance", params, token=token, use_dc=False
-        ).addCallback(decode_true)
+        return _agent_write("/v1/agent/maintenance", params)
 
-    def join(self, address: str, wan: bool = False, token: Optional[str] = None) -> "Deferred[bool]":
+    @endpoint
+    def join(self, address: str, wan: bool = False, token: Optional[str] = None) -> Request:
         """Ask the agent to join the gossip pool at ``address``; fires ``True``."""
         params: list[Param] = [("wan", "1")] if wan else []
-        path = "/v1/agent/join/" + path_segment(address, "address")
-        return self._transport.request("PUT", path, params, token=token, use_dc=False).addCallback(
-            decode_true
-        )
+        return _agent_write("/v1/agent/join/" + path_segment(address, "address"), params)
 
-    def leave(self, token: Optional[str] = None) -> "Deferred[bool]":
+    @endpoint
+    def leave(self, token: Optional[str] = None) -> Request:
         """
         Make the agent leave the cluster gracefully and shut down
         (``PUT /v1/agent/leave``); fires ``True``.  A real agent stops
         answering afterwards; FakeConsul records it (``AgentPart.left``) and
         keeps serving.
         """
-        return self._transport.request("PUT", "/v1/agent/leave", token=token, use_dc=False).addCallback(
-            decode_true
-        )
+        return _agent_write("/v1/agent/leave")
 
-    def force_leave(self, node: str, token: Optional[str] = None, *, prune: bool = False) -> "Deferred[bool]":
+    @endpoint
+    def force_leave(self, node: str, token: Optional[str] = None, *, prune: bool = False) -> Request:
         """
         Force a failed node into the left state; fires ``True``.
 
         :param prune: also remove it from the member list (keyword only).
         """
         params: list[Param] = [("prune", None)] if prune else []
-        path = "/v1/agent/force-leave/" + path_segment(node, "node")
-        return self._transport.request("PUT", path, params, token=token, use_dc=False).addCallback(
-            decode_true
-        )
+        return _agent_write("/v1/agent/force-leave/" + path_segment(node, "node"), params)

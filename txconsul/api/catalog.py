@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Sequence, Union
 
-from twisted.internet.defer import Deferred
-
 from .._duration import DurationLike
 from .._http import Param
-from ._base import Endpoint, check_str, decode_json, path_segment
-from .agent import _check_meta
+from ._base import Endpoint, Request, check_str, check_str_map, endpoint, path_segment, read
+
+__all__ = ["Catalog", "TagLike", "read_params"]
 
 TagLike = Union[str, Sequence[str], None]
 
@@ -24,13 +23,11 @@ def read_params(
     *,
     near: Optional[str] = None,
     node_meta: Optional[Mapping[str, str]] = None,
-    filter: Optional[str] = None,
     tag: TagLike = None,
 ) -> list[Param]:
     """
-    The query parameters shared by catalog and health reads: ``near``,
-    repeated ``node-meta=k:v``, ``filter`` and repeated ``tag`` (all must
-    match).
+    The query parameters shared by catalog and health reads: repeated
+    ``tag`` (all must match), ``near`` and repeated ``node-meta=k:v``.
     """
     params: list[Param] = []
     if tag is not None:
@@ -41,14 +38,12 @@ def read_params(
             params.append(("tag", check_str(t, "tag")))
     if near is not None:
         params.append(("near", check_str(near, "near")))
-    meta = _check_meta(node_meta, "node_meta")
+    meta = check_str_map(node_meta, "node_meta")
     if meta:
         for k, v in meta.items():
             if ":" in k:
                 raise ValueError(f"invalid node_meta key {k!r}: must not contain ':'")
             params.append(("node-meta", f"{k}:{v}"))
-    if filter is not None:
-        params.append(("filter", check_str(filter, "filter")))
     return params
 
 
@@ -75,6 +70,7 @@ class Catalog(Endpoint):
         default = self._transport.dc
         return None if default is None else check_str(default, "dc")
 
+    @endpoint
     def register(
         self,
         node: str,
@@ -88,7 +84,7 @@ class Catalog(Endpoint):
         checks: Optional[Sequence[Mapping[str, Any]]] = None,
         tagged_addresses: Optional[Mapping[str, str]] = None,
         node_id: Optional[str] = None,
-    ) -> "Deferred[bool]":
+    ) -> Request:
         """
         Register or update a node, and optionally one service and checks,
         directly in the catalog.  Catalog registrations run no checks.
@@ -125,15 +121,15 @@ class Catalog(Endpoint):
             if isinstance(checks, Mapping) or not isinstance(checks, (list, tuple)):
                 raise TypeError("checks must be a list of dicts")
             data["Checks"] = [_dict_or_none(c, "each of checks") for c in checks]
-        meta = _check_meta(node_meta, "node_meta")
+        meta = check_str_map(node_meta, "node_meta")
         if meta is not None:
             data["NodeMeta"] = meta
-        tagged = _check_meta(tagged_addresses, "tagged_addresses")
+        tagged = check_str_map(tagged_addresses, "tagged_addresses")
         if tagged is not None:
             data["TaggedAddresses"] = tagged
-        d = self._transport.request("PUT", "/v1/catalog/register", json_body=data, token=token, dc=dc)
-        return d.addCallback(decode_json)
+        return Request("PUT", "/v1/catalog/register", json_body=data)
 
+    @endpoint
     def deregister(
         self,
         node: str,
@@ -141,7 +137,7 @@ class Catalog(Endpoint):
         check_id: Optional[str] = None,
         dc: Optional[str] = None,
         token: Optional[str] = None,
-    ) -> "Deferred[bool]":
+    ) -> Request:
         """
         Remove a node (with its services and checks), or only one of its
         services (``service_id``) or checks (``check_id``), from the catalog;
@@ -163,15 +159,14 @@ class Catalog(Endpoint):
             data["ServiceID"] = check_str(service_id, "service_id")
         if check_id is not None:
             data["CheckID"] = check_str(check_id, "check_id")
-        d = self._transport.request("PUT", "/v1/catalog/deregister", json_body=data, token=token, dc=dc)
-        return d.addCallback(decode_json)
+        return Request("PUT", "/v1/catalog/deregister", json_body=data)
 
-    def datacenters(self, token: Optional[str] = None) -> "Deferred[list[str]]":
+    @endpoint
+    def datacenters(self, token: Optional[str] = None) -> Request:
         """The known datacenters, nearest first."""
-        return self._transport.request(
-            "GET", "/v1/catalog/datacenters", token=token, use_dc=False
-        ).addCallback(decode_json)
+        return Request("GET", "/v1/catalog/datacenters", use_dc=False)
 
+    @endpoint
     def nodes(
         self,
         index: Any = None,
@@ -184,7 +179,7 @@ class Catalog(Endpoint):
         *,
         filter: Optional[str] = None,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
+    ) -> Request:
         """
         Every node: ``(index, [{'Node', 'Address', 'ID', 'Meta', ...}])``.
 
@@ -193,13 +188,9 @@ class Catalog(Endpoint):
         :param filter: a Consul filter expression.
         :param meta: fire with ``(QueryMeta, data)``.
         """
-        return self._read(
-            "/v1/catalog/nodes",
-            decode_json,
-            read_params(near=near, node_meta=node_meta, filter=filter),
-            index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
-        )
+        return read("/v1/catalog/nodes", params=read_params(near=near, node_meta=node_meta))
 
+    @endpoint
     def services(
         self,
         index: Any = None,
@@ -211,15 +202,11 @@ class Catalog(Endpoint):
         *,
         filter: Optional[str] = None,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, dict[str, list[str]]]]":
+    ) -> Request:
         """Every service name with the tags seen on it: ``(index, {'web': ['v1'], ...})``."""
-        return self._read(
-            "/v1/catalog/services",
-            decode_json,
-            read_params(node_meta=node_meta, filter=filter),
-            index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
-        )
+        return read("/v1/catalog/services", params=read_params(node_meta=node_meta))
 
+    @endpoint
     def node(
         self,
         node: str,
@@ -231,19 +218,14 @@ class Catalog(Endpoint):
         *,
         filter: Optional[str] = None,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, Optional[dict[str, Any]]]]":
+    ) -> Request:
         """
         One node and its services: ``(index, {'Node': {...}, 'Services':
         {service_id: {...}}})``, or ``(index, None)`` for an unknown node.
         """
-        path = "/v1/catalog/node/" + path_segment(node, "node")
-        return self._read(
-            path,
-            decode_json,
-            read_params(filter=filter),
-            index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
-        )
+        return read("/v1/catalog/node/" + path_segment(node, "node"))
 
+    @endpoint
     def node_services(
         self,
         node: str,
@@ -255,7 +237,7 @@ class Catalog(Endpoint):
         *,
         filter: Optional[str] = None,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, dict[str, Any]]]":
+    ) -> Request:
         """
         One node and its services as a list (``GET
         /v1/catalog/node-services/:node``): ``(index, {'Node': {...},
@@ -265,14 +247,9 @@ class Catalog(Endpoint):
 
         :param filter: a Consul filter expression over the services.
         """
-        path = "/v1/catalog/node-services/" + path_segment(node, "node")
-        return self._read(
-            path,
-            decode_json,
-            read_params(filter=filter),
-            index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
-        )
+        return read("/v1/catalog/node-services/" + path_segment(node, "node"))
 
+    @endpoint
     def service(
         self,
         service: str,
@@ -287,7 +264,7 @@ class Catalog(Endpoint):
         *,
         filter: Optional[str] = None,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
+    ) -> Request:
         """
         The instances of a service: ``(index, [{'Node', 'Address',
         'ServiceID', 'ServiceName', 'ServiceTags', 'ServicePort', ...}])``;
@@ -296,9 +273,4 @@ class Catalog(Endpoint):
         :param tag: a tag or a list of tags; an instance must have all.
         """
         path = "/v1/catalog/service/" + path_segment(service, "service")
-        return self._read(
-            path,
-            decode_json,
-            read_params(tag=tag, near=near, node_meta=node_meta, filter=filter),
-            index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
-        )
+        return read(path, params=read_params(tag=tag, near=near, node_meta=node_meta))

@@ -22,6 +22,8 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 from .._duration import DurationLike, format_seconds, parse_duration
 
+__all__ = ["ArgsLike", "Check", "check_duration", "legacy_check"]
+
 ArgsLike = Union[str, bytes, Sequence[str]]
 
 
@@ -233,38 +235,38 @@ class Check:
             ret["DeregisterCriticalServiceAfter"] = check_duration(deregister, "deregister")
         return ret
 
-    @staticmethod
-    def _compat(
-        script: Optional[ArgsLike] = None,
-        interval: Optional[DurationLike] = None,
-        ttl: Optional[DurationLike] = None,
-        http: Optional[str] = None,
-        timeout: Optional[DurationLike] = None,
-    ) -> Optional[dict[str, Any]]:
-        """
-        Build a check from python-consul's deprecated ``script``/``interval``/
-        ``ttl``/``http``/``timeout`` arguments, or ``None`` if none is given.
 
-        ``script`` needs ``interval``; ``http`` needs ``interval``; ``ttl``
-        excludes both; ``timeout`` needs ``http``.  A violated rule (an
-        ``assert`` in python-consul) is a ``ValueError`` here.
-        """
-        if script is None and http is None and ttl is None:
-            if interval is not None or timeout is not None:
-                raise ValueError("interval and timeout need script, http or ttl")
-            return None
-        kinds = [n for n, v in (("script", script), ("ttl", ttl), ("http", http)) if v is not None]
-        if len(kinds) > 1:
-            raise ValueError(f"conflicting check arguments: {' and '.join(kinds)}")
-        if timeout is not None and http is None:
-            raise ValueError("timeout only applies to an http check")
-        if ttl is not None:
-            if interval is not None:
-                raise ValueError("interval cannot be combined with ttl")
-            return Check.ttl(ttl)
-        if interval is None:
-            raise ValueError(f"a {kinds[0]} check needs an interval")
-        if script is not None:
-            return Check.script(script, interval)
-        assert http is not None
-        return Check.http(http, interval, timeout=timeout)
+def legacy_check(
+    script: Optional[ArgsLike] = None,
+    interval: Optional[DurationLike] = None,
+    ttl: Optional[DurationLike] = None,
+    http: Optional[str] = None,
+    timeout: Optional[DurationLike] = None,
+) -> Optional[dict[str, Any]]:
+    """
+    Build a check from python-consul's deprecated ``script``/``interval``/
+    ``ttl``/``http``/``timeout`` arguments, or ``None`` if none is given.
+
+    ``script`` needs ``interval``; ``http`` needs ``interval``; ``ttl``
+    excludes both; ``timeout`` needs ``http``.  A violated rule (an
+    ``assert`` in python-consul) is a ``ValueError`` here.
+    """
+    if script is None and http is None and ttl is None:
+        if interval is not None or timeout is not None:
+            raise ValueError("interval and timeout need script, http or ttl")
+        return None
+    kinds = [n for n, v in (("script", script), ("ttl", ttl), ("http", http)) if v is not None]
+    if len(kinds) > 1:
+        raise ValueError(f"conflicting check arguments: {' and '.join(kinds)}")
+    if timeout is not None and http is None:
+        raise ValueError("timeout only applies to an http check")
+    if ttl is not None:
+        if interval is not None:
+            raise ValueError("interval cannot be combined with ttl")
+        return Check.ttl(ttl)
+    if interval is None:
+        raise ValueError(f"a {kinds[0]} check needs an interval")
+    if script is not None:
+        return Check.script(script, interval)
+    assert http is not None
+    return Check.http(http, interval, timeout=timeout)

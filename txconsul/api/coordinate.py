@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from twisted.internet.defer import Deferred
-
 from .._duration import DurationLike
 from .._http import ConsulResponse
-from ._base import Endpoint, decode_json, path_segment
+from ._base import Endpoint, Request, endpoint, path_segment, read
+
+__all__ = ["Coordinate", "decode_node"]
 
 
 def decode_node(response: ConsulResponse) -> Optional[list[dict[str, Any]]]:
@@ -29,16 +29,15 @@ class Coordinate(Endpoint):
     before any request is sent.
     """
 
-    def datacenters(self, *, token: Optional[str] = None) -> "Deferred[list[dict[str, Any]]]":
+    @endpoint
+    def datacenters(self, *, token: Optional[str] = None) -> Request:
         """
         The WAN coordinates of every server, by datacenter: a list of
         ``{'Datacenter', 'AreaID', 'Coordinates': [{'Node', 'Coord'}]}``.
         """
-        d = self._transport.request(
-            "GET", "/v1/coordinate/datacenters", token=token, use_dc=False
-        )
-        return d.addCallback(decode_json)
+        return Request("GET", "/v1/coordinate/datacenters", use_dc=False)
 
+    @endpoint
     def nodes(
         self,
         dc: Optional[str] = None,
@@ -48,7 +47,7 @@ class Coordinate(Endpoint):
         *,
         token: Optional[str] = None,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
+    ) -> Request:
         """
         The LAN coordinates of the datacenter's nodes.
 
@@ -60,17 +59,9 @@ class Coordinate(Endpoint):
         :param consistency: ``'default'``, ``'consistent'`` or ``'stale'``.
         :param meta: fire with ``(QueryMeta, data)`` instead.
         """
-        return self._read(
-            "/v1/coordinate/nodes",
-            decode_json,
-            index=index,
-            wait=wait,
-            consistency=consistency,
-            token=token,
-            dc=dc,
-            meta=meta,
-        )
+        return read("/v1/coordinate/nodes")
 
+    @endpoint
     def node(
         self,
         node: str,
@@ -81,20 +72,9 @@ class Coordinate(Endpoint):
         *,
         token: Optional[str] = None,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, Optional[list[dict[str, Any]]]]]":
+    ) -> Request:
         """
         One node's LAN coordinates: ``(index, [{'Node', 'Segment',
         'Coord'}])``, or ``(index, None)`` when the node has none.
         """
-        path = "/v1/coordinate/node/" + path_segment(node, "node")
-        return self._read(
-            path,
-            decode_node,
-            index=index,
-            wait=wait,
-            consistency=consistency,
-            token=token,
-            dc=dc,
-            meta=meta,
-            expect=(200, 404),
-        )
+        return read("/v1/coordinate/node/" + path_segment(node, "node"), decode_node, expect=(200, 404))

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 from base64 import b64decode
 from typing import Any, Optional, Union
-from urllib.parse import quote
-
-from twisted.internet.defer import Deferred
 
 from .._duration import MAX_WAIT, DurationLike
 from .._http import ConsulResponse, Param
-from ._base import Endpoint, check_index, check_str, check_wait
+from ._base import Endpoint, Request, check_str, endpoint, path_segment
+
+__all__ = ["Event", "decode_event", "decode_fire", "decode_list", "encode_body", "event_path"]
 
 BodyLike = Union[str, bytes, None]
 
@@ -60,7 +59,7 @@ def event_path(name: Any) -> str:
             f"invalid event name {text!r}: it must not begin with '/' nor "
             "contain empty, '.' or '..' segments"
         )
-    return "/v1/event/fire/" + quote(text, safe="")
+    return "/v1/event/fire/" + path_segment(text, "name")
 
 
 def encode_body(body: BodyLike) -> bytes:
@@ -82,6 +81,7 @@ class Event(Endpoint):
     before any request is sent.
     """
 
+    @endpoint
     def fire(
         self,
         name: str,
@@ -92,7 +92,7 @@ class Event(Endpoint):
         token: Optional[str] = None,
         *,
         dc: Optional[str] = None,
-    ) -> "Deferred[dict[str, Any]]":
+    ) -> Request:
         """
         Fire a user event.
 
@@ -123,16 +123,9 @@ class Event(Endpoint):
                 params.append((what, check_str(value, what)))
         if tag is not None and not service:
             raise ValueError("tag requires service: Consul cannot filter on tags without a service filter")
-        d = self._transport.request(
-            "PUT",
-            path,
-            params,
-            body=payload,
-            token=token,
-            dc=dc,
-        )
-        return d.addCallback(decode_fire)
+        return Request("PUT", path, params, payload, decode=decode_fire)
 
+    @endpoint
     def list(
         self,
         name: Optional[str] = None,
@@ -141,7 +134,7 @@ class Event(Endpoint):
         *,
         token: Optional[str] = None,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
+    ) -> Request:
         """
         The events this agent has received (the last 256), oldest first.
 
@@ -160,26 +153,9 @@ class Event(Endpoint):
         params: list[Param] = []
         if name is not None:
             params.append(("name", check_str(name, "name")))
-        idx = check_index(index)
-        seconds = check_wait(wait)
-        if idx and seconds is None:
-            # Consul's event list waits maxQueryTime (10 minutes) by default,
-            # not the usual 5; say so, so the client-side timeout matches.
-            seconds = MAX_WAIT
-        d = self._transport.request(
-            "GET",
-            "/v1/event/list",
-            params,
-            token=token,
-            index=idx,
-            wait=seconds,
-            require_index=True,
-            use_dc=False,
+        # Consul's event list waits maxQueryTime (10 minutes) by default, not
+        # the usual 5; say so, so that the client-side timeout matches.
+        return Request(
+            "GET", "/v1/event/list", params, decode=decode_list, blocking=True,
+            use_dc=False, default_wait=MAX_WAIT,
         )
-
-        def got(response: ConsulResponse) -> tuple[Any, list[dict[str, Any]]]:
-            events = decode_list(response)
-            head = response.meta if meta else response.meta.index
-            return head, events
-
-        return d.addCallback(got)

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-from twisted.internet.defer import Deferred
-
 from .._duration import DurationLike
-from .._http import Param
-from ._base import Endpoint, decode_json, path_segment
+from ._base import Endpoint, Request, endpoint, path_segment, read
 from .catalog import TagLike, read_params
+
+__all__ = ["STATES", "Health"]
 
 #: The states :meth:`Health.state` accepts (python-consul's list; ``any``
 #: matches every check, ``unknown`` matches none).
@@ -28,6 +27,7 @@ STATES = ("any", "unknown", "passing", "warning", "critical")
 class Health(Endpoint):
     """Health checks and healthy instances, as ``consul.health``."""
 
+    @endpoint
     def service(
         self,
         service: str,
@@ -43,7 +43,7 @@ class Health(Endpoint):
         filter: Optional[str] = None,
         consistency: Optional[str] = None,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
+    ) -> Request:
         """
         The instances of a service with their node and checks:
         ``(index, [{'Node': {...}, 'Service': {...}, 'Checks': [...]}])``.
@@ -54,16 +54,12 @@ class Health(Endpoint):
         :param node_meta: only nodes with all these metadata pairs.
         :param filter: a Consul filter expression.
         """
-        params = read_params(tag=tag, near=near, node_meta=node_meta, filter=filter)
+        params = read_params(tag=tag, near=near, node_meta=node_meta)
         if passing:
             params.append(("passing", "1"))
-        return self._read(
-            "/v1/health/service/" + path_segment(service, "service"),
-            decode_json,
-            params,
-            index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
-        )
+        return read("/v1/health/service/" + path_segment(service, "service"), params=params)
 
+    @endpoint
     def checks(
         self,
         service: str,
@@ -77,15 +73,12 @@ class Health(Endpoint):
         filter: Optional[str] = None,
         consistency: Optional[str] = None,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
+    ) -> Request:
         """The checks of every instance of a service: ``(index, [check, ...])``."""
-        return self._read(
-            "/v1/health/checks/" + path_segment(service, "service"),
-            decode_json,
-            read_params(near=near, node_meta=node_meta, filter=filter),
-            index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
-        )
+        path = "/v1/health/checks/" + path_segment(service, "service")
+        return read(path, params=read_params(near=near, node_meta=node_meta))
 
+    @endpoint
     def state(
         self,
         name: str,
@@ -99,7 +92,7 @@ class Health(Endpoint):
         filter: Optional[str] = None,
         consistency: Optional[str] = None,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
+    ) -> Request:
         """
         Every check in a state: ``(index, [check, ...])``.
 
@@ -109,14 +102,9 @@ class Health(Endpoint):
         """
         if name not in STATES:
             raise ValueError(f"invalid state {name!r}: use one of {', '.join(STATES)}")
-        params: list[Param] = read_params(near=near, node_meta=node_meta, filter=filter)
-        return self._read(
-            "/v1/health/state/" + name,
-            decode_json,
-            params,
-            index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
-        )
+        return read("/v1/health/state/" + name, params=read_params(near=near, node_meta=node_meta))
 
+    @endpoint
     def node(
         self,
         node: str,
@@ -128,11 +116,6 @@ class Health(Endpoint):
         filter: Optional[str] = None,
         consistency: Optional[str] = None,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, list[dict[str, Any]]]]":
+    ) -> Request:
         """The checks of one node, node and service checks: ``(index, [check, ...])``."""
-        return self._read(
-            "/v1/health/node/" + path_segment(node, "node"),
-            decode_json,
-            read_params(filter=filter),
-            index=index, wait=wait, consistency=consistency, token=token, dc=dc, meta=meta,
-        )
+        return read("/v1/health/node/" + path_segment(node, "node"))

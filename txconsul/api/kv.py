@@ -13,16 +13,14 @@ from __future__ import annotations
 from base64 import b64decode
 from typing import Any, Optional, Union
 
-from twisted.internet.defer import Deferred
-
 from .._duration import DurationLike
 from .._http import ConsulResponse, Param, quote_key
-from ._base import Endpoint, check_str, decode_json
+from ._base import Endpoint, Request, check_str, check_uint, endpoint, read
+
+__all__ = ["KV", "KeyLike", "ValueLike", "decode_entry", "decode_get", "decode_list", "encode_value", "kv_path"]
 
 KeyLike = Union[str, bytes]
 ValueLike = Union[str, bytes, None]
-
-_UINT64_MAX = 2**64 - 1
 
 
 def kv_path(key: KeyLike, allow_empty: bool = False) -> str:
@@ -57,14 +55,6 @@ def kv_path(key: KeyLike, allow_empty: bool = False) -> str:
     return "/v1/kv/" + quote_key(raw)  # type: ignore[arg-type]
 
 
-def _check_uint(value: Any, what: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    if not 0 <= value <= _UINT64_MAX:
-        raise ValueError(f"invalid {what} {value!r}: must be between 0 and 2**64-1")
-    return str(value)
-
-
 def encode_value(value: ValueLike) -> bytes:
     """
     The request body for a value: ``str`` as UTF-8, ``bytes`` as is,
@@ -90,10 +80,10 @@ def decode_entry(entry: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def decode_get(response: ConsulResponse, single: bool) -> Any:
+def decode_get(response: ConsulResponse, single: bool = True) -> Any:
     """
-    Decode a KV read: ``None`` for a 404, the entry (or list of entries, or
-    list of keys) otherwise.
+    Decode a KV read: ``None`` for a 404, the entry (or with ``single``
+    false the list of entries, or of keys) otherwise.
     """
     if response.code == 404:
         return None
@@ -108,6 +98,11 @@ def decode_get(response: ConsulResponse, single: bool) -> Any:
     return data
 
 
+def decode_list(response: ConsulResponse) -> Any:
+    """Decode a KV listing (``recurse`` or ``keys``): see :func:`decode_get`."""
+    return decode_get(response, False)
+
+
 class KV(Endpoint):
     """
     The key/value store, as ``consul.kv``.
@@ -117,6 +112,7 @@ class KV(Endpoint):
     ``TypeError`` at the call, before any request is sent.
     """
 
+    @endpoint
     def get(
         self,
         key: KeyLike,
@@ -130,7 +126,7 @@ class KV(Endpoint):
         dc: Optional[str] = None,
         *,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, Any]]":
+    ) -> Request:
         """
         Read a key, a prefix (``recurse=True``) or key names (``keys=True``).
 
@@ -160,19 +156,9 @@ class KV(Endpoint):
             params.append(("recurse", None))
         elif separator is not None:
             raise ValueError("separator only applies with keys=True")
-        return self._read(
-            path,
-            lambda r: decode_get(r, not listing),
-            params,
-            index=index,
-            wait=wait,
-            consistency=consistency,
-            token=token,
-            dc=dc,
-            meta=meta,
-            expect=(200, 404),
-        )
+        return read(path, decode_list if listing else decode_get, params, expect=(200, 404))
 
+    @endpoint
     def put(
         self,
         key: KeyLike,
@@ -183,7 +169,7 @@ class KV(Endpoint):
         release: Optional[str] = None,
         token: Optional[str] = None,
         dc: Optional[str] = None,
-    ) -> "Deferred[bool]":
+    ) -> Request:
         """
         Write ``value`` at ``key``; fires with ``True`` or ``False``.
 
@@ -205,16 +191,16 @@ class KV(Endpoint):
             raise ValueError(f"conflicting arguments: {' and '.join(given)} cannot be combined")
         params: list[Param] = []
         if cas is not None:
-            params.append(("cas", _check_uint(cas, "cas")))
+            params.append(("cas", str(check_uint(cas, "cas"))))
         if flags is not None:
-            params.append(("flags", _check_uint(flags, "flags")))
+            params.append(("flags", str(check_uint(flags, "flags"))))
         if acquire is not None:
             params.append(("acquire", check_str(acquire, "acquire")))
         if release is not None:
             params.append(("release", check_str(release, "release")))
-        d = self._transport.request("PUT", path, params, body, token=token, dc=dc)
-        return d.addCallback(decode_json)
+        return Request("PUT", path, params, body)
 
+    @endpoint
     def delete(
         self,
         key: KeyLike,
@@ -222,7 +208,7 @@ class KV(Endpoint):
         cas: Optional[int] = None,
         token: Optional[str] = None,
         dc: Optional[str] = None,
-    ) -> "Deferred[bool]":
+    ) -> Request:
         """
         Delete a key, or every key with this prefix (``recurse=True``).
         Fires with ``True`` or ``False`` (a failed ``cas``).
@@ -236,6 +222,5 @@ class KV(Endpoint):
                 raise ValueError("conflicting arguments: recurse and cas cannot be combined")
             params.append(("recurse", None))
         if cas is not None:
-            params.append(("cas", _check_uint(cas, "cas")))
-        d = self._transport.request("DELETE", path, params, token=token, dc=dc)
-        return d.addCallback(decode_json)
+            params.append(("cas", str(check_uint(cas, "cas"))))
+        return Request("DELETE", path, params)

@@ -5,24 +5,24 @@ Operator endpoints: ``/v1/operator/``.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
-from twisted.internet.defer import Deferred
+from ._base import Endpoint, Request, endpoint
 
-from .._http import check_consistency
-from ._base import Endpoint, decode_json
+__all__ = ["Operator"]
 
 
 class Operator(Endpoint):
     """Operator endpoints, as ``consul.operator``."""
 
+    @endpoint
     def raft_config(
         self,
         *,
         dc: Optional[str] = None,
         token: Optional[str] = None,
         consistency: Optional[str] = None,
-    ) -> "Deferred[dict[str, Any]]":
+    ) -> Request:
         """
         The Raft peer configuration: ``{'Servers': [{'ID', 'Node',
         'Address', 'Leader', 'ProtocolVersion', 'Voter'}], 'Index': n}``.
@@ -30,12 +30,4 @@ class Operator(Endpoint):
         Needs ``operator:read``.  ``consistency='stale'`` lets any server
         answer when there is no leader.
         """
-        check_consistency(consistency)
-        d = self._transport.request(
-            "GET",
-            "/v1/operator/raft/configuration",
-            token=token,
-            dc=dc,
-            consistency=consistency,
-        )
-        return d.addCallback(decode_json)
+        return Request("GET", "/v1/operator/raft/configuration")

@@ -5,14 +5,13 @@ Prepared queries: ``/v1/query`` and ``/v1/query/:id[/execute|/explain]``.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Optional
-from urllib.parse import quote
-
-from twisted.internet.defer import Deferred
+from typing import Any, Iterable, Optional
 
 from .._duration import DurationLike, format_seconds, parse_duration
 from .._http import ConsulResponse, Param
-from ._base import Endpoint, check_str, decode_json, decode_true
+from ._base import Endpoint, Request, check_str, decode_json, decode_true, endpoint, path_segment
+
+__all__ = ["Query", "query_definition", "query_path"]
 
 
 def _str_list(value: Any, what: str) -> list[str]:
@@ -91,17 +90,19 @@ def query_definition(
 
 def query_path(query: Any, what: str = "query_id", suffix: str = "") -> str:
     """The escaped ``/v1/query/<id or name>[suffix]`` path."""
-    text = check_str(query, what)
-    return "/v1/query/" + quote(text, safe="") + suffix
+    return "/v1/query/" + path_segment(query, what) + suffix
 
 
-def _none_on_404(decode: Any) -> Any:
-    def cb(response: ConsulResponse) -> Any:
-        if response.code == 404:
-            return None
-        return decode(response)
+def _json_or_none(response: ConsulResponse) -> Any:
+    """The JSON body, or ``None`` for a 404 (no such query)."""
+    if response.code == 404:
+        return None
+    return response.json()
 
-    return cb
+
+def _maybe_missing(path: str, params: Any = ()) -> Request:
+    """A ``GET`` of one query, answering ``None`` when there is none."""
+    return Request("GET", path, params, decode=_json_or_none, expect=(200, 404))
 
 
 class Query(Endpoint):
@@ -118,13 +119,14 @@ class Query(Endpoint):
     :meth:`update` requires ``service`` (the definition is replaced whole).
     """
 
+    @endpoint
     def list(
         self, dc: Optional[str] = None, token: Optional[str] = None
-    ) -> "Deferred[list[dict[str, Any]]]":
+    ) -> Request:
         """Every prepared query the token may read (a list of definitions)."""
-        d = self._transport.request("GET", "/v1/query", token=token, dc=dc)
-        return d.addCallback(decode_json)
+        return Request("GET", "/v1/query")
 
+    @endpoint
     def create(
         self,
         service: str,
@@ -140,7 +142,7 @@ class Query(Endpoint):
         regexp: Optional[str] = None,
         *,
         query_token: Optional[str] = None,
-    ) -> "Deferred[dict[str, Any]]":
+    ) -> Request:
         """
         Create a prepared query; fires with ``{'ID': '<uuid>'}``.
 
@@ -167,9 +169,9 @@ class Query(Endpoint):
             service, name, session, nearestn, datacenters, onlypassing, tags, ttl,
             regexp, query_token,
         )
-        d = self._transport.request("POST", "/v1/query", json_body=body, token=token, dc=dc)
-        return d.addCallback(decode_json)
+        return Request("POST", "/v1/query", json_body=body, decode=decode_json)
 
+    @endpoint
     def update(
         self,
         query_id: str,
@@ -186,7 +188,7 @@ class Query(Endpoint):
         regexp: Optional[str] = None,
         *,
         query_token: Optional[str] = None,
-    ) -> "Deferred[bool]":
+    ) -> Request:
         """
         Replace a prepared query's definition; fires with ``True``.
 
@@ -204,29 +206,27 @@ class Query(Endpoint):
             service, name, session, nearestn, datacenters, onlypassing, tags, ttl,
             regexp, query_token,
         )
-        d = self._transport.request("PUT", path, json_body=body, token=token, dc=dc)
-        return d.addCallback(decode_true)
+        return Request("PUT", path, json_body=body, decode=decode_true)
 
+    @endpoint
     def get(
         self, query_id: str, token: Optional[str] = None, dc: Optional[str] = None
-    ) -> "Deferred[Optional[List[dict[str, Any]]]]":
+    ) -> Request:
         """
         A prepared query by ID: a list holding its definition, as Consul
         answers, or ``None`` when there is no such query (python-consul has
         no defined answer for that 404).
         """
-        path = query_path(query_id)
-        d = self._transport.request("GET", path, token=token, dc=dc, expect=(200, 404))
-        return d.addCallback(_none_on_404(decode_json))
+        return _maybe_missing(query_path(query_id))
 
+    @endpoint
     def delete(
         self, query_id: str, token: Optional[str] = None, dc: Optional[str] = None
-    ) -> "Deferred[bool]":
+    ) -> Request:
         """Delete a prepared query; fires with ``True``."""
-        path = query_path(query_id)
-        d = self._transport.request("DELETE", path, token=token, dc=dc)
-        return d.addCallback(decode_true)
+        return Request("DELETE", query_path(query_id), decode=decode_true)
 
+    @endpoint
     def execute(
         self,
         query: str,
@@ -236,7 +236,7 @@ class Query(Endpoint):
         limit: Optional[int] = None,
         *,
         consistency: Optional[str] = None,
-    ) -> "Deferred[Optional[dict[str, Any]]]":
+    ) -> Request:
         """
         Run a prepared query by ID or name.
 
@@ -257,20 +257,15 @@ class Query(Endpoint):
             params.append(("near", check_str(near, "near")))
         if limit is not None:
             params.append(("limit", str(_int(limit, "limit"))))
-        d = self._transport.request(
-            "GET", path, params, token=token, dc=dc, consistency=consistency,
-            expect=(200, 404),
-        )
-        return d.addCallback(_none_on_404(decode_json))
+        return _maybe_missing(path, params)
 
+    @endpoint
     def explain(
         self, query: str, token: Optional[str] = None, dc: Optional[str] = None
-    ) -> "Deferred[Optional[dict[str, Any]]]":
+    ) -> Request:
         """
         The fully rendered query a name resolves to: ``{'Query': {...}}``
         (plus Consul's query-meta fields), or ``None`` when nothing matches (python-consul has no defined
         answer for that 404).
         """
-        path = query_path(query, "query", "/explain")
-        d = self._transport.request("GET", path, token=token, dc=dc, expect=(200, 404))
-        return d.addCallback(_none_on_404(decode_json))
+        return _maybe_missing(query_path(query, "query", "/explain"))

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional, Union
 
-from twisted.internet.defer import Deferred
-
 from .._duration import DurationLike, format_seconds, parse_duration
 from .._errors import NotFound
 from .._http import ConsulResponse
-from ._base import Endpoint, check_str, decode_json, path_segment
+from ._base import Endpoint, Request, check_str, endpoint, path_segment, read
 
-#: Consul's bounds for a session TTL (``session_ttl_min`` default, 24h).
-MIN_TTL = 10.0
+__all__ = ["BEHAVIORS", "MAX_TTL", "Session", "Sessions", "session_body"]
+
+#: The longest session TTL Consul accepts (24h, ``structs.SessionTTLMax``).
+#: The shortest is the servers' ``session_ttl_min`` (10s by default;
+#: agent/consul/session_endpoint.go ``Apply`` compares against
+#: ``config.SessionTTLMin``): server configuration, so the client leaves that
+#: check to Consul.
 MAX_TTL = 86400.0
 
 BEHAVIORS = ("release", "delete")
@@ -72,7 +75,7 @@ def session_body(
     are sent as Go duration strings (``'15s'``).
 
     :raises ValueError: for a bad behavior, a negative lock delay or a TTL
-        outside Consul's 10s..24h bounds.
+        above Consul's 24h maximum.
     :raises TypeError: for arguments of the wrong type.
     """
     body: dict[str, Any] = {}
@@ -92,16 +95,18 @@ def session_body(
     if ttl is not None:
         seconds = parse_duration(ttl, "ttl")
         if seconds:
-            if not MIN_TTL <= seconds <= MAX_TTL:
-                raise ValueError(
-                    f"invalid ttl {ttl!r}: Consul requires between 10s and 86400s (24h)"
-                )
+            if seconds > MAX_TTL:
+                raise ValueError(f"invalid ttl {ttl!r}: Consul allows at most 86400s (24h)")
             body["TTL"] = format_seconds(seconds)
     return body
 
 
 def _decode_id(response: ConsulResponse) -> str:
     return response.json()["ID"]
+
+
+def _decode_bool(response: ConsulResponse) -> bool:
+    return bool(response.json())
 
 
 def _decode_list(response: ConsulResponse) -> Sessions:
@@ -121,6 +126,7 @@ class Session(Endpoint):
     ``ValueError`` or ``TypeError`` at the call.
     """
 
+    @endpoint
     def create(
         self,
         name: Optional[str] = None,
@@ -133,7 +139,7 @@ class Session(Endpoint):
         *,
         token: Optional[str] = None,
         service_checks: Optional[ServiceChecksLike] = None,
-    ) -> "Deferred[str]":
+    ) -> Request:
         """
         Create a session; fires with its ID.
 
@@ -148,35 +154,36 @@ class Session(Endpoint):
             re-acquired (Consul caps it at 60s; 0 disables it).
         :param behavior: what happens to held keys on invalidation:
             ``'release'`` (default) or ``'delete'``.
-        :param ttl: seconds or a duration like ``'30s'``, between 10s and 24h;
+        :param ttl: seconds or a duration like ``'30s'``, at most 24h;
             the session must be renewed within it (Consul reaps it after up
-            to twice the TTL).  ``None`` or 0: no TTL.
+            to twice the TTL).  ``None`` or 0: no TTL.  A TTL below the
+            servers' ``session_ttl_min`` (10s by default) is Consul's to
+            refuse (a :class:`~txconsul.ConsulException`, status 500,
+            ``Invalid Session TTL ...``): the client cannot know that setting.
         :param service_checks: service check IDs (or ``{'ID': ...}`` dicts)
             that invalidate the session (Consul 1.7+).
         :raises ValueError: synchronously, for a bad behavior, lock delay or
             TTL.
         """
         body = session_body(name, node, checks, lock_delay, behavior, ttl, service_checks)
-        d = self._transport.request(
-            "PUT", "/v1/session/create", json_body=body, token=token, dc=dc
-        )
-        return d.addCallback(_decode_id)
+        return Request("PUT", "/v1/session/create", json_body=body, decode=_decode_id)
 
+    @endpoint
     def destroy(
         self,
         session_id: str,
         dc: Optional[str] = None,
         *,
         token: Optional[str] = None,
-    ) -> "Deferred[bool]":
+    ) -> Request:
         """
         Destroy a session (releasing or deleting its keys); fires with
         ``True``, also for a session that no longer exists.
         """
         path = "/v1/session/destroy/" + path_segment(session_id, "session_id")
-        d = self._transport.request("PUT", path, token=token, dc=dc)
-        return d.addCallback(lambda r: bool(decode_json(r)))
+        return Request("PUT", path, decode=_decode_bool)
 
+    @endpoint
     def list(
         self,
         index: Any = None,
@@ -186,7 +193,7 @@ class Session(Endpoint):
         *,
         token: Optional[str] = None,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, Sessions]]":
+    ) -> Request:
         """
         Fire with ``(index, sessions)``: every session in the datacenter.
 
@@ -194,17 +201,9 @@ class Session(Endpoint):
         :param wait: how long to block (at most 10 minutes).
         :param meta: fire with ``(QueryMeta, sessions)`` instead.
         """
-        return self._read(
-            "/v1/session/list",
-            _decode_list,
-            index=index,
-            wait=wait,
-            consistency=consistency,
-            token=token,
-            dc=dc,
-            meta=meta,
-        )
+        return read("/v1/session/list", _decode_list)
 
+    @endpoint
     def node(
         self,
         node: str,
@@ -215,20 +214,11 @@ class Session(Endpoint):
         *,
         token: Optional[str] = None,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, Sessions]]":
+    ) -> Request:
         """Fire with ``(index, sessions)``: the sessions of ``node``."""
-        path = "/v1/session/node/" + path_segment(node, "node")
-        return self._read(
-            path,
-            _decode_list,
-            index=index,
-            wait=wait,
-            consistency=consistency,
-            token=token,
-            dc=dc,
-            meta=meta,
-        )
+        return read("/v1/session/node/" + path_segment(node, "node"), _decode_list)
 
+    @endpoint
     def info(
         self,
         session_id: str,
@@ -239,30 +229,21 @@ class Session(Endpoint):
         *,
         token: Optional[str] = None,
         meta: bool = False,
-    ) -> "Deferred[tuple[Any, Optional[dict[str, Any]]]]":
+    ) -> Request:
         """
         Fire with ``(index, session)``; ``session`` is ``None`` when the ID is
         unknown (destroyed or expired).
         """
-        path = "/v1/session/info/" + path_segment(session_id, "session_id")
-        return self._read(
-            path,
-            _decode_one,
-            index=index,
-            wait=wait,
-            consistency=consistency,
-            token=token,
-            dc=dc,
-            meta=meta,
-        )
+        return read("/v1/session/info/" + path_segment(session_id, "session_id"), _decode_one)
 
+    @endpoint
     def renew(
         self,
         session_id: str,
         dc: Optional[str] = None,
         *,
         token: Optional[str] = None,
-    ) -> "Deferred[dict[str, Any]]":
+    ) -> Request:
         """
         Renew a TTL session; fires with the session dict.  Its ``TTL`` may be
         longer than requested (Consul asking clients to renew less often).
@@ -270,9 +251,8 @@ class Session(Endpoint):
         :raises NotFound: (as a failed Deferred) when the session is gone.
         """
         path = "/v1/session/renew/" + path_segment(session_id, "session_id")
-        d = self._transport.request("PUT", path, token=token, dc=dc)
 
-        def got(response: ConsulResponse) -> dict[str, Any]:
+        def renewed(response: ConsulResponse) -> dict[str, Any]:
             session = _decode_one(response)
             if session is None:
                 raise NotFound(
@@ -284,4 +264,4 @@ class Session(Endpoint):
                 )
             return session
 
-        return d.addCallback(got)
+        return Request("PUT", path, decode=renewed)

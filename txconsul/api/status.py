@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Optional
 
-from twisted.internet.defer import Deferred
-
 from .._http import ConsulResponse
-from ._base import Endpoint
+from ._base import Endpoint, Request, endpoint
+
+__all__ = ["Status"]
 
 
 def _decode_leader(response: ConsulResponse) -> str:
@@ -30,21 +30,21 @@ class Status(Endpoint):
     Neither call blocks, and neither needs an ACL token.
     """
 
-    def leader(self, dc: Optional[str] = None) -> "Deferred[str]":
+    @endpoint
+    def leader(self, dc: Optional[str] = None) -> Request:
         """
         Fire with the Raft leader's server address (``'10.1.10.12:8300'``),
         or ``''`` when the datacenter has no leader.
 
         :param dc: ask about this datacenter instead of the client's.
         """
-        d = self._transport.request("GET", "/v1/status/leader", dc=dc)
-        return d.addCallback(_decode_leader)
+        return Request("GET", "/v1/status/leader", decode=_decode_leader)
 
-    def peers(self, dc: Optional[str] = None) -> "Deferred[list[str]]":
+    @endpoint
+    def peers(self, dc: Optional[str] = None) -> Request:
         """
         Fire with the list of Raft peers' server addresses.
 
         :param dc: ask about this datacenter instead of the client's.
         """
-        d = self._transport.request("GET", "/v1/status/peers", dc=dc)
-        return d.addCallback(_decode_peers)
+        return Request("GET", "/v1/status/peers", decode=_decode_peers)

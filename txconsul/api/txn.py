@@ -27,12 +27,30 @@ from __future__ import annotations
 from base64 import b64encode
 from typing import Any, Optional, Sequence
 
-from twisted.internet.defer import Deferred
-
 from .._errors import ClientError
-from .._http import ConsulResponse, check_consistency
-from ._base import Endpoint, check_str
-from .kv import KeyLike, ValueLike, _check_uint, decode_entry, encode_value, kv_path
+from .._http import ConsulResponse
+from ._base import Endpoint, Request, check_str, check_uint, endpoint
+from .kv import KeyLike, ValueLike, decode_entry, encode_value, kv_path
+
+__all__ = [
+    "MAX_OPS",
+    "Txn",
+    "TxnFailed",
+    "decode_results",
+    "kv_cas",
+    "kv_check_index",
+    "kv_check_not_exists",
+    "kv_check_session",
+    "kv_delete",
+    "kv_delete_cas",
+    "kv_delete_tree",
+    "kv_get",
+    "kv_get_or_empty",
+    "kv_get_tree",
+    "kv_lock",
+    "kv_set",
+    "kv_unlock",
+]
 
 #: Consul rejects transactions with more operations than this (since 1.14;
 #: 64 before).
@@ -84,32 +102,28 @@ def _kv(verb: str, key: str, **fields: Any) -> dict[str, Any]:
     return {"KV": op}
 
 
-def _uint(value: Any, what: str) -> int:
-    return int(_check_uint(value, what))
-
-
 def kv_set(key: KeyLike, value: ValueLike, flags: Optional[int] = None) -> dict[str, Any]:
     """Set ``key`` to ``value`` (``str``/``bytes``/``None``)."""
     return _kv("set", _key(key), Value=_value(value),
-               Flags=None if flags is None else _uint(flags, "flags"))
+               Flags=None if flags is None else check_uint(flags, "flags"))
 
 
 def kv_cas(key: KeyLike, value: ValueLike, index: int, flags: Optional[int] = None) -> dict[str, Any]:
     """Set ``key`` only if its ModifyIndex is ``index`` (0: only if absent)."""
-    return _kv("cas", _key(key), Value=_value(value), Index=_uint(index, "index"),
-               Flags=None if flags is None else _uint(flags, "flags"))
+    return _kv("cas", _key(key), Value=_value(value), Index=check_uint(index, "index"),
+               Flags=None if flags is None else check_uint(flags, "flags"))
 
 
 def kv_lock(key: KeyLike, value: ValueLike, session: str, flags: Optional[int] = None) -> dict[str, Any]:
     """Acquire ``key``'s lock for ``session`` and set its value."""
     return _kv("lock", _key(key), Value=_value(value), Session=check_str(session, "session"),
-               Flags=None if flags is None else _uint(flags, "flags"))
+               Flags=None if flags is None else check_uint(flags, "flags"))
 
 
 def kv_unlock(key: KeyLike, value: ValueLike, session: str, flags: Optional[int] = None) -> dict[str, Any]:
     """Release ``key``'s lock held by ``session`` and set its value."""
     return _kv("unlock", _key(key), Value=_value(value), Session=check_str(session, "session"),
-               Flags=None if flags is None else _uint(flags, "flags"))
+               Flags=None if flags is None else check_uint(flags, "flags"))
 
 
 def kv_get(key: KeyLike) -> dict[str, Any]:
@@ -129,7 +143,7 @@ def kv_get_tree(prefix: KeyLike) -> dict[str, Any]:
 
 def kv_check_index(key: KeyLike, index: int) -> dict[str, Any]:
     """Fail the transaction unless ``key``'s ModifyIndex is ``index``."""
-    return _kv("check-index", _key(key), Index=_uint(index, "index"))
+    return _kv("check-index", _key(key), Index=check_uint(index, "index"))
 
 
 def kv_check_session(key: KeyLike, session: Optional[str]) -> dict[str, Any]:
@@ -157,7 +171,7 @@ def kv_delete_tree(prefix: KeyLike) -> dict[str, Any]:
 
 def kv_delete_cas(key: KeyLike, index: int) -> dict[str, Any]:
     """Delete ``key`` only if its ModifyIndex is ``index``."""
-    return _kv("delete-cas", _key(key), Index=_uint(index, "index"))
+    return _kv("delete-cas", _key(key), Index=check_uint(index, "index"))
 
 
 # -- decoding ------------------------------------------------------------------
@@ -192,6 +206,24 @@ def _describe(errors: list[dict[str, Any]]) -> str:
     return "; ".join(parts) or "no error detail"
 
 
+def _decode_txn(response: ConsulResponse) -> dict[str, Any]:
+    """Consul's answer, KV values decoded; a rollback (409) is :class:`TxnFailed`."""
+    data = response.json() or {}
+    if response.code == 409:
+        errors = data.get("Errors") or []
+        raise TxnFailed(
+            f"PUT /v1/txn: 409 transaction rolled back: {_describe(errors)}",
+            errors,
+            data.get("Results"),
+            method="PUT",
+            path="/v1/txn",
+            status=409,
+            body=response.body,
+        )
+    decode_results(data.get("Results"))
+    return data
+
+
 class Txn(Endpoint):
     """
     Atomic transactions, as ``consul.txn``.
@@ -213,6 +245,7 @@ class Txn(Endpoint):
     kv_delete_tree = staticmethod(kv_delete_tree)
     kv_delete_cas = staticmethod(kv_delete_cas)
 
+    @endpoint
     def put(
         self,
         payload: Sequence[dict[str, Any]],
@@ -220,7 +253,7 @@ class Txn(Endpoint):
         token: Optional[str] = None,
         dc: Optional[str] = None,
         consistency: Optional[str] = None,
-    ) -> "Deferred[dict[str, Any]]":
+    ) -> Request:
         """
         Apply ``payload``, a list of operation dicts, atomically.
 
@@ -244,32 +277,4 @@ class Txn(Endpoint):
         :raises TypeError: synchronously, if ``payload`` is not a list of dicts.
         """
         ops = _check_payload(payload)
-        check_consistency(consistency)
-        path = "/v1/txn"
-        d = self._transport.request(
-            "PUT",
-            path,
-            json_body=ops,
-            token=token,
-            dc=dc,
-            consistency=consistency,
-            expect=(200, 409),
-        )
-
-        def got(response: ConsulResponse) -> dict[str, Any]:
-            data = response.json() or {}
-            if response.code == 409:
-                errors = data.get("Errors") or []
-                raise TxnFailed(
-                    f"PUT {path}: 409 transaction rolled back: {_describe(errors)}",
-                    errors,
-                    data.get("Results"),
-                    method="PUT",
-                    path=path,
-                    status=409,
-                    body=response.body,
-                )
-            decode_results(data.get("Results"))
-            return data
-
-        return d.addCallback(got)
+        return Request("PUT", "/v1/txn", json_body=ops, decode=_decode_txn, expect=(200, 409))

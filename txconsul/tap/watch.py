@@ -22,7 +22,7 @@ import json
 import os
 import sys
 from base64 import b64encode
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Sequence
 from urllib.parse import unquote_to_bytes
 
 from hyperlink import URL, URLParseError
@@ -44,6 +44,7 @@ from txconsul.tap._cli import EXIT_ERROR, CommandOptions, ExitStatus, usage_exit
 from txconsul.watch import (
     CHECK_STATES,
     WATCH_TYPES,
+    Handler,
     Watch,
     build_watch,
 )
@@ -86,6 +87,67 @@ def encode_json(data: Any, indent: Optional[int] = None) -> bytes:
     for char, escaped in _GO_ESCAPES:
         text = text.replace(char, escaped)
     return text.encode("utf-8")
+
+
+# -- the JSON consul watch gives its handlers ------------------------------------------
+
+#: api.KVPair's fields, in order, with the zero value Go writes for each.
+#: ``Session`` has no ``omitempty``: ``consul watch`` always shows it, ``""``
+#: when the key is not locked, although Consul's HTTP answer leaves it out.
+_KV_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("Key", ""), ("CreateIndex", 0), ("ModifyIndex", 0), ("LockIndex", 0),
+    ("Flags", 0), ("Value", None), ("Session", ""),
+)
+
+#: api.KVPair fields tagged ``json:",omitempty"``.
+_KV_OMITEMPTY = ("Namespace", "Partition")
+
+#: api.UserEvent's fields, in order, with Go's zero values (no omitempty).
+_EVENT_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("ID", ""), ("Name", ""), ("Payload", None), ("NodeFilter", ""),
+    ("ServiceFilter", ""), ("TagFilter", ""), ("Version", 0), ("LTime", 0),
+)
+
+
+def _go_struct(entry: dict[str, Any], fields: Sequence[tuple[str, Any]],
+               omitempty: Sequence[str] = ()) -> dict[str, Any]:
+    """``entry`` decoded into a Go struct and encoded again: known fields only."""
+    out = {name: entry.get(name, zero) for name, zero in fields}
+    for name in omitempty:
+        if entry.get(name):
+            out[name] = entry[name]
+    return out
+
+
+def _go_kv(entry: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    return None if entry is None else _go_struct(entry, _KV_FIELDS, _KV_OMITEMPTY)
+
+
+def go_json(type: str, data: Any) -> Any:
+    """
+    A watch's raw answer (``Watch(..., raw=True)``: Consul's JSON) as
+    ``consul watch`` gives it to its handlers: decoded into the Go ``api``
+    package's structs and encoded again.  KV entries and events come in the
+    ``api.KVPair`` / ``api.UserEvent`` field order with Go's zero values
+    (``"Session": ""``), unknown fields dropped; an empty ``keyprefix`` is
+    ``null`` (a nil slice).  Other types are Consul's JSON as is.
+    """
+    if type == "key":
+        return _go_kv(data)
+    if type == "keyprefix":
+        return None if data is None else [_go_kv(e) for e in data]
+    if type == "event":
+        return [_go_struct(e, _EVENT_FIELDS) for e in data]
+    return data
+
+
+def go_handler(type: str, handler: Handler) -> Handler:
+    """``handler`` given :func:`go_json` of a ``type`` watch's raw answers."""
+
+    def handle(index: int, data: Any) -> Any:
+        return handler(index, go_json(type, data))
+
+    return handle
 
 
 class Options(CommandOptions):
@@ -837,7 +899,7 @@ def build_service(options: Options, reactor: Any, *, environ: Optional[Mapping[s
                                   headers=cfg.get("header"), timeout=cfg["timeout"])
         else:
             handler = PrintOnce(out if out is not None else sys.__stdout__, stop_all)
-        watch = Watch(consul, spec["type"], handler, raw=True, wait=options["wait"],
+        watch = Watch(consul, spec["type"], go_handler(spec["type"], handler), raw=True, wait=options["wait"],
                       backoff=options["retry-interval"], backoff_cap=options["max-backoff"],
                       **spec["params"])
         watch.setServiceParent(watches)

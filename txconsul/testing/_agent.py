@@ -52,8 +52,11 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ._acl import require
+from ._gojson import decode_body
+from ._shapes import CHECK_DEFINITION, CHECK_UPDATE, SERVICE_DEFINITION
 from ._catalog import CRITICAL, PASSING, STATUSES, WARNING, apply_filter, go_quote, normalize, _canon
 from ._core import (
+    CONSUL_VERSION,
     DEFAULT_QUERY_TIME,
     MAX_QUERY_TIME,
     FakeRequest,
@@ -231,6 +234,11 @@ def _check_tagged(tagged: dict[str, dict[str, Any]]) -> Optional[str]:
                 kind = "ipv4" if version == 4 else "ipv6"
                 return f"Service tagged address {go_quote(name)} must be a valid {kind} address"
     return None
+
+
+#: envoyextensions/xdscommon/ENVOY_VERSIONS: the Envoy releases the xDS
+#: server supports (Consul 1.20's list).
+ENVOY_VERSIONS = ("1.31.2", "1.30.6", "1.29.9", "1.28.7")
 
 
 class CheckType:
@@ -656,6 +664,7 @@ class AgentPart:
         self._types: dict[str, CheckType] = {}
         #: Whether ``PUT /v1/agent/leave`` was called.
         self.left = False
+        self._leave_listeners: list[Callable[[], None]] = []
         #: service IDs registered without ``Tags`` (Go's nil slice: ``null``
         #: in the check lists of ``/v1/agent/health/service``).
         self._nil_tags: set[str] = set()
@@ -871,7 +880,7 @@ class AgentPart:
             "Addr": core.address,
             "Port": 8302 if wan else 8301,
             "Tags": {
-                "build": "1.20.0:fake",
+                "build": f"{CONSUL_VERSION}:fake",
                 "dc": core.datacenter,
                 "id": node.get("ID", ""),
                 "port": "8300",
@@ -902,15 +911,115 @@ class AgentPart:
                 "NodeID": node.get("ID", ""),
                 "Revision": "fake",
                 "Server": True,
-                "Version": "1.20.0",
+                "Version": CONSUL_VERSION,
                 "BuildDate": "2024-01-01T00:00:00Z",
             },
-            "DebugConfig": {},
+            "DebugConfig": self._debug_config(node),
             "Coord": {"Vec": [0.0] * 8, "Error": 1.5, "Adjustment": 0.0, "Height": 1e-05},
             "Member": self._member(),
-            "Stats": {"consul": {"server": "true", "leader": "true", "known_datacenters": "1"}},
+            "Stats": self._stats(),
             "Meta": dict(node.get("Meta") or {}),
+            # agent_endpoint.go AgentSelf: a dev agent runs the xDS server on
+            # its gRPC ports (plain-text 8502, TLS 8503 in dev mode); Port
+            # prefers the TLS one.
+            "xDS": {
+                "SupportedProxies": {"envoy": list(ENVOY_VERSIONS)},
+                "Port": 8503,
+                "Ports": {"Plaintext": 8502, "TLS": 8503},
+            },
         })
+
+    def _stats(self) -> dict[str, dict[str, str]]:
+        """
+        ``Stats`` as agent.go ``Stats`` and consul/server.go ``Stats`` fill
+        them for a single dev server: every value a string.
+        """
+        core = self.core
+        idx = str(core.index)
+        serf = {
+            "members": "1", "failed": "0", "left": "0", "health_score": "0",
+            "member_time": "1", "event_time": "1", "query_time": "1", "intent_queue": "0",
+            "event_queue": "0", "query_queue": "0", "encrypted": "false", "coordinate_resets": "0",
+        }
+        leader = core.status.server_address
+        return {
+            "agent": {
+                "check_monitors": "0",
+                "check_ttls": str(sum(1 for r in self._runners.values() if isinstance(r, TTLRunner))),
+                "checks": str(len(self.checks)),
+                "services": str(len(self.services)),
+            },
+            "build": {"prerelease": "", "revision": "fake", "version": CONSUL_VERSION, "version_metadata": ""},
+            "consul": {
+                "acl": "enabled" if core.acl.enabled else "disabled",
+                "bootstrap": "true",
+                "known_datacenters": "1",
+                "leader": "true",
+                "leader_addr": leader,
+                "server": "true",
+            },
+            "raft": {
+                "applied_index": idx, "commit_index": idx, "fsm_pending": "0",
+                "last_contact": "0", "last_log_index": idx, "last_log_term": "2",
+                "last_snapshot_index": "0", "last_snapshot_term": "0",
+                "latest_configuration": f"[{{Suffrage:Voter ID:{self._node_id()} Address:{leader}}}]",
+                "latest_configuration_index": "0", "num_peers": "0",
+                "protocol_version": "3", "protocol_version_max": "3", "protocol_version_min": "0",
+                "snapshot_version_max": "1", "snapshot_version_min": "0", "state": "Leader", "term": "2",
+            },
+            "runtime": {
+                "arch": "amd64", "cpu_count": "1", "goroutines": "100", "max_procs": "1",
+                "os": "linux", "version": "go1.23.10",
+            },
+            "serf_lan": dict(serf),
+            "serf_wan": dict(serf),
+        }
+
+    def _node_id(self) -> str:
+        node = self.core.catalog.nodes.get(self.core.node_name) or {}
+        return str(node.get("ID", ""))
+
+    def _debug_config(self, node: dict[str, Any]) -> dict[str, Any]:
+        """
+        The ``DebugConfig`` fields clients read (agent/config/runtime.go
+        ``Sanitized``: addresses as ``tcp://host:port``, durations as Go
+        strings); a real agent reports a few hundred more.
+        """
+        core = self.core
+        addr = core.address
+        return {
+            "ACLsEnabled": bool(core.acl.enabled),
+            "AdvertiseAddrLAN": addr,
+            "AdvertiseAddrWAN": addr,
+            "BindAddr": addr,
+            "Bootstrap": True,
+            "ClientAddrs": [addr],
+            "Datacenter": core.datacenter,
+            "DevMode": True,
+            "DNSPort": 8600,
+            "EnableScriptChecks": bool(getattr(core, "enable_script_checks", False)),
+            "GRPCPort": 8502,
+            "GRPCTLSPort": 8503,
+            "HTTPPort": 8500,
+            "HTTPSPort": -1,
+            "NodeID": node.get("ID", ""),
+            "NodeMeta": dict(getattr(core, "node_meta", None) or {}),
+            "NodeName": core.node_name,
+            "PrimaryDatacenter": core.datacenter,
+            "RPCAdvertiseAddr": f"tcp://{addr}:8300",
+            "RPCBindAddr": f"tcp://{addr}:8300",
+            "Revision": "fake",
+            "SerfAdvertiseAddrLAN": f"tcp://{addr}:8301",
+            "SerfAdvertiseAddrWAN": f"tcp://{addr}:8302",
+            "SerfBindAddrLAN": f"tcp://{addr}:8301",
+            "SerfBindAddrWAN": f"tcp://{addr}:8302",
+            "SerfPortLAN": 8301,
+            "SerfPortWAN": 8302,
+            "ServerMode": True,
+            "ServerPort": 8300,
+            "SessionTTLMin": go_duration(getattr(core, "session_ttl_min", 10.0)),
+            "Version": CONSUL_VERSION,
+        }
 
     def _members(self, req: FakeRequest) -> Reply:
         wan = (req.get("wan") or "") != ""
@@ -986,16 +1095,13 @@ class AgentPart:
     def _service_register(self, req: FakeRequest) -> Reply:
         # agent_endpoint.go AgentRegisterService, in its order: decode, name,
         # address, weights, meta, checks (validity, then status), ACL, add.
+        # decodeBody (agent/http.go -> lib.DecodeJSON): Go's types, unknown
+        # fields refused; a body that decodes is well-typed from here on.
+        decode_body(SERVICE_DEFINITION, req.body)
         body = req.json()
         body = normalize(body if body is not None else {}, _SERVICE_KEYS)
         tags = body.get("Tags")
-        if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
-            raise HTTPError(400, "Request decode failed: json: cannot unmarshal into Go struct field "
-                                 "ServiceDefinition.Tags of type []string")
         meta = body.get("Meta")
-        if meta is not None and (not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values())):
-            raise HTTPError(400, "Request decode failed: json: cannot unmarshal into Go struct field "
-                                 "ServiceDefinition.Meta of type string")
         name = body.get("Name") or ""
         if not name:
             raise HTTPError(400, "Missing service name")
@@ -1012,6 +1118,9 @@ class AgentPart:
                 raise HTTPError(400, "Invalid Weights: Passing must be greater than 0")
             if weights["Warning"] < 0:
                 raise HTTPError(400, "Invalid Weights: Warning must be greater or equal than 0")
+            if weights["Passing"] > 65535 or weights["Warning"] > 65535:
+                # structs.go ValidateWeights' third rule.
+                raise HTTPError(400, "Invalid Weights: DNS Weight must be between 0 and 65535")
         else:
             weights = {"Passing": 1, "Warning": 1}
         meta = dict(meta or {})
@@ -1306,14 +1415,26 @@ class AgentPart:
     def _leave(self, req: FakeRequest) -> Reply:
         require(req, "agent", self.node, "write")
         self.left = True
+        # agent_endpoint.go AgentLeave: Leave, then ShutdownAgent; the
+        # answer goes out first, then whoever serves the agent stops.
+        clock: Any = self.core.clock
+        for listener in list(self._leave_listeners):
+            clock.callLater(0, listener)
         return Reply(b"", json=False)
+
+    def add_leave_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (soon, on the clock) after ``PUT /v1/agent/leave``."""
+        self._leave_listeners.append(listener)
 
     # checks
 
     def _check_register(self, req: FakeRequest) -> Reply:
+        # agent_endpoint.go AgentRegisterCheck: decodeBody into
+        # structs.CheckDefinition (its UnmarshalJSON, check_definition.go).
+        decode_body(CHECK_DEFINITION, req.body)
         body = req.json()
         if not isinstance(body, dict):
-            raise HTTPError(400, "Request decode failed: expected a JSON object")
+            body = {}
         ct = _parse_check(body)
         raw = ct.raw
         name = raw.get("Name") or ""
@@ -1383,10 +1504,8 @@ class AgentPart:
         return Reply(b"", json=False)
 
     def _check_update(self, req: FakeRequest) -> Reply:
-        body = req.json() or {}
-        if not isinstance(body, dict):
-            raise HTTPError(400, "Request decode failed: expected a JSON object")
-        body = normalize(body, _canon(["Status", "Output"]))
+        # agent_endpoint.go AgentCheckUpdate: decodeBody into checkUpdate.
+        body = decode_body(CHECK_UPDATE, req.body)
         status = body.get("Status") or ""
         if status not in STATUSES:
             raise HTTPError(400, f"Invalid check status: '{status}'")

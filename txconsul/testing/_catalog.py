@@ -18,7 +18,9 @@ import re
 from typing import Any, Callable, Optional
 
 from ._acl import require
-from ._core import FakeRequest, HTTPError, Reply, Route
+from ._core import CONSUL_VERSION, FakeRequest, HTTPError, Reply, Route
+from ._gojson import decode_body
+from ._shapes import DEREGISTER_REQUEST, REGISTER_REQUEST
 
 PASSING, WARNING, CRITICAL = "passing", "warning", "critical"
 STATUSES = (PASSING, WARNING, CRITICAL)
@@ -212,6 +214,8 @@ def compile_filter(text: str) -> Callable[[Any], bool]:
                 rx = re.compile(literal())
             except re.error as e:
                 raise FilterError(str(e))
+            except RecursionError:
+                raise FilterError("expression nests too deeply")
             return lambda x: (isinstance(_resolve(x, path), str) and rx.search(_resolve(x, path)) is not None) != negate
         raise FilterError(f"unknown operator {op[1]!r}")
 
@@ -230,6 +234,10 @@ def apply_filter(req: FakeRequest, items: list[Any]) -> list[Any]:
         predicate = compile_filter(text)
     except FilterError as e:
         raise HTTPError(400, f"Failed to create boolean expression evaluator: {e}")
+    except RecursionError:
+        # Nesting the fake's recursive parser cannot follow (go-bexpr's
+        # generated parser has no such limit): refused, never a crash.
+        raise HTTPError(400, "Failed to create boolean expression evaluator: expression nests too deeply")
     return [item for item in items if predicate(item)]
 
 
@@ -307,13 +315,18 @@ class CatalogPart:
         core = self.core
         idx = core.index
         addr = core.address
+        # agent/agent.go: the agent's node meta is its configured node_meta
+        # plus the keys it sets itself (consul-network-segment, and
+        # consul-version since Consul 1.15).
+        meta = dict(getattr(core, "node_meta", None) or {})
+        meta.update({"consul-network-segment": "", "consul-version": CONSUL_VERSION})
         self.nodes[core.node_name] = {
-            "ID": core.new_uuid(),
+            "ID": getattr(core, "node_id", None) or core.new_uuid(),
             "Node": core.node_name,
             "Address": addr,
             "Datacenter": core.datacenter,
             "TaggedAddresses": {"lan": addr, "lan_ipv4": addr, "wan": addr, "wan_ipv4": addr},
-            "Meta": {"consul-network-segment": ""},
+            "Meta": meta,
             "CreateIndex": idx,
             "ModifyIndex": idx,
         }
@@ -393,6 +406,13 @@ class CatalogPart:
         """Create or replace a service (``service['ID']``) on ``node``."""
         key = (node, service["ID"])
         old = self.services.get(key)
+        weights = service.get("Weights")
+        if not (isinstance(weights, dict) and _valid_weights(weights)):
+            # structs.go NodeService.ToServiceNode, which the state store
+            # keeps: missing weights, or weights failing ValidateWeights,
+            # become {1, 1}.
+            weights = {"Passing": 1, "Warning": 1}
+        folded = {str(k).lower(): v for k, v in weights.items()}
         entry = {
             "ID": service["ID"],
             "Service": service["Service"],
@@ -400,7 +420,7 @@ class CatalogPart:
             "Address": service.get("Address") or "",
             "Meta": dict(service.get("Meta") or {}),
             "Port": service.get("Port") or 0,
-            "Weights": dict(service.get("Weights") or {"Passing": 1, "Warning": 1}),
+            "Weights": {"Passing": folded.get("passing") or 0, "Warning": folded.get("warning") or 0},
             "EnableTagOverride": bool(service.get("EnableTagOverride", False)),
             "CreateIndex": old["CreateIndex"] if old else idx,
             "ModifyIndex": idx,
@@ -571,6 +591,8 @@ class CatalogPart:
 
     def _blocking(self, req: FakeRequest, index_of: Callable[[], int], body_of: Callable[[], Any]) -> Any:
         headers = _consistency_header(req)
+        if req.get("peer"):
+            body_of = self._unknown_peer(body_of)
 
         def compute() -> tuple[int, Reply]:
             index = max(index_of(), 1)
@@ -578,10 +600,31 @@ class CatalogPart:
 
         return self.core.blocking(req, compute)
 
+    def _unknown_peer(self, body_of: Callable[[], Any]) -> Callable[[], Any]:
+        """
+        ``?peer=<name>``: the state store reads only what was imported from
+        that peer (agent/consul/state/catalog.go, every query keyed by
+        PeerName); the fake has no peerings, so a named peer holds nothing
+        and the answer is the empty one, not the local catalog.
+        """
+
+        def body() -> Any:
+            saved = self.nodes, self.services, self.checks
+            self.nodes, self.services, self.checks = {}, {}, {}
+            try:
+                return body_of()
+            finally:
+                self.nodes, self.services, self.checks = saved
+
+        return body
+
     def _register(self, req: FakeRequest) -> Reply:
+        # catalog_endpoint.go CatalogRegister: decodeBody into
+        # structs.RegisterRequest (Go's types, unknown fields refused).
+        decode_body(REGISTER_REQUEST, req.body)
         body = req.json()
         if not isinstance(body, dict):
-            raise HTTPError(400, "Request decode failed: expected a JSON object")
+            body = {}
         body = normalize(body, _REGISTER_KEYS)
         dc = body.get("Datacenter")
         if dc and dc != self.core.datacenter:
@@ -622,14 +665,15 @@ class CatalogPart:
         require(req, "node", node, "write")
         if service is not None:
             require(req, "service", service["Service"], "write")
-        if skip and node not in self.nodes:
-            raise HTTPError(500, "Missing node registration")
         for check in checks:
             sid = check.get("ServiceID") or ""
             if sid and (node, sid) not in self.services and not (service and service["ID"] == sid):
                 raise HTTPError(500, "Missing service registration")
         idx = self.core.next_index()
-        if not skip:
+        # state/catalog.go ensureRegistrationTxn: the node is written when it
+        # does not exist yet (ChangesNode(nil) is true) even with
+        # SkipNodeUpdate, which only protects an existing node.
+        if not skip or node not in self.nodes:
             meta = body.get("NodeMeta")
             self.ensure_node(
                 node,
@@ -660,9 +704,12 @@ class CatalogPart:
         return Reply(True)
 
     def _deregister(self, req: FakeRequest) -> Reply:
+        # catalog_endpoint.go CatalogDeregister: decodeBody into
+        # structs.DeregisterRequest (its UnmarshalJSON allows "Address").
+        decode_body(DEREGISTER_REQUEST, req.body)
         body = req.json()
         if not isinstance(body, dict):
-            raise HTTPError(400, "Request decode failed: expected a JSON object")
+            body = {}
         body = normalize(body, _REGISTER_KEYS)
         dc = body.get("Datacenter")
         if dc and dc != self.core.datacenter:
@@ -709,22 +756,24 @@ class CatalogPart:
     def _services(self, req: FakeRequest) -> Any:
         def body() -> Any:
             meta_ok = node_meta_filter(req)
-            tags: dict[str, set[str]] = {}
-            for (node, _), svc in self.services.items():
-                if node not in self.nodes or not meta_ok(self.nodes[node]):
-                    continue
-                if not req.authz.allowed("service", svc["Service"], "read"):
-                    continue
-                tags.setdefault(svc["Service"], set()).update(svc["Tags"])
+            visible = [
+                (node, svc)
+                for (node, _), svc in self.services.items()
+                if node in self.nodes and meta_ok(self.nodes[node])
+                and req.authz.allowed("service", svc["Service"], "read")
+            ]
             if req.get("filter"):
-                # Consul filters the service-node entries before grouping.
-                entries = [
-                    self.service_node(node, svc)
-                    for (node, _), svc in self.services.items()
-                    if svc["Service"] in tags
-                ]
-                kept = {e["ServiceName"] for e in apply_filter(req, entries)}
-                tags = {k: v for k, v in tags.items() if k in kept}
+                # consul/catalog_endpoint.go ListServices: the filter runs on
+                # the service instances (ServiceNodes), then
+                # servicesTagsByName groups what is left: a service's tags
+                # come only from its matching instances.
+                kept = apply_filter(req, [self.service_node(node, svc) for node, svc in visible])
+                pairs = [(e["ServiceName"], e["ServiceTags"] or []) for e in kept]
+            else:
+                pairs = [(svc["Service"], svc["Tags"]) for _, svc in visible]
+            tags: dict[str, set[str]] = {}
+            for name, instance_tags in pairs:
+                tags.setdefault(name, set()).update(instance_tags)
             return {name: sorted(t) for name, t in sorted(tags.items())}
 
         return self._blocking(req, lambda: max(self.services_index, self.nodes_index), body)
@@ -864,6 +913,13 @@ class CatalogPart:
 
 
 # -- case-insensitive, snake_case-tolerant bodies (Consul decodes them so) --------
+
+def _valid_weights(weights: dict[str, Any]) -> bool:
+    """structs.go ValidateWeights (case-insensitive keys, as decoded)."""
+    folded = {str(k).lower(): v for k, v in weights.items()}
+    passing, warning = folded.get("passing") or 0, folded.get("warning") or 0
+    return 1 <= passing <= 65535 and 0 <= warning <= 65535
+
 
 def _canon(names: list[str]) -> dict[str, str]:
     return {n.lower().replace("_", ""): n for n in names}

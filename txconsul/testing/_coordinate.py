@@ -17,6 +17,8 @@ from typing import Any
 
 from ._acl import require
 from ._core import FakeRequest, HTTPError, Reply, Route
+from ._gojson import decode_body
+from ._shapes import COORDINATE_UPDATE
 
 #: The dimensionality of Consul's Vivaldi coordinates.
 DIMENSIONS = 8
@@ -140,9 +142,12 @@ class CoordinatePart:
         return self.core.blocking(req, compute)
 
     def _update(self, req: FakeRequest) -> Reply:
+        # coordinate_endpoint.go CoordinateUpdate: decodeBody into
+        # structs.CoordinateUpdateRequest (Go's types, unknown fields refused).
+        decode_body(COORDINATE_UPDATE, req.body)
         body = req.json()
         if not isinstance(body, dict):
-            raise HTTPError(400, "Request decode failed: json: cannot unmarshal into structs.CoordinateUpdateRequest")
+            body = {}
         node = body.get("Node") or ""
         segment = body.get("Segment") or ""
         coord: Any = body.get("Coord")

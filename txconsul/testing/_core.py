@@ -47,6 +47,10 @@ _UINT_RE = re.compile(r"[0-9]+\Z")
 DEFAULT_QUERY_TIME = 300.0
 MAX_QUERY_TIME = 600.0
 
+#: The Consul version the fake reports (``/v1/agent/self``, member tags,
+#: the ``consul-version`` node meta).
+CONSUL_VERSION = "1.20.0"
+
 
 class HTTPError(Exception):
     """Raised by a handler to answer with ``status`` and a plain-text body."""
@@ -279,6 +283,11 @@ def decode_json_like_go(body: bytes) -> Any:
     try:
         value, _ = decoder.raw_decode(text, start)
         return value
+    except RecursionError:
+        # Go's scanner allows 10000 nested levels (encoding/json
+        # maxNestingDepth), then fails with "exceeded max depth"; Python's
+        # parser gives up sooner, and the fake answers Go's text from there.
+        raise HTTPError(400, "Request decode failed: exceeded max depth")
     except json.JSONDecodeError as e:
         pos = e.pos
         if pos >= len(text) or e.msg.startswith("Unterminated string"):

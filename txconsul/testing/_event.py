@@ -31,6 +31,61 @@ REMOTE_EXEC_NAME = "_rexec"
 EVENT_MAX_WAIT = 600.0
 
 
+#: serf's default Config.UserEventSizeLimit (serf/serf/config.go), which
+#: Consul keeps.
+USER_EVENT_SIZE_LIMIT = 512
+
+#: agent/consul/internal_endpoint.go: serf event names carry this prefix.
+USER_EVENT_PREFIX = "consul:event:"
+
+
+def _str_size(n: int) -> int:
+    """msgpack's str header size plus the bytes."""
+    return n + (1 if n <= 31 else 2 if n <= 255 else 3 if n <= 65535 else 5)
+
+
+def _bin_size(n: int) -> int:
+    """msgpack's bin header size plus the bytes."""
+    return n + (2 if n <= 255 else 3 if n <= 65535 else 5)
+
+
+def encoded_event_size(name: str, payload: bytes, node: str, service: str, tag: str) -> int:
+    """
+    The size of agent/user_event.go's msgpack-encoded ``UserEvent`` (a map
+    of ``ID``, ``n``, ``p``, ``nf``, ``sf``, ``tf``, ``v``; the empty ones
+    omitted), which becomes the serf event's payload.
+    """
+    size = 1 + _str_size(2) + _str_size(36) + _str_size(1) + _str_size(len(name.encode()))
+    if payload:
+        size += _str_size(1) + _bin_size(len(payload))
+    for value in (node, service, tag):
+        if value:
+            size += _str_size(2) + _str_size(len(value.encode()))
+    return size + _str_size(1) + 1
+
+
+def check_event_size(name: str, payload: bytes, node: str, service: str, tag: str) -> None:
+    """
+    serf's ``Serf.UserEvent`` limits (serf/serf/serf.go): the serf name
+    plus the encoded Consul event must fit the 512-byte limit before
+    encoding, and serf's own encoding of the message after; an RPC error,
+    so the HTTP answer is a 500 with its text.
+    """
+    serf_name = len((USER_EVENT_PREFIX + name).encode())
+    inner = encoded_event_size(name, payload, node, service, tag)
+    if serf_name + inner > USER_EVENT_SIZE_LIMIT:
+        raise HTTPError(
+            500, f"user event exceeds configured limit of {USER_EVENT_SIZE_LIMIT} bytes before encoding"
+        )
+    # messageUserEvent{LTime, Name, Payload, CC} after its one-byte type.
+    raw = 1 + 1 + _str_size(5) + 3 + _str_size(4) + _str_size(serf_name)
+    raw += _str_size(7) + _bin_size(inner) + _str_size(2) + 1
+    if raw > USER_EVENT_SIZE_LIMIT:
+        raise HTTPError(
+            500, f"encoded user event exceeds configured limit of {USER_EVENT_SIZE_LIMIT} bytes after encoding"
+        )
+
+
 def uuid_to_uint64(uuid: str) -> int:
     """Consul's ``uuidToUint64``: XOR of the two 64-bit halves of a UUID."""
     lower = uuid[0:8] + uuid[9:13] + uuid[14:18]
@@ -43,6 +98,9 @@ def _compile(pattern: str, what: str) -> "re.Pattern[str]":
         return re.compile(pattern)
     except re.error as e:
         raise HTTPError(500, f"Invalid {what} filter: error parsing regexp: {e}")
+    except RecursionError:
+        # Go's regexp/syntax refuses nesting deeper than 1000 with this code.
+        raise HTTPError(500, f"Invalid {what} filter: error parsing regexp: expression nests too deeply: `{pattern}`")
 
 
 def validate_params(node: str, service: str, tag: str) -> tuple[Any, Any, Any]:
@@ -142,6 +200,7 @@ class EventPart:
             raise HTTPError(400, "Missing name")
         validate_params(req.get("node") or "", req.get("service") or "", req.get("tag") or "")
         require(req, "event", name, "write")
+        check_event_size(name, req.body, req.get("node") or "", req.get("service") or "", req.get("tag") or "")
         event = self.fire(
             name,
             req.body,

@@ -100,6 +100,11 @@ class FakeConsul:
     :param reactor: the reactor HTTP and TCP checks connect with (checks
         only run when it is given); ``clock`` still schedules them.
     :param seed: seeds the generator of IDs and blocking jitter.
+    :param node_id: the agent's node ID (a UUID; random when ``None``).
+    :param node_meta: the agent's node metadata (``node_meta`` in Consul's
+        configuration), beside the ``consul-*`` keys the agent sets itself.
+    :param session_ttl_min: the smallest session TTL, in seconds (Consul's
+        ``session_ttl_min`` server setting, 10 s by default).
     """
 
     def __init__(
@@ -115,6 +120,9 @@ class FakeConsul:
         min_check_interval: float = 1.0,
         reactor: Any = None,
         seed: Optional[int] = None,
+        node_id: Optional[str] = None,
+        node_meta: Optional[dict[str, str]] = None,
+        session_ttl_min: float = 10.0,
     ) -> None:
         self.clock = clock if clock is not None else Clock()
         # Clock provides IReactorTime through @implementer, which mypy cannot see.
@@ -127,6 +135,9 @@ class FakeConsul:
         core.reactor = reactor
         core.enable_script_checks = enable_script_checks
         core.min_check_interval = min_check_interval
+        core.node_id = node_id
+        core.node_meta = dict(node_meta or {})
+        core.session_ttl_min = session_ttl_min
         self.acl = core.acl = ACLSystem(core, acl_master_token, acl_default_policy)
         self.catalog = core.catalog = CatalogPart(core)
         self.agent_state = core.agent = AgentPart(core)

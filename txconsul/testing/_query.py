@@ -32,6 +32,8 @@ from ._core import (
     parse_query_options,
     permission_denied,
 )
+from ._gojson import decode_body
+from ._shapes import PREPARED_QUERY
 
 REDACTED = "<hidden>"
 TEMPLATE_TYPE = "name_prefix_match"
@@ -248,6 +250,12 @@ class _Template:
                 self.regexp = re.compile(pattern)
             except re.error as e:
                 raise HTTPError(500, f"failed compiling template: Bad Regexp: error parsing regexp: {e}")
+            except RecursionError:
+                raise HTTPError(
+                    500,
+                    f"failed compiling template: Bad Regexp: error parsing regexp: "
+                    f"expression nests too deeply: `{pattern}`",
+                )
         # A test render with the bare prefix catches bad interpolations.
         self.render(query["Name"], prefix="failed compiling template: ")
 
@@ -445,6 +453,10 @@ class QueryPart:
         return self._list(req)
 
     def _create(self, req: FakeRequest) -> Reply:
+        # prepared_query_endpoint.go: decodeBody into structs.PreparedQuery;
+        # Go's types are checked first (unknown fields are let through here,
+        # see docs/fidelity.md).
+        decode_body(PREPARED_QUERY, req.body, strict=False)
         query = normalize(req.json())
         if query["ID"]:
             raise HTTPError(500, "ID must be empty when creating a new prepared query")
@@ -505,6 +517,10 @@ class QueryPart:
         return existing
 
     def _update(self, req: FakeRequest, qid: str) -> Reply:
+        # prepared_query_endpoint.go: decodeBody into structs.PreparedQuery;
+        # Go's types are checked first (unknown fields are let through here,
+        # see docs/fidelity.md).
+        decode_body(PREPARED_QUERY, req.body, strict=False)
         query = normalize(req.json())
         query["ID"] = qid
         resolve(req)

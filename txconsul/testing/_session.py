@@ -11,6 +11,8 @@ from typing import Any, Optional
 
 from ._acl import require
 from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_go_duration, parse_query_options
+from ._gojson import decode_body, format_duration
+from ._shapes import SESSION
 
 DEFAULT_LOCK_DELAY = 15.0
 #: structs.Session.UnmarshalJSON: a LockDelay under 1000 (ns) means seconds.
@@ -152,10 +154,14 @@ class SessionPart:
                 ttl = parse_go_duration(ttl_text)
             except ValueError:
                 raise HTTPError(500, f"Session TTL '{ttl_text}' invalid: time: invalid duration {go_quote(ttl_text)}")
-            if ttl != 0 and not (MIN_TTL <= ttl <= MAX_TTL):
+            # consul/session_endpoint.go Apply: the minimum is the server's
+            # session_ttl_min (10s unless configured).
+            ttl_min = getattr(core, "session_ttl_min", MIN_TTL)
+            if ttl != 0 and not (ttl_min <= ttl <= MAX_TTL):
                 raise HTTPError(
                     500,
-                    f"Invalid Session TTL '{int(round(ttl * 1e9))}', must be between [10s=24h0m0s]",
+                    f"Invalid Session TTL '{int(round(ttl * 1e9))}', must be between "
+                    f"[{format_duration(ttl_min)}=24h0m0s]",
                 )
         node_checks = fields["NodeChecks"]
         service_checks = fields["ServiceChecks"]
@@ -302,6 +308,11 @@ class SessionPart:
         body = req.json() if req.body else None
         if req.body and not req.body.strip():
             raise HTTPError(400, "Request decode failed: EOF")
+        if req.body:
+            # lib.DecodeJSON into structs.Session, whose UnmarshalJSON
+            # (agent/structs/structs.go) uses plain json.Unmarshal: Go's
+            # types are enforced, unknown fields ignored.
+            decode_body(SESSION, req.body, strict=False)
         fields = self.decode(body)
         self.core.check_dc(req)
         if not fields["Node"]:

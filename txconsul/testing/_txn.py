@@ -27,6 +27,8 @@ import re
 from typing import Any, Callable, Optional
 
 from ._core import FakeRequest, HTTPError, Reply, Route
+from ._gojson import GoJSONError, decode
+from ._shapes import TXN_OPS
 from ._kv import MAX_VALUE_SIZE, Entry, KVError
 
 #: Consul's limit on operations per transaction (since 1.14; 64 before).
@@ -73,6 +75,18 @@ def _go_type(value: Any) -> str:
     if isinstance(value, list):
         return "array"
     return "object"
+
+
+def _node_service(service: dict[str, Any]) -> dict[str, Any]:
+    """
+    A txn result's Service: structs.NodeService's JSON, whose Proxy and
+    Connect are value structs, so always present (empty for a typical
+    service), as the catalog's ServiceProxy/ServiceConnect.
+    """
+    out = copy.deepcopy(service)
+    out.setdefault("Proxy", {"MeshGateway": {}, "Expose": {}})
+    out.setdefault("Connect", {})
+    return out
 
 
 def _parse_error(text: str) -> HTTPError:
@@ -184,12 +198,21 @@ class TxnPart:
             raise _parse_error("EOF")
         try:
             raw = json.loads(body)
+        except RecursionError:
+            raise _parse_error("exceeded max depth")
         except ValueError as e:
             raise _parse_error(str(e))
         if raw is None:
             raw = []
         if not isinstance(raw, list):
             raise _parse_error(f"json: cannot unmarshal {_go_type(raw)} into Go value of type api.TxnOps")
+        try:
+            # Every nested field typed as api.TxnOps declares it, so that no
+            # op can store a value of the wrong type (Consul's decode refuses
+            # it before anything is applied).
+            decode(TXN_OPS, body, strict=False)
+        except GoJSONError as e:
+            raise _parse_error(e.text)
         ops: list[_Op] = []
         for item in raw:
             if item is None:
@@ -539,7 +562,7 @@ class TxnPart:
         if verb == "get":
             if existing is None:
                 raise _Failed(f"service {_q(sid)} on node {_q(node)} doesn't exist")
-            return [{"Service": copy.deepcopy(existing)}]
+            return [{"Service": _node_service(existing)}]
         if verb in ("set", "cas"):
             if verb == "cas":
                 if (op.index == 0 and existing is not None) or (
@@ -549,6 +572,13 @@ class TxnPart:
             if node not in cat.nodes:
                 raise _Failed("Missing node registration")
             weights = _field(body, "Weights") or {}
+            weights = {"Passing": _field(weights, "Passing") or 0, "Warning": _field(weights, "Warning") or 0}
+            if not (1 <= weights["Passing"] <= 65535 and 0 <= weights["Warning"] <= 65535):
+                # The txn endpoint copies AgentService.Weights, a value type
+                # (absent weights are zeros), and the state store keeps
+                # NodeService.ToServiceNode's result, which replaces weights
+                # failing ValidateWeights with {1, 1} (agent/structs/structs.go).
+                weights = {"Passing": 1, "Warning": 1}
             service = {
                 "ID": sid,
                 "Service": _str(body, "Service", "AgentService"),
@@ -556,23 +586,26 @@ class TxnPart:
                 "Address": _str(body, "Address", "AgentService"),
                 "Meta": _field(body, "Meta") or {},
                 "Port": _uint(body, "Port", "AgentService"),
-                # The txn endpoint copies AgentService.Weights, a value type:
-                # absent weights become zeros.
-                "Weights": {
-                    "Passing": _field(weights, "Passing") or 0,
-                    "Warning": _field(weights, "Warning") or 0,
-                },
+                "Weights": weights,
                 "EnableTagOverride": bool(_field(body, "EnableTagOverride")),
                 "CreateIndex": existing["CreateIndex"] if existing else idx,
                 "ModifyIndex": idx,
             }
+            tagged = _field(body, "TaggedAddresses")
+            if tagged:
+                # Consul 1.20.6+/1.21 copies TaggedAddresses (hashicorp/consul
+                # PR 22220, agent/txn_endpoint.go convertOps).
+                service["TaggedAddresses"] = {
+                    k: {"Address": _field(v or {}, "Address") or "", "Port": _field(v or {}, "Port") or 0}
+                    for k, v in tagged.items()
+                }
             if existing is not None and all(
                 existing.get(k) == service[k] for k in service if not k.endswith("Index")
             ):
-                return [{"Service": copy.deepcopy(existing)}]
+                return [{"Service": _node_service(existing)}]
             cat.services[(node, sid)] = service
             cat.services_index = idx
-            return [{"Service": copy.deepcopy(service)}]
+            return [{"Service": _node_service(service)}]
         if existing is None:
             if verb == "delete-cas":
                 raise _Failed(f"failed to delete service {_q(sid)} on node {_q(node)}, index is stale")
@@ -626,7 +659,8 @@ class TxnPart:
                 "ServiceID": service_id,
                 "ServiceName": service_name,
                 "ServiceTags": service_tags,
-                "Type": (existing or {}).get("Type", ""),
+                # Consul 1.20.6+/1.21 copies the check's Type too (PR 22220).
+                "Type": _str(body, "Type", "HealthCheck"),
                 "Definition": _field(body, "Definition") or {},
                 "CreateIndex": existing["CreateIndex"] if existing else idx,
                 "ModifyIndex": idx,
