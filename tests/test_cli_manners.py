@@ -241,6 +241,42 @@ class StartupCheckTests(SynchronousTestCase):
         self.successResultOf(svc.stopService())
 
 
+class ListenFailureTests(SynchronousTestCase):
+    """A port in use: an exception for library use, an exit under twistd."""
+
+    def service(self, cli: bool) -> Any:
+        from twisted.application import strports
+        from twisted.internet import reactor
+        from twisted.web.server import Site
+
+        sock = socket.socket()
+        self.addCleanup(sock.close)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        port = sock.getsockname()[1]
+        fake = FakeConsul(Clock())
+        top = fake_tap.FakeConsulService(fake)
+        top.cli = cli
+        top.listen = f"tcp:{port}:interface=127.0.0.1"
+        strports.service(top.listen, Site(fake.resource()), reactor=reactor).setServiceParent(top)
+        return top
+
+    def test_library_use_raises(self) -> None:
+        """Not run by twistd, the CannotListenError is raised as it is."""
+        from twisted.internet.error import CannotListenError
+
+        self.assertRaises(CannotListenError, self.service(False).privilegedStartService)
+
+    def test_twistd_exits(self) -> None:
+        """Run by twistd, it is one line naming --listen and exit status 2."""
+        err = io.StringIO()
+        self.patch(_cli, "real_stderr", lambda: err)
+        e = self.assertRaises(SystemExit, self.service(True).privilegedStartService)
+        self.assertEqual(e.code, 2)
+        self.assertIn("--listen tcp:", err.getvalue())
+        self.assertIn("cannot listen", err.getvalue())
+
+
 class ExitStatusTests(SynchronousTestCase):
     """The exit status is applied after the reactor's shutdown."""
 

@@ -17,7 +17,7 @@ from typing import Any, Optional
 from twisted.internet import defer, task
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.interfaces import IHandshakeListener, IReactorTime
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.internet.ssl import CertificateOptions
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -75,7 +75,7 @@ class _FirstBytes(Protocol):
             assert self.transport is not None
             self.transport.loseConnection()
 
-    def connectionLost(self, reason: Failure = Failure(Exception())) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         if not self.done.called:
             self.done.callback(self.received[:64])
 
@@ -93,7 +93,7 @@ class _Handshake(Protocol):
         assert self.transport is not None
         self.transport.loseConnection()
 
-    def connectionLost(self, reason: Failure = Failure(Exception())) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         if not self.done.called:
             self.done.callback(False)
 

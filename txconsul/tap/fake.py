@@ -285,6 +285,7 @@ class FakeConsulService(MultiService):
     :ivar fake: the :class:`~txconsul.testing.FakeConsul` it serves.
     :ivar pidfile: twistd's pid file, removed when listening fails.
     :ivar listen: the ``--listen`` description, for error messages.
+    :ivar cli: whether twistd runs it (then a listening failure exits).
     """
 
     def __init__(self, fake: FakeConsul, *, pidfile: Optional[str] = None) -> None:
@@ -292,6 +293,7 @@ class FakeConsulService(MultiService):
         self.fake = fake
         self.pidfile = pidfile
         self.listen = ""
+        self.cli = False
 
     def privilegedStartService(self) -> None:
         """
@@ -301,6 +303,8 @@ class FakeConsulService(MultiService):
         try:
             super().privilegedStartService()
         except CannotListenError as e:
+            if not self.cli:
+                raise
             reason = e.socketError
             why = getattr(reason, "strerror", None) or str(reason)
             remove_own_pidfile(self.pidfile)
@@ -335,6 +339,7 @@ def makeService(options: Options) -> MultiService:
     site.max_conns_per_client = options["http-max-conns-per-client"]
     top = FakeConsulService(fake, pidfile=options.twistd_option("pidfile"))
     top.listen = options["listen"]
+    top.cli = options.parent is not None
     # PUT /v1/agent/leave: the agent leaves and the process exits, as a
     # Consul agent does (agent_endpoint.go AgentLeave -> ShutdownAgent).
     fake.agent_state.add_leave_listener(top.leave)
