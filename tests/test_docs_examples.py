@@ -55,6 +55,7 @@ PAGES = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
 NOT_RUN = "<!-- not-run -->"
 
 TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+TRIAL = [sys.executable, "-c", "from twisted.scripts.trial import run; run()"]
 
 #: Seconds a python block may take.
 BLOCK_TIMEOUT = 90
@@ -369,7 +370,8 @@ class PageCase(SynchronousTestCase):
         name = f"docblock_{block.line}"
         (self.dir / f"{name}.py").write_text(block.code, encoding="utf-8")
         if defines_tests(block.code):
-            argv = [sys.executable, "-m", "twisted.trial", "--temp-directory", f"_trial_{name}", name]
+            # Not "-m twisted.trial": Twisted 22.10's __main__ needs pkg_resources.
+            argv = [*TRIAL, "--temp-directory", f"_trial_{name}", name]
         else:
             argv = [sys.executable, f"{name}.py"]
         try:
