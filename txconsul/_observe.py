@@ -7,8 +7,8 @@ metrics.
 Every request the client sends ends with one event at debug level in the
 ``txconsul.request`` namespace, carrying a :class:`RequestEvent` under the
 ``txconsul_request`` key and its fields as plain keys (``method``, ``path``
-without the query string, ``endpoint``, ``status``, ``duration``, ``bytes``,
-``blocking``, ``error``).  The token is never part of it: it travels only in
+without the query string, ``status``, ``duration``, ``bytes``, ``blocking``,
+``error``).  The token is never part of it: it travels only in
 a header the event does not see.
 
 Metrics: :func:`request_observer` wraps a callable taking a
@@ -155,7 +155,6 @@ class RequestEvent:
 
     :ivar method: ``GET``, ``PUT``, ``DELETE`` or ``POST``.
     :ivar path: the request path without the query string (keys included).
-    :ivar endpoint: :func:`endpoint_of` the path, for metrics labels.
     :ivar status: the HTTP status, or None when there was no answer
         (connection error, timeout, cancellation).
     :ivar duration: seconds from sending to the answer, on the client's clock.
@@ -167,12 +166,16 @@ class RequestEvent:
 
     method: str
     path: str
-    endpoint: str
     status: Optional[int]
     duration: float
     bytes: int
     blocking: bool
     error: Optional[str]
+
+    @property
+    def endpoint(self) -> str:
+        """:func:`endpoint_of` the path: a template for metrics labels."""
+        return endpoint_of(self.path)
 
 
 def _finished(
@@ -194,7 +197,6 @@ def _finished(
     event = RequestEvent(
         method=method,
         path=path.split("?", 1)[0],
-        endpoint=endpoint_of(path),
         status=status,
         duration=max(0.0, clock.seconds() - started),
         bytes=size,
@@ -206,7 +208,6 @@ def _finished(
         txconsul_request=event,
         method=event.method,
         path=event.path,
-        endpoint=event.endpoint,
         status=event.status,
         duration=event.duration,
         bytes=event.bytes,
