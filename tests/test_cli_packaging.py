@@ -1,7 +1,9 @@
 """
 Packaging as a new user meets it: the README's two Quick start commands, in
 either order, leave ``twistd consul-fake`` and ``twistd consul-watch`` working
-from any directory.
+from any directory, and every ``twistd`` example of the README and docs/
+then runs with that installed ``twistd`` (tests/test_docs_examples.py with
+TXCONSUL_DOCS_TWISTD).
 
 These build virtualenvs and install from the package index, so they run only
 when TXCONSUL_PACKAGING_TEST=1 (as CI sets it).
@@ -102,6 +104,26 @@ class QuickStartCommandsTests(SynchronousTestCase):
             )
             self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
             self.assertIn(f"Usage: twistd [options] {plugin}", done.stdout)
+        # Then every twistd example of the README and docs/, with this twistd.
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        env["TXCONSUL_DOCS_TWISTD"] = twistd
+        python = str(clone / ".venv" / "bin" / "python")
+        done = subprocess.run(
+            [
+                python,
+                "-m",
+                "twisted.trial",
+                "--temp-directory",
+                str(elsewhere / "_trial"),
+                "tests.test_docs_examples",
+            ],
+            cwd=str(clone),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        self.assertEqual(done.returncode, 0, done.stdout[-5000:] + done.stderr[-3000:])
 
     def test_tour_then_tests(self) -> None:
         """The README's order (tour, then tests) leaves both plugins working from any directory."""

@@ -23,7 +23,8 @@ tested"):
   cleanly on SIGTERM.  ``--config watches.json`` reads the page's ```json
   block that has a "watches" list (or docs/watches.md's), its HTTP handler
   URLs pointed at loopback.  The Quick start's install commands are
-  run by tests/test_cli_packaging.py.
+  run by tests/test_cli_packaging.py, which then runs this module again with
+  the installed ``twistd`` (TXCONSUL_DOCS_TWISTD).
 
 These tests start real processes on loopback (that is what is documented);
 every wait is bounded.
@@ -36,10 +37,12 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -54,7 +57,16 @@ PAGES = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
 #: The marker of a fragment, on the line before its opening fence.
 NOT_RUN = "<!-- not-run -->"
 
-TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+#: TXCONSUL_DOCS_TWISTD names an installed ``twistd`` to run the documented
+#: commands with, instead of this checkout's (tests/test_cli_packaging.py
+#: sets it after the Quick start's commands): then nothing adds the checkout
+#: to the processes' path, and the plugins must come from the install.
+INSTALLED_TWISTD = os.environ.get("TXCONSUL_DOCS_TWISTD")
+TWISTD = (
+    [INSTALLED_TWISTD]
+    if INSTALLED_TWISTD
+    else [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+)
 TRIAL = [sys.executable, "-c", "from twisted.scripts.trial import run; run()"]
 
 #: Seconds a python block may take.
@@ -285,7 +297,8 @@ class PageCase(SynchronousTestCase):
         self.dir = Path(self.mktemp()).resolve()
         self.dir.mkdir(parents=True)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("CONSUL_")}
-        self.env["PYTHONPATH"] = os.pathsep.join([str(self.dir), str(ROOT)])
+        path = [str(self.dir)] if INSTALLED_TWISTD else [str(self.dir), str(ROOT)]
+        self.env["PYTHONPATH"] = os.pathsep.join(path)
         self.fake_port: Optional[int] = None
 
     def start_fake(self) -> int:
@@ -410,7 +423,10 @@ class PageCase(SynchronousTestCase):
             if flag in rest:
                 i = rest.index(flag)
                 if rest[i + 1].startswith("unix:"):
-                    unix = str(self.dir / "fake.sock")
+                    # A short path: AF_UNIX paths are limited to about 100 bytes.
+                    short = tempfile.mkdtemp(prefix="txc-")
+                    self.addCleanup(shutil.rmtree, short, True)
+                    unix = os.path.join(short, "fake.sock")
                     listen = f"unix:{unix}"
                 rest[i + 1] = listen
                 break
