@@ -3,33 +3,30 @@ Fallback canned "Consul agent" for the benchmark, used when nginx is not
 available.  Runs in its own process (started by run.py with the txconsul
 venv's Python, which has Twisted).
 
-It is a minimal HTTP/1.1 keep-alive responder, not a general web server: every
-``GET /v1/kv/foo`` gets the same canned answer that the nginx config serves,
-anything else gets a 404.  Request bodies are not supported (the benchmark
-sends none).
+It is a minimal HTTP/1.1 keep-alive responder, not a general web server: each
+route of ``drivers/_workloads.py`` gets its canned answer (request bodies are
+read by ``Content-Length`` and dropped), anything else gets a 404.
 
 Prints ``READY <port>`` on stdout once it listens, and stops by itself after
 ``--lifetime`` seconds in case its parent dies without stopping it.
 """
 
 import argparse
+import os
 import sys
 
-from twisted.internet import protocol, reactor
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "drivers"))
 
-BODY = (
-    b'[{"LockIndex":0,"Key":"foo","Flags":0,"Value":"YmFy",'
-    b'"CreateIndex":42,"ModifyIndex":42}]'
-)
-OK = (
-    b"HTTP/1.1 200 OK\r\n"
-    b"Content-Type: application/json\r\n"
-    b"X-Consul-Index: 42\r\n"
-    b"X-Consul-KnownLeader: true\r\n"
-    b"X-Consul-LastContact: 0\r\n"
-    b"Content-Length: " + str(len(BODY)).encode() + b"\r\n"
-    b"\r\n" + BODY
-)
+from _workloads import ROUTES, headers  # noqa: E402
+from twisted.internet import protocol, reactor  # noqa: E402
+
+
+def _answer(body):
+    head = "HTTP/1.1 200 OK\r\n" + "".join(f"{n}: {v}\r\n" for n, v in headers())
+    return head.encode() + b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+ANSWERS = {(m.encode(), p.encode()): _answer(body) for (m, p), body in ROUTES.items()}
 NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 
 
@@ -44,12 +41,19 @@ class Canned(protocol.Protocol):
             end = buf.find(b"\r\n\r\n")
             if end < 0:
                 break
-            head, buf = buf[:end], buf[end + 4 :]
-            line = head.split(b"\r\n", 1)[0].split(b" ")
-            if len(line) >= 2 and line[0] == b"GET" and line[1].split(b"?")[0] == b"/v1/kv/foo":
-                out.append(OK)
-            else:
-                out.append(NOT_FOUND)
+            head = buf[:end]
+            lines = head.split(b"\r\n")
+            length = 0
+            for line in lines[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            if len(buf) < end + 4 + length:
+                break
+            buf = buf[end + 4 + length:]
+            parts = lines[0].split(b" ")
+            key = (parts[0], parts[1].split(b"?")[0]) if len(parts) >= 2 else None
+            out.append(ANSWERS.get(key, NOT_FOUND))
         self._buf = buf
         if out:
             self.transport.write(b"".join(out))

@@ -561,3 +561,55 @@ class SecretTests(SynchronousTestCase):
         self.addCleanup(c.close)
         self.assertNotIn(SECRET, repr(c))
         self.assertNotIn(SECRET, repr(c.config))
+
+
+class TransportSettingsTests(SynchronousTestCase):
+    """The connection and response-limit keyword arguments of Consul(...)."""
+
+    def make(self, **kw: object) -> Consul:
+        from twisted.internet.task import Clock
+
+        return Consul(reactor=Clock(), environ={}, **kw)  # type: ignore[arg-type]
+
+    def test_defaults(self) -> None:
+        """The documented defaults reach the pool and the parser limits."""
+        c = self.make()
+        pool = c.http.pool
+        assert pool is not None
+        self.assertEqual((pool.max_connections, pool.reserved), (100, 20))
+        limits = c.http.limits
+        self.assertEqual(
+            (limits.max_body, limits.max_head, limits.max_trailer, limits.max_interim),
+            (64 * 1024 * 1024, 64 * 1024, 16 * 1024, 5),
+        )
+
+    def test_given_values(self) -> None:
+        """Explicit values are used."""
+        c = self.make(max_connections=10, reserved_connections=2, max_response_body=1000,
+                      max_header_bytes=2000, max_trailer_bytes=0, max_interim_responses=0)
+        pool = c.http.pool
+        assert pool is not None
+        self.assertEqual((pool.max_connections, pool.reserved), (10, 2))
+        self.assertEqual(c.http.limits.max_body, 1000)
+        self.assertEqual(c.http.limits.max_interim, 0)
+
+    def test_bad_values(self) -> None:
+        """Bad limits are refused at construction, naming the argument."""
+        for kw, name in (({"max_response_body": 0}, "max_response_body"),
+                         ({"max_header_bytes": -1}, "max_header_bytes"),
+                         ({"max_trailer_bytes": -1}, "max_trailer_bytes"),
+                         ({"max_interim_responses": -2}, "max_interim_responses"),
+                         ({"max_connections": 0}, "max_connections"),
+                         ({"max_connections": 4, "reserved_connections": 4}, "reserved_connections"),
+                         ({"tls_handshake_timeout": 0}, "tls_handshake_timeout")):
+            e = self.assertRaises(ValueError, self.make, **kw)
+            self.assertIn(name, str(e))
+        self.assertRaises(TypeError, self.make, max_response_body="big")
+
+    def test_token_from_environment_validated(self) -> None:
+        """A token from CONSUL_HTTP_TOKEN with a space is refused without being shown."""
+        from twisted.internet.task import Clock
+
+        e = self.assertRaises(ValueError, Consul, reactor=Clock(),
+                              environ={"CONSUL_HTTP_TOKEN": "abc def-secret"})
+        self.assertNotIn("secret", str(e))

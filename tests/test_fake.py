@@ -172,13 +172,13 @@ class ListenerTests(SynchronousTestCase):
     """In-memory agents are not kept alive by the fake."""
 
     def test_agents_are_collected(self) -> None:
-        """A client's in-memory agent is released when the client is gone."""
+        """A client's in-memory endpoint is released when the client is gone."""
         import gc
         import weakref
 
         fake = FakeConsul(Clock())
         client = fake.client()
-        ref = weakref.ref(client.http._agent)
+        ref = weakref.ref(client.http.pool._endpoint)
         del client
         gc.collect()
         self.assertIsNone(ref())

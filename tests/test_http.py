@@ -216,3 +216,50 @@ class SafetyTests(SynchronousTestCase):
         e = self.assertRaises(ValueError, Consul, token="abc\nX-Evil: 1", reactor=Clock(),
                               http_agent=RecordingAgent(), environ={})
         self.assertNotIn("Evil", str(e))
+
+
+class WireShapeTests(SynchronousTestCase):
+    """The exact bytes the production path writes."""
+
+    def sent(self, call: Any, **kw: Any) -> bytes:
+        from twisted.internet.defer import succeed
+        from twisted.internet.testing import StringTransport
+
+        transports: list[StringTransport] = []
+
+        class Endpoint:
+            def connect(self, factory: Any) -> Deferred:
+                proto = factory.buildProtocol(None)
+                t = StringTransport()
+                proto.makeConnection(t)
+                transports.append(t)
+                return succeed(proto)
+
+        kw.setdefault("environ", {})
+        c = Consul(reactor=Clock(), endpoint=Endpoint(), **kw)
+        call(c)
+        return transports[-1].value()
+
+    def test_put_bytes(self) -> None:
+        """A put: request line with dc, Host, User-Agent, token, type and length, then the body."""
+        data = self.sent(lambda c: c.kv.put("a b", "v"), token=SECRET, dc="dc9")
+        self.assertEqual(
+            data,
+            b"PUT /v1/kv/a%20b?dc=dc9 HTTP/1.1\r\nHost: 127.0.0.1:8500\r\nUser-Agent: txconsul\r\n"
+            b"X-Consul-Token: " + SECRET.encode() + b"\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Length: 1\r\n\r\nv",
+        )
+
+    def test_basic_auth_and_prefix(self) -> None:
+        """CONSUL_HTTP_AUTH becomes an Authorization header; a path prefix comes first."""
+        data = self.sent(lambda c: c.kv.get("k"), environ={
+            "CONSUL_HTTP_ADDR": "http://proxy.example:8080/consul", "CONSUL_HTTP_AUTH": "u:p"})
+        self.assertTrue(data.startswith(b"GET /consul/v1/kv/k HTTP/1.1\r\nHost: proxy.example:8080\r\n"))
+        self.assertIn(b"\r\nAuthorization: Basic dTpw\r\n", data)
+        self.assertNotIn(b"Content-Length", data)
+
+    def test_unix_socket_host(self) -> None:
+        """Over a unix socket the Host header is 'localhost', as the Go client sends."""
+        data = self.sent(lambda c: c.kv.get("k"),
+                         environ={"CONSUL_HTTP_ADDR": "unix:///run/consul.sock"})
+        self.assertIn(b"\r\nHost: localhost\r\n", data)

@@ -14,7 +14,8 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from txconsul._http11 import ConnectionLostEarly, ConnectionPool, ProtocolError
+from txconsul._http11 import ConnectionLostEarly, ConnectionPool
+from txconsul._wire import FramingError as ProtocolError, HeadTooLarge
 
 REQ = b"GET /v1/kv/foo HTTP/1.1\r\nHost: x\r\n\r\n"
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Consul-Index: 7\r\n\r\nhi"
@@ -184,7 +185,7 @@ class PoolTests(SynchronousTestCase):
         d = self.pool.request(REQ, retry=False)
         proto, _ = self.endpoint.connections[0]
         proto.dataReceived(b"HTTP/1.1 200 OK\r\n" + b"X: " + b"a" * 70000)
-        self.failureResultOf(d, ProtocolError)
+        self.failureResultOf(d, HeadTooLarge)
 
     def test_idle_limit(self) -> None:
         """At most max_idle connections are kept; extra ones are closed."""
@@ -258,9 +259,9 @@ class StrictParsingTests(SynchronousTestCase):
         self.failureResultOf(d, ProtocolError)
 
     def test_repeated_equal_content_length(self) -> None:
-        """Repeated identical Content-Length values are accepted."""
+        """Even repeated identical Content-Length values are refused, as llhttp does."""
         d, _ = self.answer(b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok")
-        self.assertEqual(self.successResultOf(d).body, b"ok")
+        self.failureResultOf(d, ProtocolError)
 
     def test_folded_header(self) -> None:
         """Obsolete header line folding is refused."""
@@ -313,3 +314,188 @@ class ReuseSafetyTests(SynchronousTestCase):
         proto.dataReceived(OK)
         self.successResultOf(d)
         self.assertTrue(transport.disconnecting)
+
+
+class CapTests(SynchronousTestCase):
+    """At most max_connections are open; the rest queue; blocking reads cannot starve short calls."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.endpoint = FakeEndpoint()
+        self.pool = ConnectionPool(self.clock, self.endpoint, max_connections=4, reserved=1)
+
+    def test_queue_beyond_cap(self) -> None:
+        """Requests beyond the cap wait and start, in order, as connections free up."""
+        ds = [self.pool.request(REQ, retry=True) for _ in range(6)]
+        self.assertEqual(len(self.endpoint.connections), 4)
+        self.assertEqual(self.pool.queued, 2)
+        self.endpoint.connections[0][0].dataReceived(OK)
+        self.successResultOf(ds[0])
+        # the freed connection carries the next queued request
+        self.assertEqual(self.endpoint.connections[0][1].value(), REQ * 2)
+        self.assertEqual(self.pool.queued, 1)
+        self.assertEqual(len(self.endpoint.connections), 4)
+
+    def test_blocking_reads_leave_reserved_slots(self) -> None:
+        """Blocking reads take at most max - reserved connections; a short call still gets one."""
+        polls = [self.pool.request(REQ, retry=True, blocking=True) for _ in range(10)]
+        self.assertEqual(len(self.endpoint.connections), 3)
+        self.assertEqual(self.pool.queued, 7)
+        short = self.pool.request(REQ, retry=False)
+        self.assertEqual(len(self.endpoint.connections), 4)
+        self.endpoint.connections[3][0].dataReceived(OK)
+        self.successResultOf(short)
+        # the reserved slot is free again, but a blocking read may not take it
+        self.assertEqual(self.pool.queued, 7)
+        for d in polls[:3]:
+            self.assertNoResult(d)
+
+    def test_short_calls_jump_blocking_queue(self) -> None:
+        """A short call queued behind blocking reads is served first when a slot frees."""
+        polls = [self.pool.request(REQ, retry=True, blocking=True) for _ in range(4)]
+        shorts = [self.pool.request(REQ, retry=True) for _ in range(2)]
+        self.assertEqual(len(self.endpoint.connections), 4)
+        self.assertEqual(self.pool.queued, 2)  # one poll and one short call wait
+        self.endpoint.connections[0][0].dataReceived(OK)
+        self.successResultOf(polls[0])
+        self.assertEqual(self.endpoint.connections[0][1].value(), REQ * 2)
+        self.endpoint.connections[0][0].dataReceived(OK)
+        self.successResultOf(shorts[1])
+        self.assertNoResult(polls[3])
+
+    def test_cancel_queued(self) -> None:
+        """Cancelling a queued request removes it from the queue."""
+        ds = [self.pool.request(REQ, retry=True) for _ in range(5)]
+        ds[4].cancel()
+        self.failureResultOf(ds[4], CancelledError)
+        self.assertEqual(self.pool.queued, 0)
+        self.endpoint.connections[0][0].dataReceived(OK)
+        self.successResultOf(ds[0])
+        self.assertEqual(self.endpoint.connections[0][1].value(), REQ)
+
+    def test_cancel_in_flight_frees_slot(self) -> None:
+        """Cancelling an in-flight request frees its slot for a queued one."""
+        ds = [self.pool.request(REQ, retry=True) for _ in range(5)]
+        ds[0].cancel()
+        self.failureResultOf(ds[0], CancelledError)
+        self.assertEqual(self.pool.queued, 0)
+        self.assertEqual(len(self.endpoint.connections), 5)
+        self.assertEqual(self.pool.active, 4)
+
+    def test_idle_connections_count(self) -> None:
+        """Idle connections count against the cap: one is closed to open another."""
+        ds = [self.pool.request(REQ, retry=False) for _ in range(4)]
+        for proto, _ in self.endpoint.connections:
+            proto.dataReceived(OK)
+        for d in ds:
+            self.successResultOf(d)
+        self.clock.advance(5)  # too old for a request that may not be resent
+        self.pool.request(REQ, retry=False)
+        self.assertEqual(len(self.endpoint.connections), 5)
+        self.assertTrue(self.endpoint.connections[0][1].disconnecting)
+        open_ = [t for _, t in self.endpoint.connections if not t.disconnecting]
+        self.assertEqual(len(open_), 4)
+
+    def test_bad_settings(self) -> None:
+        """A cap below 1 or a reserve not below the cap is a ValueError."""
+        self.assertRaises(ValueError, ConnectionPool, self.clock, self.endpoint, max_connections=0)
+        self.assertRaises(ValueError, ConnectionPool, self.clock, self.endpoint,
+                          max_connections=2, reserved=2)
+
+
+class TLSHandshakeTests(SynchronousTestCase):
+    """A TLS connection whose handshake gets no answer is dropped and named."""
+
+    def test_stalled_handshake(self) -> None:
+        """No handshake answer within tls_handshake_timeout: TLSMismatch naming 'http'."""
+        from txconsul._errors import TLSMismatch
+        from txconsul._http import HTTPTransport
+
+        clock = Clock()
+        endpoint = FakeEndpoint()
+        t = HTTPTransport("https://agent:8501", reactor=clock, endpoint=endpoint,
+                          tls=True, tls_handshake_timeout=10, timeout=None)
+        d = t.request("GET", "/v1/kv/k")
+        clock.advance(9.9)
+        self.assertNoResult(d)
+        clock.advance(0.2)
+        proto, transport = endpoint.connections[0]
+        self.assertTrue(transport.disconnecting)
+        lose(proto, transport)
+        f = self.failureResultOf(d, TLSMismatch)
+        self.assertIn("plain HTTP", str(f.value))
+        self.assertIn("use scheme 'http'", str(f.value))
+
+    def test_completed_handshake_not_dropped(self) -> None:
+        """A connection whose handshake completed is left alone however slow the answer."""
+        from txconsul._http import HTTPTransport
+
+        clock = Clock()
+        endpoint = FakeEndpoint()
+        t = HTTPTransport("https://agent:8501", reactor=clock, endpoint=endpoint,
+                          tls=True, tls_handshake_timeout=10, timeout=None)
+        d = t.request("GET", "/v1/kv/k")
+        proto, transport = endpoint.connections[0]
+        proto.handshakeCompleted()
+        clock.advance(60)
+        self.assertFalse(transport.disconnecting)
+        proto.dataReceived(OK)
+        self.assertEqual(self.successResultOf(d).body, b"hi")
+
+    def test_timeout_before_handshake(self) -> None:
+        """A call timing out while the handshake is unanswered says so."""
+        from txconsul._errors import TLSMismatch
+        from txconsul._http import HTTPTransport
+
+        clock = Clock()
+        endpoint = FakeEndpoint()
+        t = HTTPTransport("https://agent:8501", reactor=clock, endpoint=endpoint,
+                          tls=True, tls_handshake_timeout=10, timeout=2)
+        d = t.request("GET", "/v1/kv/k")
+        clock.advance(2)
+        f = self.failureResultOf(d, TLSMismatch)
+        self.assertIn("within 2s", str(f.value))
+
+
+class LeakTests(SynchronousTestCase):
+    """Thousands of timeouts and cancels leave no DelayedCall, slot or connection behind."""
+
+    def test_no_leaks(self) -> None:
+        """After 1,000 timed-out, cancelled and answered requests the pool is empty and the clock idle."""
+        from txconsul._http import HTTPTransport
+
+        clock = Clock()
+        endpoint = FakeEndpoint()
+        t = HTTPTransport("http://agent:8500", reactor=clock, endpoint=endpoint, timeout=5,
+                          max_connections=10, reserved_connections=2)
+        results = []
+        for i in range(1000):
+            d = t.request("GET", "/v1/kv/k", index=7 if i % 2 else None, wait=1.0)
+            d.addErrback(lambda f: f.type)
+            results.append(d)
+            if i % 3 == 0:
+                d.cancel()
+        # answer whatever is in flight, then let the rest time out
+        for proto, transport in list(endpoint.connections):
+            if not transport.disconnecting:
+                proto.dataReceived(OK)
+        clock.advance(10)
+        while any(not d.called for d in results):
+            for proto, transport in list(endpoint.connections):
+                if not transport.disconnecting and proto.busy:
+                    proto.dataReceived(OK)
+            clock.advance(10)
+        for proto, transport in endpoint.connections:
+            if transport.disconnecting and not proto.lost:
+                lose(proto, transport)
+        from txconsul._errors import Timeout
+
+        values = [self.successResultOf(d) for d in results]
+        kinds = {v if isinstance(v, type) else type(v).__name__ for v in values}
+        self.assertEqual(kinds, {"ConsulResponse", CancelledError, Timeout})
+        pool = t.pool
+        assert pool is not None
+        self.assertEqual((pool.active, pool.active_blocking, pool.queued), (0, 0, 0))
+        self.assertEqual(clock.getDelayedCalls(), [])
+        self.successResultOf(t.close())
+        self.assertEqual(pool.connections, 0)

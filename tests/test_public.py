@@ -34,7 +34,8 @@ class PublicSurfaceTests(SynchronousTestCase):
             set(txconsul.__all__),
             {"ACLDisabled", "ACLPermissionDenied", "BadRequest", "ClientError", "Consul",
              "ConsulConnectionError", "ConsulException", "NotFound", "QueryMeta", "Timeout",
-             "TxnFailed", "__version__"},
+             "TxnFailed", "__version__", "ConsulProtocolError", "HeadersTooLarge",
+             "ResponseTooLarge", "TLSMismatch", "TooManyInterimResponses", "UndecodableResponse"},
         )
         for name in txconsul.__all__:
             self.assertTrue(hasattr(txconsul, name), name)

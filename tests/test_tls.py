@@ -577,3 +577,60 @@ class UnixSocketConnectionTests(_ServerMixin, TestCase):
             c.http.request("GET", "/v1/status/leader"), ConsulConnectionError
         )
         self.assertIn(path, str(e))
+
+
+class SchemeMismatchTests(_ServerMixin, TestCase):
+    """TLS against plain HTTP and plain HTTP against TLS, on the real reactor."""
+
+    timeout = 30
+
+    def setUp(self) -> None:
+        self.pki = PKI(self.mktemp())
+
+    @inlineCallbacks
+    def test_http_against_tls_port(self) -> Any:
+        """
+        scheme 'http' against a TLS listener that hangs up (as Twisted's does)
+        is a one-line error suggesting 'https'.  (Consul's Go server answers a
+        400 instead, which is TLSMismatch: see test_http_hostile.)
+        """
+        port = self.serve_tls(self.pki)
+        c = Consul(host="127.0.0.1", port=port, environ={})
+        self.addCleanup(c.close)
+        e = yield self.assertFailure(c.http.request("GET", "/v1/status/leader"), ConsulConnectionError)
+        self.assertIn("use scheme 'https'", str(e))
+        self.assertNotIn("\n", str(e))
+
+    @inlineCallbacks
+    def test_https_against_plain_port(self) -> Any:
+        """
+        scheme 'https' against a plain-HTTP listener is a one-line TLSMismatch
+        naming 'http', long before the call's own timeout.  Sleeps on the real
+        clock for up to the 0.5 s handshake timeout: the listener may wait
+        silently for the rest of a "request", as Consul's does.
+        """
+        from txconsul import TLSMismatch
+
+        site = _TrackingSite(FakeConsul().resource())
+        listening = reactor.listenTCP(0, site, interface="127.0.0.1")
+        self._track(site, listening)
+        c = Consul(host="127.0.0.1", port=listening.getHost().port, scheme="https",
+                   verify=self.pki.ca, environ={}, tls_handshake_timeout=0.5, timeout=20)
+        self.addCleanup(c.close)
+        e = yield self.assertFailure(c.http.request("GET", "/v1/status/leader"), TLSMismatch)
+        self.assertIn("use scheme 'http'", str(e))
+        self.assertNotIn("\n", str(e))
+
+    @inlineCallbacks
+    def test_real_handshake_is_seen(self) -> Any:
+        """A completed TLS handshake reaches the connection, so the stall check never fires on it."""
+        port = self.serve_tls(self.pki)
+        c = Consul(host="127.0.0.1", port=port, scheme="https", verify=self.pki.ca, environ={})
+        self.addCleanup(c.close)
+        response = yield c.http.request("GET", "/v1/status/leader")
+        self.assertEqual(response.json(), LEADER)
+        pool = c.http.pool
+        assert pool is not None
+        self.assertTrue(pool.tls)
+        self.assertTrue(pool._all)
+        self.assertTrue(all(conn.handshake_done for conn in pool._all))

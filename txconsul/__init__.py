@@ -16,8 +16,14 @@ from ._errors import (
     ClientError,
     ConsulConnectionError,
     ConsulException,
+    ConsulProtocolError,
+    HeadersTooLarge,
     NotFound,
+    ResponseTooLarge,
     Timeout,
+    TLSMismatch,
+    TooManyInterimResponses,
+    UndecodableResponse,
 )
 from ._http import QueryMeta
 from .api.txn import TxnFailed
@@ -33,9 +39,15 @@ __all__ = [
     "Consul",
     "ConsulConnectionError",
     "ConsulException",
+    "ConsulProtocolError",
+    "HeadersTooLarge",
     "NotFound",
     "QueryMeta",
+    "ResponseTooLarge",
+    "TLSMismatch",
     "Timeout",
+    "TooManyInterimResponses",
     "TxnFailed",
+    "UndecodableResponse",
     "__version__",
 ]

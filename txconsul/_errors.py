@@ -69,6 +69,45 @@ class ConsulConnectionError(ConsulException):
     """
 
 
+class TLSMismatch(ConsulConnectionError):
+    """
+    One side speaks TLS and the other plain HTTP: ``scheme='https'`` against
+    an agent serving plain HTTP, or ``'http'`` against an HTTPS port.  The
+    message says which scheme to use.
+    """
+
+
+class ConsulProtocolError(ConsulException):
+    """
+    The agent (or a proxy in between) sent an answer this client refuses:
+    malformed HTTP/1.1 framing, or over one of the response limits.  The
+    connection is dropped; retrying is unlikely to help.
+    """
+
+
+class ResponseTooLarge(ConsulProtocolError):
+    """The answer's body is over the client's ``max_response_body``."""
+
+
+class HeadersTooLarge(ConsulProtocolError):
+    """
+    The answer's header block is over ``max_header_bytes``, or its chunked
+    framing and trailers over ``max_trailer_bytes``.
+    """
+
+
+class TooManyInterimResponses(ConsulProtocolError):
+    """More ``1xx`` interim answers than ``max_interim_responses``."""
+
+
+class UndecodableResponse(ConsulException):
+    """
+    The answer's body is not the JSON the endpoint returns (or nests too
+    deeply to decode).  The message names the method and path; ``body`` holds
+    the raw bytes.
+    """
+
+
 def error_for_status(
     status: int, method: str, path: str, body: bytes
 ) -> ConsulException:

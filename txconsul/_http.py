@@ -1,20 +1,24 @@
-# -*- test-case-name: tests.test_http -*-
+# -*- test-case-name: tests.test_http,tests.test_http_hostile,tests.test_http_memory -*-
 """
 The transport: the only module that talks HTTP.
 
 One method in (:meth:`HTTPTransport.request`), one small value out
-(:class:`ConsulResponse`).  It owns the connection pool, puts the ACL token in
-the ``X-Consul-Token`` header (never in the URL), adds ``dc``, consistency and
-blocking parameters, applies client-side timeouts on the injected clock, maps
-HTTP errors to :mod:`txconsul._errors`, and lets ``Deferred.cancel()`` abort the
-HTTP request.
+(:class:`ConsulResponse`), and one path for every request, in tests and in
+production: :mod:`txconsul._wire` builds the request bytes (the ACL token only
+in the ``X-Consul-Token`` header, validated) and parses the answer within its
+limits; the pool of :mod:`txconsul._http11` carries them, capped and queued.
+This module adds ``dc``, consistency and blocking parameters, applies
+client-side timeouts on the injected clock, maps failures to
+:mod:`txconsul._errors` (naming method, path and agent, never the token), and
+lets ``Deferred.cancel()`` abort the request at any stage.
+
+An injected twisted.web ``IAgent`` (``http_agent=``) is a small adapter
+beside that path, for callers who bring their own agent.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from base64 import b64encode
 from typing import Any, Iterable, Optional, Protocol as TypingProtocol, Sequence, Union
 from urllib.parse import quote, urlsplit
 
@@ -31,13 +35,40 @@ from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
 from ._duration import format_duration
+from ._http11 import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_RESERVED_CONNECTIONS,
+    ConnectionLostEarly,
+    ConnectionPool,
+    RequestInfo,
+    StreamEndpoint,
+)
 from ._observe import observe_request
-from ._http11 import ConnectionLostEarly, ConnectionPool, StreamEndpoint
 from ._errors import (
     ConsulConnectionError,
     ConsulException,
+    ConsulProtocolError,
+    HeadersTooLarge,
+    ResponseTooLarge,
     Timeout,
+    TLSMismatch,
+    TooManyInterimResponses,
+    UndecodableResponse,
     error_for_status,
+)
+from ._wire import (
+    BodyTooLarge,
+    HeadTooLarge,
+    Limits,
+    NotHTTP,
+    RawHeaders,
+    TooManyInterim,
+    TrailersTooLarge,
+    WireError,
+    check_target,
+    check_token,
+    encode_request,
+    request_prefix,
 )
 
 log = Logger()
@@ -54,15 +85,13 @@ ParamsLike = Iterable[Param]
 
 _DEFAULT: Any = object()
 
-#: Characters that would break (or inject) an HTTP header line.
-_UNSAFE_HEADER_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+#: What Go's ``net/http`` server answers a plain-HTTP request on a TLS port
+#: with (``src/net/http/server.go``, ``(*conn).serve``).
+_GO_PLAIN_ON_TLS = b"Client sent an HTTP request to an HTTPS server"
 
-
-def _checked_token(token: Optional[str]) -> Optional[str]:
-    """Refuse a token that would break the header line (without echoing it)."""
-    if token and _UNSAFE_HEADER_CHARS.search(token):
-        raise ValueError("invalid token: it contains a line break or control character")
-    return token
+#: Seconds a TLS handshake may go unanswered before the connection is
+#: dropped as "the agent is not speaking TLS".
+DEFAULT_TLS_HANDSHAKE_TIMEOUT = 10.0
 
 
 class AgentLike(TypingProtocol):
@@ -148,15 +177,20 @@ class ConsulResponse:
     One answer from the agent.
 
     :ivar code: the HTTP status code.
-    :ivar headers: the response headers (:class:`twisted.web.http_headers.Headers`).
+    :ivar headers: the response headers (``getRawHeaders`` as
+        :class:`twisted.web.http_headers.Headers` has it).
     :ivar body: the raw body bytes.
     :ivar meta: a :class:`QueryMeta` built from the headers.
+    :ivar method: the request's method (for error messages).
+    :ivar path: the request's path, without the query (for error messages).
     """
 
     code: int
-    headers: Headers
+    headers: Any
     body: bytes
     meta: QueryMeta
+    method: str = ""
+    path: str = ""
 
     @property
     def index(self) -> Optional[int]:
@@ -164,10 +198,26 @@ class ConsulResponse:
         return self.meta.index
 
     def json(self) -> Any:
-        """Decode the body as JSON (``None`` for an empty body)."""
+        """
+        Decode the body as JSON (``None`` for an empty body).
+
+        :raises UndecodableResponse: if the body is not JSON (or nests too
+            deeply to decode); the message names the method and path.
+        """
         if not self.body:
             return None
-        return json.loads(self.body)
+        try:
+            # Consul's JSON is UTF-8; decoding first skips json's encoding sniffing.
+            return json.loads(self.body.decode("utf-8"))
+        except (ValueError, RecursionError) as e:
+            what = "nests too deeply" if isinstance(e, RecursionError) else "is not JSON"
+            raise UndecodableResponse(
+                f"{self.method} {self.path}: the {self.code} answer's body ({len(self.body)} bytes) {what}",
+                method=self.method,
+                path=self.path,
+                status=self.code,
+                body=self.body,
+            ) from None
 
     def __repr__(self) -> str:
         return f"<ConsulResponse {self.code} index={self.meta.index} {len(self.body)} bytes>"
@@ -252,11 +302,20 @@ def _header(headers: Headers, name: bytes) -> Optional[bytes]:
     return values[0] if values else None
 
 
-def parse_meta(headers: Headers) -> QueryMeta:
+def parse_meta(headers: Any) -> QueryMeta:
     """Read ``X-Consul-Index``, ``-KnownLeader`` and ``-LastContact``."""
-    raw_index = _header(headers, b"x-consul-index")
-    raw_leader = _header(headers, b"x-consul-knownleader")
-    raw_contact = _header(headers, b"x-consul-lastcontact")
+    if type(headers) is RawHeaders:
+        h = headers.raw
+        v = h.get(b"x-consul-index")
+        raw_index = v[0] if v else None
+        v = h.get(b"x-consul-knownleader")
+        raw_leader = v[0] if v else None
+        v = h.get(b"x-consul-lastcontact")
+        raw_contact = v[0] if v else None
+    else:
+        raw_index = _header(headers, b"x-consul-index")
+        raw_leader = _header(headers, b"x-consul-knownleader")
+        raw_contact = _header(headers, b"x-consul-lastcontact")
     index = int(raw_index) if raw_index and raw_index.isdigit() else None
     leader = None if raw_leader is None else raw_leader.strip().lower() == b"true"
     contact = int(raw_contact) if raw_contact and raw_contact.isdigit() else None
@@ -284,16 +343,25 @@ class HTTPTransport:
     :param base_url: ``scheme://host:port`` plus an optional path prefix (for
         agents behind a reverse proxy), as ``str``.
     :param reactor: provides ``callLater`` for timeouts and the pool.
+    :param endpoint: the ``IStreamClientEndpoint`` the pool connects with
+        (:func:`txconsul._tls.client_endpoint` builds it from the config).
     :param agent: an ``IAgent`` to send requests through instead of the
-        connection pool (tests pass :meth:`txconsul.testing.FakeConsul.agent`).
+        connection pool: a small adapter for callers who bring their own
+        twisted.web agent.  Response limits then are the agent's business.
     :param address: how errors name the agent (``host:port`` or a socket path).
     :param token: the default ACL token.
     :param dc: the default datacenter, or ``None``.
     :param consistency: the default read consistency.
     :param timeout: seconds before a non-blocking request fails with
         :class:`Timeout`; ``None`` disables it.
-    :param pool_size: most idle connections kept open.
+    :param pool_size: most idle connections kept.
     :param basic_auth: ``(user, password)`` for HTTP basic authentication.
+    :param limits: what an answer may be (:class:`txconsul._wire.Limits`).
+    :param max_connections: most connections open at once; requests beyond
+        it queue.
+    :param reserved_connections: connections blocking reads may not take.
+    :param tls: whether ``endpoint`` speaks TLS (for error messages).
+    :param tls_handshake_timeout: seconds a TLS handshake may go unanswered.
     """
 
     def __init__(
@@ -311,32 +379,65 @@ class HTTPTransport:
         endpoint: Optional[StreamEndpoint] = None,
         host_header: Optional[str] = None,
         basic_auth: Optional[tuple[str, str]] = None,
+        limits: Limits = Limits(),
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        reserved_connections: int = DEFAULT_RESERVED_CONNECTIONS,
+        tls: bool = False,
+        tls_handshake_timeout: Optional[float] = DEFAULT_TLS_HANDSHAKE_TIMEOUT,
     ) -> None:
         self._clock = reactor
         self.address = address or base_url
-        self.token = _checked_token(token)
+        self._token: Optional[str] = None
+        self.token = token
         self.dc = dc
         self.consistency = check_consistency(consistency) or "default"
         self.timeout = timeout
+        self.limits = limits
+        self._tls = tls
+        if tls_handshake_timeout is not None and tls_handshake_timeout <= 0:
+            raise ValueError(
+                f"invalid tls_handshake_timeout {tls_handshake_timeout!r}: must be > 0 or None")
+        self._tls_handshake_timeout = tls_handshake_timeout
         self._agent = agent
         self._pool: Optional[ConnectionPool] = None
         if agent is None:
             if endpoint is None:
                 raise TypeError("HTTPTransport needs an agent or an endpoint")
-            self._pool = ConnectionPool(reactor, endpoint, max_idle=pool_size)
+            self._pool = ConnectionPool(
+                reactor, endpoint, max_idle=pool_size, max_connections=max_connections,
+                reserved=reserved_connections, limits=limits, tls=tls,
+                tls_handshake_timeout=tls_handshake_timeout)
         parts = urlsplit(base_url)
         self._origin = f"{parts.scheme}://{parts.netloc}".encode("ascii")
         self._prefix = parts.path.rstrip("/").encode("ascii")
+        check_target(self._prefix or b"/")
         host_header = host_header or parts.netloc
-        self._head_lines = b"Host: " + host_header.encode("idna") + b"\r\nUser-Agent: txconsul\r\n"
+        self._head_lines = request_prefix(host_header, basic_auth)
         self._static_headers: dict[bytes, list[bytes]] = {
             b"user-agent": [b"txconsul"],
         }
         if basic_auth is not None:
-            user, password = basic_auth
-            creds = b64encode(f"{user}:{password}".encode("utf-8"))
-            self._static_headers[b"authorization"] = [b"Basic " + creds]
-            self._head_lines += b"Authorization: Basic " + creds + b"\r\n"
+            for line in self._head_lines.split(b"\r\n"):
+                if line.startswith(b"Authorization: "):
+                    self._static_headers[b"authorization"] = [line[len(b"Authorization: "):]]
+
+    @property
+    def token(self) -> Optional[str]:
+        """
+        The default ACL token, or ``None``.  Every assignment is validated
+        (a rotated token read with its trailing newline is refused, without
+        echoing it), so no request can carry a broken header block.
+        """
+        return self._token
+
+    @token.setter
+    def token(self, value: Optional[str]) -> None:
+        self._token = check_token(value, "token")
+
+    @property
+    def pool(self) -> Optional[ConnectionPool]:
+        """The connection pool (``None`` when an ``IAgent`` was injected)."""
+        return self._pool
 
     @property
     def clock(self) -> IReactorTime:
@@ -372,7 +473,8 @@ class HTTPTransport:
         :param params: extra query parameters; a ``None`` value is a flag.
         :param body: raw body bytes (sent as ``application/octet-stream``).
         :param json_body: an object sent as JSON instead of ``body``.
-        :param token: overrides the client's default token for this call.
+        :param token: overrides the client's default token for this call
+            (validated per call; ``''`` sends no token).
         :param dc: overrides the client's default datacenter.
         :param consistency: overrides the client's default consistency.
         :param index: blocking index (an int, a numeric string or a
@@ -406,12 +508,12 @@ class HTTPTransport:
             query.append(("wait", format_duration(wait)))
         if params:
             query.extend(params)
-        target = self._prefix + path.encode("ascii")
+        target = self._prefix + check_target(path.encode("ascii"))
         if query:
             target += b"?" + encode_params(query)
-        # The default token was checked once, in __init__; only a per-call
-        # one is checked here, keeping the regex off the hot path.
-        tok = _checked_token(token) if token is not None else self.token
+        # The default token is validated whenever it is assigned; a per-call
+        # one is validated here, before anything is sent.
+        tok = check_token(token, "token") if token is not None else self._token
         content_type = None
         if json_body is not _DEFAULT:
             body = json.dumps(json_body, separators=(",", ":")).encode("utf-8")
@@ -428,35 +530,36 @@ class HTTPTransport:
             else:
                 timeout = self.timeout
 
+        info = RequestInfo()
         if self._pool is not None:
-            head = [method.encode("ascii"), b" ", target, b" HTTP/1.1\r\n", self._head_lines]
-            if tok:
-                head += [b"X-Consul-Token: ", tok.encode("utf-8"), b"\r\n"]
-            if content_type is not None:
-                head += [b"Content-Type: ", content_type, b"\r\n"]
-            if body is not None:
-                head += [b"Content-Length: ", str(len(body)).encode("ascii"), b"\r\n\r\n", body]
-            else:
-                head.append(b"\r\n")
+            data = encode_request(method, target, self._head_lines, tok, content_type, body)
             # Like Go's net/http, only a replayable request (a GET) is resent
             # when a reused connection closes before any answer; the others
             # only reuse connections that were busy moments ago.
-            d = self._pool.request(b"".join(head), retry=method == "GET").addCallback(
-                self._decode, method, path, expect, require_index)
-        else:
-            # __init__ builds a pool exactly when no agent is given.
-            assert self._agent is not None
-            headers = Headers(dict(self._static_headers))
-            if tok:
-                headers.setRawHeaders(b"x-consul-token", [tok.encode("utf-8")])
-            if content_type is not None:
-                headers.setRawHeaders(b"content-type", [content_type])
-            producer = BytesProducer(body) if body is not None else None
-            d = self._agent.request(method.encode("ascii"), self._origin + target, headers, producer).addCallback(
-                self._read, method, path, expect, require_index).addErrback(_unwrap_cancel)
+            # The pool runs the timeout itself (cancelling the request and
+            # marking info.timed_out), which costs less than addTimeout.
+            d = self._pool.request(
+                data, retry=method == "GET", blocking=blocking, info=info, timeout=timeout,
+            ).addCallbacks(
+                self._decode, self._failed,
+                callbackArgs=(method, path, expect, require_index),
+                errbackArgs=(method, path, timeout, info),
+            )
+            # One structured log event per request (txconsul._observe).
+            return observe_request(d, method, path, blocking, self._clock)
+        # The IAgent adapter: __init__ builds a pool exactly when no agent is given.
+        assert self._agent is not None
+        headers = Headers(dict(self._static_headers))
+        if tok:
+            headers.setRawHeaders(b"x-consul-token", [tok.encode("ascii")])
+        if content_type is not None:
+            headers.setRawHeaders(b"content-type", [content_type])
+        producer = BytesProducer(body) if body is not None else None
+        d = self._agent.request(method.encode("ascii"), self._origin + target, headers, producer).addCallback(
+            self._read, method, path, expect, require_index).addErrback(_unwrap_cancel)
         if timeout is not None:
             d.addTimeout(timeout, self._clock)
-        d.addErrback(self._failed, method, path, timeout)
+        d.addErrback(self._failed, method, path, timeout, info)
         # One structured log event per request (txconsul._observe).
         observe_request(d, method, path, blocking, self._clock)
         return d
@@ -473,6 +576,15 @@ class HTTPTransport:
         code = response.code
         body = response.body
         if code not in expect:
+            if code == 400 and body.startswith(_GO_PLAIN_ON_TLS):
+                raise TLSMismatch(
+                    f"{method} {path}: the agent at {self.address} speaks HTTPS, "
+                    f"not plain HTTP: use scheme 'https'",
+                    method=method,
+                    path=path,
+                    status=code,
+                    body=body,
+                )
             raise error_for_status(code, method, path, body)
         meta = parse_meta(response.headers)
         if require_index and meta.index is None and 200 <= code < 300:
@@ -483,7 +595,7 @@ class HTTPTransport:
                 status=code,
                 body=body,
             )
-        return ConsulResponse(code, response.headers, body, meta)
+        return ConsulResponse(code, response.headers, body, meta, method, path)
 
     def _read(
         self,
@@ -497,23 +609,48 @@ class HTTPTransport:
         return read_body(response).addCallback(lambda body: self._decode(
             _Whole(response.code, response.headers, body), method, path, expect, require_index))
 
-    def _failed(self, failure: Any, method: str, path: str, timeout: Any) -> Any:
+    def _failed(self, failure: Any, method: str, path: str, timeout: Any, info: RequestInfo) -> Any:
         if failure.check(ConsulException):
             return failure
-        if failure.check(TimeoutError):
+        where = f"{method} {path}"
+        timed_out = info.timed_out or failure.check(TimeoutError)
+        if info.handshake_timed_out or (info.tls_stalled and timed_out):
+            limit = self._tls_handshake_timeout if info.handshake_timed_out else timeout
+            raise TLSMismatch(
+                f"{where}: no answer to the TLS handshake from {self.address} within "
+                f"{limit:g}s: is the agent serving plain HTTP? (use scheme 'http')",
+                method=method,
+                path=path,
+            )
+        if timed_out:
+            queued = " (it waited for a free connection)" if info.queued else ""
             raise Timeout(
-                f"{method} {path}: no answer from {self.address} within {timeout:g}s",
+                f"{where}: no answer from {self.address} within {timeout:g}s{queued}",
                 method=method,
                 path=path,
             )
         if failure.check(CancelledError):
             return failure
         exc = failure.value
+        if isinstance(exc, WireError):
+            raise _wire_error(exc, where, self.address, method, path)
+        hint = ""
         if isinstance(exc, ConnectionLostEarly):
+            if not exc.got_bytes and not self._tls and self._pool is not None:
+                # A TLS server that is sent plain HTTP often just hangs up
+                # (Go's answers a 400 instead; _decode names that one).
+                hint = " (closed without an answer; if the agent serves HTTPS, use scheme 'https')"
             exc = exc.reason.value
-        reason = _describe(exc)
+        reason = _describe(exc) + hint
+        if _plain_answer_to_tls(exc):
+            raise TLSMismatch(
+                f"{where}: the agent at {self.address} answered in plain HTTP, not TLS: "
+                f"use scheme 'http'",
+                method=method,
+                path=path,
+            )
         raise ConsulConnectionError(
-            f"{method} {path}: cannot talk to Consul at {self.address}: {reason}",
+            f"{where}: cannot talk to Consul at {self.address}: {reason}",
             method=method,
             path=path,
         )
@@ -523,6 +660,31 @@ class HTTPTransport:
         if self._pool is None:
             return succeed(None)
         return self._pool.close()
+
+
+def _wire_error(exc: WireError, where: str, address: str, method: str, path: str) -> ConsulException:
+    """The :mod:`txconsul._errors` exception for a refused answer."""
+    if isinstance(exc, NotHTTP) and exc.tls:
+        return TLSMismatch(
+            f"{where}: the agent at {address} answered with TLS: use scheme 'https'",
+            method=method, path=path)
+    cls: type[ConsulException]
+    if isinstance(exc, BodyTooLarge):
+        cls = ResponseTooLarge
+    elif isinstance(exc, (HeadTooLarge, TrailersTooLarge)):
+        cls = HeadersTooLarge
+    elif isinstance(exc, TooManyInterim):
+        cls = TooManyInterimResponses
+    else:
+        cls = ConsulProtocolError
+    return cls(f"{where}: refused the answer from {address}: {exc}", method=method, path=path)
+
+
+def _plain_answer_to_tls(exc: BaseException) -> bool:
+    """Whether a TLS error says the peer answered in plain text."""
+    text = str(exc).lower()
+    return any(s in text for s in ("wrong version number", "packet length too long",
+                                    "http request", "record layer failure"))
 
 
 def _unwrap_cancel(failure: Failure) -> Failure:

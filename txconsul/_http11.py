@@ -1,34 +1,46 @@
 # -*- test-case-name: tests.test_http11 -*-
 """
-A small HTTP/1.1 client for one agent: persistent connections, one request
-at a time per connection, Content-Length, chunked and read-until-close
-bodies.
+Persistent HTTP/1.1 connections to one agent, and the pool that caps them.
 
 twisted.web's ``Agent`` is general (any host, proxies, redirects, cookies,
 IRI handling) and that generality costs: it parses every URI, builds an
 endpoint per request and runs the host through IDNA each time; measured,
 it capped txconsul at about 0.6x an aiohttp-based client.  A Consul client
-talks to one address, so this module keeps what that needs and nothing more.
-:class:`~txconsul._http.HTTPTransport` uses it unless an ``IAgent`` is
-injected (tests inject treq.testing's in-memory agent).
+talks to one address, so this module keeps what that needs and nothing more:
+one request at a time per connection, bytes built and parsed by
+:mod:`txconsul._wire`, a cap on open connections with a queue beyond it, and
+the resend rule for stale keep-alive connections.
 """
 
 from __future__ import annotations
 
-import re
+from collections import deque
 from typing import Any, Callable, Optional, Protocol as TypingProtocol, cast
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.interfaces import IHandshakeListener
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
-#: Largest status line + headers accepted.
-MAX_HEAD = 64 * 1024
+from ._wire import Limits, RawHeaders, RawResponse, ResponseParser, WireError
 
-_IDLE, _HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_END, _TRAILER, _UNTIL_CLOSE = range(8)
+__all__ = [
+    "ConnectionLostEarly",
+    "ConnectionPool",
+    "HTTP11Connection",
+    "RawHeaders",
+    "RawResponse",
+    "RequestInfo",
+    "StreamEndpoint",
+]
 
-_HEX = re.compile(rb"[0-9a-fA-F]{1,16}")
-_DIGITS = re.compile(rb"[0-9]{1,19}")
+#: Default most connections a pool opens at once.  Consul refuses more than
+#: ``limits.http_max_conns_per_client`` (default 200) from one client
+#: address; half of it leaves room for other clients on the same host.
+DEFAULT_MAX_CONNECTIONS = 100
+#: Default connections only non-blocking calls may use.
+DEFAULT_RESERVED_CONNECTIONS = 20
 
 
 class StreamEndpoint(TypingProtocol):
@@ -72,10 +84,6 @@ def _transport(protocol: Protocol) -> _StreamTransport:
     return cast(_StreamTransport, protocol.transport)
 
 
-class ProtocolError(Exception):
-    """The agent sent something that is not HTTP/1.1 as this client speaks it."""
-
-
 class ConnectionLostEarly(Exception):
     """The connection closed before a whole response arrived."""
 
@@ -85,276 +93,233 @@ class ConnectionLostEarly(Exception):
         self.got_bytes = got_bytes
 
 
-class RawHeaders:
+class RequestInfo:
     """
-    Response headers: lower-cased bytes names to lists of bytes values, with
-    the ``getRawHeaders`` method of :class:`twisted.web.http_headers.Headers`.
+    What the pool learned about one request, for the transport's errors.
+
+    :ivar tls_stalled: the request ended (cancelled or timed out) on a TLS
+        connection whose handshake never completed and which got no byte:
+        the sign of ``https`` against an agent serving plain HTTP.
+    :ivar queued: whether the request waited for a free connection slot.
+    :ivar conn: the connection carrying the request right now, or ``None``.
+    :ivar handshake_timed_out: the pool gave up on a TLS handshake.
+    :ivar timed_out: the request was cancelled because its timeout passed.
     """
 
-    __slots__ = ("_h",)
-
-    def __init__(self, headers: dict[bytes, list[bytes]]) -> None:
-        self._h = headers
-
-    def getRawHeaders(self, name: Any, default: Any = None) -> Any:
-        """Every value of header ``name`` (str or bytes), or ``default``."""
-        key = name.lower() if isinstance(name, bytes) else name.lower().encode("latin-1")
-        values = self._h.get(key)
-        if values is None:
-            return default
-        if isinstance(name, str):
-            return [v.decode("latin-1") for v in values]
-        return values
-
-    def hasHeader(self, name: Any) -> bool:
-        """Whether header ``name`` is present."""
-        key = name.lower() if isinstance(name, bytes) else name.lower().encode("latin-1")
-        return key in self._h
-
-    def __repr__(self) -> str:
-        return f"<RawHeaders {sorted(k.decode('latin-1') for k in self._h)}>"
-
-
-class RawResponse:
-    """A whole response: ``code``, ``headers`` (:class:`RawHeaders`), ``body``."""
-
-    __slots__ = ("code", "headers", "body")
-
-    def __init__(self, code: int, headers: RawHeaders, body: bytes) -> None:
-        self.code = code
-        self.headers = headers
-        self.body = body
-
-
-class HTTP11Connection(Protocol):
-    """One persistent connection; carries one request at a time."""
+    __slots__ = ("tls_stalled", "queued", "conn", "handshake_timed_out", "timed_out")
 
     def __init__(self) -> None:
-        self._buf = b""
-        self._state = _IDLE
-        self._finished: Optional[Deferred[RawResponse]] = None
-        self._code = 0
-        self._headers: dict[bytes, list[bytes]] = {}
-        self._remaining = 0
-        self._chunks: list[bytes] = []
-        self._keep_alive = True
-        self._got_bytes = False
+        self.timed_out = False
+        self.tls_stalled = False
+        self.queued = False
+        self.conn: Optional[HTTP11Connection] = None
+        self.handshake_timed_out = False
+
+
+@implementer(IHandshakeListener)
+class HTTP11Connection(Protocol):
+    """
+    One persistent connection; carries one request at a time.
+
+    :meth:`send` takes a plain callable rather than returning a Deferred: the
+    pool owns the one Deferred a caller sees, and a second one per request
+    would only add cost.
+    """
+
+    def __init__(self, limits: Limits = Limits()) -> None:
+        self._parser = ResponseParser(limits)
+        self._on_result: Optional[Callable[[Any], None]] = None
         self.lost = False
+        self.handshake_done = False
         self.on_lost: Optional[Callable[["HTTP11Connection"], None]] = None
         #: clock time when the connection last went idle.
         self.idle_since = 0.0
 
-    def send(self, data: bytes) -> "Deferred[RawResponse]":
-        """Write a serialized request; fires with its :class:`RawResponse`."""
-        assert self._finished is None, "one request at a time"
-        d: Deferred[RawResponse] = Deferred(self._cancel)
-        self._finished = d
-        self._state = _HEAD
-        self._got_bytes = False
-        self._headers = {}
-        self._chunks = []
-        _transport(self).write(data)
-        return d
+    @property
+    def busy(self) -> bool:
+        """Whether a request is waiting for its answer."""
+        return self._on_result is not None
 
-    def _cancel(self, d: Deferred) -> None:
-        self._finished = None
-        self._keep_alive = False
+    @property
+    def got_bytes(self) -> bool:
+        """Whether any byte of the current answer arrived."""
+        return self._parser.got_bytes
+
+    def handshakeCompleted(self) -> None:
+        """The TLS handshake completed (``IHandshakeListener``)."""
+        self.handshake_done = True
+
+    def send(self, data: bytes, on_result: Callable[[Any], None]) -> None:
+        """
+        Write a serialized request; ``on_result`` is called once, with the
+        :class:`RawResponse` or a :class:`Failure`.
+        """
+        assert self._on_result is None, "one request at a time"
+        self._on_result = on_result
+        self._parser.reset()
+        _transport(self).write(data)
+
+    def abort(self) -> None:
+        """Give up on the request in flight: drop the connection, no result."""
+        self._on_result = None
+        self._parser.keep_alive = False
         _transport(self).abortConnection()
 
     @property
     def reusable(self) -> bool:
         """Whether the connection can carry another request."""
-        return self._keep_alive and not self.lost and self._finished is None
+        return self._parser.keep_alive and not self.lost and self._on_result is None
 
     def dataReceived(self, data: bytes) -> None:
         """Parse response bytes as they arrive."""
-        if self._finished is None:
+        if self._on_result is None:
             # Bytes nobody asked for: the connection is not trustworthy.
-            self._keep_alive = False
+            self._parser.keep_alive = False
             _transport(self).loseConnection()
             return
-        self._got_bytes = True
-        # Body bytes are moved out of the buffer as they arrive, so it only
-        # ever holds a head, a chunk-size line or a trailer: no quadratic
-        # copying on large bodies.
-        self._buf = self._buf + data if self._buf else data
         try:
-            self._parse()
-        except ProtocolError as e:
+            response = self._parser.feed(data)
+        except WireError as e:
             self._fail(Failure(e))
             _transport(self).abortConnection()
-
-    def _take_body(self) -> None:
-        """Move up to ``_remaining`` buffered bytes into the body."""
-        buf = self._buf
-        n = min(len(buf), self._remaining)
-        if n:
-            self._chunks.append(buf if n == len(buf) else buf[:n])
-            self._buf = buf[n:]
-            self._remaining -= n
-
-    def _parse(self) -> None:
-        while self._finished is not None:
-            state = self._state
-            buf = self._buf
-            if state == _HEAD:
-                end = buf.find(b"\r\n\r\n")
-                if end < 0:
-                    if len(buf) > MAX_HEAD:
-                        raise ProtocolError("response headers too large")
-                    return
-                self._buf = buf[end + 4:]
-                self._head(buf[:end])
-            elif state == _LENGTH:
-                self._take_body()
-                if self._remaining:
-                    return
-                self._done(b"".join(self._chunks))
-            elif state == _CHUNK_SIZE:
-                end = buf.find(b"\r\n")
-                if end < 0:
-                    if len(buf) > 1024:
-                        raise ProtocolError("bad chunk size line")
-                    return
-                size_text = buf[:end].split(b";", 1)[0].strip(b" \t")
-                if not _HEX.fullmatch(size_text):
-                    raise ProtocolError(f"bad chunk size {size_text[:20]!r}")
-                size = int(size_text, 16)
-                self._buf = buf[end + 2:]
-                if size == 0:
-                    self._state = _TRAILER
-                else:
-                    self._remaining = size
-                    self._state = _CHUNK_DATA
-            elif state == _CHUNK_DATA:
-                self._take_body()
-                if self._remaining:
-                    return
-                self._state = _CHUNK_END
-            elif state == _CHUNK_END:
-                if len(buf) < 2:
-                    return
-                if buf[:2] != b"\r\n":
-                    raise ProtocolError("chunk data not followed by CRLF")
-                self._buf = buf[2:]
-                self._state = _CHUNK_SIZE
-            elif state == _TRAILER:
-                end = buf.find(b"\r\n")
-                if end < 0:
-                    if len(buf) > MAX_HEAD:
-                        raise ProtocolError("response trailers too large")
-                    return
-                self._buf = buf[end + 2:]
-                if end == 0:
-                    self._done(b"".join(self._chunks))
-            else:  # _UNTIL_CLOSE: everything until connectionLost
-                if buf:
-                    self._chunks.append(buf)
-                    self._buf = b""
-                return
-
-    def _head(self, head: bytes) -> None:
-        lines = head.split(b"\r\n")
-        status = lines[0]
-        if not status.startswith(b"HTTP/1.") or len(status) < 12:
-            raise ProtocolError(f"bad status line {status[:80]!r}")
-        try:
-            code = int(status[9:12])
-        except ValueError:
-            raise ProtocolError(f"bad status line {status[:80]!r}")
-        headers: dict[bytes, list[bytes]] = {}
-        for line in lines[1:]:
-            name, sep, value = line.partition(b":")
-            if not sep or line[:1] in (b" ", b"\t"):
-                # No colon, or obsolete line folding (RFC 9112 5.2).
-                raise ProtocolError(f"bad header line {line[:80]!r}")
-            key = name.strip().lower()
-            if key in headers:
-                headers[key].append(value.strip())
-            else:
-                headers[key] = [value.strip()]
-        if 100 <= code < 200:
-            return  # an interim response; the real one follows
-        self._code = code
-        self._headers = headers
-        conn = headers.get(b"connection")
-        http10 = status.startswith(b"HTTP/1.0")
-        if conn is not None:
-            tokens = b",".join(conn).lower()
-            if b"close" in tokens or (http10 and b"keep-alive" not in tokens):
-                self._keep_alive = False
-        elif http10:
-            self._keep_alive = False
-        te = headers.get(b"transfer-encoding")
-        length = headers.get(b"content-length")
-        if code in (204, 304):
-            self._done(b"")
-        elif te is not None and b"chunked" in b",".join(te).lower():
-            self._state = _CHUNK_SIZE
-        elif length is not None:
-            values = {v.strip() for v in b",".join(length).split(b",")}
-            if len(values) != 1 or not _DIGITS.fullmatch(next(iter(values))):
-                raise ProtocolError(f"bad Content-Length {b','.join(length)[:40]!r}")
-            self._remaining = int(values.pop())
-            self._state = _LENGTH
-        else:
-            self._keep_alive = False
-            self._state = _UNTIL_CLOSE
-
-    def _done(self, body: bytes) -> None:
-        d, self._finished = self._finished, None
-        self._state = _IDLE
-        if self._buf:
-            self._keep_alive = False  # trailing garbage: do not reuse
-        response = RawResponse(self._code, RawHeaders(self._headers), body)
-        if d is not None:
-            d.callback(response)
+            return
+        if response is not None:
+            on_result, self._on_result = self._on_result, None
+            on_result(response)
 
     def _fail(self, failure: Failure) -> None:
-        d, self._finished = self._finished, None
-        self._keep_alive = False
-        if d is not None:
-            d.errback(failure)
+        on_result, self._on_result = self._on_result, None
+        self._parser.keep_alive = False
+        if on_result is not None:
+            on_result(failure)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         """Finish a read-until-close body, or fail the request in flight."""
         self.lost = True
-        self._keep_alive = False
-        if self._state == _UNTIL_CLOSE and self._finished is not None:
-            self._done(b"".join(self._chunks) + self._buf)
-        elif self._finished is not None:
-            self._fail(Failure(ConnectionLostEarly(reason, self._got_bytes)))
+        if self._on_result is not None:
+            if self._parser.until_close:
+                response = self._parser.eof()
+                assert response is not None  # a body was in progress
+                on_result, self._on_result = self._on_result, None
+                on_result(response)
+            else:
+                self._fail(Failure(ConnectionLostEarly(reason, self._parser.got_bytes)))
+        self._parser.keep_alive = False
         if self.on_lost is not None:
             self.on_lost(self)
 
 
+class _ConnectionFactory(Factory):
+    """Builds :class:`HTTP11Connection` protocols with the pool's limits."""
+
+    noisy = False
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+
+    def buildProtocol(self, addr: Any) -> HTTP11Connection:
+        """A new connection protocol."""
+        return HTTP11Connection(self.limits)
+
+
+class _Request:
+    """One request as the pool tracks it."""
+
+    __slots__ = ("outer", "data", "retry", "blocking", "info", "admitted",
+                 "cancelled", "connecting", "conn", "on_cancel", "on_done", "watch", "timer")
+
+    def __init__(self, data: bytes, retry: bool, blocking: bool, info: RequestInfo,
+                 on_cancel: Callable[["_Request"], None],
+                 on_done: Callable[["_Request"], None]) -> None:
+        self.on_cancel = on_cancel
+        self.on_done = on_done
+        self.outer: Deferred[RawResponse] = Deferred(self._cancel)
+        self.data = data
+        self.retry = retry
+        self.blocking = blocking
+        self.info = info
+        self.admitted = False
+        self.cancelled = False
+        self.connecting: Optional[Deferred[Any]] = None
+        self.conn: Optional[HTTP11Connection] = None
+        self.watch: Any = None
+        self.timer: Any = None
+
+    def _cancel(self, d: Deferred) -> None:
+        self.cancelled = True
+        self.on_cancel(self)
+        self.on_done(self)
+
+    def fire(self, result: Any) -> None:
+        """Free the slot and fire the caller's Deferred, unless it was cancelled."""
+        if self.cancelled or self.outer.called:
+            return
+        self.on_done(self)
+        if isinstance(result, Failure):
+            self.outer.errback(result)
+        else:
+            self.outer.callback(result)
+
+
 class ConnectionPool:
     """
-    Persistent connections to one agent.
+    Persistent connections to one agent, at most ``max_connections`` open.
+
+    Requests beyond the cap wait in a queue, served in order as connections
+    free up.  Blocking reads (long polls) may hold at most
+    ``max_connections - reserved`` connections, so that however many watches
+    a process runs, short calls (writes, session renewals, lock releases)
+    always find a connection within one round trip.
 
     :param reactor: provides ``seconds()`` for idle bookkeeping.
     :param endpoint: the ``IStreamClientEndpoint`` new connections use
-        (TCP, TLS-wrapped TCP, or a unix socket).
+        (TCP, TLS-wrapped TCP, a unix socket, or an in-memory one).
     :param max_idle: most idle connections kept.
     :param idle_timeout: an idle connection older than this is closed
         instead of reused.
     :param fresh_for: a request that may not be resent (``retry=False``)
         reuses only a connection idle for less than this many seconds, so
         that an agent or proxy closing idle connections cannot make it fail.
+    :param max_connections: most connections open at once (idle included).
+    :param reserved: connections blocking reads may not use.
+    :param limits: what a response may be (:class:`txconsul._wire.Limits`).
+    :param tls: whether the endpoint wraps connections in TLS (for errors).
+    :param tls_handshake_timeout: with ``tls``, seconds a new connection's
+        handshake may go unanswered before it is dropped (an agent serving
+        plain HTTP reads the ClientHello as the start of a request and waits).
     """
 
     def __init__(self, reactor: Any, endpoint: StreamEndpoint,
                  max_idle: int = 64, idle_timeout: float = 60.0,
-                 fresh_for: float = 2.0) -> None:
+                 fresh_for: float = 2.0,
+                 max_connections: int = DEFAULT_MAX_CONNECTIONS,
+                 reserved: int = DEFAULT_RESERVED_CONNECTIONS,
+                 limits: Limits = Limits(), tls: bool = False,
+                 tls_handshake_timeout: Optional[float] = 10.0) -> None:
+        if max_connections < 1:
+            raise ValueError(f"invalid max_connections {max_connections!r}: must be >= 1")
+        if not 0 <= reserved < max_connections:
+            raise ValueError(
+                f"invalid reserved_connections {reserved!r}: must be >= 0 and < max_connections")
         self._reactor = reactor
         self._endpoint = endpoint
-        self._factory = Factory.forProtocol(HTTP11Connection)
-        self._factory.noisy = False
+        self._factory = _ConnectionFactory(limits)
         self._idle: list[HTTP11Connection] = []
         self._all: set[HTTP11Connection] = set()
         self.max_idle = max_idle
         self.idle_timeout = idle_timeout
         self.fresh_for = fresh_for
+        self.max_connections = max_connections
+        self.reserved = reserved
+        self.tls = tls
+        self.tls_handshake_timeout = tls_handshake_timeout
+        #: requests holding a connection slot (connecting or sent).
+        self.active = 0
+        #: blocking reads among them.
+        self.active_blocking = 0
+        self._connecting = 0
+        self._queue: deque[_Request] = deque()
+        self._blocking_queue: deque[_Request] = deque()
         #: bumped by :meth:`close`; connections opened before it are not pooled.
         self._generation = 0
         self._closing: dict[HTTP11Connection, Deferred[None]] = {}
@@ -365,23 +330,105 @@ class ConnectionPool:
         """How many connections are open (idle or busy)."""
         return len(self._all)
 
-    def request(self, data: bytes, retry: bool) -> "Deferred[RawResponse]":
+    @property
+    def queued(self) -> int:
+        """How many requests wait for a connection slot."""
+        return len(self._queue) + len(self._blocking_queue)
+
+    def request(self, data: bytes, retry: bool, blocking: bool = False,
+                info: Optional[RequestInfo] = None,
+                timeout: Optional[float] = None) -> "Deferred[RawResponse]":
         """
-        Send a serialized request on an idle or new connection.
+        Send a serialized request on an idle or new connection, or queue it
+        when ``max_connections`` are busy.
 
         :param retry: the request may be sent twice (a GET): resend it once on
             a new connection if a reused one is closed before any byte of an
             answer arrives (the keep-alive race with an agent closing idle
             connections).  A request that may not be resent only reuses a
             connection idle for less than ``fresh_for`` seconds instead.
+        :param blocking: a long poll: it may not take the reserved slots.
+        :param info: filled with what the transport needs for its errors.
+        :param timeout: seconds (on the pool's clock, queueing included)
+            after which the request is cancelled and ``info.timed_out`` set.
         """
-        conn = self._take_idle(None if retry else self.fresh_for)
+        req = _Request(data, retry, blocking, info or RequestInfo(), self._cancel, self._finished)
+        if timeout is not None:
+            req.timer = self._reactor.callLater(timeout, self._time_out, req)
+        if self._may_start(blocking) and not (self._queue or (blocking and self._blocking_queue)):
+            self._start(req)
+        else:
+            req.info.queued = True
+            (self._blocking_queue if blocking else self._queue).append(req)
+        return req.outer
+
+    def _may_start(self, blocking: bool) -> bool:
+        if self.active >= self.max_connections:
+            return False
+        return not blocking or self.active_blocking < self.max_connections - self.reserved
+
+    def _start(self, req: _Request) -> None:
+        req.admitted = True
+        self.active += 1
+        if req.blocking:
+            self.active_blocking += 1
+        conn = self._take_idle(None if req.retry else self.fresh_for)
         if conn is not None:
-            d = self._send(conn, data)
-            if retry:
-                d.addErrback(self._retry_stale, data)
-            return d
-        return self._connect_and_send(data)
+            self._send(req, conn, reused=True)
+        else:
+            self._connect(req)
+
+    @staticmethod
+    def _time_out(req: _Request) -> None:
+        req.timer = None
+        req.info.timed_out = True
+        req.outer.cancel()
+
+    def _finished(self, req: _Request) -> None:
+        """The request is over: free its slot, start queued requests."""
+        timer = req.timer
+        if timer is not None:
+            req.timer = None
+            if timer.active():
+                timer.cancel()
+        if req.admitted:
+            req.admitted = False
+            self.active -= 1
+            if req.blocking:
+                self.active_blocking -= 1
+            self._drain()
+
+    def _drain(self) -> None:
+        while True:
+            if self._queue and self._may_start(False):
+                self._start(self._queue.popleft())
+            elif self._blocking_queue and self._may_start(True):
+                self._start(self._blocking_queue.popleft())
+            else:
+                return
+
+    def _cancel(self, req: _Request) -> None:
+        if not req.admitted:
+            for queue in (self._queue, self._blocking_queue):
+                try:
+                    queue.remove(req)
+                except ValueError:
+                    pass
+            return
+        conn = req.conn
+        if conn is not None:
+            if self.tls and not conn.handshake_done and not conn.got_bytes:
+                req.info.tls_stalled = True
+            if conn.busy:
+                conn.abort()
+                self._unwatch(req)
+                req.conn = req.info.conn = None
+                self._release(conn)
+        elif req.connecting is not None:
+            # The caller sees CancelledError, whatever the endpoint fails with
+            # (HostnameEndpoint reports a cancelled name lookup as
+            # DNSLookupError): _Request.fire ignores it once cancelled.
+            req.connecting.cancel()
 
     def _take_idle(self, max_age: Optional[float]) -> Optional[HTTP11Connection]:
         """The most recently used idle connection, if one is young enough."""
@@ -400,61 +447,74 @@ class ConnectionPool:
             return idle.pop()
         return None
 
-    def _retry_stale(self, failure: Failure, data: bytes) -> Any:
-        err = failure.value
-        if isinstance(err, ConnectionLostEarly) and not err.got_bytes:
-            return self._connect_and_send(data)
-        return failure
-
-    def _connect_and_send(self, data: bytes) -> "Deferred[RawResponse]":
+    def _connect(self, req: _Request) -> None:
+        # Keep open connections within the cap: an idle one unfit for this
+        # request (too old to reuse without a resend) makes room.
+        while self._idle and len(self._all) + self._connecting >= self.max_connections:
+            old = self._idle.pop(0)
+            if not old.lost:
+                _transport(old).loseConnection()
+            self._all.discard(old)
         generation = self._generation
+        self._connecting += 1
         connecting = self._endpoint.connect(self._factory)
-        state: dict[str, Any] = {}
-
-        def cancel(d: Deferred) -> None:
-            inner = state.get("inner")
-            if inner is not None:
-                inner.cancel()
-            else:
-                connecting.cancel()
-
-        outer: Deferred[RawResponse] = Deferred(cancel)
+        req.connecting = connecting
 
         def connected(conn: HTTP11Connection) -> None:
+            self._connecting -= 1
+            req.connecting = None
             self._all.add(conn)
             conn.on_lost = self._lost
             if generation != self._generation:
                 self._close_after.add(conn)  # close() ran while it connected
-            if outer.called:  # cancelled while connecting
+            if req.cancelled:
                 self._release(conn)
                 return
-            inner = state["inner"] = self._send(conn, data)
-            inner.addBoth(relay)
-
-        def relay(result: Any) -> None:
-            if not outer.called:
-                if isinstance(result, Failure):
-                    outer.errback(result)
-                else:
-                    outer.callback(result)
-            # else: the caller cancelled; what the request ended with no
-            # longer matters to anyone.
+            self._send(req, conn, reused=False)
 
         def failed(f: Failure) -> None:
-            if not outer.called:
-                outer.errback(f)
+            self._connecting -= 1
+            req.connecting = None
+            req.fire(f)
 
         connecting.addCallbacks(connected, failed)
-        return outer
 
-    def _send(self, conn: HTTP11Connection, data: bytes) -> "Deferred[RawResponse]":
-        d = conn.send(data)
+    def _send(self, req: _Request, conn: HTTP11Connection, reused: bool) -> None:
+        req.conn = req.info.conn = conn
 
-        def done(result: Any) -> Any:
+        def done(result: Any) -> None:
+            self._unwatch(req)
+            req.conn = req.info.conn = None
             self._release(conn)
-            return result
+            if (
+                reused
+                and req.retry
+                and not req.cancelled
+                and isinstance(result, Failure)
+                and isinstance(result.value, ConnectionLostEarly)
+                and not result.value.got_bytes
+            ):
+                self._connect(req)
+                return
+            req.fire(result)
 
-        return d.addBoth(done)
+        if self.tls and not reused and not conn.handshake_done and self.tls_handshake_timeout:
+            req.watch = self._reactor.callLater(
+                self.tls_handshake_timeout, self._handshake_stalled, req, conn)
+        conn.send(req.data, done)
+
+    @staticmethod
+    def _unwatch(req: _Request) -> None:
+        watch, req.watch = req.watch, None
+        if watch is not None and watch.active():
+            watch.cancel()
+
+    def _handshake_stalled(self, req: _Request, conn: HTTP11Connection) -> None:
+        """No TLS handshake answer in time: drop the connection, say why."""
+        req.watch = None
+        if req.conn is conn and not conn.handshake_done and not conn.got_bytes:
+            req.info.tls_stalled = req.info.handshake_timed_out = True
+            _transport(conn).abortConnection()
 
     def _release(self, conn: HTTP11Connection) -> None:
         if conn.lost:

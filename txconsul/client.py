@@ -10,7 +10,15 @@ from typing import Any, Mapping, Optional
 from twisted.internet.defer import Deferred
 
 from ._config import CertLike, VerifyLike, resolve_config
-from ._http import AgentLike, HTTPTransport, check_consistency
+from ._http import DEFAULT_TLS_HANDSHAKE_TIMEOUT, AgentLike, HTTPTransport, check_consistency
+from ._http11 import DEFAULT_MAX_CONNECTIONS, DEFAULT_RESERVED_CONNECTIONS, StreamEndpoint
+from ._wire import (
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_HEAD,
+    DEFAULT_MAX_INTERIM,
+    DEFAULT_MAX_TRAILER,
+    Limits,
+)
 from .api.acl import ACL
 from .api.agent import Agent
 from .api.catalog import Catalog
@@ -52,7 +60,11 @@ class Consul:
     :param reactor: the reactor (or a ``Clock`` in tests) used for timeouts
         and connections; the global reactor when ``None``.
     :param http_agent: an ``IAgent`` to send requests through instead of the
-        client's own pool (for example :meth:`txconsul.testing.FakeConsul.agent`).
+        client's own pool: a small adapter for a twisted.web agent you
+        already have.  The response limits below then do not apply.
+    :param endpoint: an ``IStreamClientEndpoint`` the client's pool connects
+        with instead of one built from host, port and scheme (``host``
+        still names the agent in the ``Host`` header and in errors).
     :param timeout: seconds before a non-blocking call fails with
         :class:`~txconsul.Timeout` (``None``: never).  Blocking calls time out
         after ``wait + wait/16 + 5s``.
@@ -60,6 +72,22 @@ class Consul:
     :param tls_server_name: the host name to verify the server certificate
         against, when it differs from ``host``.
     :param environ: the environment to read instead of ``os.environ``.
+    :param max_response_body: largest answer body in bytes (64 MiB);
+        bigger ones fail with :class:`~txconsul.ResponseTooLarge`, refused
+        from ``Content-Length`` before any body byte is read.
+    :param max_header_bytes: largest status line plus headers (64 KiB).
+    :param max_trailer_bytes: largest chunked framing overhead plus
+        trailers (16 KiB).
+    :param max_interim_responses: most ``1xx`` answers before the real one (5).
+    :param max_connections: most connections open to the agent at once
+        (100; Consul refuses more than 200 per client address by default).
+        Calls beyond it wait in a queue.
+    :param reserved_connections: of those, how many only non-blocking calls
+        may use (20), so that long polls cannot starve short calls.
+    :param tls_handshake_timeout: seconds a TLS handshake may go unanswered
+        before the call fails with :class:`~txconsul.TLSMismatch` (10).
+
+    See docs/errors-and-timeouts.md for why each default is what it is.
     """
 
     #: Builders of check definitions, as python-consul's ``Consul.Check``.
@@ -82,12 +110,21 @@ class Consul:
         pool_size: int = 64,
         tls_server_name: Optional[str] = None,
         environ: Optional[Mapping[str, str]] = None,
+        endpoint: Optional[StreamEndpoint] = None,
+        max_response_body: int = DEFAULT_MAX_BODY,
+        max_header_bytes: int = DEFAULT_MAX_HEAD,
+        max_trailer_bytes: int = DEFAULT_MAX_TRAILER,
+        max_interim_responses: int = DEFAULT_MAX_INTERIM,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        reserved_connections: int = DEFAULT_RESERVED_CONNECTIONS,
+        tls_handshake_timeout: Optional[float] = DEFAULT_TLS_HANDSHAKE_TIMEOUT,
     ) -> None:
         check_consistency(consistency)
         if consistency is None:
             consistency = "default"
         if timeout is not None and timeout <= 0:
             raise ValueError(f"invalid timeout {timeout!r}: must be > 0 or None")
+        limits = Limits(max_response_body, max_header_bytes, max_trailer_bytes, max_interim_responses)
         config = resolve_config(
             host=host,
             port=port,
@@ -103,8 +140,10 @@ class Consul:
 
             reactor = default_reactor
         self.config = config
-        endpoint = None
-        if http_agent is None:
+        if http_agent is not None and endpoint is not None:
+            raise TypeError("give http_agent or endpoint, not both")
+        own_endpoint = http_agent is None and endpoint is None
+        if own_endpoint:
             from ._tls import client_endpoint
 
             endpoint = client_endpoint(reactor, config)
@@ -121,6 +160,11 @@ class Consul:
             endpoint=endpoint,
             host_header="localhost" if config.unix_path is not None else None,
             basic_auth=config.basic_auth,
+            limits=limits,
+            max_connections=max_connections,
+            reserved_connections=reserved_connections,
+            tls=own_endpoint and config.scheme == "https" and config.unix_path is None,
+            tls_handshake_timeout=tls_handshake_timeout,
         )
         #: The KV store (:class:`txconsul.api.kv.KV`).
         self.kv = KV(self.http)
@@ -154,8 +198,16 @@ class Consul:
 
     @property
     def token(self) -> Optional[str]:
-        """The default ACL token (never shown in ``repr``)."""
+        """
+        The default ACL token (never shown in ``repr``).  It may be assigned
+        (a rotated token, say); every assignment is validated like the
+        constructor's ``token``, and ``''`` or ``None`` means no token.
+        """
         return self.http.token
+
+    @token.setter
+    def token(self, value: Optional[str]) -> None:
+        self.http.token = value
 
     @property
     def dc(self) -> Optional[str]:

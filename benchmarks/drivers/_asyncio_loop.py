@@ -7,18 +7,19 @@ import asyncio
 import sys
 import traceback
 
-from _common import Timer, check, emit, fail
+from _common import Timer, emit, fail
+from _workloads import check
 
 
-async def _run_ops(get, n, concurrency):
+async def _run_ops(get, n, concurrency, workload, raw=False):
     remaining = n
 
     async def worker():
         nonlocal remaining
         while remaining > 0:
             remaining -= 1
-            index, data = await get()
-            check(index, data)
+            result = await get()
+            check(workload, result, raw)
 
     if concurrency == 1:
         await worker()
@@ -26,7 +27,7 @@ async def _run_ops(get, n, concurrency):
         await asyncio.gather(*(worker() for _ in range(min(concurrency, n))))
 
 
-def run(client_name, args, make_client, get, close, vers):
+def run(client_name, args, make_client, get, close, vers, raw=False):
     """
     Run one measurement in a fresh event loop and exit the process.
 
@@ -40,10 +41,10 @@ def run(client_name, args, make_client, get, close, vers):
         try:
             call = lambda: get(client)  # noqa: E731
             if args.warmup:
-                await _run_ops(call, args.warmup, args.concurrency)
+                await _run_ops(call, args.warmup, args.concurrency, args.workload, raw)
             timer = Timer(args.profile)
             timer.begin()
-            await _run_ops(call, args.ops, args.concurrency)
+            await _run_ops(call, args.ops, args.concurrency, args.workload, raw)
             timer.finish()
             emit(client_name, args, timer, vers)
         finally:

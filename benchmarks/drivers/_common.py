@@ -24,8 +24,11 @@ import argparse
 import cProfile
 import importlib.metadata
 import json
+import resource
 import sys
 import time
+
+import _workloads
 
 KEY = "foo"
 EXPECTED_VALUE = b"bar"
@@ -37,6 +40,7 @@ def parse_args(argv=None):
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--mode", choices=("sequential", "concurrent"), required=True)
+    ap.add_argument("--workload", choices=_workloads.WORKLOADS, default="kv_get")
     ap.add_argument("--ops", type=int, required=True, help="timed operations")
     ap.add_argument("--warmup", type=int, default=500, help="untimed operations first")
     ap.add_argument("--concurrency", type=int, default=64)
@@ -53,9 +57,14 @@ def parse_args(argv=None):
 
 
 def check(index, data):
-    """Raise unless (index, data) is the canned answer."""
+    """Raise unless (index, data) is the canned kv_get answer."""
     if data is None or data.get("Value") != EXPECTED_VALUE or int(index) != EXPECTED_INDEX:
         raise AssertionError(f"unexpected answer: index={index!r} data={data!r}")
+
+
+def _cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def versions(*dists):
@@ -75,14 +84,17 @@ class Timer:
         self.profile_path = profile_path
         self.profiler = cProfile.Profile() if profile_path else None
         self.start = self.end = None
+        self.cpu_start = self.cpu_end = 0.0
 
     def begin(self):
         if self.profiler is not None:
             self.profiler.enable()
+        self.cpu_start = _cpu()
         self.start = time.perf_counter()
 
     def finish(self):
         self.end = time.perf_counter()
+        self.cpu_end = _cpu()
         if self.profiler is not None:
             self.profiler.disable()
             self.profiler.dump_stats(self.profile_path)
@@ -97,9 +109,12 @@ def emit(client, args, timer, vers):
     result = {
         "client": client,
         "mode": args.mode,
+        "workload": args.workload,
         "ops": args.ops,
         "seconds": round(seconds, 6),
         "ops_per_sec": round(args.ops / seconds, 1),
+        "cpu_seconds": round(timer.cpu_end - timer.cpu_start, 6),
+        "cpu_ms_per_op": round((timer.cpu_end - timer.cpu_start) * 1000 / args.ops, 5),
         "concurrency": args.concurrency,
         "warmup": args.warmup,
         "profiled": bool(args.profile),

@@ -5,12 +5,13 @@ Twisted client, so the harness adds the same overhead to each).
 
 import sys
 
-from _common import Timer, check, emit, fail
+from _common import Timer, emit, fail
+from _workloads import check
 from twisted.internet import defer, reactor
 from twisted.python.failure import Failure
 
 
-def _run_ops(get, n, concurrency):
+def _run_ops(get, n, concurrency, workload, raw):
     """Fire when ``n`` calls of ``get()`` have answered, ``concurrency`` at a time."""
     remaining = [n]
 
@@ -18,8 +19,8 @@ def _run_ops(get, n, concurrency):
     def worker():
         while remaining[0] > 0:
             remaining[0] -= 1
-            index, data = yield get()
-            check(index, data)
+            result = yield get()
+            check(workload, result, raw)
 
     if concurrency == 1:
         return worker()
@@ -28,7 +29,7 @@ def _run_ops(get, n, concurrency):
     )
 
 
-def run(client_name, args, make_client, get, close, vers):
+def run(client_name, args, make_client, get, close, vers, raw=False):
     """
     Run one measurement under the global reactor and exit the process.
 
@@ -44,10 +45,10 @@ def run(client_name, args, make_client, get, close, vers):
         try:
             call = lambda: get(client)  # noqa: E731
             if args.warmup:
-                yield _run_ops(call, args.warmup, args.concurrency)
+                yield _run_ops(call, args.warmup, args.concurrency, args.workload, raw)
             timer = Timer(args.profile)
             timer.begin()
-            yield _run_ops(call, args.ops, args.concurrency)
+            yield _run_ops(call, args.ops, args.concurrency, args.workload, raw)
             timer.finish()
             emit(client_name, args, timer, vers)
         finally:

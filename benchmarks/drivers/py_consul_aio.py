@@ -2,6 +2,7 @@
 
 import _asyncio_loop
 import _common
+import _workloads
 
 
 def main():
@@ -14,7 +15,7 @@ def main():
         return consul.aio.Consul(host=args.host, port=args.port)
 
     def get(c):
-        return c.kv.get(_common.KEY)
+        return _workloads.call(c, args.workload)
 
     def close(c):
         return c.close()

@@ -5,6 +5,7 @@ import types
 
 import _asyncio_loop
 import _common
+import _workloads
 
 
 def main():
@@ -22,7 +23,7 @@ def main():
         return consul.aio.Consul(host=args.host, port=args.port)
 
     def get(c):
-        return c.kv.get(_common.KEY)
+        return _workloads.call(c, args.workload)
 
     def close(c):
         # consul.aio.Consul.close() drops aiohttp's close() coroutine without

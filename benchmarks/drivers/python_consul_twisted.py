@@ -1,6 +1,7 @@
 """Benchmark driver: python-consul 1.1.0's Twisted adapter (consul.twisted)."""
 
 import _common
+import _workloads
 import _twisted_loop
 
 
@@ -16,7 +17,7 @@ def main():
         return consul.twisted.Consul(args.host, args.port)
 
     def get(c):
-        return c.kv.get(_common.KEY)
+        return _workloads.call(c, args.workload)
 
     def close(c):
         # python-consul's Twisted client has no close(); reach its pool so the

@@ -1,6 +1,7 @@
 """Benchmark driver: txconsul (this repository), Twisted reactor."""
 
 import _common
+import _workloads
 import _twisted_loop
 
 
@@ -12,7 +13,7 @@ def main():
         return Consul(host=args.host, port=args.port, environ={})
 
     def get(c):
-        return c.kv.get(_common.KEY)
+        return _workloads.call(c, args.workload)
 
     def close(c):
         return c.close()

@@ -21,6 +21,7 @@ from ._coordinate import CoordinatePart
 from ._core import FakeCore, FakeResource, Route
 from ._event import EventPart
 from ._kv import KVPart
+from ._memory import MemoryEndpoint
 from ._operator import OperatorPart
 from ._query import QueryPart
 from ._session import SessionPart
@@ -187,16 +188,30 @@ class FakeConsul:
         self.core.add_async_listener(agent.flush)
         return agent
 
+    def endpoint(self) -> MemoryEndpoint:
+        """
+        An in-memory ``IStreamClientEndpoint`` to this agent: real HTTP/1.1
+        bytes, no sockets, pumped automatically.
+        """
+        return MemoryEndpoint(self.resource())
+
     def client(self, **kwargs: Any) -> Any:
         """
         A :class:`txconsul.Consul` wired to this agent in memory, on
         ``self.clock``.  Keyword arguments go to ``Consul``.
+
+        Requests run through the client's own connection pool, request
+        encoding and response parsing (the production path) over
+        :meth:`endpoint`.  Pass ``http_agent=fake.agent()`` for the
+        twisted.web ``IAgent`` adapter instead.
         """
         from txconsul import Consul
 
         kwargs.setdefault("reactor", self.clock)
         kwargs.setdefault("environ", {})
-        return Consul(http_agent=self.agent(), **kwargs)
+        if "http_agent" not in kwargs:
+            kwargs.setdefault("endpoint", self.endpoint())
+        return Consul(**kwargs)
 
     def changed(self) -> None:
         """
