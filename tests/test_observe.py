@@ -11,7 +11,14 @@ from twisted.logger import globalLogPublisher
 
 from tests.fakecase import FakeConsulCase
 from txconsul import NotFound, Timeout
-from txconsul.observe import NAMESPACE, RequestEvent, endpoint_of, request_observer
+from txconsul.observe import (
+    NAMESPACE,
+    RequestEvent,
+    endpoint_of,
+    request_events,
+    request_observer,
+    set_request_events,
+)
 
 
 class EndpointTests(FakeConsulCase):
@@ -123,3 +130,14 @@ class RequestEventTests(FakeConsulCase):
         self.addCleanup(globalLogPublisher.removeObserver, observer)
         self.assertIs(self.ok(self.consul.kv.put("k", "v")), True)
         self.flushLoggedErrors(RuntimeError)
+
+    def test_switched_off(self) -> None:
+        """set_request_events(False) stops the events (and the hook's calls); True restores them."""
+        self.assertTrue(request_events())
+        set_request_events(False)
+        self.addCleanup(set_request_events, True)
+        self.ok(self.consul.kv.put("k", "v"))
+        self.assertEqual((self.events, self.requests), ([], []))
+        set_request_events(True)
+        self.ok(self.consul.kv.get("k"))
+        self.assertEqual(len(self.requests), 1)

@@ -6,6 +6,22 @@ that receives each finished request as a :class:`RequestEvent` (for a
 service's own metrics).  See docs/observability.md.
 """
 
-from ._observe import NAMESPACE, RequestEvent, RequestObserver, endpoint_of, request_observer
+from ._observe import (
+    NAMESPACE,
+    RequestEvent,
+    RequestObserver,
+    endpoint_of,
+    request_events,
+    request_observer,
+    set_request_events,
+)
 
-__all__ = ["NAMESPACE", "RequestEvent", "RequestObserver", "endpoint_of", "request_observer"]
+__all__ = [
+    "NAMESPACE",
+    "RequestEvent",
+    "RequestObserver",
+    "endpoint_of",
+    "request_events",
+    "request_observer",
+    "set_request_events",
+]
