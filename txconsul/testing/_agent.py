@@ -43,7 +43,7 @@ import ipaddress
 import json
 import os
 import re
-from typing import Any, Callable, Optional, cast
+from typing import Any, Callable, Optional
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.error import ProcessDone, ProcessTerminated
@@ -535,8 +535,7 @@ def http_probe(core: Any, ct: CheckType) -> Callable[[], Deferred]:
             from twisted.web.client import FileBodyProducer
             from io import BytesIO
 
-            # FileBodyProducer provides IBodyProducer via @implementer, which mypy cannot see.
-            producer = cast(IBodyProducer, FileBodyProducer(BytesIO(body.encode("utf-8"))))
+            producer = FileBodyProducer(BytesIO(body.encode("utf-8")))
         d = agent.request(method.encode("ascii"), url.encode("utf-8"), headers, producer)
 
         def got(response: Any) -> Deferred:

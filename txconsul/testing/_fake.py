@@ -6,11 +6,10 @@
 from __future__ import annotations
 
 import random
-from typing import Any, Optional, Protocol, cast
+from typing import Any, Optional, Protocol
 
 from treq.testing import RequestTraversalAgent
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
@@ -126,10 +125,7 @@ class FakeConsul:
         session_ttl_min: float = 10.0,
     ) -> None:
         self.clock = clock if clock is not None else Clock()
-        # Clock provides IReactorTime through @implementer, which mypy cannot see.
-        self.core = FakeCore(
-            cast(IReactorTime, self.clock), node_name, datacenter, address, random.Random(seed)
-        )
+        self.core = FakeCore(self.clock, node_name, datacenter, address, random.Random(seed))
         # The parts and settings below are attached to the core here; FakeCore
         # itself does not declare them, so they are set through an untyped view.
         core: Any = self.core
