@@ -24,49 +24,34 @@ from txconsul.testing import FakeConsul
 ROOT = "root-secret-token"
 
 
-class RecordingAgent:
-    """An IAgent that records each request (method, uri, headers, body) and passes it on."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.requests: list[tuple[bytes, bytes, Any, bytes]] = []
-
-    def request(self, method: bytes, uri: bytes, headers: Any = None, bodyProducer: Any = None) -> Any:
-        """Record, then forward to the inner agent."""
-        body = bodyProducer._body if bodyProducer is not None else b""
-        self.requests.append((method, uri, headers, body))
-        return self.inner.request(method, uri, headers, bodyProducer)
-
-
 class ACLTestCase(SynchronousTestCase):
     """A FakeConsul with ACLs on (default deny) and a management client."""
 
     default_policy = "deny"
+    legacy_acl = False
 
     def setUp(self) -> None:
-        from txconsul import Consul
-
         self.clock = Clock()
-        self.fake = FakeConsul(self.clock, seed=3, acl_master_token=ROOT, acl_default_policy=self.default_policy)
-        self.recorder = RecordingAgent(self.fake.agent())
-        self.consul = Consul(token=ROOT, http_agent=self.recorder, reactor=self.clock, environ={})
+        self.fake = FakeConsul(
+            self.clock, seed=3, acl_master_token=ROOT, acl_default_policy=self.default_policy,
+            legacy_acl=self.legacy_acl,
+        )
+        self.consul = self.fake.client(token=ROOT)
 
     def ok(self, d: Any) -> Any:
         """The result of an already-fired Deferred."""
         return self.successResultOf(d)
 
     def last(self) -> tuple[str, str, dict[str, Any], Any]:
-        """The last request as (method, decoded path, query dict, JSON body or None)."""
-        method, uri, headers, body = self.recorder.requests[-1]
-        raw_path, _, query = uri.decode("ascii").partition("?")
-        path = raw_path.split("://", 1)[1]
-        path = path[path.index("/"):]
-        params = dict(p.partition("=")[::2] for p in query.split("&") if p)
-        return method.decode(), path, params, (json.loads(body) if body.strip() else None)
+        """The last request as (method, path as sent, query dict, JSON body or None)."""
+        last = self.fake.requests[-1]
+        return last.method, last.raw_path, last.params(), last.json()
 
 
 class LegacyTests(ACLTestCase):
-    """python-consul's legacy acl.* methods."""
+    """python-consul's legacy acl.* methods, against the Consul 1.10 profile that still has them."""
+
+    legacy_acl = True
 
     def test_create_returns_id_and_sends_body(self) -> None:
         """create() sends Name/Type/Rules as JSON and fires with the new ID string."""
@@ -137,8 +122,7 @@ class LegacyTests(ACLTestCase):
         weird = "a/b?c#d e"
         self.ok(self.consul.acl.create(acl_id=weird))
         self.assertEqual(self.ok(self.consul.acl.info(weird))["ID"], weird)
-        uri = self.recorder.requests[-1][1]
-        self.assertIn(b"/v1/acl/info/a%2Fb%3Fc%23d%20e", uri)
+        self.assertEqual(self.fake.requests[-1].raw_path, "/v1/acl/info/a%2Fb%3Fc%23d%20e")
 
     def test_secret_not_in_errors(self) -> None:
         """Errors of info/clone/destroy name '<acl-id>', never the ID (a secret)."""
@@ -159,32 +143,35 @@ class LegacyTests(ACLTestCase):
 
     def test_bad_arguments(self) -> None:
         """A bad type or rules, or an empty ID, raise before any request."""
-        before = len(self.recorder.requests)
+        before = len(self.fake.requests)
         self.assertRaises(ValueError, self.consul.acl.create, type="admin")
         self.assertRaises(TypeError, self.consul.acl.create, rules=42)
         self.assertRaises(ValueError, self.consul.acl.update, "")
         self.assertRaises(ValueError, self.consul.acl.info, "")
         self.assertRaises(TypeError, self.consul.acl.destroy, None)
-        self.assertEqual(len(self.recorder.requests), before)
+        self.assertEqual(len(self.fake.requests), before)
 
     def test_token_travels_in_header(self) -> None:
         """The token goes in X-Consul-Token, never in the URL."""
         self.failureResultOf(self.consul.acl.list(token="explicit-token-value"), ACLPermissionDenied)
-        _, uri, headers, _ = self.recorder.requests[-1]
-        self.assertNotIn(b"explicit", uri)
-        self.assertEqual(headers.getRawHeaders(b"x-consul-token"), [b"explicit-token-value"])
+        last = self.fake.requests[-1]
+        self.assertNotIn("explicit", last.raw_path)
+        self.assertNotIn("token", last.params())
+        self.assertEqual(last.headers["x-consul-token"], "explicit-token-value")
 
 
 class DisabledTests(SynchronousTestCase):
     """ACL calls against an agent with ACLs off."""
 
     def test_every_group_raises_acl_disabled(self) -> None:
-        """Legacy, token, policy, role and bootstrap calls all fail with ACLDisabled."""
+        """Token, policy, role and bootstrap calls (and legacy ones on 1.10) all fail with ACLDisabled."""
         consul = FakeConsul(Clock()).client()
+        legacy = FakeConsul(Clock(), legacy_acl=True).client()
         for d in (
-            consul.acl.list(),
-            consul.acl.create(),
-            consul.acl.info("x"),
+            legacy.acl.list(),
+            legacy.acl.create(),
+            legacy.acl.info("x"),
+            legacy.acl.token.list(),
             consul.acl.token.read_self(),
             consul.acl.token.list(),
             consul.acl.policy.create("p"),
@@ -235,11 +222,11 @@ class TokenTests(ACLTestCase):
         self.assertIsInstance(meta, QueryMeta)
 
     def test_read_missing(self) -> None:
-        """A missing token is 403 'ACL not found' (Consul 1.10's answer)."""
+        """A missing token is NotFound: 404 'Requested token does not exist: ACL not found'."""
         f = self.failureResultOf(
-            self.consul.acl.token.read("11111111-2222-3333-4444-555555555555"), ACLPermissionDenied
+            self.consul.acl.token.read("11111111-2222-3333-4444-555555555555"), NotFound
         )
-        self.assertIn("ACL not found", str(f.value))
+        self.assertIn("Requested token does not exist: ACL not found", str(f.value))
 
     def test_read_self(self) -> None:
         """read_self() reads the token the request carries."""
@@ -271,7 +258,7 @@ class TokenTests(ACLTestCase):
         tok = self.ok(self.consul.acl.token.create())
         self.assertIs(self.ok(self.consul.acl.token.delete(tok["AccessorID"])), True)
         self.assertEqual(self.last()[0], "DELETE")
-        self.failureResultOf(self.consul.acl.token.read(tok["AccessorID"]), ACLPermissionDenied)
+        self.failureResultOf(self.consul.acl.token.read(tok["AccessorID"]), NotFound)
 
     def test_list_and_filter(self) -> None:
         """list() gives stubs; policy= filters to tokens linked to that policy."""
@@ -282,7 +269,7 @@ class TokenTests(ACLTestCase):
         index, only = self.ok(self.consul.acl.token.list(policy=self.policy["ID"]))
         self.assertEqual([t["AccessorID"] for t in only], [linked["AccessorID"]])
         self.assertEqual(self.last()[2], {"policy": self.policy["ID"]})
-        self.assertIn("Legacy", only[0])
+        self.assertNotIn("Legacy", only[0])  # a 1.10 field
 
     def test_list_blocks_until_change(self) -> None:
         """list(index=i) waits until a token is created."""
@@ -296,8 +283,8 @@ class TokenTests(ACLTestCase):
 
     def test_accessor_escaped(self) -> None:
         """An accessor ID with '/' stays one path segment."""
-        self.failureResultOf(self.consul.acl.token.read("a/b"), ACLPermissionDenied)
-        self.assertIn(b"/v1/acl/token/a%2Fb", self.recorder.requests[-1][1])
+        self.failureResultOf(self.consul.acl.token.read("a/b"), NotFound)
+        self.assertIn("/v1/acl/token/a%2Fb", self.fake.requests[-1].raw_path)
 
     def test_expiration_ttl(self) -> None:
         """expiration_ttl is sent as a Go duration and the token expires on the clock."""
@@ -305,11 +292,11 @@ class TokenTests(ACLTestCase):
         self.assertEqual(self.last()[3]["ExpirationTTL"], "60000ms")
         self.assertIn("ExpirationTime", tok)
         self.clock.advance(61)
-        self.failureResultOf(self.consul.acl.token.read(tok["AccessorID"]), ACLPermissionDenied)
+        self.failureResultOf(self.consul.acl.token.read(tok["AccessorID"]), NotFound)
 
     def test_bad_arguments(self) -> None:
         """Bad links, identities and TTLs raise before any request."""
-        before = len(self.recorder.requests)
+        before = len(self.fake.requests)
         self.assertRaises(TypeError, self.consul.acl.token.create, policies="kv-read")
         self.assertRaises(ValueError, self.consul.acl.token.create, policies=[{}])
         self.assertRaises(ValueError, self.consul.acl.token.create, expiration_ttl=0)
@@ -317,7 +304,7 @@ class TokenTests(ACLTestCase):
         self.assertRaises(TypeError, self.consul.acl.token.create, local="yes")
         self.assertRaises(ValueError, self.consul.acl.token.read, "")
         self.assertRaises(ValueError, self.consul.acl.token.list, index=-1)
-        self.assertEqual(len(self.recorder.requests), before)
+        self.assertEqual(len(self.fake.requests), before)
 
     def test_dc(self) -> None:
         """dc= is sent; an unknown datacenter is Consul's 500."""
@@ -394,8 +381,8 @@ class PolicyTests(ACLTestCase):
         self.assertNotIn("gone", [x["Name"] for x in listed])
 
     def test_missing(self) -> None:
-        """A missing policy is 403 'ACL not found'."""
-        self.failureResultOf(self.consul.acl.policy.read_by_name("nope"), ACLPermissionDenied)
+        """A missing policy is NotFound (404 'Requested policy does not exist: ACL not found')."""
+        self.failureResultOf(self.consul.acl.policy.read_by_name("nope"), NotFound)
 
     def test_name_required(self) -> None:
         """update() and create() need a name, checked before any request."""

@@ -5,67 +5,25 @@ Tests for :mod:`txconsul.api.agent` and FakeConsul's agent
 
 from __future__ import annotations
 
-import json
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit
-
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface import implementer
-from twisted.web.iweb import IAgent
 
 from txconsul import BadRequest, ConsulException, NotFound
 from txconsul.testing import FakeConsul
 
-
-@implementer(IAgent)
-class Recorder:
-    """An IAgent that records each request and passes it to a FakeConsul."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.requests: list[dict[str, Any]] = []
-
-    def request(self, method, uri, headers=None, bodyProducer=None):
-        """Record, then delegate."""
-        parts = urlsplit(uri.decode("ascii"))
-        body = getattr(bodyProducer, "_body", b"") if bodyProducer is not None else b""
-        self.requests.append({
-            "method": method.decode("ascii"),
-            "path": parts.path,
-            "query": parse_qsl(parts.query, keep_blank_values=True),
-            "headers": headers,
-            "body": json.loads(body) if body else None,
-        })
-        return self.inner.request(method, uri, headers, bodyProducer)
-
-    @property
-    def last(self) -> dict[str, Any]:
-        """The last request."""
-        return self.requests[-1]
-
-
-def make(**fake_kwargs: Any):
-    """A FakeConsul on a Clock, a client recording its requests, and the recorder."""
-    from txconsul import Consul
-
-    clock = Clock()
-    fake = FakeConsul(clock, **fake_kwargs)
-    rec = Recorder(fake.agent())
-    client = Consul(http_agent=rec, reactor=clock, environ={})
-    return clock, fake, client, rec
+from .fakecase import make
 
 
 class AgentRequestTests(SynchronousTestCase):
     """The requests the agent group sends."""
 
     def setUp(self):
-        self.clock, self.fake, self.c, self.rec = make()
+        self.clock, self.fake, self.c, self.requests = make()
 
     def test_self(self):
         """self() GETs /v1/agent/self and returns the agent's config."""
         data = self.successResultOf(self.c.agent.self())
-        self.assertEqual(self.rec.last["path"], "/v1/agent/self")
+        self.assertEqual(self.requests[-1].raw_path, "/v1/agent/self")
         self.assertEqual(data["Config"]["NodeName"], "fake-consul")
         self.assertEqual(data["Config"]["Datacenter"], "dc1")
         self.assertEqual(data["Member"]["Name"], "fake-consul")
@@ -73,21 +31,20 @@ class AgentRequestTests(SynchronousTestCase):
     def test_members_wan_and_filter(self):
         """members(wan=True) sends wan=1; filter= is passed through."""
         lan = self.successResultOf(self.c.agent.members())
-        self.assertEqual(self.rec.last["query"], [])
+        self.assertEqual(self.requests[-1].query, [])
         self.assertEqual([m["Name"] for m in lan], ["fake-consul"])
         wan = self.successResultOf(self.c.agent.members(wan=True, filter='Name != "x"'))
-        self.assertEqual(self.rec.last["query"], [("wan", "1"), ("filter", 'Name != "x"')])
+        self.assertEqual(self.requests[-1].query, [("wan", "1"), ("filter", 'Name != "x"')])
         self.assertEqual([m["Name"] for m in wan], ["fake-consul.dc1"])
         none = self.successResultOf(self.c.agent.members(filter='Name == "other"'))
         self.assertEqual(none, [])
 
     def test_agent_calls_do_not_send_dc(self):
         """Agent endpoints never carry the client's default dc."""
-        from txconsul import Consul
 
-        c = Consul(http_agent=self.rec, reactor=self.clock, environ={}, dc="dc1")
+        c = self.fake.client(dc="dc1")
         self.successResultOf(c.agent.services())
-        self.assertEqual(self.rec.last["query"], [])
+        self.assertEqual(self.requests[-1].query, [])
 
     def test_service_register_body(self):
         """register() sends Consul's field names and fires True."""
@@ -97,9 +54,9 @@ class AgentRequestTests(SynchronousTestCase):
             check=check, meta={"v": "1"}, enable_tag_override=True,
         ))
         self.assertIs(result, True)
-        self.assertEqual(self.rec.last["method"], "PUT")
-        self.assertEqual(self.rec.last["path"], "/v1/agent/service/register")
-        self.assertEqual(self.rec.last["body"], {
+        self.assertEqual(self.requests[-1].method, "PUT")
+        self.assertEqual(self.requests[-1].raw_path, "/v1/agent/service/register")
+        self.assertEqual(self.requests[-1].json(), {
             "Name": "web", "ID": "web1", "Address": "10.0.0.1", "Port": 80, "Tags": ["a"],
             "Meta": {"v": "1"}, "EnableTagOverride": True, "Check": check,
         })
@@ -107,40 +64,40 @@ class AgentRequestTests(SynchronousTestCase):
     def test_service_register_legacy_args(self):
         """python-consul's ttl= argument builds the check."""
         self.successResultOf(self.c.agent.service.register("web", ttl="10s"))
-        self.assertEqual(self.rec.last["body"]["Check"], {"TTL": "10s"})
+        self.assertEqual(self.requests[-1].json()["Check"], {"TTL": "10s"})
 
     def test_service_register_token_header(self):
         """token= travels as X-Consul-Token, never in the URL."""
         self.successResultOf(self.c.agent.service.register("web", token="s3cret"))
-        self.assertEqual(self.rec.last["headers"].getRawHeaders(b"x-consul-token"), [b"s3cret"])
-        self.assertNotIn("token", dict(self.rec.last["query"]))
+        self.assertEqual(self.requests[-1].headers["x-consul-token"], "s3cret")
+        self.assertNotIn("token", dict(self.requests[-1].query))
 
     def test_service_register_bad_arguments(self):
         """Bad arguments fail before any request."""
-        n = len(self.rec.requests)
+        n = len(self.requests)
         self.assertRaises(TypeError, self.c.agent.service.register, "web", port="80")
         self.assertRaises(TypeError, self.c.agent.service.register, "web", tags="a")
         self.assertRaises(ValueError, self.c.agent.service.register, "")
         self.assertRaises(ValueError, self.c.agent.service.register, "web", check={"TTL": "1s"}, ttl="1s")
         self.assertRaises(ValueError, self.c.agent.service.register, "web", http="http://x")
-        self.assertEqual(len(self.rec.requests), n)
+        self.assertEqual(len(self.requests), n)
 
     def test_paths_are_escaped(self):
         """IDs with '#', ':', '/', '?' and spaces are escaped as one segment."""
         sid = "a#b:c/d?e f"
         self.successResultOf(self.c.agent.service.register("n", service_id=sid))
         self.successResultOf(self.c.agent.service.maintenance(sid, True, reason="r"))
-        self.assertEqual(self.rec.last["path"], "/v1/agent/service/maintenance/a%23b%3Ac%2Fd%3Fe%20f")
-        self.assertEqual(self.rec.last["query"], [("enable", "true"), ("reason", "r")])
+        self.assertEqual(self.requests[-1].raw_path, "/v1/agent/service/maintenance/a%23b%3Ac%2Fd%3Fe%20f")
+        self.assertEqual(self.requests[-1].query, [("enable", "true"), ("reason", "r")])
         self.successResultOf(self.c.agent.service.deregister(sid))
-        self.assertEqual(self.rec.last["path"], "/v1/agent/service/deregister/a%23b%3Ac%2Fd%3Fe%20f")
+        self.assertEqual(self.requests[-1].raw_path, "/v1/agent/service/deregister/a%23b%3Ac%2Fd%3Fe%20f")
 
     def test_check_register_body(self):
         """check.register() merges the definition with name, ID, notes and service."""
         self.successResultOf(self.c.agent.service.register("svc"))
         self.successResultOf(self.c.agent.check.register(
             "chk", self.c.Check.ttl("5s"), check_id="c1", notes="n", service_id="svc", status="passing"))
-        self.assertEqual(self.rec.last["body"], {
+        self.assertEqual(self.requests[-1].json(), {
             "Name": "chk", "TTL": "5s", "ID": "c1", "Notes": "n", "ServiceID": "svc", "Status": "passing",
         })
 
@@ -152,26 +109,26 @@ class AgentRequestTests(SynchronousTestCase):
         """ttl_pass sends its notes as ?note=."""
         self.successResultOf(self.c.agent.check.register("t", self.c.Check.ttl("5s")))
         self.successResultOf(self.c.agent.check.ttl_pass("t", notes="all good"))
-        self.assertEqual(self.rec.last["path"], "/v1/agent/check/pass/t")
-        self.assertEqual(self.rec.last["query"], [("note", "all good")])
+        self.assertEqual(self.requests[-1].raw_path, "/v1/agent/check/pass/t")
+        self.assertEqual(self.requests[-1].query, [("note", "all good")])
 
     def test_maintenance_params(self):
         """maintenance() sends enable=true|false and the reason."""
         self.successResultOf(self.c.agent.maintenance(True, "patching"))
-        self.assertEqual(self.rec.last["query"], [("enable", "true"), ("reason", "patching")])
+        self.assertEqual(self.requests[-1].query, [("enable", "true"), ("reason", "patching")])
         self.successResultOf(self.c.agent.maintenance("false"))
-        self.assertEqual(self.rec.last["query"], [("enable", "false")])
+        self.assertEqual(self.requests[-1].query, [("enable", "false")])
         self.assertRaises(ValueError, self.c.agent.maintenance, "yes")
 
     def test_join_and_force_leave(self):
         """join() and force_leave() PUT to their paths."""
         self.assertIs(self.successResultOf(self.c.agent.join("127.0.0.1")), True)
-        self.assertEqual(self.rec.last["path"], "/v1/agent/join/127.0.0.1")
+        self.assertEqual(self.requests[-1].raw_path, "/v1/agent/join/127.0.0.1")
         self.successResultOf(self.c.agent.join("127.0.0.1", wan=True))
-        self.assertEqual(self.rec.last["query"], [("wan", "1")])
+        self.assertEqual(self.requests[-1].query, [("wan", "1")])
         self.failureResultOf(self.c.agent.join("10.255.0.1"), ConsulException)
         self.assertIs(self.successResultOf(self.c.agent.force_leave("fake-consul")), True)
-        self.assertEqual(self.rec.last["path"], "/v1/agent/force-leave/fake-consul")
+        self.assertEqual(self.requests[-1].raw_path, "/v1/agent/force-leave/fake-consul")
         self.failureResultOf(self.c.agent.force_leave("ghost"), ConsulException)
 
 
@@ -466,7 +423,7 @@ class AgentNewEndpointTests(SynchronousTestCase):
     """agent.service.health / health_by_name and agent.leave against FakeConsul."""
 
     def setUp(self) -> None:
-        self.clock, self.fake, self.c, self.rec = make()
+        self.clock, self.fake, self.c, self.requests = make()
 
     def test_health_statuses(self) -> None:
         """health() fires (status, info) for 200, 429 and 503 alike."""
@@ -481,7 +438,7 @@ class AgentNewEndpointTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(self.c.agent.service.health("web"))[0], "passing")
         self.successResultOf(self.c.agent.service.maintenance("web", True))
         self.assertEqual(self.successResultOf(self.c.agent.service.health("web"))[0], "maintenance")
-        self.assertEqual(self.rec.last["path"], "/v1/agent/health/service/id/web")
+        self.assertEqual(self.requests[-1].raw_path, "/v1/agent/health/service/id/web")
 
     def test_health_unknown(self) -> None:
         """An unknown ID or name fails with NotFound."""
@@ -493,15 +450,15 @@ class AgentNewEndpointTests(SynchronousTestCase):
         self.successResultOf(self.c.agent.service.register("a b", service_id="x"))
         status, infos = self.successResultOf(self.c.agent.service.health_by_name("a b"))
         self.assertEqual((status, [i["Service"]["ID"] for i in infos]), ("passing", ["x"]))
-        self.assertEqual(self.rec.last["path"], "/v1/agent/health/service/name/a%20b")
+        self.assertEqual(self.requests[-1].raw_path, "/v1/agent/health/service/name/a%20b")
 
     def test_health_bad_argument(self) -> None:
         """An empty service ID is a ValueError before any request."""
         self.assertRaises(ValueError, self.c.agent.service.health, "")
-        self.assertEqual(self.rec.requests, [])
+        self.assertEqual(list(self.requests), [])
 
     def test_leave(self) -> None:
         """leave() PUTs /v1/agent/leave and fires True."""
         self.assertIs(self.successResultOf(self.c.agent.leave()), True)
-        self.assertEqual((self.rec.last["method"], self.rec.last["path"]), ("PUT", "/v1/agent/leave"))
+        self.assertEqual((self.requests[-1].method, self.requests[-1].raw_path), ("PUT", "/v1/agent/leave"))
         self.assertTrue(self.fake.agent_state.left)

@@ -11,14 +11,14 @@ from twisted.trial.unittest import SynchronousTestCase
 from txconsul import ConsulException
 from txconsul.testing import FakeConsul
 
-from .test_agent import make
+from .fakecase import make
 
 
 class CatalogRequestTests(SynchronousTestCase):
     """The requests the catalog group sends."""
 
     def setUp(self):
-        self.clock, self.fake, self.c, self.rec = make()
+        self.clock, self.fake, self.c, self.requests = make()
 
     def test_register_body(self):
         """register() sends Node, Address, Service, Check and NodeMeta in the body."""
@@ -26,8 +26,8 @@ class CatalogRequestTests(SynchronousTestCase):
             "n1", "10.0.0.2", service={"Service": "db", "Port": 5432},
             check={"CheckID": "c", "Name": "c", "Status": "passing"}, node_meta={"rack": "a"}))
         self.assertIs(ok, True)
-        self.assertEqual(self.rec.last["path"], "/v1/catalog/register")
-        self.assertEqual(self.rec.last["body"], {
+        self.assertEqual(self.requests[-1].raw_path, "/v1/catalog/register")
+        self.assertEqual(self.requests[-1].json(), {
             "Node": "n1", "Address": "10.0.0.2", "Service": {"Service": "db", "Port": 5432},
             "Check": {"CheckID": "c", "Name": "c", "Status": "passing"}, "NodeMeta": {"rack": "a"},
         })
@@ -35,14 +35,14 @@ class CatalogRequestTests(SynchronousTestCase):
     def test_deregister_arguments(self):
         """deregister() refuses service_id with check_id before any request."""
         self.assertRaises(ValueError, self.c.catalog.deregister, "n", service_id="s", check_id="c")
-        self.assertEqual(self.rec.requests, [])
+        self.assertEqual(list(self.requests), [])
 
     def test_read_params(self):
         """Reads send repeated node-meta=k:v, tag, near and filter."""
         self.successResultOf(self.c.catalog.service(
             "web", tag=["a", "b"], near="_agent", node_meta={"x": "1", "y": "2"}, filter="ServicePort != 0"))
-        self.assertEqual(self.rec.last["path"], "/v1/catalog/service/web")
-        self.assertEqual(self.rec.last["query"], [
+        self.assertEqual(self.requests[-1].raw_path, "/v1/catalog/service/web")
+        self.assertEqual(self.requests[-1].query, [
             ("tag", "a"), ("tag", "b"), ("near", "_agent"),
             ("node-meta", "x:1"), ("node-meta", "y:2"), ("filter", "ServicePort != 0"),
         ])
@@ -50,7 +50,7 @@ class CatalogRequestTests(SynchronousTestCase):
     def test_blocking_params(self):
         """index/wait/consistency are validated and sent."""
         self.successResultOf(self.c.catalog.nodes(index=0, consistency="stale"))
-        self.assertIn(("stale", ""), self.rec.last["query"])
+        self.assertIn(("stale", ""), self.requests[-1].query)
         self.assertRaises(ValueError, self.c.catalog.nodes, index=-1)
         self.assertRaises(ValueError, self.c.catalog.nodes, wait="forever")
         self.assertRaises(ValueError, self.c.catalog.nodes, consistency="weird")
@@ -58,9 +58,9 @@ class CatalogRequestTests(SynchronousTestCase):
     def test_escaped_names(self):
         """Service and node names with '#', ':' and '/' are one escaped segment."""
         self.successResultOf(self.c.catalog.service("a#b:c/d"))
-        self.assertEqual(self.rec.last["path"], "/v1/catalog/service/a%23b%3Ac%2Fd")
+        self.assertEqual(self.requests[-1].raw_path, "/v1/catalog/service/a%23b%3Ac%2Fd")
         self.successResultOf(self.c.catalog.node("n#1"))
-        self.assertEqual(self.rec.last["path"], "/v1/catalog/node/n%231")
+        self.assertEqual(self.requests[-1].raw_path, "/v1/catalog/node/n%231")
 
     def test_datacenters(self):
         """datacenters() lists the fake's datacenter."""
@@ -249,7 +249,7 @@ class NodeServicesTests(SynchronousTestCase):
     """catalog.node_services() against FakeConsul."""
 
     def setUp(self) -> None:
-        self.clock, self.fake, self.c, self.rec = make()
+        self.clock, self.fake, self.c, self.requests = make()
 
     def test_node_services(self) -> None:
         """(index, {'Node', 'Services': [...]}) with the services as a list."""
@@ -258,7 +258,7 @@ class NodeServicesTests(SynchronousTestCase):
         self.assertEqual([(s["ID"], s["Tags"]) for s in data["Services"]], [("web", ["v1"])])
         self.assertEqual(data["Node"]["Address"], "10.0.0.1")
         self.assertEqual(index, self.fake.catalog.services_index)
-        self.assertEqual(self.rec.last["path"], "/v1/catalog/node-services/n1")
+        self.assertEqual(self.requests[-1].raw_path, "/v1/catalog/node-services/n1")
 
     def test_unknown_node(self) -> None:
         """An unknown node is {'Node': None, 'Services': None}, not an error."""
@@ -269,7 +269,7 @@ class NodeServicesTests(SynchronousTestCase):
         """index/wait block until a change; filter is sent as a parameter."""
         self.successResultOf(self.c.catalog.register("n1", "10.0.0.1", service={"Service": "web"}))
         index, _ = self.successResultOf(self.c.catalog.node_services("n1", filter='Service == "web"'))
-        self.assertIn(("filter", 'Service == "web"'), self.rec.last["query"])
+        self.assertIn(("filter", 'Service == "web"'), self.requests[-1].query)
         d = self.c.catalog.node_services("n1", index=index, wait="30s")
         self.assertNoResult(d)
         self.successResultOf(self.c.catalog.register("n1", "10.0.0.1", service={"Service": "db"}))

@@ -15,7 +15,8 @@ from txconsul.api.coordinate import Coordinate
 from txconsul.api.operator import Operator
 from txconsul.testing import FakeConsul
 
-from .test_event import Denier, RecordingTransport
+from .fakecase import Denier
+from .test_event import RecordingTransport
 from .test_query import add_instance
 
 VEC = [0.1, 0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.3]

@@ -18,6 +18,8 @@ from txconsul.api.event import Event, event_path
 from txconsul.testing import FakeConsul
 from txconsul.testing._event import EVENT_BUFFER_SIZE, uuid_to_uint64
 
+from .fakecase import Denier, add_service
+
 
 class RecordingTransport:
     """Records each request and answers with a canned response."""
@@ -31,25 +33,6 @@ class RecordingTransport:
         """Record the call; fire with the canned response."""
         self.calls.append((args, kwargs))
         return succeed(ConsulResponse(200, Headers(), self.body, _QM(self.index, None, None)))
-
-
-class Denier:
-    """An authorizer that allows everything but the listed (resource, name, access)."""
-
-    def __init__(self, *denied: tuple[str, str, str]) -> None:
-        self.denied = set(denied)
-
-    def allowed(self, resource: str, name: str, access: str) -> bool:
-        """False for the denied triples."""
-        return (resource, name, access) not in self.denied
-
-
-def add_service(fake: FakeConsul, sid: str, name: str, tags: list[str], node: Any = None) -> None:
-    """Put a service straight into the fake's catalog."""
-    node = node or fake.core.node_name
-    fake.catalog.services[(node, sid)] = {
-        "ID": sid, "Service": name, "Tags": tags, "Address": "", "Meta": {}, "Port": 80,
-    }
 
 
 class EventCase(SynchronousTestCase):

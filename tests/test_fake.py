@@ -183,3 +183,116 @@ class ListenerTests(SynchronousTestCase):
         gc.collect()
         self.assertIsNone(ref())
         self.successResultOf(fake.client().kv.put("k", "v"))
+
+
+class ModuleGraphTests(SynchronousTestCase):
+    """How the fake's modules depend on each other."""
+
+    def test_no_import_cycle(self) -> None:
+        """No module of txconsul.testing imports, even lazily or for typing, one that imports it back."""
+        import ast
+        import os
+
+        import txconsul.testing
+
+        package = os.path.dirname(txconsul.testing.__file__)
+        graph: dict[str, set[str]] = {}
+        for name in sorted(os.listdir(package)):
+            if not name.endswith(".py"):
+                continue
+            module = name[:-3]
+            with open(os.path.join(package, name), encoding="utf-8") as f:
+                tree = ast.parse(f.read())
+            deps: set[str] = set()
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.level == 1:
+                    if node.module:
+                        deps.add(node.module)
+                    else:
+                        deps.update(alias.name for alias in node.names)
+                elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("txconsul.testing."):
+                    deps.add(node.module.rsplit(".", 1)[1])  # type: ignore[union-attr]
+            graph[module] = deps - {module}
+        self.assertIn("_acl", graph["_session"])  # the walk sees the imports
+
+        def cycle_from(start: str) -> list[str]:
+            stack = [(start, [start])]
+            while stack:
+                current, path = stack.pop()
+                for dep in graph.get(current, ()):
+                    if dep == start:
+                        return path + [dep]
+                    if dep not in path:
+                        stack.append((dep, path + [dep]))
+            return []
+
+        cycles = [cycle_from(m) for m in graph if cycle_from(m)]
+        self.assertEqual(cycles, [])
+
+
+class JournalTests(SynchronousTestCase):
+    """fake.requests: every request the fake received, as values."""
+
+    def test_records_a_client_request(self) -> None:
+        """A client call appears with its method, decoded path, query pairs, headers and body."""
+        fake = FakeConsul(Clock(), seed=1)
+        consul = fake.client(token="secret-token")
+        self.successResultOf(consul.kv.put("a b", b"value", flags=7, dc="dc1"))
+        recorded = fake.requests[-1]
+        self.assertEqual((recorded.method, recorded.path), ("PUT", "/v1/kv/a b"))
+        self.assertEqual(recorded.param("flags"), "7")
+        self.assertEqual(recorded.params()["dc"], "dc1")
+        self.assertEqual(recorded.headers["x-consul-token"], "secret-token")
+        self.assertEqual(recorded.body, b"value")
+
+    def test_json_body_and_bare_flags(self) -> None:
+        """json() decodes a JSON body; a bare flag is recorded with an empty value."""
+        fake = FakeConsul(Clock(), seed=1)
+        consul = fake.client()
+        self.successResultOf(consul.agent.service.register("web", port=80))
+        self.assertEqual(fake.requests[-1].json()["Name"], "web")
+        self.successResultOf(consul.kv.get("k", recurse=True))
+        self.assertIn(("recurse", ""), fake.requests[-1].query)
+        self.assertIsNone(fake.requests[-1].json())
+
+    def test_refused_requests_are_recorded(self) -> None:
+        """A request the fake refuses (unknown path, 405) is in the journal too, in order."""
+        fake = FakeConsul(Clock(), seed=1)
+        treq = StubTreq(fake.resource())
+        self.successResultOf(treq.request("GET", "http://127.0.0.1:8500/v1/nope"))
+        self.successResultOf(treq.request("DELETE", "http://127.0.0.1:8500/v1/status/leader"))
+        self.assertEqual([(r.method, r.path) for r in fake.requests],
+                         [("GET", "/v1/nope"), ("DELETE", "/v1/status/leader")])
+
+    def test_repr_hides_tokens_and_body(self) -> None:
+        """repr() of a recorded request shows neither the token (header or ?token) nor the body."""
+        fake = FakeConsul(Clock(), seed=1)
+        treq = StubTreq(fake.resource())
+        self.successResultOf(treq.request(
+            "PUT", "http://127.0.0.1:8500/v1/kv/k?token=query-secret",
+            headers={"X-Consul-Token": "header-secret", "Authorization": "Bearer bearer-secret"},
+            data=b"body-secret",
+        ))
+        text = repr(fake.requests[-1])
+        for secret in ("query-secret", "header-secret", "bearer-secret", "body-secret"):
+            self.assertNotIn(secret, text)
+        self.assertIn("/v1/kv/k", text)
+        self.assertEqual(fake.requests[-1].param("token"), "query-secret")
+
+    def test_journal_size(self) -> None:
+        """journal_size keeps only the most recent requests; 0 keeps none."""
+        fake = FakeConsul(Clock(), seed=1, journal_size=2)
+        consul = fake.client()
+        for key in ("a", "b", "c"):
+            self.successResultOf(consul.kv.get(key))
+        self.assertEqual([r.path for r in fake.requests], ["/v1/kv/b", "/v1/kv/c"])
+        silent = FakeConsul(Clock(), seed=1, journal_size=0)
+        self.successResultOf(silent.client().kv.get("a"))
+        self.assertEqual(list(silent.requests), [])
+
+    def test_raw_path(self) -> None:
+        """raw_path keeps the percent-encoding the client sent; path is decoded."""
+        fake = FakeConsul(Clock(), seed=1)
+        self.successResultOf(fake.client().kv.get("a/b c%d"))
+        self.assertEqual(fake.requests[-1].raw_path, "/v1/kv/a/b%20c%25d")
+        self.assertEqual(fake.requests[-1].path, "/v1/kv/a/b c%d")

@@ -13,13 +13,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txconsul import ACLDisabled, ACLPermissionDenied, BadRequest, ConsulException, NotFound
 from txconsul.testing import FakeConsul
-from txconsul.testing._acl import (
-    ANONYMOUS_ACCESSOR,
-    GLOBAL_MANAGEMENT_ID,
-    REDACTED,
-    RuleError,
-    parse_rules,
-)
+from txconsul.testing._acl_store import ANONYMOUS_ACCESSOR, GLOBAL_MANAGEMENT_ID, REDACTED
+from txconsul.testing._authz import RuleError, parse_rules
 
 ROOT = "the-root-token"
 
@@ -112,11 +107,13 @@ class FakeACLCase(SynchronousTestCase):
     """A FakeConsul with ACLs and a management client."""
 
     default_policy = "deny"
+    legacy_acl = False
 
     def setUp(self) -> None:
         self.clock = Clock()
         self.fake = FakeConsul(
-            self.clock, seed=7, acl_master_token=ROOT, acl_default_policy=self.default_policy
+            self.clock, seed=7, acl_master_token=ROOT, acl_default_policy=self.default_policy,
+            legacy_acl=self.legacy_acl,
         )
         self.root = self.fake.client(token=ROOT)
 
@@ -201,18 +198,6 @@ class AuthorizerTests(FakeACLCase):
         self.assertTrue(a.allowed("service", "db", "read"))
         self.assertTrue(a.allowed("node", "n", "read"))
 
-    def test_legacy_token_rules(self) -> None:
-        """A legacy token's rules use prefix semantics: key "app" covers "apple"."""
-        secret = self.ok(self.root.acl.create(rules='key "app" { policy = "write" }'))
-        c = self.client(secret)
-        self.assertIs(self.ok(c.kv.put("apple", "1")), True)
-        self.failureResultOf(c.kv.put("banana", "1"), ACLPermissionDenied)
-
-    def test_legacy_management_token(self) -> None:
-        """A legacy management token may manage ACLs."""
-        secret = self.ok(self.root.acl.create(type="management"))
-        self.ok(self.client(secret).acl.policy.create("by-legacy"))
-
     def test_current_exact_key(self) -> None:
         """A current-syntax `key "app"` rule does not reach "app/x"."""
         c = self.client(self.token_with('key "app" { policy = "write" }'))
@@ -241,7 +226,7 @@ class DefaultAllowTests(FakeACLCase):
         a = self.fake.acl.authorizer_for_secret(None)
         self.assertTrue(a.allowed("operator", "", "write"))
         self.failureResultOf(anon.acl.token.list(), ACLPermissionDenied)
-        self.failureResultOf(anon.acl.create(), ACLPermissionDenied)
+        self.failureResultOf(anon.acl.policy.create("p"), ACLPermissionDenied)
 
     def test_deny_rule_beats_default_allow(self) -> None:
         """An explicit deny applies even when the default is allow."""
@@ -262,12 +247,15 @@ class DisabledTests(SynchronousTestCase):
     """ACLs off."""
 
     def test_everything_allowed_and_acl_endpoints_401(self) -> None:
-        """With ACLs disabled every token works and every /v1/acl/* path is 401."""
+        """With ACLs disabled every token works and every /v1/acl/* endpoint is 401."""
         fake = FakeConsul(Clock())
         c = fake.client(token="whatever")
         self.assertIs(self.successResultOf(c.kv.put("x", "1")), True)
-        for d in (c.acl.list(), c.acl.token.read_self(), c.acl.policy.list(), c.acl.bootstrap()):
+        for d in (c.acl.token.read_self(), c.acl.policy.list(), c.acl.role.list(), c.acl.bootstrap()):
             self.failureResultOf(d, ACLDisabled)
+        # no such endpoint since 1.11, ACLs or not; the 1.10 profile has it
+        self.failureResultOf(c.acl.list(), NotFound)
+        self.failureResultOf(FakeConsul(Clock(), legacy_acl=True).client().acl.list(), ACLDisabled)
         self.assertFalse(fake.acl.enabled)
         self.assertEqual(fake.acl.default_policy, "allow")
 
@@ -328,16 +316,22 @@ class SessionEnforcementTests(FakeACLCase):
 
 
 class EndpointErrorTests(FakeACLCase):
-    """Consul 1.10's statuses and texts on the ACL endpoints."""
+    """The current release's statuses and texts on the ACL endpoints."""
 
     def test_missing_reads(self) -> None:
-        """Missing token/policy: 403 'ACL not found'; missing role: 404."""
+        """Missing token/policy/role reads are 404 'Requested <kind> does not exist: ACL not found'."""
+        # agent/acl_endpoint.go ACLTokenGet / ACLPolicyRead / ACLRoleRead
         uid = "11111111-2222-3333-4444-555555555555"
-        f = self.failureResultOf(self.root.acl.token.read(uid), ACLPermissionDenied)
-        self.assertIn("ACL not found", str(f.value))
-        self.failureResultOf(self.root.acl.policy.read(uid), ACLPermissionDenied)
-        self.failureResultOf(self.root.acl.role.read(uid), NotFound)
-        self.failureResultOf(self.client("bogus").acl.token.read_self(), ACLPermissionDenied)
+        for d, kind in (
+            (self.root.acl.token.read(uid), "token"),
+            (self.root.acl.policy.read(uid), "policy"),
+            (self.root.acl.role.read(uid), "role"),
+        ):
+            f = self.failureResultOf(d, NotFound)
+            self.assertIn(f"Requested {kind} does not exist: ACL not found", str(f.value))
+        # token/self looks the secret up without resolving it (ACL.TokenRead)
+        f = self.failureResultOf(self.client("bogus").acl.token.read_self(), NotFound)
+        self.assertIn("Supplied token does not exist", str(f.value))
 
     def test_deletes_of_missing_are_true(self) -> None:
         """Deleting a missing token, policy or role is true."""
@@ -383,25 +377,8 @@ class EndpointErrorTests(FakeACLCase):
             http.request("PUT", "/v1/acl/token/" + tok["AccessorID"], json_body={"AccessorID": "other"}), BadRequest
         )
         self.assertIn("Token Accessor ID in URL and payload do not match", str(f.value))
-        f = self.failureResultOf(http.request("PUT", "/v1/acl/update", json_body={"Name": "n"}), BadRequest)
-        self.assertIn("ACL ID must be set", str(f.value))
         f = self.failureResultOf(http.request("PUT", "/v1/acl/token", body=b"{nope"), BadRequest)
         self.assertIn("Token decoding failed", str(f.value))
-
-    def test_generations_do_not_mix(self) -> None:
-        """Legacy endpoints refuse new tokens; the new clone refuses legacy tokens."""
-        tok = self.ok(self.root.acl.token.create(policies=[GLOBAL_MANAGEMENT_ID]))
-        self.assert500(self.root.acl.update(tok["SecretID"], name="x"), "Cannot use legacy endpoint to modify a non-legacy token")
-        self.assertIsNone(self.ok(self.root.acl.info(tok["SecretID"])))
-        secret = self.ok(self.root.acl.create(rules='key "" { policy = "read" }'))
-        accessor = self.fake.acl.token_by_secret(secret)["AccessorID"]
-        self.assert500(self.root.acl.token.clone(accessor), "Cannot clone a legacy ACL with this endpoint")
-        f = self.failureResultOf(self.root.acl.clone(tok["SecretID"]), ACLPermissionDenied)
-        self.assertIn("Permission denied", str(f.value))
-
-    def test_legacy_rule_compilation(self) -> None:
-        """Legacy rules that do not compile are a 500."""
-        self.assert500(self.root.acl.create(rules='key "" { policy = "maybe" }'), "ACL rule compilation failed")
 
     def test_redacted_secret(self) -> None:
         """A token with only acl:read sees other tokens' secrets as '<hidden>'."""
@@ -434,15 +411,69 @@ class EndpointErrorTests(FakeACLCase):
         self.assertGreater(self.ok(d)[0], index)
 
     def test_deleted_token_wakes_blocked_read(self) -> None:
-        """A blocked token read answers 'ACL not found' when the token is deleted."""
+        """A blocked token read answers 404 when the token is deleted."""
         tok = self.ok(self.root.acl.token.create())
         index, _ = self.ok(self.root.acl.token.read(tok["AccessorID"]))
         d = self.root.acl.token.read(tok["AccessorID"], index=index, wait="1m")
         self.assertNoResult(d)
         self.ok(self.root.acl.token.delete(tok["AccessorID"]))
-        self.failureResultOf(d, ACLPermissionDenied)
+        self.failureResultOf(d, NotFound)
 
     def test_secret_not_in_repr(self) -> None:
         """Neither the ACL system's nor an authorizer's repr shows a secret."""
         self.assertNotIn(ROOT, repr(self.fake.acl))
         self.assertNotIn(ROOT, repr(self.fake.acl.authorizer_for_secret(ROOT)))
+
+
+class LegacyProfileTests(FakeACLCase):
+    """FakeConsul(legacy_acl=True): Consul 1.10's ACL system, legacy API included."""
+
+    legacy_acl = True
+
+    def test_missing_reads(self) -> None:
+        """1.10: missing token/policy reads are 403 'ACL not found', a missing role an empty 404."""
+        uid = "11111111-2222-3333-4444-555555555555"
+        f = self.failureResultOf(self.root.acl.token.read(uid), ACLPermissionDenied)
+        self.assertIn("ACL not found", str(f.value))
+        self.failureResultOf(self.root.acl.policy.read(uid), ACLPermissionDenied)
+        self.failureResultOf(self.root.acl.role.read(uid), NotFound)
+        self.failureResultOf(self.client("bogus").acl.token.read_self(), ACLPermissionDenied)
+
+    def test_update_needs_id(self) -> None:
+        """The legacy update refuses a body without ID: 400 'ACL ID must be set'."""
+        f = self.failureResultOf(self.root.http.request("PUT", "/v1/acl/update", json_body={"Name": "n"}), BadRequest)
+        self.assertIn("ACL ID must be set", str(f.value))
+
+    def assert500(self, d: Any, text: str) -> None:
+        """``d`` failed with a 500 whose text contains ``text``."""
+        f = self.failureResultOf(d, ConsulException)
+        self.assertEqual(f.value.status, 500)
+        self.assertIn(text, str(f.value))
+
+    def test_legacy_token_rules(self) -> None:
+        """A legacy token's rules use prefix semantics: key "app" covers "apple"."""
+        secret = self.ok(self.root.acl.create(rules='key "app" { policy = "write" }'))
+        c = self.client(secret)
+        self.assertIs(self.ok(c.kv.put("apple", "1")), True)
+        self.failureResultOf(c.kv.put("banana", "1"), ACLPermissionDenied)
+
+    def test_legacy_management_token(self) -> None:
+        """A legacy management token may manage ACLs."""
+        secret = self.ok(self.root.acl.create(type="management"))
+        self.ok(self.client(secret).acl.policy.create("by-legacy"))
+
+    def test_generations_do_not_mix(self) -> None:
+        """Legacy endpoints refuse new tokens; the new clone refuses legacy tokens."""
+        tok = self.ok(self.root.acl.token.create(policies=[GLOBAL_MANAGEMENT_ID]))
+        self.assert500(self.root.acl.update(tok["SecretID"], name="x"), "Cannot use legacy endpoint to modify a non-legacy token")
+        self.assertIsNone(self.ok(self.root.acl.info(tok["SecretID"])))
+        secret = self.ok(self.root.acl.create(rules='key "" { policy = "read" }'))
+        accessor = self.fake.acl.token_by_secret(secret)["AccessorID"]
+        self.assert500(self.root.acl.token.clone(accessor), "Cannot clone a legacy ACL with this endpoint")
+        f = self.failureResultOf(self.root.acl.clone(tok["SecretID"]), ACLPermissionDenied)
+        self.assertIn("Permission denied", str(f.value))
+
+    def test_legacy_rule_compilation(self) -> None:
+        """Legacy rules that do not compile are a 500."""
+        self.assert500(self.root.acl.create(rules='key "" { policy = "maybe" }'), "ACL rule compilation failed")
+

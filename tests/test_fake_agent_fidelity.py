@@ -16,7 +16,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from treq.testing import StubTreq
 
 from txconsul.testing import FakeConsul
-from txconsul.testing._agent import go_duration, truncate_output
+from txconsul.testing._checks import truncate_output
+from txconsul.testing._gofmt import go_duration
 
 
 class RawCase(SynchronousTestCase):
@@ -450,7 +451,7 @@ class LeaveTests(RawCase):
         """200 with an empty body; GET is 405."""
         response, body = self.call("PUT", "/v1/agent/leave")
         self.assertEqual((response.code, body), (200, b""))
-        self.assertTrue(self.fake.core.agent.left)
+        self.assertTrue(self.fake.agent_state.left)
         self.assertEqual(self.call("GET", "/v1/agent/leave")[0].code, 405)
 
 

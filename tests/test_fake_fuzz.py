@@ -128,12 +128,17 @@ def paths(draw: Any) -> str:
     return pattern
 
 
+#: Attributes that point at the core or at another part (a part's peers and
+#: listeners), not at the part's own state.
+_LINKS = frozenset({"core", "acl", "catalog", "sessions", "kv", "status", "listeners"})
+
+
 def digest(fake: FakeConsul) -> str:
     """The fake's whole state as text (what a refused request must leave alone)."""
     state = {}
     for part in fake._parts:
         for name, value in vars(part).items():
-            if name in ("core",) or name.startswith("_") or callable(value):
+            if name in _LINKS or name.startswith("_") or callable(value):
                 continue
             state[f"{type(part).__name__}.{name}"] = value
     state["index"] = fake.core.index
@@ -150,7 +155,7 @@ def _plain(value: Any) -> Any:
         return sorted(repr(v) for v in value)
     if hasattr(value, "__dict__") and not isinstance(value, type):
         return {"<" + type(value).__name__ + ">": _plain({k: v for k, v in vars(value).items()
-                                                          if not k.startswith("_") and k != "core"})}
+                                                          if not k.startswith("_") and k not in _LINKS})}
     return value
 
 

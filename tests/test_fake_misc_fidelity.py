@@ -16,30 +16,11 @@ from txconsul import ACLPermissionDenied, ConsulException
 from txconsul.api.txn import Txn
 from txconsul.testing import FakeConsul
 
+from .fakecase import Denier, add_service
+
 ROOT = "11111111-2222-3333-4444-555555555555"
 UNKNOWN = "99999999-8888-7777-6666-555555555555"
 META_FIELDS = ["Index", "LastContact", "KnownLeader", "ConsistencyLevel", "NotModified", "Backend"]
-
-
-class Denier:
-    """An authorizer that allows everything but the listed (resource, name, access)."""
-
-    def __init__(self, *denied: tuple[str, str, str]) -> None:
-        self.denied = set(denied)
-
-    def allowed(self, resource: str, name: str, access: str) -> bool:
-        """False for the denied triples."""
-        return (resource, name, access) not in self.denied
-
-
-def add_service(fake: FakeConsul, sid: str, name: str, node: Any = None) -> None:
-    """Put a service straight into the fake's catalog."""
-    node = node or fake.core.node_name
-    fake.catalog.services[(node, sid)] = {
-        "ID": sid, "Service": name, "Tags": [], "Address": "", "Meta": {}, "Port": 80,
-        "Weights": {"Passing": 1, "Warning": 1}, "EnableTagOverride": False,
-        "CreateIndex": 1, "ModifyIndex": 1,
-    }
 
 
 class Case(SynchronousTestCase):

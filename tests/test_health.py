@@ -11,40 +11,40 @@ from twisted.trial.unittest import SynchronousTestCase
 from txconsul import BadRequest
 from txconsul.testing import FakeConsul
 
-from .test_agent import make
+from .fakecase import make
 
 
 class HealthRequestTests(SynchronousTestCase):
     """The requests the health group sends."""
 
     def setUp(self):
-        self.clock, self.fake, self.c, self.rec = make()
+        self.clock, self.fake, self.c, self.requests = make()
 
     def test_service_params(self):
         """service() sends passing=1 and repeated tags."""
         self.successResultOf(self.c.health.service("web", passing=True, tag=["a", "b"], node_meta={"k": "v"}))
-        self.assertEqual(self.rec.last["path"], "/v1/health/service/web")
-        self.assertEqual(self.rec.last["query"], [
+        self.assertEqual(self.requests[-1].raw_path, "/v1/health/service/web")
+        self.assertEqual(self.requests[-1].query, [
             ("tag", "a"), ("tag", "b"), ("node-meta", "k:v"), ("passing", "1")])
 
     def test_passing_false_not_sent(self):
         """passing=False sends nothing (Consul treats ?passing as true)."""
         self.successResultOf(self.c.health.service("web", passing=False))
-        self.assertEqual(self.rec.last["query"], [])
+        self.assertEqual(self.requests[-1].query, [])
 
     def test_state_validated(self):
         """state() refuses unknown states before any request."""
         self.assertRaises(ValueError, self.c.health.state, "broken")
-        self.assertEqual(self.rec.requests, [])
+        self.assertEqual(list(self.requests), [])
 
     def test_paths(self):
         """checks/node/state build their escaped paths."""
         self.successResultOf(self.c.health.checks("a#b"))
-        self.assertEqual(self.rec.last["path"], "/v1/health/checks/a%23b")
+        self.assertEqual(self.requests[-1].raw_path, "/v1/health/checks/a%23b")
         self.successResultOf(self.c.health.node("n:1"))
-        self.assertEqual(self.rec.last["path"], "/v1/health/node/n%3A1")
+        self.assertEqual(self.requests[-1].raw_path, "/v1/health/node/n%3A1")
         self.successResultOf(self.c.health.state("any"))
-        self.assertEqual(self.rec.last["path"], "/v1/health/state/any")
+        self.assertEqual(self.requests[-1].raw_path, "/v1/health/state/any")
 
     def test_meta(self):
         """meta=True gives the QueryMeta."""

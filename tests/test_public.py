@@ -29,10 +29,10 @@ class PublicSurfaceTests(SynchronousTestCase):
     """Exports and docstrings."""
 
     def test_exports(self) -> None:
-        """txconsul exports the client, the errors, QueryMeta and TxnFailed."""
+        """txconsul exports the client, Check, the errors, QueryMeta and TxnFailed."""
         self.assertEqual(
             set(txconsul.__all__),
-            {"ACLDisabled", "ACLPermissionDenied", "BadRequest", "ClientError", "Consul",
+            {"ACLDisabled", "ACLPermissionDenied", "BadRequest", "Check", "ClientError", "Consul",
              "ConsulConnectionError", "ConsulException", "NotFound", "QueryMeta", "Timeout",
              "TxnFailed", "__version__", "ConsulProtocolError", "HeadersTooLarge",
              "ResponseTooLarge", "TLSMismatch", "TooManyInterimResponses", "UndecodableResponse"},

@@ -12,15 +12,11 @@ checks the shape of the answer python-consul gives.
 from __future__ import annotations
 
 import inspect
-import json
 from base64 import b64encode
 from typing import Any, Callable
-from urllib.parse import parse_qsl, urlsplit
 
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
-from twisted.web.iweb import IAgent
-from zope.interface import implementer
 
 import txconsul
 from txconsul import (
@@ -304,34 +300,8 @@ del _path, _expected
 # -- behaviour -------------------------------------------------------------
 
 
-@implementer(IAgent)
-class Recorder:
-    """An IAgent that records each request, then passes it to a FakeConsul."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.requests: list[dict[str, Any]] = []
-
-    def request(self, method: bytes, uri: bytes, headers: Any = None, bodyProducer: Any = None) -> Any:
-        """Record, then delegate."""
-        parts = urlsplit(uri.decode("ascii"))
-        body = getattr(bodyProducer, "_body", b"") if bodyProducer is not None else b""
-        self.requests.append({
-            "method": method.decode("ascii"),
-            "path": parts.path,
-            "query": parse_qsl(parts.query, keep_blank_values=True),
-            "body": body,
-        })
-        return self.inner.request(method, uri, headers, bodyProducer)
-
-    @property
-    def last(self) -> dict[str, Any]:
-        """The last request."""
-        return self.requests[-1]
-
-
 class _Case(SynchronousTestCase):
-    """A FakeConsul on a Clock and a client recording its requests."""
+    """A FakeConsul on a Clock and a client; the fake journals the requests (fake.requests)."""
 
     fake_kwargs: dict[str, Any] = {}
     client_kwargs: dict[str, Any] = {}
@@ -339,8 +309,7 @@ class _Case(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.fake = FakeConsul(self.clock, **self.fake_kwargs)
-        self.rec = Recorder(self.fake.agent())
-        self.c = Consul(http_agent=self.rec, reactor=self.clock, environ={}, **self.client_kwargs)
+        self.c = self.fake.client(**self.client_kwargs)
 
     def ok(self, d: Any) -> Any:
         """The result of a Deferred that must have fired."""
@@ -400,7 +369,7 @@ class ClientTests(_Case):
     def test_token_never_in_url(self) -> None:
         """A token travels in a header, never as ?token= (python-consul puts it in the URL)."""
         self.ok(self.c.kv.get("foo", token="secret"))
-        self.assertNotIn("token", dict(self.rec.last["query"]))
+        self.assertNotIn("token", self.fake.requests[-1].params())
 
 
 class KVTests(_Case):
@@ -547,7 +516,7 @@ class AgentTests(_Case):
     def test_join_put(self) -> None:
         """agent.join(address) fires True, sent as PUT (python-consul's GET is refused by Consul 1.0+)."""
         self.assertIs(self.ok(self.c.agent.join("127.0.0.1")), True)
-        self.assertEqual(self.rec.last["method"], "PUT")
+        self.assertEqual(self.fake.requests[-1].method, "PUT")
 
     def test_force_leave(self) -> None:
         """agent.force_leave(node) fires True for a member."""
@@ -573,7 +542,7 @@ class AgentTests(_Case):
         """enable_tag_override is python-consul's 14th positional parameter."""
         args: list[Any] = ["w", "w", None, None, None, None, None, None, None, None, None, None, True]
         self.ok(self.c.agent.service.register(*args))
-        self.assertTrue(json.loads(self.rec.last["body"])["EnableTagOverride"])
+        self.assertTrue(self.fake.requests[-1].json()["EnableTagOverride"])
 
     def test_service_register_meta_keyword(self) -> None:
         """meta (not in python-consul 1.1.0) is accepted as a keyword."""
@@ -656,11 +625,11 @@ class CatalogHealthTests(_Case):
 
     def test_register_client_dc_in_body(self) -> None:
         """The client's dc goes in the register/deregister body, where Consul reads it (as python-consul sends it)."""
-        c = Consul(http_agent=self.rec, reactor=self.clock, environ={}, dc="dc1")
+        c = self.fake.client(dc="dc1")
         self.ok(c.catalog.register("n2", "10.1.1.2"))
-        self.assertEqual(json.loads(self.rec.last["body"])["Datacenter"], "dc1")
+        self.assertEqual(self.fake.requests[-1].json()["Datacenter"], "dc1")
         self.ok(c.catalog.deregister("n2"))
-        self.assertEqual(json.loads(self.rec.last["body"])["Datacenter"], "dc1")
+        self.assertEqual(self.fake.requests[-1].json()["Datacenter"], "dc1")
 
     def test_deregister_positional(self) -> None:
         """catalog.deregister(node, service_id) and (node, None, check_id) fire True and remove only that."""
@@ -807,9 +776,9 @@ class SessionTests(_Case):
 
 
 class LegacyACLTests(_Case):
-    """acl.* (the legacy API python-consul has), with ACLs enabled."""
+    """acl.* (the legacy API python-consul has), with ACLs enabled on the Consul 1.10 profile that has it."""
 
-    fake_kwargs = {"acl_master_token": "root"}
+    fake_kwargs = {"acl_master_token": "root", "legacy_acl": True}
     client_kwargs = {"token": "root"}
     rules = 'key "" { policy = "read" }'
 
@@ -862,7 +831,9 @@ class LegacyACLTests(_Case):
 
 
 class ACLDisabledTests(_Case):
-    """acl.* against an agent without ACLs."""
+    """acl.* against a Consul 1.10 agent without ACLs."""
+
+    fake_kwargs = {"legacy_acl": True}
 
     def test_acl_disabled(self) -> None:
         """With ACLs off, acl.list() fails with ACLDisabled, as in python-consul."""
@@ -950,7 +921,7 @@ class QueryCoordinateOperatorTests(_Case):
         """query.execute(query, token, dc, near, limit) limits the nodes."""
         self.ok(self.c.query.create("web", "q"))
         self.ok(self.c.query.execute("q", None, None, None, 1))
-        self.assertEqual(dict(self.rec.last["query"]).get("limit"), "1")
+        self.assertEqual(self.fake.requests[-1].params().get("limit"), "1")
 
     def test_coordinate(self) -> None:
         """coordinate.datacenters() fires a list; coordinate.nodes() fires (index, [{'Node', 'Coord'}])."""
@@ -963,7 +934,7 @@ class QueryCoordinateOperatorTests(_Case):
     def test_coordinate_nodes_dc_positional(self) -> None:
         """coordinate.nodes(dc) takes the datacenter first, as python-consul does."""
         self.ok(self.c.coordinate.nodes("dc1"))
-        self.assertEqual(dict(self.rec.last["query"]).get("dc"), "dc1")
+        self.assertEqual(self.fake.requests[-1].params().get("dc"), "dc1")
 
     def test_raft_config(self) -> None:
         """operator.raft_config() fires {'Servers': [...], 'Index': n}."""

@@ -15,7 +15,8 @@ from txconsul import ACLPermissionDenied, BadRequest, ConsulException
 from txconsul.api.query import Query, query_definition
 from txconsul.testing import FakeConsul
 
-from .test_event import Denier, RecordingTransport
+from .fakecase import Denier
+from .test_event import RecordingTransport
 
 
 def add_instance(

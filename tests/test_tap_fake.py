@@ -25,14 +25,9 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 from txconsul import Consul
 from txconsul.tap import fake as tap
 
+from .fakecase import free_port
+
 REPO = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
@@ -80,6 +75,17 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(service.fake.core.node_name, "n9")
         self.assertEqual(service.fake.core.datacenter, "east")
         self.assertTrue(service.fake.acl.enabled)
+
+    def test_legacy_acl(self) -> None:
+        """--legacy-acl serves Consul 1.10 (legacy ACL API); by default the current release; no journal."""
+        from txconsul.testing._version import CURRENT, LEGACY_ACL
+
+        for argv, version in (([], CURRENT.version), (["--legacy-acl"], LEGACY_ACL.version)):
+            o = tap.Options()
+            o.parseOptions(["--listen", "tcp:0", *argv])
+            fake = tap.makeService(o).fake
+            self.assertEqual(fake.version, version)
+            self.assertEqual(fake.requests.maxlen, 0)
 
     def test_plugins_found(self) -> None:
         """twistd's plugin discovery finds consul-fake and consul-watch."""

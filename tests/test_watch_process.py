@@ -28,19 +28,12 @@ from twisted.trial.unittest import TestCase
 
 from txconsul import Consul
 
+from .fakecase import free_port
+
 #: The checkout's root, where twisted/plugins/txconsul_plugins.py lives.
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class WatchProcessTests(TestCase):

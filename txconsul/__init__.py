@@ -26,6 +26,7 @@ from ._errors import (
     UndecodableResponse,
 )
 from ._http import QueryMeta
+from .api.check import Check
 from .api.txn import TxnFailed
 from .client import Consul
 
@@ -35,6 +36,7 @@ __all__ = [
     "ACLDisabled",
     "ACLPermissionDenied",
     "BadRequest",
+    "Check",
     "ClientError",
     "Consul",
     "ConsulConnectionError",

@@ -23,6 +23,8 @@ from .api.acl import ACL
 from .api.agent import Agent
 from .api.catalog import Catalog
 from .api.check import Check
+from .api.config import ConfigEntries, DiscoveryChain
+from .api.connect import Connect
 from .api.coordinate import Coordinate
 from .api.event import Event
 from .api.health import Health
@@ -190,6 +192,12 @@ class Consul:
         self.coordinate = Coordinate(self.http)
         #: Operator endpoints (:class:`txconsul.api.operator.Operator`).
         self.operator = Operator(self.http)
+        #: Config entries, also answering the resolved settings (:class:`txconsul.api.config.ConfigEntries`).
+        self.config = ConfigEntries(self.http, config)  # type: ignore[assignment]
+        #: Compiled discovery chains (:class:`txconsul.api.config.DiscoveryChain`).
+        self.discovery_chain = DiscoveryChain(self.http)
+        #: Connect CA and intentions (:class:`txconsul.api.connect.Connect`).
+        self.connect = Connect(self.http)
 
     @property
     def reactor(self) -> Any:
@@ -226,3 +234,46 @@ class Consul:
     def __repr__(self) -> str:
         token = "set" if self.http.token else "none"
         return f"<txconsul.Consul {self.config.base_url} token={token}>"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: Any = None,
+        *,
+        body: Optional[bytes] = None,
+        json: Any = None,
+        token: Optional[str] = None,
+        dc: Optional[str] = None,
+        consistency: Optional[str] = None,
+        index: Any = None,
+        wait: Any = None,
+        expect: Any = (200,),
+    ) -> "Deferred[Any]":
+        """
+        Send any request to the agent, for endpoints no group wraps yet;
+        fires with a :class:`~txconsul._http.ConsulResponse` (``.code``,
+        ``.body``, ``.json()``, ``.meta``).
+
+        The client's token (``X-Consul-Token``), ``dc``, consistency,
+        timeouts and errors apply as for every other call: a status outside
+        ``expect`` raises the matching :class:`~txconsul.ConsulException`.
+
+        :param method: ``'GET'``, ``'PUT'``, ``'POST'`` or ``'DELETE'``.
+        :param path: the already-escaped path, starting with ``/v1/``.
+        :param params: query parameters: ``[(name, value)]`` or a dict; a
+            ``None`` value sends a bare flag.
+        :param body: raw body bytes; or ``json``: an object sent as JSON
+            (``None``: no body; send ``body=b'null'`` for a JSON null).
+        :param index: a blocking index (with ``wait``).
+        :param expect: the statuses that are answers rather than errors.
+        """
+        from .api.raw import raw_request
+
+        kwargs: dict[str, Any] = {}
+        if json is not None:
+            kwargs["json"] = json
+        return raw_request(
+            self.http, method, path, params, body=body, token=token, dc=dc,
+            consistency=consistency, index=index, wait=wait, expect=expect, **kwargs,
+        )

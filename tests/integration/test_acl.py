@@ -12,7 +12,7 @@ from typing import Any
 from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import SkipTest
 
-from txconsul import ACLDisabled, ACLPermissionDenied, NotFound
+from txconsul import ACLDisabled, ACLPermissionDenied, ConsulException, NotFound
 
 from .base import FakeAgentCase, RealAgentCase
 
@@ -121,20 +121,11 @@ class ACLMixin:
         yield self.assertFailure(admin.acl.bootstrap(), ACLPermissionDenied)
 
     @inlineCallbacks
-    def test_legacy_api(self) -> None:
-        """Legacy create/info/list/clone/destroy, with legacy prefix rules (FakeConsul emulates 1.10)."""
-        self.need_fake()
+    def test_legacy_api_gone(self) -> None:
+        """The legacy endpoints left the router in Consul 1.11 (410, then 404 in the current release)."""
         admin = yield self.admin()
-        acl_id = yield admin.acl.create(name="legacy", rules=f'key "{self.prefix}ap" {{ policy = "write" }}')
-        info = yield admin.acl.info(acl_id)
-        self.assertEqual(info["Name"], "legacy")
-        self.assertIn(acl_id, [a["ID"] for a in (yield admin.acl.list())])
-        c = self.make_client(token=acl_id)
-        self.assertIs((yield c.kv.put(self.prefix + "apple", "1")), True)
-        copy = yield admin.acl.clone(acl_id)
-        self.assertIs((yield admin.acl.destroy(copy)), True)
-        self.assertIs((yield admin.acl.destroy(acl_id)), True)
-        self.assertIsNone((yield admin.acl.info(acl_id)))
+        e = yield self.assertFailure(admin.acl.list(), ConsulException)
+        self.assertIn(e.status, (404, 410))
 
     @inlineCallbacks
     def test_anonymous_and_unknown(self) -> None:
@@ -153,3 +144,30 @@ class ACLFakeTests(ACLMixin, FakeAgentCase):
 
 class ACLRealTests(ACLMixin, RealAgentCase):
     """ACL tests against a real agent."""
+
+
+class ACLLegacyFakeTests(ACLMixin, FakeAgentCase):
+    """FakeConsul(legacy_acl=True) over TCP: Consul 1.10 with the legacy ACL API."""
+
+    fake_kwargs = {"acl_master_token": MASTER, "acl_default_policy": "deny", "legacy_acl": True}
+
+    def test_legacy_api_gone(self) -> None:
+        """Not so on 1.10 (test_legacy_api covers the legacy API there)."""
+        raise SkipTest("Consul 1.10 still has the legacy ACL API")
+
+    @inlineCallbacks
+    def test_legacy_api(self) -> None:
+        """Legacy create/info/list/clone/destroy, with legacy prefix rules, on the Consul 1.10 profile."""
+        self.need_fake()
+        admin = yield self.admin()
+        acl_id = yield admin.acl.create(name="legacy", rules=f'key "{self.prefix}ap" {{ policy = "write" }}')
+        info = yield admin.acl.info(acl_id)
+        self.assertEqual(info["Name"], "legacy")
+        self.assertIn(acl_id, [a["ID"] for a in (yield admin.acl.list())])
+        c = self.make_client(token=acl_id)
+        self.assertIs((yield c.kv.put(self.prefix + "apple", "1")), True)
+        copy = yield admin.acl.clone(acl_id)
+        self.assertIs((yield admin.acl.destroy(copy)), True)
+        self.assertIs((yield admin.acl.destroy(acl_id)), True)
+        self.assertIsNone((yield admin.acl.info(acl_id)))
+

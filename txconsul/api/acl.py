@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+from .acl_auth import ACLAuthExtras
 from typing import Any, Iterable, Optional, Union
 
 from .._duration import DurationLike, format_duration, parse_duration
@@ -582,7 +583,7 @@ class ACLRole(Endpoint):
         return read("/v1/acl/roles", params=params)
 
 
-class ACL(Endpoint):
+class ACL(ACLAuthExtras, Endpoint):
     """
     ACLs, as ``consul.acl``: python-consul's legacy methods plus the
     current API under :attr:`token`, :attr:`policy` and :attr:`role`.

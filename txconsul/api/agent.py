@@ -22,6 +22,7 @@ Differences from python-consul 1.1.0, on purpose:
 from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Sequence, Union
+from .agent_modern import AgentExtras
 
 from .._duration import DurationLike
 from .._http import Param
@@ -365,7 +366,7 @@ class AgentCheck(Endpoint):
         return _agent_write("/v1/agent/check/update/" + path_segment(check_id, "check_id"), body=body)
 
 
-class Agent(Endpoint):
+class Agent(AgentExtras, Endpoint):
     """
     The local agent, as ``consul.agent``; ``.service`` and ``.check`` hold
     its services and checks.

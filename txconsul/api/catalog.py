@@ -9,6 +9,7 @@ Consul's ``True``/``False``.
 from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Sequence, Union
+from .mesh import CatalogExtras
 
 from .._duration import DurationLike
 from .._http import Param
@@ -55,7 +56,7 @@ def _dict_or_none(value: Any, what: str) -> Optional[dict[str, Any]]:
     return dict(value)
 
 
-class Catalog(Endpoint):
+class Catalog(CatalogExtras, Endpoint):
     """The catalog of nodes, services and checks, as ``consul.catalog``."""
 
     def _body_dc(self, dc: Optional[str]) -> Optional[str]:

@@ -6,6 +6,7 @@ Network coordinates: ``/v1/coordinate/``.
 from __future__ import annotations
 
 from typing import Any, Optional
+from .operator_modern import CoordinateExtras
 
 from .._duration import DurationLike
 from .._http import ConsulResponse
@@ -21,7 +22,7 @@ def decode_node(response: ConsulResponse) -> Optional[list[dict[str, Any]]]:
     return response.json()
 
 
-class Coordinate(Endpoint):
+class Coordinate(CoordinateExtras, Endpoint):
     """
     Network coordinates, as ``consul.coordinate``.
 

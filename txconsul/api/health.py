@@ -16,6 +16,7 @@ from typing import Any, Mapping, Optional
 from .._duration import DurationLike
 from ._base import Endpoint, Request, endpoint, path_segment, read
 from .catalog import TagLike, read_params
+from .mesh import HealthExtras
 
 __all__ = ["STATES", "Health"]
 
@@ -24,7 +25,7 @@ __all__ = ["STATES", "Health"]
 STATES = ("any", "unknown", "passing", "warning", "critical")
 
 
-class Health(Endpoint):
+class Health(HealthExtras, Endpoint):
     """Health checks and healthy instances, as ``consul.health``."""
 
     @endpoint

@@ -4,6 +4,7 @@ Operator endpoints: ``/v1/operator/``.
 """
 
 from __future__ import annotations
+from .operator_modern import OperatorExtras
 
 from typing import Optional
 
@@ -12,7 +13,7 @@ from ._base import Endpoint, Request, endpoint
 __all__ = ["Operator"]
 
 
-class Operator(Endpoint):
+class Operator(OperatorExtras, Endpoint):
     """Operator endpoints, as ``consul.operator``."""
 
     @endpoint

@@ -7,6 +7,8 @@ and a service registration kept passing by a TTL heartbeat.
 
 from ._lock import (
     LOCK_FLAG_VALUE,
+    Fence,
+    FencingError,
     LeaderElection,
     Lock,
     LockConflict,
@@ -14,6 +16,7 @@ from ._lock import (
     LockHeld,
     LockInUse,
     LockNotHeld,
+    guarded_txn,
 )
 from ._registration import ServiceRegistration
 from ._semaphore import (
@@ -26,9 +29,11 @@ from ._semaphore import (
     SemaphoreLimitConflict,
     SemaphoreNotHeld,
 )
-from ._session import SessionKeeper
+from ._session import SessionKeeper, SessionLost
 
 __all__ = [
+    "Fence",
+    "FencingError",
     "LOCK_FLAG_VALUE",
     "LeaderElection",
     "Lock",
@@ -47,4 +52,6 @@ __all__ = [
     "SemaphoreNotHeld",
     "ServiceRegistration",
     "SessionKeeper",
+    "SessionLost",
+    "guarded_txn",
 ]

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_recipes_lock -*-
+# -*- test-case-name: tests.test_recipes_lock,tests.test_recipes_safety -*-
 """
 A distributed lock on one KV key: the algorithm of the official Go client's
 ``api/lock.go`` (flag value, lock-delay retry, monitor), on Twisted.
@@ -6,7 +6,7 @@ A distributed lock on one KV key: the algorithm of the official Go client's
 
 from __future__ import annotations
 
-from typing import Any, Callable, Generator, Optional
+from typing import Any, Callable, Generator, NamedTuple, Optional, Sequence
 
 from twisted.application.service import Service
 
@@ -17,6 +17,7 @@ from twisted.python.failure import Failure
 
 from .._duration import DurationLike, parse_duration
 from .._errors import ConsulException
+from ..api.txn import MAX_OPS, TxnFailed, kv_check_index, kv_check_session, kv_set
 from ._session import DEFAULT_SESSION_TTL, SessionHolder, SessionKeeper, _clock_of
 
 #: api/lock.go LockFlagValue: the flags of a key used as a lock.
@@ -55,6 +56,91 @@ class LockInUse(LockError):
     """``destroy()`` found the lock held by some session."""
 
 
+class FencingError(LockError):
+    """
+    A guarded write was refused: the lock key is no longer held by this
+    session at the fencing token's index (the lock was lost, and maybe
+    taken by another holder).  Nothing was written.
+
+    :ivar fence: the :class:`Fence` the write was guarded by.
+    :ivar errors: Consul's errors for the failed checks.
+    """
+
+    def __init__(self, message: str, fence: "Fence", errors: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.fence = fence
+        self.errors = errors
+
+
+class Fence(NamedTuple):
+    """
+    One acquisition of a :class:`Lock`, as Consul recorded it: the proof a
+    guarded write carries.
+
+    ``token`` is the lock key's ``ModifyIndex`` right after this session
+    acquired it.  Consul's indexes only grow, and every later acquisition
+    (by anyone) writes the key again, so a later holder's token is always
+    larger: a *fencing token*.  ``lock_index`` is the key's ``LockIndex``
+    (Consul's count of acquisitions of the key).
+    """
+
+    key: str
+    session: str
+    token: int
+    lock_index: int
+
+    def checks(self) -> list[dict[str, Any]]:
+        """
+        The two transaction operations that fail unless the lock key is
+        still held by this session and unchanged since the acquisition:
+        ``check-session`` and ``check-index``.
+        """
+        return [kv_check_session(self.key, self.session), kv_check_index(self.key, self.token)]
+
+
+def guarded_txn(
+    consul: Any, fence: Fence, ops: Sequence[dict[str, Any]], token: Optional[str] = None
+) -> "Deferred[dict[str, Any]]":
+    """
+    Apply the transaction operations ``ops`` (built with
+    ``consul.txn.kv_set`` and friends) only while ``fence`` still holds:
+    one Consul transaction that checks the lock key's session and index
+    first, so all or nothing is applied.
+
+    Fires with the transaction's answer (the results of ``ops`` follow the
+    two checks' results).  Fails with :class:`FencingError` when the lock
+    was lost meanwhile, with :class:`~txconsul.TxnFailed` when one of
+    ``ops`` failed, or with the client's error.
+    """
+    if not isinstance(fence, Fence):
+        return fail(TypeError(f"fence must be a Fence, not {type(fence).__name__}"))
+    ops = list(ops)
+    if len(ops) > MAX_OPS - 2:
+        return fail(ValueError(
+            f"{len(ops)} operations: a guarded transaction allows at most {MAX_OPS - 2} "
+            f"(Consul's {MAX_OPS} minus the two checks)"
+        ))
+    try:
+        d = consul.txn.put(fence.checks() + ops, token=token)
+    except (TypeError, ValueError) as e:
+        return fail(e)
+
+    def failed(failure: Failure) -> Any:
+        failure.trap(TxnFailed)
+        errors = failure.value.errors
+        checks = [e for e in errors if isinstance(e, dict) and e.get("OpIndex") in (0, 1)]
+        if checks:
+            raise FencingError(
+                f"lock {fence.key!r} is no longer held at fencing token {fence.token}: "
+                "nothing was written",
+                fence,
+                checks,
+            )
+        return failure
+
+    return d.addErrback(failed)
+
+
 def retryable(error: BaseException) -> bool:
     """
     As the Go client's ``IsRetryableError``: no answer at all, or a 5xx.
@@ -89,16 +175,26 @@ class Lock(SessionHolder):
     blocking queries while another session holds it, and retries every
     ``lock_retry`` while Consul's lock-delay forbids taking a key whose
     holder's session was invalidated.  While held, the key is watched with
-    blocking queries; when its ``Session`` is no longer ours the lock is lost
-    and :attr:`lost` fires with ``True``.
+    blocking queries (each waiting no longer than the session TTL); when its
+    ``Session`` is no longer ours, or when the session's
+    :class:`~txconsul.recipes.SessionKeeper` reports it lost (before Consul
+    may invalidate it), the lock is lost and :attr:`lost` fires with
+    ``True`` at once.  Each acquisition has a :class:`Fence` (:attr:`fence`)
+    whose ``token`` grows with every acquisition, for writes guarded with
+    :meth:`guarded_txn`.
 
     :param consul: a :class:`txconsul.Consul`.
     :param key: the KV key used as the lock.
     :param value: the value written at the key while held.
-    :param session: an existing session ID to lock with; the caller keeps it
-        alive and destroys it.  By default the lock creates a TTL session
-        named ``session_name`` with ``session_ttl`` and destroys it when the
-        lock is released or lost.
+    :param session: by default the lock creates a
+        :class:`~txconsul.recipes.SessionKeeper` (a TTL session named
+        ``session_name`` with ``session_ttl``) and destroys its session when
+        the lock is released or lost.  A caller's ``SessionKeeper`` is used
+        (created if need be) and its loss subscribed to, but it is never
+        destroyed by the lock.  A bare session ID is used as is: the caller
+        keeps it alive, and the lock learns of its loss only from its
+        monitor (reads waiting at most 10s), so the early-loss guarantee
+        does not hold for it.
     :param lock_wait: the wait of each blocking query, and with
         ``try_once`` the total time :meth:`acquire` waits.
     :param lock_retry: how long to wait while a lock-delay is in force.
@@ -115,6 +211,8 @@ class Lock(SessionHolder):
     :ivar lost: ``None`` until the lock is first acquired; then a Deferred
         that fires with ``True`` when the lock is taken from us and with
         ``False`` after :meth:`release` (a new one per acquisition).
+    :ivar fence: the :class:`Fence` of the current acquisition, ``None``
+        while not held.
     """
 
     _what = "lock"
@@ -141,6 +239,7 @@ class Lock(SessionHolder):
         self._consul = consul
         self._key = key
         self._value = value
+        self._check_session_arg(session)
         self._session = session
         self._session_name = session_name
         self._session_ttl = session_ttl
@@ -157,6 +256,7 @@ class Lock(SessionHolder):
         self.held = False
         self.session_id: Optional[str] = None
         self.lost: Optional[Deferred[bool]] = None
+        self.fence: Optional[Fence] = None
         self._keeper: Optional[SessionKeeper] = None
         self._acquiring: Optional[Deferred[bool]] = None
         self._monitoring: Optional[Deferred[None]] = None
@@ -165,6 +265,33 @@ class Lock(SessionHolder):
     def key(self) -> str:
         """The KV key used as the lock."""
         return self._key
+
+    @property
+    def fencing_token(self) -> Optional[int]:
+        """The current acquisition's fencing token (:attr:`Fence.token`), or ``None``."""
+        return self.fence.token if self.fence is not None else None
+
+    def guarded_txn(self, ops: Sequence[dict[str, Any]]) -> "Deferred[dict[str, Any]]":
+        """
+        Apply transaction operations only if this lock is still held at its
+        fencing token, atomically (see :func:`guarded_txn`).  Fails at once
+        with :class:`LockNotHeld` when this object knows the lock is not
+        held, and with :class:`FencingError` when Consul says so.
+        """
+        if not self.held or self.fence is None:
+            return fail(LockNotHeld(f"lock {self._key!r} is not held"))
+        return guarded_txn(self._consul, self.fence, ops, token=self._token)
+
+    def guarded_put(self, key: str, value: Any, flags: Optional[int] = None) -> "Deferred[bool]":
+        """
+        Set ``key`` to ``value`` only if this lock is still held at its
+        fencing token; fires ``True``.  Fails as :meth:`guarded_txn`.
+        """
+        try:
+            op = kv_set(key, value, flags)
+        except (TypeError, ValueError) as e:
+            return fail(e)
+        return self.guarded_txn([op]).addCallback(lambda _: True)
 
     def acquire(self) -> "Deferred[bool]":
         """
@@ -181,27 +308,21 @@ class Lock(SessionHolder):
     @inlineCallbacks
     def _acquire(self) -> Generator["Deferred[Any]", Any, bool]:
         kv = self._consul.kv
-        if self._session is None:
-            self._keeper = SessionKeeper(
-                self._consul,
-                name=self._session_name,
-                ttl=self._session_ttl,
-                clock=self._clock,
-                token=self._token,
+        step = self._wait_on
+        try:
+            session = yield self._open_session(
+                name=self._session_name, ttl=self._session_ttl, token=self._token
             )
-            try:
-                session = yield self._keeper.create()
-            except Exception:
-                yield self._drop_session()
-                raise
-        else:
-            session = self._session
+        except Exception:
+            yield self._drop_session()
+            raise
         self.session_id = session
         try:
             index: Optional[int] = None
             attempts = 0
             start = self._clock.seconds()
             while True:
+                self._check_not_lost()
                 wait = self._lock_wait
                 if self._try_once and attempts > 0:
                     elapsed = self._clock.seconds() - start
@@ -210,7 +331,7 @@ class Lock(SessionHolder):
                         return False
                     wait = self._lock_wait - elapsed
                 attempts += 1
-                idx, pair = yield kv.get(self._key, index=index, wait=wait, token=self._token)
+                idx, pair = yield step(kv.get(self._key, index=index, wait=wait, token=self._token))
                 if pair is not None and pair.get("Flags") != LOCK_FLAG_VALUE:
                     raise LockConflict(f"key {self._key!r} exists and is not a lock")
                 if pair is not None and pair.get("Session") == session:
@@ -218,23 +339,32 @@ class Lock(SessionHolder):
                 if pair is not None and pair.get("Session"):
                     index = next_index(index, idx)
                     continue
-                locked = yield kv.put(
+                locked = yield step(kv.put(
                     self._key, self._value, flags=LOCK_FLAG_VALUE, acquire=session, token=self._token
-                )
+                ))
                 if locked:
-                    break
+                    # Read the entry back for the fencing token: the index
+                    # Consul gave our acquisition.
+                    _, pair = yield step(kv.get(self._key, consistency="consistent", token=self._token))
+                    if pair is not None and pair.get("Session") == session:
+                        break
+                    index = None
+                    continue
                 # Why did it fail?  Another holder (wait for it), or a
                 # lock-delay (no holder: retry after a while).
-                idx, pair = yield kv.get(self._key, token=self._token)
+                idx, pair = yield step(kv.get(self._key, token=self._token))
                 if pair is not None and pair.get("Session"):
                     index = next_index(None, idx)
                     continue
-                yield deferLater(self._clock, self._lock_retry)
+                yield step(deferLater(self._clock, self._lock_retry))
                 index = None
+            self._check_not_lost()
         except Exception:
             yield self._drop_session()
+            self._check_not_lost()
             raise
         self.held = True
+        self.fence = Fence(self._key, session, int(pair.get("ModifyIndex") or 0), int(pair.get("LockIndex") or 0))
         self.lost = Deferred()
         self._monitoring = self._monitor(session)
         self._monitoring.addErrback(lambda f: self.log.failure("lock monitor failed", f))
@@ -247,12 +377,20 @@ class Lock(SessionHolder):
         retries = self._monitor_retries
         while True:
             try:
+                # A bounded wait (at most the session TTL): a read that a
+                # silent partition swallowed times out, rather than after
+                # Consul's default 5 minutes.
                 idx, pair = yield kv.get(
-                    self._key, index=index, consistency="consistent", token=self._token
+                    self._key, index=index, wait=self._monitor_wait,
+                    consistency="consistent", token=self._token,
                 )
             except CancelledError:
                 return
             except Exception as e:
+                if not self.held or self.session_id != session:
+                    # Stopped meanwhile (a cancel while connecting fails as
+                    # a connection error, not CancelledError).
+                    return
                 if retries > 0 and retryable(e):
                     retries -= 1
                     index = None
@@ -270,21 +408,31 @@ class Lock(SessionHolder):
                 index = next_index(index, idx)
                 continue
             break
-        if self.held:
-            self.log.info("lock {key} lost", key=self._key)
-            self.held = False
+        if self.held and self.session_id == session:
             self._monitoring = None
-            lost = self.lost
-            keeper = self._take_keeper()
-            # Tell the holder at once (api/lock.go monitorLock closes its
-            # channel as soon as the read says so), not after destroying the
-            # session, which may take a timeout when Consul is unreachable,
-            # the likeliest reason for the loss.  The session is taken out of
-            # this object first, so an acquire() started by a ``lost``
-            # callback keeps its own.
-            if lost is not None and not lost.called:
-                lost.callback(True)
-            yield self._destroy_keeper(keeper)
+            yield self._lose(session)
+
+    def _lose(self, session: str) -> "Deferred[Any]":
+        """The lock is lost: say so at once, then clean up."""
+        if not self.held or self.session_id != session:
+            return succeed(None)
+        self.log.info("lock {key} lost", key=self._key)
+        self.held = False
+        self.fence = None
+        if self._monitoring is not None:
+            monitoring, self._monitoring = self._monitoring, None
+            monitoring.cancel()
+        lost = self.lost
+        keeper = self._take_keeper()
+        # Tell the holder at once (api/lock.go monitorLock closes its
+        # channel as soon as the read says so), not after destroying the
+        # session, which may take a timeout when Consul is unreachable,
+        # the likeliest reason for the loss.  The session is taken out of
+        # this object first, so an acquire() started by a ``lost``
+        # callback keeps its own.
+        if lost is not None and not lost.called:
+            lost.callback(True)
+        return self._destroy_keeper(keeper)
 
     def release(self) -> "Deferred[bool]":
         """
@@ -295,6 +443,7 @@ class Lock(SessionHolder):
         if not self.held:
             return fail(LockNotHeld(f"lock {self._key!r} is not held"))
         self.held = False
+        self.fence = None
         session = self.session_id
         lost = self.lost
         if self._monitoring is not None:
@@ -394,6 +543,7 @@ class LeaderElection(Service):
         self._retry = parse_duration(retry, "retry")
         self._campaign: Optional[Deferred[Any]] = None
         self._wake: Optional[Any] = None
+        self._stepping_down = False
 
     @property
     def is_leader(self) -> bool:
@@ -462,10 +612,15 @@ class LeaderElection(Service):
             campaign.addBoth(lambda _: settled.callback(None))
             campaign.cancel()
             return settled
-        if not self.lock.held:
+        if not self.lock.held or self._stepping_down:
+            # (an on_demoted that stops the service again lands here)
             return succeed(None)
         # Step down before letting anyone else in.
-        self._call(self._on_demoted, "on_demoted")
+        self._stepping_down = True
+        try:
+            self._call(self._on_demoted, "on_demoted")
+        finally:
+            self._stepping_down = False
 
         def failed(failure: Failure) -> None:
             self.log.warn("releasing {key} failed: {error}", key=self.lock.key, error=failure.getErrorMessage())

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_recipes_semaphore -*-
+# -*- test-case-name: tests.test_recipes_semaphore,tests.test_recipes_safety -*-
 """
 A distributed semaphore under a KV prefix: the algorithm of the official Go
 client's ``api/semaphore.go`` (contender keys, a ``.lock`` key updated with
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Generator, Optional
 
-from twisted.internet.defer import CancelledError, Deferred, inlineCallbacks
+from twisted.internet.defer import CancelledError, Deferred, inlineCallbacks, succeed
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
@@ -87,15 +87,23 @@ class Semaphore(SessionHolder):
     ``{"Limit": N, "Holders": {session: true}}``; a contender adds itself
     there with a check-and-set when fewer than ``limit`` live holders are
     recorded (holders whose contender key is gone are pruned), and waits with
-    blocking queries otherwise.  While held, the prefix is watched; when our
-    session is no longer a live holder :attr:`lost` fires with ``True``.
+    blocking queries otherwise.  While held, the prefix is watched with
+    blocking queries waiting no longer than the session TTL; when our
+    session is no longer a live holder, or when the session's
+    :class:`~txconsul.recipes.SessionKeeper` reports it lost (before Consul
+    may invalidate it), :attr:`lost` fires with ``True`` at once.
 
     :param consul: a :class:`txconsul.Consul`.
     :param prefix: the KV prefix (without trailing ``/``).
     :param limit: the number of holders allowed (>= 1); every contender must
         use the same limit (else :class:`SemaphoreLimitConflict`).
     :param value: the value of our contender key.
-    :param session: an existing session ID to use; the caller keeps it alive.
+    :param session: by default the semaphore creates a
+        :class:`~txconsul.recipes.SessionKeeper` (``behavior='delete'``) and
+        destroys its session on release or loss.  A caller's
+        ``SessionKeeper`` is used and its loss subscribed to, but never
+        destroyed.  A bare session ID is used as is (the caller keeps it
+        alive; loss is then learnt only from the monitor).
     :param lock_wait: the wait of each blocking query, and with ``try_once``
         the total time :meth:`acquire` waits.
     :param try_once: give up (``acquire`` fires ``False``) after ``lock_wait``.
@@ -141,6 +149,7 @@ class Semaphore(SessionHolder):
         self._prefix = prefix.rstrip("/")
         self._limit = limit
         self._value = value
+        self._check_session_arg(session)
         self._session = session
         self._session_name = session_name
         self._session_ttl = session_ttl
@@ -200,34 +209,27 @@ class Semaphore(SessionHolder):
     @inlineCallbacks
     def _acquire(self) -> Generator["Deferred[Any]", Any, bool]:
         kv = self._consul.kv
-        if self._session is None:
-            self._keeper = SessionKeeper(
-                self._consul,
-                name=self._session_name,
-                ttl=self._session_ttl,
-                behavior="delete",
-                clock=self._clock,
-                token=self._token,
+        step = self._wait_on
+        try:
+            session = yield self._open_session(
+                name=self._session_name, ttl=self._session_ttl, behavior="delete", token=self._token
             )
-            try:
-                session = yield self._keeper.create()
-            except Exception:
-                yield self._drop_session()
-                raise
-        else:
-            session = self._session
+        except Exception:
+            yield self._drop_session()
+            raise
         self.session_id = session
         contender = self._contender_key(session)
         try:
-            made = yield kv.put(
+            made = yield step(kv.put(
                 contender, self._value, flags=SEMAPHORE_FLAG_VALUE, acquire=session, token=self._token
-            )
+            ))
             if not made:
                 raise SemaphoreError("failed to make contender entry")
             index: Optional[int] = None
             attempts = 0
             start = self._clock.seconds()
             while True:
+                self._check_not_lost()
                 wait = self._lock_wait
                 if self._try_once and attempts > 0:
                     elapsed = self._clock.seconds() - start
@@ -236,7 +238,7 @@ class Semaphore(SessionHolder):
                         return False
                     wait = self._lock_wait - elapsed
                 attempts += 1
-                idx, pairs = yield self._list(index, wait)
+                idx, pairs = yield step(self._list(index, wait))
                 lock_pair = self._find_lock(pairs)
                 lock = _decode_lock(lock_pair, self._limit)
                 if lock["Limit"] != self._limit:
@@ -251,17 +253,19 @@ class Semaphore(SessionHolder):
                     continue
                 lock["Holders"][session] = True
                 cas = lock_pair["ModifyIndex"] if lock_pair is not None else 0
-                did_set = yield kv.put(
+                did_set = yield step(kv.put(
                     self.lock_key, _encode_lock(lock), cas=cas, flags=SEMAPHORE_FLAG_VALUE, token=self._token
-                )
+                ))
                 if did_set:
                     break
                 # The .lock changed after our read (a racing contender):
                 # api/semaphore.go goes back to WAIT; blocking on our read's
                 # index answers at once with the new state.
                 index = next_index(index, idx)
+            self._check_not_lost()
         except Exception:
             yield self._give_up(contender, self._take_keeper())
+            self._check_not_lost()
             raise
         self.held = True
         self.lost = Deferred()
@@ -282,11 +286,17 @@ class Semaphore(SessionHolder):
         retries = self._monitor_retries
         while True:
             try:
-                idx, pairs = yield self._list(index, consistent=True)
+                # A bounded wait (at most the session TTL), so a read lost
+                # in a silent partition times out soon.
+                idx, pairs = yield self._list(index, self._monitor_wait, consistent=True)
                 lock = _decode_lock(self._find_lock(pairs), self._limit)
             except CancelledError:
                 return
             except Exception as e:
+                if not self.held or self.session_id != session:
+                    # Stopped meanwhile (a cancel while connecting fails as
+                    # a connection error, not CancelledError).
+                    return
                 if retries > 0 and retryable(e):
                     retries -= 1
                     index = None
@@ -303,18 +313,27 @@ class Semaphore(SessionHolder):
                 index = next_index(index, idx)
                 continue
             break
-        if self.held:
-            self.log.info("semaphore {prefix} lost", prefix=self._prefix)
-            self.held = False
+        if self.held and self.session_id == session:
             self._monitoring = None
-            lost = self.lost
-            keeper = self._take_keeper()
-            # As api/semaphore.go monitorLock: tell the holder at once, not
-            # after the cleanup calls answered (they may time out when
-            # Consul is unreachable, the likeliest reason for the loss).
-            if lost is not None and not lost.called:
-                lost.callback(True)
-            yield self._give_up(self._contender_key(session), keeper)
+            yield self._lose(session)
+
+    def _lose(self, session: str) -> "Deferred[Any]":
+        """The slot is lost: say so at once, then clean up."""
+        if not self.held or self.session_id != session:
+            return succeed(None)
+        self.log.info("semaphore {prefix} lost", prefix=self._prefix)
+        self.held = False
+        if self._monitoring is not None:
+            monitoring, self._monitoring = self._monitoring, None
+            monitoring.cancel()
+        lost = self.lost
+        keeper = self._take_keeper()
+        # As api/semaphore.go monitorLock: tell the holder at once, not
+        # after the cleanup calls answered (they may time out when
+        # Consul is unreachable, the likeliest reason for the loss).
+        if lost is not None and not lost.called:
+            lost.callback(True)
+        return self._give_up(self._contender_key(session), keeper)
 
     @inlineCallbacks
     def release(self) -> Generator["Deferred[Any]", Any, bool]:

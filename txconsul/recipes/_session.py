@@ -1,6 +1,8 @@
-# -*- test-case-name: tests.test_recipes_lock -*-
+# -*- test-case-name: tests.test_recipes_lock,tests.test_recipes_safety -*-
 """
-A TTL session kept alive on a clock, as the Go client's ``RenewPeriodic``.
+A TTL session kept alive on a clock (renewing as the Go client's
+``RenewPeriodic``), which reports the session lost before Consul may
+invalidate it; and what Lock and Semaphore share about sessions.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from typing import Any, Callable, Optional, Sequence
 
 from twisted.application.service import Service
 from twisted.internet.defer import CancelledError, Deferred, fail, succeed
-from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -27,17 +28,41 @@ def _clock_of(consul: Any, clock: Any) -> Any:
     return clock if clock is not None else consul.reactor
 
 
+class SessionLost(Exception):
+    """
+    The session a :class:`~txconsul.recipes.Lock` or
+    :class:`~txconsul.recipes.Semaphore` was acquiring with was lost (its
+    :class:`SessionKeeper` could not renew it in time) before the
+    acquisition completed.
+    """
+
+
 class SessionKeeper(Service):
     """
-    A :class:`~twisted.application.service.Service` owning one TTL session.
+    A :class:`~twisted.application.service.Service` owning one TTL session,
+    which reports the session lost **before** Consul may invalidate it.
 
     On start it creates the session (:meth:`create`), then renews it every
-    ``ttl / 2`` seconds on ``clock`` (or on the TTL Consul answers with, which
-    may be longer), retrying a failed renewal every second, as the Go client's
-    ``RenewPeriodic``.  When Consul says the session is gone (a renewal fails
-    with :class:`~txconsul.NotFound`) or no renewal succeeded within a whole
-    TTL, the session is *lost*: :attr:`lost` fires with the session ID and
-    ``on_lost(session_id)`` is called.  On stop it destroys the session.
+    ``ttl / 2`` on ``clock`` (every second after a failed renewal, as the Go
+    client's ``RenewPeriodic``).  Time is counted from the moment the last
+    *successful* renewal (or the creation) was **sent**: Consul restarts the
+    session's timer when it processes the renewal, which is later, so that
+    instant is a safe lower bound.  Calling it ``S``, Consul cannot
+    invalidate the session for want of renewals before ``S + ttl`` (its
+    servers actually wait up to ``2 * ttl``).  The keeper therefore declares
+    the session *lost* at ``S + ttl - safety_margin`` at the latest, unless a
+    renewal sent after ``S`` has succeeded by then; a renewal still on the
+    wire at that moment is cancelled, so no renewal waits longer than the
+    time left.  The session is also lost at once when Consul answers a
+    renewal with :class:`~txconsul.NotFound` (destroyed, expired, or
+    invalidated by a check).
+
+    When the session is lost, :attr:`lost` fires with the session ID,
+    ``on_lost(session_id)`` is called and then every listener added with
+    :meth:`subscribe`, all in the same turn.  A session lost by the deadline
+    may still exist on the agent (the renewals were only unanswered), so the
+    keeper stops renewing and sends a best-effort destroy.  On stop it
+    destroys the session.
 
     :param consul: a :class:`txconsul.Consul`.
     :param name: the session name.
@@ -51,6 +76,10 @@ class SessionKeeper(Service):
         default.
     :param on_lost: called with the session ID when the session is lost.
     :param token: an ACL token for the session calls.
+    :param safety_margin: how long before ``S + ttl`` the loss is declared
+        (seconds or a duration); ``ttl / 10`` by default.  It absorbs the
+        local clock's rate error and the reactor's lateness in running
+        timers; it must be below ``ttl / 2``.
 
     :ivar session_id: the current session ID, or ``None``.
     :ivar lost: a Deferred that fires with the session ID when the session is
@@ -70,6 +99,7 @@ class SessionKeeper(Service):
         clock: Any = None,
         on_lost: Optional[Callable[[str], Any]] = None,
         token: Optional[str] = None,
+        safety_margin: Optional[DurationLike] = None,
     ) -> None:
         self._consul = consul
         self._name = name
@@ -79,18 +109,64 @@ class SessionKeeper(Service):
             raise ValueError(f"invalid ttl {ttl!r}: a kept-alive session needs a TTL")
         if behavior not in ("release", "delete"):
             raise ValueError(f"invalid behavior {behavior!r}: must be 'release' or 'delete'")
+        if safety_margin is None:
+            self._margin = self._ttl / 10.0
+        else:
+            self._margin = parse_duration(safety_margin, "safety_margin")
+            if not 0 <= self._margin < self._ttl / 2.0:
+                raise ValueError(
+                    f"invalid safety_margin {safety_margin!r}: must be at least 0 and below ttl / 2"
+                )
         self._behavior = behavior
         self._lock_delay = lock_delay
         self._checks = checks
         self._clock = _clock_of(consul, clock)
         self._on_lost = on_lost
         self._token = token
+        self._listeners: list[Callable[[str], Any]] = []
         self.session_id: Optional[str] = None
         self.lost: Deferred[str] = Deferred()
-        self._loop: Optional[LoopingCall] = None
         self._inflight: Optional[Deferred[Any]] = None
         self._creating: Optional[Deferred[str]] = None
-        self._last_renew = 0.0
+        self._cleanup: Optional[Deferred[Any]] = None
+        #: the send time of the last successful renewal (or the creation).
+        self._basis = 0.0
+        self._next_renew: Any = None
+        self._deadline_call: Any = None
+
+    @property
+    def ttl(self) -> float:
+        """The session TTL in seconds."""
+        return self._ttl
+
+    @property
+    def safety_margin(self) -> float:
+        """How long before ``S + ttl`` the loss is declared, in seconds."""
+        return self._margin
+
+    @property
+    def deadline(self) -> Optional[float]:
+        """
+        The clock time at which :attr:`lost` fires unless a renewal succeeds
+        first (``None`` without a session): ``S + ttl - safety_margin``.
+        """
+        if self.session_id is None:
+            return None
+        return self._basis + self._ttl - self._margin
+
+    def subscribe(self, listener: Callable[[str], Any]) -> Callable[[], None]:
+        """
+        Call ``listener(session_id)`` whenever a session of this keeper is
+        lost, in the same turn as :attr:`lost` fires.  Returns a function
+        that removes the listener.  Listener errors are logged.
+        """
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
 
     def create(self) -> "Deferred[str]":
         """
@@ -103,6 +179,7 @@ class SessionKeeper(Service):
             waiter: Deferred[str] = Deferred()
             self._creating.addBoth(_relay, waiter)
             return waiter
+        sent = self._clock.seconds()
         d = self._consul.session.create(
             name=self._name,
             checks=list(self._checks) if self._checks is not None else None,
@@ -126,10 +203,11 @@ class SessionKeeper(Service):
             self._creating = None
             self.session_id = session_id
             self.lost = Deferred()
-            self._last_renew = self._clock.seconds()
-            self._loop = LoopingCall(self._renew, session_id)
-            self._loop.clock = self._clock
-            self._loop.start(self._ttl / 2.0, now=False)
+            # The session's timer started when Consul created it, after
+            # this request was sent: the send time is the safe basis.
+            self._basis = sent
+            self._arm_deadline()
+            self._schedule_renew(sent + self._ttl / 2.0)
             return session_id
 
         def failed(failure: Failure) -> Failure:
@@ -148,32 +226,79 @@ class SessionKeeper(Service):
         d.addBoth(_relay, waiter2)
         return waiter2
 
-    def _renew(self, session_id: str) -> "Deferred[None]":
+    def _arm_deadline(self) -> None:
+        if self._deadline_call is not None and self._deadline_call.active():
+            self._deadline_call.cancel()
+        delay = max(0.0, self._basis + self._ttl - self._margin - self._clock.seconds())
+        self._deadline_call = self._clock.callLater(delay, self._expired, self.session_id)
+
+    def _schedule_renew(self, when: float) -> None:
+        if self._next_renew is not None and self._next_renew.active():
+            self._next_renew.cancel()
+        delay = max(0.0, when - self._clock.seconds())
+        self._next_renew = self._clock.callLater(delay, self._renew, self.session_id)
+
+    def _expired(self, session_id: str) -> None:
+        self._deadline_call = None
+        if self.session_id != session_id:
+            return
+        self.log.warn(
+            "session {session_id} not renewed in time: reporting it lost {margin:g}s before "
+            "Consul may invalidate it",
+            session_id=session_id,
+            margin=self._margin,
+        )
+        self._gone(session_id)
+        # The session may well be alive on the agent: only the renewals
+        # went unanswered.  Destroy it, so its locks are freed (after their
+        # lock-delay) rather than held until it expires.
+        d = self._consul.session.destroy(session_id, token=self._token)
+
+        def failed(failure: Failure) -> None:
+            self.log.info(
+                "destroying lost session {session_id} failed: {error}",
+                session_id=session_id,
+                error=failure.getErrorMessage(),
+            )
+
+        cleanup: Deferred[Any] = Deferred()
+
+        def done(_: Any) -> None:
+            if self._cleanup is cleanup:
+                self._cleanup = None
+            cleanup.callback(None)
+
+        self._cleanup = cleanup
+        d.addErrback(failed).addBoth(done)
+
+    def _renew(self, session_id: str) -> None:
+        self._next_renew = None
+        if self.session_id != session_id:
+            return
+        sent = self._clock.seconds()
         d = self._consul.session.renew(session_id, token=self._token)
         self._inflight = d
 
+        def done(result: Any) -> Any:
+            if self._inflight is d:
+                self._inflight = None
+            return result
+
         def renewed(entry: Any) -> None:
-            ttl = self._ttl
-            text = entry.get("TTL") if isinstance(entry, dict) else None
-            if text:
-                try:
-                    ttl = parse_duration(text, "TTL") or ttl
-                except (TypeError, ValueError):
-                    pass
-            if self._loop is not None:
-                self._loop.interval = ttl / 2.0
-            self._last_renew = self._clock.seconds()
+            if self.session_id != session_id:
+                return
+            # A longer TTL in the answer is not used: the deadline must
+            # hold for the TTL the session was created with.
+            if sent > self._basis:
+                self._basis = sent
+                self._arm_deadline()
+            self._schedule_renew(self._basis + self._ttl / 2.0)
 
         def failed(failure: Failure) -> None:
-            if failure.check(NotFound):
-                self._gone(session_id)
+            if failure.check(CancelledError) or self.session_id != session_id:
                 return
-            if self._clock.seconds() - self._last_renew > self._ttl:
-                self.log.warn(
-                    "session {session_id} not renewed within its TTL: {error}",
-                    session_id=session_id,
-                    error=failure.getErrorMessage(),
-                )
+            if failure.check(NotFound):
+                self.log.info("session {session_id} is gone", session_id=session_id)
                 self._gone(session_id)
                 return
             self.log.info(
@@ -181,43 +306,46 @@ class SessionKeeper(Service):
                 session_id=session_id,
                 error=failure.getErrorMessage(),
             )
-            if self._loop is not None:
-                self._loop.interval = RENEW_RETRY
-
-        def done(result: Any) -> Any:
-            self._inflight = None
-            return result
+            self._schedule_renew(self._clock.seconds() + RENEW_RETRY)
 
         d.addBoth(done)
         d.addCallbacks(renewed, failed)
-        return d
 
-    def _stop_loop(self) -> None:
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
-        self._loop = None
+    def _stop_timers(self) -> None:
+        # The renewal first: cancelling it runs its errback at once, and a
+        # cancel while connecting fails as a connection error, not as
+        # CancelledError (callers clear session_id before, so the errback
+        # schedules nothing; the timers are cancelled after, regardless).
         if self._inflight is not None:
             inflight, self._inflight = self._inflight, None
             inflight.cancel()
+        for name in ("_next_renew", "_deadline_call"):
+            call = getattr(self, name)
+            if call is not None and call.active():
+                call.cancel()
+            setattr(self, name, None)
 
     def _gone(self, session_id: str) -> None:
         if self.session_id != session_id:
             return
-        self._stop_loop()
         self.session_id = None
+        self._stop_timers()
         self.log.info("session {session_id} lost", session_id=session_id)
         lost, self.lost = self.lost, Deferred()
         lost.callback(session_id)
-        if self._on_lost is not None:
+        for listener in [self._on_lost, *self._listeners]:
+            if listener is None:
+                continue
             try:
-                self._on_lost(session_id)
+                listener(session_id)
             except Exception:
-                self.log.failure("on_lost callback failed")
+                self.log.failure("session loss listener failed")
 
     def destroy(self) -> "Deferred[bool]":
         """
         Stop renewing and destroy the session; fires ``True`` (also when there
-        was no session).  :attr:`lost` does not fire.
+        was no session).  :attr:`lost` does not fire.  After a loss by the
+        deadline, waits for the keeper's own destroy of the lost session.
         """
         if self._creating is not None:
             # The create request may already have reached Consul: wait for
@@ -226,9 +354,18 @@ class SessionKeeper(Service):
             settled: Deferred[bool] = Deferred()
             creating.addBoth(lambda _: settled.callback(True))
             return settled
-        self._stop_loop()
         session_id, self.session_id = self.session_id, None
+        self._stop_timers()
         if session_id is None:
+            if self._cleanup is not None:
+                waited: Deferred[bool] = Deferred()
+
+                def settle(result: Any) -> Any:
+                    waited.callback(True)
+                    return result
+
+                self._cleanup.addBoth(settle)
+                return waited
             return succeed(True)
         return self._consul.session.destroy(session_id, token=self._token)
 
@@ -249,6 +386,9 @@ class SessionKeeper(Service):
 
         return d.addErrback(failed)
 
+    def __repr__(self) -> str:
+        return f"<SessionKeeper session={self.session_id!r} ttl={self._ttl:g}s>"
+
 
 def _relay(result: Any, waiter: "Deferred[Any]") -> Any:
     if waiter.called:  # cancelled meanwhile
@@ -260,43 +400,118 @@ def _relay(result: Any, waiter: "Deferred[Any]") -> Any:
     return result
 
 
+#: Consul's smallest session TTL (``session_ttl_min``): a wait no longer
+#: than this is no longer than any session's TTL.
+MIN_SESSION_TTL = 10.0
+
+
 class SessionHolder:
     """
     What :class:`~txconsul.recipes.Lock` and
     :class:`~txconsul.recipes.Semaphore` share: the one acquisition in
-    flight, and the :class:`SessionKeeper` they own while acquiring or
-    holding.  Subclasses set ``_what`` (for log lines), ``log``, ``held``,
-    ``session_id``, ``_keeper`` and ``_acquiring``, and implement ``_acquire()``.
+    flight, the session they acquire with (their own :class:`SessionKeeper`,
+    one the caller gives, or a bare session ID), and reacting to that
+    keeper's loss.  Subclasses set ``_what`` (for log lines), ``log``,
+    ``held``, ``session_id``, ``_session``, ``_keeper``, ``_acquiring`` and
+    ``_clock``, and implement ``_acquire()`` and ``_lose(session_id)``.
     """
 
     _what = "session"
     log = Logger()
     session_id: Optional[str]
+    #: the ``session`` argument: None, a session ID or a SessionKeeper.
+    _session: Any
+    #: the keeper this object created and destroys.
     _keeper: Optional[SessionKeeper]
     _acquiring: "Optional[Deferred[bool]]"
+    _clock: Any
+    _unsubscribe: Optional[Callable[[], None]] = None
+    #: the call the acquisition is waiting on (cancelled on a session loss).
+    _step: "Optional[Deferred[Any]]" = None
+    #: the session lost while acquiring, if any.
+    _session_lost: Optional[str] = None
+    #: the wait of the monitor's blocking reads.
+    _monitor_wait: float = MIN_SESSION_TTL
     #: whether the lock or slot is held.
     held: bool
 
     def _acquire(self) -> "Deferred[bool]":
         raise NotImplementedError
 
+    def _lose(self, session_id: str) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def _check_session_arg(session: Any) -> None:
+        if session is None or isinstance(session, SessionKeeper):
+            return
+        if not isinstance(session, str) or not session:
+            raise TypeError("session must be a session ID, a SessionKeeper or None")
+
     def _start_acquire(self, busy: Exception) -> "Deferred[bool]":
         """Run ``_acquire()`` unless held or acquiring already (then fail with ``busy``)."""
         if self.held or self._acquiring is not None:
             return fail(busy)
+        self._session_lost = None
         d = self._acquire()
         self._acquiring = d
 
         def done(result: Any) -> Any:
             self._acquiring = None
+            self._step = None
             return result
 
         return d.addBoth(done)
+
+    def _wait_on(self, d: "Deferred[Any]") -> "Deferred[Any]":
+        """Note ``d`` as the step the acquisition waits on; returns it."""
+        self._step = d
+        return d
+
+    def _open_session(self, **keeper_options: Any) -> "Deferred[str]":
+        """
+        The session to acquire with: a new :class:`SessionKeeper`'s (owned,
+        destroyed with the lock), the caller's keeper's, or the caller's
+        session ID.  A keeper's loss is subscribed to.
+        """
+        if isinstance(self._session, str):
+            self._monitor_wait = MIN_SESSION_TTL
+            return succeed(self._session)
+        if self._session is None:
+            keeper = self._keeper = SessionKeeper(self._consul, clock=self._clock, **keeper_options)  # type: ignore[attr-defined]
+        else:
+            keeper = self._session
+        self._monitor_wait = keeper.ttl
+        self._unsubscribe = keeper.subscribe(self._keeper_lost)
+        return self._wait_on(keeper.create())
+
+    def _keeper_lost(self, session_id: str) -> None:
+        if session_id != self.session_id:
+            return
+        if self.held:
+            self._lose(session_id)
+        elif self._acquiring is not None:
+            # Abort the acquisition: a session no longer renewed must not
+            # end up holding the key.
+            self._session_lost = session_id
+            step, self._step = self._step, None
+            if step is not None and not step.called:
+                step.cancel()
+
+    def _check_not_lost(self) -> None:
+        """Raise :class:`SessionLost` when the session was lost while acquiring."""
+        if self._session_lost is not None:
+            raise SessionLost(
+                f"{self._what} session {self._session_lost} was lost while acquiring"
+            )
 
     def _drop_session(self) -> "Deferred[Any]":
         return self._destroy_keeper(self._take_keeper())
 
     def _take_keeper(self) -> Optional[SessionKeeper]:
+        if self._unsubscribe is not None:
+            unsubscribe, self._unsubscribe = self._unsubscribe, None
+            unsubscribe()
         keeper, self._keeper = self._keeper, None
         self.session_id = None
         return keeper

@@ -71,6 +71,7 @@ class Options(CommandOptions):
         ["acl-enabled", None,
          "Enable ACLs without a management token: a fresh cluster, not yet bootstrapped "
          "(PUT /v1/acl/bootstrap makes the first token)."],
+        ["legacy-acl", None, "Answer as Consul 1.10, with the legacy ACL API (/v1/acl/create...)."],
     ]
 
     def __init__(self) -> None:
@@ -271,6 +272,9 @@ def build_fake(options: Options, reactor: Any) -> FakeConsul:
         node_id=options["node-id"],
         node_meta=dict(options["node-meta"]),
         session_ttl_min=options["session-ttl-min"],
+        legacy_acl=bool(options["legacy-acl"]),
+        # the request journal is for tests in memory; a process keeps none
+        journal_size=0,
     )
     if options["acl-enabled"]:
         kwargs["acl_enabled"] = True

@@ -13,5 +13,6 @@ or on a real port with ``twistd -n consul-fake``.
 
 from ._core import HTTPError, Reply, Route
 from ._fake import FakeConsul, MemoryAgent
+from ._journal import RecordedRequest
 
-__all__ = ["FakeConsul", "HTTPError", "MemoryAgent", "Reply", "Route"]
+__all__ = ["FakeConsul", "HTTPError", "MemoryAgent", "RecordedRequest", "Reply", "Route"]

@@ -1,125 +1,79 @@
 # -*- test-case-name: tests.test_fake_acl -*-
 """
-FakeConsul's ACL system: who may do what.
+FakeConsul's ACL endpoints: who may do what.
 
 With ACLs disabled (the default) every request is allowed and every
 ``/v1/acl/*`` endpoint answers 401 ``ACL support disabled``.
 
-ACLs are enabled by a master token (``FakeConsul(acl_master_token=...)``,
-``twistd consul-fake --acl-master-token``).  The fake then behaves like a
-**Consul 1.10** server, the last release where both ACL generations coexist:
+ACLs are enabled by an initial management token
+(``FakeConsul(acl_master_token=...)``, ``twistd consul-fake
+--acl-master-token``), or without one by ``FakeConsul(acl_enabled=True)``: a
+fresh cluster that still needs ``PUT /v1/acl/bootstrap``.  The fake then
+behaves like a server of the advertised release (see ``_version.py``):
 
-* the legacy API (``/v1/acl/create``, ``update``, ``destroy/:id``,
-  ``info/:id``, ``clone/:id``, ``list``) and the current API (tokens,
-  policies, roles, ``token/self``, ``bootstrap``) share one token table, as
-  they do since 1.4: a legacy token's ``ID`` is its ``SecretID``; the master
-  token (``Description`` ``Master Token``, linked to the builtin
-  ``global-management`` policy ``00000000-0000-0000-0000-000000000001``) and
-  the anonymous token (AccessorID ``00000000-0000-0000-0000-000000000002``,
-  secret ``anonymous``, ``Description`` ``Anonymous Token``) exist from the
-  start;
-* error texts and statuses are 1.10's: a missing token or policy read is
-  **403 ``ACL not found``** (404 came only in 1.15), a missing role read is
-  404 with an empty body, a request carrying an unknown secret fails with
-  403 ``ACL not found`` on every endpoint that checks ACLs, a denial is 403
-  ``Permission denied``, deleting a missing token/policy/role is ``true``,
-  and validation failures are 500s with Consul's messages;
-* a configured master token counts as the bootstrap (Consul's leader
-  "bootstrapped ACL master token from configuration"), so
-  ``PUT /v1/acl/bootstrap`` answers 403 ``Permission denied: ACL bootstrap no
-  longer allowed (reset index: N)`` until :meth:`ACLSystem.reset_bootstrap`
-  (the fake's stand-in for the ``acl-bootstrap-reset`` file) allows one more.
+* the token, policy and role APIs, ``token/self``, ``bootstrap`` and
+  ``replication`` (agent/http_register.go); the builtin policies
+  ``global-management`` (``...0001``) and ``builtin/global-read-only``
+  (``...0002``); the anonymous token (AccessorID ``...0002``, secret
+  ``anonymous``) and the configured token (``Initial Management Token``);
+* a missing token, policy or role read is 404 ``Requested <kind> does not
+  exist: ACL not found``; ``token/self`` with an unknown secret is 404
+  ``Supplied token does not exist``; any other request with an unknown
+  secret is 403 ``ACL not found`` (``ACL system must be bootstrapped
+  before...`` until a bootstrap); a denial names the token and the
+  permission (acl/errors.go); deleting a missing token/policy/role is
+  ``true``; validation failures are 500s with Consul's messages; bodies
+  decode as Go structs (``_acl_bodies.py``);
+* a configured token counts as the bootstrap (the leader bootstraps with
+  it), so ``PUT /v1/acl/bootstrap`` answers 403 ``Permission denied: ACL
+  bootstrap no longer allowed (reset index: N)`` until
+  :meth:`ACLSystem.reset_bootstrap` (the fake's stand-in for the
+  ``acl-bootstrap-reset`` file) allows one more.
 
-Rules (HCL or JSON) are parsed by :func:`parse_rules`.  In the current
-syntax ``key "x"`` is an exact match and ``key_prefix "x"`` a prefix match;
-in the legacy syntax (legacy tokens' ``Rules``) ``key "x"`` is a prefix match
-and ``*_prefix`` forms are rejected.  An exact rule beats any prefix rule,
-the longest prefix wins, and when several policies name the same resource
-the most restrictive of ``deny > write > list > read`` applies.  ``write``
-grants read and list, ``list`` grants read and list (keys only), ``read``
-grants read.  Anything no rule covers falls to the default policy, except
-``acl`` access, which only a rule (or the management policy) grants.
-As in Consul (``hcl.Decode`` into a struct), unknown rule types are ignored,
-and so are ``acl`` and ``*_prefix`` rules in the legacy syntax; invalid
-levels fail with Consul's ``Invalid <rule> policy: <Go %#v of the rule>``.
+With ``FakeConsul(legacy_acl=True)`` it is a **Consul 1.10** server, the last
+release where both ACL generations coexist: the legacy API
+(``/v1/acl/create``, ``update``, ``destroy/:id``, ``info/:id``,
+``clone/:id``, ``list``) shares the token table (a legacy token's ``ID`` is
+its ``SecretID``), the configured token is the ``Master Token`` with the
+legacy ``Type``, a missing token or policy read is 403 ``ACL not found``, a
+missing role an empty 404, a denial plain ``Permission denied``.
+
+The tables are :class:`~txconsul.testing._acl_store.ACLStore`; rules and authorizers live in
+:mod:`txconsul.testing._authz`.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import re
-from datetime import datetime, timezone
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
-from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_go_duration, permission_denied
+import attr
 
-#: The builtin management policy.
-GLOBAL_MANAGEMENT_ID = "00000000-0000-0000-0000-000000000001"
-#: The anonymous token's AccessorID.
-ANONYMOUS_ACCESSOR = "00000000-0000-0000-0000-000000000002"
-#: The anonymous token's SecretID.
-ANONYMOUS_SECRET = "anonymous"
-#: agent/consul/config.go defaults for acl_token_min/max_expiration_ttl.
-ACL_TOKEN_MIN_EXPIRATION_TTL = 60.0
-ACL_TOKEN_MAX_EXPIRATION_TTL = 24 * 3600.0
-#: What a reader without ``acl:write`` sees instead of a secret.
-REDACTED = "<hidden>"
-
-# agent/structs/acl.go ACLPolicyGlobalManagementRules: a Go raw string that
-# starts with a newline and indents with tabs, returned as is by policy reads.
-GLOBAL_MANAGEMENT_RULES = (
-    '\nacl = "write"\n'
-    'agent_prefix "" {\n\tpolicy = "write"\n}\n'
-    'event_prefix "" {\n\tpolicy = "write"\n}\n'
-    'key_prefix "" {\n\tpolicy = "write"\n}\n'
-    'keyring = "write"\n'
-    'node_prefix "" {\n\tpolicy = "write"\n}\n'
-    'operator = "write"\n'
-    'query_prefix "" {\n\tpolicy = "write"\n}\n'
-    'service_prefix "" {\n\tpolicy = "write"\n\tintentions = "write"\n}\n'
-    'session_prefix "" {\n\tpolicy = "write"\n}'
+from ._acl_bodies import BOOTSTRAP, POLICY, ROLE, decode_acl_body, token_shape
+from ._acl_store import (
+    ACL_TOKEN_MAX_EXPIRATION_TTL,
+    ACL_TOKEN_MIN_EXPIRATION_TTL,
+    ANONYMOUS_ACCESSOR,
+    ANONYMOUS_SECRET,
+    GLOBAL_MANAGEMENT_ID,
+    BUILTIN_POLICIES,
+    LEGACY_BUILTIN_POLICIES,
+    ACLStore,
+    hash_fields,
+    identity_parts,
 )
+from ._core import FakeCore, FakeRequest, HTTPError, Reply, Route, permission_denied
+from ._authz import (
+    AllowAll,
+    Authorizer,
+    RuleError,
+    UnknownToken,
+    parse_rules,
+    require,
+)
+from ._gofmt import go_duration, go_time, parse_go_time
 
-#: Resources whose rules name a segment (``key "x"``, ``key_prefix "x"``).
-NAMED_RESOURCES = ("key", "service", "node", "session", "agent", "event", "query")
-#: Resources with one top-level level (``operator = "read"``).
-SINGLE_RESOURCES = ("acl", "operator", "keyring")
-#: Top-level rules of the current syntax (acl/policy.go PolicyRules in 1.10;
-#: ``mesh`` is validated but not enforced, ``peering`` came in 1.13).
-_CURRENT_SINGLES = ("acl", "operator", "keyring", "mesh")
-#: Top-level rules of the legacy syntax (parseLegacy's LegacyPolicy: no ``acl``).
-_LEGACY_SINGLES = ("operator", "keyring")
-#: acl/policy.go isPolicyValid: ``list`` only for keys.
-_VALID_LEVELS = ("read", "write", "deny")
-#: The order PolicyRules.Validate checks the named rules in.
-_VALIDATION_ORDER = ("agent", "key", "node", "service", "session", "event", "query")
-#: The rule structs of acl/policy.go (Go's %#v in validation errors).
-_GO_RULES = {
-    "agent": ("AgentRule", "Node", False),
-    "key": ("KeyRule", "Prefix", True),
-    "node": ("NodeRule", "Name", True),
-    "service": ("ServiceRule", "Name", True),
-    "session": ("SessionRule", "Node", False),
-    "event": ("EventRule", "Event", False),
-    "query": ("PreparedQueryRule", "Prefix", False),
-}
-
-
-def _go_rule(resource: str, name: str, level: str, intentions: str = "") -> str:
-    """Go's ``%#v`` of a rule struct pointer, as Consul's validation errors show it."""
-    struct, key_field, enterprise = _GO_RULES[resource]
-    fields = [f"{key_field}:{go_quote(name)}", f"Policy:{go_quote(level)}"]
-    if resource == "service":
-        fields.append(f"Intentions:{go_quote(intentions)}")
-    if enterprise:
-        fields.append("EnterpriseRule:acl.EnterpriseRule{}")
-    return f"&acl.{struct}{{{', '.join(fields)}}}"
-
-_LEVELS = ("read", "write", "deny", "list")
-#: Which level wins when two rules name the same thing: deny > write > list > read.
-_PRECEDENCE = {"deny": 4, "write": 3, "list": 2, "read": 1}
 
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _POLICY_NAME_RE = re.compile(r"^[A-Za-z0-9\-_]{1,128}$")
@@ -127,455 +81,7 @@ _ROLE_NAME_RE = re.compile(r"^[A-Za-z0-9\-_]{1,256}$")
 _IDENTITY_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9\-_]*[a-z0-9])?$")
 
 
-# -- the rule language ----------------------------------------------------------
-
-
-class RuleError(ValueError):
-    """Rules that do not parse or do not validate; the message is Consul's."""
-
-
-_TOKEN_RE = re.compile(
-    r"""
-    (?P<ws>\s+)
-  | (?P<comment>\#[^\n]*|//[^\n]*|/\*.*?\*/)
-  | (?P<string>"(?:[^"\\\n]|\\.)*")
-  | (?P<number>-?\d+(?:\.\d+)?)
-  | (?P<ident>[A-Za-z_][A-Za-z0-9_\-.]*)
-  | (?P<punct>[{}\[\]=,:])
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-
-
-def _tokenize(text: str) -> list[tuple[str, Any, int]]:
-    tokens: list[tuple[str, Any, int]] = []
-    pos = 0
-    line = 1
-    while pos < len(text):
-        m = _TOKEN_RE.match(text, pos)
-        if m is None:
-            raise RuleError(f"Failed to parse ACL rules: At {line}: illegal char {text[pos]!r}")
-        kind = m.lastgroup
-        raw = m.group()
-        if kind == "string":
-            try:
-                value: Any = json.loads(raw)
-            except ValueError:
-                value = raw[1:-1]
-            tokens.append(("string", value, line))
-        elif kind == "number":
-            tokens.append(("number", float(raw) if "." in raw else int(raw), line))
-        elif kind == "ident":
-            if raw in ("true", "false"):
-                tokens.append(("bool", raw == "true", line))
-            else:
-                tokens.append(("ident", raw, line))
-        elif kind == "punct":
-            tokens.append((raw, raw, line))
-        line += raw.count("\n")
-        pos = m.end()
-    return tokens
-
-
-#: A parsed item: (key, value) where value is ("attr", python value) or
-#: ("block", [items]).
-_Item = tuple[str, tuple[str, Any]]
-
-
-class _HCLParser:
-    """A small HCL1 parser for the forms ACL rules use."""
-
-    def __init__(self, text: str) -> None:
-        self.tokens = _tokenize(text)
-        self.pos = 0
-
-    def _peek(self) -> Optional[tuple[str, Any, int]]:
-        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
-
-    def _fail(self, what: str) -> RuleError:
-        tok = self._peek()
-        where = f"At {tok[2]}" if tok else "At EOF"
-        return RuleError(f"Failed to parse ACL rules: {where}: {what}")
-
-    def _next(self) -> tuple[str, Any, int]:
-        tok = self._peek()
-        if tok is None:
-            raise self._fail("unexpected end of rules")
-        self.pos += 1
-        return tok
-
-    def parse(self) -> list[_Item]:
-        items = self._body(top=True)
-        if self._peek() is not None:
-            raise self._fail(f"unexpected {self._peek()[1]!r}")  # type: ignore[index]
-        return items
-
-    def _body(self, top: bool) -> list[_Item]:
-        items: list[_Item] = []
-        while True:
-            tok = self._peek()
-            if tok is None:
-                if top:
-                    return items
-                raise self._fail("missing '}'")
-            if tok[0] == "}":
-                if top:
-                    raise self._fail("unexpected '}'")
-                return items
-            if tok[0] == ",":
-                self.pos += 1
-                continue
-            items.append(self._item())
-
-    def _item(self) -> _Item:
-        tok = self._next()
-        if tok[0] not in ("ident", "string"):
-            raise RuleError(f"Failed to parse ACL rules: At {tok[2]}: expected a key, got {tok[1]!r}")
-        key = tok[1]
-        labels: list[str] = []
-        while True:
-            nxt = self._peek()
-            if nxt is None:
-                raise self._fail(f"key {key!r} expected start of object ('{{') or assignment ('=')")
-            if nxt[0] in ("string", "ident"):
-                labels.append(self._next()[1])
-                continue
-            break
-        nxt = self._next()
-        if nxt[0] in ("=", ":"):
-            if labels:
-                raise RuleError(f"Failed to parse ACL rules: At {nxt[2]}: nested object expected: LBRACE got: ASSIGN")
-            value = self._value()
-        elif nxt[0] == "{":
-            value = ("block", self._body(top=False))
-            self._next()  # the closing brace
-        else:
-            raise RuleError(f"Failed to parse ACL rules: At {nxt[2]}: unexpected {nxt[1]!r}")
-        # `key "a" "b" { }` is `key = { "a" = { "b" = { } } }`
-        for label in reversed(labels):
-            value = ("block", [(label, value)])
-        return key, value
-
-    def _value(self) -> tuple[str, Any]:
-        tok = self._next()
-        if tok[0] in ("string", "number", "bool"):
-            return ("attr", tok[1])
-        if tok[0] == "{":
-            body = self._body(top=False)
-            self._next()
-            return ("block", body)
-        if tok[0] == "[":
-            values: list[tuple[str, Any]] = []
-            while True:
-                nxt = self._peek()
-                if nxt is None:
-                    raise self._fail("missing ']'")
-                if nxt[0] == "]":
-                    self.pos += 1
-                    return ("list", values)
-                if nxt[0] == ",":
-                    self.pos += 1
-                    continue
-                values.append(self._value())
-        raise RuleError(f"Failed to parse ACL rules: At {tok[2]}: unexpected {tok[1]!r}")
-
-
-def _from_json(obj: Any) -> list[_Item]:
-    """The JSON form of rules as parsed items (HCL reads JSON the same way)."""
-    items: list[_Item] = []
-    if isinstance(obj, list):
-        for element in obj:
-            items.extend(_from_json(element))
-        return items
-    if not isinstance(obj, dict):
-        raise RuleError("Failed to parse ACL rules: JSON rules must be an object")
-    for key, value in obj.items():
-        for single in value if isinstance(value, list) else [value]:
-            if isinstance(single, dict):
-                items.append((key, ("block", _from_json(single))))
-            else:
-                items.append((key, ("attr", single)))
-    return items
-
-
-class Rules:
-    """
-    Compiled rules: exact and prefix levels per named resource, one level per
-    singleton resource.  ``merge`` combines policies, the most restrictive
-    level winning where two name the same thing.
-    """
-
-    def __init__(self) -> None:
-        self.exact: dict[str, dict[str, str]] = {r: {} for r in NAMED_RESOURCES}
-        self.prefix: dict[str, dict[str, str]] = {r: {} for r in NAMED_RESOURCES}
-        self.single: dict[str, str] = {}
-
-    @staticmethod
-    def _stronger(old: Optional[str], new: str) -> str:
-        if old is None or _PRECEDENCE[new] > _PRECEDENCE[old]:
-            return new
-        return old
-
-    def add(self, resource: str, name: str, level: str, prefix: bool) -> None:
-        """Add one rule for a named resource."""
-        table = (self.prefix if prefix else self.exact)[resource]
-        table[name] = self._stronger(table.get(name), level)
-
-    def set_single(self, resource: str, level: str) -> None:
-        """Add a top-level rule (``operator = "read"``)."""
-        self.single[resource] = self._stronger(self.single.get(resource), level)
-
-    def merge(self, other: "Rules") -> None:
-        """Fold ``other`` into these rules."""
-        for resource in NAMED_RESOURCES:
-            for name, level in other.exact[resource].items():
-                self.add(resource, name, level, False)
-            for name, level in other.prefix[resource].items():
-                self.add(resource, name, level, True)
-        for resource, level in other.single.items():
-            self.set_single(resource, level)
-
-    def level(self, resource: str, name: str) -> Optional[str]:
-        """The level that governs ``resource`` ``name``, or ``None``."""
-        if resource in SINGLE_RESOURCES:
-            return self.single.get(resource)
-        if resource not in self.exact:
-            raise ValueError(f"unknown ACL resource {resource!r}")
-        exact = self.exact[resource].get(name)
-        if exact is not None:
-            return exact
-        best: Optional[str] = None
-        best_len = -1
-        for pfx, level in self.prefix[resource].items():
-            if name.startswith(pfx) and len(pfx) > best_len:
-                best, best_len = level, len(pfx)
-        return best
-
-
-def _grants(level: str, access: str) -> bool:
-    """Whether a rule ``level`` grants ``access`` (Consul's ``enforce``)."""
-    if level == "write":
-        return True
-    if level == "list":
-        return access in ("list", "read")
-    if level == "read":
-        return access == "read"
-    return False
-
-
-def parse_rules(text: Any, legacy: bool = False) -> Rules:
-    """
-    Parse ACL rules (HCL or JSON) into :class:`Rules`.
-
-    :param legacy: the legacy syntax: ``key "x"`` (and every other named
-        resource) is a prefix rule and ``*_prefix`` forms are unknown.
-    :raises RuleError: with Consul's message when the rules are invalid.
-    """
-    rules = Rules()
-    if text is None:
-        return rules
-    if not isinstance(text, str):
-        raise RuleError("Failed to parse ACL rules: rules must be a string")
-    stripped = text.strip()
-    if not stripped:
-        return rules
-    if stripped.startswith("{"):
-        try:
-            items = _from_json(json.loads(stripped))
-        except ValueError as e:
-            if isinstance(e, RuleError):
-                raise
-            items = _HCLParser(text).parse()
-    else:
-        items = _HCLParser(text).parse()
-    # hcl.Decode fills acl/policy.go's PolicyRules (or parseLegacy's
-    # LegacyPolicy) and silently drops keys the struct lacks: an unknown rule
-    # type, a *_prefix rule or ``acl`` in legacy rules, ``peering`` in 1.10.
-    singles = _LEGACY_SINGLES if legacy else _CURRENT_SINGLES
-    named: dict[tuple[str, bool], list[tuple[str, dict[str, Any]]]] = {}
-    single_values: dict[str, str] = {}
-    for key, (kind, value) in items:
-        if key in singles:
-            if kind != "attr" or not isinstance(value, str):
-                raise RuleError(f"Failed to parse ACL rules: {key} must be a string")
-            single_values[key] = value
-            continue
-        resource, is_prefix = key, False
-        if key.endswith("_prefix"):
-            resource, is_prefix = key[: -len("_prefix")], True
-        if resource not in NAMED_RESOURCES or (legacy and is_prefix):
-            continue
-        if kind != "block":
-            raise RuleError(f"Failed to parse ACL rules: {key} rules must be blocks like {key} \"name\" {{ policy = \"read\" }}")
-        for name, (inner_kind, body) in value:
-            if inner_kind != "block":
-                raise RuleError(f"Failed to parse ACL rules: {key} {name!r} must be a block")
-            attrs = {k: v[1] for k, v in body if v[0] == "attr"}
-            named.setdefault((resource, is_prefix), []).append((name, attrs))
-    # PolicyRules.Validate / parseLegacy check in this order and report the
-    # first bad rule as Go's %#v of the rule struct.
-    if not legacy and single_values.get("acl", "") and single_values["acl"] not in _VALID_LEVELS:
-        raise RuleError(f"Invalid acl policy: {go_quote(single_values['acl'])}")
-    for resource in _VALIDATION_ORDER:
-        for is_prefix in ((False,) if legacy else (False, True)):
-            label = f"{resource}_prefix" if is_prefix else resource
-            for name, attrs in named.get((resource, is_prefix), []):
-                level = attrs.get("policy", "")
-                level = level if isinstance(level, str) else ""
-                intentions = attrs.get("intentions", "")
-                intentions = intentions if isinstance(intentions, str) else ""
-                if level not in _VALID_LEVELS and not (resource == "key" and level == "list"):
-                    raise RuleError(f"Invalid {label} policy: {_go_rule(resource, name, level, intentions)}")
-                if resource == "service" and intentions and intentions not in _VALID_LEVELS:
-                    raise RuleError(
-                        f"Invalid {label} intentions policy: {_go_rule(resource, name, level, intentions)}"
-                    )
-                # legacy rules are prefix rules (parseLegacy appends them to
-                # the *Prefixes lists)
-                rules.add(resource, name, level, is_prefix or legacy)
-    for key in ("keyring", "operator", "mesh"):
-        value = single_values.get(key, "")
-        if key not in singles or not value:
-            continue
-        if value not in _VALID_LEVELS:
-            raise RuleError(f"Invalid {key} policy: {go_quote(value)}")
-    for key, value in single_values.items():
-        if key in SINGLE_RESOURCES and value:
-            rules.set_single(key, value)
-    return rules
-
-
-def _service_identity_rules(name: str) -> Rules:
-    rules = Rules()
-    rules.add("service", name, "write", False)
-    rules.add("service", "", "read", True)
-    rules.add("node", "", "read", True)
-    return rules
-
-
-def _node_identity_rules(name: str) -> Rules:
-    rules = Rules()
-    rules.add("node", name, "write", False)
-    rules.add("service", "", "read", True)
-    return rules
-
-
-# -- authorizers ----------------------------------------------------------------
-
-
-class AllowAll:
-    """The authorizer used while ACLs are disabled: everything is allowed."""
-
-    def allowed(self, resource: str, name: str, access: str) -> bool:
-        """``True``: ACLs are off."""
-        return True
-
-    def require(self, resource: str, name: str, access: str) -> None:
-        """Never raises: ACLs are off."""
-
-
-class Authorizer:
-    """
-    The permissions of one resolved token: its rules, then the default
-    policy.  ``acl`` access is never granted by the default policy.
-
-    :param rules: a callable returning the token's merged :class:`Rules`
-        (compiled on first use).
-    :param default_allow: whether the agent's default policy is ``allow``.
-    :param accessor_id: the token's AccessorID (never its secret).
-    """
-
-    def __init__(self, rules: Any, default_allow: bool, accessor_id: str) -> None:
-        self._rules_source = rules
-        self._rules: Optional[Rules] = None
-        self.default_allow = default_allow
-        self.accessor_id = accessor_id
-
-    def __repr__(self) -> str:
-        return f"<Authorizer accessor={self.accessor_id}>"
-
-    @property
-    def rules(self) -> Rules:
-        """The token's merged rules."""
-        if self._rules is None:
-            self._rules = self._rules_source()
-        return self._rules
-
-    def allowed(self, resource: str, name: str, access: str) -> bool:
-        """Whether the token may ``access`` (read/write/list) ``resource`` ``name``."""
-        if access not in ("read", "write", "list"):
-            raise ValueError(f"unknown ACL access {access!r}")
-        level = self.rules.level(resource, name or "")
-        if level is not None:
-            return _grants(level, access)
-        if resource == "acl":
-            return False
-        return self.default_allow
-
-    def require(self, resource: str, name: str, access: str) -> None:
-        """Raise 403 ``Permission denied`` unless allowed."""
-        if not self.allowed(resource, name, access):
-            raise permission_denied()
-
-
-class UnknownToken:
-    """
-    The authorizer of a request carrying a secret no token has: every ACL
-    check fails with 403 ``ACL not found``, while endpoints that check
-    nothing (status, legacy ``info``) still answer.
-    """
-
-    def allowed(self, resource: str, name: str, access: str) -> bool:
-        """Raise 403 ``ACL not found``."""
-        raise HTTPError(403, "ACL not found")
-
-    def require(self, resource: str, name: str, access: str) -> None:
-        """Raise 403 ``ACL not found``."""
-        raise HTTPError(403, "ACL not found")
-
-
 # -- helpers --------------------------------------------------------------------
-
-
-def _go_time(seconds: float) -> str:
-    """A clock reading as Go's RFC 3339 (nanosecond) JSON time."""
-    dt = datetime.fromtimestamp(seconds, timezone.utc)
-    text = dt.strftime("%Y-%m-%dT%H:%M:%S")
-    if dt.microsecond:
-        text += ("." + f"{dt.microsecond:06d}").rstrip("0")
-    return text + "Z"
-
-
-def _parse_go_time(text: str) -> float:
-    value = text.strip()
-    if value.endswith("Z"):
-        value = value[:-1] + "+00:00"
-    m = re.match(r"^(.*T\d\d:\d\d:\d\d)\.(\d+)(.*)$", value)
-    if m:  # Python wants at most 6 fraction digits
-        value = f"{m.group(1)}.{m.group(2)[:6].ljust(6, '0')}{m.group(3)}"
-    return datetime.fromisoformat(value).timestamp()
-
-
-def _hash(*parts: Any) -> str:
-    """
-    Consul's ``SetHash``: a BLAKE2b-256 over the given strings written one
-    after another (agent/structs/acl.go), base64 as Go encodes ``[]byte``.
-    """
-    h = hashlib.blake2b(digest_size=32)
-    for part in parts:
-        h.update(part.encode("utf-8"))
-    return base64.b64encode(h.digest()).decode("ascii")
-
-
-def _identity_parts(services: list[dict[str, Any]], nodes: list[dict[str, Any]]) -> list[str]:
-    """ACLServiceIdentity/ACLNodeIdentity ``AddToHash``: names, then datacenters."""
-    parts: list[str] = []
-    for si in services:
-        parts.append(si["ServiceName"])
-        parts.extend(si.get("Datacenters") or [])
-    for ni in nodes:
-        parts.extend((ni["NodeName"], ni["Datacenter"]))
-    return parts
 
 
 def _decode_object(req: FakeRequest, what: str, legacy: bool = False) -> dict[str, Any]:
@@ -610,16 +116,8 @@ def _field(
 
 
 def _links(body: dict[str, Any], name: str, what: str) -> list[dict[str, Any]]:
-    value = _field(body, name, list, what, [])
-    for link in value:
-        if not isinstance(link, dict):
-            raise HTTPError(400, f"{what} decoding failed: json: cannot unmarshal into {name}")
-    return value
-
-
-def _not_found(index: int) -> Reply:
-    """Consul 1.10's answer to a read of a missing token or policy."""
-    return Reply("ACL not found", status=403, index=index, json=False)
+    """A decoded list of links or identities; a ``null`` element is Go's zero value."""
+    return [link or {} for link in body.get(name) or []]
 
 
 def _is_uuid(value: str) -> bool:
@@ -631,67 +129,75 @@ def _is_uuid(value: str) -> bool:
 
 class ACLSystem:
     """
-    The ACL part of a FakeConsul: token/policy/role tables, both ACL APIs,
-    and the authorizer of each request.
+    The ACL part of a FakeConsul: the ``/v1/acl/*`` endpoints over an
+    :class:`~txconsul.testing._acl_store.ACLStore` (:attr:`store`), and the authorizer of
+    each request.
 
-    :param master_token: enables ACLs with this management token.
+    :param master_token: enables ACLs with this management token (Consul's
+        initial management token).
     :param default_policy: ``'allow'`` or ``'deny'`` for what no rule covers.
+    :param enabled: ``True`` turns ACLs on without a management token (not
+        bootstrapped yet); by default ACLs are on exactly when
+        ``master_token`` is given.
+
+    The core's profile decides the Consul release: the current one, or 1.10
+    (``legacy_acl``) with the legacy endpoints and 1.10's texts.
     """
 
-    def __init__(self, core: Any, master_token: Optional[str] = None, default_policy: str = "allow") -> None:
+    def __init__(
+        self,
+        core: FakeCore,
+        master_token: Optional[str] = None,
+        default_policy: str = "allow",
+        enabled: Optional[bool] = None,
+    ) -> None:
         if default_policy not in ("allow", "deny"):
             raise ValueError(f"invalid ACL default policy {default_policy!r}")
+        if enabled is False and master_token is not None:
+            raise ValueError("a management token needs ACLs enabled")
         self.core = core
+        self.legacy = core.profile.legacy_acl
         self.master_token = master_token
-        self.enabled = master_token is not None
+        self.enabled = master_token is not None if enabled is None else enabled
         self.default_policy = default_policy if self.enabled else "allow"
-        #: AccessorID -> token record.
-        self.tokens: dict[str, dict[str, Any]] = {}
-        #: SecretID -> AccessorID.
-        self._secrets: dict[str, str] = {}
-        #: ID -> policy record.
-        self.policies: dict[str, dict[str, Any]] = {}
-        #: ID -> role record.
-        self.roles: dict[str, dict[str, Any]] = {}
-        self.tokens_index = 0
-        self.policies_index = 0
-        self.roles_index = 0
+        self.store = ACLStore(core, legacy=self.legacy)
         #: The index of the bootstrap (0: never bootstrapped).
         self.bootstrap_index = 0
         self._bootstrap_reset = False
-        self._compiled: dict[str, tuple[int, Rules]] = {}
         if self.enabled:
-            self._initialize(master_token)  # type: ignore[arg-type]
+            self._initialize(master_token)
 
     def __repr__(self) -> str:
         state = f"default={self.default_policy}" if self.enabled else "disabled"
-        return f"<ACLSystem {state} tokens={len(self.tokens)}>"
+        return f"<ACLSystem {state} tokens={len(self.store.tokens)}>"
 
-    def _initialize(self, master: str) -> None:
+    def _initialize(self, master: Optional[str]) -> None:
+        """
+        What the leader's ``initializeACLs`` writes (agent/consul/leader.go):
+        the builtin policies, the configured management token (counted as
+        the bootstrap), and the anonymous token.
+        """
         idx = self.core.index
-        now = _go_time(self.core.clock.seconds())
-        self.policies[GLOBAL_MANAGEMENT_ID] = self._policy_record(
-            GLOBAL_MANAGEMENT_ID,
-            "global-management",
-            "Builtin Policy that grants unlimited access",
-            GLOBAL_MANAGEMENT_RULES,
-            None,
-            idx,
-            idx,
-        )
-        self.policies_index = idx
-        self._store_token(
-            {
+        now = go_time(self.core.clock.seconds())
+        builtins = LEGACY_BUILTIN_POLICIES if self.legacy else BUILTIN_POLICIES
+        for pid, name, description, rules in builtins:
+            self.store.policies[pid] = self.store.policy_record(pid, name, description, rules, None, idx, idx)
+        self.store.policies_index = idx
+        if master is not None:
+            fields: dict[str, Any] = {
                 "AccessorID": self.core.new_uuid(),
                 "SecretID": master,
-                "Description": "Master Token",
+                # initializeManagementToken: "Initial Management Token" since
+                # 1.11 (1.10: "Master Token", with the legacy Type).
+                "Description": "Master Token" if self.legacy else "Initial Management Token",
                 "Policies": [GLOBAL_MANAGEMENT_ID],
-                "Type": "management",
                 "CreateTime": now,
-            },
-            idx,
-        )
-        self._store_token(
+            }
+            if self.legacy:
+                fields["Type"] = "management"
+            self.store.store_token(fields, idx)
+            self.bootstrap_index = idx
+        self.store.store_token(
             {
                 "AccessorID": ANONYMOUS_ACCESSOR,
                 "SecretID": ANONYMOUS_SECRET,
@@ -700,7 +206,6 @@ class ACLSystem:
             },
             idx,
         )
-        self.bootstrap_index = idx
 
     # -- controls for tests ---------------------------------------------------
 
@@ -713,218 +218,72 @@ class ACLSystem:
 
     def token_by_secret(self, secret: str) -> Optional[dict[str, Any]]:
         """The live token record with this SecretID, or ``None``."""
-        accessor = self._secrets.get(secret)
-        if accessor is None:
-            return None
-        token = self.tokens.get(accessor)
-        if token is None or self._expired(token):
-            return None
-        return token
+        return self.store.token_by_secret(secret)
 
-    # -- storage ----------------------------------------------------------------
+    @property
+    def tokens(self) -> dict[str, dict[str, Any]]:
+        """The token table (AccessorID -> record) of :attr:`store`."""
+        return self.store.tokens
 
-    def _expired(self, token: dict[str, Any]) -> bool:
-        expires = token.get("_expires")
-        return expires is not None and self.core.clock.seconds() >= expires
+    @property
+    def policies(self) -> dict[str, dict[str, Any]]:
+        """The policy table (ID -> record) of :attr:`store`."""
+        return self.store.policies
 
-    def _store_token(self, fields: dict[str, Any], idx: int, create_index: Optional[int] = None) -> dict[str, Any]:
-        token = {
-            "AccessorID": fields["AccessorID"],
-            "SecretID": fields["SecretID"],
-            "Description": fields.get("Description", ""),
-            "Policies": list(fields.get("Policies", [])),
-            "Roles": list(fields.get("Roles", [])),
-            "ServiceIdentities": list(fields.get("ServiceIdentities", [])),
-            "NodeIdentities": list(fields.get("NodeIdentities", [])),
-            "Local": bool(fields.get("Local", False)),
-            "Type": fields.get("Type", ""),
-            "Rules": fields.get("Rules", ""),
-            "CreateTime": fields["CreateTime"],
-            "ExpirationTime": fields.get("ExpirationTime"),
-            "_expires": fields.get("_expires"),
-            "AuthMethod": "",
-            "CreateIndex": create_index if create_index is not None else idx,
-            "ModifyIndex": idx,
-        }
-        # ACLToken.SetHash in 1.10: Description, the legacy Type and Rules,
-        # local/global, then link IDs and identities.
-        token["Hash"] = _hash(
-            token["Description"], token["Type"], token["Rules"], "local" if token["Local"] else "global",
-            *token["Policies"], *token["Roles"],
-            *_identity_parts(token["ServiceIdentities"], token["NodeIdentities"]),
-        )
-        old = self.tokens.get(token["AccessorID"])
-        if old is not None:
-            self._secrets.pop(old["SecretID"], None)
-        self.tokens[token["AccessorID"]] = token
-        self._secrets[token["SecretID"]] = token["AccessorID"]
-        self.tokens_index = idx
-        return token
-
-    def _delete_token(self, accessor: str, idx: int) -> None:
-        token = self.tokens.pop(accessor)
-        self._secrets.pop(token["SecretID"], None)
-        self.tokens_index = idx
-
-    def _policy_record(
-        self, pid: str, name: str, description: str, rules: str, datacenters: Optional[list[str]],
-        create_index: int, idx: int,
-    ) -> dict[str, Any]:
-        return {
-            "ID": pid,
-            "Name": name,
-            "Description": description,
-            "Rules": rules,
-            "Datacenters": list(datacenters) if datacenters else None,
-            # ACLPolicy.SetHash: Name, Description, Rules, each datacenter
-            "Hash": _hash(name, description, rules, *(datacenters or [])),
-            "CreateIndex": create_index,
-            "ModifyIndex": idx,
-        }
+    @property
+    def roles(self) -> dict[str, dict[str, Any]]:
+        """The role table (ID -> record) of :attr:`store`."""
+        return self.store.roles
 
     # -- authorization -------------------------------------------------------
-
-    def _policy_rules(self, policy_id: str) -> Optional[Rules]:
-        policy = self.policies.get(policy_id)
-        if policy is None:
-            return None
-        cached = self._compiled.get(policy_id)
-        if cached is not None and cached[0] == policy["ModifyIndex"]:
-            return cached[1]
-        rules = parse_rules(policy["Rules"])
-        self._compiled[policy_id] = (policy["ModifyIndex"], rules)
-        return rules
-
-    def _token_rules(self, token: dict[str, Any]) -> Rules:
-        rules = Rules()
-        if token["Type"] == "management" and not token["Policies"]:
-            rules.merge(parse_rules(GLOBAL_MANAGEMENT_RULES))
-        elif token["Type"] and token["Rules"]:
-            rules.merge(parse_rules(token["Rules"], legacy=True))
-        policy_ids = list(token["Policies"])
-        for role_id in token["Roles"]:
-            role = self.roles.get(role_id)
-            if role is None:
-                continue
-            policy_ids.extend(role["Policies"])
-            for si in role["ServiceIdentities"]:
-                rules.merge(_service_identity_rules(si["ServiceName"]))
-            for ni in role["NodeIdentities"]:
-                rules.merge(_node_identity_rules(ni["NodeName"]))
-        for pid in policy_ids:
-            compiled = self._policy_rules(pid)
-            if compiled is not None:
-                rules.merge(compiled)
-        for si in token["ServiceIdentities"]:
-            rules.merge(_service_identity_rules(si["ServiceName"]))
-        for ni in token["NodeIdentities"]:
-            rules.merge(_node_identity_rules(ni["NodeName"]))
-        return rules
 
     def authorizer_for_secret(self, secret: Optional[str]) -> Any:
         """The authorizer of a secret (``None``: the anonymous token)."""
         if not self.enabled:
             return AllowAll()
-        token = self.token_by_secret(secret or ANONYMOUS_SECRET)
+        token = self.store.token_by_secret(secret or ANONYMOUS_SECRET)
         if token is None:
+            if not self.legacy and not self.bootstrap_index:
+                # agent/consul/acl_server.go ResolveIdentityFromToken: while
+                # CanBootstrapACLToken, an unknown secret says so.
+                return UnknownToken(
+                    "ACL system must be bootstrapped before making any requests that require authorization: "
+                    "ACL not found"
+                )
             return UnknownToken()
-        return Authorizer(lambda: self._token_rules(token), self.default_policy == "allow", token["AccessorID"])
+        return Authorizer(
+            lambda: self.store.token_rules(token),
+            self.default_policy == "allow",
+            token["AccessorID"],
+            detailed=not self.legacy,
+        )
 
     def authorizer(self, req: FakeRequest) -> Any:
         """The authorizer for the token ``req`` carries."""
         return self.authorizer_for_secret(req.token)
 
-    # -- rendering -----------------------------------------------------------
-
-    def _policy_links(self, ids: Iterable[str]) -> list[dict[str, str]]:
-        return [{"ID": pid, "Name": self.policies[pid]["Name"]} for pid in ids if pid in self.policies]
-
-    def _role_links(self, ids: Iterable[str]) -> list[dict[str, str]]:
-        return [{"ID": rid, "Name": self.roles[rid]["Name"]} for rid in ids if rid in self.roles]
-
-    def token_json(self, token: dict[str, Any], redact: bool = False, stub: bool = False) -> dict[str, Any]:
-        """A token as Consul's JSON (``stub``: as a list entry)."""
-        out: dict[str, Any] = {
-            "AccessorID": token["AccessorID"],
-            "SecretID": REDACTED if redact else token["SecretID"],
-            "Description": token["Description"],
-        }
-        policies = self._policy_links(token["Policies"])
-        if policies:
-            out["Policies"] = policies
-        roles = self._role_links(token["Roles"])
-        if roles:
-            out["Roles"] = roles
-        if token["ServiceIdentities"]:
-            out["ServiceIdentities"] = [dict(s) for s in token["ServiceIdentities"]]
-        if token["NodeIdentities"]:
-            out["NodeIdentities"] = [dict(n) for n in token["NodeIdentities"]]
-        if token["Rules"] and not stub:
-            out["Rules"] = token["Rules"]
-        out["Local"] = token["Local"]
-        if token["ExpirationTime"]:
-            out["ExpirationTime"] = token["ExpirationTime"]
-        out["CreateTime"] = token["CreateTime"]
-        out["Hash"] = token["Hash"]
-        out["CreateIndex"] = token["CreateIndex"]
-        out["ModifyIndex"] = token["ModifyIndex"]
-        if stub:
-            out["Legacy"] = bool(token["Type"]) and not token["Policies"]
-        return out
-
-    def _legacy_json(self, token: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "CreateIndex": token["CreateIndex"],
-            "ModifyIndex": token["ModifyIndex"],
-            "ID": token["SecretID"],
-            "Name": token["Description"],
-            "Type": token["Type"],
-            "Rules": token["Rules"],
-        }
-
-    def policy_json(self, policy: dict[str, Any], stub: bool = False) -> dict[str, Any]:
-        """A policy as Consul's JSON (``stub``: as a list entry, without rules)."""
-        out: dict[str, Any] = {"ID": policy["ID"], "Name": policy["Name"], "Description": policy["Description"]}
-        if not stub:
-            out["Rules"] = policy["Rules"]
-        # ACLPolicy / ACLPolicyListStub.Datacenters has no omitempty: null
-        out["Datacenters"] = list(policy["Datacenters"]) if policy["Datacenters"] else None
-        out["Hash"] = policy["Hash"]
-        out["CreateIndex"] = policy["CreateIndex"]
-        out["ModifyIndex"] = policy["ModifyIndex"]
-        return out
-
-    def role_json(self, role: dict[str, Any]) -> dict[str, Any]:
-        """A role as Consul's JSON."""
-        out: dict[str, Any] = {"ID": role["ID"], "Name": role["Name"], "Description": role["Description"]}
-        policies = self._policy_links(role["Policies"])
-        if policies:
-            out["Policies"] = policies
-        if role["ServiceIdentities"]:
-            out["ServiceIdentities"] = [dict(s) for s in role["ServiceIdentities"]]
-        if role["NodeIdentities"]:
-            out["NodeIdentities"] = [dict(n) for n in role["NodeIdentities"]]
-        out["Hash"] = role["Hash"]
-        out["CreateIndex"] = role["CreateIndex"]
-        out["ModifyIndex"] = role["ModifyIndex"]
-        return out
-
     # -- routes ------------------------------------------------------------------
 
     def routes(self) -> list[Route]:
-        """``/v1/acl/*``: 401 while ACLs are disabled, both ACL APIs otherwise."""
-        if not self.enabled:
-            return [Route("/v1/acl/", ("GET", "PUT", "DELETE", "POST"), self._disabled)]
-        return [
+        """
+        ``/v1/acl/*`` as agent/http_register.go lists them: the token,
+        policy and role APIs, and with ``legacy_acl`` the legacy API (gone
+        from the router since 1.11, so a 404 there).  While ACLs are
+        disabled every one of them answers 401 ``ACL support disabled``.
+        """
+        routes = []
+        if self.legacy:
+            routes += [
+                Route("/v1/acl/create", ("PUT",), self._legacy_create),
+                Route("/v1/acl/update", ("PUT",), self._legacy_update),
+                Route("/v1/acl/destroy/", ("PUT",), self._legacy_destroy),
+                Route("/v1/acl/info/", ("GET",), self._legacy_info),
+                Route("/v1/acl/clone/", ("PUT",), self._legacy_clone),
+                Route("/v1/acl/list", ("GET",), self._legacy_list),
+            ]
+        routes += [
             Route("/v1/acl/bootstrap", ("PUT",), self._bootstrap),
             Route("/v1/acl/replication", ("GET",), self._replication),
-            # legacy
-            Route("/v1/acl/create", ("PUT",), self._legacy_create),
-            Route("/v1/acl/update", ("PUT",), self._legacy_update),
-            Route("/v1/acl/destroy/", ("PUT",), self._legacy_destroy),
-            Route("/v1/acl/info/", ("GET",), self._legacy_info),
-            Route("/v1/acl/clone/", ("PUT",), self._legacy_clone),
-            Route("/v1/acl/list", ("GET",), self._legacy_list),
             # tokens
             Route("/v1/acl/token", ("PUT",), self._token_create),
             Route("/v1/acl/token/self", ("GET",), self._token_self),
@@ -941,6 +300,10 @@ class ACLSystem:
             Route("/v1/acl/role/", ("GET", "PUT", "DELETE"), self._role_crud),
             Route("/v1/acl/roles", ("GET",), self._role_list),
         ]
+        if not self.enabled:
+            # agent/acl_endpoint.go: each handler starts with checkACLDisabled.
+            routes = [attr.evolve(route, handler=self._disabled) for route in routes]
+        return routes
 
     def _disabled(self, req: FakeRequest) -> Any:
         raise HTTPError(401, "ACL support disabled")
@@ -949,9 +312,34 @@ class ACLSystem:
     def _need(req: FakeRequest, access: str) -> None:
         require(req, "acl", "", access)
 
+    def _decode(self, req: FakeRequest, what: str) -> dict[str, Any]:
+        """A token, policy or role body decoded as the Go struct (400 otherwise)."""
+        shape = {"Token": token_shape(self.legacy), "Policy": POLICY, "Role": ROLE}[what]
+        return decode_acl_body(req, shape, what)
+
+    def _not_found(self, kind: Optional[str], text: str = "") -> Reply:
+        """
+        A read of a missing token, policy or role: 404 ``Requested <kind>
+        does not exist: ACL not found`` (agent/acl_endpoint.go, 1.15+).
+        Consul 1.10 answered 403 ``ACL not found`` for tokens and policies
+        and an empty 404 for roles.
+        """
+        if self.legacy:
+            if kind == "role":
+                return Reply(b"", status=404, index=self.store.roles_index, json=False)
+            index = self.store.policies_index if kind == "policy" else self.store.tokens_index
+            return Reply("ACL not found", status=403, index=index, json=False)
+        index = {"policy": self.store.policies_index, "role": self.store.roles_index}.get(kind or "", self.store.tokens_index)
+        return Reply(text or f"Requested {kind} does not exist: ACL not found", status=404, index=index, json=False)
+
     # -- bootstrap / replication -------------------------------------------
 
     def _bootstrap(self, req: FakeRequest) -> Any:
+        secret = ""
+        if not self.legacy and req.body:
+            # agent/acl_endpoint.go ACLBootstrap: an optional
+            # {"BootstrapSecret": ...} when the body is not empty.
+            secret = decode_acl_body(req, BOOTSTRAP, "Request").get("BootstrapSecret", "")
         if self.bootstrap_index and not self._bootstrap_reset:
             raise HTTPError(
                 403,
@@ -959,39 +347,40 @@ class ACLSystem:
             )
         self._bootstrap_reset = False
         idx = self.core.next_index()
-        token = self._store_token(
-            {
-                "AccessorID": self.core.new_uuid(),
-                "SecretID": self.core.new_uuid(),
-                "Description": "Bootstrap Token (Global Management)",
-                "Policies": [GLOBAL_MANAGEMENT_ID],
-                # 1.10 BootstrapTokens: "DEPRECATED (ACL-Legacy-Compat) - This is
-                # used so that the bootstrap token is still visible via the v1
-                # acl APIs"
-                "Type": "management",
-                "CreateTime": _go_time(self.core.clock.seconds()),
-            },
-            idx,
-        )
+        fields: dict[str, Any] = {
+            "AccessorID": self.core.new_uuid(),
+            "SecretID": secret or self.core.new_uuid(),
+            "Description": "Bootstrap Token (Global Management)",
+            "Policies": [GLOBAL_MANAGEMENT_ID],
+            "CreateTime": go_time(self.core.clock.seconds()),
+        }
+        if self.legacy:
+            # 1.10 BootstrapTokens: "DEPRECATED (ACL-Legacy-Compat) - This is
+            # used so that the bootstrap token is still visible via the v1
+            # acl APIs"
+            fields["Type"] = "management"
+        token = self.store.store_token(fields, idx)
         self.bootstrap_index = idx
         body = {"ID": token["SecretID"]}
-        body.update(self.token_json(token))
+        body.update(self.store.token_json(token))
         return Reply(body)
 
     def _replication(self, req: FakeRequest) -> Any:
-        return Reply(
-            {
-                "Enabled": False,
-                "Running": False,
-                "SourceDatacenter": "",
-                "ReplicationType": "",
-                "ReplicatedIndex": 0,
-                "ReplicatedRoleIndex": 0,
-                "ReplicatedTokenIndex": 0,
-                "LastSuccess": "0001-01-01T00:00:00Z",
-                "LastError": "0001-01-01T00:00:00Z",
-            }
-        )
+        # structs.ACLReplicationStatus of a primary datacenter: nothing runs.
+        body: dict[str, Any] = {
+            "Enabled": False,
+            "Running": False,
+            "SourceDatacenter": "",
+            "ReplicationType": "",
+            "ReplicatedIndex": 0,
+            "ReplicatedRoleIndex": 0,
+            "ReplicatedTokenIndex": 0,
+            "LastSuccess": "0001-01-01T00:00:00Z",
+            "LastError": "0001-01-01T00:00:00Z",
+        }
+        if not self.legacy:
+            body["LastErrorMessage"] = ""  # agent/structs/acl.go, after 1.10
+        return Reply(body)
 
     # -- legacy API ------------------------------------------------------------
 
@@ -1009,7 +398,7 @@ class ACLSystem:
         self._need(req, "write")
         if kind not in ("client", "management"):
             raise HTTPError(500, "Invalid ACL Type")
-        existing = self.token_by_secret(acl_id) if acl_id else None
+        existing = self.store.token_by_secret(acl_id) if acl_id else None
         if existing is not None and self._uses_non_legacy_fields(existing):
             raise HTTPError(500, "Cannot use legacy endpoint to modify a non-legacy token")
         if acl_id in ("allow", "deny", "manage"):
@@ -1025,9 +414,9 @@ class ACLSystem:
             "Description": name,
             "Type": kind,
             "Rules": rules,
-            "CreateTime": existing["CreateTime"] if existing else _go_time(self.core.clock.seconds()),
+            "CreateTime": existing["CreateTime"] if existing else go_time(self.core.clock.seconds()),
         }
-        token = self._store_token(fields, idx, existing["CreateIndex"] if existing else None)
+        token = self.store.store_token(fields, idx, existing["CreateIndex"] if existing else None)
         return Reply({"ID": token["SecretID"]})
 
     @staticmethod
@@ -1051,10 +440,10 @@ class ACLSystem:
             raise HTTPError(400, "Missing ACL")
         if acl_id == ANONYMOUS_SECRET:
             raise HTTPError(403, "Permission denied: Cannot delete anonymous token")
-        accessor = self._secrets.get(acl_id)
+        accessor = self.store.secrets.get(acl_id)
         idx = self.core.next_index()
         if accessor is not None:
-            self._delete_token(accessor, idx)
+            self.store.delete_token(accessor, idx)
         return Reply(True)
 
     def _legacy_info(self, req: FakeRequest) -> Any:
@@ -1063,9 +452,9 @@ class ACLSystem:
             raise HTTPError(400, "Missing ACL")
 
         def compute() -> tuple[int, Reply]:
-            token = self.token_by_secret(acl_id)
-            items = [self._legacy_json(token)] if token is not None and token["Type"] else []
-            return self.tokens_index, Reply(items, index=self.tokens_index)
+            token = self.store.token_by_secret(acl_id)
+            items = [self.store.legacy_json(token)] if token is not None and token["Type"] else []
+            return self.store.tokens_index, Reply(items, index=self.store.tokens_index)
 
         return self.core.blocking(req, compute)
 
@@ -1073,19 +462,19 @@ class ACLSystem:
         acl_id = req.tail
         if not acl_id:
             raise HTTPError(400, "Missing ACL")
-        source = self.token_by_secret(acl_id)
+        source = self.store.token_by_secret(acl_id)
         if source is None or not source["Type"]:
             raise permission_denied()
         self._need(req, "write")
         idx = self.core.next_index()
-        token = self._store_token(
+        token = self.store.store_token(
             {
                 "AccessorID": self.core.new_uuid(),
                 "SecretID": self.core.new_uuid(),
                 "Description": source["Description"],
                 "Type": source["Type"],
                 "Rules": source["Rules"],
-                "CreateTime": _go_time(self.core.clock.seconds()),
+                "CreateTime": go_time(self.core.clock.seconds()),
             },
             idx,
         )
@@ -1096,47 +485,15 @@ class ACLSystem:
 
         def compute() -> tuple[int, Reply]:
             items = [
-                self._legacy_json(t)
-                for _, t in sorted(self.tokens.items())
-                if t["Type"] and not self._expired(t)
+                self.store.legacy_json(t)
+                for _, t in sorted(self.store.tokens.items())
+                if t["Type"] and not self.store.expired(t)
             ]
-            return self.tokens_index, Reply(items, index=self.tokens_index)
+            return self.store.tokens_index, Reply(items, index=self.store.tokens_index)
 
         return self.core.blocking(req, compute)
 
     # -- tokens ------------------------------------------------------------------
-
-    def _resolve_policy_links(self, links: list[dict[str, Any]]) -> list[str]:
-        ids: list[str] = []
-        for link in links:
-            pid = link.get("ID") or ""
-            if not pid:
-                name = link.get("Name") or ""
-                match = self._policy_by_name(name)
-                if match is None:
-                    raise HTTPError(500, f'No such ACL policy with name "{name}"')
-                pid = match["ID"]
-            elif pid not in self.policies:
-                raise HTTPError(500, f'No such ACL policy with ID "{pid}"')
-            if pid not in ids:
-                ids.append(pid)
-        return ids
-
-    def _resolve_role_links(self, links: list[dict[str, Any]]) -> list[str]:
-        ids: list[str] = []
-        for link in links:
-            rid = link.get("ID") or ""
-            if not rid:
-                name = link.get("Name") or ""
-                match = self._role_by_name(name)
-                if match is None:
-                    raise HTTPError(500, f'No such ACL role with name "{name}"')
-                rid = match["ID"]
-            elif rid not in self.roles:
-                raise HTTPError(500, f'No such ACL role with ID "{rid}"')
-            if rid not in ids:
-                ids.append(rid)
-        return ids
 
     @staticmethod
     def _identities(body: dict[str, Any], what: str, local: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -1187,11 +544,12 @@ class ACLSystem:
             raise HTTPError(500, "Type cannot be specified for this token")
         if _field(body, "AuthMethod", str, what, ""):
             raise HTTPError(500, "AuthMethod field is disallowed outside of Login")
-        ttl_raw = body.get("ExpirationTTL")
+        # decode_acl_body has parsed ExpirationTTL into seconds (None if unset)
+        ttl = body.get("ExpirationTTL") or 0.0
         exp_raw = _field(body, "ExpirationTime", str, what, "")
         now = self.core.clock.seconds()
-        existing = self.tokens.get(accessor) if accessor else None
-        if existing is not None and self._expired(existing):
+        existing = self.store.tokens.get(accessor) if accessor else None
+        if existing is not None and self.store.expired(existing):
             existing = None
         fields: dict[str, Any] = {}
         if not accessor or create:
@@ -1199,7 +557,7 @@ class ACLSystem:
                 accessor = self.core.new_uuid()
             elif not _is_uuid(accessor):
                 raise HTTPError(500, "Invalid Token: AccessorID is not a valid UUID")
-            elif accessor in self.tokens or accessor in self._secrets:
+            elif accessor in self.store.tokens or accessor in self.store.secrets:
                 raise HTTPError(500, "Invalid Token: AccessorID is already in use")
             elif accessor.startswith("00000000-0000-0000-0000-0000000000"):
                 raise HTTPError(500, 'Invalid Token: UUIDs with the prefix "00000000-0000-0000-0000-0000000000" are reserved')
@@ -1207,23 +565,20 @@ class ACLSystem:
                 secret = self.core.new_uuid()
             elif not _is_uuid(secret):
                 raise HTTPError(500, "Invalid Token: SecretID is not a valid UUID")
-            elif secret in self._secrets or secret in self.tokens:
+            elif secret in self.store.secrets or secret in self.store.tokens:
                 raise HTTPError(500, "Invalid Token: SecretID is already in use")
-            fields["CreateTime"] = _go_time(now)
+            fields["CreateTime"] = go_time(now)
             expires: Optional[float] = None
-            if ttl_raw not in (None, 0, ""):
-                try:
-                    ttl = parse_go_duration(ttl_raw) if isinstance(ttl_raw, str) else float(ttl_raw) / 1e9
-                except (ValueError, TypeError):
-                    raise HTTPError(400, f"Token decoding failed: time: invalid duration {ttl_raw!r}")
-                if ttl <= 0:
-                    raise HTTPError(500, f"Token Expiration TTL '{ttl_raw}' should be > 0")
+            if ttl:
+                if ttl < 0:
+                    # tokenSetInternal formats the time.Duration
+                    raise HTTPError(500, f"Token Expiration TTL '{go_duration(ttl)}' should be > 0")
                 if exp_raw:
                     raise HTTPError(500, "Token Expiration TTL and Expiration Time cannot both be set")
                 expires = now + ttl
             elif exp_raw:
                 try:
-                    expires = _parse_go_time(exp_raw)
+                    expires = parse_go_time(exp_raw)
                 except ValueError:
                     raise HTTPError(400, f"Token decoding failed: parsing time {exp_raw!r}")
                 if expires < now:
@@ -1231,7 +586,7 @@ class ACLSystem:
             if expires is not None:
                 self._check_expiry_bounds(expires - now)
                 fields["_expires"] = expires
-                fields["ExpirationTime"] = _go_time(expires)
+                fields["ExpirationTime"] = go_time(expires)
             create_index = None
         else:
             if not _is_uuid(accessor):
@@ -1246,7 +601,7 @@ class ACLSystem:
                 raise HTTPError(500, "Changing a tokens SecretID is not permitted")
             if local != existing["Local"]:
                 raise HTTPError(500, f"cannot toggle local mode of {accessor}")
-            if ttl_raw not in (None, 0, ""):
+            if ttl:
                 raise HTTPError(500, f"Cannot change expiration time of {accessor}")
             if exp_raw and exp_raw != existing["ExpirationTime"]:
                 raise HTTPError(500, f"Cannot change expiration time of {accessor}")
@@ -1254,8 +609,8 @@ class ACLSystem:
             fields["ExpirationTime"] = existing["ExpirationTime"]
             fields["_expires"] = existing["_expires"]
             create_index = existing["CreateIndex"]
-        policies = self._resolve_policy_links(_links(body, "Policies", what))
-        roles = self._resolve_role_links(_links(body, "Roles", what))
+        policies = self.store.resolve_policy_links(_links(body, "Policies", what))
+        roles = self.store.resolve_role_links(_links(body, "Roles", what))
         services, nodes = self._identities(body, what, local)
         fields.update(
             {
@@ -1270,7 +625,7 @@ class ACLSystem:
             }
         )
         idx = self.core.next_index()
-        return self._store_token(fields, idx, create_index)
+        return self.store.store_token(fields, idx, create_index)
 
     @staticmethod
     def _check_expiry_bounds(expires_in: float) -> None:
@@ -1278,8 +633,6 @@ class ACLSystem:
         tokenSetInternal: an expiry must lie within the server's
         acl_token_min/max_expiration_ttl (defaults 1m and 24h).
         """
-        from ._agent import go_duration  # _agent imports this module
-
         if expires_in > ACL_TOKEN_MAX_EXPIRATION_TTL:
             raise HTTPError(
                 500,
@@ -1296,19 +649,20 @@ class ACLSystem:
     def _token_create(self, req: FakeRequest) -> Any:
         # agent/acl_endpoint.go aclTokenSetInternal decodes the body (400)
         # before the ACL.TokenSet RPC checks acl:write.
-        body = _decode_object(req, "Token")
+        body = self._decode(req, "Token")
         self._need(req, "write")
         accessor = _field(body, "AccessorID", str, "Token", "")
-        return Reply(self.token_json(self._token_set(req, accessor, True, body)))
+        return Reply(self.store.token_json(self._token_set(req, accessor, True, body)))
 
     def _token_self(self, req: FakeRequest) -> Any:
         secret = req.token
 
         def compute() -> tuple[int, Reply]:
-            token = self.token_by_secret(secret) if secret else None
+            token = self.store.token_by_secret(secret) if secret else None
             if token is None:
-                return self.tokens_index, _not_found(self.tokens_index)
-            return self.tokens_index, Reply(self.token_json(token), index=self.tokens_index)
+                # agent/acl_endpoint.go ACLTokenSelf (1.15+; 1.10: 403 ACL not found)
+                return self.store.tokens_index, self._not_found(None, "Supplied token does not exist")
+            return self.store.tokens_index, Reply(self.store.token_json(token), index=self.store.tokens_index)
 
         return self.core.blocking(req, compute)
 
@@ -1317,7 +671,7 @@ class ACLSystem:
         if req.method == "PUT" and tail.endswith("/clone"):
             return self._token_clone(req, tail[: -len("/clone")])
         if not tail and req.method != "PUT":
-            raise HTTPError(400, "Missing token ID")
+            raise HTTPError(400, "Missing token ID" if self.legacy else "Missing token AccessorID")
         if req.method == "GET":
             return self._token_read(req, tail)
         if req.method == "PUT":
@@ -1329,27 +683,27 @@ class ACLSystem:
         redact = not req.authz.allowed("acl", "", "write")
 
         def compute() -> tuple[int, Reply]:
-            token = self.tokens.get(accessor)
-            if token is None or self._expired(token):
-                return self.tokens_index, _not_found(self.tokens_index)
-            return self.tokens_index, Reply(self.token_json(token, redact), index=self.tokens_index)
+            token = self.store.tokens.get(accessor)
+            if token is None or self.store.expired(token):
+                return self.store.tokens_index, self._not_found("token")
+            return self.store.tokens_index, Reply(self.store.token_json(token, redact), index=self.store.tokens_index)
 
         return self.core.blocking(req, compute)
 
     def _token_update(self, req: FakeRequest, accessor: str) -> Any:
         # decode and the URL/payload check (400s) come before the RPC's ACL check
-        body = _decode_object(req, "Token")
+        body = self._decode(req, "Token")
         in_body = _field(body, "AccessorID", str, "Token", "")
         if in_body and in_body != accessor:
             raise HTTPError(400, "Token Accessor ID in URL and payload do not match")
         self._need(req, "write")
-        return Reply(self.token_json(self._token_set(req, accessor, False, body)))
+        return Reply(self.store.token_json(self._token_set(req, accessor, False, body)))
 
     def _token_clone(self, req: FakeRequest, accessor: str) -> Any:
-        body = _decode_object(req, "Token")
+        body = self._decode(req, "Token")
         self._need(req, "write")
-        source = self.tokens.get(accessor)
-        if source is None or self._expired(source):
+        source = self.store.tokens.get(accessor)
+        if source is None or self.store.expired(source):
             raise HTTPError(403, "ACL not found")
         if source["Rules"]:
             raise HTTPError(500, "Cannot clone a legacy ACL with this endpoint")
@@ -1359,7 +713,7 @@ class ACLSystem:
             # the source's ExpirationTime
             self._check_expiry_bounds(source["_expires"] - self.core.clock.seconds())
         idx = self.core.next_index()
-        token = self._store_token(
+        token = self.store.store_token(
             {
                 "AccessorID": self.core.new_uuid(),
                 "SecretID": self.core.new_uuid(),
@@ -1371,11 +725,11 @@ class ACLSystem:
                 "Local": source["Local"],
                 "ExpirationTime": source["ExpirationTime"],
                 "_expires": source["_expires"],
-                "CreateTime": _go_time(self.core.clock.seconds()),
+                "CreateTime": go_time(self.core.clock.seconds()),
             },
             idx,
         )
-        return Reply(self.token_json(token))
+        return Reply(self.store.token_json(token))
 
     def _token_delete(self, req: FakeRequest, accessor: str) -> Any:
         self._need(req, "write")
@@ -1383,12 +737,12 @@ class ACLSystem:
             raise HTTPError(500, "Accessor ID is missing or an invalid UUID")
         if accessor == ANONYMOUS_ACCESSOR:
             raise HTTPError(500, "Delete operation not permitted on the anonymous token")
-        token = self.tokens.get(accessor)
+        token = self.store.tokens.get(accessor)
         if token is None:
             return Reply(True)
         if req.token and req.token == token["SecretID"]:
             raise HTTPError(500, "Deletion of the request's authorization token is not permitted")
-        self._delete_token(accessor, self.core.next_index())
+        self.store.delete_token(accessor, self.core.next_index())
         return Reply(True)
 
     def _token_list(self, req: FakeRequest) -> Any:
@@ -1397,11 +751,19 @@ class ACLSystem:
         policy = req.get("policy") or ""
         role = req.get("role") or ""
         method = req.get("authmethod") or ""
+        # ?servicename came after 1.10 (agent/acl_endpoint.go ACLTokenList)
+        service = "" if self.legacy else req.get("servicename") or ""
+        if sum(bool(f) for f in (policy, role, method, service)) > 1:
+            # agent/consul/state/acl.go ACLTokenList: one index at a time
+            raise HTTPError(500, (
+                "can only filter by one of policy, role, or methodName at a time" if self.legacy
+                else "can only filter by one of policy, role, serviceName, or methodName at a time"
+            ))
 
         def compute() -> tuple[int, Reply]:
             items = []
-            for _, token in sorted(self.tokens.items()):
-                if self._expired(token):
+            for _, token in sorted(self.store.tokens.items()):
+                if self.store.expired(token):
                     continue
                 if policy and policy not in token["Policies"]:
                     continue
@@ -1409,24 +771,20 @@ class ACLSystem:
                     continue
                 if method and token["AuthMethod"] != method:
                     continue
-                items.append(self.token_json(token, redact, stub=True))
-            return self.tokens_index, Reply(items, index=self.tokens_index)
+                if service and not any(si["ServiceName"] == service for si in token["ServiceIdentities"]):
+                    continue
+                items.append(self.store.token_json(token, redact, stub=True))
+            return self.store.tokens_index, Reply(items, index=self.store.tokens_index)
 
         return self.core.blocking(req, compute)
 
     # -- policies ----------------------------------------------------------------
 
-    def _policy_by_name(self, name: str) -> Optional[dict[str, Any]]:
-        for policy in self.policies.values():
-            if policy["Name"] == name:
-                return policy
-        return None
-
     def _policy_set(self, req: FakeRequest, policy_id: str, create: bool) -> Any:
         # agent/acl_endpoint.go aclPolicyWriteInternal: decode and ID checks
         # (400s) before the ACL.PolicySet RPC checks acl:write.
         what = "Policy"
-        body = _decode_object(req, what)
+        body = self._decode(req, what)
         in_body = _field(body, "ID", str, what, "")
         if create:
             if in_body:
@@ -1442,7 +800,7 @@ class ACLSystem:
             raise HTTPError(500, "Invalid Policy: no Name is set")
         if not _POLICY_NAME_RE.match(name):
             raise HTTPError(500, "Invalid Policy: invalid Name. Only alphanumeric characters, '-' and '_' are allowed")
-        name_match = self._policy_by_name(name)
+        name_match = self.store.policy_by_name(name)
         existing = None
         if create:
             if name_match is not None:
@@ -1451,7 +809,7 @@ class ACLSystem:
         else:
             if not _is_uuid(policy_id):
                 raise HTTPError(500, "Policy ID invalid UUID")
-            existing = self.policies.get(policy_id)
+            existing = self.store.policies.get(policy_id)
             if existing is None:
                 raise HTTPError(500, f"cannot find policy {policy_id}")
             if existing["Name"] != name and name_match is not None:
@@ -1466,13 +824,13 @@ class ACLSystem:
         except RuleError as e:
             raise HTTPError(500, str(e))
         idx = self.core.next_index()
-        record = self._policy_record(
+        record = self.store.policy_record(
             policy_id, name, description, rules, datacenters,
             existing["CreateIndex"] if existing else idx, idx,
         )
-        self.policies[policy_id] = record
-        self.policies_index = idx
-        return Reply(self.policy_json(record))
+        self.store.policies[policy_id] = record
+        self.store.policies_index = idx
+        return Reply(self.store.policy_json(record))
 
     def _policy_create(self, req: FakeRequest) -> Any:
         return self._policy_set(req, "", True)
@@ -1483,8 +841,8 @@ class ACLSystem:
         def compute() -> tuple[int, Reply]:
             policy = find()
             if policy is None:
-                return self.policies_index, _not_found(self.policies_index)
-            return self.policies_index, Reply(self.policy_json(policy), index=self.policies_index)
+                return self.store.policies_index, self._not_found("policy")
+            return self.store.policies_index, Reply(self.store.policy_json(policy), index=self.store.policies_index)
 
         return self.core.blocking(req, compute)
 
@@ -1492,50 +850,44 @@ class ACLSystem:
         name = req.tail
         if not name:
             raise HTTPError(400, "Missing policy Name")
-        return self._policy_read(req, lambda: self._policy_by_name(name))
+        return self._policy_read(req, lambda: self.store.policy_by_name(name))
 
     def _policy_crud(self, req: FakeRequest) -> Any:
         policy_id = req.tail
         if not policy_id and req.method != "PUT":
             raise HTTPError(400, "Missing policy ID")
         if req.method == "GET":
-            return self._policy_read(req, lambda: self.policies.get(policy_id))
+            return self._policy_read(req, lambda: self.store.policies.get(policy_id))
         if req.method == "PUT":
             return self._policy_set(req, policy_id, False)
         self._need(req, "write")
-        policy = self.policies.get(policy_id)
+        policy = self.store.policies.get(policy_id)
         if policy is None:
             return Reply(True)
         if policy_id == GLOBAL_MANAGEMENT_ID:
             raise HTTPError(500, "Delete operation not permitted on the builtin global-management policy")
         idx = self.core.next_index()
-        del self.policies[policy_id]
-        self._compiled.pop(policy_id, None)
-        self.policies_index = idx
+        del self.store.policies[policy_id]
+        self.store.compiled.pop(policy_id, None)
+        self.store.policies_index = idx
         return Reply(True)
 
     def _policy_list(self, req: FakeRequest) -> Any:
         self._need(req, "read")
 
         def compute() -> tuple[int, Reply]:
-            items = [self.policy_json(p, stub=True) for _, p in sorted(self.policies.items())]
-            return self.policies_index, Reply(items, index=self.policies_index)
+            items = [self.store.policy_json(p, stub=True) for _, p in sorted(self.store.policies.items())]
+            return self.store.policies_index, Reply(items, index=self.store.policies_index)
 
         return self.core.blocking(req, compute)
 
     # -- roles ---------------------------------------------------------------------
 
-    def _role_by_name(self, name: str) -> Optional[dict[str, Any]]:
-        for role in self.roles.values():
-            if role["Name"] == name:
-                return role
-        return None
-
     def _role_set(self, req: FakeRequest, role_id: str) -> Any:
         # agent/acl_endpoint.go ACLRoleWrite: decode and ID check (400s)
         # before the ACL.RoleSet RPC checks acl:write.
         what = "Role"
-        body = _decode_object(req, what)
+        body = self._decode(req, what)
         in_body = _field(body, "ID", str, what, "")
         if in_body and in_body != role_id:
             raise HTTPError(400, "Role ID in URL and payload do not match")
@@ -1548,18 +900,18 @@ class ACLSystem:
             raise HTTPError(500, "Invalid Role: invalid Name. Only alphanumeric characters, '-' and '_' are allowed")
         existing = None
         if not role_id:
-            if self._role_by_name(name) is not None:
+            if self.store.role_by_name(name) is not None:
                 raise HTTPError(500, f'Invalid Role: A Role with Name "{name}" already exists')
             role_id = self.core.new_uuid()
         else:
             if not _is_uuid(role_id):
                 raise HTTPError(500, "Role ID invalid UUID")
-            existing = self.roles.get(role_id)
+            existing = self.store.roles.get(role_id)
             if existing is None:
                 raise HTTPError(500, f"cannot find role {role_id}")
-            if existing["Name"] != name and self._role_by_name(name) is not None:
+            if existing["Name"] != name and self.store.role_by_name(name) is not None:
                 raise HTTPError(500, f'Invalid Role: A role with name "{name}" already exists')
-        policies = self._resolve_policy_links(_links(body, "Policies", what))
+        policies = self.store.resolve_policy_links(_links(body, "Policies", what))
         services, nodes = self._identities(body, what, False)
         idx = self.core.next_index()
         record = {
@@ -1570,13 +922,13 @@ class ACLSystem:
             "ServiceIdentities": services,
             "NodeIdentities": nodes,
             # ACLRole.SetHash: Name, Description, policy IDs, identities
-            "Hash": _hash(name, description, *policies, *_identity_parts(services, nodes)),
+            "Hash": hash_fields(name, description, *policies, *identity_parts(services, nodes)),
             "CreateIndex": existing["CreateIndex"] if existing else idx,
             "ModifyIndex": idx,
         }
-        self.roles[role_id] = record
-        self.roles_index = idx
-        return Reply(self.role_json(record))
+        self.store.roles[role_id] = record
+        self.store.roles_index = idx
+        return Reply(self.store.role_json(record))
 
     def _role_create(self, req: FakeRequest) -> Any:
         return self._role_set(req, "")
@@ -1587,8 +939,8 @@ class ACLSystem:
         def compute() -> tuple[int, Reply]:
             role = find()
             if role is None:
-                return self.roles_index, Reply(b"", status=404, index=self.roles_index, json=False)
-            return self.roles_index, Reply(self.role_json(role), index=self.roles_index)
+                return self.store.roles_index, self._not_found("role")
+            return self.store.roles_index, Reply(self.store.role_json(role), index=self.store.roles_index)
 
         return self.core.blocking(req, compute)
 
@@ -1596,22 +948,22 @@ class ACLSystem:
         name = req.tail
         if not name:
             raise HTTPError(400, "Missing role Name")
-        return self._role_read(req, lambda: self._role_by_name(name))
+        return self._role_read(req, lambda: self.store.role_by_name(name))
 
     def _role_crud(self, req: FakeRequest) -> Any:
         role_id = req.tail
         if not role_id and req.method != "PUT":
             raise HTTPError(400, "Missing role ID")
         if req.method == "GET":
-            return self._role_read(req, lambda: self.roles.get(role_id))
+            return self._role_read(req, lambda: self.store.roles.get(role_id))
         if req.method == "PUT":
             return self._role_set(req, role_id)
         self._need(req, "write")
-        if role_id not in self.roles:
+        if role_id not in self.store.roles:
             return Reply(True)
         idx = self.core.next_index()
-        del self.roles[role_id]
-        self.roles_index = idx
+        del self.store.roles[role_id]
+        self.store.roles_index = idx
         return Reply(True)
 
     def _role_list(self, req: FakeRequest) -> Any:
@@ -1620,34 +972,10 @@ class ACLSystem:
 
         def compute() -> tuple[int, Reply]:
             items = [
-                self.role_json(r)
-                for _, r in sorted(self.roles.items())
+                self.store.role_json(r)
+                for _, r in sorted(self.store.roles.items())
                 if not policy or policy in r["Policies"]
             ]
-            return self.roles_index, Reply(items, index=self.roles_index)
+            return self.store.roles_index, Reply(items, index=self.store.roles_index)
 
         return self.core.blocking(req, compute)
-
-
-def require(req: FakeRequest, resource: str, name: str, access: str) -> None:
-    """Raise the 403 Consul answers unless ``req``'s token grants access."""
-    if not req.authz.allowed(resource, name, access):
-        raise permission_denied()
-
-
-def check_resolved(authz: Any) -> None:
-    """
-    Raise 403 ``ACL not found`` if ``authz`` belongs to an unknown secret.
-
-    Consul's RPC endpoints call ``ResolveToken`` before they look at the
-    data (agent/consul/prepared_query_endpoint.go ``Apply``, ``filterACL``;
-    agent/event_endpoint.go ``EventList``), so an unknown secret fails even
-    where no rule would have been consulted.
-    """
-    if isinstance(authz, UnknownToken):
-        raise HTTPError(403, "ACL not found")
-
-
-def resolve(req: FakeRequest) -> None:
-    """:func:`check_resolved` for the token ``req`` carries."""
-    check_resolved(req.authz)

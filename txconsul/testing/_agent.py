@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_agent -*-
 """
-FakeConsul's local agent: ``/v1/agent/*``, its services and checks, and the
-check runners.
+FakeConsul's local agent: ``/v1/agent/*``, its services and checks.  The
+check runners are in :mod:`txconsul.testing._checks`.
 
 Agent services and checks are written to the catalog (``core.catalog``) at
 once, as if anti-entropy ran instantly.  Check runners:
@@ -41,32 +41,38 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-import os
 import re
 from typing import Any, Callable, Optional
 
-from twisted.internet.defer import Deferred, DeferredList, succeed
-from twisted.internet.error import ProcessDone, ProcessTerminated
-from twisted.internet.protocol import Factory, ProcessProtocol, Protocol
+from twisted.internet.defer import Deferred, DeferredList
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 
-from ._acl import require
-from ._gojson import decode_body
-from ._shapes import CHECK_DEFINITION, CHECK_UPDATE, SERVICE_DEFINITION
-from ._catalog import CRITICAL, PASSING, STATUSES, WARNING, apply_filter, go_quote, normalize, _canon
+from ._acl import ACLSystem
+from ._authz import denial, require
+from ._catalog import CRITICAL, PASSING, STATUSES, WARNING, CatalogPart, apply_filter, normalize, _canon
+from ._checks import (
+    CheckType,
+    IntervalRunner,
+    Runner,
+    TTLRunner,
+    http_probe,
+    script_probe,
+    tcp_probe,
+)
 from ._core import (
-    CONSUL_VERSION,
     DEFAULT_QUERY_TIME,
     MAX_QUERY_TIME,
+    FakeCore,
     FakeRequest,
     HTTPError,
     Reply,
     Route,
-    _Waiter,
-    parse_go_duration,
     parse_query_options,
 )
+from ._gofmt import go_duration, go_quote
+from ._gojson import decode_body
+from ._shapes import CHECK_DEFINITION, CHECK_UPDATE, SERVICE_DEFINITION
+from ._status import StatusPart
 
 log = Logger()
 
@@ -84,17 +90,7 @@ SCRIPTS_DISABLED = (
     "Scripts are disabled on this agent from remote calls; to enable, configure "
     "'enable_script_checks' to true"
 )
-OUTPUT_MAX_SIZE = 4096
-#: Consul's ``checks.MinInterval`` (seconds); ``core.min_check_interval`` overrides it.
-MIN_CHECK_INTERVAL = 1.0
-#: ``check_deregister_interval_min`` and ``check_reap_interval`` defaults (seconds).
-CHECK_DEREGISTER_INTERVAL_MIN = 60.0
-CHECK_REAP_INTERVAL = 30.0
 HEALTH_MAINT = "maintenance"
-DEFAULT_HTTP_TIMEOUT = 10.0
-DEFAULT_TCP_TIMEOUT = 10.0
-DEFAULT_SCRIPT_TIMEOUT = 30.0
-
 _SERVICE_KEYS = _canon([
     "ID", "Name", "Tags", "Address", "TaggedAddresses", "Meta", "Port", "Kind", "Proxy",
     "Connect", "Check", "Checks", "EnableTagOverride", "Weights", "Namespace",
@@ -122,51 +118,6 @@ def _unknown_check(cid: str) -> HTTPError:
     )
 
 
-def _duration(value: Any) -> float:
-    """A body duration: a Go duration string or integer nanoseconds."""
-    if value is None or value == "":
-        return 0.0
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value) / 1e9
-    if isinstance(value, str):
-        try:
-            return parse_go_duration(value)
-        except ValueError:
-            pass
-    raise HTTPError(400, f'Request decode failed: time: invalid duration "{value}"')
-
-
-def go_duration(seconds: float) -> str:
-    """Go's ``time.Duration.String()`` of ``seconds`` (``'0s'``, ``'100ms'``, ``'1m0s'``)."""
-    ns = int(round(seconds * 1e9))
-    if ns == 0:
-        return "0s"
-    sign = "-" if ns < 0 else ""
-    u = abs(ns)
-
-    def frac(value: int, unit: int) -> str:
-        whole, rest = divmod(value, unit)
-        if not rest:
-            return str(whole)
-        digits = str(rest).rjust(len(str(unit)) - 1, "0").rstrip("0")
-        return f"{whole}.{digits}"
-
-    if u < 1000:
-        return f"{sign}{u}ns"
-    if u < 1_000_000:
-        return f"{sign}{frac(u, 1000)}\u00b5s"
-    if u < 1_000_000_000:
-        return f"{sign}{frac(u, 1_000_000)}ms"
-    hours, rest = divmod(u, 3600 * 10**9)
-    minutes, rest = divmod(rest, 60 * 10**9)
-    out = sign
-    if hours:
-        out += f"{hours}h"
-    if hours or minutes:
-        out += f"{minutes}m"
-    return out + frac(rest, 10**9) + "s"
-
-
 _META_KEY = re.compile(r"[a-zA-Z0-9_-]+\Z")
 
 
@@ -189,15 +140,6 @@ def validate_meta(meta: dict[str, str]) -> Optional[str]:
         if reason is not None:
             return f"Couldn't load metadata pair ('{key}', '{value}'): {reason}"
     return None
-
-
-def truncate_output(output: str, limit: int = OUTPUT_MAX_SIZE) -> str:
-    """``CheckTTL.SetStatus``'s cut: ``<first limit bytes> ... (captured L of N bytes)``."""
-    raw = output.encode("utf-8")
-    if len(raw) <= limit:
-        return output
-    head = raw[:limit].decode("utf-8", "replace")
-    return f"{head} ... (captured {limit} of {len(raw)} bytes)"
 
 
 def _tagged_addresses(raw: Any, address: str, port: int) -> dict[str, dict[str, Any]]:
@@ -241,106 +183,6 @@ def _check_tagged(tagged: dict[str, dict[str, Any]]) -> Optional[str]:
 ENVOY_VERSIONS = ("1.31.2", "1.30.6", "1.29.9", "1.28.7")
 
 
-class CheckType:
-    """A parsed, validated check definition (from a body)."""
-
-    def __init__(self, raw: dict[str, Any]) -> None:
-        self.raw = raw
-        #: The ``CheckID`` an embedded service check gives itself ("" if none).
-        self.check_id = ""
-        self.ttl = _duration(raw.get("TTL"))
-        self.interval = _duration(raw.get("Interval"))
-        self.timeout = _duration(raw.get("Timeout"))
-        self.http = raw.get("HTTP") or ""
-        self.tcp = raw.get("TCP") or ""
-        self.grpc = raw.get("GRPC") or ""
-        self.args = list(raw.get("Args") or [])
-        self.docker = raw.get("DockerContainerID") or ""
-        self.other = raw.get("UDP") or raw.get("H2PING") or ""
-        self.alias = bool(raw.get("AliasNode") or raw.get("AliasService"))
-        self.dcsa = _duration(raw.get("DeregisterCriticalServiceAfter"))
-        self.udp = raw.get("UDP") or ""
-        self.h2ping = raw.get("H2PING") or ""
-        self.os_service = raw.get("OSService") or ""
-        # CheckType.Type(): the first that matches, in Consul's order.
-        iv = self.interval > 0
-        if self.grpc and iv:
-            self.kind = "grpc"
-        elif self.http and iv:
-            self.kind = "http"
-        elif self.ttl > 0:
-            self.kind = "ttl"
-        elif self.tcp and iv:
-            self.kind = "tcp"
-        elif self.udp and iv:
-            self.kind = "udp"
-        elif self.alias:
-            self.kind = "alias"
-        elif self.args and self.docker and iv:
-            self.kind = "docker"
-        elif self.args and iv:
-            self.kind = "script"
-        elif self.h2ping and iv:
-            self.kind = "h2ping"
-        elif self.os_service and iv:
-            self.kind = "os_service"
-        else:
-            self.kind = ""
-
-    @property
-    def is_script(self) -> bool:
-        """Whether this is an ``Args`` (or Docker) check."""
-        return bool(self.args)
-
-    def validate(self) -> Optional[str]:
-        """Consul's ``CheckType.Validate``: the reason it is invalid, or ``None``."""
-        interval_check = bool(
-            self.args or self.http or self.tcp or self.udp or self.grpc or self.h2ping or self.os_service
-        )
-        if self.interval > 0 and self.ttl > 0:
-            return "Interval and TTL cannot both be specified"
-        if interval_check and self.interval <= 0:
-            return "Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or OSService checks"
-        if interval_check and self.alias:
-            return "Interval cannot be set for Alias checks"
-        if self.alias and self.ttl > 0:
-            return "TTL must be not be set for Alias checks"
-        if not interval_check and not self.alias and self.ttl <= 0:
-            return "TTL must be > 0 for TTL checks"
-        try:
-            max_size = int(self.raw.get("OutputMaxSize") or 0)
-            warn = int(self.raw.get("FailuresBeforeWarning") or 0)
-            crit = int(self.raw.get("FailuresBeforeCritical") or 0)
-        except (TypeError, ValueError):
-            max_size = warn = crit = 0
-        if max_size < 0:
-            return "MaxOutputMaxSize must be positive"
-        if warn > crit:
-            return "FailuresBeforeWarning can't be higher than FailuresBeforeCritical"
-        return None
-
-    @property
-    def output_max_size(self) -> int:
-        """The output limit: ``OutputMaxSize`` when smaller than the 4096 default."""
-        try:
-            size = int(self.raw.get("OutputMaxSize") or 0)
-        except (TypeError, ValueError):
-            size = 0
-        return size if 0 < size < OUTPUT_MAX_SIZE else OUTPUT_MAX_SIZE
-
-    def definition(self) -> dict[str, Any]:
-        """The ``Definition`` shown on the check."""
-        out: dict[str, Any] = {}
-        for key in ("HTTP", "Header", "Method", "Body", "TLSSkipVerify", "TLSServerName", "TCP",
-                    "GRPC", "GRPCUseTLS", "Interval", "Timeout", "DeregisterCriticalServiceAfter",
-                    "DockerContainerID", "Shell", "TTL"):
-            if self.raw.get(key) not in (None, "", {}, False):
-                out[key] = self.raw[key]
-        if self.args:
-            out["ScriptArgs"] = list(self.args)
-        return out
-
-
 def _parse_check(raw: Any) -> CheckType:
     body = normalize(raw, _CHECK_KEYS, _CHECK_ALIASES)
     return CheckType(body)
@@ -357,290 +199,6 @@ def _enable_param(req: FakeRequest) -> bool:
     return value
 
 
-# -- check runners ------------------------------------------------------------------
-
-
-class _Runner:
-    """Base of check runners: ``start()`` and ``stop()``."""
-
-    def start(self) -> None:
-        """Begin running."""
-
-    def stop(self) -> None:
-        """Stop every timer and cancel work in flight."""
-
-    def reset(self) -> None:
-        """A TTL update arrived (only TTL runners care)."""
-
-
-class TTLRunner(_Runner):
-    """Turns a check critical when its TTL passes without an update."""
-
-    def __init__(self, agent: "AgentPart", check_id: str, ttl: float, output_max_size: int = OUTPUT_MAX_SIZE) -> None:
-        self.agent = agent
-        self.check_id = check_id
-        self.ttl = ttl
-        self.output_max_size = output_max_size
-        #: The output of the last TTL update (CheckTTL.lastOutput).
-        self.last_output = ""
-        self._timer: Any = None
-
-    def set_status(self, status: str, output: str) -> None:
-        """``CheckTTL.SetStatus``: cut the output, record it, set the check, restart the TTL."""
-        output = truncate_output(output, self.output_max_size)
-        self.agent.set_status(self.check_id, status, output)
-        self.last_output = output
-        self.reset()
-
-    def start(self) -> None:
-        """Arm the TTL timer."""
-        self.reset()
-
-    def reset(self) -> None:
-        """Restart the TTL."""
-        self.stop()
-        self._timer = self.agent.core.clock.callLater(self.ttl, self._expired)
-
-    def stop(self) -> None:
-        """Disarm the timer."""
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
-
-    def _expired(self) -> None:
-        self._timer = None
-        check = self.agent.checks.get(self.check_id)
-        if check is None:
-            return
-        output = "TTL expired"
-        if self.last_output:
-            output = f"TTL expired (last output before timeout follows): {self.last_output}"
-        self.agent.set_status(self.check_id, CRITICAL, output)
-        self.agent.core.changed()
-
-
-class IntervalRunner(_Runner):
-    """
-    Runs ``probe()`` (a Deferred of ``(status, output)``) right away and then
-    every ``interval`` after each probe finishes, on ``core.clock``.
-    """
-
-    def __init__(
-        self,
-        agent: "AgentPart",
-        check_id: str,
-        interval: float,
-        probe: Callable[[], "Deferred[tuple[str, str]]"],
-    ) -> None:
-        self.agent = agent
-        self.check_id = check_id
-        self.interval = interval
-        self.probe = probe
-        self._timer: Any = None
-        self._inflight: Optional[Deferred] = None
-        self._stopped = False
-
-    def start(self) -> None:
-        """Schedule the first probe immediately."""
-        self._timer = self.agent.core.clock.callLater(0, self._run)
-
-    def stop(self) -> None:
-        """Cancel the next probe and the one in flight."""
-        self._stopped = True
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
-        if self._inflight is not None:
-            d, self._inflight = self._inflight, None
-            d.cancel()
-
-    def _run(self) -> None:
-        self._timer = None
-        if self._stopped:
-            return
-        try:
-            d = self.probe()
-        except Exception:
-            d = Deferred()
-            d.errback(Failure())
-        self._inflight = d
-
-        def done(result: Any) -> None:
-            if self._inflight is not d:
-                return
-            self._inflight = None
-            if isinstance(result, Failure):
-                log.failure("check {check_id} probe failed", result, check_id=self.check_id)
-                status, output = CRITICAL, result.getErrorMessage()
-            else:
-                status, output = result
-            if self._stopped:
-                return
-            if self.agent.set_status(self.check_id, status, output[:OUTPUT_MAX_SIZE]):
-                self.agent.core.changed()
-            self._timer = self.agent.core.clock.callLater(self.interval, self._run)
-
-        d.addBoth(done)
-
-
-class _Discard(Protocol):
-    pass
-
-
-class _ScriptProtocol(ProcessProtocol):
-    def __init__(self, done: Deferred, live: dict[Any, Deferred]) -> None:
-        self.done = done
-        self.output = b""
-        self._live = live
-        live[self] = Deferred()
-
-    def outReceived(self, data: bytes) -> None:
-        if len(self.output) < OUTPUT_MAX_SIZE:
-            self.output += data
-
-    errReceived = outReceived
-
-    def processEnded(self, reason: Failure) -> None:
-        code = 0
-        if reason.check(ProcessTerminated):
-            code = reason.value.exitCode if reason.value.exitCode is not None else -1
-        elif not reason.check(ProcessDone):
-            code = -1
-        if not self.done.called:
-            self.done.callback((code, self.output.decode("utf-8", "replace")))
-        reaped = self._live.pop(self, None)
-        if reaped is not None:
-            reaped.callback(None)
-
-
-def http_probe(core: Any, ct: CheckType) -> Callable[[], Deferred]:
-    """A probe issuing the check's HTTP request through ``core.reactor``."""
-    from twisted.web.client import Agent, readBody
-    from twisted.web.http_headers import Headers
-    from twisted.web.iweb import IBodyProducer
-
-    method = (ct.raw.get("Method") or "GET").upper()
-    url = ct.http
-    timeout = ct.timeout or DEFAULT_HTTP_TIMEOUT
-
-    def probe() -> Deferred:
-        agent = Agent(core.reactor, connectTimeout=timeout)
-        headers = Headers({b"User-Agent": [b"Consul Health Check"], b"Accept": [b"text/plain, text/*, */*"]})
-        for name, values in (ct.raw.get("Header") or {}).items():
-            vals = values if isinstance(values, list) else [values]
-            headers.setRawHeaders(name.encode("utf-8"), [str(v).encode("utf-8") for v in vals])
-        producer: Optional[IBodyProducer] = None
-        body = ct.raw.get("Body")
-        if body:
-            from twisted.web.client import FileBodyProducer
-            from io import BytesIO
-
-            producer = FileBodyProducer(BytesIO(body.encode("utf-8")))
-        d = agent.request(method.encode("ascii"), url.encode("utf-8"), headers, producer)
-
-        def got(response: Any) -> Deferred:
-            def read(data: bytes) -> tuple[str, str]:
-                code = response.code
-                if 200 <= code < 300:
-                    status = PASSING
-                elif code == 429:
-                    status = WARNING
-                else:
-                    status = CRITICAL
-                phrase = response.phrase.decode("latin-1") if response.phrase else ""
-                text = data[:OUTPUT_MAX_SIZE].decode("utf-8", "replace")
-                return status, f"HTTP {method} {url}: {code} {phrase} Output: {text}"
-
-            return readBody(response).addCallback(read)
-
-        def failed(f: Failure) -> tuple[str, str]:
-            return CRITICAL, f'{method.capitalize()} "{url}": {f.getErrorMessage()}'
-
-        d.addCallback(got)
-        d.addTimeout(timeout, core.clock)
-        d.addErrback(failed)
-        return d
-
-    return probe
-
-
-def tcp_probe(core: Any, ct: CheckType) -> Callable[[], Deferred]:
-    """A probe opening a TCP connection through ``core.reactor``."""
-    from twisted.internet.abstract import isIPAddress, isIPv6Address
-    from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
-
-    target = ct.tcp
-    host, _, port_text = target.rpartition(":")
-    host = host.strip("[]")
-    timeout = ct.timeout or DEFAULT_TCP_TIMEOUT
-
-    def probe() -> Deferred:
-        try:
-            port = int(port_text)
-        except ValueError:
-            return succeed((CRITICAL, f"dial tcp {target}: address {target}: missing port in address"))
-        if isIPAddress(host):
-            ep: Any = TCP4ClientEndpoint(core.reactor, host, port, timeout=timeout)
-        elif isIPv6Address(host):
-            ep = TCP6ClientEndpoint(core.reactor, host, port, timeout=timeout)
-        else:
-            ep = HostnameEndpoint(core.reactor, host.encode("idna"), port, timeout=timeout)
-        d = ep.connect(Factory.forProtocol(_Discard))
-
-        def ok(proto: Any) -> tuple[str, str]:
-            proto.transport.abortConnection()
-            return PASSING, f"TCP connect {target}: Success"
-
-        def failed(f: Failure) -> tuple[str, str]:
-            return CRITICAL, f"dial tcp {target}: {f.getErrorMessage()}"
-
-        d.addTimeout(timeout, core.clock)
-        return d.addCallbacks(ok, failed)
-
-    return probe
-
-
-def script_probe(core: Any, ct: CheckType) -> Callable[[], Deferred]:
-    """A probe spawning the check's ``Args`` with ``core.reactor``."""
-    args = [str(a) for a in ct.args]
-    timeout = ct.timeout or DEFAULT_SCRIPT_TIMEOUT
-
-    def probe() -> Deferred:
-        done: Deferred = Deferred()
-        proto = _ScriptProtocol(done, core.agent.processes)
-        process = core.reactor.spawnProcess(proto, args[0], args, env=dict(os.environ))
-        timer = core.clock.callLater(timeout, lambda: _kill(process))
-
-        def finished(result: tuple[int, str]) -> tuple[str, str]:
-            if timer.active():
-                timer.cancel()
-            code, output = result
-            if code == 0:
-                return PASSING, output
-            if code == 1:
-                return WARNING, output
-            if not timer.active() and code == -1:
-                return CRITICAL, f"Timed out ({timeout:g}s) running check"
-            return CRITICAL, output
-
-        def cancel_all(f: Failure) -> Failure:
-            if timer.active():
-                timer.cancel()
-            _kill(process)
-            return f
-
-        return done.addCallbacks(finished, cancel_all)
-
-    return probe
-
-
-def _kill(process: Any) -> None:
-    try:
-        process.signalProcess("KILL")
-    except Exception:
-        pass
-
-
 # -- the agent ------------------------------------------------------------------------
 
 
@@ -653,11 +211,14 @@ class AgentPart:
     :ivar checks: check ID -> the agent's check dict.
     """
 
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: FakeCore, acl: ACLSystem, catalog: CatalogPart, status: StatusPart) -> None:
         self.core = core
+        self.acl = acl
+        self.catalog = catalog
+        self.status = status
         self.services: dict[str, dict[str, Any]] = {}
         self.checks: dict[str, dict[str, Any]] = {}
-        self._runners: dict[str, _Runner] = {}
+        self._runners: dict[str, Runner] = {}
         #: script check processes not yet reaped -> Deferred fired on reaping.
         self.processes: dict[Any, Deferred] = {}
         self._types: dict[str, CheckType] = {}
@@ -690,7 +251,7 @@ class AgentPart:
         self._track_critical(check_id, check["Status"], status)
         check["Status"] = status
         check["Output"] = output
-        catalog = self.core.catalog
+        catalog = self.catalog
         if catalog.get_check(self.node, check_id) is None:
             self._sync_check(check_id, self.core.next_index())
             return True
@@ -698,9 +259,9 @@ class AgentPart:
 
     def _sync_check(self, check_id: str, idx: int) -> None:
         check = self.checks[check_id]
-        if check["ServiceID"] and self.core.catalog.get_service(self.node, check["ServiceID"]) is None:
+        if check["ServiceID"] and self.catalog.get_service(self.node, check["ServiceID"]) is None:
             return
-        self.core.catalog.set_check({k: v for k, v in check.items() if k not in ("CreateIndex", "ModifyIndex")}, idx)
+        self.catalog.set_check({k: v for k, v in check.items() if k not in ("CreateIndex", "ModifyIndex")}, idx)
 
     def _track_critical(self, check_id: str, old: Optional[str], new: str) -> None:
         if new != CRITICAL:
@@ -748,7 +309,7 @@ class AgentPart:
                 self._runners[check_id] = runner
                 runner.start()
             if ct.dcsa > 0:
-                floor = float(getattr(self.core, "check_deregister_interval_min", CHECK_DEREGISTER_INTERVAL_MIN))
+                floor = self.core.check_deregister_interval_min
                 self._reap_after[check_id] = max(ct.dcsa, floor)
                 self._schedule_reaper()
 
@@ -757,7 +318,7 @@ class AgentPart:
     def _schedule_reaper(self) -> None:
         if self._reaper is not None and self._reaper.active():
             return
-        period = float(getattr(self.core, "check_reap_interval", CHECK_REAP_INTERVAL))
+        period = self.core.check_reap_interval
         now = self.core.clock.seconds()
         ticks = int((now - self._started) // period) + 1
         when = self._started + ticks * period
@@ -782,24 +343,24 @@ class AgentPart:
         if reaped:
             self.core.changed()
         if self._reap_after:
-            period = float(getattr(self.core, "check_reap_interval", CHECK_REAP_INTERVAL))
+            period = self.core.check_reap_interval
             when = now + period
             self._reaper = self.core.clock.callLater(max(0.0, when - self.core.clock.seconds()), self._reap, when)
 
-    def _runner_for(self, check_id: str, ct: CheckType) -> Optional[_Runner]:
+    def _runner_for(self, check_id: str, ct: CheckType) -> Optional[Runner]:
         core = self.core
         if ct.ttl > 0:
             return TTLRunner(self, check_id, ct.ttl, ct.output_max_size)
         if core.reactor is None:
             return None
         # agent.go addCheck raises intervals under checks.MinInterval.
-        interval = max(ct.interval, float(getattr(core, "min_check_interval", MIN_CHECK_INTERVAL)))
+        interval = max(ct.interval, core.min_check_interval)
         if ct.kind == "http":
-            return IntervalRunner(self, check_id, interval, http_probe(core, ct))
+            return IntervalRunner(self, check_id, interval, http_probe(core.reactor, core.clock, ct))
         if ct.kind == "tcp":
-            return IntervalRunner(self, check_id, interval, tcp_probe(core, ct))
+            return IntervalRunner(self, check_id, interval, tcp_probe(core.reactor, core.clock, ct))
         if ct.kind == "script":
-            return IntervalRunner(self, check_id, interval, script_probe(core, ct))
+            return IntervalRunner(self, check_id, interval, script_probe(core.reactor, core.clock, ct, self.processes))
         return None
 
     def runner_interval(self, check_id: str) -> Optional[float]:
@@ -819,7 +380,7 @@ class AgentPart:
         self._stop(check_id)
         self.checks.pop(check_id, None)
         self._critical_since.pop(check_id, None)
-        self.core.catalog.remove_check(self.node, check_id, idx)
+        self.catalog.remove_check(self.node, check_id, idx)
 
     def remove_service(self, service_id: str, idx: int) -> None:
         """Remove a local service and all its checks."""
@@ -828,7 +389,7 @@ class AgentPart:
                 self.remove_check(cid, idx)
         self.services.pop(service_id, None)
         self._nil_tags.discard(service_id)
-        self.core.catalog.remove_service(self.node, service_id, idx)
+        self.catalog.remove_service(self.node, service_id, idx)
 
     def stop(self) -> "Deferred[None]":
         """
@@ -873,13 +434,13 @@ class AgentPart:
 
     def _member(self, wan: bool = False) -> dict[str, Any]:
         core = self.core
-        node = core.catalog.nodes.get(core.node_name) or {}
+        node = self.catalog.nodes.get(core.node_name) or {}
         return {
             "Name": f"{core.node_name}.{core.datacenter}" if wan else core.node_name,
             "Addr": core.address,
             "Port": 8302 if wan else 8301,
             "Tags": {
-                "build": f"{CONSUL_VERSION}:fake",
+                "build": f"{core.profile.version}:fake",
                 "dc": core.datacenter,
                 "id": node.get("ID", ""),
                 "port": "8300",
@@ -901,7 +462,7 @@ class AgentPart:
     def _self(self, req: FakeRequest) -> Reply:
         core = self.core
         require(req, "agent", core.node_name, "read")
-        node = core.catalog.nodes.get(core.node_name) or {}
+        node = self.catalog.nodes.get(core.node_name) or {}
         return Reply({
             "Config": {
                 "Datacenter": core.datacenter,
@@ -910,7 +471,7 @@ class AgentPart:
                 "NodeID": node.get("ID", ""),
                 "Revision": "fake",
                 "Server": True,
-                "Version": CONSUL_VERSION,
+                "Version": core.profile.version,
                 "BuildDate": "2024-01-01T00:00:00Z",
             },
             "DebugConfig": self._debug_config(node),
@@ -940,7 +501,7 @@ class AgentPart:
             "member_time": "1", "event_time": "1", "query_time": "1", "intent_queue": "0",
             "event_queue": "0", "query_queue": "0", "encrypted": "false", "coordinate_resets": "0",
         }
-        leader = core.status.server_address
+        leader = self.status.server_address
         return {
             "agent": {
                 "check_monitors": "0",
@@ -948,9 +509,9 @@ class AgentPart:
                 "checks": str(len(self.checks)),
                 "services": str(len(self.services)),
             },
-            "build": {"prerelease": "", "revision": "fake", "version": CONSUL_VERSION, "version_metadata": ""},
+            "build": {"prerelease": "", "revision": "fake", "version": core.profile.version, "version_metadata": ""},
             "consul": {
-                "acl": "enabled" if core.acl.enabled else "disabled",
+                "acl": "enabled" if self.acl.enabled else "disabled",
                 "bootstrap": "true",
                 "known_datacenters": "1",
                 "leader": "true",
@@ -975,7 +536,7 @@ class AgentPart:
         }
 
     def _node_id(self) -> str:
-        node = self.core.catalog.nodes.get(self.core.node_name) or {}
+        node = self.catalog.nodes.get(self.core.node_name) or {}
         return str(node.get("ID", ""))
 
     def _debug_config(self, node: dict[str, Any]) -> dict[str, Any]:
@@ -987,7 +548,7 @@ class AgentPart:
         core = self.core
         addr = core.address
         return {
-            "ACLsEnabled": bool(core.acl.enabled),
+            "ACLsEnabled": bool(self.acl.enabled),
             "AdvertiseAddrLAN": addr,
             "AdvertiseAddrWAN": addr,
             "BindAddr": addr,
@@ -996,13 +557,13 @@ class AgentPart:
             "Datacenter": core.datacenter,
             "DevMode": True,
             "DNSPort": 8600,
-            "EnableScriptChecks": bool(getattr(core, "enable_script_checks", False)),
+            "EnableScriptChecks": core.enable_script_checks,
             "GRPCPort": 8502,
             "GRPCTLSPort": 8503,
             "HTTPPort": 8500,
             "HTTPSPort": -1,
             "NodeID": node.get("ID", ""),
-            "NodeMeta": dict(getattr(core, "node_meta", None) or {}),
+            "NodeMeta": dict(core.node_meta),
             "NodeName": core.node_name,
             "PrimaryDatacenter": core.datacenter,
             "RPCAdvertiseAddr": f"tcp://{addr}:8300",
@@ -1016,8 +577,8 @@ class AgentPart:
             "SerfPortWAN": 8302,
             "ServerMode": True,
             "ServerPort": 8300,
-            "SessionTTLMin": go_duration(getattr(core, "session_ttl_min", 10.0)),
-            "Version": CONSUL_VERSION,
+            "SessionTTLMin": go_duration(core.session_ttl_min),
+            "Version": core.profile.version,
         }
 
     def _members(self, req: FakeRequest) -> Reply:
@@ -1085,7 +646,7 @@ class AgentPart:
     def _force_leave(self, req: FakeRequest) -> Reply:
         require(req, "operator", "", "write")
         node = req.tail
-        if node != self.node and node not in self.core.catalog.nodes:
+        if node != self.node and node not in self.catalog.nodes:
             raise HTTPError(500, f"agent: No node found with name '{node}'")
         return Reply(b"", json=False)
 
@@ -1176,7 +737,7 @@ class AgentPart:
         else:
             self._nil_tags.discard(sid)
         self.services[sid] = svc
-        self.core.catalog.set_service(self.node, svc, idx)
+        self.catalog.set_service(self.node, svc, idx)
         new_ids = []
         for i, ct in enumerate(parsed):
             cid = ct.check_id or f"service:{sid}" + (f":{i + 1}" if len(parsed) > 1 else "")
@@ -1278,7 +839,7 @@ class AgentPart:
             if svc is None:
                 return "", Reply(f"unknown service ID: {sid}", status=404, json=False)
             if not req.authz.allowed("service", svc["Service"], "read"):
-                return "", Reply("Permission denied", status=403, json=False)
+                return "", Reply(denial(req.authz, "service", svc["Service"], "read").text, status=403, json=False)
             out = self.agent_service(svc)
             digest = "%x" % int(hashlib.sha256(json.dumps(out, sort_keys=True).encode("utf-8")).hexdigest()[:16], 16)
             out["ContentHash"] = digest
@@ -1290,24 +851,7 @@ class AgentPart:
         wait = options.wait if options.wait > 0 else DEFAULT_QUERY_TIME
         wait = min(wait, MAX_QUERY_TIME)
         wait += self.core.rng.uniform(0, wait / 16.0)
-        core = self.core
-
-        def cancel(_: Deferred) -> None:
-            core._drop(waiter)
-
-        d: Deferred = Deferred(cancel)
-        waiter = _Waiter(compute, lambda h: h != want, d, None)
-
-        def expire() -> None:
-            waiter.timer = None
-            if waiter in core._waiters:
-                core._waiters.remove(waiter)
-                d.callback(waiter.compute()[1])
-                core._async_done()
-
-        waiter.timer = core.clock.callLater(wait, expire)
-        core._waiters.append(waiter)
-        return d
+        return self.core.park(compute, lambda h: h != want, wait)
 
     # local health (/v1/agent/health/service/...)
 

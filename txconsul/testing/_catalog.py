@@ -15,20 +15,19 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
-from ._acl import require
-from ._core import CONSUL_VERSION, FakeRequest, HTTPError, Reply, Route
+from ._authz import require
+from ._core import FakeRequest, HTTPError, Reply, Route
+from ._gofmt import go_quote
 from ._gojson import decode_body
 from ._shapes import DEREGISTER_REQUEST, REGISTER_REQUEST
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ._core import FakeCore
+
 PASSING, WARNING, CRITICAL = "passing", "warning", "critical"
 STATUSES = (PASSING, WARNING, CRITICAL)
-
-
-def go_quote(text: str) -> str:
-    """Go's ``%q`` of a string (close enough for error texts)."""
-    return json.dumps(text, ensure_ascii=False)
 
 
 # -- a small go-bexpr subset for ?filter= -------------------------------------
@@ -292,6 +291,18 @@ def _consistency_header(req: FakeRequest) -> dict[str, str]:
     return {"X-Consul-Effective-Consistency": mode}
 
 
+class HealthListener(Protocol):
+    """What the catalog tells of health changes (sessions listen)."""
+
+    def check_changed(self, node: str, check_id: str, status: Optional[str]) -> None:
+        """A check's status changed (``None``: the check is gone)."""
+        ...
+
+    def node_removed(self, node: str) -> None:
+        """A node was deregistered."""
+        ...
+
+
 class CatalogPart:
     """
     Nodes, services and checks, keyed as Consul's state store keys them.
@@ -303,25 +314,37 @@ class CatalogPart:
         ``services_index`` and ``checks_index``).
     """
 
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: "FakeCore") -> None:
         self.core = core
+        #: Told when a check's status changes or a node goes (sessions).
+        self.listeners: list[HealthListener] = []
         self.nodes: dict[str, dict[str, Any]] = {}
         self.services: dict[tuple[str, str], dict[str, Any]] = {}
         self.checks: dict[tuple[str, str], dict[str, Any]] = {}
         self.nodes_index = self.services_index = self.checks_index = core.index
         self._bootstrap()
 
+    def _own_node_meta(self) -> dict[str, str]:
+        """
+        The node meta keys the agent sets itself: the network segment and,
+        in recent releases (not 1.10), the agent's version
+        (agent/structs/structs.go ``MetaSegmentKey``, ``MetaConsulVersion``).
+        """
+        meta = {"consul-network-segment": ""}
+        if self.core.profile.node_version_meta:
+            meta["consul-version"] = self.core.profile.version
+        return meta
+
     def _bootstrap(self) -> None:
         core = self.core
         idx = core.index
         addr = core.address
         # agent/agent.go: the agent's node meta is its configured node_meta
-        # plus the keys it sets itself (consul-network-segment, and
-        # consul-version since Consul 1.15).
-        meta = dict(getattr(core, "node_meta", None) or {})
-        meta.update({"consul-network-segment": "", "consul-version": CONSUL_VERSION})
+        # plus the keys it sets itself.
+        meta = dict(core.node_meta)
+        meta.update(self._own_node_meta())
         self.nodes[core.node_name] = {
-            "ID": getattr(core, "node_id", None) or core.new_uuid(),
+            "ID": core.node_id or core.new_uuid(),
             "Node": core.node_name,
             "Address": addr,
             "Datacenter": core.datacenter,
@@ -465,7 +488,7 @@ class CatalogPart:
         entry["ModifyIndex"] = idx
         self.checks[key] = entry
         self.checks_index = idx
-        self.core.sessions.check_changed(node, entry["CheckID"], entry["Status"])
+        self.notify_check_changed(node, entry["CheckID"], entry["Status"])
 
     def update_check(self, node: str, check_id: str, status: str, output: str) -> bool:
         """
@@ -484,7 +507,7 @@ class CatalogPart:
         check["ModifyIndex"] = idx
         self.checks_index = idx
         if changed_status:
-            self.core.sessions.check_changed(node, check_id, status)
+            self.notify_check_changed(node, check_id, status)
         return True
 
     def remove_check(self, node: str, check_id: str, idx: int) -> bool:
@@ -492,7 +515,7 @@ class CatalogPart:
         if self.checks.pop((node, check_id), None) is None:
             return False
         self.checks_index = idx
-        self.core.sessions.check_changed(node, check_id, None)
+        self.notify_check_changed(node, check_id, None)
         return True
 
     def remove_service(self, node: str, service_id: str, idx: int) -> bool:
@@ -515,8 +538,18 @@ class CatalogPart:
         for (n, sid) in [k for k in self.services if k[0] == node]:
             self.services.pop((n, sid), None)
             self.services_index = idx
-        self.core.sessions.node_removed(node)
+        self.notify_node_removed(node)
         return True
+
+    def notify_check_changed(self, node: str, check_id: str, status: Optional[str]) -> None:
+        """Tell the listeners a check's status changed (``None``: it is gone)."""
+        for listener in self.listeners:
+            listener.check_changed(node, check_id, status)
+
+    def notify_node_removed(self, node: str) -> None:
+        """Tell the listeners a node was deregistered."""
+        for listener in self.listeners:
+            listener.node_removed(node)
 
     # -- views ------------------------------------------------------------------
 

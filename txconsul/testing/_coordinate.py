@@ -15,8 +15,9 @@ import copy
 import math
 from typing import Any
 
-from ._acl import require
-from ._core import FakeRequest, HTTPError, Reply, Route
+from ._authz import require
+from ._catalog import CatalogPart
+from ._core import FakeCore, FakeRequest, HTTPError, Reply, Route
 from ._gojson import decode_body
 from ._shapes import COORDINATE_UPDATE
 
@@ -56,8 +57,9 @@ class CoordinatePart:
     :ivar table_index: the index of the last change.
     """
 
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: FakeCore, catalog: CatalogPart) -> None:
         self.core = core
+        self.catalog = catalog
         self.table_index = core.index
         self.coordinates: dict[tuple[str, str], dict[str, Any]] = {
             (core.node_name, ""): {"Node": core.node_name, "Segment": "", "Coord": origin()}
@@ -75,12 +77,12 @@ class CoordinatePart:
 
     def _current(self) -> list[dict[str, Any]]:
         """Live coordinates sorted by node; forgets those of removed nodes."""
-        nodes = self.core.catalog.nodes
+        nodes = self.catalog.nodes
         gone = [key for key in self.coordinates if key[0] not in nodes]
         if gone:
             for key in gone:
                 del self.coordinates[key]
-            self.table_index = max(self.table_index, self.core.catalog.nodes_index)
+            self.table_index = max(self.table_index, self.catalog.nodes_index)
         return [copy.deepcopy(self.coordinates[k]) for k in sorted(self.coordinates)]
 
     def _datacenters(self, req: FakeRequest) -> Reply:
@@ -156,7 +158,7 @@ class CoordinatePart:
         if len(coord["Vec"]) != DIMENSIONS:
             raise HTTPError(500, "incompatible coordinate")
         require(req, "node", node, "write")
-        if node in self.core.catalog.nodes:
+        if node in self.catalog.nodes:
             stored = {
                 "Vec": [float(v) for v in coord["Vec"]],
                 "Error": coord.get("Error", 0),

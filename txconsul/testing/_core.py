@@ -18,39 +18,23 @@ import posixpath
 import random
 import weakref
 import re
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, MutableSequence, Optional, Protocol, Union
 from urllib.parse import parse_qsl, quote, unquote_to_bytes
 
 import attr
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
+from ._gofmt import go_quote, parse_go_duration, parse_uint
+from ._journal import RecordedRequest
+from ._version import CURRENT, Profile
+
 log = Logger()
-
-#: Go's time.ParseDuration units, in seconds (both micro signs, U+00B5 and
-#: U+03BC, are accepted by Go's ``unitMap``).
-_GO_UNITS = {
-    "ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6,
-    "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0,
-}
-
-#: The largest duration Go can hold (``math.MaxInt64`` nanoseconds), in seconds.
-_GO_MAX_DURATION = (2**63 - 1) / 1e9
-
-#: ``strconv.ParseUint(s, 10, 64)`` accepts ASCII digits only (no sign, no
-#: underscores, no other Unicode digits).
-_UINT_RE = re.compile(r"[0-9]+\Z")
 
 DEFAULT_QUERY_TIME = 300.0
 MAX_QUERY_TIME = 600.0
-
-#: The Consul version the fake reports (``/v1/agent/self``, member tags,
-#: the ``consul-version`` node meta).
-CONSUL_VERSION = "1.20.0"
-
 
 class HTTPError(Exception):
     """Raised by a handler to answer with ``status`` and a plain-text body."""
@@ -65,82 +49,6 @@ class HTTPError(Exception):
 def permission_denied() -> HTTPError:
     """The 403 Consul answers on an ACL denial."""
     return HTTPError(403, "Permission denied")
-
-
-def go_quote(text: str) -> str:
-    """Quote a string roughly as Go's ``%q`` / ``strconv.Quote`` does."""
-    out = ['"']
-    for ch in text:
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ch in "\a\b\f\n\r\t\v":
-            out.append({"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n",
-                        "\r": "\\r", "\t": "\\t", "\v": "\\v"}[ch])
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append("\\x%02x" % ord(ch))
-        elif 0xDC80 <= ord(ch) <= 0xDCFF:  # an undecodable byte (surrogateescape)
-            out.append("\\x%02x" % (ord(ch) - 0xDC00))
-        elif not ch.isprintable():
-            out.append("\\u%04x" % ord(ch) if ord(ch) <= 0xFFFF else "\\U%08x" % ord(ch))
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def parse_uint(text: str) -> int:
-    """
-    Parse like Go's ``strconv.ParseUint(text, 10, 64)``.
-
-    :raises ValueError: with strconv's message (``invalid syntax`` or
-        ``value out of range``).
-    """
-    if not _UINT_RE.match(text):
-        raise ValueError(f"strconv.ParseUint: parsing {go_quote(text)}: invalid syntax")
-    value = int(text)
-    if value >= 2**64:
-        raise ValueError(f"strconv.ParseUint: parsing {go_quote(text)}: value out of range")
-    return value
-
-
-def parse_go_duration(text: str) -> float:
-    """
-    Parse a duration like Go's ``time.ParseDuration`` (``'10s'``, ``'1m30s'``,
-    ``'300000ms'``); a bare number other than ``0`` is invalid, and so is
-    surrounding whitespace or a duration beyond Go's int64 nanoseconds.
-
-    :raises ValueError: on a malformed duration.
-    """
-    s = text
-    if s in ("0", "+0", "-0"):
-        return 0.0
-    sign = 1.0
-    if s[:1] in "+-" and s:
-        sign = -1.0 if s[0] == "-" else 1.0
-        s = s[1:]
-    if not s:
-        raise ValueError(text)
-    total = 0.0
-    i = 0
-    while i < len(s):
-        j = i
-        while j < len(s) and (s[j].isdigit() or s[j] == "."):
-            j += 1
-        if j == i:
-            raise ValueError(text)
-        number = float(s[i:j])
-        k = j
-        while k < len(s) and not (s[k].isdigit() or s[k] == "."):
-            k += 1
-        unit = s[j:k]
-        if unit not in _GO_UNITS:
-            raise ValueError(text)
-        total += number * _GO_UNITS[unit]
-        i = k
-    if total > _GO_MAX_DURATION:
-        # time.ParseDuration: "invalid duration" on int64 overflow.
-        raise ValueError(text)
-    return sign * total
 
 
 @attr.s(slots=True, auto_attribs=True)
@@ -362,43 +270,77 @@ class _Waiter:
         self.timer = timer
 
 
+class Scheduler(Protocol):
+    """
+    The part of ``IReactorTime`` the fake uses (a ``task.Clock`` or a
+    reactor), as a structural type mypy can check without zope.
+    """
+
+    def seconds(self) -> float:
+        """The current time, in seconds."""
+        ...
+
+    def callLater(self, delay: float, callable: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        """Call ``callable`` after ``delay`` seconds; returns an ``IDelayedCall``."""
+        ...
+
+
 class FakeCore:
     """
-    The state every part shares: clock, index, waiters, node identity.
+    The state every part shares: clock, index, waiters, node identity and
+    agent settings.  Parts do not reach each other through the core: each
+    is given the peers it uses when it is built (see ``_fake.py``).
 
-    Parts reach each other through this object (``core.kv``,
-    ``core.sessions``, ``core.catalog``, ``core.acl``...).
+    :param reactor: the real reactor (or ``None``): only then may checks do
+        network I/O.
+    :param enable_script_checks: whether script (``Args``) checks may be
+        registered.
+    :param min_check_interval: the floor of HTTP/TCP/script check intervals
+        (Consul's ``checks.MinInterval``, one second); tests may lower it.
+    :param profile: the Consul release the fake answers as.
+    :param node_id: the agent's node ID (a UUID; random when ``None``).
+    :param node_meta: the agent's configured node metadata.
+    :param session_ttl_min: the smallest session TTL the servers accept (s).
     """
-
-    #: Sibling parts and settings, attached by FakeConsul (``_fake.py``).
-    kv: Any
-    sessions: Any
-    catalog: Any
-    acl: Any
-    agent: Any
-    txn: Any
-    status: Any
-    events: Any
-    queries: Any
-    coordinates: Any
-    operator: Any
-    #: The real reactor (or ``None``): only then may checks do network I/O.
-    reactor: Any
-    enable_script_checks: bool
 
     def __init__(
         self,
-        clock: IReactorTime,
+        clock: Scheduler,
         node_name: str,
         datacenter: str,
         address: str,
         rng: random.Random,
+        *,
+        reactor: Any = None,
+        enable_script_checks: bool = False,
+        min_check_interval: float = 1.0,
+        profile: Profile = CURRENT,
+        node_id: Optional[str] = None,
+        node_meta: Optional[dict[str, str]] = None,
+        session_ttl_min: float = 10.0,
     ) -> None:
         self.clock = clock
+        #: The Consul release the fake answers as.
+        self.profile = profile
+        #: The agent's node ID (random when ``None``).
+        self.node_id = node_id
+        #: The agent's configured node metadata (``node_meta``).
+        self.node_meta: dict[str, str] = dict(node_meta or {})
+        #: The servers' ``session_ttl_min`` (seconds).
+        self.session_ttl_min = session_ttl_min
         self.node_name = node_name
         self.datacenter = datacenter
         self.address = address
         self.rng = rng
+        self.reactor = reactor
+        self.enable_script_checks = enable_script_checks
+        self.min_check_interval = min_check_interval
+        #: agent/config ``check_deregister_interval_min`` (seconds): the
+        #: floor of DeregisterCriticalServiceAfter; tests may lower it.
+        self.check_deregister_interval_min = 60.0
+        #: agent/config ``check_reap_interval`` (seconds): how often critical
+        #: services are reaped; tests may lower it.
+        self.check_reap_interval = 30.0
         #: The Raft-like index: a dev agent's first user write lands well
         #: above 1; it is shared by every table and only ever grows.
         self.index = 12
@@ -459,6 +401,17 @@ class FakeCore:
         wait = min(wait, MAX_QUERY_TIME)
         if jitter:
             wait += self.rng.uniform(0, wait / 16.0)
+        return self.park(compute, satisfied, wait)
+
+    def park(
+        self, compute: Callable[[], tuple[Any, Reply]], satisfied: Callable[[Any], bool], wait: float
+    ) -> "Deferred[Reply]":
+        """
+        Hold a request: after each write, ``compute()`` returns ``(version,
+        reply)`` and the reply is sent once ``satisfied(version)``; after
+        ``wait`` seconds on the clock the current reply is sent anyway.
+        Cancelling the Deferred (the client went away) forgets the request.
+        """
 
         def cancel(d: Deferred) -> None:
             self._drop(waiter)
@@ -473,8 +426,7 @@ class FakeCore:
                 d.callback(waiter.compute()[1])
                 self._async_done()
 
-        clock: Any = self.clock  # zope's IReactorTime method stubs confuse mypy
-        waiter.timer = clock.callLater(wait, expire)
+        waiter.timer = self.clock.callLater(wait, expire)
         self._waiters.append(waiter)
         return d
 
@@ -567,6 +519,47 @@ def _clean_path(path: str) -> str:
     return cleaned
 
 
+class ACLGate(Protocol):
+    """What the resource needs of the ACL part: each request's authorizer and the default policy."""
+
+    @property
+    def default_policy(self) -> str:
+        """``'allow'`` or ``'deny'``."""
+        ...
+
+    def authorizer(self, req: FakeRequest) -> Any:
+        """The authorizer of the token ``req`` carries."""
+        ...
+
+
+class Served(Protocol):
+    """What :class:`FakeResource` needs of the FakeConsul it serves."""
+
+    @property
+    def core(self) -> FakeCore:
+        """The shared state."""
+        ...
+
+    @property
+    def acl(self) -> ACLGate:
+        """The ACL part."""
+        ...
+
+    @property
+    def patterns(self) -> dict[str, Route]:
+        """Route patterns to routes."""
+        ...
+
+    @property
+    def requests(self) -> "MutableSequence[RecordedRequest]":
+        """The request journal."""
+        ...
+
+    def match(self, path: str) -> Optional[Route]:
+        """The route for ``path``."""
+        ...
+
+
 class FakeResource(Resource):
     """
     The twisted.web resource that answers Consul HTTP API requests from a
@@ -575,7 +568,7 @@ class FakeResource(Resource):
 
     isLeaf = True
 
-    def __init__(self, fake: Any) -> None:
+    def __init__(self, fake: Served) -> None:
         super().__init__()
         self._fake = fake
 
@@ -599,6 +592,9 @@ class FakeResource(Resource):
             for k, v in request.requestHeaders.getAllRawHeaders()
         }
         req = FakeRequest(method, path, query, body, headers)
+        fake.requests.append(RecordedRequest(
+            method, path, list(query), dict(headers), body, raw_path.decode("utf-8", "surrogateescape")
+        ))
         try:
             result = self._dispatch(req, raw_path, raw_query)
         except HTTPError as e:

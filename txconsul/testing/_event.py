@@ -18,8 +18,9 @@ from base64 import b64encode
 from collections import deque
 from typing import Any, Optional
 
-from ._acl import check_resolved, require
-from ._core import FakeRequest, HTTPError, Reply, Route, parse_query_options
+from ._authz import check_resolved, require
+from ._catalog import CatalogPart
+from ._core import FakeCore, FakeRequest, HTTPError, Reply, Route, parse_query_options
 
 #: How many events the agent remembers.
 EVENT_BUFFER_SIZE = 256
@@ -125,8 +126,9 @@ class EventPart:
     :ivar events: the kept events, oldest first (at most 256).
     """
 
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: FakeCore, catalog: CatalogPart) -> None:
         self.core = core
+        self.catalog = catalog
         self.events: deque[dict[str, Any]] = deque(maxlen=EVENT_BUFFER_SIZE)
         #: Serf's Lamport clock for user events starts at 1.
         self._ltime = 1
@@ -180,7 +182,7 @@ class EventPart:
             return False
         if service_re is None:
             return True
-        for (node, sid), svc in core.catalog.services.items():
+        for (node, sid), svc in self.catalog.services.items():
             if node != core.node_name or sid == "consul":
                 # The consul service is the server's, not the agent's own.
                 continue

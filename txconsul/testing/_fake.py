@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import random
+from collections import deque
 from typing import Any, Optional, Protocol
 
 from treq.testing import RequestTraversalAgent
@@ -19,6 +20,8 @@ from ._catalog import CatalogPart
 from ._coordinate import CoordinatePart
 from ._core import FakeCore, FakeResource, Route
 from ._event import EventPart
+from ._journal import RecordedRequest
+from ._version import CURRENT, LEGACY_ACL
 from ._kv import KVPart
 from ._memory import MemoryEndpoint
 from ._operator import OperatorPart
@@ -26,6 +29,7 @@ from ._query import QueryPart
 from ._session import SessionPart
 from ._status import StatusPart
 from ._txn import TxnPart
+from ._modern import install as install_modern_parts
 
 
 class _Part(Protocol):
@@ -91,7 +95,9 @@ class FakeConsul:
     :param node_name: the agent's node name.
     :param datacenter: the agent's datacenter.
     :param address: the node address.
-    :param acl_master_token: enables ACLs with this management token.
+    :param acl_master_token: enables ACLs with this management token (the
+        ``acl.tokens.initial_management`` of Consul's configuration, once
+        ``acl_master_token``); ``acl_initial_management_token`` is the same.
     :param acl_default_policy: ``'allow'`` or ``'deny'``.
     :param enable_script_checks: let script (``Args``) checks run.
     :param min_check_interval: the shortest interval HTTP, TCP and script
@@ -105,6 +111,17 @@ class FakeConsul:
         configuration), beside the ``consul-*`` keys the agent sets itself.
     :param session_ttl_min: the smallest session TTL, in seconds (Consul's
         ``session_ttl_min`` server setting, 10 s by default).
+    :param journal_size: how many requests :attr:`requests` keeps (the
+        most recent; ``0`` keeps none).
+    :param legacy_acl: answer as Consul 1.10 (see docs/testing.md): the
+        legacy ``/v1/acl/create``... endpoints and 1.10's ACL texts.
+    :param acl_enabled: ``True`` with no management token: ACLs on but not
+        bootstrapped, a fresh cluster's state (``acl.bootstrap()`` works
+        once).  By default ACLs are on exactly when a token is given.
+
+    :ivar requests: the request journal: a ``deque`` of
+        :class:`~txconsul.testing.RecordedRequest`, oldest first, of every
+        request the HTTP resource received.
     """
 
     def __init__(
@@ -123,34 +140,45 @@ class FakeConsul:
         node_id: Optional[str] = None,
         node_meta: Optional[dict[str, str]] = None,
         session_ttl_min: float = 10.0,
+        journal_size: int = 1000,
+        legacy_acl: bool = False,
+        acl_enabled: Optional[bool] = None,
+        acl_initial_management_token: Optional[str] = None,
     ) -> None:
         self.clock = clock if clock is not None else Clock()
-        self.core = FakeCore(self.clock, node_name, datacenter, address, random.Random(seed))
-        # The parts and settings below are attached to the core here; FakeCore
-        # itself does not declare them, so they are set through an untyped view.
-        core: Any = self.core
-        core.reactor = reactor
-        core.enable_script_checks = enable_script_checks
-        core.min_check_interval = min_check_interval
-        core.node_id = node_id
-        core.node_meta = dict(node_meta or {})
-        core.session_ttl_min = session_ttl_min
-        self.acl = core.acl = ACLSystem(core, acl_master_token, acl_default_policy)
-        self.catalog = core.catalog = CatalogPart(core)
-        self.agent_state = core.agent = AgentPart(core)
-        self.sessions = core.sessions = SessionPart(core)
-        self.kv = core.kv = KVPart(core)
-        self.txn = core.txn = TxnPart(core)
-        self.status = core.status = StatusPart(core)
-        self.events = core.events = EventPart(core)
-        self.queries = core.queries = QueryPart(core)
-        self.coordinates = core.coordinates = CoordinatePart(core)
-        self.operator = core.operator = OperatorPart(core)
+        self.requests: deque[RecordedRequest] = deque(maxlen=journal_size)
+        self.core = core = FakeCore(
+            self.clock, node_name, datacenter, address, random.Random(seed),
+            reactor=reactor, enable_script_checks=enable_script_checks,
+            min_check_interval=min_check_interval, profile=LEGACY_ACL if legacy_acl else CURRENT,
+            node_id=node_id, node_meta=node_meta, session_ttl_min=session_ttl_min,
+        )
+        if acl_initial_management_token is not None:
+            if acl_master_token is not None and acl_master_token != acl_initial_management_token:
+                raise ValueError(
+                    "acl_master_token and acl_initial_management_token are two names for one token; give one"
+                )
+            acl_master_token = acl_initial_management_token
+        # Each part is given the peers it uses; a part that must hear of
+        # changes in another (sessions of checks, KV and queries of sessions)
+        # subscribes to it, so the dependencies only run one way.
+        self.acl = ACLSystem(core, acl_master_token, acl_default_policy, enabled=acl_enabled)
+        self.catalog = CatalogPart(core)
+        self.status = StatusPart(core)
+        self.agent_state = AgentPart(core, self.acl, self.catalog, self.status)
+        self.sessions = SessionPart(core, self.acl, self.catalog)
+        self.kv = KVPart(core, self.sessions)
+        self.txn = TxnPart(core, self.catalog, self.kv)
+        self.events = EventPart(core, self.catalog)
+        self.queries = QueryPart(core, self.acl, self.catalog, self.sessions)
+        self.coordinates = CoordinatePart(core, self.catalog)
+        self.operator = OperatorPart(core, self.catalog)
         self._parts: list[_Part] = [
             self.acl, self.catalog, self.agent_state, self.sessions, self.kv,
             self.txn, self.status, self.events, self.queries, self.coordinates,
             self.operator,
         ]
+        self._parts.extend(install_modern_parts(self, core))
         self.patterns: dict[str, Route] = {}
         for part in self._parts:
             for route in part.routes():
@@ -158,6 +186,11 @@ class FakeConsul:
         self._prefixes = sorted(
             (p for p in self.patterns if p.endswith("/")), key=len, reverse=True
         )
+
+    @property
+    def version(self) -> str:
+        """The Consul version the fake answers as (``'2.1.0'``, ``'1.10.12'`` with ``legacy_acl``)."""
+        return self.core.profile.version
 
     @property
     def index(self) -> int:

@@ -44,6 +44,7 @@ from fractions import Fraction
 from typing import Any, Iterable, Optional, Sequence
 
 from txconsul.testing._core import HTTPError, decode_json_like_go, go_quote
+from txconsul.testing._gofmt import go_duration
 
 __all__ = [
     "GoType", "String", "Bool", "Int", "Uint", "Float", "AnyValue", "Duration",
@@ -519,30 +520,9 @@ def parse_duration(text: str) -> float:
     return (-total if neg else total) / 1e9
 
 
-def format_duration(seconds: float) -> str:
-    """Go's ``time.Duration.String`` for a duration in seconds (``"10s"``, ``"1m30s"``, ``"500ms"``)."""
-    ns = int(round(seconds * 1e9))
-    if ns == 0:
-        return "0s"
-    sign = "-" if ns < 0 else ""
-    ns = abs(ns)
-    if ns < 1_000_000_000:
-        for unit, size in (("ms", 1_000_000), ("\u00b5s", 1_000), ("ns", 1)):
-            if ns >= size:
-                whole, frac = divmod(ns, size)
-                text = str(whole)
-                if frac:
-                    text += "." + str(frac).rjust(len(str(size)) - 1, "0").rstrip("0")
-                return sign + text + unit
-    hours, rest = divmod(ns, 3_600_000_000_000)
-    minutes, rest = divmod(rest, 60_000_000_000)
-    secs, frac = divmod(rest, 1_000_000_000)
-    text = str(secs) + ("." + str(frac).rjust(9, "0").rstrip("0") if frac else "") + "s"
-    if hours:
-        return f"{sign}{hours}h{minutes}m{text}"
-    if minutes:
-        return f"{sign}{minutes}m{text}"
-    return sign + text
+#: Go's ``time.Duration.String`` for a duration in seconds (``"10s"``,
+#: ``"1m30s"``, ``"500ms"``): one implementation, in ``_gofmt``.
+format_duration = go_duration
 
 
 # -- entry points -------------------------------------------------------------

@@ -13,8 +13,10 @@ from urllib.parse import urlencode
 
 import attr
 
-from ._acl import require
-from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_query_options, parse_uint
+from ._authz import require
+from ._core import FakeCore, FakeRequest, HTTPError, Reply, Route, parse_query_options
+from ._gofmt import go_quote, parse_uint
+from ._session import SessionPart
 
 #: Consul's default ``kv_max_value_size``.
 MAX_VALUE_SIZE = 512 * 1024
@@ -90,8 +92,10 @@ class KVPart:
     shared with the transaction endpoint.
     """
 
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: FakeCore, sessions: SessionPart) -> None:
         self.core = core
+        self.sessions = sessions
+        sessions.listeners.append(self)
         self.entries: dict[str, Entry] = {}
         self.tombstones: dict[str, int] = {}
         self.lock_delays: dict[str, float] = {}
@@ -172,7 +176,7 @@ class KVPart:
         """``kvsLockTxn``: ``None`` if another session holds the lock."""
         if not session:
             raise KVError("missing session")
-        if self.core.sessions.get(session) is None:
+        if self.sessions.get(session) is None:
             # state/kvs.go: fmt.Errorf("invalid session %#v", entry.Session)
             raise KVError(f"invalid session {go_quote(session)}")
         existing = self.entries.get(key)
@@ -249,6 +253,10 @@ class KVPart:
             del self.lock_delays[key]
             return False
         return True
+
+    def session_destroyed(self, session: dict[str, Any], idx: int) -> None:
+        """A session went: apply its behaviour to the keys it held."""
+        self.session_invalidated(idx, session["ID"], session["Behavior"], session["LockDelay"] / 1e9)
 
     def session_invalidated(self, idx: int, session: str, behavior: str, lock_delay: float) -> None:
         """Release or delete the keys ``session`` held, and set lock-delays."""

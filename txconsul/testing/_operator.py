@@ -10,18 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._acl import require
-from ._core import FakeRequest, Reply, Route
-
-#: The Raft index of a bootstrapped single-server configuration.
-CONFIGURATION_INDEX = 1
+from ._authz import require
+from ._catalog import CatalogPart
+from ._core import FakeCore, FakeRequest, Reply, Route
 
 
 class OperatorPart:
     """The Raft configuration of a single-server FakeConsul."""
 
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: FakeCore, catalog: CatalogPart) -> None:
         self.core = core
+        self.catalog = catalog
 
     def routes(self) -> list[Route]:
         """The Raft configuration route."""
@@ -30,7 +29,7 @@ class OperatorPart:
     def raft_configuration(self) -> dict[str, Any]:
         """The configuration body: this agent as the only server."""
         core = self.core
-        node = core.catalog.nodes.get(core.node_name) or {}
+        node = self.catalog.nodes.get(core.node_name) or {}
         return {
             "Servers": [
                 {
@@ -42,7 +41,7 @@ class OperatorPart:
                     "Voter": True,
                 }
             ],
-            "Index": CONFIGURATION_INDEX,
+            "Index": core.profile.raft_configuration_index,
         }
 
     def _raft_configuration(self, req: FakeRequest) -> Reply:

@@ -22,8 +22,12 @@ import copy
 import re
 from typing import Any, Callable, Optional
 
-from ._acl import check_resolved, require, resolve
+from ._authz import check_resolved, require, resolve
+from ._acl import ACLSystem
+from ._catalog import CatalogPart
+from ._session import SessionPart
 from ._core import (
+    FakeCore,
     FakeRequest,
     HTTPError,
     Reply,
@@ -318,8 +322,12 @@ class QueryPart:
     :ivar table_index: the index of the last change to the table.
     """
 
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: FakeCore, acl: ACLSystem, catalog: CatalogPart, sessions: SessionPart) -> None:
         self.core = core
+        self.acl = acl
+        self.catalog = catalog
+        self.sessions = sessions
+        sessions.listeners.append(self)
         self.queries: dict[str, dict[str, Any]] = {}
         self._templates: dict[str, _Template] = {}
         self.table_index = 0
@@ -333,6 +341,10 @@ class QueryPart:
 
     # -- sessions -----------------------------------------------------------
 
+    def session_destroyed(self, session: dict[str, Any], idx: int) -> None:
+        """A session went: the queries bound to it go too."""
+        self.session_invalidated(session["ID"], idx)
+
     def session_invalidated(self, session_id: str, index: Optional[int] = None) -> None:
         """Delete the queries bound to a session that went away."""
         doomed = [qid for qid, q in self.queries.items() if q["Session"] == session_id]
@@ -343,10 +355,9 @@ class QueryPart:
 
     def _purge(self) -> None:
         """Drop queries whose session no longer exists (if nobody told us)."""
-        sessions = getattr(self.core, "sessions", None)
-        if sessions is None:
-            return
-        gone = {q["Session"] for q in self.queries.values() if q["Session"] and sessions.get(q["Session"]) is None}
+        gone = {
+            q["Session"] for q in self.queries.values() if q["Session"] and self.sessions.get(q["Session"]) is None
+        }
         for sid in gone:
             self.session_invalidated(sid)
 
@@ -383,7 +394,7 @@ class QueryPart:
         if is_uuid(name) and name.lower() in (k.lower() for k in self.queries):
             raise HTTPError(500, f"name '{name}' aliases an existing query ID")
         session = query["Session"]
-        if session and core.sessions.get(session) is None:
+        if session and self.sessions.get(session) is None:
             raise HTTPError(500, f'invalid session "{session}"')
         template = _Template(query) if query["Template"]["Type"] else None
         idx = core.next_index()
@@ -591,7 +602,7 @@ class QueryPart:
         authz = req.authz
         if query["Token"]:
             token_req = FakeRequest("GET", req.path, [], b"", {"x-consul-token": query["Token"]})
-            authz = self.core.acl.authorizer(token_req)
+            authz = self.acl.authorizer(token_req)
         # filterACL on the nodes resolves the (query's or request's) token
         # even when no instance matched.
         check_resolved(authz)
@@ -618,7 +629,7 @@ class QueryPart:
 
     def execute(self, query: dict[str, Any], allowed: Callable[[str, str, str], bool]) -> list[dict[str, Any]]:
         """The health entries ``query`` selects, in node/service-ID order."""
-        catalog = self.core.catalog
+        catalog = self.catalog
         svc = query["Service"]
         name = svc["Service"].lower()
         ignore = set(svc["IgnoreCheckIDs"] or [])

@@ -7,10 +7,13 @@ linked check goes critical, and the release/delete behaviours on held keys.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Protocol
 
-from ._acl import require
-from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_go_duration, parse_query_options
+from ._acl import ACLSystem
+from ._authz import require
+from ._catalog import CatalogPart
+from ._core import FakeCore, FakeRequest, HTTPError, Reply, Route, parse_query_options
+from ._gofmt import go_quote, parse_go_duration
 from ._gojson import decode_body, format_duration
 from ._shapes import SESSION
 
@@ -24,11 +27,27 @@ MAX_TTL = 86400.0
 TTL_MULTIPLIER = 2
 
 
-class SessionPart:
-    """The session table of a FakeConsul."""
+class SessionListener(Protocol):
+    """What the session table tells of destroyed sessions (KV, queries listen)."""
 
-    def __init__(self, core: Any) -> None:
+    def session_destroyed(self, session: dict[str, Any], idx: int) -> None:
+        """``session`` was destroyed or invalidated at index ``idx``."""
+        ...
+
+
+class SessionPart:
+    """
+    The session table of a FakeConsul.  It listens to ``catalog`` for
+    health changes and tells its own :attr:`listeners` of lost sessions.
+    """
+
+    def __init__(self, core: FakeCore, acl: ACLSystem, catalog: CatalogPart) -> None:
         self.core = core
+        self.acl = acl
+        self.catalog = catalog
+        #: Told when a session goes (KV releases its locks, queries go).
+        self.listeners: list[SessionListener] = []
+        catalog.listeners.append(self)
         self.sessions: dict[str, dict[str, Any]] = {}
         self.table_index = 0
         self._timers: dict[str, Any] = {}
@@ -156,7 +175,7 @@ class SessionPart:
                 raise HTTPError(500, f"Session TTL '{ttl_text}' invalid: time: invalid duration {go_quote(ttl_text)}")
             # consul/session_endpoint.go Apply: the minimum is the server's
             # session_ttl_min (10s unless configured).
-            ttl_min = getattr(core, "session_ttl_min", MIN_TTL)
+            ttl_min = core.session_ttl_min
             if ttl != 0 and not (ttl_min <= ttl <= MAX_TTL):
                 raise HTTPError(
                     500,
@@ -171,7 +190,7 @@ class SessionPart:
         check_ids += [sc["ID"] for sc in service_checks or []]
         # From here on the failures come from the state store, after the
         # Raft log entry was committed: the index moves all the same.
-        catalog = core.catalog
+        catalog = self.catalog
         if not catalog.node_exists(node):
             core.next_index()
             raise HTTPError(500, "Missing node registration")
@@ -253,10 +272,8 @@ class SessionPart:
             return False
         idx = self.core.next_index()
         self.table_index = idx
-        self.core.kv.session_invalidated(
-            idx, sid, session["Behavior"], session["LockDelay"] / 1e9
-        )
-        self.core.queries.session_invalidated(sid, idx)
+        for listener in self.listeners:
+            listener.session_destroyed(session, idx)
         return True
 
     def check_changed(self, node: str, check_id: str, status: Optional[str]) -> None:
@@ -328,7 +345,7 @@ class SessionPart:
         session = self.get(sid)
         if session is not None:
             require(req, "session", session["Node"], "write")
-        elif self.core.acl.enabled:
+        elif self.acl.enabled:
             # consul/session_endpoint.go Apply: with ACLs enforced an unknown
             # session is an error (without ACLs destroy is idempotent).
             raise HTTPError(500, f"Unknown session {go_quote(sid)}")

@@ -3,15 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Any
 
-from ._core import FakeRequest, Reply, Route
+from ._core import FakeCore, FakeRequest, Reply, Route
 
 
 class StatusPart:
     """``/v1/status/leader`` and ``/v1/status/peers``."""
 
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: FakeCore) -> None:
         self.core = core
 
     @property

@@ -26,10 +26,12 @@ import json
 import re
 from typing import Any, Callable, Optional
 
-from ._core import FakeRequest, HTTPError, Reply, Route
+from ._catalog import CatalogPart
+from ._core import FakeCore, FakeRequest, HTTPError, Reply, Route
+from ._gofmt import go_quote
+from ._kv import MAX_VALUE_SIZE, Entry, KVError, KVPart
 from ._gojson import GoJSONError, decode
 from ._shapes import TXN_OPS
-from ._kv import MAX_VALUE_SIZE, Entry, KVError
 
 #: Consul's limit on operations per transaction (since 1.14; 64 before).
 MAX_OPS = 128
@@ -56,11 +58,6 @@ _READ_META = {
     "Backend": 0,
 }
 _B64 = re.compile(r"[A-Za-z0-9+/=\r\n]")
-
-
-def _q(text: str) -> str:
-    """Go's ``%q`` for the strings Consul puts in its error texts."""
-    return json.dumps(text, ensure_ascii=False)
 
 
 def _go_type(value: Any) -> str:
@@ -178,8 +175,10 @@ class _Failed(Exception):
 class TxnPart:
     """The transaction endpoint of a FakeConsul."""
 
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: FakeCore, catalog: CatalogPart, kv: KVPart) -> None:
         self.core = core
+        self.catalog = catalog
+        self.kv = kv
 
     def routes(self) -> list[Route]:
         """``/v1/txn``, PUT only."""
@@ -230,7 +229,7 @@ class TxnPart:
             if op.kind == "KV" and op.value is not None and len(op.value) > MAX_VALUE_SIZE:
                 raise HTTPError(
                     413,
-                    f"Value for key {_q(op.key)} is too large ({len(op.value)} > {MAX_VALUE_SIZE} bytes)",
+                    f"Value for key {go_quote(op.key)} is too large ({len(op.value)} > {MAX_VALUE_SIZE} bytes)",
                 )
         return ops
 
@@ -307,9 +306,9 @@ class TxnPart:
         return results, errors
 
     def _snapshot(self) -> Any:
-        cat = self.core.catalog
+        cat = self.catalog
         return (
-            self.core.kv.snapshot(),
+            self.kv.snapshot(),
             copy.deepcopy(cat.nodes),
             copy.deepcopy(cat.services),
             copy.deepcopy(cat.checks),
@@ -318,8 +317,8 @@ class TxnPart:
 
     def _restore(self, snap: Any) -> None:
         kv_snap, nodes, services, checks, indexes = snap
-        cat = self.core.catalog
-        self.core.kv.restore(kv_snap)
+        cat = self.catalog
+        self.kv.restore(kv_snap)
         for table, saved in ((cat.nodes, nodes), (cat.services, services), (cat.checks, checks)):
             table.clear()
             table.update(saved)
@@ -349,8 +348,8 @@ class TxnPart:
                 elif not authz.allowed("key", op.key, "write"):
                     fail(i, "Permission denied")
                     continue
-                if op.verb == "lock" and self.core.kv.lock_delay_active(op.key):
-                    fail(i, f"failed to lock key {_q(op.key)} due to lock delay")
+                if op.verb == "lock" and self.kv.lock_delay_active(op.key):
+                    fail(i, f"failed to lock key {go_quote(op.key)} due to lock delay")
                 continue
             if op.verb not in CATALOG_VERBS:
                 fail(i, f"unknown {op.kind.lower()} operation: {op.verb}")
@@ -364,7 +363,7 @@ class TxnPart:
                     fail(i, "Permission denied")
             elif op.kind == "Service":
                 name = _str(op.body, "Service", "AgentService")
-                existing = self.core.catalog.services.get((op.node, op.key or name))
+                existing = self.catalog.services.get((op.node, op.key or name))
                 if existing is not None:
                     name = existing["Service"]
                 if op.verb in ("set", "cas") and not name:
@@ -372,10 +371,10 @@ class TxnPart:
                 elif not authz.allowed("service", name, "write"):
                     fail(i, "Permission denied")
             else:
-                check = self.core.catalog.checks.get((op.node, op.key)) or op.body
+                check = self.catalog.checks.get((op.node, op.key)) or op.body
                 service_id = _field(check, "ServiceID") or ""
                 if service_id:
-                    svc = self.core.catalog.services.get((op.node, service_id))
+                    svc = self.catalog.services.get((op.node, service_id))
                     name = svc["Service"] if svc else (_field(check, "ServiceName") or "")
                     allowed = bool(name) and authz.allowed("service", name, "write")
                 else:
@@ -418,7 +417,7 @@ class TxnPart:
         return results, [], after
 
     def _kv(self, idx: int, op: _Op, after: list[Callable[[], None]]) -> list[dict[str, Any]]:
-        kv = self.core.kv
+        kv = self.kv
         key, verb = op.key, op.verb
         entry: Optional[Entry] = None
         if verb == "set":
@@ -427,27 +426,27 @@ class TxnPart:
             kv.delete(idx, key)
         elif verb == "delete-cas":
             if not kv.delete_cas(idx, key, op.index):
-                raise _Failed(f"failed to delete key {_q(key)}, index is stale")
+                raise _Failed(f"failed to delete key {go_quote(key)}, index is stale")
         elif verb == "delete-tree":
             kv.delete_tree(idx, key)
         elif verb == "cas":
             entry = kv.cas(idx, key, op.value, op.flags, op.index)
             if entry is None:
-                raise _Failed(f"failed to set key {_q(key)}, index is stale")
+                raise _Failed(f"failed to set key {go_quote(key)}, index is stale")
         elif verb == "lock":
             entry = kv.lock(idx, key, op.value, op.flags, op.session)
             if entry is None:
-                raise _Failed(f"failed to lock key {_q(key)}, lock is already held")
+                raise _Failed(f"failed to lock key {go_quote(key)}, lock is already held")
         elif verb == "unlock":
             entry = kv.unlock(idx, key, op.value, op.flags, op.session)
             if entry is None:
                 raise _Failed(
-                    f"failed to unlock key {_q(key)}, lock isn't held, or is held by another session"
+                    f"failed to unlock key {go_quote(key)}, lock isn't held, or is held by another session"
                 )
         elif verb == "get":
             entry = kv.entries.get(key)
             if entry is None:
-                raise _Failed(f"key {_q(key)} doesn't exist")
+                raise _Failed(f"key {go_quote(key)} doesn't exist")
         elif verb == "get-or-empty":
             entry = kv.entries.get(key)
             if entry is None:
@@ -457,26 +456,26 @@ class TxnPart:
         elif verb == "check-session":
             entry = kv.entries.get(key)
             if entry is None:
-                raise _Failed(f"failed to check session, key {_q(key)} doesn't exist")
+                raise _Failed(f"failed to check session, key {go_quote(key)} doesn't exist")
             if entry.session != op.session:
                 raise _Failed(
-                    f"failed session check for key {_q(key)}, current session "
-                    f"{_q(entry.session)} != {_q(op.session)}"
+                    f"failed session check for key {go_quote(key)}, current session "
+                    f"{go_quote(entry.session)} != {go_quote(op.session)}"
                 )
         elif verb == "check-index":
             entry = kv.entries.get(key)
             if entry is None:
-                raise _Failed(f"failed to check index, key {_q(key)} doesn't exist")
+                raise _Failed(f"failed to check index, key {go_quote(key)} doesn't exist")
             if entry.modify_index != op.index:
                 raise _Failed(
-                    f"failed index check for key {_q(key)}, current modify index "
+                    f"failed index check for key {go_quote(key)}, current modify index "
                     f"{entry.modify_index} != {op.index}"
                 )
         elif verb == "check-not-exists":
             if key in kv.entries:
-                raise _Failed(f"key {_q(key)} exists")
+                raise _Failed(f"key {go_quote(key)} exists")
         else:
-            raise _Failed(f"unknown KV verb {_q(verb)}")
+            raise _Failed(f"unknown KV verb {go_quote(verb)}")
         if entry is None:
             return []
         out = entry.to_json()
@@ -487,28 +486,28 @@ class TxnPart:
     # -- catalog ----------------------------------------------------------------
 
     def _node(self, idx: int, op: _Op, after: list[Callable[[], None]]) -> list[dict[str, Any]]:
-        cat = self.core.catalog
+        cat = self.catalog
         name, verb = op.node, op.verb
         node_id = _str(op.body, "ID", "Node")
         existing = self._find_node(name, node_id)
         if verb == "get":
             if existing is None:
-                raise _Failed(f"node {_q(name)} doesn't exist")
+                raise _Failed(f"node {go_quote(name)} doesn't exist")
             return [{"Node": copy.deepcopy(existing)}]
         if verb in ("set", "cas"):
             if verb == "cas":
                 if (op.index == 0 and existing is not None) or (
                     op.index != 0 and (existing is None or existing["ModifyIndex"] != op.index)
                 ):
-                    raise _Failed(f"failed to set node {_q(name)}, index is stale")
+                    raise _Failed(f"failed to set node {go_quote(name)}, index is stale")
             stored = self._store_node(idx, op, existing)
             return [{"Node": copy.deepcopy(stored)}]
         if existing is None:
             if verb == "delete-cas":
-                raise _Failed(f"failed to delete node {_q(name)}, index is stale")
+                raise _Failed(f"failed to delete node {go_quote(name)}, index is stale")
             return []
         if verb == "delete-cas" and existing["ModifyIndex"] != op.index:
-            raise _Failed(f"failed to delete node {_q(name)}, index is stale")
+            raise _Failed(f"failed to delete node {go_quote(name)}, index is stale")
         node = existing["Node"]
         del cat.nodes[node]
         cat.nodes_index = idx
@@ -518,11 +517,11 @@ class TxnPart:
         for key in [k for k in cat.checks if k[0] == node]:
             del cat.checks[key]
             cat.checks_index = idx
-        after.append(lambda: self.core.sessions.node_removed(node))
+        after.append(lambda: self.catalog.notify_node_removed(node))
         return []
 
     def _find_node(self, name: str, node_id: str) -> Optional[dict[str, Any]]:
-        nodes = self.core.catalog.nodes
+        nodes = self.catalog.nodes
         if node_id:
             for node in nodes.values():
                 if node.get("ID") == node_id:
@@ -531,7 +530,7 @@ class TxnPart:
         return nodes.get(name)
 
     def _store_node(self, idx: int, op: _Op, existing: Optional[dict[str, Any]]) -> dict[str, Any]:
-        cat = self.core.catalog
+        cat = self.catalog
         body = op.body
         node = {
             "ID": _str(body, "ID", "Node") or (existing or {}).get("ID", ""),
@@ -554,21 +553,21 @@ class TxnPart:
         return node
 
     def _service(self, idx: int, op: _Op, after: list[Callable[[], None]]) -> list[dict[str, Any]]:
-        cat = self.core.catalog
+        cat = self.catalog
         node, verb = op.node, op.verb
         body = op.body
         sid = op.key or _str(body, "Service", "AgentService")
         existing = cat.services.get((node, sid))
         if verb == "get":
             if existing is None:
-                raise _Failed(f"service {_q(sid)} on node {_q(node)} doesn't exist")
+                raise _Failed(f"service {go_quote(sid)} on node {go_quote(node)} doesn't exist")
             return [{"Service": _node_service(existing)}]
         if verb in ("set", "cas"):
             if verb == "cas":
                 if (op.index == 0 and existing is not None) or (
                     op.index != 0 and (existing is None or existing["ModifyIndex"] != op.index)
                 ):
-                    raise _Failed(f"failed to set service {_q(sid)} on node {_q(node)}, index is stale")
+                    raise _Failed(f"failed to set service {go_quote(sid)} on node {go_quote(node)}, index is stale")
             if node not in cat.nodes:
                 raise _Failed("Missing node registration")
             weights = _field(body, "Weights") or {}
@@ -608,10 +607,10 @@ class TxnPart:
             return [{"Service": _node_service(service)}]
         if existing is None:
             if verb == "delete-cas":
-                raise _Failed(f"failed to delete service {_q(sid)} on node {_q(node)}, index is stale")
+                raise _Failed(f"failed to delete service {go_quote(sid)} on node {go_quote(node)}, index is stale")
             return []
         if verb == "delete-cas" and existing["ModifyIndex"] != op.index:
-            raise _Failed(f"failed to delete service {_q(sid)} on node {_q(node)}, index is stale")
+            raise _Failed(f"failed to delete service {go_quote(sid)} on node {go_quote(node)}, index is stale")
         del cat.services[(node, sid)]
         cat.services_index = idx
         for key, check in list(cat.checks.items()):
@@ -622,23 +621,23 @@ class TxnPart:
         return []
 
     def _notify(self, node: str, check_id: str, status: Optional[str]) -> Callable[[], None]:
-        return lambda: self.core.sessions.check_changed(node, check_id, status)
+        return lambda: self.catalog.notify_check_changed(node, check_id, status)
 
     def _check(self, idx: int, op: _Op, after: list[Callable[[], None]]) -> list[dict[str, Any]]:
-        cat = self.core.catalog
+        cat = self.catalog
         node, cid, verb = op.node, op.key, op.verb
         body = op.body
         existing = cat.checks.get((node, cid))
         if verb == "get":
             if existing is None:
-                raise _Failed(f"check {_q(cid)} on node {_q(node)} doesn't exist")
+                raise _Failed(f"check {go_quote(cid)} on node {go_quote(node)} doesn't exist")
             return [{"Check": copy.deepcopy(existing)}]
         if verb in ("set", "cas"):
             if verb == "cas":
                 if (op.index == 0 and existing is not None) or (
                     op.index != 0 and (existing is None or existing["ModifyIndex"] != op.index)
                 ):
-                    raise _Failed(f"failed to set check {_q(cid)} on node {_q(node)}, index is stale")
+                    raise _Failed(f"failed to set check {go_quote(cid)} on node {go_quote(node)}, index is stale")
             if node not in cat.nodes:
                 raise _Failed("Missing node registration")
             service_id = _str(body, "ServiceID", "HealthCheck")
@@ -676,10 +675,10 @@ class TxnPart:
             return [{"Check": copy.deepcopy(check)}]
         if existing is None:
             if verb == "delete-cas":
-                raise _Failed(f"failed to delete check {_q(cid)} on node {_q(node)}, index is stale")
+                raise _Failed(f"failed to delete check {go_quote(cid)} on node {go_quote(node)}, index is stale")
             return []
         if verb == "delete-cas" and existing["ModifyIndex"] != op.index:
-            raise _Failed(f"failed to delete check {_q(cid)} on node {_q(node)}, index is stale")
+            raise _Failed(f"failed to delete check {go_quote(cid)} on node {go_quote(node)}, index is stale")
         del cat.checks[(node, cid)]
         cat.checks_index = idx
         after.append(self._notify(node, cid, None))
