@@ -123,7 +123,8 @@ def _stamp_for(name: str) -> str:
     stamp = {"requirements": VENV_REQUIREMENTS[name], "python": sys.version.split()[0]}
     if name == "txconsul":
         # Reinstall when txconsul's packaging (and so its dependencies) changes.
-        stamp["setup.py"] = hashlib.sha256((ROOT / "setup.py").read_bytes()).hexdigest()
+        for fname in ("setup.py", "pyproject.toml"):
+            stamp[fname] = hashlib.sha256((ROOT / fname).read_bytes()).hexdigest()
     return json.dumps(stamp, sort_keys=True)
 
 

@@ -15,7 +15,7 @@ from twisted.internet.endpoints import TCP4ServerEndpoint, clientFromString, ser
 from twisted.internet.error import ConnectionRefusedError
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.address import IPv4Address
-from twisted.internet.interfaces import IHostnameResolver
+from twisted.internet.interfaces import IHostnameResolver, IReactorPluggableNameResolver
 from twisted.internet._resolver import HostResolution
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
@@ -48,9 +48,23 @@ class LiteralResolver:
         receiver.resolutionComplete()
 
 
+@implementer(IReactorPluggableNameResolver)
+class _Reactor(MemoryReactorClock):
+    """A MemoryReactorClock whose name resolver can be set (Twisted 22.10's cannot)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.nameResolver: Any = None
+
+    def installNameResolver(self, resolver: Any) -> Any:
+        """Use ``resolver``; return the previous one."""
+        previous, self.nameResolver = self.nameResolver, resolver
+        return previous
+
+
 class _Base(SynchronousTestCase):
     def setUp(self) -> None:
-        self.reactor = MemoryReactorClock()
+        self.reactor = _Reactor()
         self.reactor.installNameResolver(LiteralResolver())
         self.fake = FakeConsul(self.reactor, seed=1)
         self.consul = self.fake.client()

@@ -44,6 +44,7 @@ from ._http11 import (
     RequestInfo,
     StreamEndpoint,
 )
+from ._observe import observe_request
 from ._errors import (
     ConsulConnectionError,
     ConsulException,
@@ -677,13 +678,15 @@ class HTTPTransport:
             # only reuse connections that were busy moments ago.
             # The pool runs the timeout itself (cancelling the request and
             # marking info.timed_out), which costs less than addTimeout.
-            return self._pool.request(
+            d = self._pool.request(
                 data, retry=method == "GET", blocking=blocking, info=info, timeout=timeout,
             ).addCallbacks(
                 self._decode, self._failed,
                 callbackArgs=(method, path, expect, require_index),
                 errbackArgs=(method, path, timeout, info),
             )
+            # One structured log event per request (txconsul._observe).
+            return observe_request(d, method, path, blocking, self._clock)
         # The IAgent adapter: __init__ builds a pool exactly when no agent is given.
         assert self._agent is not None
         agent_headers = Headers(dict(self._static_headers))
@@ -699,6 +702,8 @@ class HTTPTransport:
         if timeout is not None:
             d.addTimeout(timeout, self._clock)
         d.addErrback(self._failed, method, path, timeout, info)
+        # One structured log event per request (txconsul._observe).
+        observe_request(d, method, path, blocking, self._clock)
         return d
 
     def _decode(

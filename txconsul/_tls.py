@@ -194,7 +194,10 @@ class _UnverifiedCreator:
                 self._sni = None
 
     def clientConnectionForTLS(self, tlsProtocol: Any) -> SSL.Connection:
-        connection = self._options.clientConnectionForTLS(tlsProtocol)
+        # What CertificateOptions.clientConnectionForTLS does in recent
+        # Twisted; Twisted 22.10's CertificateOptions has no such method.
+        connection = SSL.Connection(self._options.getContext(), None)
+        connection.set_app_data(tlsProtocol)
         if self._sni:
             connection.set_tlsext_host_name(self._sni)
         return connection

@@ -223,9 +223,9 @@ class KV(Endpoint):
     ) -> Request:
         """
         Delete a key, or every key with this prefix (``recurse=True``).
+        Fires with ``True`` or ``False`` (a failed ``cas``).
 
         :param cas: delete only if the key's ModifyIndex equals this.
-        Fires with ``True`` or ``False`` (a failed ``cas``).
         """
         path = kv_path(key, allow_empty=bool(recurse))
         params: list[Param] = []

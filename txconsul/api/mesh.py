@@ -66,7 +66,7 @@ class CatalogExtras(Endpoint):
     connect = catalog_service_read("connect", """
         The Connect-capable instances of a service (its sidecar proxies,
         Connect-native instances and linked terminating gateways), with
-        :meth:`service`'s arguments and shape: ``(index, [{'Node',
+        :meth:`txconsul.api.catalog.Catalog.service`'s arguments and shape: ``(index, [{'Node',
         'ServiceKind', 'ServiceProxy', ...}])``.
         """)
 
@@ -150,10 +150,10 @@ class HealthExtras(Endpoint):
 
     connect = health_service_read("connect", """
         The Connect-capable instances of a service with node and checks,
-        with :meth:`service`'s arguments and shape.
+        with :meth:`txconsul.api.health.Health.service`'s arguments and shape.
         """)
 
     ingress = health_service_read("ingress", """
         The ingress gateway instances that expose ``service`` (by the
-        ``ingress-gateway`` config entries), with :meth:`service`'s shape.
+        ``ingress-gateway`` config entries), with :meth:`txconsul.api.health.Health.service`'s shape.
         """)

@@ -202,7 +202,7 @@ class CoordinateExtras(Endpoint):
         ``True``.  Needs ``node:write``.
 
         :param coord: ``{'Vec': [8 floats], 'Error', 'Adjustment',
-            'Height'}``, as :meth:`node` returns it.
+            'Height'}``, as :meth:`txconsul.api.coordinate.Coordinate.node` returns it.
         :param segment: the network segment (Enterprise).
         """
         if not isinstance(coord, Mapping):

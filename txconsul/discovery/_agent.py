@@ -99,8 +99,9 @@ class ConsulEndpointFactory:
         callable returning a new picker for each service.
     :param passing: only instances whose checks all pass (default), else
         passing or warning.
-    :param attempts, connect_timeout, ready_timeout: as for
-        :class:`ConsulClientEndpoint`.
+    :param attempts: as for :class:`ConsulClientEndpoint`.
+    :param connect_timeout: as for :class:`ConsulClientEndpoint`.
+    :param ready_timeout: as for :class:`ConsulClientEndpoint`.
     :param tls_policy: an ``IPolicyForHTTPS`` (``BrowserLikePolicyForHTTPS()``).
     :param others: connect to hosts that name no service (default ``True``;
         with ``False`` requests to them fail with ``ValueError``).

@@ -412,7 +412,10 @@ class KVCache(_Cache):
     :param consul: a :class:`txconsul.Consul`.
     :param key: the key to follow; or
     :param prefix: the prefix to follow (``''``: the whole store).
-    :param dc, token, consistency, wait: as for the watches.
+    :param dc: as for the watches.
+    :param token: as for the watches.
+    :param consistency: as for the watches.
+    :param wait: as for the watches.
     :param clock: the clock (``consul.reactor`` by default).
     """
 
@@ -476,7 +479,11 @@ class CatalogCache(_Cache):
 
     :param consul: a :class:`txconsul.Consul`.
     :param what: ``'services'`` or ``'nodes'``.
-    :param dc, token, consistency, filter, wait: as for the watches.
+    :param dc: as for the watches.
+    :param token: as for the watches.
+    :param consistency: as for the watches.
+    :param filter: as for the watches.
+    :param wait: as for the watches.
     :param clock: the clock (``consul.reactor`` by default).
     """
 

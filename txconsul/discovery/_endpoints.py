@@ -367,7 +367,9 @@ class ConsulServerEndpoint:
             deregister_critical_after=self.deregister_critical_after, clock=self.clock,
         )
 
-    def listen(self, protocolFactory: Any) -> "Deferred[RegisteredPort]":
+    # Deferred is invariant: mypy-zope sees IStreamServerEndpoint.listen's
+    # Deferred[IListeningPort]; this one fires with the richer RegisteredPort.
+    def listen(self, protocolFactory: Any) -> "Deferred[RegisteredPort]":  # type: ignore[override]
         """
         Listen, then register and mark the check passing; fires with a
         :class:`RegisteredPort` once that first registration is done, or

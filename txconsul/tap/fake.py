@@ -7,17 +7,18 @@ Twisted server endpoint.
 from __future__ import annotations
 
 import re
-from typing import Any, Optional, cast
+from typing import Any, Optional
 
 from twisted.application import strports
 from twisted.application.service import MultiService
-from twisted.internet.interfaces import IProtocolFactory
+from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import connectionDone
 from twisted.python import usage
 from twisted.python.failure import Failure
 from twisted.web.http import HTTPChannel
 from twisted.web.server import Site
 
+from txconsul.tap._cli import CommandOptions, remove_own_pidfile, usage_exit
 from txconsul.testing import FakeConsul
 from txconsul.testing._gojson import GoJSONError, parse_duration
 
@@ -39,9 +40,10 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 _META_KEY = re.compile(r"[a-zA-Z0-9_-]+\Z")
 
 
-class Options(usage.Options):
+class Options(CommandOptions):
     """Command-line options of ``twistd consul-fake``."""
 
+    tapname = "consul-fake"
     synopsis = "[options]"
     longdesc = (
         "Runs FakeConsul, an in-memory stand-in for a single-node "
@@ -285,11 +287,32 @@ class FakeConsulService(MultiService):
     the fake's check timers and script processes are stopped as well.
 
     :ivar fake: the :class:`~txconsul.testing.FakeConsul` it serves.
+    :ivar pidfile: twistd's pid file, removed when listening fails.
+    :ivar listen: the ``--listen`` description, for error messages.
+    :ivar cli: whether twistd runs it (then a listening failure exits).
     """
 
-    def __init__(self, fake: FakeConsul) -> None:
+    def __init__(self, fake: FakeConsul, *, pidfile: Optional[str] = None) -> None:
         super().__init__()
         self.fake = fake
+        self.pidfile = pidfile
+        self.listen = ""
+        self.cli = False
+
+    def privilegedStartService(self) -> None:
+        """
+        Start listening.  A port that cannot be had (in use, not allowed) is
+        one line on stderr and exit status 2, not a traceback.
+        """
+        try:
+            super().privilegedStartService()
+        except CannotListenError as e:
+            if not self.cli:
+                raise
+            reason = e.socketError
+            why = getattr(reason, "strerror", None) or str(reason)
+            remove_own_pidfile(self.pidfile)
+            usage_exit(Options.tapname, f"--listen {self.listen}: cannot listen: {why}")
 
     def leave(self) -> None:
         """The agent left: stop the reactor (which stops this service)."""
@@ -307,7 +330,10 @@ class FakeConsulService(MultiService):
 
 
 def makeService(options: Options) -> MultiService:
-    """Build the service that serves FakeConsul on ``--listen``."""
+    """
+    Build the service that serves FakeConsul on ``--listen``.  Run by twistd,
+    an endpoint description it cannot use exits with one line on stderr.
+    """
     from twisted.internet import reactor
 
     fake = build_fake(options, reactor)
@@ -315,10 +341,17 @@ def makeService(options: Options) -> MultiService:
     site.displayTracebacks = False
     site.header_timeout = options["read-header-timeout"]
     site.max_conns_per_client = options["http-max-conns-per-client"]
-    top = FakeConsulService(fake)
+    top = FakeConsulService(fake, pidfile=options.twistd_option("pidfile"))
+    top.listen = options["listen"]
+    top.cli = options.parent is not None
     # PUT /v1/agent/leave: the agent leaves and the process exits, as a
     # Consul agent does (agent_endpoint.go AgentLeave -> ShutdownAgent).
     fake.agent_state.add_leave_listener(top.leave)
-    # Site provides IProtocolFactory through @implementer, which mypy cannot see.
-    strports.service(options["listen"], cast(IProtocolFactory, site)).setServiceParent(top)
+    try:
+        listener = strports.service(options["listen"], site)
+    except (ValueError, TypeError, KeyError, ImportError) as e:
+        if options.parent is None:
+            raise
+        usage_exit(Options.tapname, f"--listen {options['listen']}: {e}")
+    listener.setServiceParent(top)
     return top

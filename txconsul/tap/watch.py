@@ -9,7 +9,7 @@ to ``--http-handler``; with no handler it prints the JSON once and exits.
 
 Sources followed: hashicorp/consul command/watch/watch.go (options, ``-shell``
 true by default, the child's stdout/stderr are the command's, no handler:
-``json.MarshalIndent(data, "", "    ")`` and a newline), agent/watch_handler.go
+``json.MarshalIndent`` with a four-space indent and a newline), agent/watch_handler.go
 (``json.NewEncoder(...).Encode(data)``: compact JSON and a newline on stdin
 and as the HTTP body; ``Content-Type`` and ``X-Consul-Index``; the http
 handler's ``tls_skip_verify``), api/watch/watch.go (the ``watches`` keys, the
@@ -27,12 +27,20 @@ from urllib.parse import unquote_to_bytes
 
 from hyperlink import URL, URLParseError
 from twisted.application.service import MultiService, Service
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import (
+    CancelledError,
+    Deferred,
+    DeferredList,
+    maybeDeferred,
+    succeed,
+)
 from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
 from twisted.python import usage
 
 from txconsul._duration import parse_duration, parse_wait
+from txconsul.tap._agentcheck import AgentCheckFailed, check_agent
+from txconsul.tap._cli import EXIT_ERROR, CommandOptions, ExitStatus, usage_exit
 from txconsul.watch import (
     CHECK_STATES,
     WATCH_TYPES,
@@ -142,9 +150,10 @@ def go_handler(type: str, handler: Handler) -> Handler:
     return handle
 
 
-class Options(usage.Options):
+class Options(CommandOptions):
     """Command-line options of ``twistd consul-watch``."""
 
+    tapname = "consul-watch"
     synopsis = "[options] [--] [handler command...]"
     longdesc = (
         "Watches a Consul view like 'consul watch'. The command after the "
@@ -155,7 +164,10 @@ class Options(usage.Options):
         "CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_HTTP_TOKEN_FILE, "
         "CONSUL_HTTP_SSL, CONSUL_HTTP_SSL_VERIFY, CONSUL_CACERT, "
         "CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY and CONSUL_TLS_SERVER_NAME "
-        "are the defaults of the matching options."
+        "are the defaults of the matching options. Before watching, it asks the "
+        "agent for /v1/agent/self as 'consul watch' does, and exits 1 with "
+        "'Error querying Consul agent' when the agent cannot be reached or "
+        "refuses the token (--wait-for-agent retries instead)."
     )
     optParameters = [
         ["type", None, None, "Watch type: " + ", ".join(WATCH_TYPES) + "."],
@@ -189,6 +201,9 @@ class Options(usage.Options):
         ["stale", None, "Allow stale reads from any server."],
         ["shell", None, "Run the command through $SHELL -c, joined by spaces (the default)."],
         ["no-shell", None, "Run the command directly (consul watch -shell=false)."],
+        ["wait-for-agent", None,
+         "txconsul extension: do not exit when the agent cannot be queried at start; "
+         "retry until it answers."],
     ]
 
     def __init__(self) -> None:
@@ -279,7 +294,13 @@ class Options(usage.Options):
                 "path": self["http-handler"],
                 "timeout": self["http-handler-timeout"],
             }
-        self["watches"] = [check_spec(spec, handler_required=False, where="options")]
+        try:
+            self["watches"] = [check_spec(spec, handler_required=False, where="options")]
+        except usage.UsageError as e:
+            message = str(e)
+            if message.startswith("options: "):
+                message = _parameter_error(message[len("options: "):])
+            raise usage.UsageError(message) from None
 
     def __repr__(self) -> str:
         return "<consul-watch Options>"
@@ -693,47 +714,142 @@ class PrintOnce:
 # -- the service ---------------------------------------------------------------------
 
 
+#: Which option sets which client environment variable.
+_OPTION_VARIABLES = (
+    ("http-addr", "CONSUL_HTTP_ADDR"),
+    ("token-file", "CONSUL_HTTP_TOKEN_FILE"),
+    ("ca-file", "CONSUL_CACERT"),
+    ("client-cert", "CONSUL_CLIENT_CERT"),
+    ("client-key", "CONSUL_CLIENT_KEY"),
+    ("tls-server-name", "CONSUL_TLS_SERVER_NAME"),
+)
+
+
 def client_environ(options: Options, environ: Mapping[str, str]) -> dict[str, str]:
     """The environment the client reads, with the explicit options laid over it."""
     env = dict(environ)
-    for opt, var in (
-        ("http-addr", "CONSUL_HTTP_ADDR"),
-        ("token-file", "CONSUL_HTTP_TOKEN_FILE"),
-        ("ca-file", "CONSUL_CACERT"),
-        ("client-cert", "CONSUL_CLIENT_CERT"),
-        ("client-key", "CONSUL_CLIENT_KEY"),
-        ("tls-server-name", "CONSUL_TLS_SERVER_NAME"),
-    ):
+    for opt, var in _OPTION_VARIABLES:
         if options[opt] is not None:
             env[var] = options[opt]
     return env
 
 
+def name_the_option(options: Options, message: str) -> str:
+    """
+    ``message`` about a ``CONSUL_*`` variable, with the variable's name
+    replaced by the option's when the value came from that option; a message
+    that quotes the value of a file option without naming it gets the
+    option's name in front.
+    """
+    for opt, var in _OPTION_VARIABLES:
+        if options[opt] is not None and var in message:
+            message = message.replace(var, "--" + opt)
+    if "--" not in message and "CONSUL_" not in message:
+        for opt in ("ca-file", "client-cert", "client-key", "token-file"):
+            if options[opt] is not None and repr(options[opt]) in message:
+                return f"--{opt}: {message}"
+    return message
+
+
+#: Words of a watch parameter error, and the option each is about.
+_PARAMETER_OPTIONS = (
+    ("watch type", "type"), ("handler_type", "type"), ("prefix", "prefix"), ("key", "key"),
+    ("state", "state"), ("tag", "tag"), ("passingonly", "passingonly"), ("filter", "filter"),
+    ("name", "name"), ("service", "service"), ("stale", "stale"), ("datacenter", "datacenter"),
+)
+
+
+def _parameter_error(message: str) -> str:
+    """
+    A watch parameter error from :func:`check_spec`, led by the option it is
+    about: the one whose word comes first in the message.
+    """
+    lowered = message.lower()
+    found = [(lowered.find(word), i, opt) for i, (word, opt) in enumerate(_PARAMETER_OPTIONS)
+             if word in lowered]
+    if found:
+        return f"--{min(found)[2]}: {message}"
+    return message
+
+
 class WatchProcess(MultiService):
     """
     The consul-watch service: the client, its watches and their handlers.
-    Stopping it stops the watches, then the handlers (reaping processes),
-    then closes the client's connections.
+
+    Started, it first checks the agent as ``consul watch`` does (see
+    :func:`~txconsul.tap._agentcheck.check_agent`) unless ``check`` is
+    false, and starts its watches only once the agent has answered; a failed
+    check is reported through ``status`` (exit status 1).  Stopping it stops
+    the watches, then the handlers (reaping processes), then closes the
+    client's connections.
+
+    :ivar status: the :class:`~txconsul.tap._cli.ExitStatus` of the process.
     """
 
-    def __init__(self, consul: Any) -> None:
+    def __init__(self, consul: Any, *, check: bool = False, token_required: bool = True,
+                 status: Optional[ExitStatus] = None) -> None:
         super().__init__()
         self.consul = consul
         self.watches: list[Watch] = []
+        self.check = check
+        self.token_required = token_required
+        self.status = status if status is not None else ExitStatus(Options.tapname)
+        self._checking: Optional[Deferred] = None
+        self._children_started = False
+
+    def startService(self) -> None:
+        """Check the agent (unless told not to), then start the watches and handlers."""
+        if not self.check:
+            self._start_children()
+            return
+        Service.startService(self)
+        d = check_agent(self.consul, self.consul.reactor, token_required=self.token_required)
+        self._checking = d
+
+        def passed(_: Any) -> None:
+            self._checking = None
+            if self.running:
+                self._start_children()
+
+        def failed(f: Any) -> None:
+            self._checking = None
+            if f.check(AgentCheckFailed):
+                self.status.fail(str(f.value), EXIT_ERROR)
+            elif not f.check(CancelledError):
+                self.status.fail(f"Error querying Consul agent: {f.getErrorMessage()}",
+                                 EXIT_ERROR)
+
+        d.addCallbacks(passed, failed)
+
+    def _start_children(self) -> None:
+        self._children_started = True
+        MultiService.startService(self)
 
     def stopService(self) -> Deferred:
         """Stop everything, then close the client's pooled connections."""
-        d = super().stopService()
+        if self._checking is not None:
+            self._checking.cancel()
+        if self._children_started:
+            d = super().stopService()
+        else:
+            d = maybeDeferred(Service.stopService, self)
         return d.addBoth(lambda _: self.consul.close())
 
 
 def build_service(options: Options, reactor: Any, *, environ: Optional[Mapping[str, str]] = None,
                   out: Any = None, stop: Optional[Callable[[], Any]] = None,
-                  http_client: Any = None, consul: Any = None) -> WatchProcess:
+                  http_client: Any = None, consul: Any = None,
+                  err: Any = None, check: Optional[bool] = None) -> WatchProcess:
     """
     Build the service ``options`` describe, on ``reactor``.  Tests pass a
     clock, an ``out`` file, a ``stop`` callable, an HTTP client (with treq's
-    ``request`` signature) or a ready ``consul`` client.
+    ``request`` signature), a ready ``consul`` client, an ``err`` file for
+    fatal errors, or ``check`` (default: the agent is checked at start unless
+    ``--wait-for-agent``).
+
+    :raises usage.UsageError: for a client setting that cannot be used (an
+        address, a token file, a TLS file...); the message names the option
+        (or the ``CONSUL_*`` variable) it came from.
     """
     from txconsul import Consul
 
@@ -742,9 +858,20 @@ def build_service(options: Options, reactor: Any, *, environ: Optional[Mapping[s
         try:
             consul = Consul(token=options["token"], dc=options["datacenter"],
                             reactor=reactor, environ=env)
-        except (ValueError, TypeError) as e:
-            raise usage.UsageError(str(e))
-    top = WatchProcess(consul)
+        except (ValueError, TypeError, OSError) as e:
+            raise usage.UsageError(name_the_option(options, str(e)))
+
+    def stop_all() -> None:
+        if stop is not None:
+            stop()
+        else:
+            reactor.stop()
+
+    if check is None:
+        check = not options["wait-for-agent"]
+    status = ExitStatus(Options.tapname, err=err, stop=stop_all)
+    top = WatchProcess(consul, check=check, token_required=options["config"] is None,
+                       status=status)
     handlers = MultiService()
     handlers.setServiceParent(top)
     watches = MultiService()
@@ -774,12 +901,6 @@ def build_service(options: Options, reactor: Any, *, environ: Optional[Mapping[s
                                   method=cfg.get("method") or "POST",
                                   headers=cfg.get("header"), timeout=cfg["timeout"])
         else:
-            def stop_all() -> None:
-                if stop is not None:
-                    stop()
-                else:
-                    reactor.stop()
-
             handler = PrintOnce(out if out is not None else sys.__stdout__, stop_all)
         watch = Watch(consul, spec["type"], go_handler(spec["type"], handler), raw=True, wait=options["wait"],
                       backoff=options["retry-interval"], backoff_cap=options["max-backoff"],
@@ -790,7 +911,20 @@ def build_service(options: Options, reactor: Any, *, environ: Optional[Mapping[s
 
 
 def makeService(options: Options) -> WatchProcess:
-    """Build the consul-watch service on the global reactor."""
+    """
+    Build the consul-watch service on the global reactor.  Run by twistd, a
+    client setting that cannot be used exits with one line on stderr (status
+    2), and a failed start-up check ends the process with status 1 once the
+    reactor has shut down.
+    """
     from twisted.internet import reactor
 
-    return build_service(options, reactor)
+    try:
+        service = build_service(options, reactor)
+    except usage.UsageError as e:
+        if options.parent is None:
+            raise
+        usage_exit(Options.tapname, str(e))
+    if options.parent is not None:
+        service.status.install(reactor, options.twistd_option("pidfile"))
+    return service

@@ -38,8 +38,8 @@ its ``SecretID``), the configured token is the ``Master Token`` with the
 legacy ``Type``, a missing token or policy read is 403 ``ACL not found``, a
 missing role an empty 404, a denial plain ``Permission denied``.
 
-The tables are :class:`~._acl_store.ACLStore`; rules and authorizers live in
-:mod:`._authz`.
+The tables are :class:`~txconsul.testing._acl_store.ACLStore`; rules and authorizers live in
+:mod:`txconsul.testing._authz`.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def _is_uuid(value: str) -> bool:
 class ACLSystem:
     """
     The ACL part of a FakeConsul: the ``/v1/acl/*`` endpoints over an
-    :class:`~._acl_store.ACLStore` (:attr:`store`), and the authorizer of
+    :class:`~txconsul.testing._acl_store.ACLStore` (:attr:`store`), and the authorizer of
     each request.
 
     :param master_token: enables ACLs with this management token (Consul's

@@ -2,7 +2,7 @@
 """
 FakeConsul's ACL tables: tokens, policies and roles as Consul's state
 store keeps them, their hashes and JSON forms, and the rules a token
-resolves to.  No HTTP here: the endpoints are in :mod:`._acl`.
+resolves to.  No HTTP here: the endpoints are in :mod:`txconsul.testing._acl`.
 """
 
 from __future__ import annotations

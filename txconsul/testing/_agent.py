@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_agent -*-
 """
 FakeConsul's local agent: ``/v1/agent/*``, its services and checks.  The
-check runners are in :mod:`._checks`.
+check runners are in :mod:`txconsul.testing._checks`.
 
 Agent services and checks are written to the catalog (``core.catalog``) at
 once, as if anti-entropy ran instantly.  Check runners:

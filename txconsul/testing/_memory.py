@@ -13,6 +13,7 @@ closed, so a test never calls ``flush()``.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable
 
 from twisted.internet.address import IPv4Address
@@ -20,6 +21,14 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.testing import MemoryReactorClock
 from twisted.test import iosim
 from twisted.web.server import Site
+
+#: Newer Twisted has IOPump.pump(advanceClock=True); older pump() never
+#: advances the clock, which is what advanceClock=False asks for.
+_NO_CLOCK = (
+    {"advanceClock": False}
+    if "advanceClock" in inspect.signature(iosim.IOPump.pump).parameters
+    else {}
+)
 
 _SERVER = IPv4Address("TCP", "127.0.0.1", 8500)
 
@@ -94,7 +103,7 @@ class MemoryEndpoint:
             while self._again:
                 self._again = False
                 for pump in list(self._pumps):
-                    while pump.pump(advanceClock=False):
+                    while pump.pump(**_NO_CLOCK):
                         self._again = True
                 self._pumps = [
                     p for p in self._pumps

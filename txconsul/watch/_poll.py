@@ -71,7 +71,7 @@ DEFAULT_WAIT = 300.0
 #: the usual 5 minutes, so the poll asks for that explicitly and the
 #: client-side timeout (computed from the ``wait`` sent) lines up with it.
 #: (It is the event list request's ``default_wait``.)
-EVENT_WAIT = MAX_WAIT
+EVENT_WAIT = float(MAX_WAIT)  # not a bare alias, which pydoctor cannot document
 
 
 @attr.s(frozen=True, slots=True, auto_attribs=True)
