@@ -50,7 +50,7 @@ class Canned(protocol.Protocol):
                     length = int(value)
             if len(buf) < end + 4 + length:
                 break
-            buf = buf[end + 4 + length:]
+            buf = buf[end + 4 + length :]
             parts = lines[0].split(b" ")
             key = (parts[0], parts[1].split(b"?")[0]) if len(parts) >= 2 else None
             out.append(ANSWERS.get(key, NOT_FOUND))

@@ -77,7 +77,10 @@ async def main(reactor: Any, requests: int, flips: int, rounds: int) -> None:
         port = reactor.listenTCP(0, Site(Hello()), interface="127.0.0.1")
         ports.append(port.getHost().port)
         await consul.agent.service.register(
-            "web", service_id=f"web-{n}", address="127.0.0.1", port=ports[-1],
+            "web",
+            service_id=f"web-{n}",
+            address="127.0.0.1",
+            port=ports[-1],
             check={"TTL": "1h", "Status": "passing"},
         )
 

@@ -23,8 +23,13 @@ from twisted.internet.task import Clock
 from txconsul.testing import FakeConsul
 
 BODY = {
-    "Name": "web", "ID": "web-1", "Tags": ["a", "b"], "Port": 8080, "Address": "10.0.0.1",
-    "Meta": {"version": "1"}, "Weights": {"Passing": 3, "Warning": 1},
+    "Name": "web",
+    "ID": "web-1",
+    "Tags": ["a", "b"],
+    "Port": 8080,
+    "Address": "10.0.0.1",
+    "Meta": {"version": "1"},
+    "Weights": {"Passing": 3, "Warning": 1},
     "Check": {"TTL": "10s", "DeregisterCriticalServiceAfter": "1m"},
 }
 
@@ -52,8 +57,12 @@ def bench_register(n: int = 3000) -> None:
     start = time.perf_counter()
     for i in range(n):
         d = consul.agent.service.register(
-            body["Name"], service_id=f"web-{i % 50}", address=body["Address"], port=body["Port"],
-            tags=body["Tags"], check={"TTL": check["TTL"]},
+            body["Name"],
+            service_id=f"web-{i % 50}",
+            address=body["Address"],
+            port=body["Port"],
+            tags=body["Tags"],
+            check={"TTL": check["TTL"]},
         )
         failures: list = []
         d.addErrback(failures.append)

@@ -40,9 +40,14 @@ def canned_answer(workload: str) -> bytes:
     """The bytes nginx answers ``workload``'s request with (near enough)."""
     method, target, _ = _workloads.REQUESTS[workload]
     body = _workloads.ROUTES[(method, target.split("?")[0])]
-    lines = [b"HTTP/1.1 200 OK", b"Server: nginx", b"Date: Sun, 06 Dec 2026 07:00:00 GMT",
-             b"Content-Type: application/json", b"Content-Length: %d" % len(body),
-             b"Connection: keep-alive"]
+    lines = [
+        b"HTTP/1.1 200 OK",
+        b"Server: nginx",
+        b"Date: Sun, 06 Dec 2026 07:00:00 GMT",
+        b"Content-Type: application/json",
+        b"Content-Length: %d" % len(body),
+        b"Connection: keep-alive",
+    ]
     lines += [f"{k}: {v}".encode() for k, v in _workloads.headers() if k != "Content-Type"]
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
@@ -158,12 +163,16 @@ def measure(workload: str, inflight: int, ops: int, profile=None) -> float:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    ap.add_argument("--workloads", default=",".join(SMALL),
-                    help=f"comma-separated, from: {', '.join(_workloads.WORKLOADS)}")
+    ap.add_argument(
+        "--workloads",
+        default=",".join(SMALL),
+        help=f"comma-separated, from: {', '.join(_workloads.WORKLOADS)}",
+    )
     ap.add_argument("--ops", type=int, default=20000, help="calls per measurement (20000)")
     ap.add_argument("--rounds", type=int, default=5, help="measurements, best reported (5)")
-    ap.add_argument("--profile", action="store_true",
-                    help="cProfile one measurement per workload and mode instead")
+    ap.add_argument(
+        "--profile", action="store_true", help="cProfile one measurement per workload and mode instead"
+    )
     args = ap.parse_args(argv)
     workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
     for w in workloads:

@@ -21,8 +21,9 @@ from txconsul._wire import ResponseParser  # noqa: E402
 
 
 def answer(body: bytes) -> bytes:
-    head = ("HTTP/1.1 200 OK\r\nDate: Sun, 06 Dec 2026 06:00:00 GMT\r\n"
-            + "".join(f"{n}: {v}\r\n" for n, v in headers()))
+    head = "HTTP/1.1 200 OK\r\nDate: Sun, 06 Dec 2026 06:00:00 GMT\r\n" + "".join(
+        f"{n}: {v}\r\n" for n, v in headers()
+    )
     return head.encode() + b"Content-Length: %d\r\n\r\n" % len(body) + body
 
 
@@ -56,8 +57,10 @@ def h11_parse(raw: bytes):
 
 
 def main() -> None:
-    cases = [("kv.get, 1 key", ROUTES[("GET", "/v1/kv/foo")]),
-             ("health, 100 instances", ROUTES[("GET", "/v1/health/service/big")])]
+    cases = [
+        ("kv.get, 1 key", ROUTES[("GET", "/v1/kv/foo")]),
+        ("health, 100 instances", ROUTES[("GET", "/v1/health/service/big")]),
+    ]
     print("| answer | txconsul._wire µs | h11 µs |")
     print("|---|---:|---:|")
     for name, body in cases:

@@ -133,12 +133,7 @@ def ensure_venv(name: str, python: str, force: bool, timeout: float) -> None:
     env_dir = VENVS / name
     stamp_file = env_dir / ".bench-stamp"
     stamp = _stamp_for(name)
-    if (
-        not force
-        and venv_python(name).exists()
-        and stamp_file.exists()
-        and stamp_file.read_text() == stamp
-    ):
+    if not force and venv_python(name).exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
         return
     log(f"[setup] creating venv {env_dir.relative_to(ROOT)} ({' '.join(VENV_REQUIREMENTS[name])})")
     if env_dir.exists():
@@ -148,9 +143,18 @@ def ensure_venv(name: str, python: str, force: bool, timeout: float) -> None:
     install_log = env_dir / "install.log"
     with open(install_log, "w") as out:
         proc = subprocess.run(
-            [str(venv_python(name)), "-m", "pip", "install", "--disable-pip-version-check",
-             *VENV_REQUIREMENTS[name]],
-            stdout=out, stderr=subprocess.STDOUT, timeout=timeout, cwd=str(ROOT),
+            [
+                str(venv_python(name)),
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                *VENV_REQUIREMENTS[name],
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            cwd=str(ROOT),
         )
     if proc.returncode != 0:
         tail = install_log.read_text().splitlines()[-20:]
@@ -195,8 +199,12 @@ def probe(port: int, timeout: float = 2.0) -> str:
         problems.append(f"status {resp.status}")
     if body != CANNED_BODY:
         problems.append(f"body {body!r}")
-    for name, want in (("Content-Type", "application/json"), ("X-Consul-Index", "42"),
-                       ("X-Consul-KnownLeader", "true"), ("X-Consul-LastContact", "0")):
+    for name, want in (
+        ("Content-Type", "application/json"),
+        ("X-Consul-Index", "42"),
+        ("X-Consul-KnownLeader", "true"),
+        ("X-Consul-LastContact", "0"),
+    ):
         if resp.getheader(name) != want:
             problems.append(f"{name}: {resp.getheader(name)!r}")
     return ", ".join(problems)
@@ -254,7 +262,9 @@ def nginx_locations(tmp: str) -> str:
                 lines.append(f"            add_header {name} {value} always;")
         if "PUT" in methods:
             # nginx's `return` answers any method; a PUT route answers its body.
-            lines.append(f"            if ($request_method = PUT) {{ return 200 '{methods['PUT'].decode()}'; }}")
+            lines.append(
+                f"            if ($request_method = PUT) {{ return 200 '{methods['PUT'].decode()}'; }}"
+            )
         if "GET" in methods:
             f = Path(tmp) / f"body-{n}.json"
             f.write_bytes(methods["GET"])
@@ -275,8 +285,9 @@ def start_nginx(nginx: str, pin: int | None) -> Server:
     if pin is not None:
         cmd = ["taskset", "-c", str(pin), *cmd] if shutil.which("taskset") else cmd
     errf = open(Path(tmp) / "stderr.log", "w")
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=errf, stderr=errf,
-                            preexec_fn=_die_with_parent)
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=errf, stderr=errf, preexec_fn=_die_with_parent
+    )
     server = Server("nginx", proc, port, tmp)
     why = _wait_ready(proc, port, time.monotonic() + 15)
     if why:
@@ -288,8 +299,9 @@ def start_nginx(nginx: str, pin: int | None) -> Server:
         server.stop()
         raise RuntimeError(f"nginx {why}\n{details}")
     version = subprocess.run([nginx, "-v"], capture_output=True, text=True, timeout=10)
-    server.name = (version.stderr.strip().split(":")[-1].strip() or "nginx") + \
-        " (generated config, 1 process)"
+    server.name = (
+        version.stderr.strip().split(":")[-1].strip() or "nginx"
+    ) + " (generated config, 1 process)"
     return server
 
 
@@ -298,8 +310,9 @@ def start_twisted_server(lifetime: float, pin: int | None) -> Server:
     cmd = [python, str(BENCH / "canned_server.py"), "--port", "0", "--lifetime", str(lifetime)]
     if pin is not None and shutil.which("taskset"):
         cmd = ["taskset", "-c", str(pin), *cmd]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            text=True, preexec_fn=_die_with_parent)
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True, preexec_fn=_die_with_parent
+    )
     import selectors
 
     sel = selectors.DefaultSelector()
@@ -331,11 +344,12 @@ def start_server(kind: str, lifetime: float, pin: int | None) -> Server:
                     raise
                 log(f"[server] nginx failed, falling back to Twisted: {e}")
         elif kind == "nginx":
-            raise SystemExit("--server nginx: no nginx binary found "
-                             "(on Debian: apt-get install nginx-light)")
+            raise SystemExit("--server nginx: no nginx binary found (on Debian: apt-get install nginx-light)")
         else:
-            log("[server] no nginx found (on Debian: apt-get install nginx-light); "
-                "using the Twisted fallback server")
+            log(
+                "[server] no nginx found (on Debian: apt-get install nginx-light); "
+                "using the Twisted fallback server"
+            )
     return start_twisted_server(lifetime, pin)
 
 
@@ -350,8 +364,9 @@ _SCALE = {"kv_recurse": 20, "health100": 10}
 def export_baseline(ref: str) -> str:
     """Unpack ``ref``'s ``txconsul`` package into a temp directory; return it."""
     tmp = tempfile.mkdtemp(prefix="txconsul-bench-base-")
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "txconsul"],
-                             capture_output=True, timeout=60)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref, "txconsul"], capture_output=True, timeout=60
+    )
     if archive.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
         raise SystemExit(f"--baseline {ref}: {archive.stderr.decode().strip()}")
@@ -359,8 +374,9 @@ def export_baseline(ref: str) -> str:
     return tmp
 
 
-def run_driver(client: str, mode: str, port: int, args, profile: str | None = None,
-               workload: str = "kv_get") -> dict:
+def run_driver(
+    client: str, mode: str, port: int, args, profile: str | None = None, workload: str = "kv_get"
+) -> dict:
     env = None
     if client == BASELINE:
         # The txconsul driver, importing the exported package first.
@@ -372,28 +388,55 @@ def run_driver(client: str, mode: str, port: int, args, profile: str | None = No
     scale = _SCALE.get(workload, 1)
     ops, warmup = max(1, ops // scale), warmup // scale
     cmd = [
-        str(venv_python(venv)), str(DRIVERS / script), "--workload", workload,
-        "--port", str(port), "--mode", mode, "--ops", str(ops),
-        "--warmup", str(warmup), "--concurrency", str(args.concurrency),
-        "--timeout", str(args.timeout),
+        str(venv_python(venv)),
+        str(DRIVERS / script),
+        "--workload",
+        workload,
+        "--port",
+        str(port),
+        "--mode",
+        mode,
+        "--ops",
+        str(ops),
+        "--warmup",
+        str(warmup),
+        "--concurrency",
+        str(args.concurrency),
+        "--timeout",
+        str(args.timeout),
     ]
     if profile:
         cmd += ["--profile", profile]
     if args.pin and shutil.which("taskset"):
         cmd = ["taskset", "-c", "0", *cmd]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout + 30,
-                              cwd=str(DRIVERS), stdin=subprocess.DEVNULL, env=env)
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=args.timeout + 30,
+            cwd=str(DRIVERS),
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
     except subprocess.TimeoutExpired:
-        return {"client": client, "mode": mode, "workload": workload,
-                "error": f"killed after {args.timeout + 30:g}s"}
+        return {
+            "client": client,
+            "mode": mode,
+            "workload": workload,
+            "error": f"killed after {args.timeout + 30:g}s",
+        }
     if env is not None:
         client = BASELINE
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         err = (proc.stderr or proc.stdout).strip().splitlines()[-15:]
-        return {"client": client, "mode": mode, "workload": workload,
-                "error": f"exit {proc.returncode}: " + "\n".join(err)}
+        return {
+            "client": client,
+            "mode": mode,
+            "workload": workload,
+            "error": f"exit {proc.returncode}: " + "\n".join(err),
+        }
     result = json.loads(lines[-1])
     result["client"] = client
     return result
@@ -409,8 +452,14 @@ def summarize(results: list[dict], clients: list[str], args) -> tuple[str, dict]
     for w in args.workloads:
         for c in clients:
             for m in MODES:
-                runs = [r for r in results if r["client"] == c and r["mode"] == m
-                        and r.get("workload", "kv_get") == w and "ops_per_sec" in r]
+                runs = [
+                    r
+                    for r in results
+                    if r["client"] == c
+                    and r["mode"] == m
+                    and r.get("workload", "kv_get") == w
+                    and "ops_per_sec" in r
+                ]
                 ops = [r["ops_per_sec"] for r in runs]
                 cpu = [r["cpu_ms_per_op"] for r in runs if "cpu_ms_per_op" in r]
                 summary[(w, c, m)] = {
@@ -419,8 +468,14 @@ def summarize(results: list[dict], clients: list[str], args) -> tuple[str, dict]
                     "median": statistics.median(ops) if ops else None,
                     "cpu_median": statistics.median(cpu) if cpu else None,
                     "cpu_best": min(cpu) if cpu else None,
-                    "errors": [r["error"] for r in results if r["client"] == c and r["mode"] == m
-                               and r.get("workload", "kv_get") == w and "error" in r],
+                    "errors": [
+                        r["error"]
+                        for r in results
+                        if r["client"] == c
+                        and r["mode"] == m
+                        and r.get("workload", "kv_get") == w
+                        and "error" in r
+                    ],
                 }
 
     def fmt(v, spec=",.0f"):
@@ -434,26 +489,35 @@ def summarize(results: list[dict], clients: list[str], args) -> tuple[str, dict]
     for w in args.workloads:
         out.append(f"### {w}")
         out.append("")
-        out.append(f"| client | {labels[0]} ops/s | {labels[0]} CPU ms/op | {labels[0]} CPU / floor "
-                   f"| {labels[1]} ops/s | {labels[1]} CPU ms/op | {labels[1]} CPU / floor |")
+        out.append(
+            f"| client | {labels[0]} ops/s | {labels[0]} CPU ms/op | {labels[0]} CPU / floor "
+            f"| {labels[1]} ops/s | {labels[1]} CPU ms/op | {labels[1]} CPU / floor |"
+        )
         out.append("|---|---:|---:|---:|---:|---:|---:|")
         for c in clients:
             cells = []
             for m in MODES:
                 s_ = summary[(w, c, m)]
                 floor = summary.get((w, "floor", m), {}).get("cpu_median")
-                cells += [fmt(s_["median"]), fmt(s_["cpu_median"], ".4f"),
-                          ratio(s_["cpu_median"], floor) if c != "floor" else "1.00x"]
+                cells += [
+                    fmt(s_["median"]),
+                    fmt(s_["cpu_median"], ".4f"),
+                    ratio(s_["cpu_median"], floor) if c != "floor" else "1.00x",
+                ]
             out.append(f"| {c} | " + " | ".join(cells) + " |")
         if "txconsul" in clients:
             for base in RATIO_BASELINES:
                 if base in clients:
-                    cells = [ratio(summary[(w, "txconsul", m)]["median"], summary[(w, base, m)]["median"])
-                             for m in MODES]
+                    cells = [
+                        ratio(summary[(w, "txconsul", m)]["median"], summary[(w, base, m)]["median"])
+                        for m in MODES
+                    ]
                     out.append(f"| ops/s txconsul / {base} | {cells[0]} | | | {cells[1]} | | |")
         out.append("")
-    out.append(f"Medians of {args.repeat} run(s) each. CPU ms/op is the client process's user+system "
-               "time (getrusage) over the timed phase divided by the operations; lower is better.")
+    out.append(
+        f"Medians of {args.repeat} run(s) each. CPU ms/op is the client process's user+system "
+        "time (getrusage) over the timed phase divided by the operations; lower is better."
+    )
     return "\n".join(out), summary
 
 
@@ -478,37 +542,56 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(
         description="kv.get ops/s: txconsul vs python-consul (Twisted, asyncio) vs py-consul (asyncio)."
     )
-    ap.add_argument("--setup", action="store_true",
-                    help="(re)create every venv under benchmarks/.venvs, then exit")
-    ap.add_argument("--clients", default=",".join(DEFAULT_CLIENTS),
-                    help=f"comma-separated, from: {', '.join(CLIENTS)} (default: all)")
-    ap.add_argument("--workloads", default="kv_get",
-                    help=f"comma-separated, from: {', '.join(WORKLOADS)} (default: kv_get); "
-                         "'all' for every one")
+    ap.add_argument(
+        "--setup", action="store_true", help="(re)create every venv under benchmarks/.venvs, then exit"
+    )
+    ap.add_argument(
+        "--clients",
+        default=",".join(DEFAULT_CLIENTS),
+        help=f"comma-separated, from: {', '.join(CLIENTS)} (default: all)",
+    )
+    ap.add_argument(
+        "--workloads",
+        default="kv_get",
+        help=f"comma-separated, from: {', '.join(WORKLOADS)} (default: kv_get); 'all' for every one",
+    )
     ap.add_argument("--seq-ops", type=int, default=5000, help="timed ops, sequential (5000)")
     ap.add_argument("--conc-ops", type=int, default=20000, help="timed ops, concurrent (20000)")
     ap.add_argument("--seq-warmup", type=int, default=500, help="warm-up ops, sequential (500)")
     ap.add_argument("--conc-warmup", type=int, default=2000, help="warm-up ops, concurrent (2000)")
     ap.add_argument("--concurrency", type=int, default=64, help="requests in flight (64)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per client and mode (3)")
-    ap.add_argument("--server", choices=("auto", "nginx", "twisted"), default="auto",
-                    help="canned server: nginx if found (auto), or force one")
-    ap.add_argument("--timeout", type=float, default=120.0,
-                    help="seconds one driver run may take (120)")
-    ap.add_argument("--max-seconds", type=float, default=1800.0,
-                    help="stop starting new runs after this long (1800)")
-    ap.add_argument("--baseline", metavar="REF",
-                    help="also measure txconsul as of git revision REF (e.g. main), as client "
-                         f"{BASELINE!r}, in the same run")
-    ap.add_argument("--pin", action="store_true",
-                    help="pin the client to CPU 0 and the server to CPU 1 (needs taskset)")
-    ap.add_argument("--profile", action="store_true",
-                    help="instead of the table, cProfile the --clients (default txconsul) "
-                         "in both modes and print the top 25 by cumulative and tottime")
-    ap.add_argument("--python", default=sys.executable,
-                    help="interpreter the venvs are created from (default: this one)")
-    ap.add_argument("--setup-timeout", type=float, default=900.0,
-                    help="seconds one venv creation may take (900)")
+    ap.add_argument(
+        "--server",
+        choices=("auto", "nginx", "twisted"),
+        default="auto",
+        help="canned server: nginx if found (auto), or force one",
+    )
+    ap.add_argument("--timeout", type=float, default=120.0, help="seconds one driver run may take (120)")
+    ap.add_argument(
+        "--max-seconds", type=float, default=1800.0, help="stop starting new runs after this long (1800)"
+    )
+    ap.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="also measure txconsul as of git revision REF (e.g. main), as client "
+        f"{BASELINE!r}, in the same run",
+    )
+    ap.add_argument(
+        "--pin", action="store_true", help="pin the client to CPU 0 and the server to CPU 1 (needs taskset)"
+    )
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead of the table, cProfile the --clients (default txconsul) "
+        "in both modes and print the top 25 by cumulative and tottime",
+    )
+    ap.add_argument(
+        "--python", default=sys.executable, help="interpreter the venvs are created from (default: this one)"
+    )
+    ap.add_argument(
+        "--setup-timeout", type=float, default=900.0, help="seconds one venv creation may take (900)"
+    )
     args = ap.parse_args(argv)
     clients_given = any(a == "--clients" or a.startswith("--clients=") for a in (argv or sys.argv[1:]))
     if args.profile and not clients_given:
@@ -524,8 +607,9 @@ def parse_args(argv=None):
     if args.baseline and BASELINE not in args.clients:
         at = args.clients.index("txconsul") if "txconsul" in args.clients else len(args.clients) - 1
         args.clients.insert(at + 1, BASELINE)
-    args.workloads = WORKLOADS if args.workloads == "all" else [
-        w.strip() for w in args.workloads.split(",") if w.strip()]
+    args.workloads = (
+        WORKLOADS if args.workloads == "all" else [w.strip() for w in args.workloads.split(",") if w.strip()]
+    )
     bad = [w for w in args.workloads if w not in WORKLOADS]
     if bad:
         ap.error(f"unknown workload(s): {', '.join(bad)}")
@@ -561,23 +645,23 @@ def main(argv=None) -> int:
     results: list[dict] = []
     try:
         log(f"[server] {server.name} on 127.0.0.1:{server.port}")
-        header = (f"server: {server.name}; python {sys.version.split()[0]}; "
-                  f"{os.cpu_count()} CPUs; sequential {args.seq_ops} ops (+{args.seq_warmup} warm-up), "
-                  f"{args.concurrency} in flight {args.conc_ops} ops (+{args.conc_warmup} warm-up)"
-                  + ("; client pinned to CPU 0, server to CPU 1" if args.pin else ""))
+        header = (
+            f"server: {server.name}; python {sys.version.split()[0]}; "
+            f"{os.cpu_count()} CPUs; sequential {args.seq_ops} ops (+{args.seq_warmup} warm-up), "
+            f"{args.concurrency} in flight {args.conc_ops} ops (+{args.conc_warmup} warm-up)"
+            + ("; client pinned to CPU 0, server to CPU 1" if args.pin else "")
+        )
 
         if args.profile:
             for c in args.clients:
                 for m in MODES:
                     pfile = RESULTS / f"profile-{stamp}-{c}-{m}.prof"
-                    r = run_driver(c, m, server.port, args, profile=str(pfile),
-                                   workload=args.workloads[0])
+                    r = run_driver(c, m, server.port, args, profile=str(pfile), workload=args.workloads[0])
                     if "error" in r:
                         log(f"[profile] {c} {m}: FAILED {r['error']}")
                         continue
                     title = f"{c} {mode_label(m, args.concurrency)} ({r['ops_per_sec']:,.0f} ops/s under cProfile)"
-                    text = print_profile(str(pfile), title, 25,
-                                         RESULTS / f"profile-{stamp}-{c}-{m}.txt")
+                    text = print_profile(str(pfile), title, 25, RESULTS / f"profile-{stamp}-{c}-{m}.txt")
                     print(text)
             log(f"[profile] stats saved under {RESULTS.relative_to(ROOT)}/profile-{stamp}-*")
             return 0
@@ -597,8 +681,10 @@ def main(argv=None) -> int:
                         if "error" in r:
                             log(f"[run {rep}/{args.repeat}] {w:10s} {c:22s} {m:10s} FAILED: {r['error']}")
                         else:
-                            log(f"[run {rep}/{args.repeat}] {w:10s} {c:22s} {m:10s} "
-                                f"{r['ops_per_sec']:>10,.0f} ops/s {r.get('cpu_ms_per_op', 0):.4f} CPU ms/op")
+                            log(
+                                f"[run {rep}/{args.repeat}] {w:10s} {c:22s} {m:10s} "
+                                f"{r['ops_per_sec']:>10,.0f} ops/s {r.get('cpu_ms_per_op', 0):.4f} CPU ms/op"
+                            )
     finally:
         server.stop()
         log("[server] stopped")
@@ -616,10 +702,17 @@ def main(argv=None) -> int:
     print()
     print(report)
     (RESULTS / f"bench-{stamp}.md").write_text(report)
-    (RESULTS / f"bench-{stamp}.json").write_text(json.dumps({
-        "header": header, "versions": versions, "runs": results,
-        "summary": {f"{w}/{c}/{m}": v for (w, c, m), v in summary.items()},
-    }, indent=2))
+    (RESULTS / f"bench-{stamp}.json").write_text(
+        json.dumps(
+            {
+                "header": header,
+                "versions": versions,
+                "runs": results,
+                "summary": {f"{w}/{c}/{m}": v for (w, c, m), v in summary.items()},
+            },
+            indent=2,
+        )
+    )
     log(f"[results] {(RESULTS / f'bench-{stamp}.md').relative_to(ROOT)} and .json")
     failed = any("error" in r for r in results)
     return 1 if failed else 0

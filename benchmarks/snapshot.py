@@ -35,7 +35,8 @@ def main(reactor_: object, keys: int, size: int) -> object:
     for i in range(keys):
         idx = fake.core.next_index()
         fake.kv.entries[f"bench/{i:08d}"] = Entry(
-            key=f"bench/{i:08d}", value=os.urandom(size), create_index=idx, modify_index=idx)
+            key=f"bench/{i:08d}", value=os.urandom(size), create_index=idx, modify_index=idx
+        )
     path = os.path.join(tempfile.mkdtemp(), "bench.snap")
     start = time.perf_counter()
     with open(path, "wb") as f:
@@ -45,8 +46,10 @@ def main(reactor_: object, keys: int, size: int) -> object:
     with open(path, "rb") as f:
         yield c.snapshot.restore(f)
     restored = time.perf_counter() - start
-    print(f"{keys} keys x {size} B: archive {os.path.getsize(path) / 1e6:.2f} MB, "
-          f"save {saved:.3f} s, restore {restored:.3f} s")
+    print(
+        f"{keys} keys x {size} B: archive {os.path.getsize(path) / 1e6:.2f} MB, "
+        f"save {saved:.3f} s, restore {restored:.3f} s"
+    )
     yield c.close()
     yield port.stopListening()
 

@@ -77,13 +77,13 @@ def until(reactor: Any, cond: Any, timeout: float) -> Any:
 
 
 @inlineCallbacks
-def scenario(reactor: Any, name: str, n: int, distinct: int, via_prefix: bool,
-             changes: int) -> Any:
+def scenario(reactor: Any, name: str, n: int, distinct: int, via_prefix: bool, changes: int) -> Any:
     fake = FakeConsul(reactor, reactor=reactor)
     counting = Counting(QuietSite(fake.resource()))
     port = reactor.listenTCP(0, counting, interface="127.0.0.1", backlog=4096)
-    consul = Consul("127.0.0.1", port.getHost().port, reactor=reactor, environ={},
-                    pool_size=max(64, distinct + 8))
+    consul = Consul(
+        "127.0.0.1", port.getHost().port, reactor=reactor, environ={}, pool_size=max(64, distinct + 8)
+    )
     calls: dict[int, list[Any]] = {i: [] for i in range(n)}
     watches = []
     t0 = time.monotonic()
@@ -119,9 +119,19 @@ def scenario(reactor: Any, name: str, n: int, distinct: int, via_prefix: bool,
     yield port.stopListening()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return dict(
-        scenario=name, watches=n, distinct=distinct, polls=polls, connections=conns,
-        peak=counting.peak, pending=pending, start_s=started, changes=len(targets),
-        deliver_s=delivered, spurious=extra, dupes=dupes, rss_mb=rss,
+        scenario=name,
+        watches=n,
+        distinct=distinct,
+        polls=polls,
+        connections=conns,
+        peak=counting.peak,
+        pending=pending,
+        start_s=started,
+        changes=len(targets),
+        deliver_s=delivered,
+        spurious=extra,
+        dupes=dupes,
+        rss_mb=rss,
     )
 
 
@@ -139,13 +149,15 @@ def main(reactor: Any, args: argparse.Namespace) -> Any:
     for name, n, distinct, via in plan:
         row = yield scenario(reactor, name, n, distinct, via, args.changes)
         rows.append(row)
-        print(f"{row['scenario']:>7}: {row['watches']} watches on {row['distinct']} keys -> "
-              f"{row['polls']} long-polls, {row['connections']} open connections "
-              f"(peak {row['peak']}), {row['pending']} blocked queries at the agent; "
-              f"all initial calls in {row['start_s']:.2f}s; {row['changes']} changes "
-              f"delivered in {row['deliver_s']:.2f}s; spurious calls {row['spurious']}, "
-              f"duplicate calls {row['dupes']}; max RSS {row['rss_mb']:.0f} MiB",
-              flush=True)
+        print(
+            f"{row['scenario']:>7}: {row['watches']} watches on {row['distinct']} keys -> "
+            f"{row['polls']} long-polls, {row['connections']} open connections "
+            f"(peak {row['peak']}), {row['pending']} blocked queries at the agent; "
+            f"all initial calls in {row['start_s']:.2f}s; {row['changes']} changes "
+            f"delivered in {row['deliver_s']:.2f}s; spurious calls {row['spurious']}, "
+            f"duplicate calls {row['dupes']}; max RSS {row['rss_mb']:.0f} MiB",
+            flush=True,
+        )
     done: Deferred = Deferred()
     reactor.callLater(0, done.callback, rows)
     yield done

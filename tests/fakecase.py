@@ -64,9 +64,16 @@ def add_service(
     """Put a service straight into the fake's catalog (on its own node unless ``node``)."""
     node = node or fake.core.node_name
     fake.catalog.services[(node, sid)] = {
-        "ID": sid, "Service": name, "Tags": list(tags or []), "Address": "", "Meta": {}, "Port": 80,
-        "Weights": {"Passing": 1, "Warning": 1}, "EnableTagOverride": False,
-        "CreateIndex": 1, "ModifyIndex": 1,
+        "ID": sid,
+        "Service": name,
+        "Tags": list(tags or []),
+        "Address": "",
+        "Meta": {},
+        "Port": 80,
+        "Weights": {"Passing": 1, "Warning": 1},
+        "EnableTagOverride": False,
+        "CreateIndex": 1,
+        "ModifyIndex": 1,
     }
 
 

@@ -45,9 +45,7 @@ RESET = "reset"
 def _rst(transport: Any) -> None:
     """Close ``transport`` with a TCP RST rather than a FIN."""
     try:
-        transport.getHandle().setsockopt(
-            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-        )
+        transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     except (AttributeError, OSError):
         pass
     transport.abortConnection()

@@ -60,7 +60,9 @@ class ACLModernCase(ModernCase):
 
     def setUp(self) -> None:
         self.clock = Clock()
-        self.fake = FakeConsul(self.clock, seed=11, acl_master_token=ROOT, acl_default_policy=self.default_policy)
+        self.fake = FakeConsul(
+            self.clock, seed=11, acl_master_token=ROOT, acl_default_policy=self.default_policy
+        )
         self.root = self.fake.client(token=ROOT)
         self.consul = self.root
 

@@ -25,7 +25,17 @@ from txconsul.testing import FakeConsul
 
 from .fakecase import free_port
 
-__all__ = ["ROOT", "TWISTD", "ProcessCase", "clean_env", "fake_as_agent", "free_port", "kill", "listening", "serve_fake"]
+__all__ = [
+    "ROOT",
+    "TWISTD",
+    "ProcessCase",
+    "clean_env",
+    "fake_as_agent",
+    "free_port",
+    "kill",
+    "listening",
+    "serve_fake",
+]
 
 #: The checkout's root, where twisted/plugins/txconsul_plugins.py lives.
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

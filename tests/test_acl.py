@@ -33,7 +33,10 @@ class ACLTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.fake = FakeConsul(
-            self.clock, seed=3, acl_master_token=ROOT, acl_default_policy=self.default_policy,
+            self.clock,
+            seed=3,
+            acl_master_token=ROOT,
+            acl_default_policy=self.default_policy,
             legacy_acl=self.legacy_acl,
         )
         self.consul = self.fake.client(token=ROOT)
@@ -79,9 +82,7 @@ class LegacyTests(ACLTestCase):
         """info() gives the ACL dict, and None for an unknown ID."""
         acl_id = self.ok(self.consul.acl.create(name="x", type="management"))
         info = self.ok(self.consul.acl.info(acl_id))
-        self.assertEqual(
-            set(info), {"CreateIndex", "ModifyIndex", "ID", "Name", "Type", "Rules"}
-        )
+        self.assertEqual(set(info), {"CreateIndex", "ModifyIndex", "ID", "Name", "Type", "Rules"})
         self.assertEqual((info["ID"], info["Name"], info["Type"]), (acl_id, "x", "management"))
         self.assertIsNone(self.ok(self.consul.acl.info("no-such-acl")))
 
@@ -187,13 +188,17 @@ class TokenTests(ACLTestCase):
 
     def setUp(self) -> None:
         super().setUp()
-        self.policy = self.ok(self.consul.acl.policy.create("kv-read", rules='key_prefix "" { policy = "read" }'))
+        self.policy = self.ok(
+            self.consul.acl.policy.create("kv-read", rules='key_prefix "" { policy = "read" }')
+        )
 
     def test_create_shape(self) -> None:
         """create() sends links by name or ID and fires with the token dict."""
         tok = self.ok(
             self.consul.acl.token.create(
-                description="d", policies=["kv-read"], service_identities=["web"],
+                description="d",
+                policies=["kv-read"],
+                service_identities=["web"],
                 node_identities=[("n1", "dc1")],
             )
         )
@@ -223,9 +228,7 @@ class TokenTests(ACLTestCase):
 
     def test_read_missing(self) -> None:
         """A missing token is NotFound: 404 'Requested token does not exist: ACL not found'."""
-        f = self.failureResultOf(
-            self.consul.acl.token.read("11111111-2222-3333-4444-555555555555"), NotFound
-        )
+        f = self.failureResultOf(self.consul.acl.token.read("11111111-2222-3333-4444-555555555555"), NotFound)
         self.assertIn("Requested token does not exist: ACL not found", str(f.value))
 
     def test_read_self(self) -> None:
@@ -312,7 +315,6 @@ class TokenTests(ACLTestCase):
         self.assertEqual(f.value.status, 500)
         self.assertEqual(self.last()[2].get("dc"), "mars")
 
-
     def test_list_role_and_authmethod_params(self) -> None:
         """role= and authmethod= are sent as query parameters and filter the list."""
         role = self.ok(self.consul.acl.role.create("tr", policies=["kv-read"]))
@@ -347,7 +349,12 @@ class PolicyTests(ACLTestCase):
         )
         self.assertEqual(
             self.last()[3],
-            {"Name": "p1", "Rules": 'key "k" { policy = "read" }', "Description": "d", "Datacenters": ["dc1"]},
+            {
+                "Name": "p1",
+                "Rules": 'key "k" { policy = "read" }',
+                "Description": "d",
+                "Datacenters": ["dc1"],
+            },
         )
         _, by_id = self.ok(self.consul.acl.policy.read(p["ID"]))
         _, by_name = self.ok(self.consul.acl.policy.read_by_name("p1"))
@@ -395,7 +402,9 @@ class RoleTests(ACLTestCase):
 
     def setUp(self) -> None:
         super().setUp()
-        self.policy = self.ok(self.consul.acl.policy.create("rp", rules='key_prefix "r/" { policy = "write" }'))
+        self.policy = self.ok(
+            self.consul.acl.policy.create("rp", rules='key_prefix "r/" { policy = "write" }')
+        )
 
     def test_crud(self) -> None:
         """Roles link policies by name or ID; read, read_by_name, update, delete, list."""

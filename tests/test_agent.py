@@ -49,17 +49,34 @@ class AgentRequestTests(SynchronousTestCase):
     def test_service_register_body(self):
         """register() sends Consul's field names and fires True."""
         check = self.c.Check.http("http://127.0.0.1:1/h", "10s")
-        result = self.successResultOf(self.c.agent.service.register(
-            "web", service_id="web1", address="10.0.0.1", port=80, tags=["a"],
-            check=check, meta={"v": "1"}, enable_tag_override=True,
-        ))
+        result = self.successResultOf(
+            self.c.agent.service.register(
+                "web",
+                service_id="web1",
+                address="10.0.0.1",
+                port=80,
+                tags=["a"],
+                check=check,
+                meta={"v": "1"},
+                enable_tag_override=True,
+            )
+        )
         self.assertIs(result, True)
         self.assertEqual(self.requests[-1].method, "PUT")
         self.assertEqual(self.requests[-1].raw_path, "/v1/agent/service/register")
-        self.assertEqual(self.requests[-1].json(), {
-            "Name": "web", "ID": "web1", "Address": "10.0.0.1", "Port": 80, "Tags": ["a"],
-            "Meta": {"v": "1"}, "EnableTagOverride": True, "Check": check,
-        })
+        self.assertEqual(
+            self.requests[-1].json(),
+            {
+                "Name": "web",
+                "ID": "web1",
+                "Address": "10.0.0.1",
+                "Port": 80,
+                "Tags": ["a"],
+                "Meta": {"v": "1"},
+                "EnableTagOverride": True,
+                "Check": check,
+            },
+        )
 
     def test_service_register_legacy_args(self):
         """python-consul's ttl= argument builds the check."""
@@ -95,11 +112,22 @@ class AgentRequestTests(SynchronousTestCase):
     def test_check_register_body(self):
         """check.register() merges the definition with name, ID, notes and service."""
         self.successResultOf(self.c.agent.service.register("svc"))
-        self.successResultOf(self.c.agent.check.register(
-            "chk", self.c.Check.ttl("5s"), check_id="c1", notes="n", service_id="svc", status="passing"))
-        self.assertEqual(self.requests[-1].json(), {
-            "Name": "chk", "TTL": "5s", "ID": "c1", "Notes": "n", "ServiceID": "svc", "Status": "passing",
-        })
+        self.successResultOf(
+            self.c.agent.check.register(
+                "chk", self.c.Check.ttl("5s"), check_id="c1", notes="n", service_id="svc", status="passing"
+            )
+        )
+        self.assertEqual(
+            self.requests[-1].json(),
+            {
+                "Name": "chk",
+                "TTL": "5s",
+                "ID": "c1",
+                "Notes": "n",
+                "ServiceID": "svc",
+                "Status": "passing",
+            },
+        )
 
     def test_check_register_needs_a_check(self):
         """check.register() without a definition is a ValueError."""
@@ -158,13 +186,16 @@ class FakeAgentServiceTests(SynchronousTestCase):
         """An agent service appears in the catalog immediately."""
         self.successResultOf(self.c.agent.service.register("redis", service_id="r1", port=6379, tags=["p"]))
         _, nodes = self.successResultOf(self.c.catalog.service("redis"))
-        self.assertEqual([(n["ServiceID"], n["ServicePort"], n["ServiceTags"]) for n in nodes],
-                         [("r1", 6379, ["p"])])
+        self.assertEqual(
+            [(n["ServiceID"], n["ServicePort"], n["ServiceTags"]) for n in nodes], [("r1", 6379, ["p"])]
+        )
 
     def test_special_names(self):
         """Service names and IDs with '#' and ':' work end to end."""
         name, sid = "web#blue:8080", "web:1#a"
-        self.successResultOf(self.c.agent.service.register(name, service_id=sid, check=self.c.Check.ttl("10s")))
+        self.successResultOf(
+            self.c.agent.service.register(name, service_id=sid, check=self.c.Check.ttl("10s"))
+        )
         self.assertIn(sid, self.successResultOf(self.c.agent.services()))
         cid = f"service:{sid}"
         self.successResultOf(self.c.agent.check.ttl_pass(cid))
@@ -176,8 +207,9 @@ class FakeAgentServiceTests(SynchronousTestCase):
     def test_service_check_ids_and_names(self):
         """Embedded checks get service:<id>, or service:<id>:N with several."""
         self.successResultOf(self.c.agent.service.register("one", check=self.c.Check.ttl("10s")))
-        self.successResultOf(self.c.agent.service.register(
-            "two", checks=[self.c.Check.ttl("10s"), self.c.Check.ttl("20s")]))
+        self.successResultOf(
+            self.c.agent.service.register("two", checks=[self.c.Check.ttl("10s"), self.c.Check.ttl("20s")])
+        )
         checks = self.successResultOf(self.c.agent.checks())
         self.assertEqual(sorted(checks), ["service:one", "service:two:1", "service:two:2"])
         self.assertEqual(checks["service:one"]["Name"], "Service 'one' check")
@@ -186,7 +218,9 @@ class FakeAgentServiceTests(SynchronousTestCase):
 
     def test_missing_name(self):
         """A registration without a name is 400 Missing service name."""
-        f = self.failureResultOf(self.c.http.request("PUT", "/v1/agent/service/register", json_body={}), BadRequest)
+        f = self.failureResultOf(
+            self.c.http.request("PUT", "/v1/agent/service/register", json_body={}), BadRequest
+        )
         self.assertIn("Missing service name", str(f.value))
 
     def test_invalid_check(self):
@@ -197,9 +231,13 @@ class FakeAgentServiceTests(SynchronousTestCase):
 
     def test_lowercase_keys(self):
         """Consul decodes bodies case-insensitively (python-consul sends lowercase)."""
-        self.successResultOf(self.c.http.request(
-            "PUT", "/v1/agent/service/register",
-            json_body={"name": "low", "id": "low1", "port": 1, "check": {"ttl": "5s"}}))
+        self.successResultOf(
+            self.c.http.request(
+                "PUT",
+                "/v1/agent/service/register",
+                json_body={"name": "low", "id": "low1", "port": 1, "check": {"ttl": "5s"}},
+            )
+        )
         self.assertIn("service:low1", self.successResultOf(self.c.agent.checks()))
 
     def test_deregister_unknown(self):
@@ -222,8 +260,11 @@ class FakeAgentServiceTests(SynchronousTestCase):
         maint = checks["_service_maintenance:web"]
         self.assertEqual(maint["Status"], "critical")
         self.assertEqual(maint["ServiceID"], "web")
-        self.assertEqual(maint["Notes"], "Maintenance mode is enabled for this service, "
-                         "but no reason was provided. This is a default message.")
+        self.assertEqual(
+            maint["Notes"],
+            "Maintenance mode is enabled for this service, "
+            "but no reason was provided. This is a default message.",
+        )
         self.assertEqual(self.successResultOf(self.c.health.service("web", passing=True))[1], [])
         self.successResultOf(self.c.agent.service.maintenance("web", False))
         self.assertEqual(len(self.successResultOf(self.c.health.service("web", passing=True))[1]), 1)
@@ -236,8 +277,9 @@ class FakeAgentServiceTests(SynchronousTestCase):
         """Node maintenance registers _node_maintenance, critical, with the reason as notes."""
         self.successResultOf(self.c.agent.maintenance(True, "upgrade"))
         check = self.successResultOf(self.c.agent.checks())["_node_maintenance"]
-        self.assertEqual((check["Status"], check["Notes"], check["Name"]),
-                         ("critical", "upgrade", "Node Maintenance Mode"))
+        self.assertEqual(
+            (check["Status"], check["Notes"], check["Name"]), ("critical", "upgrade", "Node Maintenance Mode")
+        )
         _, crit = self.successResultOf(self.c.health.state("critical"))
         self.assertEqual([c["CheckID"] for c in crit], ["_node_maintenance"])
         self.successResultOf(self.c.agent.maintenance(False))
@@ -320,8 +362,9 @@ class FakeAgentCheckTests(SynchronousTestCase):
         self.successResultOf(self.c.agent.check.register("t", self.c.Check.ttl("5s")))
         self.successResultOf(self.c.agent.check.update("t", "warning", "meh"))
         self.assertEqual(self.checks()["t"]["Output"], "meh")
-        f = self.failureResultOf(self.c.http.request(
-            "PUT", "/v1/agent/check/update/t", json_body={"Status": "bogus"}), BadRequest)
+        f = self.failureResultOf(
+            self.c.http.request("PUT", "/v1/agent/check/update/t", json_body={"Status": "bogus"}), BadRequest
+        )
         self.assertIn("Invalid check status: 'bogus'", str(f.value))
 
     def test_ttl_expires_on_clock(self):
@@ -341,8 +384,9 @@ class FakeAgentCheckTests(SynchronousTestCase):
         self.successResultOf(self.c.agent.check.register("t", self.c.Check.ttl("1s")))
         self.successResultOf(self.c.agent.check.ttl_pass("t", "fine"))
         self.clock.advance(2)
-        self.assertEqual(self.checks()["t"]["Output"],
-                         "TTL expired (last output before timeout follows): fine")
+        self.assertEqual(
+            self.checks()["t"]["Output"], "TTL expired (last output before timeout follows): fine"
+        )
 
     def test_ttl_expiry_wakes_blocking_query(self):
         """A blocking health query returns when a TTL expires."""
@@ -371,7 +415,9 @@ class FakeAgentCheckTests(SynchronousTestCase):
 
     def test_pass_non_ttl(self):
         """Passing a non-TTL check is 500 'does not have associated TTL'."""
-        self.successResultOf(self.c.agent.check.register("h", self.c.Check.http("http://127.0.0.1:1/", "10s")))
+        self.successResultOf(
+            self.c.agent.check.register("h", self.c.Check.http("http://127.0.0.1:1/", "10s"))
+        )
         f = self.failureResultOf(self.c.agent.check.ttl_pass("h"), ConsulException)
         self.assertIn('CheckID "h" does not have associated TTL', str(f.value))
 
@@ -400,8 +446,9 @@ class FakeAgentCheckTests(SynchronousTestCase):
 
     def test_missing_check_name(self):
         """A check without a name is 400 Missing check name."""
-        f = self.failureResultOf(self.c.http.request(
-            "PUT", "/v1/agent/check/register", json_body={"TTL": "5s"}), BadRequest)
+        f = self.failureResultOf(
+            self.c.http.request("PUT", "/v1/agent/check/register", json_body={"TTL": "5s"}), BadRequest
+        )
         self.assertIn("Missing check name", str(f.value))
 
     def test_check_changes_reach_sessions(self):
@@ -431,7 +478,9 @@ class AgentNewEndpointTests(SynchronousTestCase):
 
         self.successResultOf(self.c.agent.service.register("web", check=Consul.Check.ttl("1h")))
         status, info = self.successResultOf(self.c.agent.service.health("web"))
-        self.assertEqual((status, info["AggregatedStatus"], info["Service"]["ID"]), ("critical", "critical", "web"))
+        self.assertEqual(
+            (status, info["AggregatedStatus"], info["Service"]["ID"]), ("critical", "critical", "web")
+        )
         self.successResultOf(self.c.agent.check.ttl_warn("service:web"))
         self.assertEqual(self.successResultOf(self.c.agent.service.health("web"))[0], "warning")
         self.successResultOf(self.c.agent.check.ttl_pass("service:web"))

@@ -26,9 +26,11 @@ class Signer:
 
     def __init__(self) -> None:
         self.key = ec.generate_private_key(ec.SECP256R1())
-        self.pem = self.key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode("ascii")
+        self.pem = (
+            self.key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode("ascii")
+        )
 
     def jwt(self, claims: dict[str, Any]) -> str:
         """A compact ES256 JWT of ``claims``."""
@@ -45,13 +47,19 @@ class AuthCase(ACLModernCase):
     def setUp(self) -> None:
         super().setUp()
         self.signer = Signer()
-        self.method = self.ok(self.root.acl.auth_method.create(
-            "jwt", "jwt", config={
-                "JWTValidationPubKeys": [self.signer.pem],
-                "BoundIssuer": "https://issuer",
-                "ClaimMappings": {"sub": "name", "role": "role"},
-                "ListClaimMappings": {"groups": "groups"},
-            }, max_token_ttl="1h"))
+        self.method = self.ok(
+            self.root.acl.auth_method.create(
+                "jwt",
+                "jwt",
+                config={
+                    "JWTValidationPubKeys": [self.signer.pem],
+                    "BoundIssuer": "https://issuer",
+                    "ClaimMappings": {"sub": "name", "role": "role"},
+                    "ListClaimMappings": {"groups": "groups"},
+                },
+                max_token_ttl="1h",
+            )
+        )
 
     def login(self, **claims: Any) -> Any:
         """A login Deferred with a JWT of these claims (issuer filled in)."""
@@ -64,14 +72,19 @@ class AuthMethodTests(AuthCase):
 
     def test_crud(self) -> None:
         """create, read, list (without Config), update and delete."""
-        self.assertEqual((self.method["Name"], self.method["Type"], self.method["MaxTokenTTL"]), ("jwt", "jwt", "1h0m0s"))
+        self.assertEqual(
+            (self.method["Name"], self.method["Type"], self.method["MaxTokenTTL"]), ("jwt", "jwt", "1h0m0s")
+        )
         read = self.ok(self.root.acl.auth_method.read("jwt"))
         self.assertEqual(read["Config"]["BoundIssuer"], "https://issuer")
         listed = self.ok(self.root.acl.auth_methods.list())
         self.assertEqual([m["Name"] for m in listed], ["jwt"])
         self.assertNotIn("Config", listed[0])
-        updated = self.ok(self.root.acl.auth_method.update(
-            "jwt", "jwt", description="d", config={"JWTValidationPubKeys": [self.signer.pem]}))
+        updated = self.ok(
+            self.root.acl.auth_method.update(
+                "jwt", "jwt", description="d", config={"JWTValidationPubKeys": [self.signer.pem]}
+            )
+        )
         self.assertEqual((updated["Description"], updated["CreateIndex"]), ("d", self.method["CreateIndex"]))
         self.assertIs(self.ok(self.root.acl.auth_method.delete("jwt")), True)
         self.assertIn("ACL not found", str(self.failureResultOf(self.root.acl.auth_method.read("jwt")).value))
@@ -97,7 +110,9 @@ class BindingRuleTests(AuthCase):
         """create, read, list by method, update and delete."""
         rules = self.root.acl.binding_rule
         rule = self.ok(rules.create("jwt", "service", "${value.name}", selector="value.role == web"))
-        self.assertEqual((rule["AuthMethod"], rule["BindType"], rule["BindName"]), ("jwt", "service", "${value.name}"))
+        self.assertEqual(
+            (rule["AuthMethod"], rule["BindType"], rule["BindName"]), ("jwt", "service", "${value.name}")
+        )
         self.assertEqual(self.ok(rules.read(rule["ID"]))["Selector"], "value.role == web")
         self.assertEqual([r["ID"] for r in self.ok(rules.list("jwt"))], [rule["ID"]])
         self.assertEqual(self.ok(rules.list("other")), [])
@@ -118,7 +133,9 @@ class LoginTests(AuthCase):
 
     def setUp(self) -> None:
         super().setUp()
-        self.ok(self.root.acl.binding_rule.create("jwt", "service", "${value.name}", selector="value.role == web"))
+        self.ok(
+            self.root.acl.binding_rule.create("jwt", "service", "${value.name}", selector="value.role == web")
+        )
 
     def test_login_binds_service_identity(self) -> None:
         """A matching login gets a token with the service identity the rule names, usable at once."""
@@ -169,7 +186,9 @@ class LoginTests(AuthCase):
         token = self.ok(self.login(sub="billing", role="web"))
         self.assertIs(self.ok(self.client().acl.logout(token["SecretID"])), True)
         self.fails(self.fake.client(token=token["SecretID"]).kv.get("k"), ACLPermissionDenied)
-        self.fails(self.client().acl.logout(self.token_with('key "" { policy = "read" }')), ACLPermissionDenied)
+        self.fails(
+            self.client().acl.logout(self.token_with('key "" { policy = "read" }')), ACLPermissionDenied
+        )
 
     def test_delete_method_revokes(self) -> None:
         """Deleting the auth method deletes its rules and the tokens it made."""

@@ -82,7 +82,9 @@ class AgentACLTests(ACLModernCase):
         """Each setter stores its token under Consul's name for it."""
         t = self.root.agent.token
         for setter, kind in (
-            (t.set_default, "default"), (t.set_agent, "agent"), (t.set_agent_recovery, "agent_recovery"),
+            (t.set_default, "default"),
+            (t.set_agent, "agent"),
+            (t.set_agent_recovery, "agent_recovery"),
             (t.set_replication, "replication"),
             (t.set_config_file_service_registration, "config_file_service_registration"),
         ):
@@ -130,7 +132,10 @@ class CatalogConnectTests(ModernCase):
         super().setUp()
         put_service(self.fake, "web", "web")
         put_service(
-            self.fake, "web-sidecar-proxy", "web-sidecar-proxy", kind="connect-proxy",
+            self.fake,
+            "web-sidecar-proxy",
+            "web-sidecar-proxy",
+            kind="connect-proxy",
             proxy={"DestinationServiceName": "web", "DestinationServiceID": "web", "LocalServicePort": 8080},
         )
         put_service(self.fake, "api", "api", connect={"Native": True})
@@ -157,8 +162,9 @@ class CatalogConnectTests(ModernCase):
         index, _ = self.ok(self.consul.catalog.connect("api"))
         d = self.consul.catalog.connect("api", index=index)
         self.assertNoResult(d)
-        put_service(self.fake, "api-proxy", "api-proxy", kind="connect-proxy",
-                    proxy={"DestinationServiceName": "api"})
+        put_service(
+            self.fake, "api-proxy", "api-proxy", kind="connect-proxy", proxy={"DestinationServiceName": "api"}
+        )
         new_index, nodes = self.ok(d)
         self.assertGreater(new_index, index)
         self.assertEqual(sorted(n["ServiceID"] for n in nodes), ["api", "api-proxy"])
@@ -180,12 +186,30 @@ class GatewayTests(ModernCase):
         put_service(self.fake, "web", "web")
         put_service(self.fake, "db", "db")
         put_service(self.fake, "ingress", "ingress", kind="ingress-gateway")
-        self.ok(self.consul.config.set("ingress-gateway", "ingress", {
-            "Listeners": [{"Port": 8080, "Protocol": "http", "Services": [{"Name": "web", "Hosts": ["web.example"]}]}],
-        }))
-        self.ok(self.consul.config.set("terminating-gateway", "egress", {
-            "Services": [{"Name": "db", "CAFile": "/ca.pem", "SNI": "db.example"}],
-        }))
+        self.ok(
+            self.consul.config.set(
+                "ingress-gateway",
+                "ingress",
+                {
+                    "Listeners": [
+                        {
+                            "Port": 8080,
+                            "Protocol": "http",
+                            "Services": [{"Name": "web", "Hosts": ["web.example"]}],
+                        }
+                    ],
+                },
+            )
+        )
+        self.ok(
+            self.consul.config.set(
+                "terminating-gateway",
+                "egress",
+                {
+                    "Services": [{"Name": "db", "CAFile": "/ca.pem", "SNI": "db.example"}],
+                },
+            )
+        )
 
     def test_ingress_gateway_services(self) -> None:
         """An ingress gateway lists its listeners' services with port, protocol and hosts."""
@@ -193,14 +217,23 @@ class GatewayTests(ModernCase):
         self.assertEqual(len(links), 1)
         link = links[0]
         self.assertEqual(
-            (link["Gateway"], link["Service"], link["GatewayKind"], link["Port"], link["Protocol"], link["Hosts"]),
+            (
+                link["Gateway"],
+                link["Service"],
+                link["GatewayKind"],
+                link["Port"],
+                link["Protocol"],
+                link["Hosts"],
+            ),
             ({"Name": "ingress"}, {"Name": "web"}, "ingress-gateway", 8080, "http", ["web.example"]),
         )
 
     def test_terminating_gateway_services(self) -> None:
         """A terminating gateway lists its services with their TLS settings."""
         links = self.ok(self.consul.catalog.gateway_services("egress"))
-        self.assertEqual([(x["Service"]["Name"], x["CAFile"], x["SNI"]) for x in links], [("db", "/ca.pem", "db.example")])
+        self.assertEqual(
+            [(x["Service"]["Name"], x["CAFile"], x["SNI"]) for x in links], [("db", "/ca.pem", "db.example")]
+        )
         self.assertEqual(self.ok(self.consul.catalog.gateway_services("none")), [])
 
     def test_health_ingress(self) -> None:
@@ -220,11 +253,19 @@ class GatewayTests(ModernCase):
         qm, _ = self.ok(self.consul.catalog.gateway_services("ingress", meta=True))
         d = self.consul.catalog.gateway_services("ingress", index=qm)
         self.assertNoResult(d)
-        self.ok(self.consul.config.set("ingress-gateway", "ingress", {
-            "Listeners": [{"Port": 9090, "Services": [{"Name": "db"}]}],
-        }))
+        self.ok(
+            self.consul.config.set(
+                "ingress-gateway",
+                "ingress",
+                {
+                    "Listeners": [{"Port": 9090, "Services": [{"Name": "db"}]}],
+                },
+            )
+        )
         links = self.ok(d)
-        self.assertEqual([(x["Service"]["Name"], x["Port"], x["Protocol"]) for x in links], [("db", 9090, "tcp")])
+        self.assertEqual(
+            [(x["Service"]["Name"], x["Port"], x["Protocol"]) for x in links], [("db", 9090, "tcp")]
+        )
 
 
 class MeshACLTests(ACLModernCase):
@@ -318,9 +359,13 @@ class RequestValueTests(ModernCase):
         from txconsul._request import describe
 
         request = describe(self.consul.catalog.connect, "we b", tag=["a", "b"])
-        self.assertEqual((request.method, request.path, list(request.params), request.blocking),
-                         ("GET", "/v1/catalog/connect/we%20b", [("tag", "a"), ("tag", "b")], True))
+        self.assertEqual(
+            (request.method, request.path, list(request.params), request.blocking),
+            ("GET", "/v1/catalog/connect/we%20b", [("tag", "a"), ("tag", "b")], True),
+        )
         request = describe(self.consul.config.set, "service-defaults", "web", {"Protocol": "http"}, cas=4)
-        self.assertEqual((request.method, request.path, list(request.params)), ("PUT", "/v1/config", [("cas", "4")]))
+        self.assertEqual(
+            (request.method, request.path, list(request.params)), ("PUT", "/v1/config", [("cas", "4")])
+        )
         self.assertEqual(request.json_body, {"Protocol": "http", "Kind": "service-defaults", "Name": "web"})
         self.assertEqual(self.fake.pending_queries(), 0)

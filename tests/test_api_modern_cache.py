@@ -95,8 +95,9 @@ class FakeCacheTests(ModernCase):
 
     def test_bad_cache_control(self) -> None:
         """A malformed max-age is Consul's 400 Invalid max-age value."""
-        d = self.consul.http.request("GET", "/v1/catalog/services", [("cached", None)],
-                                     headers=[("Cache-Control", "max-age=soon")])
+        d = self.consul.http.request(
+            "GET", "/v1/catalog/services", [("cached", None)], headers=[("Cache-Control", "max-age=soon")]
+        )
         e = self.fails(d, BadRequest)
         self.assertIn("Invalid max-age value", str(e))
 

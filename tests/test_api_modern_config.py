@@ -17,7 +17,9 @@ class ConfigEntryTests(ModernCase):
         """A stored entry comes back with its kind, name, fields, Consul's empty structs and indexes."""
         self.assertIs(self.ok(self.consul.config.set("service-defaults", "web", {"Protocol": "http"})), True)
         entry = self.ok(self.consul.config.get("service-defaults", "web"))
-        self.assertEqual((entry["Kind"], entry["Name"], entry["Protocol"]), ("service-defaults", "web", "http"))
+        self.assertEqual(
+            (entry["Kind"], entry["Name"], entry["Protocol"]), ("service-defaults", "web", "http")
+        )
         self.assertEqual((entry["MeshGateway"], entry["Expose"], entry["TransparentProxy"]), ({}, {}, {}))
         self.assertEqual(entry["CreateIndex"], entry["ModifyIndex"])
 
@@ -62,7 +64,9 @@ class ConfigEntryTests(ModernCase):
         for name in ("b", "a"):
             self.ok(self.consul.config.set("service-defaults", name, {}))
         self.ok(self.consul.config.set("proxy-defaults", "global", {"Config": {"protocol": "http"}}))
-        self.assertEqual([e["Name"] for e in self.ok(self.consul.config.list("service-defaults"))], ["a", "b"])
+        self.assertEqual(
+            [e["Name"] for e in self.ok(self.consul.config.list("service-defaults"))], ["a", "b"]
+        )
 
     def test_list_blocks(self) -> None:
         """A blocking list answers when an entry of the kind changes, and times out otherwise."""
@@ -95,9 +99,13 @@ class ConfigEntryTests(ModernCase):
 
     def test_field_shapes(self) -> None:
         """Fields of the wrong JSON type are Consul's 400 decoding error, before anything is stored."""
-        err = self.fails(self.consul.config.set("ingress-gateway", "i", {"Listeners": [{"Port": "x"}]}), BadRequest)
+        err = self.fails(
+            self.consul.config.set("ingress-gateway", "i", {"Listeners": [{"Port": "x"}]}), BadRequest
+        )
         self.assertIn("'Listeners[0].Port' expected type 'int'", str(err))
-        err = self.fails(self.consul.config.set("service-resolver", "r", {"ConnectTimeout": "soon"}), BadRequest)
+        err = self.fails(
+            self.consul.config.set("service-resolver", "r", {"ConnectTimeout": "soon"}), BadRequest
+        )
         self.assertIn('time: invalid duration "soon"', str(err))
         self.assertEqual(self.fake.config_entries.entries, {})
 
@@ -125,7 +133,9 @@ class ConfigEntryACLTests(ACLModernCase):
         """proxy-defaults are readable by anyone and written with operator (mesh) write."""
         self.ok(self.root.config.set("proxy-defaults", "global", {}))
         self.ok(self.client().config.get("proxy-defaults", "global"))
-        self.fails(self.client('operator = "read"').config.set("proxy-defaults", "global", {}), ACLPermissionDenied)
+        self.fails(
+            self.client('operator = "read"').config.set("proxy-defaults", "global", {}), ACLPermissionDenied
+        )
         self.ok(self.client('operator = "write"').config.set("proxy-defaults", "global", {}))
 
 
@@ -157,13 +167,18 @@ class DiscoveryChainTests(ModernCase):
 
     def test_overrides_post(self) -> None:
         """Overrides are sent as a POST and change the compiled chain."""
-        chain = self.ok(self.consul.discovery_chain.get("web", override_protocol="grpc",
-                                                         override_connect_timeout="2000ms"))["Chain"]
+        chain = self.ok(
+            self.consul.discovery_chain.get(
+                "web", override_protocol="grpc", override_connect_timeout="2000ms"
+            )
+        )["Chain"]
         self.assertEqual(chain["Protocol"], "grpc")
         self.assertEqual(chain["Targets"]["web.default.default.dc1"]["ConnectTimeout"], "2s")
         d = self.consul.discovery_chain.get("web", override_mesh_gateway_mode="sideways")
         self.assertIn("Invalid OverrideMeshGateway.Mode parameter", str(self.fails(d, BadRequest)))
-        self.assertRaises(ValueError, self.consul.discovery_chain.get, "web", override_protocol="grpc", index=3)
+        self.assertRaises(
+            ValueError, self.consul.discovery_chain.get, "web", override_protocol="grpc", index=3
+        )
 
     def test_blocks_on_entries(self) -> None:
         """A blocking chain read answers when a config entry changes."""

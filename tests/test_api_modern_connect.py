@@ -36,12 +36,15 @@ class CARootsTests(ModernCase):
         self.assertEqual(cert.issuer, cert.subject)
         self.assertTrue(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
         uris = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        self.assertEqual(uris.get_values_for_type(x509.UniformResourceIdentifier),
-                         ["spiffe://" + roots["TrustDomain"]])
+        self.assertEqual(
+            uris.get_values_for_type(x509.UniformResourceIdentifier), ["spiffe://" + roots["TrustDomain"]]
+        )
 
     def test_agent_roots_same(self) -> None:
         """The agent's cached roots equal the servers' roots."""
-        self.assertEqual(self.ok(self.consul.agent.connect.ca.roots()), self.ok(self.consul.connect.ca.roots()))
+        self.assertEqual(
+            self.ok(self.consul.agent.connect.ca.roots()), self.ok(self.consul.connect.ca.roots())
+        )
 
     def test_pem(self) -> None:
         """roots(pem=True) is the PEM text of the roots."""
@@ -93,7 +96,9 @@ class CAConfigurationTests(ModernCase):
     def test_invalid(self) -> None:
         """A leaf TTL under an hour and bad key sizes are refused with Consul's texts."""
         d = self.consul.connect.ca.set_configuration("consul", {"LeafCertTTL": "10m"})
-        self.assertIn("leaf cert TTL must be greater or equal than 1h0m0s", str(self.fails(d, ConsulException)))
+        self.assertIn(
+            "leaf cert TTL must be greater or equal than 1h0m0s", str(self.fails(d, ConsulException))
+        )
         d = self.consul.connect.ca.set_configuration("consul", {"PrivateKeyBits": 1000})
         self.assertIn("EC key length", str(self.fails(d, ConsulException)))
         self.assertRaises(TypeError, self.consul.connect.ca.set_configuration, "consul", [])
@@ -118,7 +123,9 @@ class LeafTests(ModernCase):
     def test_leaf_cached(self) -> None:
         """A second read returns the same certificate."""
         first = self.ok(self.consul.agent.connect.ca.leaf("web"))
-        self.assertEqual(self.ok(self.consul.agent.connect.ca.leaf("web"))["SerialNumber"], first["SerialNumber"])
+        self.assertEqual(
+            self.ok(self.consul.agent.connect.ca.leaf("web"))["SerialNumber"], first["SerialNumber"]
+        )
 
     def test_leaf_blocks_until_renewal(self) -> None:
         """A blocking leaf read answers with a new certificate when renewal is due."""
@@ -138,8 +145,10 @@ class LeafTests(ModernCase):
         second = self.ok(self.consul.agent.connect.ca.leaf("web"))
         self.assertNotEqual(first["CertPEM"], second["CertPEM"])
         root = self.ok(self.consul.agent.connect.ca.roots())["Roots"][-1]["RootCert"]
-        _check_issued_by(x509.load_pem_x509_certificate(second["CertPEM"].encode()),
-                         x509.load_pem_x509_certificate(root.encode()))
+        _check_issued_by(
+            x509.load_pem_x509_certificate(second["CertPEM"].encode()),
+            x509.load_pem_x509_certificate(root.encode()),
+        )
 
 
 class AuthorizeTests(ModernCase):
@@ -153,7 +162,9 @@ class AuthorizeTests(ModernCase):
     def test_default_allow_without_acls(self) -> None:
         """With no intention and ACLs off, everything is allowed."""
         result = self.ok(self.consul.agent.connect.authorize("db", self.uri("web"), "01"))
-        self.assertEqual(result, {"Authorized": True, "Reason": "ACLs disabled, access is allowed by default"})
+        self.assertEqual(
+            result, {"Authorized": True, "Reason": "ACLs disabled, access is allowed by default"}
+        )
 
     def test_deny_intention(self) -> None:
         """A deny intention from the source refuses, naming the intention."""
@@ -161,19 +172,28 @@ class AuthorizeTests(ModernCase):
         result = self.ok(self.consul.agent.connect.authorize("db", self.uri("web"), "01"))
         self.assertFalse(result["Authorized"])
         self.assertEqual(result["Reason"], "Matched L4 intention: web => db (Precedence: 9, Action: DENY)")
-        self.assertTrue(self.ok(self.consul.agent.connect.authorize("db", self.uri("api"), "01"))["Authorized"])
+        self.assertTrue(
+            self.ok(self.consul.agent.connect.authorize("db", self.uri("api"), "01"))["Authorized"]
+        )
 
     def test_exact_beats_wildcard(self) -> None:
         """An exact source intention wins over a wildcard one."""
         self.ok(self.consul.connect.intentions.upsert("*", "db", action="deny"))
         self.ok(self.consul.connect.intentions.upsert("web", "db", action="allow"))
-        self.assertTrue(self.ok(self.consul.agent.connect.authorize("db", self.uri("web"), "01"))["Authorized"])
-        self.assertFalse(self.ok(self.consul.agent.connect.authorize("db", self.uri("api"), "01"))["Authorized"])
+        self.assertTrue(
+            self.ok(self.consul.agent.connect.authorize("db", self.uri("web"), "01"))["Authorized"]
+        )
+        self.assertFalse(
+            self.ok(self.consul.agent.connect.authorize("db", self.uri("api"), "01"))["Authorized"]
+        )
 
     def test_l7_denies(self) -> None:
         """An L7 intention counts as deny for authorize."""
-        self.ok(self.consul.connect.intentions.upsert(
-            "web", "db", permissions=[{"Action": "allow", "HTTP": {"PathPrefix": "/"}}]))
+        self.ok(
+            self.consul.connect.intentions.upsert(
+                "web", "db", permissions=[{"Action": "allow", "HTTP": {"PathPrefix": "/"}}]
+            )
+        )
         result = self.ok(self.consul.agent.connect.authorize("db", self.uri("web"), "01"))
         self.assertFalse(result["Authorized"])
         self.assertEqual(result["Reason"], "Matched L7 intention: web => db (Precedence: 9, Permissions: 1)")
@@ -194,10 +214,19 @@ class IntentionTests(ModernCase):
     def test_crud(self) -> None:
         """upsert, read, replace and delete one intention."""
         ixns = self.consul.connect.intentions
-        self.assertIs(self.ok(ixns.upsert("web", "db", action="allow", description="d", meta={"k": "v"})), True)
+        self.assertIs(
+            self.ok(ixns.upsert("web", "db", action="allow", description="d", meta={"k": "v"})), True
+        )
         ixn = self.ok(ixns.read("web", "db"))
         self.assertEqual(
-            (ixn["SourceName"], ixn["DestinationName"], ixn["Action"], ixn["Description"], ixn["Meta"], ixn["Precedence"]),
+            (
+                ixn["SourceName"],
+                ixn["DestinationName"],
+                ixn["Action"],
+                ixn["Description"],
+                ixn["Meta"],
+                ixn["Precedence"],
+            ),
             ("web", "db", "allow", "d", {"k": "v"}, 9),
         )
         self.ok(ixns.upsert("web", "db", action="deny"))
@@ -240,26 +269,36 @@ class IntentionTests(ModernCase):
         self.ok(ixns.upsert("web", "db", action="allow"))
         self.ok(ixns.upsert("web", "*", action="allow"))
         found = self.ok(ixns.match("destination", "db"))["db"]
-        self.assertEqual([(i["SourceName"], i["DestinationName"], i["Precedence"]) for i in found],
-                         [("web", "db", 9), ("*", "db", 8), ("web", "*", 6)])
+        self.assertEqual(
+            [(i["SourceName"], i["DestinationName"], i["Precedence"]) for i in found],
+            [("web", "db", 9), ("*", "db", 8), ("web", "*", 6)],
+        )
         by_source = self.ok(ixns.match("source", "web"))["web"]
-        self.assertEqual([(i["SourceName"], i["DestinationName"]) for i in by_source],
-                         [("web", "db"), ("*", "db"), ("web", "*")])
+        self.assertEqual(
+            [(i["SourceName"], i["DestinationName"]) for i in by_source],
+            [("web", "db"), ("*", "db"), ("web", "*")],
+        )
 
     def test_bad_arguments(self) -> None:
         """Missing action, both action and permissions, or a bad ``by`` fail at the call."""
         ixns = self.consul.connect.intentions
         self.assertRaises(ValueError, ixns.upsert, "web", "db")
         self.assertRaises(ValueError, ixns.upsert, "web", "db", action="maybe")
-        self.assertRaises(ValueError, ixns.upsert, "web", "db", action="allow", permissions=[{"Action": "allow"}])
+        self.assertRaises(
+            ValueError, ixns.upsert, "web", "db", action="allow", permissions=[{"Action": "allow"}]
+        )
         self.assertRaises(ValueError, ixns.match, "sideways", "db")
 
     def test_fake_validates(self) -> None:
         """The fake refuses an exact request without source, and a bad action, with Consul's texts."""
         d = self.consul.request("GET", "/v1/connect/intentions/exact", {"destination": "db"})
         self.assertIn("required query parameter 'source' not set", str(self.fails(d, BadRequest)))
-        d = self.consul.request("PUT", "/v1/connect/intentions/exact", {"source": "a", "destination": "b"},
-                                json={"Action": "maybe"})
+        d = self.consul.request(
+            "PUT",
+            "/v1/connect/intentions/exact",
+            {"source": "a", "destination": "b"},
+            json={"Action": "maybe"},
+        )
         self.assertIn("Action must be set to 'allow' or 'deny'", str(self.fails(d, ConsulException)))
         d = self.consul.request("GET", "/v1/connect/intentions/match", {"by": "x", "name": "db"})
         self.fails(d, BadRequest)
@@ -270,7 +309,9 @@ class ConnectACLTests(ACLModernCase):
 
     def test_leaf_needs_service_write(self) -> None:
         """A leaf needs service:write on the service; read is not enough."""
-        self.fails(self.client('service "web" { policy = "read" }').agent.connect.ca.leaf("web"), ACLPermissionDenied)
+        self.fails(
+            self.client('service "web" { policy = "read" }').agent.connect.ca.leaf("web"), ACLPermissionDenied
+        )
         self.ok(self.client('service "web" { policy = "write" }').agent.connect.ca.leaf("web"))
 
     def test_roots_need_nothing(self) -> None:
@@ -286,11 +327,15 @@ class ConnectACLTests(ACLModernCase):
 
     def test_authorize_default_deny(self) -> None:
         """With ACLs default-deny and no intention, authorize refuses; it needs service:write on the target."""
-        uri = "spiffe://" + self.ok(self.root.connect.ca.roots())["TrustDomain"] + "/ns/default/dc/dc1/svc/web"
+        uri = (
+            "spiffe://" + self.ok(self.root.connect.ca.roots())["TrustDomain"] + "/ns/default/dc/dc1/svc/web"
+        )
         result = self.ok(self.root.agent.connect.authorize("db", uri, "01"))
         self.assertEqual(result, {"Authorized": False, "Reason": "Default behavior configured by ACLs"})
-        self.fails(self.client('service "db" { policy = "read" }').agent.connect.authorize("db", uri, "01"),
-                   ACLPermissionDenied)
+        self.fails(
+            self.client('service "db" { policy = "read" }').agent.connect.authorize("db", uri, "01"),
+            ACLPermissionDenied,
+        )
 
     def test_intention_write_needs_destination_write(self) -> None:
         """Writing an intention needs write on the destination service."""

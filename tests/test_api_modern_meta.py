@@ -25,15 +25,17 @@ class ExtrasTests(SynchronousTestCase):
 
     def test_all_headers(self) -> None:
         """Every extra header lands in its field, typed as Go's client types it."""
-        meta = _meta({
-            b"x-consul-index": b"7",
-            b"x-consul-contenthash": b"abc123",
-            b"x-cache": b"HIT",
-            b"age": b"12",
-            b"x-consul-query-backend": b"blocking-query",
-            b"x-consul-default-acl-policy": b"deny",
-            b"x-consul-results-filtered-by-acls": b"true",
-        })
+        meta = _meta(
+            {
+                b"x-consul-index": b"7",
+                b"x-consul-contenthash": b"abc123",
+                b"x-cache": b"HIT",
+                b"age": b"12",
+                b"x-consul-query-backend": b"blocking-query",
+                b"x-consul-default-acl-policy": b"deny",
+                b"x-consul-results-filtered-by-acls": b"true",
+            }
+        )
         self.assertEqual(meta.index, 7)
         self.assertEqual(meta.last_content_hash, "abc123")
         self.assertIs(meta.cache_hit, True)

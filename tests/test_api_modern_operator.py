@@ -42,7 +42,9 @@ class RaftTests(ModernCase):
 
     def test_transfer_leader(self) -> None:
         """A lone server has no peer to hand leadership to."""
-        self.assertIn("cannot find peer", str(self.fails(self.consul.operator.raft_transfer_leader(), ConsulException)))
+        self.assertIn(
+            "cannot find peer", str(self.fails(self.consul.operator.raft_transfer_leader(), ConsulException))
+        )
         d = self.consul.operator.raft_transfer_leader(self.server()["ID"])
         self.assertIn("to itself", str(self.fails(d, ConsulException)))
 
@@ -54,19 +56,33 @@ class AutopilotTests(ModernCase):
         """A new server has Consul's default autopilot configuration."""
         config = self.ok(self.consul.operator.autopilot_configuration())
         self.assertEqual(
-            (config["CleanupDeadServers"], config["LastContactThreshold"], config["MaxTrailingLogs"],
-             config["ServerStabilizationTime"]),
+            (
+                config["CleanupDeadServers"],
+                config["LastContactThreshold"],
+                config["MaxTrailingLogs"],
+                config["ServerStabilizationTime"],
+            ),
             (True, "200ms", 250, "10s"),
         )
 
     def test_update_replaces_whole(self) -> None:
         """An update stores the given fields and zeroes the others, as Consul does."""
-        self.assertIs(self.ok(self.consul.operator.update_autopilot_configuration(
-            cleanup_dead_servers=False, last_contact_threshold="1s", max_trailing_logs=10)), True)
+        self.assertIs(
+            self.ok(
+                self.consul.operator.update_autopilot_configuration(
+                    cleanup_dead_servers=False, last_contact_threshold="1s", max_trailing_logs=10
+                )
+            ),
+            True,
+        )
         config = self.ok(self.consul.operator.autopilot_configuration())
         self.assertEqual(
-            (config["CleanupDeadServers"], config["LastContactThreshold"], config["MaxTrailingLogs"],
-             config["ServerStabilizationTime"]),
+            (
+                config["CleanupDeadServers"],
+                config["LastContactThreshold"],
+                config["MaxTrailingLogs"],
+                config["ServerStabilizationTime"],
+            ),
             (False, "1s", 10, "0s"),
         )
 
@@ -121,16 +137,23 @@ class KeyringTests(ModernCase):
     def test_list_pools(self) -> None:
         """The list has the WAN and LAN pools; local_only keeps the LAN one."""
         self.assertEqual([r["WAN"] for r in self.ok(self.consul.operator.keyring_list())], [True, False])
-        self.assertEqual([r["WAN"] for r in self.ok(self.consul.operator.keyring_list(local_only=True))], [False])
+        self.assertEqual(
+            [r["WAN"] for r in self.ok(self.consul.operator.keyring_list(local_only=True))], [False]
+        )
 
     def test_errors(self) -> None:
         """Removing the primary key, using an unknown key or installing a bad one fail with memberlist's texts."""
         op = self.consul.operator
         primary = list(self.keys()[1])[0]
-        self.assertIn("Removing the primary key is not allowed", str(self.fails(op.keyring_remove(primary), ConsulException)))
+        self.assertIn(
+            "Removing the primary key is not allowed",
+            str(self.fails(op.keyring_remove(primary), ConsulException)),
+        )
         self.assertIn("not in the keyring", str(self.fails(op.keyring_use(self.new_key), ConsulException)))
         short = base64.b64encode(b"x" * 5).decode()
-        self.assertIn("key size must be 16, 24 or 32 bytes", str(self.fails(op.keyring_install(short), ConsulException)))
+        self.assertIn(
+            "key size must be 16, 24 or 32 bytes", str(self.fails(op.keyring_install(short), ConsulException))
+        )
         self.assertRaises(ValueError, op.keyring_list, relay_factor=9)
 
 
@@ -141,7 +164,9 @@ class UsageTests(ModernCase):
         """usage counts services, instances, Connect instances and nodes."""
         put_service(self.fake, "web1", "web")
         put_service(self.fake, "web2", "web")
-        put_service(self.fake, "web-proxy", "web-proxy", kind="connect-proxy", proxy={"DestinationServiceName": "web"})
+        put_service(
+            self.fake, "web-proxy", "web-proxy", kind="connect-proxy", proxy={"DestinationServiceName": "web"}
+        )
         usage = self.ok(self.consul.operator.usage())["Usage"]["dc1"]
         self.assertEqual((usage["Services"], usage["ServiceInstances"], usage["Nodes"]), (3, 4, 1))
         self.assertEqual(usage["ConnectServiceInstances"]["connect-proxy"], 1)

@@ -19,10 +19,16 @@ class RegisterFieldsTests(ModernCase):
     def test_body_has_every_field(self) -> None:
         """describe() shows each keyword as Consul's field, and the replace flag as a parameter."""
         req = AgentService.register.describe(
-            None, "web", port=80, kind="", weights={"passing": 3, "warning": 2},
+            None,
+            "web",
+            port=80,
+            kind="",
+            weights={"passing": 3, "warning": 2},
             tagged_addresses={"lan": {"Address": "10.0.0.1", "Port": 80}},
-            locality={"Region": "r1", "Zone": "z1"}, socket_path="/run/web.sock",
-            replace_existing_checks=True, extra={"Ports": []},
+            locality={"Region": "r1", "Zone": "z1"},
+            socket_path="/run/web.sock",
+            replace_existing_checks=True,
+            extra={"Ports": []},
         )
         body = req.json_body
         self.assertEqual(body["Weights"], {"Passing": 3, "Warning": 2})
@@ -46,9 +52,15 @@ class RegisterFieldsTests(ModernCase):
     def test_proxy_round_trips_everywhere(self) -> None:
         """A connect-proxy's Kind and Proxy come back from agent services, service, catalog and health."""
         proxy = {"DestinationServiceName": "web", "LocalServicePort": 8080, "Upstreams": []}
-        self.ok(self.consul.agent.service.register(
-            "web-proxy", port=21000, kind="connect-proxy", proxy=proxy, locality={"Region": "eu"},
-        ))
+        self.ok(
+            self.consul.agent.service.register(
+                "web-proxy",
+                port=21000,
+                kind="connect-proxy",
+                proxy=proxy,
+                locality={"Region": "eu"},
+            )
+        )
         listed = self.ok(self.consul.agent.services())["web-proxy"]
         self.assertEqual(listed["Kind"], "connect-proxy")
         self.assertEqual(listed["Proxy"]["DestinationServiceName"], "web")
@@ -87,17 +99,24 @@ class RegisterFieldsTests(ModernCase):
 
     def test_weights_and_tagged_addresses(self) -> None:
         """Weights and TaggedAddresses come back as registered."""
-        self.ok(self.consul.agent.service.register(
-            "web", address="10.0.0.2", port=80, weights={"Passing": 5, "Warning": 0},
-            tagged_addresses={"wan": {"Address": "1.2.3.4", "Port": 8080}},
-        ))
+        self.ok(
+            self.consul.agent.service.register(
+                "web",
+                address="10.0.0.2",
+                port=80,
+                weights={"Passing": 5, "Warning": 0},
+                tagged_addresses={"wan": {"Address": "1.2.3.4", "Port": 8080}},
+            )
+        )
         svc = self.ok(self.consul.agent.services())["web"]
         self.assertEqual(svc["Weights"], {"Passing": 5, "Warning": 0})
         self.assertEqual(svc["TaggedAddresses"]["wan"], {"Address": "1.2.3.4", "Port": 8080})
 
     def test_proxy_without_destination_refused(self) -> None:
         """A connect-proxy without Proxy.DestinationServiceName is a 400 naming the field."""
-        err = self.fails(self.consul.agent.service.register("p", port=21000, kind="connect-proxy"), BadRequest)
+        err = self.fails(
+            self.consul.agent.service.register("p", port=21000, kind="connect-proxy"), BadRequest
+        )
         self.assertIn("Proxy.DestinationServiceName must be non-empty", str(err))
 
     def test_unknown_kind_refused(self) -> None:
@@ -128,10 +147,19 @@ class CatalogRegisterFieldsTests(ModernCase):
 
     def test_external_gateway(self) -> None:
         """A gateway registered in the catalog keeps its Kind, Proxy and Locality."""
-        self.ok(self.consul.catalog.register("ext", "10.0.0.9", service={
-            "Service": "mesh-gw", "Kind": "mesh-gateway", "Port": 8443,
-            "Proxy": {"Config": {"envoy_dns_discovery_type": "STRICT_DNS"}}, "Locality": {"Region": "eu"},
-        }))
+        self.ok(
+            self.consul.catalog.register(
+                "ext",
+                "10.0.0.9",
+                service={
+                    "Service": "mesh-gw",
+                    "Kind": "mesh-gateway",
+                    "Port": 8443,
+                    "Proxy": {"Config": {"envoy_dns_discovery_type": "STRICT_DNS"}},
+                    "Locality": {"Region": "eu"},
+                },
+            )
+        )
         _, nodes = self.ok(self.consul.catalog.service("mesh-gw"))
         self.assertEqual(nodes[0]["ServiceKind"], "mesh-gateway")
         self.assertEqual(nodes[0]["ServiceProxy"]["Config"], {"envoy_dns_discovery_type": "STRICT_DNS"})
@@ -143,9 +171,16 @@ class SidecarTests(ModernCase):
 
     def test_defaults(self) -> None:
         """An empty SidecarService: kind, name, port 21000, destination, local address and two checks."""
-        self.ok(self.consul.agent.service.register(
-            "web", service_id="web-1", port=8080, tags=["v1"], meta={"team": "a"}, connect={"SidecarService": {}},
-        ))
+        self.ok(
+            self.consul.agent.service.register(
+                "web",
+                service_id="web-1",
+                port=8080,
+                tags=["v1"],
+                meta={"team": "a"},
+                connect={"SidecarService": {}},
+            )
+        )
         services = self.ok(self.consul.agent.services())
         self.assertEqual(sorted(services), ["web-1", "web-1-sidecar-proxy"])
         self.assertNotIn("Connect", services["web-1"])
@@ -166,7 +201,9 @@ class SidecarTests(ModernCase):
             sorted(c["Name"] for c in side_checks.values()),
             ["Connect Sidecar Aliasing web-1", "Connect Sidecar Listening"],
         )
-        self.assertEqual(sorted(side_checks), ["service:web-1-sidecar-proxy:1", "service:web-1-sidecar-proxy:2"])
+        self.assertEqual(
+            sorted(side_checks), ["service:web-1-sidecar-proxy:1", "service:web-1-sidecar-proxy:2"]
+        )
         self.assertEqual(checks["service:web-1-sidecar-proxy:1"]["Type"], "tcp")
         self.assertEqual(checks["service:web-1-sidecar-proxy:2"]["Type"], "alias")
         # The sidecar is what catalog/connect finds for the service.
@@ -185,15 +222,26 @@ class SidecarTests(ModernCase):
 
     def test_given_fields_win(self) -> None:
         """A SidecarService's own port, checks and proxy settings override the defaults."""
-        self.ok(self.consul.agent.service.register("web", port=80, connect={"SidecarService": {
-            "Port": 19000, "Proxy": {"Upstreams": [{"DestinationName": "db", "LocalBindPort": 5432}]},
-            "Check": {"TTL": "30s"},
-        }}))
+        self.ok(
+            self.consul.agent.service.register(
+                "web",
+                port=80,
+                connect={
+                    "SidecarService": {
+                        "Port": 19000,
+                        "Proxy": {"Upstreams": [{"DestinationName": "db", "LocalBindPort": 5432}]},
+                        "Check": {"TTL": "30s"},
+                    }
+                },
+            )
+        )
         side = self.ok(self.consul.agent.services())["web-sidecar-proxy"]
         self.assertEqual(side["Port"], 19000)
         self.assertEqual(side["Proxy"]["Upstreams"][0]["DestinationName"], "db")
         self.assertEqual(side["Proxy"]["DestinationServiceName"], "web")
-        checks = [c for c in self.ok(self.consul.agent.checks()).values() if c["ServiceID"] == "web-sidecar-proxy"]
+        checks = [
+            c for c in self.ok(self.consul.agent.checks()).values() if c["ServiceID"] == "web-sidecar-proxy"
+        ]
         self.assertEqual([c["Type"] for c in checks], ["ttl"])
 
     def test_deregister_takes_the_sidecar(self) -> None:
@@ -205,7 +253,11 @@ class SidecarTests(ModernCase):
 
     def test_socket_path_is_the_local_service(self) -> None:
         """A service on a socket gives its sidecar LocalServiceSocketPath instead of an address."""
-        self.ok(self.consul.agent.service.register("web", socket_path="/run/web.sock", connect={"SidecarService": {}}))
+        self.ok(
+            self.consul.agent.service.register(
+                "web", socket_path="/run/web.sock", connect={"SidecarService": {}}
+            )
+        )
         proxy = self.ok(self.consul.agent.services())["web-sidecar-proxy"]["Proxy"]
         self.assertEqual(proxy["LocalServiceSocketPath"], "/run/web.sock")
         self.assertNotIn("LocalServiceAddress", proxy)
@@ -213,7 +265,9 @@ class SidecarTests(ModernCase):
     def test_nested_sidecar_refused(self) -> None:
         """A SidecarService inside a SidecarService is a 400 and nothing is registered."""
         d = self.consul.agent.service.register(
-            "web", port=80, connect={"SidecarService": {"Connect": {"SidecarService": {}}}},
+            "web",
+            port=80,
+            connect={"SidecarService": {"Connect": {"SidecarService": {}}}},
         )
         self.assertIn("nested SidecarService", str(self.fails(d, BadRequest)))
         self.assertEqual(self.ok(self.consul.agent.services()), {})

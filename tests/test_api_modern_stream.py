@@ -31,10 +31,13 @@ class MonitorTests(ModernCase):
         self.assertEqual(self.fake.agent_monitor.watchers, 1)
         self.fake.agent_monitor.log("INFO", "agent", "Synced service", service="web")
         self.fake.agent_monitor.log("WARN", "agent.server", "slow")
-        self.assertEqual(lines, [
-            "1970-01-01T00:00:00.000Z [INFO]  agent: Synced service: service=web",
-            "1970-01-01T00:00:00.000Z [WARN]  agent.server: slow",
-        ])
+        self.assertEqual(
+            lines,
+            [
+                "1970-01-01T00:00:00.000Z [INFO]  agent: Synced service: service=web",
+                "1970-01-01T00:00:00.000Z [WARN]  agent.server: slow",
+            ],
+        )
         self.assertEqual(mon.lines, 2)
         self.assertNoResult(mon.done)
 
@@ -66,10 +69,16 @@ class MonitorTests(ModernCase):
         _, lines = self.open(loglevel="trace", logjson=True)
         self.clock.advance(1.5)
         self.fake.agent_monitor.log("TRACE", "agent", "tick", n=3)
-        self.assertEqual(json.loads(lines[0]), {
-            "@level": "trace", "@message": "tick", "@module": "agent",
-            "@timestamp": "1970-01-01T00:00:01.500000Z", "n": 3,
-        })
+        self.assertEqual(
+            json.loads(lines[0]),
+            {
+                "@level": "trace",
+                "@message": "tick",
+                "@module": "agent",
+                "@timestamp": "1970-01-01T00:00:01.500000Z",
+                "n": 3,
+            },
+        )
 
     def test_stop_closes_the_stream(self) -> None:
         """stop() closes the connection: the fake drops the watcher, done fires None."""
@@ -98,7 +107,9 @@ class MonitorTests(ModernCase):
 
     def test_fake_rejects_unknown_level(self) -> None:
         """The fake answers 400 Unknown log level as Consul does."""
-        d = self.consul.http.stream("GET", "/v1/agent/monitor", [("loglevel", "loud")], lambda b: None, use_dc=False)
+        d = self.consul.http.stream(
+            "GET", "/v1/agent/monitor", [("loglevel", "loud")], lambda b: None, use_dc=False
+        )
         e = self.fails(d, BadRequest)
         self.assertIn("Unknown log level: loud", str(e))
 
@@ -116,6 +127,7 @@ class MonitorTests(ModernCase):
 
     def test_failing_on_line_ends_stream(self) -> None:
         """An exception in on_line fails done with it and closes the stream."""
+
         def boom(line: str) -> None:
             raise RuntimeError("sink broke")
 

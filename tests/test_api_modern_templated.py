@@ -13,8 +13,12 @@ from .modern_case import ACLModernCase, ModernCase
 from .test_api_modern_acl_auth import AuthCase
 
 BUILTINS = [
-    "builtin/api-gateway", "builtin/dns", "builtin/node", "builtin/nomad-client",
-    "builtin/nomad-server", "builtin/service",
+    "builtin/api-gateway",
+    "builtin/dns",
+    "builtin/node",
+    "builtin/nomad-client",
+    "builtin/nomad-server",
+    "builtin/service",
 ]
 
 
@@ -47,7 +51,9 @@ class TemplatedPolicyEndpointTests(ACLModernCase):
         policy = self.ok(self.root.acl.templated_policy.preview("builtin/service", {"Name": "api"}))
         self.assertIn('service "api" {', policy["Rules"])
         self.assertIn('service "api-sidecar-proxy" {', policy["Rules"])
-        self.assertEqual(policy["Description"], "synthetic policy generated from templated policy: builtin/service")
+        self.assertEqual(
+            policy["Description"], "synthetic policy generated from templated policy: builtin/service"
+        )
         self.assertTrue(policy["ID"].startswith(policy["Rules"].encode().hex()))
         self.assertEqual(policy["Name"], "synthetic-policy-" + policy["ID"])
 
@@ -61,7 +67,9 @@ class TemplatedPolicyEndpointTests(ACLModernCase):
 
     def test_preview_bad_service_name(self) -> None:
         """builtin/service refuses a name that is not a valid service identity."""
-        err = self.fails(self.root.acl.templated_policy.preview("builtin/service", {"Name": "Web!"}), BadRequest)
+        err = self.fails(
+            self.root.acl.templated_policy.preview("builtin/service", {"Name": "Web!"}), BadRequest
+        )
         self.assertIn("has an invalid name", str(err))
 
     def test_needs_acl_read(self) -> None:
@@ -73,7 +81,9 @@ class TemplatedPolicyEndpointTests(ACLModernCase):
 
     def test_client_validation(self) -> None:
         """Bad arguments are refused before any request."""
-        self.assertRaises(ValueError, ACLTemplatedPolicy.preview.describe, None, "builtin/service", {"Zone": "x"})
+        self.assertRaises(
+            ValueError, ACLTemplatedPolicy.preview.describe, None, "builtin/service", {"Zone": "x"}
+        )
         self.assertRaises(TypeError, ACLTemplatedPolicy.preview.describe, None, "builtin/service", "web")
         self.assertRaises(ValueError, ACLTemplatedPolicy.read.describe, None, "")
         self.assertEqual(
@@ -117,7 +127,9 @@ class TokenTemplatedPolicyTests(ACLModernCase):
     def test_hash_changes(self) -> None:
         """The templated policies are part of the token's Hash."""
         tok = self.ok(self.root.acl.token.create(templated_policies=[("builtin/node", "n1")]))
-        updated = self.ok(self.root.acl.token.update(tok["AccessorID"], templated_policies=[("builtin/node", "n2")]))
+        updated = self.ok(
+            self.root.acl.token.update(tok["AccessorID"], templated_policies=[("builtin/node", "n2")])
+        )
         self.assertNotEqual(tok["Hash"], updated["Hash"])
         self.assertEqual(updated["TemplatedPolicies"][0]["TemplateVariables"], {"name": "n2"})
 
@@ -143,16 +155,35 @@ class TokenTemplatedPolicyTests(ACLModernCase):
     def test_client_shapes(self) -> None:
         """Names, pairs and dicts become Consul's objects; other shapes are refused before any request."""
         body = self.root.acl.token.create.describe(
-            self.root.acl.token, templated_policies=["builtin/dns", ("builtin/node", "n1"),
-                                      {"TemplateName": "builtin/service", "TemplateVariables": {"name": "w"},
-                                       "Datacenters": ["dc1"]}],
+            self.root.acl.token,
+            templated_policies=[
+                "builtin/dns",
+                ("builtin/node", "n1"),
+                {
+                    "TemplateName": "builtin/service",
+                    "TemplateVariables": {"name": "w"},
+                    "Datacenters": ["dc1"],
+                },
+            ],
         ).json_body["TemplatedPolicies"]
         self.assertEqual(body[0], {"TemplateName": "builtin/dns"})
         self.assertEqual(body[1], {"TemplateName": "builtin/node", "TemplateVariables": {"Name": "n1"}})
         self.assertEqual(body[2]["TemplateVariables"], {"Name": "w"})
-        self.assertRaises(TypeError, self.root.acl.token.create.describe, self.root.acl.token, templated_policies="builtin/dns")
-        self.assertRaises(ValueError, self.root.acl.token.create.describe, self.root.acl.token, templated_policies=[{"Name": "x"}])
-        self.assertRaises(TypeError, self.root.acl.token.create.describe, self.root.acl.token, templated_policies=[5])
+        self.assertRaises(
+            TypeError,
+            self.root.acl.token.create.describe,
+            self.root.acl.token,
+            templated_policies="builtin/dns",
+        )
+        self.assertRaises(
+            ValueError,
+            self.root.acl.token.create.describe,
+            self.root.acl.token,
+            templated_policies=[{"Name": "x"}],
+        )
+        self.assertRaises(
+            TypeError, self.root.acl.token.create.describe, self.root.acl.token, templated_policies=[5]
+        )
 
 
 class LoginTemplatedBindingTests(AuthCase):
@@ -160,9 +191,14 @@ class LoginTemplatedBindingTests(AuthCase):
 
     def test_login_binds_templated_policy(self) -> None:
         """BindVars' ${value.name} is interpolated, and the token may register that service only."""
-        self.ok(self.root.acl.binding_rule.create(
-            "jwt", "templated-policy", "builtin/service", bind_vars={"Name": "${value.name}"},
-        ))
+        self.ok(
+            self.root.acl.binding_rule.create(
+                "jwt",
+                "templated-policy",
+                "builtin/service",
+                bind_vars={"Name": "${value.name}"},
+            )
+        )
         token = self.ok(self.login(sub="billing", role="web"))
         self.assertEqual(token["TemplatedPolicies"][0]["TemplateName"], "builtin/service")
         self.assertEqual(token["TemplatedPolicies"][0]["TemplateVariables"], {"name": "billing"})

@@ -22,15 +22,27 @@ class CatalogRequestTests(SynchronousTestCase):
 
     def test_register_body(self):
         """register() sends Node, Address, Service, Check and NodeMeta in the body."""
-        ok = self.successResultOf(self.c.catalog.register(
-            "n1", "10.0.0.2", service={"Service": "db", "Port": 5432},
-            check={"CheckID": "c", "Name": "c", "Status": "passing"}, node_meta={"rack": "a"}))
+        ok = self.successResultOf(
+            self.c.catalog.register(
+                "n1",
+                "10.0.0.2",
+                service={"Service": "db", "Port": 5432},
+                check={"CheckID": "c", "Name": "c", "Status": "passing"},
+                node_meta={"rack": "a"},
+            )
+        )
         self.assertIs(ok, True)
         self.assertEqual(self.requests[-1].raw_path, "/v1/catalog/register")
-        self.assertEqual(self.requests[-1].json(), {
-            "Node": "n1", "Address": "10.0.0.2", "Service": {"Service": "db", "Port": 5432},
-            "Check": {"CheckID": "c", "Name": "c", "Status": "passing"}, "NodeMeta": {"rack": "a"},
-        })
+        self.assertEqual(
+            self.requests[-1].json(),
+            {
+                "Node": "n1",
+                "Address": "10.0.0.2",
+                "Service": {"Service": "db", "Port": 5432},
+                "Check": {"CheckID": "c", "Name": "c", "Status": "passing"},
+                "NodeMeta": {"rack": "a"},
+            },
+        )
 
     def test_deregister_arguments(self):
         """deregister() refuses service_id with check_id before any request."""
@@ -39,13 +51,27 @@ class CatalogRequestTests(SynchronousTestCase):
 
     def test_read_params(self):
         """Reads send repeated node-meta=k:v, tag, near and filter."""
-        self.successResultOf(self.c.catalog.service(
-            "web", tag=["a", "b"], near="_agent", node_meta={"x": "1", "y": "2"}, filter="ServicePort != 0"))
+        self.successResultOf(
+            self.c.catalog.service(
+                "web",
+                tag=["a", "b"],
+                near="_agent",
+                node_meta={"x": "1", "y": "2"},
+                filter="ServicePort != 0",
+            )
+        )
         self.assertEqual(self.requests[-1].raw_path, "/v1/catalog/service/web")
-        self.assertEqual(self.requests[-1].query, [
-            ("tag", "a"), ("tag", "b"), ("near", "_agent"),
-            ("node-meta", "x:1"), ("node-meta", "y:2"), ("filter", "ServicePort != 0"),
-        ])
+        self.assertEqual(
+            self.requests[-1].query,
+            [
+                ("tag", "a"),
+                ("tag", "b"),
+                ("near", "_agent"),
+                ("node-meta", "x:1"),
+                ("node-meta", "y:2"),
+                ("filter", "ServicePort != 0"),
+            ],
+        )
 
     def test_blocking_params(self):
         """index/wait/consistency are validated and sent."""
@@ -84,17 +110,23 @@ class FakeCatalogTests(SynchronousTestCase):
 
     def test_register_and_deregister_node(self):
         """catalog register adds node, service and check; deregister removes all of them."""
-        self.successResultOf(self.c.catalog.register(
-            "n1", "10.0.0.2", service={"Service": "db", "ID": "db1", "Tags": ["primary"]},
-            check={"Name": "db alive", "ServiceID": "db1", "Status": "passing"}))
+        self.successResultOf(
+            self.c.catalog.register(
+                "n1",
+                "10.0.0.2",
+                service={"Service": "db", "ID": "db1", "Tags": ["primary"]},
+                check={"Name": "db alive", "ServiceID": "db1", "Status": "passing"},
+            )
+        )
         _, node = self.successResultOf(self.c.catalog.node("n1"))
         self.assertEqual(node["Node"]["Address"], "10.0.0.2")
         self.assertEqual(list(node["Services"]), ["db1"])
         _, services = self.successResultOf(self.c.catalog.services())
         self.assertEqual(services["db"], ["primary"])
         _, checks = self.successResultOf(self.c.health.node("n1"))
-        self.assertEqual([(c["CheckID"], c["ServiceName"], c["Status"]) for c in checks],
-                         [("db alive", "db", "passing")])
+        self.assertEqual(
+            [(c["CheckID"], c["ServiceName"], c["Status"]) for c in checks], [("db alive", "db", "passing")]
+        )
         self.assertIs(self.successResultOf(self.c.catalog.deregister("n1")), True)
         self.assertEqual(self.successResultOf(self.c.catalog.node("n1"))[1], None)
         self.assertEqual(self.successResultOf(self.c.catalog.service("db"))[1], [])
@@ -102,8 +134,11 @@ class FakeCatalogTests(SynchronousTestCase):
 
     def test_deregister_service_only(self):
         """deregister with service_id removes that service and its checks, keeps the node."""
-        self.successResultOf(self.c.catalog.register(
-            "n1", "10.0.0.2", service={"Service": "db"}, check={"Name": "c", "ServiceID": "db"}))
+        self.successResultOf(
+            self.c.catalog.register(
+                "n1", "10.0.0.2", service={"Service": "db"}, check={"Name": "c", "ServiceID": "db"}
+            )
+        )
         self.successResultOf(self.c.catalog.deregister("n1", service_id="db"))
         _, node = self.successResultOf(self.c.catalog.node("n1"))
         self.assertEqual(node["Services"], {})
@@ -123,11 +158,14 @@ class FakeCatalogTests(SynchronousTestCase):
 
     def test_register_errors(self):
         """Missing address and a check on a missing service are Consul's 500s."""
-        f = self.failureResultOf(self.c.http.request(
-            "PUT", "/v1/catalog/register", json_body={"Node": "n"}), ConsulException)
+        f = self.failureResultOf(
+            self.c.http.request("PUT", "/v1/catalog/register", json_body={"Node": "n"}), ConsulException
+        )
         self.assertIn("Must provide address", str(f.value))
-        f = self.failureResultOf(self.c.catalog.register(
-            "n", "1.2.3.4", check={"Name": "c", "ServiceID": "ghost"}), ConsulException)
+        f = self.failureResultOf(
+            self.c.catalog.register("n", "1.2.3.4", check={"Name": "c", "ServiceID": "ghost"}),
+            ConsulException,
+        )
         self.assertIn("Missing service registration", str(f.value))
 
     def test_unknown_dc(self):
@@ -147,8 +185,12 @@ class FakeCatalogTests(SynchronousTestCase):
 
     def test_tag_filtering_is_and(self):
         """Repeated tags must all match."""
-        self.successResultOf(self.c.catalog.register("n1", "10.0.0.1", service={"Service": "web", "Tags": ["a", "b"]}))
-        self.successResultOf(self.c.catalog.register("n2", "10.0.0.2", service={"Service": "web", "Tags": ["a"]}))
+        self.successResultOf(
+            self.c.catalog.register("n1", "10.0.0.1", service={"Service": "web", "Tags": ["a", "b"]})
+        )
+        self.successResultOf(
+            self.c.catalog.register("n2", "10.0.0.2", service={"Service": "web", "Tags": ["a"]})
+        )
 
         def nodes(**kw):
             return [e["Node"] for e in self.successResultOf(self.c.catalog.service("web", **kw))[1]]
@@ -160,7 +202,9 @@ class FakeCatalogTests(SynchronousTestCase):
 
     def test_node_meta(self):
         """node-meta filters nodes by all pairs."""
-        self.successResultOf(self.c.catalog.register("n1", "10.0.0.1", node_meta={"rack": "a", "os": "linux"}))
+        self.successResultOf(
+            self.c.catalog.register("n1", "10.0.0.1", node_meta={"rack": "a", "os": "linux"})
+        )
         self.successResultOf(self.c.catalog.register("n2", "10.0.0.2", node_meta={"rack": "b"}))
         _, nodes = self.successResultOf(self.c.catalog.nodes(node_meta={"rack": "a"}))
         self.assertEqual([n["Node"] for n in nodes], ["n1"])
@@ -170,15 +214,21 @@ class FakeCatalogTests(SynchronousTestCase):
     def test_filter(self):
         """filter= applies go-bexpr style expressions."""
         self.successResultOf(self.c.catalog.register("n1", "10.0.0.1", node_meta={"env": "prod"}))
-        _, nodes = self.successResultOf(self.c.catalog.nodes(filter='Meta.env == "prod" and Node matches "^n"'))
+        _, nodes = self.successResultOf(
+            self.c.catalog.nodes(filter='Meta.env == "prod" and Node matches "^n"')
+        )
         self.assertEqual([n["Node"] for n in nodes], ["n1"])
         _, nodes = self.successResultOf(self.c.catalog.nodes(filter='not (Meta["env"] == prod)'))
         self.assertEqual([n["Node"] for n in nodes], ["fake-consul"])
 
     def test_services_tags_union(self):
         """catalog.services() lists every tag seen on a service's instances."""
-        self.successResultOf(self.c.catalog.register("n1", "10.0.0.1", service={"Service": "pg", "Tags": ["primary"]}))
-        self.successResultOf(self.c.catalog.register("n2", "10.0.0.2", service={"Service": "pg", "Tags": ["secondary"]}))
+        self.successResultOf(
+            self.c.catalog.register("n1", "10.0.0.1", service={"Service": "pg", "Tags": ["primary"]})
+        )
+        self.successResultOf(
+            self.c.catalog.register("n2", "10.0.0.2", service={"Service": "pg", "Tags": ["secondary"]})
+        )
         self.assertEqual(self.successResultOf(self.c.catalog.services())[1]["pg"], ["primary", "secondary"])
 
     def test_effective_consistency_header(self):
@@ -253,7 +303,9 @@ class NodeServicesTests(SynchronousTestCase):
 
     def test_node_services(self) -> None:
         """(index, {'Node', 'Services': [...]}) with the services as a list."""
-        self.successResultOf(self.c.catalog.register("n1", "10.0.0.1", service={"Service": "web", "Tags": ["v1"]}))
+        self.successResultOf(
+            self.c.catalog.register("n1", "10.0.0.1", service={"Service": "web", "Tags": ["v1"]})
+        )
         index, data = self.successResultOf(self.c.catalog.node_services("n1"))
         self.assertEqual([(s["ID"], s["Tags"]) for s in data["Services"]], [("web", ["v1"])])
         self.assertEqual(data["Node"]["Address"], "10.0.0.1")

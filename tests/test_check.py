@@ -62,8 +62,12 @@ class CheckBuilderTests(SynchronousTestCase):
         """TCP checks join host and port."""
         self.assertEqual(
             Check.tcp("10.0.0.1", 80, "10s", timeout="2s", deregister=60),
-            {"TCP": "10.0.0.1:80", "Interval": "10s", "Timeout": "2s",
-             "DeregisterCriticalServiceAfter": "60s"},
+            {
+                "TCP": "10.0.0.1:80",
+                "Interval": "10s",
+                "Timeout": "2s",
+                "DeregisterCriticalServiceAfter": "60s",
+            },
         )
 
     def test_tcp_ipv6(self):
@@ -96,7 +100,9 @@ class CheckBuilderTests(SynchronousTestCase):
 
     def test_grpc(self):
         """gRPC checks carry ``GRPC``."""
-        self.assertEqual(Check.grpc("127.0.0.1:9000/svc", "5s"), {"GRPC": "127.0.0.1:9000/svc", "Interval": "5s"})
+        self.assertEqual(
+            Check.grpc("127.0.0.1:9000/svc", "5s"), {"GRPC": "127.0.0.1:9000/svc", "Interval": "5s"}
+        )
 
     def test_bad_durations(self):
         """Malformed, negative or zero durations are ValueErrors."""

@@ -13,8 +13,20 @@ from txconsul.api.check import Check
 
 from .fakecase import FakeConsulCase
 
-GROUPS = ("kv", "txn", "status", "session", "agent", "catalog", "health", "acl", "event",
-          "query", "coordinate", "operator")
+GROUPS = (
+    "kv",
+    "txn",
+    "status",
+    "session",
+    "agent",
+    "catalog",
+    "health",
+    "acl",
+    "event",
+    "query",
+    "coordinate",
+    "operator",
+)
 
 
 class WiringTests(FakeConsulCase):
@@ -23,8 +35,13 @@ class WiringTests(FakeConsulCase):
     def test_groups_share_one_transport(self) -> None:
         """Every endpoint group (and sub-group) sends through the client's transport."""
         groups = [getattr(self.consul, name) for name in GROUPS]
-        groups += [self.consul.agent.service, self.consul.agent.check, self.consul.acl.token,
-                   self.consul.acl.policy, self.consul.acl.role]
+        groups += [
+            self.consul.agent.service,
+            self.consul.agent.check,
+            self.consul.acl.token,
+            self.consul.acl.policy,
+            self.consul.acl.role,
+        ]
         for group in groups:
             self.assertIs(group._transport, self.consul.http, group)
 

@@ -43,10 +43,17 @@ class DefaultsTests(SynchronousTestCase):
     def test_empty_variables_are_unset(self):
         """Variables set to the empty string are ignored, as in the Go client."""
         names = [
-            "CONSUL_HTTP_ADDR", "CONSUL_HTTP_TOKEN", "CONSUL_HTTP_TOKEN_FILE",
-            "CONSUL_HTTP_SSL", "CONSUL_HTTP_SSL_VERIFY", "CONSUL_CACERT",
-            "CONSUL_CAPATH", "CONSUL_CLIENT_CERT", "CONSUL_CLIENT_KEY",
-            "CONSUL_TLS_SERVER_NAME", "CONSUL_HTTP_AUTH",
+            "CONSUL_HTTP_ADDR",
+            "CONSUL_HTTP_TOKEN",
+            "CONSUL_HTTP_TOKEN_FILE",
+            "CONSUL_HTTP_SSL",
+            "CONSUL_HTTP_SSL_VERIFY",
+            "CONSUL_CACERT",
+            "CONSUL_CAPATH",
+            "CONSUL_CLIENT_CERT",
+            "CONSUL_CLIENT_KEY",
+            "CONSUL_TLS_SERVER_NAME",
+            "CONSUL_HTTP_AUTH",
         ]
         self.assertEqual(resolve(environ={n: "" for n in names}), ClientConfig())
 
@@ -240,8 +247,14 @@ class PrecedenceTests(SynchronousTestCase):
             "CONSUL_TLS_SERVER_NAME": "env.example",
         }
         cfg = resolve(
-            host="h", port=2, token="arg-token", scheme="http", verify=False,
-            cert="/arg/both.pem", tls_server_name="arg.example", environ=env,
+            host="h",
+            port=2,
+            token="arg-token",
+            scheme="http",
+            verify=False,
+            cert="/arg/both.pem",
+            tls_server_name="arg.example",
+            environ=env,
         )
         self.assertEqual(
             (cfg.base_url, cfg.token, cfg.verify, cfg.cert, cfg.server_name),
@@ -312,9 +325,7 @@ class SchemeTests(SynchronousTestCase):
         env = {"CONSUL_HTTP_ADDR": "unix:///s", "CONSUL_HTTP_SSL": "true"}
         e = self.assertRaises(ValueError, resolve, environ=env)
         self.assertIn("unix socket", str(e))
-        self.assertRaises(
-            ValueError, resolve, scheme="https", environ={"CONSUL_HTTP_ADDR": "unix:///s"}
-        )
+        self.assertRaises(ValueError, resolve, scheme="https", environ={"CONSUL_HTTP_ADDR": "unix:///s"})
 
 
 class ValidationTests(SynchronousTestCase):
@@ -585,8 +596,14 @@ class TransportSettingsTests(SynchronousTestCase):
 
     def test_given_values(self) -> None:
         """Explicit values are used."""
-        c = self.make(max_connections=10, reserved_connections=2, max_response_body=1000,
-                      max_header_bytes=2000, max_trailer_bytes=0, max_interim_responses=0)
+        c = self.make(
+            max_connections=10,
+            reserved_connections=2,
+            max_response_body=1000,
+            max_header_bytes=2000,
+            max_trailer_bytes=0,
+            max_interim_responses=0,
+        )
         pool = c.http.pool
         assert pool is not None
         self.assertEqual((pool.max_connections, pool.reserved), (10, 2))
@@ -595,13 +612,15 @@ class TransportSettingsTests(SynchronousTestCase):
 
     def test_bad_values(self) -> None:
         """Bad limits are refused at construction, naming the argument."""
-        for kw, name in (({"max_response_body": 0}, "max_response_body"),
-                         ({"max_header_bytes": -1}, "max_header_bytes"),
-                         ({"max_trailer_bytes": -1}, "max_trailer_bytes"),
-                         ({"max_interim_responses": -2}, "max_interim_responses"),
-                         ({"max_connections": 0}, "max_connections"),
-                         ({"max_connections": 4, "reserved_connections": 4}, "reserved_connections"),
-                         ({"tls_handshake_timeout": 0}, "tls_handshake_timeout")):
+        for kw, name in (
+            ({"max_response_body": 0}, "max_response_body"),
+            ({"max_header_bytes": -1}, "max_header_bytes"),
+            ({"max_trailer_bytes": -1}, "max_trailer_bytes"),
+            ({"max_interim_responses": -2}, "max_interim_responses"),
+            ({"max_connections": 0}, "max_connections"),
+            ({"max_connections": 4, "reserved_connections": 4}, "reserved_connections"),
+            ({"tls_handshake_timeout": 0}, "tls_handshake_timeout"),
+        ):
             e = self.assertRaises(ValueError, self.make, **kw)
             self.assertIn(name, str(e))
         self.assertRaises(TypeError, self.make, max_response_body="big")
@@ -610,6 +629,7 @@ class TransportSettingsTests(SynchronousTestCase):
         """A token from CONSUL_HTTP_TOKEN with a space is refused without being shown."""
         from twisted.internet.task import Clock
 
-        e = self.assertRaises(ValueError, Consul, reactor=Clock(),
-                              environ={"CONSUL_HTTP_TOKEN": "abc def-secret"})
+        e = self.assertRaises(
+            ValueError, Consul, reactor=Clock(), environ={"CONSUL_HTTP_TOKEN": "abc def-secret"}
+        )
         self.assertNotIn("secret", str(e))

@@ -48,7 +48,7 @@ class RequestShapeTests(SynchronousTestCase):
         """datacenters GETs /v1/coordinate/datacenters without a dc."""
         t = RecordingTransport(b"[]")
         self.assertEqual(self.successResultOf(Coordinate(t).datacenters()), [])
-        (args, kwargs), = t.calls
+        ((args, kwargs),) = t.calls
         self.assertEqual(args[:2], ("GET", "/v1/coordinate/datacenters"))
         self.assertIs(kwargs["use_dc"], False)
 
@@ -59,7 +59,7 @@ class RequestShapeTests(SynchronousTestCase):
             Coordinate(t).nodes(dc="dc2", index=5, wait="3s", consistency="stale", token="t")
         )
         self.assertEqual(result, (9, []))
-        (args, kwargs), = t.calls
+        ((args, kwargs),) = t.calls
         self.assertEqual(args[:2], ("GET", "/v1/coordinate/nodes"))
         self.assertEqual(
             (kwargs["dc"], kwargs["index"], kwargs["wait"], kwargs["consistency"], kwargs["token"]),
@@ -91,7 +91,7 @@ class RequestShapeTests(SynchronousTestCase):
             self.successResultOf(Operator(t).raft_config(consistency="stale", dc="d", token="t")),
             {"Servers": [], "Index": 1},
         )
-        (args, kwargs), = t.calls
+        ((args, kwargs),) = t.calls
         self.assertEqual(args[:2], ("GET", "/v1/operator/raft/configuration"))
         self.assertEqual((kwargs["consistency"], kwargs["dc"], kwargs["token"]), ("stale", "d", "t"))
 
@@ -114,8 +114,13 @@ class CoordinateTests(Case):
         self.assertGreaterEqual(index, 1)
         self.assertEqual(
             nodes,
-            [{"Node": "agent-one", "Segment": "",
-              "Coord": {"Vec": [0] * 8, "Error": 1.5, "Adjustment": 0, "Height": 1e-05}}],
+            [
+                {
+                    "Node": "agent-one",
+                    "Segment": "",
+                    "Coord": {"Vec": [0] * 8, "Error": 1.5, "Adjustment": 0, "Height": 1e-05},
+                }
+            ],
         )
 
     def test_meta(self) -> None:
@@ -146,8 +151,11 @@ class CoordinateTests(Case):
         self.assertEqual(f.value.body, b"incompatible coordinate")
         f = self.failureResultOf(self.update("agent-one", vec=["x"] * 8), ConsulException)
         # decodeBody refuses a string where serf's Vec holds float64s.
-        self.assertEqual(f.value.body, b"Request decode failed: json: cannot unmarshal string into "
-                                       b"Go struct field Coordinate.Coord.Vec of type float64")
+        self.assertEqual(
+            f.value.body,
+            b"Request decode failed: json: cannot unmarshal string into "
+            b"Go struct field Coordinate.Coord.Vec of type float64",
+        )
 
     def test_node_unknown(self) -> None:
         """A node without coordinates is (index, None)."""

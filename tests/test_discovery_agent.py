@@ -45,8 +45,15 @@ class ResolverTests(SynchronousTestCase):
     def test_other_hosts(self) -> None:
         """Hosts outside the scheme resolve to None."""
         resolve = service_name_resolver()
-        for host in ("example.com", "consul", "service.consul", "web.node.consul",
-                     "a.b.web.service.consul", "web.service.consul.example.com", "127.0.0.1"):
+        for host in (
+            "example.com",
+            "consul",
+            "service.consul",
+            "web.node.consul",
+            "a.b.web.service.consul",
+            "web.service.consul.example.com",
+            "127.0.0.1",
+        ):
             self.assertIsNone(resolve(host), host)
 
     def test_custom_domain(self) -> None:
@@ -92,12 +99,15 @@ class FactoryTests(SynchronousTestCase):
         self.failureResultOf(agent.request(b"GET", b"http://example.com/"), ValueError)
         from twisted.web.error import SchemeNotSupported
 
-        self.assertRaises(SchemeNotSupported, strict.endpointForURI, URI.fromBytes(b"ftp://web.service.consul/"))
+        self.assertRaises(
+            SchemeNotSupported, strict.endpointForURI, URI.fromBytes(b"ftp://web.service.consul/")
+        )
 
     def test_custom_resolver_and_picker(self) -> None:
         """A custom resolver maps hosts to services; a picker factory gives each service its picker."""
         factory = ConsulEndpointFactory(
-            self.clock, self.consul,
+            self.clock,
+            self.consul,
             resolve=lambda host: ServiceName(host.split(".")[0]) if host.endswith(".internal") else None,
             picker=RandomPicker,
         )
@@ -157,7 +167,10 @@ class LoopbackTests(TestCase):
     @inlineCallbacks
     def register(self, name: bytes) -> Any:
         yield self.consul.agent.service.register(
-            "web", service_id=f"web-{name.decode()}", address="127.0.0.1", port=self.ports[name],
+            "web",
+            service_id=f"web-{name.decode()}",
+            address="127.0.0.1",
+            port=self.ports[name],
             check={"TTL": "1h", "Status": "passing"},
         )
 

@@ -41,9 +41,11 @@ class FlakyAgent:
 
 class _Base(FakeConsulCase):
     def register(self, sid: str, port: int, name: str = "web", **kw: Any) -> None:
-        self.ok(self.consul.agent.service.register(
-            name, service_id=sid, port=port, check=Consul.Check.ttl("1000h"), **kw
-        ))
+        self.ok(
+            self.consul.agent.service.register(
+                name, service_id=sid, port=port, check=Consul.Check.ttl("1000h"), **kw
+            )
+        )
         self.set(sid, "passing")
 
     def set(self, sid: str, status: str) -> None:
@@ -80,8 +82,7 @@ class HealthCacheTests(_Base):
         self.assertNoResult(d)
         self.started(cache)
         value = self.ok(d)
-        self.assertEqual([(i.service_id, i.port, i.address) for i in value],
-                         [("web-1", 8001, "127.0.0.1")])
+        self.assertEqual([(i.service_id, i.port, i.address) for i in value], [("web-1", 8001, "127.0.0.1")])
         self.assertTrue(cache.is_ready)
         self.assertEqual(cache.value, value)
         self.assertEqual(self.ok(cache.ready()), value)
@@ -151,14 +152,26 @@ class HealthCacheTests(_Base):
 
     def test_weights_and_meta_read(self) -> None:
         """Instances carry Consul's Weights, tags and meta."""
-        self.ok(self.consul.catalog.register("n1", "10.0.0.1", service={
-            "Service": "web", "ID": "w", "Port": 1, "Tags": ["a"], "Meta": {"v": "2"},
-            "Weights": {"Passing": 5, "Warning": 2},
-        }))
+        self.ok(
+            self.consul.catalog.register(
+                "n1",
+                "10.0.0.1",
+                service={
+                    "Service": "web",
+                    "ID": "w",
+                    "Port": 1,
+                    "Tags": ["a"],
+                    "Meta": {"v": "2"},
+                    "Weights": {"Passing": 5, "Warning": 2},
+                },
+            )
+        )
         cache = self.started(HealthCache(self.consul, "web"))
         (inst,) = cache.value
-        self.assertEqual((inst.weights, inst.weight, inst.tags, dict(inst.meta), inst.address),
-                         ((5, 2), 5, ("a",), {"v": "2"}, "10.0.0.1"))
+        self.assertEqual(
+            (inst.weights, inst.weight, inst.tags, dict(inst.meta), inst.address),
+            ((5, 2), 5, ("a",), {"v": "2"}, "10.0.0.1"),
+        )
 
     def test_near_follows_with_blocking_reads(self) -> None:
         """With near= the cache follows the service too (its own blocking reads), sending near."""
@@ -259,9 +272,13 @@ class HealthCacheTests(_Base):
 
     def test_new_order_updates_value_without_diff(self) -> None:
         """An answer with the same instances in a new order (near=) updates the value, with no callback."""
+
         def entry(sid: str) -> dict[str, Any]:
-            return {"Node": {"Node": "n", "Address": "10.0.0.1"},
-                    "Service": {"ID": sid, "Service": "web", "Port": 1}, "Checks": []}
+            return {
+                "Node": {"Node": "n", "Address": "10.0.0.1"},
+                "Service": {"ID": sid, "Service": "web", "Port": 1},
+                "Checks": [],
+            }
 
         cache = HealthCache(self.consul, "web", near="_agent")
         diffs = self.diffs(cache)
@@ -340,8 +357,7 @@ class KVCacheTests(_Base):
         self.assertEqual(list(cache.value), ["app/a", "app/b"])
         diffs = self.diffs(cache)
         self.put("app/b", b"3")
-        self.assertEqual((list(diffs[-1].changed), diffs[-1].added, diffs[-1].removed),
-                         (["app/b"], {}, {}))
+        self.assertEqual((list(diffs[-1].changed), diffs[-1].added, diffs[-1].removed), (["app/b"], {}, {}))
         self.assertEqual(diffs[-1].changed["app/b"]["Value"], b"3")
         self.put("app/c", b"4")
         self.assertEqual(list(diffs[-1].added), ["app/c"])

@@ -41,8 +41,14 @@ from txconsul.testing import FakeConsul
 class LiteralResolver:
     """Resolves an IPv4 literal to itself, at once (MemoryReactor's resolver gives 127.0.0.1)."""
 
-    def resolveHostName(self, receiver: Any, hostName: str, portNumber: int = 0,
-                        addressTypes: Any = None, transportSemantics: str = "TCP") -> Any:
+    def resolveHostName(
+        self,
+        receiver: Any,
+        hostName: str,
+        portNumber: int = 0,
+        addressTypes: Any = None,
+        transportSemantics: str = "TCP",
+    ) -> Any:
         receiver.resolutionBegan(HostResolution(hostName))
         receiver.addressResolved(IPv4Address("TCP", hostName, portNumber))
         receiver.resolutionComplete()
@@ -71,9 +77,14 @@ class _Base(SynchronousTestCase):
         self.factory = Factory.forProtocol(Protocol)
 
     def register(self, sid: str, port: int, address: str = "10.0.0.1") -> None:
-        self.successResultOf(self.consul.agent.service.register(
-            "web", service_id=sid, address=address, port=port,
-        ))
+        self.successResultOf(
+            self.consul.agent.service.register(
+                "web",
+                service_id=sid,
+                address=address,
+                port=port,
+            )
+        )
         self.reactor.advance(1)
 
     def endpoint(self, **kw: Any) -> ConsulClientEndpoint:
@@ -115,8 +126,9 @@ class ClientEndpointTests(_Base):
     def test_for_service(self) -> None:
         """for_service builds the cache from the service arguments and connects through it."""
         self.register("web-1", 8001)
-        ep = ConsulClientEndpoint.for_service(self.reactor, self.consul, "web", tag=None,
-                                              passing=False, attempts=2)
+        ep = ConsulClientEndpoint.for_service(
+            self.reactor, self.consul, "web", tag=None, passing=False, attempts=2
+        )
         self.addCleanup(ep.cache.stopService)
         self.assertEqual((ep.cache.service, ep.cache.passing, ep.attempts), ("web", False, 2))
         ep.connect(self.factory)
@@ -222,8 +234,9 @@ class ClientEndpointTests(_Base):
         """Bad endpoint arguments are refused at construction, naming them."""
         cache = HealthCache(self.consul, "web")
         self.assertRaisesRegex(ValueError, "attempts", ConsulClientEndpoint, self.reactor, cache, attempts=0)
-        self.assertRaisesRegex(ValueError, "connect_timeout", ConsulClientEndpoint, self.reactor, cache,
-                               connect_timeout=0)
+        self.assertRaisesRegex(
+            ValueError, "connect_timeout", ConsulClientEndpoint, self.reactor, cache, connect_timeout=0
+        )
         self.assertRaisesRegex(ValueError, "picker", ConsulClientEndpoint, self.reactor, cache, picker="best")
 
 
@@ -244,8 +257,10 @@ class ServerEndpointTests(_Base):
         self.assertIn("web-8080", services)
         _, healthy = self.successResultOf(self.consul.health.service("web", passing=True))
         (entry,) = healthy
-        self.assertEqual((entry["Service"]["Port"], entry["Service"]["Address"], entry["Service"]["Tags"]),
-                         (8080, "10.0.0.7", ["v1"]))
+        self.assertEqual(
+            (entry["Service"]["Port"], entry["Service"]["Address"], entry["Service"]["Tags"]),
+            (8080, "10.0.0.7", ["v1"]),
+        )
         self.assertEqual(port.getHost().port, 8080)
 
     def test_heartbeat_keeps_passing(self) -> None:
@@ -347,9 +362,13 @@ class ParserTests(SynchronousTestCase):
 
     def test_client_string(self) -> None:
         """clientFromString reads the service, tags, options and the CONSUL_* agent."""
-        ep = clientFromString(self.reactor, "consul:web:tag=primary,v2:pick=round-robin:attempts=5:passing=no")
+        ep = clientFromString(
+            self.reactor, "consul:web:tag=primary,v2:pick=round-robin:attempts=5:passing=no"
+        )
         self.assertIsInstance(ep, ConsulClientEndpoint)
-        self.assertEqual((ep.cache.service, ep.cache.tags, ep.cache.passing), ("web", ("primary", "v2"), False))
+        self.assertEqual(
+            (ep.cache.service, ep.cache.tags, ep.cache.passing), ("web", ("primary", "v2"), False)
+        )
         self.assertIsInstance(ep.picker, RoundRobinPicker)
         self.assertEqual(ep.attempts, 5)
         self.assertEqual(ep.cache.consul.config.address, "10.1.2.3:8501")
@@ -423,7 +442,9 @@ class ParserTests(SynchronousTestCase):
 
     def test_server_string(self) -> None:
         """serverFromString wraps the escaped endpoint and reads name, tags, ttl, id."""
-        ep = serverFromString(self.reactor, r"consul:tcp\:8080\:interface=127.0.0.1:name=web:tags=a,b:ttl=6s:id=w1")
+        ep = serverFromString(
+            self.reactor, r"consul:tcp\:8080\:interface=127.0.0.1:name=web:tags=a,b:ttl=6s:id=w1"
+        )
         self.assertIsInstance(ep, ConsulServerEndpoint)
         self.assertIsInstance(ep.wrapped, TCP4ServerEndpoint)
         self.assertEqual((ep.name, ep.tags, ep.ttl, ep.service_id), ("web", ["a", "b"], "6s", "w1"))

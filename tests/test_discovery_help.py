@@ -28,7 +28,9 @@ class HelpTests(SynchronousTestCase):
 
     def test_plugins_found_with_syntax_docstrings(self) -> None:
         """Twisted finds one consul client and one consul server parser, each documenting its syntax."""
-        clients = [p for p in getPlugins(IStreamClientEndpointStringParserWithReactor) if p.prefix == "consul"]
+        clients = [
+            p for p in getPlugins(IStreamClientEndpointStringParserWithReactor) if p.prefix == "consul"
+        ]
         servers = [p for p in getPlugins(IStreamServerEndpointStringParser) if p.prefix == "consul"]
         self.assertEqual((len(clients), len(servers)), (1, 1))
         self.assertIn("consul:<service>", type(clients[0]).__doc__)
@@ -39,15 +41,28 @@ class HelpTests(SynchronousTestCase):
         out = io.StringIO()
         help_endpoints(out)
         text = out.getvalue()
-        for needle in ("consul:<service>", "pick=random|round-robin|weighted", "trustRoots",
-                       "name=<service>", "ttl=10s", "CONSUL_HTTP_ADDR", "  tls: (client)"):
+        for needle in (
+            "consul:<service>",
+            "pick=random|round-robin|weighted",
+            "trustRoots",
+            "name=<service>",
+            "ttl=10s",
+            "CONSUL_HTTP_ADDR",
+            "  tls: (client)",
+        ):
             self.assertIn(needle, text)
 
     def test_module_runs(self) -> None:
         """python -m txconsul.discovery prints the help and exits 0; a bad argument exits 2."""
         env = dict(os.environ, PYTHONPATH=ROOT)
-        done = subprocess.run([sys.executable, "-m", "txconsul.discovery"], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "txconsul.discovery"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assertIn("consul:<service>", done.stdout)
         self.assertEqual(main(["--bogus"]), 2)

@@ -46,10 +46,12 @@ class PickerTests(SynchronousTestCase):
     def test_round_robin_rotates_whatever_consul_order(self) -> None:
         """Round-robin starts one further each call, whatever order the instances come in."""
         picker = RoundRobinPicker()
-        firsts = [picker.order([A, B, C])[0].service_id,
-                  picker.order([C, A, B])[0].service_id,
-                  picker.order([B, C, A])[0].service_id,
-                  picker.order([A, B, C])[0].service_id]
+        firsts = [
+            picker.order([A, B, C])[0].service_id,
+            picker.order([C, A, B])[0].service_id,
+            picker.order([B, C, A])[0].service_id,
+            picker.order([A, B, C])[0].service_id,
+        ]
         self.assertEqual(firsts, ["a", "b", "c", "a"])
         self.assertEqual([i.service_id for i in picker.order([A, B, C])], ["b", "c", "a"])
 

@@ -124,8 +124,9 @@ class DiscoveryProcessTests(ProcessCase):
         """
         a, port_a = self.web("A")
         yield self.wait_for(lambda: listening(port_a), "A to listen without Consul")
-        yield self.wait_for(lambda: "registering service web-" in self.read("A.log"),
-                            "A to report the failed registration")
+        yield self.wait_for(
+            lambda: "registering service web-" in self.read("A.log"), "A to report the failed registration"
+        )
         self.spawn(["consul-fake", "--listen", f"tcp:{self.fake_port}:interface=127.0.0.1"], "fake.log")
         yield self.wait_for(lambda: listening(self.fake_port), "consul-fake to listen")
         consul = Consul("127.0.0.1", self.fake_port, reactor=reactor, environ={})

@@ -56,8 +56,18 @@ class ScriptedConsul(Resource):
         if code != 200:
             return b"scripted failure"
         if request.method == b"GET":
-            return json.dumps([{"Key": "k", "Value": "dg==", "Flags": 0, "LockIndex": 0,
-                                "CreateIndex": 7, "ModifyIndex": 7}]).encode()
+            return json.dumps(
+                [
+                    {
+                        "Key": "k",
+                        "Value": "dg==",
+                        "Flags": 0,
+                        "LockIndex": 0,
+                        "CreateIndex": 7,
+                        "ModifyIndex": 7,
+                    }
+                ]
+            ).encode()
         return b"true"
 
 
@@ -220,8 +230,12 @@ class RetryTests(SynchronousTestCase):
     def test_bad_arguments(self) -> None:
         """Bad policy arguments are refused, naming them."""
         _, _, c = self.agent()
-        for kw, what in [({"backoff": 0}, "backoff"), ({"jitter": 2}, "jitter"),
-                         ({"deadline": -1}, "deadline"), ({"attempts": 0}, "attempts"),
-                         ({"deadline": None, "attempts": None}, "deadline")]:
+        for kw, what in [
+            ({"backoff": 0}, "backoff"),
+            ({"jitter": 2}, "jitter"),
+            ({"deadline": -1}, "deadline"),
+            ({"attempts": 0}, "attempts"),
+            ({"deadline": None, "attempts": None}, "deadline"),
+        ]:
             self.assertRaisesRegex(ValueError, what, Retrying, c, clock=self.clock, **kw)
         self.assertRaises(ValueError, Retrying, [], clock=self.clock)

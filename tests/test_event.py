@@ -48,7 +48,7 @@ class RequestShapeTests(SynchronousTestCase):
         result = self.successResultOf(
             Event(t).fire("a b", "hi", node="n.*", service="web", tag="v1", token="tok", dc="dc2")
         )
-        (args, kwargs), = t.calls
+        ((args, kwargs),) = t.calls
         self.assertEqual(args[0], "PUT")
         self.assertEqual(args[1], "/v1/event/fire/a%20b")
         self.assertEqual(args[2], [("node", "n.*"), ("service", "web"), ("tag", "v1")])
@@ -69,7 +69,7 @@ class RequestShapeTests(SynchronousTestCase):
         """list GETs /v1/event/list with ?name, no dc, and the index."""
         t = RecordingTransport(b"[]", index=1)
         self.assertEqual(self.successResultOf(Event(t).list("deploy", index=77, wait="5s")), (1, []))
-        (args, kwargs), = t.calls
+        ((args, kwargs),) = t.calls
         self.assertEqual(args[:3], ("GET", "/v1/event/list", [("name", "deploy")]))
         self.assertEqual(kwargs["index"], 77)
         self.assertEqual(kwargs["wait"], 5.0)
@@ -160,9 +160,7 @@ class FireTests(EventCase):
 
     def test_missing_name(self) -> None:
         """PUT /v1/event/fire/ without a name is 400 'Missing name'."""
-        f = self.failureResultOf(
-            self.consul.http.request("PUT", "/v1/event/fire/", body=b""), BadRequest
-        )
+        f = self.failureResultOf(self.consul.http.request("PUT", "/v1/event/fire/", body=b""), BadRequest)
         self.assertEqual(f.value.body, b"Missing name")
 
     def test_get_not_allowed(self) -> None:
@@ -237,12 +235,8 @@ class ListTests(EventCase):
 
     def test_uuid_hash_known_value(self) -> None:
         """uuidToUint64 XORs chars 0-7,9-12,14-17 with 19-22,24-35."""
-        self.assertEqual(
-            uuid_to_uint64("00000000-0000-0001-0000-000000000003"), 1 ^ 3
-        )
-        self.assertEqual(
-            uuid_to_uint64("ffffffff-ffff-ffff-0000-000000000000"), 2**64 - 1
-        )
+        self.assertEqual(uuid_to_uint64("00000000-0000-0001-0000-000000000003"), 1 ^ 3)
+        self.assertEqual(uuid_to_uint64("ffffffff-ffff-ffff-0000-000000000000"), 2**64 - 1)
 
     def test_name_filter_exact(self) -> None:
         """?name is an exact match, and the index follows the filtered list."""
@@ -295,9 +289,7 @@ class ListTests(EventCase):
         d = c.http.request("GET", "/v1/event/list")
         response = self.ok(d)
         self.assertEqual([e["Name"] for e in response.json()], ["public"])
-        self.assertEqual(
-            response.headers.getRawHeaders(b"x-consul-results-filtered-by-acls"), [b"true"]
-        )
+        self.assertEqual(response.headers.getRawHeaders(b"x-consul-results-filtered-by-acls"), [b"true"])
 
 
 class BlockingTests(EventCase):

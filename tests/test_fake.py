@@ -23,7 +23,9 @@ class RawTestCase(SynchronousTestCase):
     def call(self, method: str, path: str, data: bytes = b"", **kw):
         """(response, body) of one request."""
         url = "http://127.0.0.1:8500" + path
-        response = self.successResultOf(self.treq.request(method, url, data=data or None, allow_redirects=False, **kw))
+        response = self.successResultOf(
+            self.treq.request(method, url, data=data or None, allow_redirects=False, **kw)
+        )
         body = self.successResultOf(response.content())
         return response, body
 
@@ -261,18 +263,23 @@ class JournalTests(SynchronousTestCase):
         treq = StubTreq(fake.resource())
         self.successResultOf(treq.request("GET", "http://127.0.0.1:8500/v1/nope"))
         self.successResultOf(treq.request("DELETE", "http://127.0.0.1:8500/v1/status/leader"))
-        self.assertEqual([(r.method, r.path) for r in fake.requests],
-                         [("GET", "/v1/nope"), ("DELETE", "/v1/status/leader")])
+        self.assertEqual(
+            [(r.method, r.path) for r in fake.requests],
+            [("GET", "/v1/nope"), ("DELETE", "/v1/status/leader")],
+        )
 
     def test_repr_hides_tokens_and_body(self) -> None:
         """repr() of a recorded request shows neither the token (header or ?token) nor the body."""
         fake = FakeConsul(Clock(), seed=1)
         treq = StubTreq(fake.resource())
-        self.successResultOf(treq.request(
-            "PUT", "http://127.0.0.1:8500/v1/kv/k?token=query-secret",
-            headers={"X-Consul-Token": "header-secret", "Authorization": "Bearer bearer-secret"},
-            data=b"body-secret",
-        ))
+        self.successResultOf(
+            treq.request(
+                "PUT",
+                "http://127.0.0.1:8500/v1/kv/k?token=query-secret",
+                headers={"X-Consul-Token": "header-secret", "Authorization": "Bearer bearer-secret"},
+                data=b"body-secret",
+            )
+        )
         text = repr(fake.requests[-1])
         for secret in ("query-secret", "header-secret", "bearer-secret", "body-secret"):
             self.assertNotIn(secret, text)

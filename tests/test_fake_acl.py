@@ -69,7 +69,9 @@ class RuleLanguageTests(SynchronousTestCase):
             '# c1\noperator = "read" // c2\n/* c3\n */ keyring = "write"\nacl = "read"\n'
             'event_prefix "" { policy = "read" }\nquery "q" { policy = "write" }'
         )
-        self.assertEqual((r.level("operator", ""), r.level("keyring", "x"), r.level("acl", "")), ("read", "write", "read"))
+        self.assertEqual(
+            (r.level("operator", ""), r.level("keyring", "x"), r.level("acl", "")), ("read", "write", "read")
+        )
         self.assertEqual(r.level("event", "deploy"), "read")
         self.assertEqual(r.level("query", "q"), "write")
 
@@ -77,12 +79,16 @@ class RuleLanguageTests(SynchronousTestCase):
         """key, service, node, session, agent, event and query all take exact and prefix rules."""
         for res in ("key", "service", "node", "session", "agent", "event", "query"):
             r = parse_rules(f'{res} "a" {{ policy = "write" }}\n{res}_prefix "b" {{ policy = "read" }}')
-            self.assertEqual((r.level(res, "a"), r.level(res, "bx"), r.level(res, "c")), ("write", "read", None))
+            self.assertEqual(
+                (r.level(res, "a"), r.level(res, "bx"), r.level(res, "c")), ("write", "read", None)
+            )
 
     def test_json_form(self) -> None:
         """JSON rules (objects or lists of objects) parse like HCL."""
-        r = parse_rules('{"key_prefix": {"app/": {"policy": "write"}}, "operator": "read",'
-                        ' "service": [{"web": {"policy": "read"}}]}')
+        r = parse_rules(
+            '{"key_prefix": {"app/": {"policy": "write"}}, "operator": "read",'
+            ' "service": [{"web": {"policy": "read"}}]}'
+        )
         self.assertEqual(r.level("key", "app/x"), "write")
         self.assertEqual(r.level("operator", ""), "read")
         self.assertEqual(r.level("service", "web"), "read")
@@ -112,7 +118,10 @@ class FakeACLCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.fake = FakeConsul(
-            self.clock, seed=7, acl_master_token=ROOT, acl_default_policy=self.default_policy,
+            self.clock,
+            seed=7,
+            acl_master_token=ROOT,
+            acl_default_policy=self.default_policy,
             legacy_acl=self.legacy_acl,
         )
         self.root = self.fake.client(token=ROOT)
@@ -146,8 +155,7 @@ class AuthorizerTests(FakeACLCase):
         )
         a = self.authz(secret)
         table = {
-            name: tuple(a.allowed("key", name, acc) for acc in ("read", "list", "write"))
-            for name in "wlrd"
+            name: tuple(a.allowed("key", name, acc) for acc in ("read", "list", "write")) for name in "wlrd"
         }
         self.assertEqual(
             table,
@@ -162,7 +170,18 @@ class AuthorizerTests(FakeACLCase):
     def test_management_allows_everything(self) -> None:
         """The master token may do anything, ACL management included."""
         a = self.authz(ROOT)
-        for res in ("key", "service", "node", "session", "agent", "event", "query", "operator", "acl", "keyring"):
+        for res in (
+            "key",
+            "service",
+            "node",
+            "session",
+            "agent",
+            "event",
+            "query",
+            "operator",
+            "acl",
+            "keyring",
+        ):
             self.assertTrue(a.allowed(res, "anything", "write"), res)
 
     def test_default_deny_for_anonymous(self) -> None:
@@ -185,7 +204,9 @@ class AuthorizerTests(FakeACLCase):
         self.ok(self.root.acl.policy.create("anon", rules='key_prefix "pub/" { policy = "write" }'))
         _, tok = self.ok(self.root.acl.token.read(ANONYMOUS_ACCESSOR))
         self.assertEqual(tok["Description"], "Anonymous Token")
-        self.ok(self.root.acl.token.update(ANONYMOUS_ACCESSOR, description=tok["Description"], policies=["anon"]))
+        self.ok(
+            self.root.acl.token.update(ANONYMOUS_ACCESSOR, description=tok["Description"], policies=["anon"])
+        )
         self.assertIs(self.ok(anon.kv.put("pub/x", "1")), True)
         self.failureResultOf(anon.kv.put("priv/x", "1"), ACLPermissionDenied)
 
@@ -347,9 +368,14 @@ class EndpointErrorTests(FakeACLCase):
 
     def test_protected_objects(self) -> None:
         """Anonymous token, own token and global-management cannot be deleted."""
-        self.assert500(self.root.acl.token.delete(ANONYMOUS_ACCESSOR), "Delete operation not permitted on the anonymous token")
+        self.assert500(
+            self.root.acl.token.delete(ANONYMOUS_ACCESSOR),
+            "Delete operation not permitted on the anonymous token",
+        )
         me = self.ok(self.root.acl.token.read_self())[1]
-        self.assert500(self.root.acl.token.delete(me["AccessorID"]), "Deletion of the request's authorization token")
+        self.assert500(
+            self.root.acl.token.delete(me["AccessorID"]), "Deletion of the request's authorization token"
+        )
         self.assert500(self.root.acl.policy.delete(GLOBAL_MANAGEMENT_ID), "builtin global-management policy")
         self.assert500(
             self.root.acl.policy.update(GLOBAL_MANAGEMENT_ID, "global-management", rules='acl = "read"'),
@@ -361,7 +387,9 @@ class EndpointErrorTests(FakeACLCase):
         self.ok(self.root.acl.policy.create("dup"))
         self.assert500(self.root.acl.policy.create("dup"), 'A Policy with Name "dup" already exists')
         self.assert500(self.root.acl.policy.create("bad name"), "invalid Name")
-        self.assert500(self.root.acl.policy.create("r", rules='key "x" { policy = "nope" }'), "Invalid key policy")
+        self.assert500(
+            self.root.acl.policy.create("r", rules='key "x" { policy = "nope" }'), "Invalid key policy"
+        )
 
     def test_bad_links(self) -> None:
         """Linking an unknown policy is a 500."""
@@ -370,11 +398,14 @@ class EndpointErrorTests(FakeACLCase):
     def test_raw_request_errors(self) -> None:
         """ID on policy create and mismatched IDs are 400s."""
         http = self.root.http
-        f = self.failureResultOf(http.request("PUT", "/v1/acl/policy", json_body={"ID": "x", "Name": "n"}), BadRequest)
+        f = self.failureResultOf(
+            http.request("PUT", "/v1/acl/policy", json_body={"ID": "x", "Name": "n"}), BadRequest
+        )
         self.assertIn("Cannot specify the ID when creating a new policy", str(f.value))
         tok = self.ok(self.root.acl.token.create())
         f = self.failureResultOf(
-            http.request("PUT", "/v1/acl/token/" + tok["AccessorID"], json_body={"AccessorID": "other"}), BadRequest
+            http.request("PUT", "/v1/acl/token/" + tok["AccessorID"], json_body={"AccessorID": "other"}),
+            BadRequest,
         )
         self.assertIn("Token Accessor ID in URL and payload do not match", str(f.value))
         f = self.failureResultOf(http.request("PUT", "/v1/acl/token", body=b"{nope"), BadRequest)
@@ -441,7 +472,9 @@ class LegacyProfileTests(FakeACLCase):
 
     def test_update_needs_id(self) -> None:
         """The legacy update refuses a body without ID: 400 'ACL ID must be set'."""
-        f = self.failureResultOf(self.root.http.request("PUT", "/v1/acl/update", json_body={"Name": "n"}), BadRequest)
+        f = self.failureResultOf(
+            self.root.http.request("PUT", "/v1/acl/update", json_body={"Name": "n"}), BadRequest
+        )
         self.assertIn("ACL ID must be set", str(f.value))
 
     def assert500(self, d: Any, text: str) -> None:
@@ -465,7 +498,10 @@ class LegacyProfileTests(FakeACLCase):
     def test_generations_do_not_mix(self) -> None:
         """Legacy endpoints refuse new tokens; the new clone refuses legacy tokens."""
         tok = self.ok(self.root.acl.token.create(policies=[GLOBAL_MANAGEMENT_ID]))
-        self.assert500(self.root.acl.update(tok["SecretID"], name="x"), "Cannot use legacy endpoint to modify a non-legacy token")
+        self.assert500(
+            self.root.acl.update(tok["SecretID"], name="x"),
+            "Cannot use legacy endpoint to modify a non-legacy token",
+        )
         self.assertIsNone(self.ok(self.root.acl.info(tok["SecretID"])))
         secret = self.ok(self.root.acl.create(rules='key "" { policy = "read" }'))
         accessor = self.fake.acl.token_by_secret(secret)["AccessorID"]
@@ -475,5 +511,6 @@ class LegacyProfileTests(FakeACLCase):
 
     def test_legacy_rule_compilation(self) -> None:
         """Legacy rules that do not compile are a 500."""
-        self.assert500(self.root.acl.create(rules='key "" { policy = "maybe" }'), "ACL rule compilation failed")
-
+        self.assert500(
+            self.root.acl.create(rules='key "" { policy = "maybe" }'), "ACL rule compilation failed"
+        )

@@ -41,7 +41,9 @@ class RuleFidelityTests(SynchronousTestCase):
 
     def test_legacy_ignores_acl_and_prefix_rules(self) -> None:
         """parseLegacy's LegacyPolicy has no acl field and no *_prefix rules: both are dropped."""
-        r = parse_rules('acl = "write"\nkey_prefix "" { policy = "write" }\nkey "a" { policy = "read" }', legacy=True)
+        r = parse_rules(
+            'acl = "write"\nkey_prefix "" { policy = "write" }\nkey "a" { policy = "read" }', legacy=True
+        )
         self.assertIsNone(r.level("acl", ""))
         self.assertIsNone(r.level("key", "zzz"))
         self.assertEqual(r.level("key", "ab"), "read")
@@ -78,7 +80,9 @@ class RuleFidelityTests(SynchronousTestCase):
         with self.assertRaises(RuleError) as cm:
             parse_rules('service "w" { policy = "read" intentions = "list" }')
         self.assertIn("Invalid service intentions policy: &acl.ServiceRule{", str(cm.exception))
-        self.assertEqual(parse_rules('service "w" { policy = "read" intentions = "write" }').level("service", "w"), "read")
+        self.assertEqual(
+            parse_rules('service "w" { policy = "read" intentions = "write" }').level("service", "w"), "read"
+        )
 
     def test_validation_order(self) -> None:
         """Validate checks agents before keys whatever the order in the text."""
@@ -122,7 +126,9 @@ class EndpointFidelityTests(FakeACLCase):
     def test_global_management_rules_text(self) -> None:
         """ACLPolicyGlobalManagementRules is a Go raw string: leading newline, tab indents."""
         policy = self.ok(self.root.acl.policy.read(GLOBAL_MANAGEMENT_ID))[1]
-        self.assertTrue(policy["Rules"].startswith('\nacl = "write"\nagent_prefix "" {\n\tpolicy = "write"\n}'))
+        self.assertTrue(
+            policy["Rules"].startswith('\nacl = "write"\nagent_prefix "" {\n\tpolicy = "write"\n}')
+        )
         self.assertIn('service_prefix "" {\n\tpolicy = "write"\n\tintentions = "write"\n}', policy["Rules"])
 
     def test_policy_datacenters_omitted(self) -> None:
@@ -137,7 +143,11 @@ class EndpointFidelityTests(FakeACLCase):
 
     def test_policy_hash_is_blake2b(self) -> None:
         """ACLPolicy.SetHash: BLAKE2b-256 of Name, Description, Rules, datacenters."""
-        p = self.ok(self.root.acl.policy.create("hp", rules='key "a" { policy = "read" }', description="d", datacenters=["dc1"]))
+        p = self.ok(
+            self.root.acl.policy.create(
+                "hp", rules='key "a" { policy = "read" }', description="d", datacenters=["dc1"]
+            )
+        )
         self.assertEqual(p["Hash"], blake("hp", "d", 'key "a" { policy = "read" }', "dc1"))
 
     def test_token_hash_is_blake2b(self) -> None:
@@ -178,25 +188,38 @@ class EndpointFidelityTests(FakeACLCase):
             d = self.raw(self.anon, "PUT", path, b"{nope")
             self.failureResultOf(d, BadRequest)
         d = self.raw(self.anon, "PUT", "/v1/acl/policy", b'{"ID": "x", "Name": "n"}')
-        self.assertIn("Cannot specify the ID when creating a new policy", str(self.failureResultOf(d, BadRequest).value))
+        self.assertIn(
+            "Cannot specify the ID when creating a new policy", str(self.failureResultOf(d, BadRequest).value)
+        )
         d = self.anon.acl.policy.create("n")
         self.failureResultOf(d, ACLPermissionDenied)
 
     def test_token_update_mismatch_before_acl(self) -> None:
         """The URL/payload AccessorID mismatch is a 400 even for a caller without acl:write."""
         d = self.raw(
-            self.anon, "PUT", "/v1/acl/token/11111111-1111-1111-1111-111111111111",
+            self.anon,
+            "PUT",
+            "/v1/acl/token/11111111-1111-1111-1111-111111111111",
             b'{"AccessorID": "22222222-2222-2222-2222-222222222222"}',
         )
-        self.assertIn("Token Accessor ID in URL and payload do not match", str(self.failureResultOf(d, BadRequest).value))
+        self.assertIn(
+            "Token Accessor ID in URL and payload do not match",
+            str(self.failureResultOf(d, BadRequest).value),
+        )
 
     def test_global_management_rename_allowed(self) -> None:
         """PolicySet refuses Rules/Datacenters changes on global-management but allows a rename."""
         gm = self.ok(self.root.acl.policy.read(GLOBAL_MANAGEMENT_ID))[1]
-        renamed = self.ok(self.root.acl.policy.update(GLOBAL_MANAGEMENT_ID, "gm", rules=gm["Rules"], description=gm["Description"]))
+        renamed = self.ok(
+            self.root.acl.policy.update(
+                GLOBAL_MANAGEMENT_ID, "gm", rules=gm["Rules"], description=gm["Description"]
+            )
+        )
         self.assertEqual(renamed["Name"], "gm")
         d = self.root.acl.policy.update(GLOBAL_MANAGEMENT_ID, "gm", rules='acl = "read"')
-        self.assertIn("Changing the Rules for the builtin global-management policy is not permitted", self.fails(d, 500))
+        self.assertIn(
+            "Changing the Rules for the builtin global-management policy is not permitted", self.fails(d, 500)
+        )
 
 
 class LegacyFidelityTests(FakeACLCase):
@@ -247,7 +270,6 @@ class LegacyFidelityTests(FakeACLCase):
         self.assertEqual(self.ok(self.root.acl.update(acl_id, name="renamed")), acl_id)
 
 
-
 class CurrentReleaseTests(FakeACLCase):
     """What the current release does differently from 1.10, source by source."""
 
@@ -276,7 +298,9 @@ class CurrentReleaseTests(FakeACLCase):
             'session_prefix "" {\n\tpolicy = "write"\n}'
         )
         self.assertEqual(LEGACY_GLOBAL_MANAGEMENT_RULES, legacy)
-        current = legacy.replace('operator = "write"\n', 'operator = "write"\nmesh = "write"\npeering = "write"\n')
+        current = legacy.replace(
+            'operator = "write"\n', 'operator = "write"\nmesh = "write"\npeering = "write"\n'
+        )
         _, gm = self.ok(self.root.acl.policy.read(GLOBAL_MANAGEMENT_ID))
         self.assertEqual(gm["Rules"], current)
         _, ro = self.ok(self.root.acl.policy.read(GLOBAL_READ_ONLY_ID))
@@ -290,7 +314,9 @@ class CurrentReleaseTests(FakeACLCase):
             [(GLOBAL_MANAGEMENT_ID, "global-management"), (GLOBAL_READ_ONLY_ID, "builtin/global-read-only")],
         )
         _, ro = self.ok(self.root.acl.policy.read(GLOBAL_READ_ONLY_ID))
-        self.assertEqual(ro["Description"], "Builtin Policy that grants unlimited read-only access to all components")
+        self.assertEqual(
+            ro["Description"], "Builtin Policy that grants unlimited read-only access to all components"
+        )
         self.assertIn('mesh = "read"\npeering = "read"\n', ro["Rules"])
         _, gm = self.ok(self.root.acl.policy.read(GLOBAL_MANAGEMENT_ID))
         self.assertIn('mesh = "write"\npeering = "write"\n', gm["Rules"])
@@ -324,7 +350,10 @@ class CurrentReleaseTests(FakeACLCase):
         self.ok(self.root.acl.policy.create("kv-read", rules='key_prefix "" { policy = "read" }'))
         tok = self.ok(self.root.acl.token.create(policies=["kv-read"]))
         text = self.fails(self.fake.client(token=tok["SecretID"]).kv.put("a/b", "1"), 403)
-        self.assertIn(f"Permission denied: token with AccessorID '{tok['AccessorID']}' lacks permission 'key:write' on \"a/b\"", text)
+        self.assertIn(
+            f"Permission denied: token with AccessorID '{tok['AccessorID']}' lacks permission 'key:write' on \"a/b\"",
+            text,
+        )
         self.assertNotIn(tok["SecretID"], text)
 
     def test_agent_service_denial_text(self) -> None:
@@ -343,11 +372,15 @@ class CurrentReleaseTests(FakeACLCase):
     def test_replication_status(self) -> None:
         """structs.ACLReplicationStatus now ends with LastErrorMessage; nothing replicates in a primary."""
         status = self.ok(self.raw(self.root, "GET", "/v1/acl/replication")).json()
-        self.assertEqual((status["Enabled"], status["Running"], status["LastErrorMessage"]), (False, False, ""))
+        self.assertEqual(
+            (status["Enabled"], status["Running"], status["LastErrorMessage"]), (False, False, "")
+        )
 
     def test_missing_accessor_text(self) -> None:
         """agent/acl_endpoint.go ACLTokenCRUD: 'Missing token AccessorID' (1.10: 'Missing token ID')."""
-        self.assertIn("Missing token AccessorID", self.fails(self.raw(self.root, "GET", "/v1/acl/token/"), 400))
+        self.assertIn(
+            "Missing token AccessorID", self.fails(self.raw(self.root, "GET", "/v1/acl/token/"), 400)
+        )
 
     def test_token_list_filters(self) -> None:
         """?policy, ?role, ?servicename and ?authmethod each filter; two at once is a 500 (state/acl.go)."""
@@ -368,16 +401,22 @@ class CurrentReleaseTests(FakeACLCase):
         self.assertEqual(listed(servicename="web"), ["by-service"])
         self.assertEqual(listed(servicename="db"), [])
         self.assertEqual(listed(authmethod="kubernetes"), [])
-        self.assertIn(by_service["AccessorID"], [t["AccessorID"] for t in self.ok(self.root.acl.token.list())[1]])
+        self.assertIn(
+            by_service["AccessorID"], [t["AccessorID"] for t in self.ok(self.root.acl.token.list())[1]]
+        )
         d = self.raw(self.root, "GET", f"/v1/acl/tokens?policy={pid}&servicename=web")
-        self.assertIn("can only filter by one of policy, role, serviceName, or methodName at a time", self.fails(d, 500))
+        self.assertIn(
+            "can only filter by one of policy, role, serviceName, or methodName at a time", self.fails(d, 500)
+        )
         self.assertNotEqual(by_role["AccessorID"], by_policy["AccessorID"])
 
     def test_bootstrap_secret(self) -> None:
         """ACLBootstrap decodes an optional {"BootstrapSecret": ...} and uses it as the SecretID."""
         self.fake.acl.reset_bootstrap()
         secret = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
-        response = self.ok(self.raw(self.root, "PUT", "/v1/acl/bootstrap", b'{"BootstrapSecret": "%s"}' % secret.encode()))
+        response = self.ok(
+            self.raw(self.root, "PUT", "/v1/acl/bootstrap", b'{"BootstrapSecret": "%s"}' % secret.encode())
+        )
         body = response.json()
         self.assertEqual((body["ID"], body["SecretID"]), (secret, secret))
         self.assertNotIn("Type", body)
@@ -388,11 +427,15 @@ class BodyDecodingTests(FakeACLCase):
 
     def test_field_names_fold_case(self) -> None:
         """{"name": ...} is the policy's Name; {"description": ...} is the token's Description."""
-        policy = self.ok(self.raw(self.root, "PUT", "/v1/acl/policy", b'{"name": "lower", "RULES": ""}')).json()
+        policy = self.ok(
+            self.raw(self.root, "PUT", "/v1/acl/policy", b'{"name": "lower", "RULES": ""}')
+        ).json()
         self.assertEqual(policy["Name"], "lower")
         token = self.ok(self.raw(self.root, "PUT", "/v1/acl/token", b'{"description": "kept"}')).json()
         self.assertEqual(token["Description"], "kept")
-        role = self.ok(self.raw(self.root, "PUT", "/v1/acl/role", b'{"nAmE": "r", "policies": [{"name": "lower"}]}')).json()
+        role = self.ok(
+            self.raw(self.root, "PUT", "/v1/acl/role", b'{"nAmE": "r", "policies": [{"name": "lower"}]}')
+        ).json()
         self.assertEqual((role["Name"], role["Policies"][0]["Name"]), ("r", "lower"))
 
     def test_wrong_types_are_400(self) -> None:
@@ -403,14 +446,20 @@ class BodyDecodingTests(FakeACLCase):
             self.fails(d, 400),
         )
         d = self.raw(self.root, "PUT", "/v1/acl/token", b'{"Local": "yes"}')
-        self.assertIn("Token decoding failed: json: cannot unmarshal string into Go struct field .Local of type bool", self.fails(d, 400))
+        self.assertIn(
+            "Token decoding failed: json: cannot unmarshal string into Go struct field .Local of type bool",
+            self.fails(d, 400),
+        )
         d = self.raw(self.root, "PUT", "/v1/acl/token", b'{"Policies": [{"ID": 7}]}')
         self.assertIn(
             "json: cannot unmarshal number into Go struct field ACLTokenPolicyLink.Policies.ID of type string",
             self.fails(d, 400),
         )
         d = self.raw(self.root, "PUT", "/v1/acl/role", b'{"Name": "r", "ServiceIdentities": {}}')
-        self.assertIn("Role decoding failed: json: cannot unmarshal object into Go struct field .ServiceIdentities", self.fails(d, 400))
+        self.assertIn(
+            "Role decoding failed: json: cannot unmarshal object into Go struct field .ServiceIdentities",
+            self.fails(d, 400),
+        )
         d = self.raw(self.root, "PUT", "/v1/acl/token", b'{"ExpirationTTL": "soon"}')
         self.assertIn('Token decoding failed: time: invalid duration "soon"', self.fails(d, 400))
         _, policies = self.ok(self.root.acl.policy.list())
@@ -430,12 +479,19 @@ class BodyDecodingTests(FakeACLCase):
         """TemplatedPolicies (1.17+) decode; an empty list is none, one missing its variables is refused."""
         token = self.ok(self.raw(self.root, "PUT", "/v1/acl/token", b'{"TemplatedPolicies": []}')).json()
         self.assertNotIn("TemplatedPolicies", token)
-        d = self.raw(self.root, "PUT", "/v1/acl/role", b'{"Name": "r", "TemplatedPolicies": [{"TemplateName": "builtin/service"}]}')
+        d = self.raw(
+            self.root,
+            "PUT",
+            "/v1/acl/role",
+            b'{"Name": "r", "TemplatedPolicies": [{"TemplateName": "builtin/service"}]}',
+        )
         self.assertIn("Invalid type. Expected: object, given: null", self.fails(d, 500))
 
     def test_empty_body_is_eof(self) -> None:
         """lib.DecodeJSON on an empty body: 400 '<What> decoding failed: EOF'."""
-        self.assertIn("Token decoding failed: EOF", self.fails(self.raw(self.root, "PUT", "/v1/acl/token"), 400))
+        self.assertIn(
+            "Token decoding failed: EOF", self.fails(self.raw(self.root, "PUT", "/v1/acl/token"), 400)
+        )
 
     def test_null_links_are_zero_values(self) -> None:
         """A null link is Go's zero value, an empty name no policy has (500), not a crash."""
@@ -463,7 +519,10 @@ class NotBootstrappedTests(SynchronousTestCase):
         boot = self.successResultOf(anon.acl.bootstrap())
         mgmt = self.fake.client(token=boot["SecretID"])
         _, tokens = self.successResultOf(mgmt.acl.token.list())
-        self.assertEqual(sorted(t["Description"] for t in tokens), ["Anonymous Token", "Bootstrap Token (Global Management)"])
+        self.assertEqual(
+            sorted(t["Description"] for t in tokens),
+            ["Anonymous Token", "Bootstrap Token (Global Management)"],
+        )
         f = self.failureResultOf(self.fake.client(token="root").acl.token.list(), ACLPermissionDenied)
         self.assertEqual(str(f.value).count("ACL system must be bootstrapped"), 0)
         self.failureResultOf(anon.acl.bootstrap(), ACLPermissionDenied)

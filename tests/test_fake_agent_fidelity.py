@@ -82,8 +82,9 @@ class EmbeddedCheckTests(RawCase):
         """One embedded check is service:<id>, named "Service '<name>' check"."""
         self.register({"Name": "web", "ID": "web1", "Check": {"TTL": "10s"}})
         check = self.checks()["service:web1"]
-        self.assertEqual((check["Name"], check["ServiceID"], check["Status"]),
-                         ("Service 'web' check", "web1", "critical"))
+        self.assertEqual(
+            (check["Name"], check["ServiceID"], check["Status"]), ("Service 'web' check", "web1", "critical")
+        )
 
     def test_several_checks_numbered(self) -> None:
         """With several checks the IDs get :1, :2 suffixes, Check first then Checks."""
@@ -95,18 +96,28 @@ class EmbeddedCheckTests(RawCase):
         """An embedded check takes its ID from CheckID; "ID" is not a CheckType field."""
         self.register({"Name": "web", "Checks": [{"CheckID": "mine", "TTL": "1s"}, {"TTL": "1s"}]})
         self.assertEqual(sorted(c for c in self.checks() if c != "serfHealth"), ["mine", "service:web:2"])
-        response, body = self.call("PUT", "/v1/agent/service/register",
-                                   {"Name": "api", "Checks": [{"ID": "x", "TTL": "1s"}]})
+        response, body = self.call(
+            "PUT", "/v1/agent/service/register", {"Name": "api", "Checks": [{"ID": "x", "TTL": "1s"}]}
+        )
         self.assertEqual((response.code, body), (400, b'Request decode failed: json: unknown field "ID"'))
 
     def test_interval_timeout_fields(self) -> None:
         """Embedded checks carry Interval/Timeout as Go durations, "" when unset."""
-        self.register({"Name": "web", "Checks": [
-            {"HTTP": "http://127.0.0.1:1/", "Interval": "90s", "Timeout": "1500ms"}, {"TTL": "10s"}]})
+        self.register(
+            {
+                "Name": "web",
+                "Checks": [
+                    {"HTTP": "http://127.0.0.1:1/", "Interval": "90s", "Timeout": "1500ms"},
+                    {"TTL": "10s"},
+                ],
+            }
+        )
         checks = self.checks()
         http, ttl = checks["service:web:1"], checks["service:web:2"]
         self.assertEqual((http["Type"], http["Interval"], http["Timeout"]), ("http", "1m30s", "1.5s"))
-        self.assertEqual((ttl["Type"], ttl["Interval"], ttl["Timeout"], ttl["ExposedPort"]), ("ttl", "", "", 0))
+        self.assertEqual(
+            (ttl["Type"], ttl["Interval"], ttl["Timeout"], ttl["ExposedPort"]), ("ttl", "", "", 0)
+        )
 
     def test_reregistration_keeps_status(self) -> None:
         """Re-registering a service keeps its checks' status and output (the snapshot restore)."""
@@ -118,12 +129,16 @@ class EmbeddedCheckTests(RawCase):
 
     def test_invalid_check_before_bad_status(self) -> None:
         """CheckTypes() validation runs before the status test."""
-        response, body = self.call("PUT", "/v1/agent/service/register",
-                                   {"Name": "web", "Check": {"Status": "bogus"}})
+        response, body = self.call(
+            "PUT", "/v1/agent/service/register", {"Name": "web", "Check": {"Status": "bogus"}}
+        )
         self.assertEqual((response.code, body), (400, b"Invalid check: TTL must be > 0 for TTL checks"))
-        response, body = self.call("PUT", "/v1/agent/service/register",
-                                   {"Name": "web", "Check": {"Status": "bogus", "TTL": "1s"}})
-        self.assertEqual((response.code, body), (400, b"Status for checks must 'passing', 'warning', 'critical'"))
+        response, body = self.call(
+            "PUT", "/v1/agent/service/register", {"Name": "web", "Check": {"Status": "bogus", "TTL": "1s"}}
+        )
+        self.assertEqual(
+            (response.code, body), (400, b"Status for checks must 'passing', 'warning', 'critical'")
+        )
 
     def test_replace_existing_checks_drops_maintenance(self) -> None:
         """?replace-existing-checks removes every other check of the service, maintenance included."""
@@ -144,7 +159,9 @@ class CheckRegisterTests(RawCase):
 
     def test_output_refused(self) -> None:
         """CheckDefinition has no Output field: decodeBody refuses it (DisallowUnknownFields)."""
-        response, body = self.call("PUT", "/v1/agent/check/register", {"Name": "t", "TTL": "10s", "Output": "hi"})
+        response, body = self.call(
+            "PUT", "/v1/agent/check/register", {"Name": "t", "TTL": "10s", "Output": "hi"}
+        )
         self.assertEqual((response.code, body), (400, b'Request decode failed: json: unknown field "Output"'))
         self.assertNotIn("t", self.checks())
 
@@ -159,15 +176,26 @@ class CheckRegisterTests(RawCase):
     def test_validate_messages(self) -> None:
         """CheckType.Validate's texts (Consul 1.20)."""
         cases = [
-            ({"Name": "c", "HTTP": "http://x"},
-             "Invalid check: Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or OSService checks"),
-            ({"Name": "c", "AliasService": "s", "TTL": "1s"},
-             "Invalid check: TTL must be not be set for Alias checks"),
-            ({"Name": "c", "AliasService": "s", "TCP": "x:1", "Interval": "1s"},
-             "Invalid check: Interval cannot be set for Alias checks"),
-            ({"Name": "c", "TTL": "1s", "FailuresBeforeWarning": 2},
-             "Invalid check: FailuresBeforeWarning can't be higher than FailuresBeforeCritical"),
-            ({"Name": "c", "TTL": "1s", "OutputMaxSize": -1}, "Invalid check: MaxOutputMaxSize must be positive"),
+            (
+                {"Name": "c", "HTTP": "http://x"},
+                "Invalid check: Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or OSService checks",
+            ),
+            (
+                {"Name": "c", "AliasService": "s", "TTL": "1s"},
+                "Invalid check: TTL must be not be set for Alias checks",
+            ),
+            (
+                {"Name": "c", "AliasService": "s", "TCP": "x:1", "Interval": "1s"},
+                "Invalid check: Interval cannot be set for Alias checks",
+            ),
+            (
+                {"Name": "c", "TTL": "1s", "FailuresBeforeWarning": 2},
+                "Invalid check: FailuresBeforeWarning can't be higher than FailuresBeforeCritical",
+            ),
+            (
+                {"Name": "c", "TTL": "1s", "OutputMaxSize": -1},
+                "Invalid check: MaxOutputMaxSize must be positive",
+            ),
         ]
         for body, text in cases:
             response, got = self.call("PUT", "/v1/agent/check/register", body)
@@ -175,11 +203,15 @@ class CheckRegisterTests(RawCase):
 
     def test_scripts_disabled_remote_text(self) -> None:
         """An Args check over the API is refused with the remote-calls text, 500."""
-        response, body = self.call("PUT", "/v1/agent/check/register",
-                                   {"Name": "s", "Args": ["true"], "Interval": "10s"})
+        response, body = self.call(
+            "PUT", "/v1/agent/check/register", {"Name": "s", "Args": ["true"], "Interval": "10s"}
+        )
         self.assertEqual(response.code, 500)
-        self.assertEqual(body, b"Scripts are disabled on this agent from remote calls; to enable, "
-                               b"configure 'enable_script_checks' to true")
+        self.assertEqual(
+            body,
+            b"Scripts are disabled on this agent from remote calls; to enable, "
+            b"configure 'enable_script_checks' to true",
+        )
 
 
 class ServiceFieldTests(RawCase):
@@ -195,30 +227,48 @@ class ServiceFieldTests(RawCase):
 
     def test_weights_invalid(self) -> None:
         """Passing < 1 and Warning < 0 are 400 Invalid Weights."""
-        for weights, text in (({"Warning": 1}, "Passing must be greater than 0"),
-                              ({"Passing": 1, "Warning": -1}, "Warning must be greater or equal than 0")):
+        for weights, text in (
+            ({"Warning": 1}, "Passing must be greater than 0"),
+            ({"Passing": 1, "Warning": -1}, "Warning must be greater or equal than 0"),
+        ):
             response, body = self.call("PUT", "/v1/agent/service/register", {"Name": "a", "Weights": weights})
             self.assertEqual((response.code, body.decode()), (400, "Invalid Weights: " + text))
 
     def test_meta_invalid(self) -> None:
         """Service meta keys are validated as validateMetaPair does."""
         response, body = self.call("PUT", "/v1/agent/service/register", {"Name": "a", "Meta": {"a b": "1"}})
-        self.assertEqual((response.code, body.decode()), (
-            400, "Invalid Service Meta: Couldn't load metadata pair ('a b', '1'): Key contains invalid characters"))
-        response, body = self.call("PUT", "/v1/agent/service/register", {"Name": "a", "Meta": {"consul-x": "1"}})
+        self.assertEqual(
+            (response.code, body.decode()),
+            (
+                400,
+                "Invalid Service Meta: Couldn't load metadata pair ('a b', '1'): Key contains invalid characters",
+            ),
+        )
+        response, body = self.call(
+            "PUT", "/v1/agent/service/register", {"Name": "a", "Meta": {"consul-x": "1"}}
+        )
         self.assertIn(b"Key prefix 'consul-' is reserved for internal use", body)
 
     def test_tagged_addresses_from_ip(self) -> None:
         """An IPv4 service address adds lan_ipv4 and wan_ipv4 tagged addresses."""
-        self.register({"Name": "a", "Address": "10.0.0.1", "Port": 80,
-                       "TaggedAddresses": {"wan": {"Address": "1.2.3.4", "Port": 8080}}})
+        self.register(
+            {
+                "Name": "a",
+                "Address": "10.0.0.1",
+                "Port": 80,
+                "TaggedAddresses": {"wan": {"Address": "1.2.3.4", "Port": 8080}},
+            }
+        )
         self.register({"Name": "b", "Address": "db.local"})
         services = self.services()
-        self.assertEqual(services["a"]["TaggedAddresses"], {
-            "wan": {"Address": "1.2.3.4", "Port": 8080},
-            "lan_ipv4": {"Address": "10.0.0.1", "Port": 80},
-            "wan_ipv4": {"Address": "10.0.0.1", "Port": 80},
-        })
+        self.assertEqual(
+            services["a"]["TaggedAddresses"],
+            {
+                "wan": {"Address": "1.2.3.4", "Port": 8080},
+                "lan_ipv4": {"Address": "10.0.0.1", "Port": 80},
+                "wan_ipv4": {"Address": "10.0.0.1", "Port": 80},
+            },
+        )
         self.assertNotIn("TaggedAddresses", services["b"])
         entry = self.ok("GET", "/v1/catalog/service/a")[0]
         self.assertEqual(entry["ServiceTaggedAddresses"]["lan_ipv4"], {"Address": "10.0.0.1", "Port": 80})
@@ -256,13 +306,17 @@ class TTLTests(RawCase):
         self.ok("PUT", "/v1/agent/check/pass/t?note=fine")
         self.advance(11)
         check = self.checks()["t"]
-        self.assertEqual((check["Status"], check["Output"]),
-                         ("critical", "TTL expired (last output before timeout follows): fine"))
+        self.assertEqual(
+            (check["Status"], check["Output"]),
+            ("critical", "TTL expired (last output before timeout follows): fine"),
+        )
 
     def test_helpers(self) -> None:
         """go_duration matches Go's Duration.String and truncate_output leaves short output."""
-        self.assertEqual([go_duration(x) for x in (0, 0.1, 1, 60, 3600, 5.5, 1e-6)],
-                         ["0s", "100ms", "1s", "1m0s", "1h0m0s", "5.5s", "1\u00b5s"])
+        self.assertEqual(
+            [go_duration(x) for x in (0, 0.1, 1, 60, 3600, 5.5, 1e-6)],
+            ["0s", "100ms", "1s", "1m0s", "1h0m0s", "5.5s", "1\u00b5s"],
+        )
         self.assertEqual(truncate_output("abc"), "abc")
 
 
@@ -280,7 +334,9 @@ class IntervalTests(SynchronousTestCase):
         """A 100ms HTTP check runs every second, but the check still shows Interval 100ms."""
         fake = self.make()
         c = fake.client()
-        self.successResultOf(c.agent.check.register("h", {"HTTP": "http://127.0.0.1:1/", "Interval": "100ms"}))
+        self.successResultOf(
+            c.agent.check.register("h", {"HTTP": "http://127.0.0.1:1/", "Interval": "100ms"})
+        )
         self.assertEqual(fake.agent_state.runner_interval("h"), 1.0)
         self.assertEqual(self.successResultOf(c.agent.checks())["h"]["Interval"], "100ms")
 
@@ -288,8 +344,9 @@ class IntervalTests(SynchronousTestCase):
         """core.min_check_interval lowers the floor for fast tests."""
         fake = self.make()
         fake.core.min_check_interval = 0.05
-        self.successResultOf(fake.client().agent.check.register(
-            "h", {"TCP": "127.0.0.1:1", "Interval": "100ms"}))
+        self.successResultOf(
+            fake.client().agent.check.register("h", {"TCP": "127.0.0.1:1", "Interval": "100ms"})
+        )
         self.assertEqual(fake.agent_state.runner_interval("h"), 0.1)
 
 
@@ -316,8 +373,12 @@ class ReaperTests(RawCase):
 
     def test_passing_not_reaped(self) -> None:
         """A passing check never reaps, and the critical clock restarts when it goes critical."""
-        self.register({"Name": "web", "Check": {"TTL": "1h", "Status": "passing",
-                                                "DeregisterCriticalServiceAfter": "1m"}})
+        self.register(
+            {
+                "Name": "web",
+                "Check": {"TTL": "1h", "Status": "passing", "DeregisterCriticalServiceAfter": "1m"},
+            }
+        )
         self.advance(200)
         self.assertIn("web", self.services())
         self.ok("PUT", "/v1/agent/check/fail/service:web")  # critical since t=200
@@ -422,12 +483,20 @@ class LocalHealthTests(RawCase):
         """?format=text and Accept: text/plain answer the status as text."""
         self.register({"Name": "web", "Check": {"TTL": "1h"}})
         self.assertEqual(self.health("id/web?format=text"), (503, "critical", "critical"))
-        self.assertEqual(self.health("id/web", headers={"Accept": "text/plain"}), (503, "critical", "critical"))
+        self.assertEqual(
+            self.health("id/web", headers={"Accept": "text/plain"}), (503, "critical", "critical")
+        )
 
     def test_unknown_and_missing(self) -> None:
         """Unknown ID 404 (JSON stub or text); missing ID 400."""
-        self.assertEqual(self.health("id/nope"), (404, "ServiceId nope not found",
-                                                  {"AggregatedStatus": "critical", "Service": None, "Checks": None}))
+        self.assertEqual(
+            self.health("id/nope"),
+            (
+                404,
+                "ServiceId nope not found",
+                {"AggregatedStatus": "critical", "Service": None, "Checks": None},
+            ),
+        )
         self.assertEqual(self.health("id/nope?format=text")[2], "ServiceId nope not found")
         response, body = self.call("GET", "/v1/agent/health/service/id/")
         self.assertEqual((response.code, body), (400, b"Missing serviceID"))
@@ -474,10 +543,21 @@ class CatalogHealthViewTests(RawCase):
     def test_passing_swaps_order(self) -> None:
         """?passing drops failing entries by swapping the last one into their place."""
         for n in ("a", "b", "c"):
-            self.ok("PUT", "/v1/catalog/register", {
-                "Node": n, "Address": "10.0.0.1", "Service": {"Service": "s"},
-                "Check": {"CheckID": "c", "Name": "c", "ServiceID": "s",
-                          "Status": "critical" if n == "a" else "passing"}})
+            self.ok(
+                "PUT",
+                "/v1/catalog/register",
+                {
+                    "Node": n,
+                    "Address": "10.0.0.1",
+                    "Service": {"Service": "s"},
+                    "Check": {
+                        "CheckID": "c",
+                        "Name": "c",
+                        "ServiceID": "s",
+                        "Status": "critical" if n == "a" else "passing",
+                    },
+                },
+            )
         nodes = [e["Node"]["Node"] for e in self.ok("GET", "/v1/health/service/s?passing")]
         self.assertEqual(nodes, ["c", "b"])
         self.assertEqual([e["Node"]["Node"] for e in self.ok("GET", "/v1/health/service/s")], ["a", "b", "c"])

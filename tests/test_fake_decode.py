@@ -7,15 +7,35 @@ from twisted.trial import unittest
 
 from txconsul.testing._core import HTTPError
 from txconsul.testing._gojson import (
-    AnyValue, Bool, Duration, Field, Float, GoDuration, GoJSONError, Int, List, Map,
-    Opaque, Ptr, String, Struct, Uint, decode, decode_body, parse_duration,
+    AnyValue,
+    Bool,
+    Duration,
+    Field,
+    Float,
+    GoDuration,
+    GoJSONError,
+    Int,
+    List,
+    Map,
+    Opaque,
+    Ptr,
+    String,
+    Struct,
+    Uint,
+    decode,
+    decode_body,
+    parse_duration,
 )
 
 WEIGHTS = Struct("Weights", [Field("Passing", Int()), Field("Warning", Int())], "structs.Weights")
 CHECK = Struct(
     "",
-    [Field("Name", String()), Field("TTL", Duration()), Field("Args", List(String()), "args"),
-     Field("OutputMaxSize", Int())],
+    [
+        Field("Name", String()),
+        Field("TTL", Duration()),
+        Field("Args", List(String()), "args"),
+        Field("OutputMaxSize", Int()),
+    ],
     "struct { TTL interface {} }",
     custom=True,
 )
@@ -55,8 +75,10 @@ class FieldMatchingTests(unittest.TestCase):
 
     def test_exact_and_case_insensitive(self):
         """Keys match fields ignoring case; the result is keyed by Go names."""
-        self.assertEqual(decode(SERVICE, b'{"name": "web", "PORT": 80, "tags": ["a"]}'),
-                         {"Name": "web", "Port": 80, "Tags": ["a"]})
+        self.assertEqual(
+            decode(SERVICE, b'{"name": "web", "PORT": 80, "tags": ["a"]}'),
+            {"Name": "web", "Port": 80, "Tags": ["a"]},
+        )
 
     def test_exact_match_preferred_and_last_wins(self):
         """Two keys selecting one field: the later value is kept, as Go assigns in order."""
@@ -76,8 +98,9 @@ class FieldMatchingTests(unittest.TestCase):
 
     def test_underscore_is_not_folded(self):
         """Go folds case only: ``enable_tag_override`` is not EnableTagOverride."""
-        self.assertEqual(err(SERVICE, b'{"enable_tag_override": true}'),
-                         'json: unknown field "enable_tag_override"')
+        self.assertEqual(
+            err(SERVICE, b'{"enable_tag_override": true}'), 'json: unknown field "enable_tag_override"'
+        )
 
 
 class TypeErrorTests(unittest.TestCase):
@@ -85,8 +108,10 @@ class TypeErrorTests(unittest.TestCase):
 
     def test_number_into_string_of_anonymous_aux(self):
         """Consul's aux structs are anonymous: the struct name part is empty."""
-        self.assertEqual(err(SERVICE, b'{"Name": 5}'),
-                         "json: cannot unmarshal number into Go struct field .Name of type string")
+        self.assertEqual(
+            err(SERVICE, b'{"Name": 5}'),
+            "json: cannot unmarshal number into Go struct field .Name of type string",
+        )
 
     def test_each_kind_name(self):
         """The JSON kind is named: string, number, bool, array, object."""
@@ -100,40 +125,53 @@ class TypeErrorTests(unittest.TestCase):
         """Inside a named struct: its name, then the whole field path."""
         self.assertEqual(
             err(SERVICE, b'{"Weights": {"Passing": "x"}}'),
-            "json: cannot unmarshal string into Go struct field Weights.Weights.Passing of type int")
+            "json: cannot unmarshal string into Go struct field Weights.Weights.Passing of type int",
+        )
 
     def test_number_literal_that_does_not_fit(self):
         """A fractional, exponent or overflowing number for an int names its literal."""
         self.assertIn("unmarshal number 1.5 into", err(SERVICE, b'{"Port": 1.5}'))
         self.assertIn("unmarshal number 1e2 into", err(SERVICE, b'{"Port": 1e2}'))
-        self.assertIn("unmarshal number 9223372036854775808 into",
-                      err(SERVICE, b'{"Port": 9223372036854775808}'))
+        self.assertIn(
+            "unmarshal number 9223372036854775808 into", err(SERVICE, b'{"Port": 9223372036854775808}')
+        )
         self.assertIn("unmarshal number -1 into", err(SERVICE, b'{"Index": -1}'))
         self.assertEqual(decode(SERVICE, b'{"Port": -9223372036854775808}'), {"Port": -(2**63)})
 
     def test_map_value(self):
         """A map value of the wrong kind reports the map's field."""
-        self.assertEqual(err(SERVICE, b'{"Meta": {"k": 1}}'),
-                         "json: cannot unmarshal number into Go struct field .Meta of type string")
+        self.assertEqual(
+            err(SERVICE, b'{"Meta": {"k": 1}}'),
+            "json: cannot unmarshal number into Go struct field .Meta of type string",
+        )
 
     def test_custom_unmarshaler_relabelled(self):
         """An error inside a custom UnmarshalJSON is re-labelled with the outer field path."""
-        self.assertEqual(err(SERVICE, b'{"Check": {"Name": 7}}'),
-                         "json: cannot unmarshal number into Go struct field .Check of type string")
-        self.assertEqual(err(SERVICE, b'{"Checks": [{"Name": 7}]}'),
-                         "json: cannot unmarshal number into Go struct field .Checks of type string")
+        self.assertEqual(
+            err(SERVICE, b'{"Check": {"Name": 7}}'),
+            "json: cannot unmarshal number into Go struct field .Check of type string",
+        )
+        self.assertEqual(
+            err(SERVICE, b'{"Checks": [{"Name": 7}]}'),
+            "json: cannot unmarshal number into Go struct field .Checks of type string",
+        )
 
     def test_custom_unmarshaler_at_top(self):
         """At the top level the inner decoder's own context is kept."""
-        self.assertEqual(err(CHECK, b'{"Name": 7}'),
-                         "json: cannot unmarshal number into Go struct field .Name of type string")
+        self.assertEqual(
+            err(CHECK, b'{"Name": 7}'),
+            "json: cannot unmarshal number into Go struct field .Name of type string",
+        )
 
     def test_wrong_kind_for_whole_value(self):
         """Outside any struct: ``into Go value of type``."""
-        self.assertEqual(err(SERVICE, b"[1]"),
-                         "json: cannot unmarshal array into Go value of type struct { *structs.Alias }")
-        self.assertEqual(err(List(String()), b"[1]"),
-                         "json: cannot unmarshal number into Go value of type string")
+        self.assertEqual(
+            err(SERVICE, b"[1]"),
+            "json: cannot unmarshal array into Go value of type struct { *structs.Alias }",
+        )
+        self.assertEqual(
+            err(List(String()), b"[1]"), "json: cannot unmarshal number into Go value of type string"
+        )
 
     def test_opaque_struct(self):
         """A struct the fake does not model still refuses a non-object."""
@@ -154,8 +192,10 @@ class NullTests(unittest.TestCase):
 
     def test_null_sets_references_nil(self):
         """null sets pointers, slices, maps and interfaces to nil."""
-        self.assertEqual(decode(SERVICE, b'{"Tags": null, "Meta": null, "Weights": null, "Extra": null}'),
-                         {"Tags": None, "Meta": None, "Weights": None, "Extra": None})
+        self.assertEqual(
+            decode(SERVICE, b'{"Tags": null, "Meta": null, "Weights": null, "Extra": null}'),
+            {"Tags": None, "Meta": None, "Weights": None, "Extra": None},
+        )
 
     def test_null_body(self):
         """A null body leaves the struct at its zero value."""
@@ -199,9 +239,14 @@ class DecodeBodyTests(unittest.TestCase):
     def test_type_error_is_400(self):
         """A type error is a 400 with Consul's prefix."""
         e = self.assertRaises(HTTPError, decode_body, SERVICE, b'{"Name": 5}')
-        self.assertEqual((e.status, e.text),
-                         (400, "Request decode failed: json: cannot unmarshal number into Go struct "
-                               "field .Name of type string"))
+        self.assertEqual(
+            (e.status, e.text),
+            (
+                400,
+                "Request decode failed: json: cannot unmarshal number into Go struct "
+                "field .Name of type string",
+            ),
+        )
 
     def test_syntax_error_is_400(self):
         """Malformed JSON keeps Go's syntax error text."""
@@ -220,7 +265,16 @@ class FormatDurationTests(unittest.TestCase):
         """Units, fractions, and the h/m/s form above a second."""
         from txconsul.testing._gojson import format_duration
 
-        cases = {0: "0s", 10: "10s", 0.5: "500ms", 0.0015: "1.5ms", 3e-9: "3ns", 90: "1m30s",
-                 3600: "1h0m0s", 5400.25: "1h30m0.25s", -2: "-2s"}
+        cases = {
+            0: "0s",
+            10: "10s",
+            0.5: "500ms",
+            0.0015: "1.5ms",
+            3e-9: "3ns",
+            90: "1m30s",
+            3600: "1h0m0s",
+            5400.25: "1h30m0.25s",
+            -2: "-2s",
+        }
         for seconds, text in cases.items():
             self.assertEqual(format_duration(seconds), text)

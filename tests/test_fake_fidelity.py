@@ -30,8 +30,9 @@ class RawCase(SynchronousTestCase):
 
     def call(self, method: str, path: str, data: bytes = b"", **kw: Any) -> tuple[Any, bytes]:
         """(response, body) of one request that answers at once."""
-        d = self.treq.request(method, "http://127.0.0.1:8500" + path, data=data or None,
-                              allow_redirects=False, **kw)
+        d = self.treq.request(
+            method, "http://127.0.0.1:8500" + path, data=data or None, allow_redirects=False, **kw
+        )
         self.treq.flush()
         response = self.successResultOf(d)
         return response, self.successResultOf(response.content())
@@ -67,7 +68,9 @@ class RawCase(SynchronousTestCase):
 
     def session(self, body: Optional[dict[str, Any]] = None) -> str:
         """Create a session; its ID."""
-        response, data = self.call("PUT", "/v1/session/create", json.dumps(body).encode() if body is not None else b"")
+        response, data = self.call(
+            "PUT", "/v1/session/create", json.dumps(body).encode() if body is not None else b""
+        )
         self.assertEqual(response.code, 200, data)
         return json.loads(data)["ID"]
 
@@ -233,7 +236,9 @@ class CoreTests(RawCase):
         """Malformed JSON is 400 with Go's decoder message."""
         response, body = self.call("PUT", "/v1/session/create", b"{x")
         self.assertEqual(response.code, 400)
-        self.assertEqual(body, b"Request decode failed: invalid character 'x' looking for beginning of object key string")
+        self.assertEqual(
+            body, b"Request decode failed: invalid character 'x' looking for beginning of object key string"
+        )
         response, body = self.call("PUT", "/v1/session/create", b'{"Name": ')
         self.assertEqual((response.code, body), (400, b"Request decode failed: unexpected EOF"))
 
@@ -406,7 +411,9 @@ class KVReadTests(RawCase):
         """DirEntry fields come in struct order, Session only when locked."""
         self.put("o")
         _, body = self.call("GET", "/v1/kv/o")
-        self.assertEqual(list(json.loads(body)[0]), ["LockIndex", "Key", "Flags", "Value", "CreateIndex", "ModifyIndex"])
+        self.assertEqual(
+            list(json.loads(body)[0]), ["LockIndex", "Key", "Flags", "Value", "CreateIndex", "ModifyIndex"]
+        )
 
 
 class KVWriteTests(RawCase):
@@ -482,15 +489,32 @@ class SessionCreateTests(RawCase):
     def test_defaults_and_field_order(self) -> None:
         """Defaults and structs.Session field order; no Checks field."""
         s = self.info(self.session())
-        self.assertEqual(list(s), ["ID", "Name", "Node", "LockDelay", "Behavior", "TTL",
-                                   "NodeChecks", "ServiceChecks", "CreateIndex", "ModifyIndex"])
-        self.assertEqual((s["Node"], s["LockDelay"], s["Behavior"], s["NodeChecks"], s["ServiceChecks"]),
-                         ("node1", 15_000_000_000, "release", ["serfHealth"], None))
+        self.assertEqual(
+            list(s),
+            [
+                "ID",
+                "Name",
+                "Node",
+                "LockDelay",
+                "Behavior",
+                "TTL",
+                "NodeChecks",
+                "ServiceChecks",
+                "CreateIndex",
+                "ModifyIndex",
+            ],
+        )
+        self.assertEqual(
+            (s["Node"], s["LockDelay"], s["Behavior"], s["NodeChecks"], s["ServiceChecks"]),
+            ("node1", 15_000_000_000, "release", ["serfHealth"], None),
+        )
 
     def test_case_insensitive_fields(self) -> None:
         """encoding/json matches field names case-insensitively."""
         s = self.info(self.session({"name": "n", "behavior": "delete", "ttl": "10s", "lockdelay": "3s"}))
-        self.assertEqual((s["Name"], s["Behavior"], s["TTL"], s["LockDelay"]), ("n", "delete", "10s", 3_000_000_000))
+        self.assertEqual(
+            (s["Name"], s["Behavior"], s["TTL"], s["LockDelay"]), ("n", "delete", "10s", 3_000_000_000)
+        )
 
     def test_unknown_fields_ignored(self) -> None:
         """Session.UnmarshalJSON uses json.Unmarshal: unknown fields are fine."""
@@ -534,7 +558,9 @@ class SessionCreateTests(RawCase):
     def test_checks_empty_clears_node_checks(self) -> None:
         """Checks: [] empties NodeChecks, even when NodeChecks is given."""
         self.assertEqual(self.info(self.session({"Checks": []}))["NodeChecks"], [])
-        self.assertEqual(self.info(self.session({"Checks": [], "NodeChecks": ["serfHealth"]}))["NodeChecks"], [])
+        self.assertEqual(
+            self.info(self.session({"Checks": [], "NodeChecks": ["serfHealth"]}))["NodeChecks"], []
+        )
 
     def test_custom_checks_keep_default_node_checks(self) -> None:
         """Custom Checks are kept beside the default NodeChecks and shown."""
@@ -574,7 +600,9 @@ class SessionCreateTests(RawCase):
         """Behavior/TTL errors happen before Raft: no index is used."""
         before = self.fake.index
         response, body = self.call("PUT", "/v1/session/create", b'{"TTL": "5s"}')
-        self.assertEqual((response.code, body), (500, b"Invalid Session TTL '5000000000', must be between [10s=24h0m0s]"))
+        self.assertEqual(
+            (response.code, body), (500, b"Invalid Session TTL '5000000000', must be between [10s=24h0m0s]")
+        )
         response, body = self.call("PUT", "/v1/session/create", b'{"Behavior": "x"}')
         self.assertEqual((response.code, body), (500, b"Invalid Behavior setting 'x'"))
         self.assertEqual(self.fake.index, before)
@@ -582,7 +610,9 @@ class SessionCreateTests(RawCase):
     def test_bad_ttl_text(self) -> None:
         """An unparsable TTL reports Go's ParseDuration error."""
         response, body = self.call("PUT", "/v1/session/create", b'{"TTL": "abc"}')
-        self.assertEqual((response.code, body), (500, b'Session TTL \'abc\' invalid: time: invalid duration "abc"'))
+        self.assertEqual(
+            (response.code, body), (500, b"Session TTL 'abc' invalid: time: invalid duration \"abc\"")
+        )
 
 
 class SessionLifecycleTests(RawCase):

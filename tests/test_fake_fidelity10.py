@@ -47,8 +47,10 @@ class DecodeTests(RawCase):
     def test_service_name_number(self) -> None:
         """{"Name": 5} is Go's type error, and nothing is registered."""
         text = self.refused("PUT", "/v1/agent/service/register", {"Name": 5})
-        self.assertEqual(text, b"Request decode failed: json: cannot unmarshal number into Go struct "
-                               b"field .Name of type string")
+        self.assertEqual(
+            text,
+            b"Request decode failed: json: cannot unmarshal number into Go struct field .Name of type string",
+        )
         self.assertEqual(self.ok("GET", "/v1/agent/services"), {})
 
     def test_service_nested_types(self) -> None:
@@ -98,13 +100,18 @@ class DecodeTests(RawCase):
     def test_catalog_node_number(self) -> None:
         """Catalog {"Node": 5} names RegisterRequest, Go's named struct."""
         text = self.refused("PUT", "/v1/catalog/register", {"Node": 5, "Address": "10.0.0.1"})
-        self.assertEqual(text, b"Request decode failed: json: cannot unmarshal number into Go struct "
-                               b"field RegisterRequest.Node of type string")
+        self.assertEqual(
+            text,
+            b"Request decode failed: json: cannot unmarshal number into Go struct "
+            b"field RegisterRequest.Node of type string",
+        )
 
     def test_catalog_nested(self) -> None:
         """The nested Service and Checks are typed too."""
         base = {"Node": "n2", "Address": "10.0.0.2"}
-        text = self.refused("PUT", "/v1/catalog/register", dict(base, Service={"Service": "web", "Port": "x"}))
+        text = self.refused(
+            "PUT", "/v1/catalog/register", dict(base, Service={"Service": "web", "Port": "x"})
+        )
         self.assertIn(b"Go struct field NodeService.Service.Port of type int", text)
         self.refused("PUT", "/v1/catalog/register", dict(base, Checks=[{"CheckID": 5}]))
         self.refused("PUT", "/v1/catalog/register", dict(base, NodeMeta={"a": None, "b": 1}))
@@ -130,7 +137,9 @@ class DecodeTests(RawCase):
     def test_query_types(self) -> None:
         """Prepared queries refuse wrong types anywhere in the body."""
         self.refused("POST", "/v1/query", {"Name": "q", "Service": {"Service": "web", "Tags": [1]}})
-        self.refused("POST", "/v1/query", {"Name": "q", "Service": {"Service": "web", "Failover": {"NearestN": "3"}}})
+        self.refused(
+            "POST", "/v1/query", {"Name": "q", "Service": {"Service": "web", "Failover": {"NearestN": "3"}}}
+        )
 
 
 class CatalogFidelityTests(RawCase):
@@ -143,9 +152,11 @@ class CatalogFidelityTests(RawCase):
 
     def test_skip_node_update_creates_missing_node(self) -> None:
         """SkipNodeUpdate on a node that does not exist yet still creates it."""
-        self.ok("PUT", "/v1/catalog/register",
-                {"Node": "fresh", "Address": "10.1.1.1", "SkipNodeUpdate": True,
-                 "Service": {"Service": "web"}})
+        self.ok(
+            "PUT",
+            "/v1/catalog/register",
+            {"Node": "fresh", "Address": "10.1.1.1", "SkipNodeUpdate": True, "Service": {"Service": "web"}},
+        )
         node = self.ok("GET", "/v1/catalog/node/fresh")
         self.assertEqual(node["Node"]["Address"], "10.1.1.1")
         self.assertIn("web", node["Services"])
@@ -169,8 +180,15 @@ class CatalogFidelityTests(RawCase):
     def test_unknown_peer_is_empty(self) -> None:
         """?peer= names a peer the agent has no imports from: empty answers, not local data."""
         self.register("a", "web1", "web", [])
-        self.ok("PUT", "/v1/catalog/register", {"Node": "a", "Address": "10.0.0.9", "Check": {
-            "CheckID": "c", "Name": "c", "ServiceID": "web1", "Status": "passing"}})
+        self.ok(
+            "PUT",
+            "/v1/catalog/register",
+            {
+                "Node": "a",
+                "Address": "10.0.0.9",
+                "Check": {"CheckID": "c", "Name": "c", "ServiceID": "web1", "Status": "passing"},
+            },
+        )
         for path, empty in (
             ("/v1/catalog/nodes", []),
             ("/v1/catalog/services", {}),
@@ -198,8 +216,9 @@ class TxnServiceTests(RawCase):
 
     def test_defaults_and_tagged_addresses(self) -> None:
         """TaggedAddresses are kept, weights default to 1/1, Proxy/Connect are objects."""
-        svc = self.txn({"ID": "web", "Service": "web",
-                        "TaggedAddresses": {"lan": {"Address": "10.0.0.5", "Port": 80}}})
+        svc = self.txn(
+            {"ID": "web", "Service": "web", "TaggedAddresses": {"lan": {"Address": "10.0.0.5", "Port": 80}}}
+        )
         self.assertEqual(svc["Weights"], {"Passing": 1, "Warning": 1})
         self.assertEqual(svc["TaggedAddresses"], {"lan": {"Address": "10.0.0.5", "Port": 80}})
         self.assertIsInstance(svc["Proxy"], dict)
@@ -216,8 +235,10 @@ class TxnServiceTests(RawCase):
     def test_mistyped_nested_field_refused(self) -> None:
         """A nested field of the wrong type is a 400 and nothing is applied."""
         before = self.fake.core.index
-        ops = [{"Node": {"Verb": "set", "Node": {"Node": "n", "Address": "10.0.0.5"}}},
-               {"Service": {"Verb": "set", "Node": "n", "Service": {"Service": "web", "Tags": [5]}}}]
+        ops = [
+            {"Node": {"Verb": "set", "Node": {"Node": "n", "Address": "10.0.0.5"}}},
+            {"Service": {"Verb": "set", "Node": "n", "Service": {"Service": "web", "Tags": [5]}}},
+        ]
         response, body = self.call("PUT", "/v1/txn", ops)
         self.assertEqual(response.code, 400, body)
         self.assertTrue(body.startswith(b"Failed to parse body: json: cannot unmarshal number"), body)
@@ -235,8 +256,10 @@ class AgentSelfTests(RawCase):
             self.assertIn(section, stats)
             self.assertTrue(all(isinstance(v, str) for v in stats[section].values()), section)
         consul = stats["consul"]
-        self.assertEqual((consul["server"], consul["leader"], consul["bootstrap"], consul["acl"]),
-                         ("true", "true", "true", "disabled"))
+        self.assertEqual(
+            (consul["server"], consul["leader"], consul["bootstrap"], consul["acl"]),
+            ("true", "true", "true", "disabled"),
+        )
         self.assertEqual(stats["raft"]["state"], "Leader")
 
     def test_leader_addr_is_status_leader(self) -> None:
@@ -300,14 +323,16 @@ class ConfigurationTests(RawCase):
         self.use(session_ttl_min=1.0)
         self.assertIn("ID", self.ok("PUT", "/v1/session/create", {"TTL": "2s"}))
         response, body = self.call("PUT", "/v1/session/create", {"TTL": "500ms"})
-        self.assertEqual((response.code, body),
-                         (500, b"Invalid Session TTL '500000000', must be between [1s=24h0m0s]"))
+        self.assertEqual(
+            (response.code, body), (500, b"Invalid Session TTL '500000000', must be between [1s=24h0m0s]")
+        )
 
     def test_session_ttl_min_default(self) -> None:
         """By default the minimum is Consul's 10s."""
         response, body = self.call("PUT", "/v1/session/create", {"TTL": "5s"})
-        self.assertEqual((response.code, body),
-                         (500, b"Invalid Session TTL '5000000000', must be between [10s=24h0m0s]"))
+        self.assertEqual(
+            (response.code, body), (500, b"Invalid Session TTL '5000000000', must be between [10s=24h0m0s]")
+        )
 
 
 class EventSizeTests(RawCase):
@@ -321,8 +346,9 @@ class EventSizeTests(RawCase):
     def test_large_payload_refused(self) -> None:
         """A 10 MB payload is serf's error (an RPC error: 500) and is not kept."""
         response, body = self.call("PUT", "/v1/event/fire/deploy", b"x" * (10 * 1024 * 1024))
-        self.assertEqual((response.code, body),
-                         (500, b"user event exceeds configured limit of 512 bytes before encoding"))
+        self.assertEqual(
+            (response.code, body), (500, b"user event exceeds configured limit of 512 bytes before encoding")
+        )
         self.assertEqual(self.ok("GET", "/v1/event/list"), [])
 
     def test_limit_counts_name_and_filters(self) -> None:
@@ -343,16 +369,21 @@ class CatalogWeightsTests(RawCase):
 
     def test_valid_kept_any_case(self) -> None:
         """Valid weights are kept, whatever the case of their keys."""
-        self.assertEqual(self.weights({"Service": "a", "Weights": {"passing": 5, "WARNING": 2}}),
-                         {"Passing": 5, "Warning": 2})
+        self.assertEqual(
+            self.weights({"Service": "a", "Weights": {"passing": 5, "WARNING": 2}}),
+            {"Passing": 5, "Warning": 2},
+        )
 
     def test_invalid_or_missing_become_one(self) -> None:
         """Missing weights and weights failing ValidateWeights read back as {1, 1}."""
         self.assertEqual(self.weights({"Service": "b"}), {"Passing": 1, "Warning": 1})
-        self.assertEqual(self.weights({"Service": "c", "Weights": {"Passing": 0, "Warning": 3}}),
-                         {"Passing": 1, "Warning": 1})
-        self.assertEqual(self.weights({"Service": "d", "Weights": {"Passing": 70000}}),
-                         {"Passing": 1, "Warning": 1})
+        self.assertEqual(
+            self.weights({"Service": "c", "Weights": {"Passing": 0, "Warning": 3}}),
+            {"Passing": 1, "Warning": 1},
+        )
+        self.assertEqual(
+            self.weights({"Service": "d", "Weights": {"Passing": 70000}}), {"Passing": 1, "Warning": 1}
+        )
 
 
 class AgentWeightsTests(RawCase):
@@ -360,9 +391,12 @@ class AgentWeightsTests(RawCase):
 
     def test_weight_above_65535(self) -> None:
         """A weight above 65535 is a 400 naming the DNS weight range."""
-        response, body = self.call("PUT", "/v1/agent/service/register",
-                                   {"Name": "w", "Weights": {"Passing": 70000, "Warning": 1}})
-        self.assertEqual((response.code, body), (400, b"Invalid Weights: DNS Weight must be between 0 and 65535"))
+        response, body = self.call(
+            "PUT", "/v1/agent/service/register", {"Name": "w", "Weights": {"Passing": 70000, "Warning": 1}}
+        )
+        self.assertEqual(
+            (response.code, body), (400, b"Invalid Weights: DNS Weight must be between 0 and 65535")
+        )
 
 
 class DeepNestingTests(RawCase):
@@ -399,14 +433,23 @@ class DeepExpressionTests(RawCase):
     def test_filter(self) -> None:
         """A filter nested past what the fake's parser follows is a 400."""
         deep = quote("(" * 1500 + 'Node == "a"' + ")" * 1500)
-        for path in ("/v1/catalog/services", "/v1/catalog/nodes", "/v1/agent/services", "/v1/health/state/any"):
+        for path in (
+            "/v1/catalog/services",
+            "/v1/catalog/nodes",
+            "/v1/agent/services",
+            "/v1/health/state/any",
+        ):
             response, body = self.call("GET", f"{path}?filter={deep}")
-            self.assertEqual((response.code, body),
-                             (400, b"Failed to create boolean expression evaluator: expression nests too deeply"))
+            self.assertEqual(
+                (response.code, body),
+                (400, b"Failed to create boolean expression evaluator: expression nests too deeply"),
+            )
 
     def test_event_filter_regexp(self) -> None:
         """An event node filter nesting too deeply is Go's regexp error (a 500, as other bad filters)."""
         response, body = self.call("PUT", "/v1/event/fire/x?node=" + quote("(" * 3000))
         self.assertEqual(response.code, 500)
-        self.assertTrue(body.startswith(b"Invalid node filter: error parsing regexp: expression nests too deeply"))
+        self.assertTrue(
+            body.startswith(b"Invalid node filter: error parsing regexp: expression nests too deeply")
+        )
         self.assertEqual(self.ok("GET", "/v1/event/list"), [])

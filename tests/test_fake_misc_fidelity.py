@@ -58,9 +58,15 @@ class EventTests(Case):
     def test_bad_filter_beats_denial(self) -> None:
         """validateUserEventParams runs before the event:write check, so its 500 wins over 403."""
         anon = self.fake.client()
-        f = self.failureResultOf(anon.http.request("PUT", "/v1/event/fire/e", [("tag", "t")]), ConsulException)
-        self.assertEqual((f.value.status, f.value.body), (500, b"Cannot provide tag filter without service filter"))
-        f = self.failureResultOf(anon.http.request("PUT", "/v1/event/fire/e", [("node", "(")]), ConsulException)
+        f = self.failureResultOf(
+            anon.http.request("PUT", "/v1/event/fire/e", [("tag", "t")]), ConsulException
+        )
+        self.assertEqual(
+            (f.value.status, f.value.body), (500, b"Cannot provide tag filter without service filter")
+        )
+        f = self.failureResultOf(
+            anon.http.request("PUT", "/v1/event/fire/e", [("node", "(")]), ConsulException
+        )
         self.assertEqual(f.value.status, 500)
         self.assertTrue(f.value.body.startswith(b"Invalid node filter: "))
         # A valid request from the same token is still denied.
@@ -92,7 +98,9 @@ class CoordinateTests(Case):
 
     def setUp(self) -> None:
         super().setUp()
-        self.fake.catalog.nodes["node2"] = dict(self.fake.catalog.nodes[self.fake.core.node_name], Node="node2", ID="")
+        self.fake.catalog.nodes["node2"] = dict(
+            self.fake.catalog.nodes[self.fake.core.node_name], Node="node2", ID=""
+        )
 
     def test_datacenters_strip_dc_suffix(self) -> None:
         """Coordinate.ListDatacenters strips '.<dc>' from the WAN member names."""
@@ -149,9 +157,7 @@ class QueryTests(Case):
         """PreparedQueryExecuteResponse embeds QueryMeta untagged: its fields follow Failovers."""
         body = self.raw("GET", f"/v1/query/{self.qid}/execute").json()
         self.assertEqual(list(body), ["Service", "Nodes", "DNS", "Datacenter", "Failovers"] + META_FIELDS)
-        self.assertEqual(
-            [body[k] for k in META_FIELDS], [0, 0, True, "leader", False, 0]
-        )
+        self.assertEqual([body[k] for k in META_FIELDS], [0, 0, True, "leader", False, 0])
 
     def test_explain_body_embeds_query_meta(self) -> None:
         """PreparedQueryExplainResponse embeds QueryMeta too."""
@@ -168,18 +174,24 @@ class QueryTests(Case):
 
     def test_reads_set_effective_consistency(self) -> None:
         """List, get, execute and explain all set X-Consul-Effective-Consistency (setMeta)."""
-        for path in ("/v1/query", f"/v1/query/{self.qid}", f"/v1/query/{self.qid}/execute",
-                     f"/v1/query/{self.qid}/explain"):
+        for path in (
+            "/v1/query",
+            f"/v1/query/{self.qid}",
+            f"/v1/query/{self.qid}/execute",
+            f"/v1/query/{self.qid}/explain",
+        ):
             r = self.raw("GET", path)
             self.assertEqual(self.header(r, "X-Consul-Effective-Consistency"), [b"leader"], path)
 
     def test_explain_bad_limit(self) -> None:
         """Explain parses ?limit like execute: 500 'Bad limit: ...'."""
         f = self.failureResultOf(
-            self.consul.http.request("GET", f"/v1/query/{self.qid}/explain", [("limit", "x")]), ConsulException
+            self.consul.http.request("GET", f"/v1/query/{self.qid}/explain", [("limit", "x")]),
+            ConsulException,
         )
-        self.assertEqual((f.value.status, f.value.body),
-                         (500, b'Bad limit: strconv.Atoi: parsing "x": invalid syntax'))
+        self.assertEqual(
+            (f.value.status, f.value.body), (500, b'Bad limit: strconv.Atoi: parsing "x": invalid syntax')
+        )
 
     def test_explain_bad_wait(self) -> None:
         """Execute and explain go through s.parse: a bad wait is 400."""
@@ -220,9 +232,7 @@ class QueryTokenTests(Case):
 
     def test_unknown_query_is_404_first(self) -> None:
         """A missing query is 404 'Query not found' before the token matters."""
-        f = self.failureResultOf(
-            self.unknown.http.request("GET", "/v1/query/nope/execute"), ConsulException
-        )
+        f = self.failureResultOf(self.unknown.http.request("GET", "/v1/query/nope/execute"), ConsulException)
         self.assertEqual((f.value.status, f.value.body), (404, b"Query not found"))
 
 

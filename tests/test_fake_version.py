@@ -65,4 +65,6 @@ class ConstructorTests(SynchronousTestCase):
         fake = FakeConsul(Clock(), acl_initial_management_token="root")
         self.assertTrue(fake.acl.enabled)
         self.assertIsNotNone(fake.acl.token_by_secret("root"))
-        self.assertRaises(ValueError, FakeConsul, Clock(), acl_master_token="a", acl_initial_management_token="b")
+        self.assertRaises(
+            ValueError, FakeConsul, Clock(), acl_master_token="a", acl_initial_management_token="b"
+        )

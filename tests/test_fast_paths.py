@@ -30,8 +30,23 @@ class FastPathTests(SynchronousTestCase):
 
     def test_loads_is_json_loads(self) -> None:
         """_loads answers and fails exactly as json.loads on edge cases."""
-        texts = ["[1]", "[1]\n", " [1]", "[1] x", "", "x", '{"a": 1} \r\n\t', "[1]\u00a0",
-                 "[1]\u2028", "NaN", "1 2", "[[[]]]", '"\\ud800"', "[1", "tru"]
+        texts = [
+            "[1]",
+            "[1]\n",
+            " [1]",
+            "[1] x",
+            "",
+            "x",
+            '{"a": 1} \r\n\t',
+            "[1]\u00a0",
+            "[1]\u2028",
+            "NaN",
+            "1 2",
+            "[[[]]]",
+            '"\\ud800"',
+            "[1",
+            "tru",
+        ]
         for text in texts:
             self.assertEqual(outcome(_loads, text), outcome(json.loads, text), text)
 
@@ -51,16 +66,25 @@ class FastPathTests(SynchronousTestCase):
 
     def test_query_string(self) -> None:
         """encode_params escapes exactly what quote(safe='') escapes."""
-        params = [("passing", "1"), ("near", "_agent"), ("filter", 'Service == "web"'),
-                  ("recurse", None), ("tag", "a/b"), ("q", "~.-_"), ("node-meta", "k:v")]
-        want = "&".join(quote(n, safe="") if v is None else quote(n, safe="") + "=" + quote(v, safe="")
-                        for n, v in params)
+        params = [
+            ("passing", "1"),
+            ("near", "_agent"),
+            ("filter", 'Service == "web"'),
+            ("recurse", None),
+            ("tag", "a/b"),
+            ("q", "~.-_"),
+            ("node-meta", "k:v"),
+        ]
+        want = "&".join(
+            quote(n, safe="") if v is None else quote(n, safe="") + "=" + quote(v, safe="") for n, v in params
+        )
         self.assertEqual(encode_params(params), want.encode("ascii"))
 
     def test_health_service_path(self) -> None:
         """A plain service name is used as is; others are escaped or refused."""
-        self.assertEqual(describe(Health.service, "web-1.v2", passing=True).path,
-                         "/v1/health/service/web-1.v2")
+        self.assertEqual(
+            describe(Health.service, "web-1.v2", passing=True).path, "/v1/health/service/web-1.v2"
+        )
         self.assertEqual(describe(Health.service, "a b/c").path, "/v1/health/service/a%20b%2Fc")
         self.assertEqual(describe(Health.service, b"web").path, "/v1/health/service/web")
         self.assertEqual(describe(Health.service, "web", passing=True).params, [("passing", "1")])
@@ -86,8 +110,13 @@ class FastPathTests(SynchronousTestCase):
         from txconsul._wire import RawHeaders
 
         def headers(index: bytes, leader: bytes = b"true") -> RawHeaders:
-            return RawHeaders({b"x-consul-index": [index], b"x-consul-knownleader": [leader],
-                               b"x-consul-lastcontact": [b"0"]})
+            return RawHeaders(
+                {
+                    b"x-consul-index": [index],
+                    b"x-consul-knownleader": [leader],
+                    b"x-consul-lastcontact": [b"0"],
+                }
+            )
 
         self.assertEqual(parse_meta(headers(b"7")), QueryMeta(7, True, 0))
         self.assertEqual(parse_meta(headers(b"7")), QueryMeta(7, True, 0))

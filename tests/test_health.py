@@ -24,8 +24,9 @@ class HealthRequestTests(SynchronousTestCase):
         """service() sends passing=1 and repeated tags."""
         self.successResultOf(self.c.health.service("web", passing=True, tag=["a", "b"], node_meta={"k": "v"}))
         self.assertEqual(self.requests[-1].raw_path, "/v1/health/service/web")
-        self.assertEqual(self.requests[-1].query, [
-            ("tag", "a"), ("tag", "b"), ("node-meta", "k:v"), ("passing", "1")])
+        self.assertEqual(
+            self.requests[-1].query, [("tag", "a"), ("tag", "b"), ("node-meta", "k:v"), ("passing", "1")]
+        )
 
     def test_passing_false_not_sent(self):
         """passing=False sends nothing (Consul treats ?passing as true)."""
@@ -62,8 +63,11 @@ class FakeHealthTests(SynchronousTestCase):
         self.c = self.fake.client()
 
     def register(self, sid, status, tags=()):
-        self.successResultOf(self.c.agent.service.register(
-            "web", service_id=sid, tags=list(tags), check=self.c.Check.ttl("60s")))
+        self.successResultOf(
+            self.c.agent.service.register(
+                "web", service_id=sid, tags=list(tags), check=self.c.Check.ttl("60s")
+            )
+        )
         if status == "passing":
             self.successResultOf(self.c.agent.check.ttl_pass(f"service:{sid}"))
         elif status == "warning":
@@ -93,7 +97,9 @@ class FakeHealthTests(SynchronousTestCase):
         self.register("w1", "critical")
         r = self.successResultOf(self.c.http.request("GET", "/v1/health/service/web", [("passing", "false")]))
         self.assertEqual(len(r.json()), 1)
-        self.failureResultOf(self.c.http.request("GET", "/v1/health/service/web", [("passing", "maybe")]), BadRequest)
+        self.failureResultOf(
+            self.c.http.request("GET", "/v1/health/service/web", [("passing", "maybe")]), BadRequest
+        )
 
     def test_node_maintenance_fails_every_instance(self):
         """Node maintenance makes every instance on the node non-passing."""

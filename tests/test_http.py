@@ -154,9 +154,17 @@ class ErrorMappingTests(SynchronousTestCase):
 
     def test_mapping(self) -> None:
         """Each status gets its documented class, all ConsulExceptions."""
-        cases = {400: BadRequest, 401: ACLDisabled, 403: ACLPermissionDenied,
-                 404: NotFound, 405: ClientError, 409: ClientError, 413: ClientError,
-                 429: ClientError, 500: ConsulException}
+        cases = {
+            400: BadRequest,
+            401: ACLDisabled,
+            403: ACLPermissionDenied,
+            404: NotFound,
+            405: ClientError,
+            409: ClientError,
+            413: ClientError,
+            429: ClientError,
+            500: ConsulException,
+        }
         for status, cls in cases.items():
             exc = error_for_status(status, "GET", "/v1/x", b"boom")
             self.assertIs(type(exc), cls)
@@ -206,15 +214,24 @@ class SafetyTests(SynchronousTestCase):
     def test_path_prefix_once(self) -> None:
         """A reverse-proxy path prefix appears exactly once in the request URL."""
         agent = RecordingAgent()
-        c = Consul(reactor=Clock(), http_agent=agent,
-                   environ={"CONSUL_HTTP_ADDR": "http://proxy.example:8080/consul"})
+        c = Consul(
+            reactor=Clock(),
+            http_agent=agent,
+            environ={"CONSUL_HTTP_ADDR": "http://proxy.example:8080/consul"},
+        )
         c.kv.get("k")
         self.assertEqual(agent.requests[-1][1], b"http://proxy.example:8080/consul/v1/kv/k")
 
     def test_default_token_with_line_break(self) -> None:
         """A default token containing CR/LF is refused when the client is built."""
-        e = self.assertRaises(ValueError, Consul, token="abc\nX-Evil: 1", reactor=Clock(),
-                              http_agent=RecordingAgent(), environ={})
+        e = self.assertRaises(
+            ValueError,
+            Consul,
+            token="abc\nX-Evil: 1",
+            reactor=Clock(),
+            http_agent=RecordingAgent(),
+            environ={},
+        )
         self.assertNotIn("Evil", str(e))
 
 
@@ -252,14 +269,15 @@ class WireShapeTests(SynchronousTestCase):
 
     def test_basic_auth_and_prefix(self) -> None:
         """CONSUL_HTTP_AUTH becomes an Authorization header; a path prefix comes first."""
-        data = self.sent(lambda c: c.kv.get("k"), environ={
-            "CONSUL_HTTP_ADDR": "http://proxy.example:8080/consul", "CONSUL_HTTP_AUTH": "u:p"})
+        data = self.sent(
+            lambda c: c.kv.get("k"),
+            environ={"CONSUL_HTTP_ADDR": "http://proxy.example:8080/consul", "CONSUL_HTTP_AUTH": "u:p"},
+        )
         self.assertTrue(data.startswith(b"GET /consul/v1/kv/k HTTP/1.1\r\nHost: proxy.example:8080\r\n"))
         self.assertIn(b"\r\nAuthorization: Basic dTpw\r\n", data)
         self.assertNotIn(b"Content-Length", data)
 
     def test_unix_socket_host(self) -> None:
         """Over a unix socket the Host header is 'localhost', as the Go client sends."""
-        data = self.sent(lambda c: c.kv.get("k"),
-                         environ={"CONSUL_HTTP_ADDR": "unix:///run/consul.sock"})
+        data = self.sent(lambda c: c.kv.get("k"), environ={"CONSUL_HTTP_ADDR": "unix:///run/consul.sock"})
         self.assertIn(b"\r\nHost: localhost\r\n", data)

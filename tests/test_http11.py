@@ -242,7 +242,9 @@ class StrictParsingTests(SynchronousTestCase):
 
     def test_chunk_without_crlf(self) -> None:
         """Chunk data must be followed by CRLF."""
-        d, transport = self.answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY0\r\n\r\n")
+        d, transport = self.answer(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY0\r\n\r\n"
+        )
         self.failureResultOf(d, ProtocolError)
         self.assertTrue(transport.disconnecting)
 
@@ -275,7 +277,7 @@ class StrictParsingTests(SynchronousTestCase):
         proto, _ = self.endpoint.connections[-1]
         proto.dataReceived(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n" % len(body))
         for i in range(0, len(body), 16384):
-            proto.dataReceived(body[i:i + 16384])
+            proto.dataReceived(body[i : i + 16384])
         self.assertNoResult(d)
         proto.dataReceived(b"\r\n0\r\n\r\n")
         self.assertEqual(self.successResultOf(d).body, body)
@@ -399,8 +401,9 @@ class CapTests(SynchronousTestCase):
     def test_bad_settings(self) -> None:
         """A cap below 1 or a reserve not below the cap is a ValueError."""
         self.assertRaises(ValueError, ConnectionPool, self.clock, self.endpoint, max_connections=0)
-        self.assertRaises(ValueError, ConnectionPool, self.clock, self.endpoint,
-                          max_connections=2, reserved=2)
+        self.assertRaises(
+            ValueError, ConnectionPool, self.clock, self.endpoint, max_connections=2, reserved=2
+        )
 
 
 class TLSHandshakeTests(SynchronousTestCase):
@@ -413,8 +416,14 @@ class TLSHandshakeTests(SynchronousTestCase):
 
         clock = Clock()
         endpoint = FakeEndpoint()
-        t = HTTPTransport("https://agent:8501", reactor=clock, endpoint=endpoint,
-                          tls=True, tls_handshake_timeout=10, timeout=None)
+        t = HTTPTransport(
+            "https://agent:8501",
+            reactor=clock,
+            endpoint=endpoint,
+            tls=True,
+            tls_handshake_timeout=10,
+            timeout=None,
+        )
         d = t.request("GET", "/v1/kv/k")
         clock.advance(9.9)
         self.assertNoResult(d)
@@ -432,8 +441,14 @@ class TLSHandshakeTests(SynchronousTestCase):
 
         clock = Clock()
         endpoint = FakeEndpoint()
-        t = HTTPTransport("https://agent:8501", reactor=clock, endpoint=endpoint,
-                          tls=True, tls_handshake_timeout=10, timeout=None)
+        t = HTTPTransport(
+            "https://agent:8501",
+            reactor=clock,
+            endpoint=endpoint,
+            tls=True,
+            tls_handshake_timeout=10,
+            timeout=None,
+        )
         d = t.request("GET", "/v1/kv/k")
         proto, transport = endpoint.connections[0]
         proto.handshakeCompleted()
@@ -449,8 +464,14 @@ class TLSHandshakeTests(SynchronousTestCase):
 
         clock = Clock()
         endpoint = FakeEndpoint()
-        t = HTTPTransport("https://agent:8501", reactor=clock, endpoint=endpoint,
-                          tls=True, tls_handshake_timeout=10, timeout=2)
+        t = HTTPTransport(
+            "https://agent:8501",
+            reactor=clock,
+            endpoint=endpoint,
+            tls=True,
+            tls_handshake_timeout=10,
+            timeout=2,
+        )
         d = t.request("GET", "/v1/kv/k")
         clock.advance(2)
         f = self.failureResultOf(d, TLSMismatch)
@@ -466,8 +487,14 @@ class LeakTests(SynchronousTestCase):
 
         clock = Clock()
         endpoint = FakeEndpoint()
-        t = HTTPTransport("http://agent:8500", reactor=clock, endpoint=endpoint, timeout=5,
-                          max_connections=10, reserved_connections=2)
+        t = HTTPTransport(
+            "http://agent:8500",
+            reactor=clock,
+            endpoint=endpoint,
+            timeout=5,
+            max_connections=10,
+            reserved_connections=2,
+        )
         results = []
         for i in range(1000):
             d = t.request("GET", "/v1/kv/k", index=7 if i % 2 else None, wait=1.0)

@@ -46,6 +46,7 @@ class ScriptedEndpoint:
 
     def connect(self, factory: Any) -> Deferred:
         if self.defer:
+
             def cancel(d: Deferred) -> None:
                 # HostnameEndpoint reports a lookup cancelled this way.
                 if self.cancel_error is not None:
@@ -108,8 +109,7 @@ class BodyLimitTests(HostileCase):
 
     def test_huge_content_length_refused_at_headers(self) -> None:
         """A 1 GB Content-Length fails at once, before any body byte is read."""
-        e = self.assertRefused(
-            b"HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n", ResponseTooLarge)
+        e = self.assertRefused(b"HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n", ResponseTooLarge)
         self.assertIn("1073741824", str(e))
 
     def test_endless_chunked_body(self) -> None:
@@ -143,8 +143,7 @@ class BodyLimitTests(HostileCase):
 
     def test_body_at_limit_accepted(self) -> None:
         """A body exactly at the limit is an answer."""
-        d, _ = self.answer(b"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope",
-                           max_response_body=4)
+        d, _ = self.answer(b"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope", max_response_body=4)
         self.assertEqual(self.successResultOf(d)[1], None)
 
 
@@ -157,13 +156,13 @@ class FramingTests(HostileCase):
 
     def test_transfer_encoding_gzip_with_length(self) -> None:
         """gzip coding plus a Content-Length is refused."""
-        self.assertRefused(
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nab")
+        self.assertRefused(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nab")
 
     def test_chunked_with_length(self) -> None:
         """chunked plus a Content-Length is refused (a smuggling classic)."""
         self.assertRefused(
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n0\r\n\r\n")
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n0\r\n\r\n"
+        )
 
     def test_stacked_codings(self) -> None:
         """'gzip, chunked' and 'chunked, chunked' are refused: Consul sends neither."""
@@ -181,8 +180,14 @@ class FramingTests(HostileCase):
 
     def test_bad_status_lines(self) -> None:
         """HTTP/1.1X200, a negative code, HTTP/2.0 and RTSP status lines are refused."""
-        for line in (b"HTTP/1.1X200 OK", b"HTTP/1.1 -20 OK", b"HTTP/2.0 200 OK",
-                     b"RTSP/1.0 200 OK", b"HTTP/1.1 099 Low", b"HTTP/1.1 2000 OK"):
+        for line in (
+            b"HTTP/1.1X200 OK",
+            b"HTTP/1.1 -20 OK",
+            b"HTTP/2.0 200 OK",
+            b"RTSP/1.0 200 OK",
+            b"HTTP/1.1 099 Low",
+            b"HTTP/1.1 2000 OK",
+        ):
             self.assertRefused(line + b"\r\nContent-Length: 0\r\n\r\n")
 
     def test_control_bytes_in_headers(self) -> None:
@@ -193,8 +198,7 @@ class FramingTests(HostileCase):
 
     def test_switching_protocols(self) -> None:
         """A 101 answer is refused: nothing here asked for an upgrade."""
-        self.assertRefused(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n")
+        self.assertRefused(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n")
 
     def test_garbage_after_answer_not_reused(self) -> None:
         """Bytes after a whole answer make the connection unfit for reuse."""
@@ -241,8 +245,7 @@ class HeaderLimitTests(HostileCase):
 
     def test_small_trailers_accepted(self) -> None:
         """A few trailers are read and dropped."""
-        d, _ = self.answer(b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n"
-                           b"0\r\nX-T: 1\r\n\r\n")
+        d, _ = self.answer(b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n\r\n")
         self.assertEqual(self.successResultOf(d)[1], None)
 
     def test_interim_answers_bounded(self) -> None:
@@ -333,13 +336,15 @@ class DecodeErrorTests(HostileCase):
     def test_deep_nesting(self) -> None:
         """JSON nested beyond Python's recursion limit is UndecodableResponse, not RecursionError."""
         body = b"[" * 200000 + b"]" * 200000
-        d, _ = self.answer(b"HTTP/1.1 200 OK\r\nX-Consul-Index: 3\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        d, _ = self.answer(
+            b"HTTP/1.1 200 OK\r\nX-Consul-Index: 3\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+        )
         f = self.failureResultOf(d, UndecodableResponse)
         self.assertIn("nests too deeply", str(f.value))
 
     def test_not_utf8(self) -> None:
         """A body that is not UTF-8 is UndecodableResponse."""
-        d, _ = self.answer(b"HTTP/1.1 200 OK\r\nX-Consul-Index: 3\r\nContent-Length: 4\r\n\r\n\"\xff\xfe\"")
+        d, _ = self.answer(b'HTTP/1.1 200 OK\r\nX-Consul-Index: 3\r\nContent-Length: 4\r\n\r\n"\xff\xfe"')
         self.failureResultOf(d, UndecodableResponse)
 
     def test_is_consul_exception(self) -> None:
@@ -352,8 +357,9 @@ class TLSMismatchTests(HostileCase):
 
     def test_plain_request_to_go_tls_port(self) -> None:
         """Go's answer to plain HTTP on a TLS port becomes TLSMismatch naming 'https'."""
-        d, _ = self.answer(b"HTTP/1.0 400 Bad Request\r\n\r\n"
-                           b"Client sent an HTTP request to an HTTPS server.\n")
+        d, _ = self.answer(
+            b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+        )
         # the body ends with the connection
         self.endpoint.connections[-1][0].connectionLost(Failure(ConnectionDone()))
         f = self.failureResultOf(d, TLSMismatch)

@@ -105,5 +105,6 @@ class AgentAdapterTests(SynchronousTestCase):
         from txconsul import Consul
 
         fake = FakeConsul(Clock())
-        self.assertRaises(TypeError, Consul, http_agent=fake.agent(), endpoint=fake.endpoint(),
-                          reactor=Clock(), environ={})
+        self.assertRaises(
+            TypeError, Consul, http_agent=fake.agent(), endpoint=fake.endpoint(), reactor=Clock(), environ={}
+        )

@@ -31,7 +31,7 @@ class KeyEscapingProperties(SynchronousTestCase):
         """Percent-decoding the escaped path gives back exactly the key."""
         path = kv_path(key)
         self.assertTrue(path.isascii())
-        self.assertEqual(unquote(path[len("/v1/kv/"):], errors="strict"), key)
+        self.assertEqual(unquote(path[len("/v1/kv/") :], errors="strict"), key)
 
     @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
     @given(keys, st.binary(max_size=64))

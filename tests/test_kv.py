@@ -122,8 +122,9 @@ class ListingTests(KVTestCase):
     def test_recurse_is_string_prefix(self) -> None:
         """recurse matches a raw string prefix ('web' matches 'webby')."""
         _, data = self.ok(self.consul.kv.get("web", recurse=True))
-        self.assertEqual([e["Key"] for e in data],
-                         ["web/bar", "web/foo", "web/subdir/x", "web/subdir/y", "webby"])
+        self.assertEqual(
+            [e["Key"] for e in data], ["web/bar", "web/foo", "web/subdir/x", "web/subdir/y", "webby"]
+        )
         self.assertEqual(data[0]["Value"], b"web/bar")
 
     def test_keys_separator(self) -> None:
@@ -331,9 +332,9 @@ class ACLFilteringTests(SynchronousTestCase):
         for key in ("app/a", "app/b", "other/c"):
             self.successResultOf(self.root.kv.put(key, "v"))
         policy = self.successResultOf(
-            self.root.acl.policy.create("app-read", 'key_prefix "app/" { policy = "read" }'))
-        self.secret = self.successResultOf(
-            self.root.acl.token.create(policies=[policy["ID"]]))["SecretID"]
+            self.root.acl.policy.create("app-read", 'key_prefix "app/" { policy = "read" }')
+        )
+        self.secret = self.successResultOf(self.root.acl.token.create(policies=[policy["ID"]]))["SecretID"]
 
     def test_filtered_listing_says_so(self) -> None:
         """A listing that ACLs trimmed carries X-Consul-Results-Filtered-By-ACLs: true."""

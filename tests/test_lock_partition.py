@@ -72,9 +72,18 @@ class Race:
         """Start consul-fake on self.port and wait until it accepts connections."""
         log = os.path.join(self.dir, "fake.log")
         self.agent = subprocess.Popen(
-            TWISTD + ["-n", "--pidfile=", f"--logfile={log}", "consul-fake",
-                      "--listen", f"tcp:{self.port}:interface=127.0.0.1"],
-            cwd=ROOT, env=self.case.env, stdin=subprocess.DEVNULL,
+            TWISTD
+            + [
+                "-n",
+                "--pidfile=",
+                f"--logfile={log}",
+                "consul-fake",
+                "--listen",
+                f"tcp:{self.port}:interface=127.0.0.1",
+            ],
+            cwd=ROOT,
+            env=self.case.env,
+            stdin=subprocess.DEVNULL,
         )
         yield self.until(lambda: listening(self.port), "consul-fake to listen", 30)
 
@@ -132,7 +141,11 @@ class Race:
         lock = Lock(consul, "race/lock", b"b", session_ttl=TTL)
         sem = Semaphore(consul, "race/semaphore", 1, b"b", session_ttl=TTL)
         election = LeaderElection(
-            consul, "race/election", b"b", retry=0.25, session_ttl=TTL,
+            consul,
+            "race/election",
+            b"b",
+            retry=0.25,
+            session_ttl=TTL,
             on_elected=lambda: self.mark("B election acquired"),
         )
         self.persist(lock.acquire, "B lock acquired")

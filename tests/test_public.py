@@ -32,10 +32,27 @@ class PublicSurfaceTests(SynchronousTestCase):
         """txconsul exports the client, Check, the errors, QueryMeta and TxnFailed."""
         self.assertEqual(
             set(txconsul.__all__),
-            {"ACLDisabled", "ACLPermissionDenied", "BadRequest", "Check", "ClientError", "Consul",
-             "ConsulConnectionError", "ConsulException", "NotFound", "QueryMeta", "Timeout",
-             "TxnFailed", "__version__", "ConsulProtocolError", "HeadersTooLarge",
-             "ResponseTooLarge", "TLSMismatch", "TooManyInterimResponses", "UndecodableResponse"},
+            {
+                "ACLDisabled",
+                "ACLPermissionDenied",
+                "BadRequest",
+                "Check",
+                "ClientError",
+                "Consul",
+                "ConsulConnectionError",
+                "ConsulException",
+                "NotFound",
+                "QueryMeta",
+                "Timeout",
+                "TxnFailed",
+                "__version__",
+                "ConsulProtocolError",
+                "HeadersTooLarge",
+                "ResponseTooLarge",
+                "TLSMismatch",
+                "TooManyInterimResponses",
+                "UndecodableResponse",
+            },
         )
         for name in txconsul.__all__:
             self.assertTrue(hasattr(txconsul, name), name)

@@ -53,33 +53,81 @@ _ENV = "None means: the CONSUL_* environment, then python-consul's default"
 #: (path on a client, [(positional parameter, python-consul default)]).
 #: ``Consul`` is the constructor; ``Check.x`` is ``Consul.Check.x``.
 SIGNATURES: list[tuple[str, list[tuple[str, Any]]]] = [
-    ("Consul", [
-        ("host", Differs("127.0.0.1", None, _ENV)),  # CONSUL_HTTP_ADDR
-        ("port", Differs(8500, None, _ENV)),  # CONSUL_HTTP_ADDR
-        ("token", None),  # None also reads CONSUL_HTTP_TOKEN(_FILE)
-        ("scheme", Differs("http", None, _ENV)),  # CONSUL_HTTP_SSL / ADDR
-        ("consistency", "default"),
-        ("dc", None),
-        ("verify", Differs(True, None, _ENV)),  # CONSUL_HTTP_SSL_VERIFY
-        ("cert", None),
-    ]),
+    (
+        "Consul",
+        [
+            ("host", Differs("127.0.0.1", None, _ENV)),  # CONSUL_HTTP_ADDR
+            ("port", Differs(8500, None, _ENV)),  # CONSUL_HTTP_ADDR
+            ("token", None),  # None also reads CONSUL_HTTP_TOKEN(_FILE)
+            ("scheme", Differs("http", None, _ENV)),  # CONSUL_HTTP_SSL / ADDR
+            ("consistency", "default"),
+            ("dc", None),
+            ("verify", Differs(True, None, _ENV)),  # CONSUL_HTTP_SSL_VERIFY
+            ("cert", None),
+        ],
+    ),
     # -- Check ---------------------------------------------------------------
     ("Check.script", [("args", REQUIRED), ("interval", REQUIRED)]),
-    ("Check.http", [("url", REQUIRED), ("interval", REQUIRED), ("timeout", None),
-                    ("deregister", None), ("header", None)]),
-    ("Check.tcp", [("host", REQUIRED), ("port", REQUIRED), ("interval", REQUIRED),
-                   ("timeout", None), ("deregister", None)]),
+    (
+        "Check.http",
+        [
+            ("url", REQUIRED),
+            ("interval", REQUIRED),
+            ("timeout", None),
+            ("deregister", None),
+            ("header", None),
+        ],
+    ),
+    (
+        "Check.tcp",
+        [
+            ("host", REQUIRED),
+            ("port", REQUIRED),
+            ("interval", REQUIRED),
+            ("timeout", None),
+            ("deregister", None),
+        ],
+    ),
     ("Check.ttl", [("ttl", REQUIRED)]),
-    ("Check.docker", [("container_id", REQUIRED), ("shell", REQUIRED), ("script", REQUIRED),
-                      ("interval", REQUIRED), ("deregister", None)]),
+    (
+        "Check.docker",
+        [
+            ("container_id", REQUIRED),
+            ("shell", REQUIRED),
+            ("script", REQUIRED),
+            ("interval", REQUIRED),
+            ("deregister", None),
+        ],
+    ),
     # -- kv, txn -------------------------------------------------------------
-    ("kv.get", [("key", REQUIRED), ("index", None), ("recurse", False), ("wait", None),
-                ("token", None), ("consistency", None), ("keys", False),
-                ("separator", None), ("dc", None)]),
-    ("kv.put", [("key", REQUIRED), ("value", REQUIRED), ("cas", None), ("flags", None),
-                ("acquire", None), ("release", None), ("token", None), ("dc", None)]),
-    ("kv.delete", [("key", REQUIRED), ("recurse", None), ("cas", None), ("token", None),
-                   ("dc", None)]),
+    (
+        "kv.get",
+        [
+            ("key", REQUIRED),
+            ("index", None),
+            ("recurse", False),
+            ("wait", None),
+            ("token", None),
+            ("consistency", None),
+            ("keys", False),
+            ("separator", None),
+            ("dc", None),
+        ],
+    ),
+    (
+        "kv.put",
+        [
+            ("key", REQUIRED),
+            ("value", REQUIRED),
+            ("cas", None),
+            ("flags", None),
+            ("acquire", None),
+            ("release", None),
+            ("token", None),
+            ("dc", None),
+        ],
+    ),
+    ("kv.delete", [("key", REQUIRED), ("recurse", None), ("cas", None), ("token", None), ("dc", None)]),
     ("txn.put", [("payload", REQUIRED)]),
     # -- agent ---------------------------------------------------------------
     ("agent.self", []),
@@ -90,97 +138,249 @@ SIGNATURES: list[tuple[str, list[tuple[str, Any]]]] = [
     ("agent.join", [("address", REQUIRED), ("wan", False)]),
     ("agent.force_leave", [("node", REQUIRED)]),
     # python-consul 1.1.0 has no ``meta`` here: txconsul's is keyword only.
-    ("agent.service.register", [("name", REQUIRED), ("service_id", None), ("address", None),
-                                ("port", None), ("tags", None), ("check", None),
-                                ("token", None), ("script", None), ("interval", None),
-                                ("ttl", None), ("http", None), ("timeout", None),
-                                ("enable_tag_override", False)]),
+    (
+        "agent.service.register",
+        [
+            ("name", REQUIRED),
+            ("service_id", None),
+            ("address", None),
+            ("port", None),
+            ("tags", None),
+            ("check", None),
+            ("token", None),
+            ("script", None),
+            ("interval", None),
+            ("ttl", None),
+            ("http", None),
+            ("timeout", None),
+            ("enable_tag_override", False),
+        ],
+    ),
     ("agent.service.deregister", [("service_id", REQUIRED)]),
-    ("agent.service.maintenance", [("service_id", REQUIRED), ("enable", REQUIRED),
-                                   ("reason", None)]),
-    ("agent.check.register", [("name", REQUIRED), ("check", None), ("check_id", None),
-                              ("notes", None), ("service_id", None), ("token", None),
-                              ("script", None), ("interval", None), ("ttl", None),
-                              ("http", None), ("timeout", None)]),
+    ("agent.service.maintenance", [("service_id", REQUIRED), ("enable", REQUIRED), ("reason", None)]),
+    (
+        "agent.check.register",
+        [
+            ("name", REQUIRED),
+            ("check", None),
+            ("check_id", None),
+            ("notes", None),
+            ("service_id", None),
+            ("token", None),
+            ("script", None),
+            ("interval", None),
+            ("ttl", None),
+            ("http", None),
+            ("timeout", None),
+        ],
+    ),
     ("agent.check.deregister", [("check_id", REQUIRED)]),
     ("agent.check.ttl_pass", [("check_id", REQUIRED), ("notes", None)]),
     ("agent.check.ttl_fail", [("check_id", REQUIRED), ("notes", None)]),
     ("agent.check.ttl_warn", [("check_id", REQUIRED), ("notes", None)]),
     # -- catalog -------------------------------------------------------------
-    ("catalog.register", [("node", REQUIRED), ("address", REQUIRED), ("service", None),
-                          ("check", None), ("dc", None), ("token", None)]),
-    ("catalog.deregister", [("node", REQUIRED), ("service_id", None), ("check_id", None),
-                            ("dc", None), ("token", None)]),
+    (
+        "catalog.register",
+        [
+            ("node", REQUIRED),
+            ("address", REQUIRED),
+            ("service", None),
+            ("check", None),
+            ("dc", None),
+            ("token", None),
+        ],
+    ),
+    (
+        "catalog.deregister",
+        [("node", REQUIRED), ("service_id", None), ("check_id", None), ("dc", None), ("token", None)],
+    ),
     ("catalog.datacenters", []),
-    ("catalog.nodes", [("index", None), ("wait", None), ("consistency", None), ("dc", None),
-                       ("near", None), ("token", None), ("node_meta", None)]),
-    ("catalog.services", [("index", None), ("wait", None), ("consistency", None),
-                          ("dc", None), ("token", None), ("node_meta", None)]),
-    ("catalog.node", [("node", REQUIRED), ("index", None), ("wait", None),
-                      ("consistency", None), ("dc", None), ("token", None)]),
-    ("catalog.service", [("service", REQUIRED), ("index", None), ("wait", None), ("tag", None),
-                         ("consistency", None), ("dc", None), ("near", None),
-                         ("token", None)]),
+    (
+        "catalog.nodes",
+        [
+            ("index", None),
+            ("wait", None),
+            ("consistency", None),
+            ("dc", None),
+            ("near", None),
+            ("token", None),
+            ("node_meta", None),
+        ],
+    ),
+    (
+        "catalog.services",
+        [
+            ("index", None),
+            ("wait", None),
+            ("consistency", None),
+            ("dc", None),
+            ("token", None),
+            ("node_meta", None),
+        ],
+    ),
+    (
+        "catalog.node",
+        [
+            ("node", REQUIRED),
+            ("index", None),
+            ("wait", None),
+            ("consistency", None),
+            ("dc", None),
+            ("token", None),
+        ],
+    ),
+    (
+        "catalog.service",
+        [
+            ("service", REQUIRED),
+            ("index", None),
+            ("wait", None),
+            ("tag", None),
+            ("consistency", None),
+            ("dc", None),
+            ("near", None),
+            ("token", None),
+        ],
+    ),
     # -- health --------------------------------------------------------------
-    ("health.service", [("service", REQUIRED), ("index", None), ("wait", None),
-                        ("passing", None), ("tag", None), ("dc", None), ("near", None),
-                        ("token", None), ("node_meta", None)]),
-    ("health.checks", [("service", REQUIRED), ("index", None), ("wait", None), ("dc", None),
-                       ("near", None), ("token", None), ("node_meta", None)]),
-    ("health.state", [("name", REQUIRED), ("index", None), ("wait", None), ("dc", None),
-                      ("near", None), ("token", None), ("node_meta", None)]),
-    ("health.node", [("node", REQUIRED), ("index", None), ("wait", None), ("dc", None),
-                     ("token", None)]),
+    (
+        "health.service",
+        [
+            ("service", REQUIRED),
+            ("index", None),
+            ("wait", None),
+            ("passing", None),
+            ("tag", None),
+            ("dc", None),
+            ("near", None),
+            ("token", None),
+            ("node_meta", None),
+        ],
+    ),
+    (
+        "health.checks",
+        [
+            ("service", REQUIRED),
+            ("index", None),
+            ("wait", None),
+            ("dc", None),
+            ("near", None),
+            ("token", None),
+            ("node_meta", None),
+        ],
+    ),
+    (
+        "health.state",
+        [
+            ("name", REQUIRED),
+            ("index", None),
+            ("wait", None),
+            ("dc", None),
+            ("near", None),
+            ("token", None),
+            ("node_meta", None),
+        ],
+    ),
+    ("health.node", [("node", REQUIRED), ("index", None), ("wait", None), ("dc", None), ("token", None)]),
     # -- session -------------------------------------------------------------
-    ("session.create", [("name", None), ("node", None), ("checks", None), ("lock_delay", 15),
-                        ("behavior", "release"), ("ttl", None), ("dc", None)]),
+    (
+        "session.create",
+        [
+            ("name", None),
+            ("node", None),
+            ("checks", None),
+            ("lock_delay", 15),
+            ("behavior", "release"),
+            ("ttl", None),
+            ("dc", None),
+        ],
+    ),
     ("session.destroy", [("session_id", REQUIRED), ("dc", None)]),
     ("session.list", [("index", None), ("wait", None), ("consistency", None), ("dc", None)]),
-    ("session.node", [("node", REQUIRED), ("index", None), ("wait", None),
-                      ("consistency", None), ("dc", None)]),
-    ("session.info", [("session_id", REQUIRED), ("index", None), ("wait", None),
-                      ("consistency", None), ("dc", None)]),
+    (
+        "session.node",
+        [("node", REQUIRED), ("index", None), ("wait", None), ("consistency", None), ("dc", None)],
+    ),
+    (
+        "session.info",
+        [("session_id", REQUIRED), ("index", None), ("wait", None), ("consistency", None), ("dc", None)],
+    ),
     ("session.renew", [("session_id", REQUIRED), ("dc", None)]),
     # -- acl (legacy) --------------------------------------------------------
     ("acl.list", [("token", None)]),
     ("acl.info", [("acl_id", REQUIRED), ("token", None)]),
-    ("acl.create", [("name", None), ("type", "client"), ("rules", None), ("acl_id", None),
-                    ("token", None)]),
-    ("acl.update", [("acl_id", REQUIRED), ("name", None), ("type", None), ("rules", None),
-                    ("token", None)]),
+    ("acl.create", [("name", None), ("type", "client"), ("rules", None), ("acl_id", None), ("token", None)]),
+    ("acl.update", [("acl_id", REQUIRED), ("name", None), ("type", None), ("rules", None), ("token", None)]),
     ("acl.clone", [("acl_id", REQUIRED), ("token", None)]),
     ("acl.destroy", [("acl_id", REQUIRED), ("token", None)]),
     # -- event, status -------------------------------------------------------
-    ("event.fire", [("name", REQUIRED), ("body", ""), ("node", None), ("service", None),
-                    ("tag", None), ("token", None)]),
+    (
+        "event.fire",
+        [("name", REQUIRED), ("body", ""), ("node", None), ("service", None), ("tag", None), ("token", None)],
+    ),
     ("event.list", [("name", None), ("index", None), ("wait", None)]),
     ("status.leader", []),
     ("status.peers", []),
     # -- query ---------------------------------------------------------------
     ("query.list", [("dc", None), ("token", None)]),
-    ("query.create", [("service", REQUIRED), ("name", None), ("dc", None), ("session", None),
-                      ("token", None), ("nearestn", None), ("datacenters", None),
-                      ("onlypassing", None), ("tags", None), ("ttl", None),
-                      ("regexp", None)]),
-    ("query.update", [("query_id", REQUIRED), ("service", None), ("name", None), ("dc", None),
-                      ("session", None), ("token", None), ("nearestn", None),
-                      ("datacenters", None), ("onlypassing", None), ("tags", None),
-                      ("ttl", None), ("regexp", None)]),
+    (
+        "query.create",
+        [
+            ("service", REQUIRED),
+            ("name", None),
+            ("dc", None),
+            ("session", None),
+            ("token", None),
+            ("nearestn", None),
+            ("datacenters", None),
+            ("onlypassing", None),
+            ("tags", None),
+            ("ttl", None),
+            ("regexp", None),
+        ],
+    ),
+    (
+        "query.update",
+        [
+            ("query_id", REQUIRED),
+            ("service", None),
+            ("name", None),
+            ("dc", None),
+            ("session", None),
+            ("token", None),
+            ("nearestn", None),
+            ("datacenters", None),
+            ("onlypassing", None),
+            ("tags", None),
+            ("ttl", None),
+            ("regexp", None),
+        ],
+    ),
     ("query.get", [("query_id", REQUIRED), ("token", None), ("dc", None)]),
     ("query.delete", [("query_id", REQUIRED), ("token", None), ("dc", None)]),
-    ("query.execute", [("query", REQUIRED), ("token", None), ("dc", None), ("near", None),
-                       ("limit", None)]),
+    ("query.execute", [("query", REQUIRED), ("token", None), ("dc", None), ("near", None), ("limit", None)]),
     ("query.explain", [("query", REQUIRED), ("token", None), ("dc", None)]),
     # -- coordinate, operator ------------------------------------------------
     ("coordinate.datacenters", []),
-    ("coordinate.nodes", [("dc", None), ("index", None), ("wait", None),
-                          ("consistency", None)]),
+    ("coordinate.nodes", [("dc", None), ("index", None), ("wait", None), ("consistency", None)]),
     ("operator.raft_config", []),
 ]
 
 #: The endpoint groups python-consul's ``Consul`` has.
-GROUPS = ("kv", "txn", "agent", "catalog", "health", "session", "acl", "event",
-          "status", "query", "coordinate", "operator")
+GROUPS = (
+    "kv",
+    "txn",
+    "agent",
+    "catalog",
+    "health",
+    "session",
+    "acl",
+    "event",
+    "status",
+    "query",
+    "coordinate",
+    "operator",
+)
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
@@ -222,7 +422,7 @@ def signature_problems(func: Callable[..., Any], expected: list[tuple[str, Any]]
             problems.append(f"{name!r} is required, python-consul's default is {want!r}")
         elif type(got.default) is not type(want) or got.default != want:
             problems.append(f"{name!r} defaults to {got.default!r}, expected {want!r}")
-    for extra in positional[len(expected):]:
+    for extra in positional[len(expected) :]:
         if extra.default is REQUIRED:
             problems.append(f"added required parameter {extra.name!r}")
     for p in params:
@@ -247,34 +447,49 @@ class SignatureTableTests(SynchronousTestCase):
 
     def test_differs_only_on_constructor(self) -> None:
         """Deliberate default differences are only the constructor's environment-aware ones."""
-        differing = [(path, name) for path, params in SIGNATURES
-                     for name, default in params if isinstance(default, Differs)]
-        self.assertEqual(differing, [("Consul", "host"), ("Consul", "port"),
-                                     ("Consul", "scheme"), ("Consul", "verify")])
+        differing = [
+            (path, name)
+            for path, params in SIGNATURES
+            for name, default in params
+            if isinstance(default, Differs)
+        ]
+        self.assertEqual(
+            differing, [("Consul", "host"), ("Consul", "port"), ("Consul", "scheme"), ("Consul", "verify")]
+        )
 
     def test_checker_catches_a_renamed_parameter(self) -> None:
         """signature_problems reports a parameter renamed at a position."""
+
         def f(key, idx=None):  # type: ignore[no-untyped-def]
             pass
-        self.assertEqual(signature_problems(f, [("key", REQUIRED), ("index", None)]),
-                         ["position 1: 'idx' where python-consul has 'index'"])
+
+        self.assertEqual(
+            signature_problems(f, [("key", REQUIRED), ("index", None)]),
+            ["position 1: 'idx' where python-consul has 'index'"],
+        )
 
     def test_checker_catches_a_changed_default(self) -> None:
         """signature_problems reports a default that differs, even False vs None."""
+
         def f(key, recurse=None):  # type: ignore[no-untyped-def]
             pass
+
         self.assertEqual(len(signature_problems(f, [("key", REQUIRED), ("recurse", False)])), 1)
 
     def test_checker_catches_an_inserted_parameter(self) -> None:
         """signature_problems reports a parameter inserted before python-consul's."""
+
         def f(name, meta=None, script=None):  # type: ignore[no-untyped-def]
             pass
+
         self.assertTrue(signature_problems(f, [("name", REQUIRED), ("script", None)]))
 
     def test_checker_allows_trailing_and_keyword_only_extras(self) -> None:
         """Extra trailing defaults and keyword-only parameters are not problems."""
+
         def f(key, token=None, *, meta=False):  # type: ignore[no-untyped-def]
             pass
+
         self.assertEqual(signature_problems(f, [("key", REQUIRED)]), [])
 
 
@@ -468,8 +683,10 @@ class KVTests(_Case):
 
     def test_txn_put(self) -> None:
         """txn.put(payload) fires Consul's {'Results': [...], 'Errors': None}."""
-        payload = [{"KV": {"Verb": "set", "Key": "t", "Value": b64encode(b"v").decode()}},
-                   {"KV": {"Verb": "get", "Key": "t"}}]
+        payload = [
+            {"KV": {"Verb": "set", "Key": "t", "Value": b64encode(b"v").decode()}},
+            {"KV": {"Verb": "get", "Key": "t"}},
+        ]
         result = self.ok(self.c.txn.put(payload))
         self.assertIsNone(result["Errors"])
         self.assertEqual(len(result["Results"]), 2)
@@ -525,12 +742,14 @@ class AgentTests(_Case):
 
     def test_service_register_positional(self) -> None:
         """service.register(name, id, address, port, tags, check) registers that service and fires True."""
-        result = self.ok(self.c.agent.service.register(
-            "web", "web1", "10.0.0.1", 80, ["v1"], Consul.Check.ttl("10s")))
+        result = self.ok(
+            self.c.agent.service.register("web", "web1", "10.0.0.1", 80, ["v1"], Consul.Check.ttl("10s"))
+        )
         self.assertIs(result, True)
         svc = self.ok(self.c.agent.services())["web1"]
-        self.assertEqual((svc["Service"], svc["Address"], svc["Port"], svc["Tags"]),
-                         ("web", "10.0.0.1", 80, ["v1"]))
+        self.assertEqual(
+            (svc["Service"], svc["Address"], svc["Port"], svc["Tags"]), ("web", "10.0.0.1", 80, ["v1"])
+        )
 
     def test_service_register_legacy_ttl_positional(self) -> None:
         """The deprecated ttl sits at python-consul's position 9 (after token, script, interval)."""
@@ -568,10 +787,12 @@ class AgentTests(_Case):
 
     def test_unknown_id_not_found(self) -> None:
         """An unknown service or check ID fails with NotFound (documented: python-consul returns False)."""
-        for d in (self.c.agent.service.deregister("nope"),
-                  self.c.agent.service.maintenance("nope", "true"),
-                  self.c.agent.check.deregister("nope"),
-                  self.c.agent.check.ttl_pass("nope")):
+        for d in (
+            self.c.agent.service.deregister("nope"),
+            self.c.agent.service.maintenance("nope", "true"),
+            self.c.agent.check.deregister("nope"),
+            self.c.agent.check.ttl_pass("nope"),
+        ):
             self.clock.advance(0)
             self.failureResultOf(d, NotFound)
 
@@ -595,9 +816,11 @@ class AgentTests(_Case):
     def test_ttl_updates(self) -> None:
         """ttl_pass/ttl_warn/ttl_fail(check_id, notes) fire True and set status and output."""
         self.ok(self.c.agent.check.register("c", Consul.Check.ttl("10s")))
-        for method, status in ((self.c.agent.check.ttl_pass, "passing"),
-                               (self.c.agent.check.ttl_warn, "warning"),
-                               (self.c.agent.check.ttl_fail, "critical")):
+        for method, status in (
+            (self.c.agent.check.ttl_pass, "passing"),
+            (self.c.agent.check.ttl_warn, "warning"),
+            (self.c.agent.check.ttl_fail, "critical"),
+        ):
             self.assertIs(self.ok(method("c", status + "!")), True)
             check = self.ok(self.c.agent.checks())["c"]
             self.assertEqual((check["Status"], check["Output"]), (status, status + "!"))
@@ -614,10 +837,14 @@ class CatalogHealthTests(_Case):
 
     def setUp(self) -> None:
         super().setUp()
-        self.ok(self.c.catalog.register(
-            "n1", "10.1.1.1",
-            {"Service": "redis", "ID": "r1", "Tags": ["v1"], "Port": 8000},
-            {"CheckID": "chk", "Name": "chk", "Status": "passing", "ServiceID": "r1"}))
+        self.ok(
+            self.c.catalog.register(
+                "n1",
+                "10.1.1.1",
+                {"Service": "redis", "ID": "r1", "Tags": ["v1"], "Port": 8000},
+                {"CheckID": "chk", "Name": "chk", "Status": "passing", "ServiceID": "r1"},
+            )
+        )
 
     def test_register_true(self) -> None:
         """catalog.register(node, address, service, check) fires True."""
@@ -682,8 +909,7 @@ class CatalogHealthTests(_Case):
         """catalog.service(service, None, None, tag) filters by tag."""
         index, nodes = self.ok(self.c.catalog.service("redis", None, None, "v1"))
         self.assertIndex(index)
-        self.assertEqual([(n["Node"], n["ServiceID"], n["ServicePort"]) for n in nodes],
-                         [("n1", "r1", 8000)])
+        self.assertEqual([(n["Node"], n["ServiceID"], n["ServicePort"]) for n in nodes], [("n1", "r1", 8000)])
         self.assertEqual(self.ok(self.c.catalog.service("redis", None, None, "v2"))[1], [])
 
     def test_health_service(self) -> None:
@@ -696,9 +922,14 @@ class CatalogHealthTests(_Case):
 
     def test_health_service_passing_positional(self) -> None:
         """health.service(service, None, None, True) keeps only passing instances."""
-        self.ok(self.c.catalog.register(
-            "n2", "10.1.1.2", {"Service": "redis", "ID": "r2"},
-            {"CheckID": "bad", "Name": "bad", "Status": "critical", "ServiceID": "r2"}))
+        self.ok(
+            self.c.catalog.register(
+                "n2",
+                "10.1.1.2",
+                {"Service": "redis", "ID": "r2"},
+                {"CheckID": "bad", "Name": "bad", "Status": "critical", "ServiceID": "r2"},
+            )
+        )
         _, entries = self.ok(self.c.health.service("redis", None, None, True))
         self.assertEqual([e["Service"]["ID"] for e in entries], ["r1"])
         _, entries = self.ok(self.c.health.service("redis"))
@@ -739,8 +970,10 @@ class SessionTests(_Case):
         node = self.ok(self.c.agent.self())["Config"]["NodeName"]
         sid = self.ok(self.c.session.create("s", node, [], 5, "delete", 10))
         _, info = self.ok(self.c.session.info(sid))
-        self.assertEqual((info["Name"], info["Node"], info["Behavior"], info["TTL"], info["LockDelay"]),
-                         ("s", node, "delete", "10s", 5 * 10**9))
+        self.assertEqual(
+            (info["Name"], info["Node"], info["Behavior"], info["TTL"], info["LockDelay"]),
+            ("s", node, "delete", "10s", 5 * 10**9),
+        )
 
     def test_list_node_info(self) -> None:
         """session.list(), session.node(node) fire (index, [session]); session.info(id) fires (index, session)."""
@@ -854,8 +1087,9 @@ class EventStatusTests(_Case):
     def test_fire_filters_positional(self) -> None:
         """event.fire(name, body, node, service, tag) sends the filters."""
         event = self.ok(self.c.event.fire("deploy", "", "n.*", "web", "v1"))
-        self.assertEqual((event["NodeFilter"], event["ServiceFilter"], event["TagFilter"]),
-                         ("n.*", "web", "v1"))
+        self.assertEqual(
+            (event["NodeFilter"], event["ServiceFilter"], event["TagFilter"]), ("n.*", "web", "v1")
+        )
 
     def test_list_payload_bytes(self) -> None:
         """event.list() fires (index, [event]) with Payload as bytes (None when empty)."""
@@ -863,8 +1097,7 @@ class EventStatusTests(_Case):
         self.ok(self.c.event.fire("empty"))
         index, events = self.ok(self.c.event.list())
         self.assertIndex(index)
-        self.assertEqual([(e["Name"], e["Payload"]) for e in events],
-                         [("deploy", b"v1"), ("empty", None)])
+        self.assertEqual([(e["Name"], e["Payload"]) for e in events], [("deploy", b"v1"), ("empty", None)])
 
     def test_list_name_positional(self) -> None:
         """event.list(name) keeps only events of that name."""
@@ -902,12 +1135,21 @@ class QueryCoordinateOperatorTests(_Case):
 
     def test_query_create_positional(self) -> None:
         """query.create(service, name, dc, session, token, nearestn, datacenters, onlypassing, tags, ttl)."""
-        qid = self.ok(self.c.query.create("web", "q", None, None, None, 2, ["dc2"], True, ["v1"], "10s"))["ID"]
+        qid = self.ok(self.c.query.create("web", "q", None, None, None, 2, ["dc2"], True, ["v1"], "10s"))[
+            "ID"
+        ]
         q = self.ok(self.c.query.get(qid))[0]
         svc = q["Service"]
-        self.assertEqual((svc["Failover"]["NearestN"], svc["Failover"]["Datacenters"],
-                          svc["OnlyPassing"], svc["Tags"], q["DNS"]["TTL"]),
-                         (2, ["dc2"], True, ["v1"], "10s"))
+        self.assertEqual(
+            (
+                svc["Failover"]["NearestN"],
+                svc["Failover"]["Datacenters"],
+                svc["OnlyPassing"],
+                svc["Tags"],
+                q["DNS"]["TTL"],
+            ),
+            (2, ["dc2"], True, ["v1"], "10s"),
+        )
 
     def test_query_execute_explain(self) -> None:
         """query.execute fires {'Service', 'Nodes', ...}; query.explain fires {'Query': {...}}."""

@@ -31,19 +31,39 @@ def add_instance(
     catalog = fake.catalog
     if node not in catalog.nodes:
         catalog.nodes[node] = {
-            "ID": fake.core.new_uuid(), "Node": node, "Address": "10.0.0.1",
-            "Datacenter": "dc1", "TaggedAddresses": {}, "Meta": {"rack": node[-1]},
-            "CreateIndex": 1, "ModifyIndex": 1,
+            "ID": fake.core.new_uuid(),
+            "Node": node,
+            "Address": "10.0.0.1",
+            "Datacenter": "dc1",
+            "TaggedAddresses": {},
+            "Meta": {"rack": node[-1]},
+            "CreateIndex": 1,
+            "ModifyIndex": 1,
         }
     catalog.services[(node, sid)] = {
-        "ID": sid, "Service": name, "Tags": list(tags or []), "Address": "",
-        "Meta": dict(meta or {}), "Port": 80, "CreateIndex": 1, "ModifyIndex": 1,
+        "ID": sid,
+        "Service": name,
+        "Tags": list(tags or []),
+        "Address": "",
+        "Meta": dict(meta or {}),
+        "Port": 80,
+        "CreateIndex": 1,
+        "ModifyIndex": 1,
     }
     if status is not None:
         catalog.checks[(node, "service:" + sid)] = {
-            "Node": node, "CheckID": "service:" + sid, "Name": "check", "Status": status,
-            "Notes": "", "Output": "", "ServiceID": sid, "ServiceName": name,
-            "ServiceTags": list(tags or []), "Type": "ttl", "CreateIndex": 1, "ModifyIndex": 1,
+            "Node": node,
+            "CheckID": "service:" + sid,
+            "Name": "check",
+            "Status": status,
+            "Notes": "",
+            "Output": "",
+            "ServiceID": sid,
+            "ServiceName": name,
+            "ServiceTags": list(tags or []),
+            "Type": "ttl",
+            "CreateIndex": 1,
+            "ModifyIndex": 1,
         }
 
 
@@ -65,12 +85,20 @@ class RequestShapeTests(SynchronousTestCase):
         t = RecordingTransport(b'{"ID":"abc"}')
         result = self.successResultOf(
             Query(t).create(
-                "redis", name="q", dc="dc2", session="s", token="tok", nearestn=2,
-                datacenters=["dc3"], onlypassing=True, tags=["a", "!b"], ttl="10s",
+                "redis",
+                name="q",
+                dc="dc2",
+                session="s",
+                token="tok",
+                nearestn=2,
+                datacenters=["dc3"],
+                onlypassing=True,
+                tags=["a", "!b"],
+                ttl="10s",
             )
         )
         self.assertEqual(result, {"ID": "abc"})
-        (args, kwargs), = t.calls
+        ((args, kwargs),) = t.calls
         self.assertEqual(args[:2], ("POST", "/v1/query"))
         self.assertEqual(kwargs["token"], "tok")
         self.assertEqual(kwargs["dc"], "dc2")
@@ -104,7 +132,7 @@ class RequestShapeTests(SynchronousTestCase):
         """update PUTs to the escaped ID and answers True for the empty 200."""
         t = RecordingTransport(b"")
         self.assertIs(self.successResultOf(Query(t).update("id/1", "web", name="n")), True)
-        (args, kwargs), = t.calls
+        ((args, kwargs),) = t.calls
         self.assertEqual(args[:2], ("PUT", "/v1/query/id%2F1"))
         self.assertEqual(kwargs["json_body"], {"Name": "n", "Service": {"Service": "web"}})
 
@@ -115,9 +143,14 @@ class RequestShapeTests(SynchronousTestCase):
         q.get("abc", token="t", dc="d")
         q.delete("abc", token="t", dc="d")
         q.list(dc="d", token="t")
-        self.assertEqual([c[0][:2] for c in t.calls], [
-            ("GET", "/v1/query/abc"), ("DELETE", "/v1/query/abc"), ("GET", "/v1/query"),
-        ])
+        self.assertEqual(
+            [c[0][:2] for c in t.calls],
+            [
+                ("GET", "/v1/query/abc"),
+                ("DELETE", "/v1/query/abc"),
+                ("GET", "/v1/query"),
+            ],
+        )
         for _, kwargs in t.calls:
             self.assertEqual((kwargs["token"], kwargs["dc"]), ("t", "d"))
 
@@ -127,7 +160,9 @@ class RequestShapeTests(SynchronousTestCase):
         q = Query(t)
         q.execute("my query", near="_agent", limit=3)
         q.explain("geo-db-x")
-        self.assertEqual(t.calls[0][0], ("GET", "/v1/query/my%20query/execute", [("near", "_agent"), ("limit", "3")]))
+        self.assertEqual(
+            t.calls[0][0], ("GET", "/v1/query/my%20query/execute", [("near", "_agent"), ("limit", "3")])
+        )
         self.assertEqual(t.calls[1][0][:2], ("GET", "/v1/query/geo-db-x/explain"))
 
     def test_bad_arguments(self) -> None:
@@ -197,9 +232,7 @@ class CRUDTests(QueryCase):
 
     def test_get_unknown_404_text(self) -> None:
         """An unknown ID is a 404 'Query not found' on the wire."""
-        f = self.fail(
-            self.consul.http.request("GET", "/v1/query/8f246b77-f3e1-ff88-5b48-8ec93abf3e05")
-        )
+        f = self.fail(self.consul.http.request("GET", "/v1/query/8f246b77-f3e1-ff88-5b48-8ec93abf3e05"))
         self.assertEqual((f.status, f.body), (404, b"Query not found"))
 
     def test_modify_unknown(self) -> None:
@@ -232,16 +265,23 @@ class CRUDTests(QueryCase):
         """Missing service and bad DNS TTL are Consul's 500s; bad JSON types 400."""
         e = self.fail(self.consul.http.request("POST", "/v1/query", json_body={"Name": "x"}))
         self.assertEqual(e.body, b"Invalid prepared query: Must provide a Service name to query")
-        e = self.fail(self.consul.http.request(
-            "POST", "/v1/query", json_body={"Name": "x", "Service": {"Service": "s"}, "DNS": {"TTL": "abc"}}
-        ))
+        e = self.fail(
+            self.consul.http.request(
+                "POST",
+                "/v1/query",
+                json_body={"Name": "x", "Service": {"Service": "s"}, "DNS": {"TTL": "abc"}},
+            )
+        )
         self.assertTrue(e.body.startswith(b"Invalid prepared query: Bad DNS TTL 'abc'"))
-        self.fail(self.consul.http.request(
-            "POST", "/v1/query", json_body={"Name": "x", "Service": {"Service": 3}}
-        ), BadRequest)
-        e = self.fail(self.consul.http.request(
-            "POST", "/v1/query", json_body={"ID": "x", "Name": "x", "Service": {"Service": "s"}}
-        ))
+        self.fail(
+            self.consul.http.request("POST", "/v1/query", json_body={"Name": "x", "Service": {"Service": 3}}),
+            BadRequest,
+        )
+        e = self.fail(
+            self.consul.http.request(
+                "POST", "/v1/query", json_body={"ID": "x", "Name": "x", "Service": {"Service": "s"}}
+            )
+        )
         self.assertEqual(e.body, b"ID must be empty when creating a new prepared query")
 
     def test_lowercase_keys(self) -> None:
@@ -358,7 +398,10 @@ class ExecuteTests(QueryCase):
     def test_node_critical_check_excludes(self) -> None:
         """A critical node-level check (serfHealth-like) drops every instance on the node."""
         self.fake.catalog.checks[("node1", "serfHealth")] = {
-            "Node": "node1", "CheckID": "serfHealth", "Status": "critical", "ServiceID": "",
+            "Node": "node1",
+            "CheckID": "serfHealth",
+            "Status": "critical",
+            "ServiceID": "",
         }
         self.assertEqual(self.run_query(), ["web2", "web4"])
 
@@ -415,10 +458,14 @@ class TemplateTests(QueryCase):
 
     def test_render_and_execute(self) -> None:
         """match(N) interpolates into Service and Tags; explain shows the rendering."""
-        self.ok(self.consul.query.create(
-            "mysql-${match(1)}", name="geo-db", regexp=r"^geo-db-(.*?)-([^\-]+?)$",
-            tags=["${match(2)}"],
-        ))
+        self.ok(
+            self.consul.query.create(
+                "mysql-${match(1)}",
+                name="geo-db",
+                regexp=r"^geo-db-(.*?)-([^\-]+?)$",
+                tags=["${match(2)}"],
+            )
+        )
         explained = self.ok(self.consul.query.explain("geo-db-customer-primary"))["Query"]
         self.assertEqual(explained["Service"]["Service"], "mysql-customer")
         self.assertEqual(explained["Service"]["Tags"], ["primary"])
@@ -466,7 +513,8 @@ class TemplateTests(QueryCase):
     def test_remove_empty_tags(self) -> None:
         """RemoveEmptyTags drops tags that rendered empty."""
         body = {
-            "Name": "r", "Template": {"Type": "name_prefix_match", "Regexp": "^r-(x)?$", "RemoveEmptyTags": True},
+            "Name": "r",
+            "Template": {"Type": "name_prefix_match", "Regexp": "^r-(x)?$", "RemoveEmptyTags": True},
             "Service": {"Service": "s", "Tags": ["${match(1)}", "k"]},
         }
         self.ok(self.consul.http.request("POST", "/v1/query", json_body=body))

@@ -36,9 +36,7 @@ class Gate:
     Cancelling a held call does not unsend it (as with real HTTP).
     """
 
-    def __init__(
-        self, obj: Any, name: str, when: Optional[Callable[..., bool]] = None
-    ) -> None:
+    def __init__(self, obj: Any, name: str, when: Optional[Callable[..., bool]] = None) -> None:
         self.real = getattr(obj, name)
         self.when = when or (lambda *a, **kw: True)
         self.held: list[tuple[Deferred[Any], tuple[Any, ...], dict[str, Any]]] = []

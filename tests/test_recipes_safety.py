@@ -220,7 +220,8 @@ class KeeperDeadlineTests(SafetyCase):
     def test_deadline_while_renewal_connecting(self) -> None:
         """The same at the deadline: once lost, nothing is left on the clock."""
         self.consul.session.renew = lambda *a, **kw: Deferred(
-            lambda d: d.errback(ConsulConnectionError("connecting cancelled")))
+            lambda d: d.errback(ConsulConnectionError("connecting cancelled"))
+        )
         keeper = SessionKeeper(self.consul, ttl="10s", checks=[])
         self.ok(keeper.create())
         lost = keeper.lost
@@ -322,8 +323,12 @@ class PartitionTests(SafetyCase):
     def test_leader_election(self) -> None:
         """LeaderElection: A is demoted at the keeper's deadline, before B is elected."""
         times: dict[str, float] = {}
-        a = LeaderElection(self.cut, KEY, b"a", on_demoted=lambda: times.setdefault("a demoted", self.clock.seconds()))
-        b = LeaderElection(self.consul, KEY, b"b", on_elected=lambda: times.setdefault("b elected", self.clock.seconds()))
+        a = LeaderElection(
+            self.cut, KEY, b"a", on_demoted=lambda: times.setdefault("a demoted", self.clock.seconds())
+        )
+        b = LeaderElection(
+            self.consul, KEY, b"b", on_elected=lambda: times.setdefault("b elected", self.clock.seconds())
+        )
         a.startService()
         b.startService()
         self.assertTrue(a.is_leader)

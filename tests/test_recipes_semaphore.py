@@ -199,8 +199,13 @@ class SemaphoreTests(FakeConsulCase):
     def test_cas_race_and_dead_holder_pruned(self) -> None:
         """A CAS lost to a racing contender is retried; a dead holder recorded in .lock is pruned."""
         dead = "00000000-0000-0000-0000-000000000000"
-        self.ok(self.consul.kv.put(
-            PREFIX + "/.lock", json.dumps({"Limit": 1, "Holders": {dead: True}}), flags=SEMAPHORE_FLAG_VALUE))
+        self.ok(
+            self.consul.kv.put(
+                PREFIX + "/.lock",
+                json.dumps({"Limit": 1, "Holders": {dead: True}}),
+                flags=SEMAPHORE_FLAG_VALUE,
+            )
+        )
         a = Semaphore(self.consul, PREFIX, 1)
         real_put = self.consul.kv.put
         raced = []
@@ -209,8 +214,9 @@ class SemaphoreTests(FakeConsulCase):
             if key.endswith("/.lock") and not raced:
                 raced.append(True)
                 # Another writer changes .lock between our read and our CAS.
-                self.successResultOf(real_put(key, self.ok(self.consul.kv.get(key))[1]["Value"],
-                                              flags=SEMAPHORE_FLAG_VALUE))
+                self.successResultOf(
+                    real_put(key, self.ok(self.consul.kv.get(key))[1]["Value"], flags=SEMAPHORE_FLAG_VALUE)
+                )
             return real_put(key, *args, **kwargs)
 
         self.consul.kv.put = put

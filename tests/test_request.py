@@ -40,8 +40,15 @@ class Sample(Endpoint):
     """An endpoint group with shared options at positions and keyword only."""
 
     @endpoint
-    def thing(self, name: str, index: Any = None, dc: Optional[str] = None, *,
-              token: Optional[str] = None, meta: bool = False) -> Request:
+    def thing(
+        self,
+        name: str,
+        index: Any = None,
+        dc: Optional[str] = None,
+        *,
+        token: Optional[str] = None,
+        meta: bool = False,
+    ) -> Request:
         """Read a thing."""
         return read("/v1/thing/" + name)
 
@@ -127,8 +134,9 @@ class SendTests(SynchronousTestCase):
 
     def test_repr_hides_body_and_secret_path(self) -> None:
         """A Request's repr shows neither its body nor a secret-bearing path."""
-        req = Request("PUT", "/v1/acl/info/s3cret", json_body={"SecretID": "s3cret"},
-                      shown_path="/v1/acl/info/<acl-id>")
+        req = Request(
+            "PUT", "/v1/acl/info/s3cret", json_body={"SecretID": "s3cret"}, shown_path="/v1/acl/info/<acl-id>"
+        )
         self.assertNotIn("s3cret", repr(req))
         self.assertIn("<acl-id>", repr(req))
         self.assertIs(Request("GET", "/v1/x").json_body, NO_BODY)
@@ -210,9 +218,25 @@ class EveryEndpointTests(FakeConsulCase):
     def test_every_method_describes_its_request(self) -> None:
         """Each public method of each endpoint group is an @endpoint (only builders are not)."""
         c = self.consul
-        groups = [c.kv, c.txn, c.status, c.session, c.agent, c.agent.service, c.agent.check,
-                  c.catalog, c.health, c.acl, c.acl.token, c.acl.policy, c.acl.role, c.event,
-                  c.query, c.coordinate, c.operator]
+        groups = [
+            c.kv,
+            c.txn,
+            c.status,
+            c.session,
+            c.agent,
+            c.agent.service,
+            c.agent.check,
+            c.catalog,
+            c.health,
+            c.acl,
+            c.acl.token,
+            c.acl.policy,
+            c.acl.role,
+            c.event,
+            c.query,
+            c.coordinate,
+            c.operator,
+        ]
         plain = []
         count = 0
         for group in groups:

@@ -49,8 +49,10 @@ class BodyTests(SynchronousTestCase):
         """checks travel as 'Checks' (an empty list drops serfHealth)."""
         self.assertEqual(session_body(checks=[])["Checks"], [])
         self.assertEqual(session_body(checks=("a", b"b"))["Checks"], ["a", "b"])
-        self.assertEqual(session_body(service_checks=["c", {"ID": "d", "Namespace": ""}])["ServiceChecks"],
-                         [{"ID": "c"}, {"ID": "d", "Namespace": ""}])
+        self.assertEqual(
+            session_body(service_checks=["c", {"ID": "d", "Namespace": ""}])["ServiceChecks"],
+            [{"ID": "c"}, {"ID": "d", "Namespace": ""}],
+        )
 
     def test_bad_arguments(self) -> None:
         """Bad behavior, a TTL above 24h, negative lock delay and check types are refused."""

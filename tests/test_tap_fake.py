@@ -69,8 +69,9 @@ class OptionsTests(SynchronousTestCase):
     def test_options_reach_fake(self) -> None:
         """--node-name, --datacenter and the ACL token configure the FakeConsul."""
         o = tap.Options()
-        o.parseOptions(["--listen", "tcp:0", "--node-name", "n9", "--datacenter", "east",
-                        "--acl-master-token", "root"])
+        o.parseOptions(
+            ["--listen", "tcp:0", "--node-name", "n9", "--datacenter", "east", "--acl-master-token", "root"]
+        )
         service = tap.makeService(o)
         self.assertEqual(service.fake.core.node_name, "n9")
         self.assertEqual(service.fake.core.datacenter, "east")
@@ -103,10 +104,23 @@ class ProcessTests(TestCase):
     def start(self, *args: str) -> tuple[subprocess.Popen, int]:
         port = free_port()
         logfile = os.path.abspath(self.mktemp())
-        cmd = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "--logfile", logfile, "--pidfile", "", "-n",
-               "consul-fake", "--listen", f"tcp:{port}:interface=127.0.0.1", *args]
-        proc = subprocess.Popen(cmd, cwd=str(REPO), env=twistd_env(),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cmd = [
+            sys.executable,
+            "-c",
+            "from twisted.scripts.twistd import run; run()",
+            "--logfile",
+            logfile,
+            "--pidfile",
+            "",
+            "-n",
+            "consul-fake",
+            "--listen",
+            f"tcp:{port}:interface=127.0.0.1",
+            *args,
+        ]
+        proc = subprocess.Popen(
+            cmd, cwd=str(REPO), env=twistd_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
         wait_for_port(port, proc)
         self.logfile = logfile
@@ -134,7 +148,6 @@ class ProcessTests(TestCase):
         log = Path(self.logfile).read_text()
         self.assertIn("Server Shut Down", log)
         self.assertNotIn("tok-SECRET-123", log)
-
 
     @inlineCallbacks
     def test_polling_loop_wakes_on_put_from_another_process(self) -> Any:
@@ -177,13 +190,23 @@ class PackagingTests(SynchronousTestCase):
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
         subprocess.run(pip + [str(REPO)], check=True, cwd=str(venv.parent))
-        out = subprocess.run([str(venv / "bin" / "twistd"), "--help"], capture_output=True,
-                             text=True, cwd=str(venv.parent), check=True).stdout
+        out = subprocess.run(
+            [str(venv / "bin" / "twistd"), "--help"],
+            capture_output=True,
+            text=True,
+            cwd=str(venv.parent),
+            check=True,
+        ).stdout
         self.assertIn("consul-fake", out)
         self.assertIn("consul-watch", out)
         # The README's first quick-start command: the tour runs from the install.
-        tour = subprocess.run([str(venv / "bin" / "python"), "-m", "txconsul.demo"], capture_output=True,
-                              text=True, cwd=str(venv.parent), timeout=120)
+        tour = subprocess.run(
+            [str(venv / "bin" / "python"), "-m", "txconsul.demo"],
+            capture_output=True,
+            text=True,
+            cwd=str(venv.parent),
+            timeout=120,
+        )
         self.assertEqual(tour.returncode, 0, tour.stderr)
         self.assertIn("handler fired", tour.stdout)
         self.assertIn("consul-watch exited with 0", tour.stdout)

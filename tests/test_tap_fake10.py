@@ -37,8 +37,16 @@ class OptionTests(SynchronousTestCase):
 
     def test_node_id_meta_ttl_min(self) -> None:
         """--node-id, --node-meta (repeated) and --session-ttl-min configure the fake."""
-        o = self.parse("--node-id", NODE_ID, "--node-meta", "rack:r1", "--node-meta", "zone:a:b",
-                       "--session-ttl-min", "1s")
+        o = self.parse(
+            "--node-id",
+            NODE_ID,
+            "--node-meta",
+            "rack:r1",
+            "--node-meta",
+            "zone:a:b",
+            "--session-ttl-min",
+            "1s",
+        )
         fake = tap.build_fake(o, Clock())
         node = fake.catalog.nodes[fake.core.node_name]
         self.assertEqual(node["ID"], NODE_ID)
@@ -48,8 +56,10 @@ class OptionTests(SynchronousTestCase):
     def test_defaults(self) -> None:
         """Without them: random node ID, no extra meta, Consul's 10s minimum, a 5s header timeout."""
         o = self.parse()
-        self.assertEqual((o["node-id"], o["node-meta"], o["session-ttl-min"], o["read-header-timeout"]),
-                         (None, {}, 10.0, 5.0))
+        self.assertEqual(
+            (o["node-id"], o["node-meta"], o["session-ttl-min"], o["read-header-timeout"]),
+            (None, {}, 10.0, 5.0),
+        )
 
     def test_bad_values(self) -> None:
         """Malformed values are refused before anything runs."""
@@ -71,8 +81,9 @@ class ACLEnabledOptionTests(SynchronousTestCase):
 
     def test_excludes_master_token(self) -> None:
         """With a master token ACLs are bootstrapped already: the two options conflict."""
-        self.assertRaises(UsageError, tap.Options().parseOptions,
-                          ["--acl-enabled", "--acl-master-token", "root"])
+        self.assertRaises(
+            UsageError, tap.Options().parseOptions, ["--acl-enabled", "--acl-master-token", "root"]
+        )
 
     def test_fresh_cluster(self) -> None:
         """The fake has ACLs enabled and PUT /v1/acl/bootstrap hands out the first token."""
@@ -151,10 +162,23 @@ class LeaveProcessTests(TestCase):
         """Start consul-fake on a free port; (process, port)."""
         port = free_port()
         logfile = os.path.abspath(self.mktemp())
-        cmd = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "--logfile", logfile,
-               "--pidfile", "", "-n", "consul-fake", "--listen", f"tcp:{port}:interface=127.0.0.1", *args]
-        proc = subprocess.Popen(cmd, cwd=str(REPO), env=twistd_env(),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cmd = [
+            sys.executable,
+            "-c",
+            "from twisted.scripts.twistd import run; run()",
+            "--logfile",
+            logfile,
+            "--pidfile",
+            "",
+            "-n",
+            "consul-fake",
+            "--listen",
+            f"tcp:{port}:interface=127.0.0.1",
+            *args,
+        ]
+        proc = subprocess.Popen(
+            cmd, cwd=str(REPO), env=twistd_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
         self.addCleanup(lambda: proc.stderr and proc.stderr.close())
         wait_for_port(port, proc)

@@ -36,11 +36,26 @@ class StreamProcessTests(TestCase):
     def setUp(self) -> None:
         port = free_port()
         logfile = os.path.abspath(self.mktemp())
-        cmd = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "--logfile", logfile,
-               "--pidfile", "", "-n", "consul-fake", "--listen", f"tcp:{port}:interface=127.0.0.1",
-               "--acl-master-token", ROOT, "--acl-default-policy", "deny"]
-        proc = subprocess.Popen(cmd, cwd=str(REPO), env=twistd_env(),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cmd = [
+            sys.executable,
+            "-c",
+            "from twisted.scripts.twistd import run; run()",
+            "--logfile",
+            logfile,
+            "--pidfile",
+            "",
+            "-n",
+            "consul-fake",
+            "--listen",
+            f"tcp:{port}:interface=127.0.0.1",
+            "--acl-master-token",
+            ROOT,
+            "--acl-default-policy",
+            "deny",
+        ]
+        proc = subprocess.Popen(
+            cmd, cwd=str(REPO), env=twistd_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
         self.addCleanup(lambda: proc.stderr and proc.stderr.close())
         wait_for_port(port, proc)
@@ -58,8 +73,13 @@ class StreamProcessTests(TestCase):
             if any("url=/v1/kv/stream/key" in line for line in lines):
                 break
             yield _soon(0.05)
-        self.assertTrue(any("[DEBUG] agent.http: Request finished: method=PUT url=/v1/kv/stream/key" in line
-                            for line in lines), lines[-3:])
+        self.assertTrue(
+            any(
+                "[DEBUG] agent.http: Request finished: method=PUT url=/v1/kv/stream/key" in line
+                for line in lines
+            ),
+            lines[-3:],
+        )
         self.assertNoResult(mon.done)
         mon.stop()
         result = yield mon.done
@@ -106,8 +126,12 @@ class StreamProcessTests(TestCase):
         """Anonymous on a default-deny agent: save is refused with 403."""
         from txconsul import ACLPermissionDenied
 
-        anon = Consul(self.consul.http.address.split(":")[0], int(self.consul.http.address.split(":")[1]),
-                      reactor=reactor, environ={})
+        anon = Consul(
+            self.consul.http.address.split(":")[0],
+            int(self.consul.http.address.split(":")[1]),
+            reactor=reactor,
+            environ={},
+        )
         self.addCleanup(anon.close)
         with self.assertRaises(ACLPermissionDenied):
             yield anon.snapshot.save()

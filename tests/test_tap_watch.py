@@ -63,8 +63,11 @@ class OptionsTests(SynchronousTestCase):
         svc = tap.build_service(o, Clock(), environ={})
         policy = svc.watches[0].policy
         self.assertEqual((policy.backoff, policy.backoff_cap, policy.jitter), (2.0, 60.0, 0.2))
-        for bad in (["--retry-interval", "0s"], ["--retry-interval", "soon"],
-                    ["--retry-interval", "10s", "--max-backoff", "5s"]):
+        for bad in (
+            ["--retry-interval", "0s"],
+            ["--retry-interval", "soon"],
+            ["--retry-interval", "10s", "--max-backoff", "5s"],
+        ):
             self.assertRaises(usage.UsageError, parse, "--type", "nodes", *bad)
 
     def test_checks_tag(self) -> None:
@@ -74,19 +77,39 @@ class OptionsTests(SynchronousTestCase):
 
     def test_encode_json_like_go(self) -> None:
         """encode_json escapes <, >, &, U+2028 and U+2029 as Go's encoding/json, keeps other UTF-8."""
-        self.assertEqual(tap.encode_json({"a": "<b>&\u2028\u2029é"}),
-                         '{"a":"\\u003cb\\u003e\\u0026\\u2028\\u2029é"}'.encode())
+        self.assertEqual(
+            tap.encode_json({"a": "<b>&\u2028\u2029é"}),
+            '{"a":"\\u003cb\\u003e\\u0026\\u2028\\u2029é"}'.encode(),
+        )
         self.assertEqual(tap.encode_json(None), b"null")
         self.assertEqual(tap.encode_json({"a": []}, indent=4), b'{\n    "a": []\n}')
 
     def test_tags_repeat(self) -> None:
         """--tag is repeatable and --passingonly/--stale are flags."""
-        o = parse("--type", "service", "--service", "web", "--tag", "a", "--tag", "b",
-                  "--passingonly", "--stale", "--datacenter", "dc2")
-        self.assertEqual(o["watches"][0]["params"], {
-            "service": "web", "tag": ["a", "b"], "passingonly": True, "stale": True,
-            "dc": "dc2",
-        })
+        o = parse(
+            "--type",
+            "service",
+            "--service",
+            "web",
+            "--tag",
+            "a",
+            "--tag",
+            "b",
+            "--passingonly",
+            "--stale",
+            "--datacenter",
+            "dc2",
+        )
+        self.assertEqual(
+            o["watches"][0]["params"],
+            {
+                "service": "web",
+                "tag": ["a", "b"],
+                "passingonly": True,
+                "stale": True,
+                "dc": "dc2",
+            },
+        )
         self.assertIsNone(o["watches"][0]["handler_type"])
 
     def test_invalid_combinations(self) -> None:
@@ -114,12 +137,12 @@ class OptionsTests(SynchronousTestCase):
 
     def test_http_handler(self) -> None:
         """--http-handler makes an http handler with the timeout."""
-        o = parse("--type", "nodes", "--http-handler", "http://h/x",
-                  "--http-handler-timeout", "3s")
+        o = parse("--type", "nodes", "--http-handler", "http://h/x", "--http-handler-timeout", "3s")
         spec = o["watches"][0]
         self.assertEqual(spec["handler_type"], "http")
-        self.assertEqual(spec["http_handler_config"],
-                         {"path": "http://h/x", "timeout": 3.0, "method": "POST"})
+        self.assertEqual(
+            spec["http_handler_config"], {"path": "http://h/x", "timeout": 3.0, "method": "POST"}
+        )
 
     def test_plugin_listed(self) -> None:
         """twistd finds the consul-watch plugin."""
@@ -137,9 +160,14 @@ class OptionsTests(SynchronousTestCase):
     def test_environment_defaults(self) -> None:
         """Without options the client takes CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN."""
         o = parse("--type", "nodes")
-        svc = tap.build_service(o, Clock(), environ={
-            "CONSUL_HTTP_ADDR": "10.1.2.3:8501", "CONSUL_HTTP_TOKEN": "s3cr3t-tok",
-        })
+        svc = tap.build_service(
+            o,
+            Clock(),
+            environ={
+                "CONSUL_HTTP_ADDR": "10.1.2.3:8501",
+                "CONSUL_HTTP_TOKEN": "s3cr3t-tok",
+            },
+        )
         self.assertEqual(svc.consul.config.address, "10.1.2.3:8501")
         self.assertEqual(svc.consul.token, "s3cr3t-tok")
         self.assertNotIn("s3cr3t", repr(svc.watches[0]))
@@ -156,14 +184,27 @@ class ConfigTests(SynchronousTestCase):
 
     def test_several(self) -> None:
         """Several watches with script and http handlers load."""
-        path = self.write({"watches": [
-            {"type": "key", "key": "a", "args": ["true"]},
-            {"type": "keyprefix", "prefix": "p/", "handler_type": "script", "handler": "echo"},
-            {"type": "service", "service": "web", "tag": "x", "passingonly": True,
-             "handler_type": "http",
-             "http_handler_config": {"path": "http://h/", "method": "PUT",
-                                     "header": {"A": ["b"]}, "timeout": "2s"}},
-        ]})
+        path = self.write(
+            {
+                "watches": [
+                    {"type": "key", "key": "a", "args": ["true"]},
+                    {"type": "keyprefix", "prefix": "p/", "handler_type": "script", "handler": "echo"},
+                    {
+                        "type": "service",
+                        "service": "web",
+                        "tag": "x",
+                        "passingonly": True,
+                        "handler_type": "http",
+                        "http_handler_config": {
+                            "path": "http://h/",
+                            "method": "PUT",
+                            "header": {"A": ["b"]},
+                            "timeout": "2s",
+                        },
+                    },
+                ]
+            }
+        )
         o = parse("--config", path)
         self.assertEqual([w["type"] for w in o["watches"]], ["key", "keyprefix", "service"])
         self.assertEqual(o["watches"][2]["http_handler_config"]["timeout"], 2.0)
@@ -182,13 +223,32 @@ class ConfigTests(SynchronousTestCase):
             {"watches": [{"type": "key", "key": "", "args": ["x"]}]},
             {"watches": [{"type": "keyprefix", "prefix": "", "args": ["x"]}]},
             {"watches": [{"type": "key", "key": "a", "args": ["x"], "handler": "x"}]},
-            {"watches": [{"type": "key", "key": "a", "args": ["x"], "handler_type": "http",
-                          "http_handler_config": {"path": "http://h/"}}]},
-            {"watches": [{"type": "key", "key": "a", "args": ["x"],
-                          "http_handler_config": {"path": "http://h/"}}]},
-            {"watches": [{"type": "key", "key": "a", "handler_type": "http",
-                          "http_handler_config": {"path": "http://h/",
-                                                  "tls_skip_verify": "yes"}}]},
+            {
+                "watches": [
+                    {
+                        "type": "key",
+                        "key": "a",
+                        "args": ["x"],
+                        "handler_type": "http",
+                        "http_handler_config": {"path": "http://h/"},
+                    }
+                ]
+            },
+            {
+                "watches": [
+                    {"type": "key", "key": "a", "args": ["x"], "http_handler_config": {"path": "http://h/"}}
+                ]
+            },
+            {
+                "watches": [
+                    {
+                        "type": "key",
+                        "key": "a",
+                        "handler_type": "http",
+                        "http_handler_config": {"path": "http://h/", "tls_skip_verify": "yes"},
+                    }
+                ]
+            },
         ]
         for doc in bad:
             e = self.assertRaises(usage.UsageError, parse, "--config", self.write(doc))
@@ -198,10 +258,17 @@ class ConfigTests(SynchronousTestCase):
         """tls_skip_verify is accepted and gives the handler a policy that verifies nothing."""
         from OpenSSL import SSL
 
-        path = self.write({"watches": [{
-            "type": "nodes", "handler_type": "http",
-            "http_handler_config": {"path": "https://h/", "tls_skip_verify": True},
-        }]})
+        path = self.write(
+            {
+                "watches": [
+                    {
+                        "type": "nodes",
+                        "handler_type": "http",
+                        "http_handler_config": {"path": "https://h/", "tls_skip_verify": True},
+                    }
+                ]
+            }
+        )
         o = parse("--config", path)
         self.assertIs(o["watches"][0]["http_handler_config"]["tls_skip_verify"], True)
         from twisted.internet.protocol import Factory, Protocol
@@ -220,9 +287,17 @@ class ConfigTests(SynchronousTestCase):
 
     def test_http_defaults(self) -> None:
         """An http handler without method or timeout gets POST and 10s (watch.go)."""
-        path = self.write({"watches": [{
-            "type": "nodes", "handler_type": "http", "http_handler_config": {"path": "http://h/"},
-        }]})
+        path = self.write(
+            {
+                "watches": [
+                    {
+                        "type": "nodes",
+                        "handler_type": "http",
+                        "http_handler_config": {"path": "http://h/"},
+                    }
+                ]
+            }
+        )
         cfg = parse("--config", path)["watches"][0]["http_handler_config"]
         self.assertEqual((cfg["method"], cfg["timeout"]), ("POST", 10.0))
 
@@ -244,8 +319,7 @@ class Recorder(Resource):
         self.code = code
 
     def render(self, request: Any) -> bytes:
-        headers = {k.decode().lower(): v[0].decode()
-                   for k, v in request.requestHeaders.getAllRawHeaders()}
+        headers = {k.decode().lower(): v[0].decode() for k, v in request.requestHeaders.getAllRawHeaders()}
         self.requests.append((request.method, headers, request.content.read()))
         request.setResponseCode(self.code)
         return b"ok"
@@ -264,8 +338,13 @@ class ServiceTests(SynchronousTestCase):
         self.successResultOf(self.consul.kv.put("foo", b"bar"))
         out = io.StringIO()
         stops: list[int] = []
-        svc = tap.build_service(parse("--type", "key", "--key", "foo"), self.clock,
-                                consul=self.consul, out=out, stop=lambda: stops.append(1))
+        svc = tap.build_service(
+            parse("--type", "key", "--key", "foo"),
+            self.clock,
+            consul=self.consul,
+            out=out,
+            stop=lambda: stops.append(1),
+        )
         svc.startService()
         self.clock.advance(0)
         doc = json.loads(out.getvalue())
@@ -277,8 +356,13 @@ class ServiceTests(SynchronousTestCase):
     def test_print_once_missing_key(self) -> None:
         """A missing key prints null, as consul watch does."""
         out = io.StringIO()
-        svc = tap.build_service(parse("--type", "key", "--key", "nope"), self.clock,
-                                consul=self.consul, out=out, stop=lambda: None)
+        svc = tap.build_service(
+            parse("--type", "key", "--key", "nope"),
+            self.clock,
+            consul=self.consul,
+            out=out,
+            stop=lambda: None,
+        )
         svc.startService()
         self.assertEqual(out.getvalue(), "null\n")
         svc.stopService()
@@ -289,7 +373,10 @@ class ServiceTests(SynchronousTestCase):
         stub = StubTreq(rec)
         svc = tap.build_service(
             parse("--type", "keyprefix", "--prefix", "p/", "--http-handler", "http://h/hook"),
-            self.clock, consul=self.consul, http_client=stub)
+            self.clock,
+            consul=self.consul,
+            http_client=stub,
+        )
         svc.startService()
         self.addCleanup(svc.stopService)
         stub.flush()
@@ -309,13 +396,13 @@ class ServiceTests(SynchronousTestCase):
         """Configured headers are added after Content-Type and X-Consul-Index, never replacing them."""
         rec = Recorder()
         stub = StubTreq(rec)
-        handler = tap.HTTPHandler("http://h/hook", stub, self.clock, method="PUT",
-                                  headers={"x-team": ["ops", "dev"]})
+        handler = tap.HTTPHandler(
+            "http://h/hook", stub, self.clock, method="PUT", headers={"x-team": ["ops", "dev"]}
+        )
         handler(7, {"a": 1})
         stub.flush()
         method, headers, body = rec.requests[0]
-        self.assertEqual((method, headers["x-team"], headers["x-consul-index"]),
-                         (b"PUT", "ops", "7"))
+        self.assertEqual((method, headers["x-team"], headers["x-consul-index"]), (b"PUT", "ops", "7"))
         self.assertEqual(body, b'{"a":1}\n')
         self.assertEqual(tap._canonical_header("x-team-NAME"), "X-Team-Name")
 
@@ -328,7 +415,7 @@ class ServiceTests(SynchronousTestCase):
         svc.startService()
         self.addCleanup(svc.stopService)
         reactor.advance(0)
-        (proto, exe, args, env, t), = reactor.spawned
+        ((proto, exe, args, env, t),) = reactor.spawned
         self.assertEqual(args[1:], ["-c", "cat"])
         self.assertEqual(reactor.kwargs[0]["childFDs"], {0: "w", 1: 1, 2: 2})
         ended(proto)
@@ -339,7 +426,10 @@ class ServiceTests(SynchronousTestCase):
         stub = StubTreq(rec)
         svc = tap.build_service(
             parse("--type", "key", "--key", "k", "--http-handler", "http://h/hook"),
-            self.clock, consul=self.consul, http_client=stub)
+            self.clock,
+            consul=self.consul,
+            http_client=stub,
+        )
         svc.startService()
         self.addCleanup(svc.stopService)
         stub.flush()
@@ -375,8 +465,9 @@ class FakeProcessReactor(Clock):
         self.spawned: list[tuple[Any, str, list[str], dict[str, str], FakeTransport]] = []
         self.kwargs: list[dict[str, Any]] = []
 
-    def spawnProcess(self, proto: Any, exe: str, args: list[str], env: Optional[dict] = None,
-                     **kw: Any) -> FakeTransport:
+    def spawnProcess(
+        self, proto: Any, exe: str, args: list[str], env: Optional[dict] = None, **kw: Any
+    ) -> FakeTransport:
         t = FakeTransport()
         proto.makeConnection(t)
         self.spawned.append((proto, exe, args, env or {}, t))
@@ -398,8 +489,9 @@ class CommandHandlerTests(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.reactor = FakeProcessReactor()
-        self.handler = tap.CommandHandler(["sh", "-c", "cat"], self.reactor, limit=10,
-                                          environ={"PATH": os.environ.get("PATH", "")})
+        self.handler = tap.CommandHandler(
+            ["sh", "-c", "cat"], self.reactor, limit=10, environ={"PATH": os.environ.get("PATH", "")}
+        )
         self.handler.startService()
 
     def test_stdin_and_env(self) -> None:
@@ -452,8 +544,15 @@ class CommandHandlerTests(SynchronousTestCase):
 
 def http_config(**cfg: Any) -> dict[str, Any]:
     """A --config document with one nodes watch whose http handler has ``cfg``."""
-    return {"watches": [{"type": "nodes", "handler_type": "http",
-                         "http_handler_config": dict({"path": "http://h/"}, **cfg)}]}
+    return {
+        "watches": [
+            {
+                "type": "nodes",
+                "handler_type": "http",
+                "http_handler_config": dict({"path": "http://h/"}, **cfg),
+            }
+        ]
+    }
 
 
 class HandlerTimeoutTests(SynchronousTestCase):
@@ -463,16 +562,22 @@ class HandlerTimeoutTests(SynchronousTestCase):
 
     def test_option_beyond_ten_minutes(self) -> None:
         """--http-handler-timeout accepts more than 10 minutes (it is no blocking wait)."""
-        o = parse("--type", "nodes", "--http-handler", "http://h/x",
-                  "--http-handler-timeout", "15m")
+        o = parse("--type", "nodes", "--http-handler", "http://h/x", "--http-handler-timeout", "15m")
         self.assertEqual(o["watches"][0]["http_handler_config"]["timeout"], 900.0)
 
     def test_option_errors_name_it(self) -> None:
         """A bad or zero --http-handler-timeout is refused with a message naming the option."""
         for value in ("soon", "0s", "0"):
-            e = self.assertRaises(usage.UsageError, parse, "--type", "nodes",
-                                  "--http-handler", "http://h/x",
-                                  "--http-handler-timeout", value)
+            e = self.assertRaises(
+                usage.UsageError,
+                parse,
+                "--type",
+                "nodes",
+                "--http-handler",
+                "http://h/x",
+                "--http-handler-timeout",
+                value,
+            )
             self.assertIn("--http-handler-timeout", str(e))
             self.assertNotIn("wait", str(e))
 
@@ -484,8 +589,7 @@ class HandlerTimeoutTests(SynchronousTestCase):
     def test_config_errors_name_it(self) -> None:
         """A bad or zero http_handler_config timeout is refused naming the key, not 'wait'."""
         for value in ("soon", "0s", True):
-            e = self.assertRaises(usage.UsageError, parse, "--config",
-                                  self.write(http_config(timeout=value)))
+            e = self.assertRaises(usage.UsageError, parse, "--config", self.write(http_config(timeout=value)))
             self.assertIn("http_handler_config timeout", str(e))
             self.assertNotIn("wait", str(e))
 
@@ -506,10 +610,15 @@ class HandlerURLTests(SynchronousTestCase):
 
         class Hook(Recorder):
             def render(self, request: Any) -> bytes:
-                seen.append((request.uri, {
-                    k.decode().lower(): v[0].decode()
-                    for k, v in request.requestHeaders.getAllRawHeaders()
-                }))
+                seen.append(
+                    (
+                        request.uri,
+                        {
+                            k.decode().lower(): v[0].decode()
+                            for k, v in request.requestHeaders.getAllRawHeaders()
+                        },
+                    )
+                )
                 return super().render(request)
 
         stub = StubTreq(Hook(code=kw.pop("code", 200)))
@@ -530,8 +639,7 @@ class HandlerURLTests(SynchronousTestCase):
         """user:pass@ is sent as Authorization: Basic and left out of the request."""
         uri, headers = self.send(self.URL)
         self.assertEqual(uri, b"/hook?token=abc")
-        self.assertEqual(headers["authorization"],
-                         "Basic " + b64encode(b"hook:s3cr3t").decode())
+        self.assertEqual(headers["authorization"], "Basic " + b64encode(b"hook:s3cr3t").decode())
         self.assertEqual(headers["host"], "h:8080")
 
     def test_user_info_percent_decoded(self) -> None:
@@ -574,6 +682,5 @@ class HandlerURLTests(SynchronousTestCase):
     def test_bad_urls_refused_without_echo(self) -> None:
         """A handler URL that is not absolute http(s) is a usage error that does not repeat it."""
         for url in ("ftp://u:s3cr3t@h/x", "s3cr3t-relative", "http://u:s3cr3t@/x"):
-            e = self.assertRaises(usage.UsageError, parse, "--type", "nodes",
-                                  "--http-handler", url)
+            e = self.assertRaises(usage.UsageError, parse, "--type", "nodes", "--http-handler", url)
             self.assertNotIn("s3cr3t", str(e))

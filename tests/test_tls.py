@@ -77,9 +77,15 @@ def _issue(
     if ca:
         builder = builder.add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -101,12 +107,10 @@ def _cert_pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def _key_pem(key: Any, fmt: Any = serialization.PrivateFormat.PKCS8, password: Optional[bytes] = None) -> bytes:
-    enc = (
-        serialization.BestAvailableEncryption(password)
-        if password
-        else serialization.NoEncryption()
-    )
+def _key_pem(
+    key: Any, fmt: Any = serialization.PrivateFormat.PKCS8, password: Optional[bytes] = None
+) -> bytes:
+    enc = serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
     return key.private_bytes(serialization.Encoding.PEM, fmt, enc)
 
 
@@ -144,9 +148,7 @@ class PKI:
         self.combined = self.write(
             "client-combined.pem", _cert_pem(self.client_cert) + _key_pem(self.client_key)
         )
-        self.chained = self.write(
-            "chained.pem", _cert_pem(leaf_cert) + _cert_pem(inter_cert)
-        )
+        self.chained = self.write("chained.pem", _cert_pem(leaf_cert) + _cert_pem(inter_cert))
         self.chained_key = self.write("chained-key.pem", _key_pem(self.leaf_key))
 
     def write(self, name: str, data: bytes) -> str:
@@ -217,9 +219,7 @@ class _ServerMixin:
     def serve_tls(self, pki: PKI, require_client_cert: bool = False) -> int:
         """Serve FakeConsul over TLS on 127.0.0.1; return the port."""
         site = _TrackingSite(FakeConsul().resource())
-        port = reactor.listenSSL(
-            0, site, pki.server_options(require_client_cert), interface="127.0.0.1"
-        )
+        port = reactor.listenSSL(0, site, pki.server_options(require_client_cert), interface="127.0.0.1")
         self._track(site, port)
         return port.getHost().port
 
@@ -255,9 +255,7 @@ class PolicyTests(SynchronousTestCase):
     def test_creators_are_cached(self) -> None:
         """The same netloc gets the same creator (the CA file is parsed once)."""
         policy = self.policy(verify=self.pki.ca)
-        self.assertIs(
-            policy.creatorForNetloc(b"localhost", 1), policy.creatorForNetloc(b"localhost", 1)
-        )
+        self.assertIs(policy.creatorForNetloc(b"localhost", 1), policy.creatorForNetloc(b"localhost", 1))
 
     def test_missing_ca_file(self) -> None:
         """A missing CA bundle is a ValueError naming the path."""
@@ -321,9 +319,7 @@ class PolicyTests(SynchronousTestCase):
 
     def test_mismatched_key(self) -> None:
         """A key that does not belong to the certificate is a ValueError naming both."""
-        e = self.assertRaises(
-            ValueError, self.policy, cert=(self.pki.client, self.pki.chained_key)
-        )
+        e = self.assertRaises(ValueError, self.policy, cert=(self.pki.client, self.pki.chained_key))
         self.assertIn(self.pki.chained_key, str(e))
         self.assertIn("does not match", str(e))
 
@@ -357,9 +353,7 @@ class PolicyTests(SynchronousTestCase):
     def test_consul_construction_fails_early(self) -> None:
         """Consul() raises the ValueError itself, before any request."""
         path = os.path.join(self.pki.base, "nope.pem")
-        e = self.assertRaises(
-            ValueError, Consul, scheme="https", verify=path, environ={}
-        )
+        e = self.assertRaises(ValueError, Consul, scheme="https", verify=path, environ={})
         self.assertIn(path, str(e))
 
     def test_env_files_checked_at_construction(self) -> None:
@@ -398,9 +392,7 @@ class TLSConnectionTests(_ServerMixin, TestCase):
 
     @inlineCallbacks
     def assert_fails(self, c: Consul) -> Any:
-        e = yield self.assertFailure(
-            c.http.request("GET", "/v1/status/leader"), ConsulConnectionError
-        )
+        e = yield self.assertFailure(c.http.request("GET", "/v1/status/leader"), ConsulConnectionError)
         return e
 
     @inlineCallbacks
@@ -413,9 +405,7 @@ class TLSConnectionTests(_ServerMixin, TestCase):
     def test_ca_bundle_with_several_certificates(self) -> Any:
         """A bundle holding an unrelated CA first still trusts the right one."""
         port = self.serve_tls(self.pki)
-        bundle = self.pki.write(
-            "bundle.pem", _cert_pem(self.pki.other_ca_cert) + _cert_pem(self.pki.ca_cert)
-        )
+        bundle = self.pki.write("bundle.pem", _cert_pem(self.pki.other_ca_cert) + _cert_pem(self.pki.ca_cert))
         yield self.assert_leader(self.client(port, verify=bundle))
 
     @inlineCallbacks
@@ -573,9 +563,7 @@ class UnixSocketConnectionTests(_ServerMixin, TestCase):
         path = os.path.join(self.dir, "missing.sock")
         c = Consul(environ={"CONSUL_HTTP_ADDR": f"unix://{path}"})
         self.addCleanup(c.close)
-        e = yield self.assertFailure(
-            c.http.request("GET", "/v1/status/leader"), ConsulConnectionError
-        )
+        e = yield self.assertFailure(c.http.request("GET", "/v1/status/leader"), ConsulConnectionError)
         self.assertIn(path, str(e))
 
 
@@ -614,8 +602,15 @@ class SchemeMismatchTests(_ServerMixin, TestCase):
         site = _TrackingSite(FakeConsul().resource())
         listening = reactor.listenTCP(0, site, interface="127.0.0.1")
         self._track(site, listening)
-        c = Consul(host="127.0.0.1", port=listening.getHost().port, scheme="https",
-                   verify=self.pki.ca, environ={}, tls_handshake_timeout=0.5, timeout=20)
+        c = Consul(
+            host="127.0.0.1",
+            port=listening.getHost().port,
+            scheme="https",
+            verify=self.pki.ca,
+            environ={},
+            tls_handshake_timeout=0.5,
+            timeout=20,
+        )
         self.addCleanup(c.close)
         e = yield self.assertFailure(c.http.request("GET", "/v1/status/leader"), TLSMismatch)
         self.assertIn("use scheme 'http'", str(e))

@@ -52,9 +52,7 @@ class BuilderTests(SynchronousTestCase):
 
     def test_set_none_and_flags(self) -> None:
         """A None value sends no Value; flags are sent as Flags."""
-        self.assertEqual(
-            Txn.kv_set("k", None, flags=7), {"KV": {"Verb": "set", "Key": "k", "Flags": 7}}
-        )
+        self.assertEqual(Txn.kv_set("k", None, flags=7), {"KV": {"Verb": "set", "Key": "k", "Flags": 7}})
 
     def test_index_and_session_fields(self) -> None:
         """cas/check-index/delete-cas carry Index, lock/unlock/check-session carry Session."""
@@ -62,7 +60,9 @@ class BuilderTests(SynchronousTestCase):
         self.assertEqual(Txn.kv_check_index("k", 5)["KV"], {"Verb": "check-index", "Key": "k", "Index": 5})
         self.assertEqual(Txn.kv_delete_cas("k", 9)["KV"]["Index"], 9)
         self.assertEqual(Txn.kv_lock("k", "v", "s1")["KV"]["Session"], "s1")
-        self.assertEqual(Txn.kv_unlock("k", None, "s1")["KV"], {"Verb": "unlock", "Key": "k", "Session": "s1"})
+        self.assertEqual(
+            Txn.kv_unlock("k", None, "s1")["KV"], {"Verb": "unlock", "Key": "k", "Session": "s1"}
+        )
         self.assertEqual(Txn.kv_check_session("k", None)["KV"]["Session"], "")
 
     def test_verbs(self) -> None:
@@ -133,9 +133,14 @@ class KVTxnTests(TxnTestCase):
 
     def test_results_and_decoded_values(self) -> None:
         """Writes answer entries with Value None; get answers Value as bytes."""
-        result = self.ok(self.consul.txn.put([
-            Txn.kv_set("a", b"\x00bin"), Txn.kv_get("a"),
-        ]))
+        result = self.ok(
+            self.consul.txn.put(
+                [
+                    Txn.kv_set("a", b"\x00bin"),
+                    Txn.kv_get("a"),
+                ]
+            )
+        )
         self.assertIsNone(result["Errors"])
         first, second = result["Results"]
         self.assertEqual(first["KV"]["Key"], "a")
@@ -155,12 +160,14 @@ class KVTxnTests(TxnTestCase):
     def test_rollback_lists_every_error(self) -> None:
         """A failing op rolls back the whole txn; every failing op is reported."""
         self.ok(self.consul.kv.put("a", "old"))
-        err = self.failed([
-            Txn.kv_set("new", "x"),
-            Txn.kv_cas("a", "y", 1),
-            Txn.kv_delete("a"),
-            Txn.kv_get("missing"),
-        ])
+        err = self.failed(
+            [
+                Txn.kv_set("new", "x"),
+                Txn.kv_cas("a", "y", 1),
+                Txn.kv_delete("a"),
+                Txn.kv_get("missing"),
+            ]
+        )
         self.assertEqual(
             [(e["OpIndex"], e["What"]) for e in err.errors],
             [(1, 'failed to set key "a", index is stale'), (3, 'key "missing" doesn\'t exist')],
@@ -190,7 +197,9 @@ class KVTxnTests(TxnTestCase):
         idx = r["Results"][0]["KV"]["ModifyIndex"]
         self.ok(self.consul.txn.put([Txn.kv_cas("c", "2", idx)]))
         self.assertEqual(self.ok(self.consul.kv.get("c"))[1]["Value"], b"2")
-        self.assertEqual(self.whats([Txn.kv_cas("c", "3", 0)]), [(0, 'failed to set key "c", index is stale')])
+        self.assertEqual(
+            self.whats([Txn.kv_cas("c", "3", 0)]), [(0, 'failed to set key "c", index is stale')]
+        )
 
     def test_get_tree(self) -> None:
         """get-tree yields one result per key under the prefix, values decoded."""
@@ -231,21 +240,35 @@ class KVTxnTests(TxnTestCase):
         """delete, delete-tree and delete-cas remove keys and yield no results."""
         self.ok(self.consul.txn.put([Txn.kv_set(k, "v") for k in ("d1", "tree/a", "tree/b", "d2")]))
         idx = self.ok(self.consul.kv.get("d2"))[0]
-        self.assertEqual(self.whats([Txn.kv_delete_cas("d2", idx + 1)]),
-                         [(0, 'failed to delete key "d2", index is stale')])
-        result = self.ok(self.consul.txn.put([
-            Txn.kv_delete("d1"), Txn.kv_delete_tree("tree/"), Txn.kv_delete_cas("d2", idx),
-            Txn.kv_delete("never-existed"),
-        ]))
+        self.assertEqual(
+            self.whats([Txn.kv_delete_cas("d2", idx + 1)]), [(0, 'failed to delete key "d2", index is stale')]
+        )
+        result = self.ok(
+            self.consul.txn.put(
+                [
+                    Txn.kv_delete("d1"),
+                    Txn.kv_delete_tree("tree/"),
+                    Txn.kv_delete_cas("d2", idx),
+                    Txn.kv_delete("never-existed"),
+                ]
+            )
+        )
         self.assertEqual(result["Results"], [])
         self.assertIsNone(self.ok(self.consul.kv.get("", recurse=True))[1])
 
     def test_sees_earlier_ops(self) -> None:
         """Later operations see the effects of earlier ones in the same txn."""
-        result = self.ok(self.consul.txn.put([
-            Txn.kv_check_not_exists("s"), Txn.kv_set("s", "1"), Txn.kv_get("s"), Txn.kv_delete("s"),
-            Txn.kv_check_not_exists("s"),
-        ]))
+        result = self.ok(
+            self.consul.txn.put(
+                [
+                    Txn.kv_check_not_exists("s"),
+                    Txn.kv_set("s", "1"),
+                    Txn.kv_get("s"),
+                    Txn.kv_delete("s"),
+                    Txn.kv_check_not_exists("s"),
+                ]
+            )
+        )
         self.assertEqual(result["Results"][1]["KV"]["Value"], b"1")
         self.assertIsNone(self.ok(self.consul.kv.get("s"))[1])
 
@@ -283,7 +306,9 @@ class LockTxnTests(TxnTestCase):
         s1, s2 = self.session(), self.session()
         self.ok(self.consul.kv.put("h", "v", acquire=s1))
         self.assertEqual(
-            self.whats([Txn.kv_lock("h", "v", s2), Txn.kv_unlock("h", "v", s2), Txn.kv_check_session("h", s2)]),
+            self.whats(
+                [Txn.kv_lock("h", "v", s2), Txn.kv_unlock("h", "v", s2), Txn.kv_check_session("h", s2)]
+            ),
             [
                 (0, 'failed to lock key "h", lock is already held'),
                 (1, 'failed to unlock key "h", lock isn\'t held, or is held by another session'),
@@ -301,8 +326,10 @@ class LockTxnTests(TxnTestCase):
         self.ok(self.consul.kv.put("ld", "v", acquire=s1))
         self.ok(self.consul.session.destroy(s1))
         s2 = self.session()
-        self.assertEqual(self.whats([Txn.kv_lock("ld", "v", s2), Txn.kv_set("other", "v")]),
-                         [(0, 'failed to lock key "ld" due to lock delay')])
+        self.assertEqual(
+            self.whats([Txn.kv_lock("ld", "v", s2), Txn.kv_set("other", "v")]),
+            [(0, 'failed to lock key "ld" due to lock delay')],
+        )
         self.assertIsNone(self.ok(self.consul.kv.get("other"))[1])
         self.clock.advance(10)
         self.ok(self.consul.txn.put([Txn.kv_lock("ld", "v", s2)]))
@@ -348,9 +375,7 @@ class ProtocolTests(TxnTestCase):
     def test_too_many_ops_413(self) -> None:
         """129 operations are refused with 413 and Consul's text."""
         ops = [Txn.kv_get(f"k{i}") for i in range(129)]
-        f = self.failureResultOf(
-            self.consul.http.request("PUT", "/v1/txn", json_body=ops), ClientError
-        )
+        f = self.failureResultOf(self.consul.http.request("PUT", "/v1/txn", json_body=ops), ClientError)
         self.assertEqual(f.value.status, 413)
         self.assertIn("Transaction contains too many operations (129 > 128)", str(f.value))
 
@@ -365,9 +390,7 @@ class ProtocolTests(TxnTestCase):
             json.dumps(["op"]).encode(),
         ]
         for body in bodies:
-            f = self.failureResultOf(
-                self.consul.http.request("PUT", "/v1/txn", body=body), BadRequest
-            )
+            f = self.failureResultOf(self.consul.http.request("PUT", "/v1/txn", body=body), BadRequest)
             self.assertIn("Failed to parse body: ", str(f.value), body)
 
     def test_value_too_large(self) -> None:
@@ -422,8 +445,9 @@ class ACLTxnTests(TxnTestCase):
 
     def test_write_denied(self) -> None:
         """A denied write is a 'Permission denied' op error and nothing is applied."""
-        self.assertEqual(self.whats([Txn.kv_set("open", "x"), Txn.kv_set("secret/b", "x")]),
-                         [(1, "Permission denied")])
+        self.assertEqual(
+            self.whats([Txn.kv_set("open", "x"), Txn.kv_set("secret/b", "x")]), [(1, "Permission denied")]
+        )
         self.assertEqual(self.ok(self.consul.kv.get("open"))[1]["Value"], b"o")
 
     def test_check_index_denied(self) -> None:
@@ -451,20 +475,26 @@ class CatalogTxnTests(TxnTestCase):
         self.assertEqual(service["Service"]["ID"], "web")
         self.assertEqual(node["Node"]["ModifyIndex"], service["Service"]["ModifyIndex"])
         self.assertIn("n2", self.fake.catalog.nodes)
-        got = self.ok(self.consul.txn.put([
-            {"Node": {"Verb": "get", "Node": {"Node": "n2"}}},
-            {"Service": {"Verb": "get", "Node": "n2", "Service": {"ID": "web"}}},
-        ]))
+        got = self.ok(
+            self.consul.txn.put(
+                [
+                    {"Node": {"Verb": "get", "Node": {"Node": "n2"}}},
+                    {"Service": {"Verb": "get", "Node": "n2", "Service": {"ID": "web"}}},
+                ]
+            )
+        )
         self.assertEqual(got["Results"][1]["Service"]["Port"], 80)
 
     def test_missing_entities(self) -> None:
         """Getting unknown nodes/services/checks fails with Consul's texts."""
         self.assertEqual(
-            self.whats([
-                {"Node": {"Verb": "get", "Node": {"Node": "ghost"}}},
-                {"Service": {"Verb": "get", "Node": "ghost", "Service": {"ID": "s"}}},
-                {"Check": {"Verb": "get", "Check": {"Node": "ghost", "CheckID": "c"}}},
-            ]),
+            self.whats(
+                [
+                    {"Node": {"Verb": "get", "Node": {"Node": "ghost"}}},
+                    {"Service": {"Verb": "get", "Node": "ghost", "Service": {"ID": "s"}}},
+                    {"Check": {"Verb": "get", "Check": {"Node": "ghost", "CheckID": "c"}}},
+                ]
+            ),
             [
                 (0, 'node "ghost" doesn\'t exist'),
                 (1, 'service "s" on node "ghost" doesn\'t exist'),
@@ -499,8 +529,12 @@ class CatalogTxnTests(TxnTestCase):
         """Setting a linked check critical through a txn invalidates the session after commit."""
         sid = self.ok(self.consul.session.create())
         self.ok(self.consul.kv.put("held", "v", acquire=sid))
-        check = {"Node": self.fake.core.node_name, "CheckID": "serfHealth",
-                 "Name": "Serf Health Status", "Status": "critical"}
+        check = {
+            "Node": self.fake.core.node_name,
+            "CheckID": "serfHealth",
+            "Name": "Serf Health Status",
+            "Status": "critical",
+        }
         self.ok(self.consul.txn.put([{"Check": {"Verb": "set", "Check": check}}]))
         self.assertIsNone(self.ok(self.consul.session.info(sid))[1])
         self.assertNotIn("Session", self.ok(self.consul.kv.get("held"))[1])

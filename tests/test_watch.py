@@ -66,10 +66,7 @@ class ScriptedAgent(Resource):
     def render(self, request: Any) -> Any:
         query = request.uri.split(b"?", 1)[1].decode() if b"?" in request.uri else ""
         args = parse_qs(query, keep_blank_values=True)
-        headers = {
-            k.decode().lower(): v[0].decode()
-            for k, v in request.requestHeaders.getAllRawHeaders()
-        }
+        headers = {k.decode().lower(): v[0].decode() for k, v in request.requestHeaders.getAllRawHeaders()}
         self.seen.append((request.path.decode(), args, headers))
         self.pending.append(request)
 
@@ -102,8 +99,12 @@ class ScriptedAgent(Resource):
 def kv_entry(key: str, value: bytes, modify: int) -> dict[str, Any]:
     """A KV entry as Consul's JSON has it."""
     return {
-        "LockIndex": 0, "Key": key, "Flags": 0,
-        "Value": b64encode(value).decode(), "CreateIndex": modify, "ModifyIndex": modify,
+        "LockIndex": 0,
+        "Key": key,
+        "Flags": 0,
+        "Value": b64encode(value).decode(),
+        "CreateIndex": modify,
+        "ModifyIndex": modify,
     }
 
 
@@ -247,6 +248,7 @@ class KeyWatchTests(_Base):
 
     def test_handler_exception_does_not_stop(self) -> None:
         """A handler that raises is logged and the watch keeps going."""
+
         def boom(index: int, data: Any) -> None:
             self.calls.append((index, data))
             raise RuntimeError("boom")
@@ -422,10 +424,15 @@ class BackoffTests(_Base):
         server, consul = self.scripted()
         errors: list[Any] = []
         recovered: list[int] = []
-        self.stop(watch_key(
-            consul, "k", self.handler,
-            on_error=errors.append, on_recover=lambda: recovered.append(1),
-        ))
+        self.stop(
+            watch_key(
+                consul,
+                "k",
+                self.handler,
+                on_error=errors.append,
+                on_recover=lambda: recovered.append(1),
+            )
+        )
         server.answer(index=5, body=[kv_entry("k", b"a", 5)])
         self.clock.advance(0)
         server.answer(code=500, index=None, body=b"down")
@@ -479,6 +486,7 @@ class BackoffTests(_Base):
         assert poll is not None
         # Fail the in-flight query as a dropped connection would.
         from txconsul._errors import ConsulConnectionError
+
         current = poll._current
         assert current is not None
         current.errback(ConsulConnectionError("GET /v1/kv/foo: connection lost"))
@@ -557,11 +565,14 @@ class SharingTests(_Base):
         for i in range(200):
             key = f"app/k{i}"
             seen[key] = []
-            self.stop(watch_key(
-                self.consul, key,
-                lambda idx, d, key=key: seen[key].append(d),
-                via_prefix="app/",
-            ))
+            self.stop(
+                watch_key(
+                    self.consul,
+                    key,
+                    lambda idx, d, key=key: seen[key].append(d),
+                    via_prefix="app/",
+                )
+            )
         self.clock.advance(0)
         self.assertEqual(self.fake.pending_queries(), 1)
         self.put("app/k7", b"v")
@@ -574,8 +585,7 @@ class SharingTests(_Base):
 
     def test_via_prefix_must_contain_key(self) -> None:
         """via_prefix must be a prefix of the key."""
-        self.assertRaises(ValueError, Watch, self.consul, "key", self.handler,
-                          key="x/y", via_prefix="app/")
+        self.assertRaises(ValueError, Watch, self.consul, "key", self.handler, key="x/y", via_prefix="app/")
 
 
 class BuildTests(SynchronousTestCase):
@@ -587,10 +597,12 @@ class BuildTests(SynchronousTestCase):
             (dict(type="key", key="a b/c"), "/v1/kv/a%20b/c", ()),
             (dict(type="keyprefix", prefix="p/"), "/v1/kv/p/", (("recurse", None),)),
             (dict(type="services"), "/v1/catalog/services", ()),
-            (dict(type="nodes", filter="Node == x"), "/v1/catalog/nodes",
-             (("filter", "Node == x"),)),
-            (dict(type="service", service="web/1", tag=["a", "b"], passingonly=True),
-             "/v1/health/service/web%2F1", (("tag", "a"), ("tag", "b"), ("passing", "1"))),
+            (dict(type="nodes", filter="Node == x"), "/v1/catalog/nodes", (("filter", "Node == x"),)),
+            (
+                dict(type="service", service="web/1", tag=["a", "b"], passingonly=True),
+                "/v1/health/service/web%2F1",
+                (("tag", "a"), ("tag", "b"), ("passing", "1")),
+            ),
             (dict(type="checks", service="web"), "/v1/health/checks/web", ()),
             (dict(type="checks"), "/v1/health/state/any", ()),
             (dict(type="checks", state="critical"), "/v1/health/state/critical", ()),
@@ -606,8 +618,10 @@ class BuildTests(SynchronousTestCase):
             (dict(type="key", key="a"), describe(KV.get, "a")),
             (dict(type="key", key="p/a", via_prefix="p/"), describe(KV.get, "p/", recurse=True)),
             (dict(type="services"), describe(Catalog.services)),
-            (dict(type="service", service="web", tag="v1", passingonly=True),
-             describe(Health.service, "web", tag="v1", passing=True)),
+            (
+                dict(type="service", service="web", tag="v1", passingonly=True),
+                describe(Health.service, "web", tag="v1", passing=True),
+            ),
             (dict(type="checks", state="warning"), describe(Health.state, "warning")),
             (dict(type="event", name="deploy"), describe(Event.list, "deploy")),
         ]
@@ -667,20 +681,23 @@ class OtherTypesTests(_Base):
         self.stop(watch_service(consul, "web", self.handler, tag=["x", "y"], passingonly=True))
         self.stop(watch_checks(consul, self.handler, state="critical"))
         paths = {p: a for p, a, _ in server.seen}
-        self.assertEqual(paths["/v1/catalog/nodes"],
-                         {"dc": ["dc2"], "stale": [""], "wait": ["300000ms"]})
-        self.assertEqual(paths["/v1/health/service/web"],
-                         {"tag": ["x", "y"], "passing": ["1"], "wait": ["300000ms"]})
+        self.assertEqual(paths["/v1/catalog/nodes"], {"dc": ["dc2"], "stale": [""], "wait": ["300000ms"]})
+        self.assertEqual(
+            paths["/v1/health/service/web"], {"tag": ["x", "y"], "passing": ["1"], "wait": ["300000ms"]}
+        )
         self.assertIn("/v1/health/state/critical", paths)
 
     def test_event_new_only(self) -> None:
         """An event watch gives every buffered event first, then only the new ones, Payload as bytes."""
         server, consul = self.scripted()
         self.stop(watch_event(consul, self.handler, name="deploy"))
-        e1 = {"ID": "00000000-0000-0001-0000-000000000003", "Name": "deploy",
-              "Payload": b64encode(b"one").decode(), "LTime": 1}
-        e2 = {"ID": "00000000-0000-0002-0000-000000000009", "Name": "deploy",
-              "Payload": None, "LTime": 2}
+        e1 = {
+            "ID": "00000000-0000-0001-0000-000000000003",
+            "Name": "deploy",
+            "Payload": b64encode(b"one").decode(),
+            "LTime": 1,
+        }
+        e2 = {"ID": "00000000-0000-0002-0000-000000000009", "Name": "deploy", "Payload": None, "LTime": 2}
         server.answer(index=event_id_to_index(e1["ID"]), body=[e1])
         self.clock.advance(0)
         self.assertEqual(server.last_index(), str(1 ^ 3))
@@ -705,12 +722,19 @@ class FakeCatalogTests(_Base):
     """services/nodes/service/checks/event watches against FakeConsul."""
 
     def register(self, node: str, service: str, tags: list[str], status: str) -> None:
-        self.successResultOf(self.consul.catalog.register(
-            node, "10.0.0.1",
-            service={"Service": service, "ID": f"{service}-{node}", "Tags": tags, "Port": 80},
-            check={"CheckID": f"c-{service}-{node}", "Name": "c", "Status": status,
-                   "ServiceID": f"{service}-{node}"},
-        ))
+        self.successResultOf(
+            self.consul.catalog.register(
+                node,
+                "10.0.0.1",
+                service={"Service": service, "ID": f"{service}-{node}", "Tags": tags, "Port": 80},
+                check={
+                    "CheckID": f"c-{service}-{node}",
+                    "Name": "c",
+                    "Status": status,
+                    "ServiceID": f"{service}-{node}",
+                },
+            )
+        )
         self.clock.advance(0)
 
     def test_services(self) -> None:
@@ -763,8 +787,7 @@ class FakeCatalogTests(_Base):
         self.clock.advance(0)
         self.successResultOf(self.consul.event.fire("deploy", b"v3"))
         self.clock.advance(0)
-        self.assertEqual([[e["Payload"] for e in d] for _, d in self.calls],
-                         [[b"v1"], [b"v2"], [b"v3"]])
+        self.assertEqual([[e["Payload"] for e in d] for _, d in self.calls], [[b"v1"], [b"v2"], [b"v3"]])
 
 
 class ConsulWatchShapeTests(_Base):
@@ -776,8 +799,9 @@ class ConsulWatchShapeTests(_Base):
         self.stop(watch_key(self.consul, "foo", go_handler("key", self.handler), raw=True))
         self.clock.advance(0)
         data = self.calls[0][1]
-        self.assertEqual(list(data), ["Key", "CreateIndex", "ModifyIndex", "LockIndex",
-                                      "Flags", "Value", "Session"])
+        self.assertEqual(
+            list(data), ["Key", "CreateIndex", "ModifyIndex", "LockIndex", "Flags", "Value", "Session"]
+        )
         self.assertEqual((data["Value"], data["Session"]), ("YmFy", ""))
 
     def test_keyprefix_go_shape_and_null(self) -> None:
@@ -786,8 +810,9 @@ class ConsulWatchShapeTests(_Base):
         self.clock.advance(0)
         self.put("p/a", b"1")
         self.assertEqual(self.calls[0][1], None)
-        self.assertEqual([(e["Key"], e["Value"], e["Session"]) for e in self.calls[1][1]],
-                         [("p/a", "MQ==", "")])
+        self.assertEqual(
+            [(e["Key"], e["Value"], e["Session"]) for e in self.calls[1][1]], [("p/a", "MQ==", "")]
+        )
 
     def test_event_go_shape(self) -> None:
         """Events carry every api.UserEvent field in order, zero values filled in."""
@@ -796,22 +821,40 @@ class ConsulWatchShapeTests(_Base):
         e1 = {"ID": "00000000-0000-0001-0000-000000000003", "Name": "deploy", "LTime": 4}
         server.answer(index=event_id_to_index(e1["ID"]), body=[e1])
         self.clock.advance(0)
-        self.assertEqual(self.calls[0][1], [{
-            "ID": e1["ID"], "Name": "deploy", "Payload": None, "NodeFilter": "",
-            "ServiceFilter": "", "TagFilter": "", "Version": 0, "LTime": 4,
-        }])
+        self.assertEqual(
+            self.calls[0][1],
+            [
+                {
+                    "ID": e1["ID"],
+                    "Name": "deploy",
+                    "Payload": None,
+                    "NodeFilter": "",
+                    "ServiceFilter": "",
+                    "TagFilter": "",
+                    "Version": 0,
+                    "LTime": 4,
+                }
+            ],
+        )
 
 
 class ChecksTagTests(_Base):
     """checks watches filtered by tag (the StateTags / ChecksTags variant)."""
 
     def register(self, node: str, service: str, tags: list[str], status: str) -> None:
-        self.successResultOf(self.consul.catalog.register(
-            node, "10.0.0.1",
-            service={"Service": service, "ID": f"{service}-{node}", "Tags": tags, "Port": 80},
-            check={"CheckID": f"c-{service}-{node}", "Name": "c", "Status": status,
-                   "ServiceID": f"{service}-{node}"},
-        ))
+        self.successResultOf(
+            self.consul.catalog.register(
+                node,
+                "10.0.0.1",
+                service={"Service": service, "ID": f"{service}-{node}", "Tags": tags, "Port": 80},
+                check={
+                    "CheckID": f"c-{service}-{node}",
+                    "Name": "c",
+                    "Status": status,
+                    "ServiceID": f"{service}-{node}",
+                },
+            )
+        )
         self.clock.advance(0)
 
     def test_state_with_tags(self) -> None:
@@ -821,8 +864,7 @@ class ChecksTagTests(_Base):
         self.register("n1", "web", ["a", "b"], "critical")
         self.register("n2", "web", ["a"], "critical")
         self.register("n3", "db", ["a", "b", "c"], "passing")
-        self.assertEqual([[c["CheckID"] for c in d] for _, d in self.calls],
-                         [[], ["c-web-n1"]])
+        self.assertEqual([[c["CheckID"] for c in d] for _, d in self.calls], [[], ["c-web-n1"]])
 
     def test_service_with_tag(self) -> None:
         """By service, a single tag string filters too; other changes do not call."""
@@ -830,8 +872,7 @@ class ChecksTagTests(_Base):
         self.clock.advance(0)
         self.register("n1", "web", ["b"], "critical")
         self.register("n2", "web", ["a"], "passing")
-        self.assertEqual([[c["CheckID"] for c in d] for _, d in self.calls],
-                         [[], ["c-web-n2"]])
+        self.assertEqual([[c["CheckID"] for c in d] for _, d in self.calls], [[], ["c-web-n2"]])
 
     def test_tags_share_the_poll(self) -> None:
         """A tag filter runs on the shared answer: no extra long-poll."""
@@ -857,11 +898,14 @@ class WaitTests(_Base):
         self.stop(watch_nodes(consul, self.handler))
         self.stop(watch_key(consul, "k", self.handler, wait="30s"))
         waits = {p: a.get("wait") for p, a, _ in server.seen}
-        self.assertEqual(waits, {
-            "/v1/event/list": ["600000ms"],
-            "/v1/catalog/nodes": ["300000ms"],
-            "/v1/kv/k": ["30000ms"],
-        })
+        self.assertEqual(
+            waits,
+            {
+                "/v1/event/list": ["600000ms"],
+                "/v1/catalog/nodes": ["300000ms"],
+                "/v1/kv/k": ["30000ms"],
+            },
+        )
 
     def test_default_wait_shares_the_poll(self) -> None:
         """A watch without wait= shares the poll of one asking for the default outright."""
@@ -1004,8 +1048,7 @@ class UnreadableAnswerTests(_Base):
         self.clock.advance(0)
         errors: list[Any] = []
         late: list[Any] = []
-        self.stop(watch_checks(consul, lambda i, d: late.append(d), tag="a",
-                               on_error=errors.append))
+        self.stop(watch_checks(consul, lambda i, d: late.append(d), tag="a", on_error=errors.append))
         self.assertEqual((late, len(errors)), ([], 1))
         server.answer(index=4, body=[])
         self.clock.advance(0)

@@ -47,7 +47,9 @@ class PlanTests(FakeConsulCase):
         self.assertEqual(build_watch("agent_service", service_id="web").query.path, "/v1/agent/service/web")
         self.assertEqual(build_watch("agent_service", service_id="web").query.kind, "hash")
         self.assertEqual(build_watch("connect_roots").query.path, "/v1/agent/connect/ca/roots")
-        self.assertEqual(build_watch("connect_leaf", service="web").query.path, "/v1/agent/connect/ca/leaf/web")
+        self.assertEqual(
+            build_watch("connect_leaf", service="web").query.path, "/v1/agent/connect/ca/leaf/web"
+        )
 
     def test_parameters_checked(self) -> None:
         """Missing IDs and parameters Consul's plans refuse (stale, filter) are errors naming them."""
@@ -112,7 +114,9 @@ class AgentServiceWatchTests(FakeConsulCase):
     def test_deregistered_is_an_error_then_recovers(self) -> None:
         """A deregistered service is a failed query (on_error); registering it again recovers."""
         rec, errors = Recorder(), []
-        w = Watch(self.consul, "agent_service", rec, clock=self.clock, service_id="web", on_error=errors.append)
+        w = Watch(
+            self.consul, "agent_service", rec, clock=self.clock, service_id="web", on_error=errors.append
+        )
         w.startService()
         self.clock.advance(0)
         self.ok(self.consul.agent.service.deregister("web"))
@@ -132,7 +136,7 @@ class ConnectWatchTests(FakeConsulCase):
         rec = Recorder()
         w = watch_connect_roots(self.consul, rec, clock=self.clock)
         self.clock.advance(0)
-        (index, roots), = rec.calls
+        ((index, roots),) = rec.calls
         self.assertGreater(index, 0)
         self.assertEqual(len(roots["Roots"]), 1)
         self.assertTrue(roots["Roots"][0]["Active"])
@@ -174,7 +178,9 @@ class TapOptionTests(FakeConsulCase):
 
     def test_config_entry(self) -> None:
         """A config entry may carry service_id (a string)."""
-        spec = tap.check_spec({"type": "agent_service", "service_id": "web"}, handler_required=False, where="w1")
+        spec = tap.check_spec(
+            {"type": "agent_service", "service_id": "web"}, handler_required=False, where="w1"
+        )
         self.assertEqual(spec["params"], {"service_id": "web"})
         bad = {"type": "agent_service", "service_id": 5}
         self.assertRaises(usage.UsageError, tap.check_spec, bad, handler_required=False, where="w1")

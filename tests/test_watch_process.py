@@ -93,10 +93,17 @@ class WatchProcessTests(ProcessCase):
         yield self.start_fake()
         yield self.put("app/config", b"v1")
         seen_log = os.path.join(self.dir, "seen.log")
-        watch = self.spawn(self.watch_args(
-            "--type", "key", "--key", "app/config",
-            "--", f"cat >> '{seen_log}'",  # run by $SHELL -c, as consul watch
-        ), "watch.log")
+        watch = self.spawn(
+            self.watch_args(
+                "--type",
+                "key",
+                "--key",
+                "app/config",
+                "--",
+                f"cat >> '{seen_log}'",  # run by $SHELL -c, as consul watch
+            ),
+            "watch.log",
+        )
 
         def values() -> list[Any]:
             return [d and d["Value"] for d in self.seen()]
@@ -127,8 +134,9 @@ class WatchProcessTests(ProcessCase):
         """With no handler the JSON is printed once on stdout and the process exits 0."""
         yield self.start_fake()
         yield self.put("foo", b"bar")
-        watch = self.spawn(self.watch_args("--type", "keyprefix", "--prefix", "fo"),
-                           "watch.log", stdout=subprocess.PIPE)
+        watch = self.spawn(
+            self.watch_args("--type", "keyprefix", "--prefix", "fo"), "watch.log", stdout=subprocess.PIPE
+        )
         yield self.wait_for(lambda: watch.poll() is not None, "the watch to print and exit")
         self.assertEqual(watch.returncode, 0)
         assert watch.stdout is not None
@@ -140,8 +148,9 @@ class WatchProcessTests(ProcessCase):
         """The handler writes to consul-watch's own stdout, as consul watch's child does."""
         yield self.start_fake()
         yield self.put("foo", b"bar")
-        watch = self.spawn(self.watch_args("--type", "key", "--key", "foo", "--", "cat"),
-                           "watch.log", stdout=subprocess.PIPE)
+        watch = self.spawn(
+            self.watch_args("--type", "key", "--key", "foo", "--", "cat"), "watch.log", stdout=subprocess.PIPE
+        )
         assert watch.stdout is not None
         os.set_blocking(watch.stdout.fileno(), False)
         got = bytearray()
@@ -164,10 +173,18 @@ class WatchProcessTests(ProcessCase):
         """SIGTERM stops the watch and terminates a handler still running, which is reaped."""
         yield self.start_fake()
         pidfile = os.path.join(self.dir, "handler.pid")
-        watch = self.spawn(self.watch_args(
-            "--type", "nodes", "--no-shell",
-            "--", "sh", "-c", f"echo $$ > '{pidfile}'; exec sleep 60",
-        ), "watch.log")
+        watch = self.spawn(
+            self.watch_args(
+                "--type",
+                "nodes",
+                "--no-shell",
+                "--",
+                "sh",
+                "-c",
+                f"echo $$ > '{pidfile}'; exec sleep 60",
+            ),
+            "watch.log",
+        )
         yield self.wait_for(lambda: self.read("handler.pid").strip(), "the handler to start")
         pid = int(self.read("handler.pid"))
         watch.send_signal(signal.SIGTERM)
@@ -188,13 +205,15 @@ class WatchProcessTests(ProcessCase):
         """An invalid combination fails with a usage error and nothing starts."""
         proc = subprocess.run(
             TWISTD + ["-n", "--pidfile=", "consul-watch", "--type", "key"],
-            cwd=ROOT, env=self.env, capture_output=True, timeout=60,
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            timeout=60,
         )
         self.assertNotEqual(proc.returncode, 0)
         self.assertIn(b"Must specify a single key to watch", proc.stdout + proc.stderr)
 
     def test_twistd_help_lists_plugin(self) -> None:
         """twistd --help lists consul-watch from the checkout."""
-        proc = subprocess.run(TWISTD + ["--help"], cwd=ROOT, env=self.env,
-                              capture_output=True, timeout=60)
+        proc = subprocess.run(TWISTD + ["--help"], cwd=ROOT, env=self.env, capture_output=True, timeout=60)
         self.assertIn(b"consul-watch", proc.stdout)

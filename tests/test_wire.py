@@ -75,10 +75,12 @@ class ParseTests(SynchronousTestCase):
 
     def test_byte_at_a_time_chunked(self) -> None:
         """A chunked answer with trailers fed one byte at a time is reassembled."""
-        raw = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-               b"3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nX-T: 1\r\n\r\n")
+        raw = (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nX-T: 1\r\n\r\n"
+        )
         p = fresh()
-        r = feed_all(p, [raw[i:i + 1] for i in range(len(raw))])
+        r = feed_all(p, [raw[i : i + 1] for i in range(len(raw))])
         assert r is not None
         self.assertEqual(r.body, b"abcde")
         self.assertTrue(p.keep_alive)
@@ -147,8 +149,9 @@ class LimitTests(SynchronousTestCase):
         """A Content-Length over max_body fails before any body byte."""
         p = fresh(Limits(max_body=10))
         self.assertRaises(BodyTooLarge, p.feed, b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n")
-        self.assertIsNotNone(fresh(Limits(max_body=10)).feed(
-            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789"))
+        self.assertIsNotNone(
+            fresh(Limits(max_body=10)).feed(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789")
+        )
 
     def test_chunked_body_counted(self) -> None:
         """A chunked body over max_body fails while streaming."""
@@ -259,8 +262,9 @@ class RequestTests(SynchronousTestCase):
 
 _tchar = st.sampled_from("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _name = st.text(_tchar, min_size=1, max_size=12).filter(
-    lambda n: n.lower() not in ("content-length", "transfer-encoding", "connection", "upgrade"))
-_vchar = st.characters(min_codepoint=0x21, max_codepoint=0x7e)
+    lambda n: n.lower() not in ("content-length", "transfer-encoding", "connection", "upgrade")
+)
+_vchar = st.characters(min_codepoint=0x21, max_codepoint=0x7E)
 _value = st.text(st.one_of(_vchar, st.just(" ")), max_size=20).map(str.strip)
 _reason = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz ABC"), max_size=12)
 
@@ -311,8 +315,11 @@ def h11_parse(data: bytes, pieces: list[bytes], close: bool) -> tuple[int, list[
                 break
             if isinstance(event, h11.Response):
                 status = event.status_code
-                headers = [(n, v) for n, v in event.headers
-                           if n not in (b"content-length", b"transfer-encoding", b"connection")]
+                headers = [
+                    (n, v)
+                    for n, v in event.headers
+                    if n not in (b"content-length", b"transfer-encoding", b"connection")
+                ]
             elif isinstance(event, h11.Data):
                 body += event.data
             elif isinstance(event, h11.EndOfMessage):
@@ -333,8 +340,12 @@ class DifferentialTests(SynchronousTestCase):
         p = fresh()
         ours = feed_all(p, pieces, eof=framing == "close")
         assert ours is not None
-        got = [(n, v) for n, vs in ours.headers.getAllRawHeaders() for v in vs
-               if n not in (b"content-length", b"transfer-encoding", b"connection")]
+        got = [
+            (n, v)
+            for n, vs in ours.headers.getAllRawHeaders()
+            for v in vs
+            if n not in (b"content-length", b"transfer-encoding", b"connection")
+        ]
         self.assertEqual(ours.code, theirs[0])
         self.assertEqual(ours.body, theirs[2])
         self.assertEqual(sorted(got), sorted(theirs[1]))
@@ -344,27 +355,44 @@ class DifferentialTests(SynchronousTestCase):
 
 
 def _mutations() -> st.SearchStrategy:
-    return st.sampled_from([
-        ("space before colon", lambda r: r.replace(b"Content-Length:", b"Content-Length :", 1)),
-        ("bare LF", lambda r: r.replace(b"\r\n", b"\n", 1)),
-        ("length and chunked", lambda r: r.replace(
-            b"Content-Length:", b"Transfer-Encoding: chunked\r\nContent-Length:", 1)),
-        ("two lengths", lambda r: r.replace(b"Content-Length: ", b"Content-Length: 9\r\nContent-Length: ", 1)),
-        ("odd coding", lambda r: r.replace(b"Content-Length: ", b"Transfer-Encoding: xchunkedx\r\nX-L: ", 1)),
-        ("gzip coding", lambda r: r.replace(b"Content-Length: ", b"Transfer-Encoding: gzip, chunked\r\nX-L: ", 1)),
-        ("control byte", lambda r: r.replace(b"Content-Length: ", b"X-C: a\x01b\r\nContent-Length: ", 1)),
-        ("signed length", lambda r: r.replace(b"Content-Length: ", b"Content-Length: +", 1)),
-        ("bad version", lambda r: r.replace(b"HTTP/1.1 ", b"HTTP/1.1X", 1)),
-        ("folded line", lambda r: r.replace(b"Content-Length: ", b"X-F: a\r\n b\r\nContent-Length: ", 1)),
-    ])
+    return st.sampled_from(
+        [
+            ("space before colon", lambda r: r.replace(b"Content-Length:", b"Content-Length :", 1)),
+            ("bare LF", lambda r: r.replace(b"\r\n", b"\n", 1)),
+            (
+                "length and chunked",
+                lambda r: r.replace(b"Content-Length:", b"Transfer-Encoding: chunked\r\nContent-Length:", 1),
+            ),
+            (
+                "two lengths",
+                lambda r: r.replace(b"Content-Length: ", b"Content-Length: 9\r\nContent-Length: ", 1),
+            ),
+            (
+                "odd coding",
+                lambda r: r.replace(b"Content-Length: ", b"Transfer-Encoding: xchunkedx\r\nX-L: ", 1),
+            ),
+            (
+                "gzip coding",
+                lambda r: r.replace(b"Content-Length: ", b"Transfer-Encoding: gzip, chunked\r\nX-L: ", 1),
+            ),
+            ("control byte", lambda r: r.replace(b"Content-Length: ", b"X-C: a\x01b\r\nContent-Length: ", 1)),
+            ("signed length", lambda r: r.replace(b"Content-Length: ", b"Content-Length: +", 1)),
+            ("bad version", lambda r: r.replace(b"HTTP/1.1 ", b"HTTP/1.1X", 1)),
+            ("folded line", lambda r: r.replace(b"Content-Length: ", b"X-F: a\r\n b\r\nContent-Length: ", 1)),
+        ]
+    )
 
 
 class MalformedTests(SynchronousTestCase):
     """Generated malformed framing is refused, never mis-framed."""
 
     @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(st.binary(max_size=100), st.lists(st.text(_tchar, min_size=1, max_size=8), max_size=3),
-           _mutations(), st.lists(st.integers(0, 500), max_size=5))
+    @given(
+        st.binary(max_size=100),
+        st.lists(st.text(_tchar, min_size=1, max_size=8), max_size=3),
+        _mutations(),
+        st.lists(st.integers(0, 500), max_size=5),
+    )
     def test_refused(self, body: bytes, names: list[str], mutation: tuple, cuts: list[int]) -> None:
         """Every mutated answer raises WireError under any read split."""
         raw = b"HTTP/1.1 200 OK\r\n"

@@ -245,8 +245,7 @@ def resolve_config(
         env_key = getenv(_CLIENT_KEY)
         if (env_cert is None) != (env_key is None):
             raise ValueError(
-                f"{_CLIENT_CERT}/{_CLIENT_KEY}: "
-                "both client cert and client key must be provided"
+                f"{_CLIENT_CERT}/{_CLIENT_KEY}: both client cert and client key must be provided"
             )
         if env_cert is not None and env_key is not None:
             cfg.cert = (env_cert, env_key)
@@ -254,10 +253,7 @@ def resolve_config(
     # Server name.
     if tls_server_name is not None:
         if not isinstance(tls_server_name, str):
-            raise TypeError(
-                "tls_server_name must be a str, not "
-                f"{type(tls_server_name).__name__}"
-            )
+            raise TypeError(f"tls_server_name must be a str, not {type(tls_server_name).__name__}")
         cfg.server_name = _strip_port(tls_server_name) or None
     else:
         env_name = getenv(_SERVER_NAME)
@@ -292,15 +288,9 @@ def _parse_address(text: str) -> _Address:
             raise ValueError(f"{_ADDR}: unix:// address without a socket path")
         return _Address("unix", DEFAULT_HOST, None, "", rest)
     if proto not in (None, "http", "https"):
-        raise ValueError(
-            f"{_ADDR}: unknown protocol scheme {proto!r} "
-            "(use http://, https:// or unix://)"
-        )
+        raise ValueError(f"{_ADDR}: unknown protocol scheme {proto!r} (use http://, https:// or unix://)")
     if "@" in rest:
-        raise ValueError(
-            f"{_ADDR}: credentials in the address are not supported; "
-            f"use {_AUTH} or {_TOKEN}"
-        )
+        raise ValueError(f"{_ADDR}: credentials in the address are not supported; use {_AUTH} or {_TOKEN}")
     if "?" in rest or "#" in rest:
         raise ValueError(f"{_ADDR}: the address must not have a query or fragment")
     hostport, slash, prefix = rest.partition("/")
@@ -327,10 +317,7 @@ def _split_hostport(text: str) -> tuple[str, Optional[int]]:
     if port is None:
         return _ascii_host(host, _ADDR), None
     if not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
-        raise ValueError(
-            f"{_ADDR}: invalid port {port!r} in address {text!r} "
-            "(must be 1..65535)"
-        )
+        raise ValueError(f"{_ADDR}: invalid port {port!r} in address {text!r} (must be 1..65535)")
     return _ascii_host(host, _ADDR), int(port)
 
 
@@ -363,8 +350,7 @@ def _parse_bool(name: str, value: str) -> bool:
     if value in _FALSE:
         return False
     raise ValueError(
-        f"{name}: invalid boolean {value!r} "
-        "(use 1, t, T, TRUE, true, True, 0, f, F, FALSE, false or False)"
+        f"{name}: invalid boolean {value!r} (use 1, t, T, TRUE, true, True, 0, f, F, FALSE, false or False)"
     )
 
 
@@ -374,15 +360,11 @@ def _read_token_file(path: str) -> str:
             data = f.read()
     except OSError as e:
         reason = e.strerror or type(e).__name__
-        raise ValueError(
-            f"{_TOKEN_FILE}: cannot read token file {path!r}: {reason}"
-        ) from None
+        raise ValueError(f"{_TOKEN_FILE}: cannot read token file {path!r}: {reason}") from None
     try:
         return data.decode("utf-8").strip()
     except UnicodeDecodeError:
-        raise ValueError(
-            f"{_TOKEN_FILE}: token file {path!r} is not UTF-8 text"
-        ) from None
+        raise ValueError(f"{_TOKEN_FILE}: token file {path!r} is not UTF-8 text") from None
 
 
 def _check_token(token: object, what: str) -> str:
@@ -430,10 +412,7 @@ def _check_verify(verify: object) -> VerifyLike:
         return verify
     if isinstance(verify, (str, os.PathLike)):
         return _check_path(verify, "verify")
-    raise TypeError(
-        "verify must be True, False or the path of a CA bundle, not "
-        f"{type(verify).__name__}"
-    )
+    raise TypeError(f"verify must be True, False or the path of a CA bundle, not {type(verify).__name__}")
 
 
 def _check_cert(cert: object) -> CertLike:
@@ -441,7 +420,4 @@ def _check_cert(cert: object) -> CertLike:
         return _check_path(cert, "cert")
     if isinstance(cert, tuple) and len(cert) == 2:
         return (_check_path(cert[0], "cert[0]"), _check_path(cert[1], "cert[1]"))
-    raise TypeError(
-        "cert must be a PEM path or a (certfile, keyfile) tuple, not "
-        f"{type(cert).__name__}"
-    )
+    raise TypeError(f"cert must be a PEM path or a (certfile, keyfile) tuple, not {type(cert).__name__}")

@@ -44,8 +44,7 @@ def parse_duration(value: DurationLike, what: str = "duration") -> float:
         return float(value)
     if not isinstance(value, str):
         raise TypeError(
-            f"{what} must be a duration string like '10s' or a number of seconds, "
-            f"not {type(value).__name__}"
+            f"{what} must be a duration string like '10s' or a number of seconds, not {type(value).__name__}"
         )
     text = value.strip()
     if text in ("0", ""):
@@ -61,8 +60,7 @@ def parse_duration(value: DurationLike, what: str = "duration") -> float:
         pos = match.end()
     if pos != len(text) or pos == 0:
         raise ValueError(
-            f"invalid {what} {value!r}: use a number of seconds or a duration "
-            "like '10s', '250ms', '5m'"
+            f"invalid {what} {value!r}: use a number of seconds or a duration like '10s', '250ms', '5m'"
         )
     return total
 
@@ -78,9 +76,7 @@ def parse_wait(value: DurationLike) -> float:
     if seconds <= 0:
         raise ValueError(f"invalid wait {value!r}: must be greater than zero")
     if seconds > MAX_WAIT:
-        raise ValueError(
-            f"invalid wait {value!r}: Consul caps blocking queries at 10 minutes"
-        )
+        raise ValueError(f"invalid wait {value!r}: Consul caps blocking queries at 10 minutes")
     return seconds
 
 

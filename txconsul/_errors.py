@@ -108,9 +108,7 @@ class UndecodableResponse(ConsulException):
     """
 
 
-def error_for_status(
-    status: int, method: str, path: str, body: bytes
-) -> ConsulException:
+def error_for_status(status: int, method: str, path: str, body: bytes) -> ConsulException:
     """
     Build the exception that matches an unexpected HTTP status.
 

@@ -148,9 +148,7 @@ def check_consistency(value: Optional[str]) -> Optional[str]:
     """
     if value is None or value in CONSISTENCY_MODES:
         return value
-    raise ValueError(
-        f"invalid consistency {value!r}: use 'default', 'consistent' or 'stale'"
-    )
+    raise ValueError(f"invalid consistency {value!r}: use 'default', 'consistent' or 'stale'")
 
 
 @attr.s(slots=True, frozen=True, auto_attribs=True)
@@ -429,7 +427,9 @@ def with_extras(meta: QueryMeta, headers: Any) -> QueryMeta:
     result = meta
     if found:
         result = QueryMeta(
-            meta.index, meta.known_leader, meta.last_contact,
+            meta.index,
+            meta.known_leader,
+            meta.last_contact,
             found.get("last_content_hash", meta.last_content_hash),
             found.get("cache_hit", meta.cache_hit),
             found.get("cache_age", meta.cache_age),
@@ -525,8 +525,7 @@ class HTTPTransport:
         self.limits = limits
         self._tls = tls
         if tls_handshake_timeout is not None and tls_handshake_timeout <= 0:
-            raise ValueError(
-                f"invalid tls_handshake_timeout {tls_handshake_timeout!r}: must be > 0 or None")
+            raise ValueError(f"invalid tls_handshake_timeout {tls_handshake_timeout!r}: must be > 0 or None")
         self._tls_handshake_timeout = tls_handshake_timeout
         self._agent = agent
         self._endpoint = endpoint
@@ -535,9 +534,15 @@ class HTTPTransport:
             if endpoint is None:
                 raise TypeError("HTTPTransport needs an agent or an endpoint")
             self._pool = ConnectionPool(
-                reactor, endpoint, max_idle=pool_size, max_connections=max_connections,
-                reserved=reserved_connections, limits=limits, tls=tls,
-                tls_handshake_timeout=tls_handshake_timeout)
+                reactor,
+                endpoint,
+                max_idle=pool_size,
+                max_connections=max_connections,
+                reserved=reserved_connections,
+                limits=limits,
+                tls=tls,
+                tls_handshake_timeout=tls_handshake_timeout,
+            )
         parts = urlsplit(base_url)
         self._origin = f"{parts.scheme}://{parts.netloc}".encode("ascii")
         self._prefix = parts.path.rstrip("/").encode("ascii")
@@ -550,7 +555,7 @@ class HTTPTransport:
         if basic_auth is not None:
             for line in self._head_lines.split(b"\r\n"):
                 if line.startswith(b"Authorization: "):
-                    self._static_headers[b"authorization"] = [line[len(b"Authorization: "):]]
+                    self._static_headers[b"authorization"] = [line[len(b"Authorization: ") :]]
 
     @property
     def token(self) -> Optional[str]:
@@ -668,9 +673,12 @@ class HTTPTransport:
         head_lines = self._head_lines
         if headers:
             head_lines += b"".join(
-                check_header_value(name, name.encode("ascii")) + b": "
-                + check_header_value(name, value.encode("latin-1")) + b"\r\n"
-                for name, value in headers)
+                check_header_value(name, name.encode("ascii"))
+                + b": "
+                + check_header_value(name, value.encode("latin-1"))
+                + b"\r\n"
+                for name, value in headers
+            )
         if self._pool is not None:
             data = encode_request(method, target, head_lines, tok, content_type, body)
             # Like Go's net/http, only a replayable request (a GET) is resent
@@ -679,9 +687,14 @@ class HTTPTransport:
             # The pool runs the timeout itself (cancelling the request and
             # marking info.timed_out), which costs less than addTimeout.
             d = self._pool.request(
-                data, retry=method == "GET", blocking=blocking, info=info, timeout=timeout,
+                data,
+                retry=method == "GET",
+                blocking=blocking,
+                info=info,
+                timeout=timeout,
             ).addCallbacks(
-                self._decode, self._failed,
+                self._decode,
+                self._failed,
                 callbackArgs=(method, path, expect, require_index),
                 errbackArgs=(method, path, timeout, info),
             )
@@ -697,8 +710,11 @@ class HTTPTransport:
         for name, value in headers or ():
             agent_headers.addRawHeader(name.encode("ascii"), value.encode("latin-1"))
         producer = BytesProducer(body) if body is not None else None
-        d = self._agent.request(method.encode("ascii"), self._origin + target, agent_headers, producer).addCallback(
-            self._read, method, path, expect, require_index).addErrback(_unwrap_cancel)
+        d = (
+            self._agent.request(method.encode("ascii"), self._origin + target, agent_headers, producer)
+            .addCallback(self._read, method, path, expect, require_index)
+            .addErrback(_unwrap_cancel)
+        )
         if timeout is not None:
             d.addTimeout(timeout, self._clock)
         d.addErrback(self._failed, method, path, timeout, info)
@@ -748,8 +764,11 @@ class HTTPTransport:
         require_index: bool,
     ) -> "Deferred[ConsulResponse]":
         """Read an ``IAgent`` response's body, then :meth:`_decode` it."""
-        return read_body(response).addCallback(lambda body: self._decode(
-            _Whole(response.code, response.headers, body), method, path, expect, require_index))
+        return read_body(response).addCallback(
+            lambda body: self._decode(
+                _Whole(response.code, response.headers, body), method, path, expect, require_index
+            )
+        )
 
     def _failed(self, failure: Any, method: str, path: str, timeout: Any, info: RequestInfo) -> Any:
         if failure.check(ConsulException):
@@ -786,8 +805,7 @@ class HTTPTransport:
         reason = _describe(exc) + hint
         if _plain_answer_to_tls(exc):
             raise TLSMismatch(
-                f"{where}: the agent at {self.address} answered in plain HTTP, not TLS: "
-                f"use scheme 'http'",
+                f"{where}: the agent at {self.address} answered in plain HTTP, not TLS: use scheme 'http'",
                 method=method,
                 path=path,
             )
@@ -827,9 +845,19 @@ class HTTPTransport:
         if write is None:
             raise TypeError("stream() needs a write(chunk) callable")
         return open_stream(
-            self, method, path, list(params or ()), write, body=body,
-            content_type=content_type, token=token, dc=dc, use_dc=use_dc,
-            expect=expect, timeout=self.timeout if timeout is _DEFAULT else timeout)
+            self,
+            method,
+            path,
+            list(params or ()),
+            write,
+            body=body,
+            content_type=content_type,
+            token=token,
+            dc=dc,
+            use_dc=use_dc,
+            expect=expect,
+            timeout=self.timeout if timeout is _DEFAULT else timeout,
+        )
 
     def close(self) -> "Deferred[None]":
         """Close the idle pooled connections; fires when they are closed."""
@@ -842,8 +870,8 @@ def _wire_error(exc: WireError, where: str, address: str, method: str, path: str
     """The :mod:`txconsul._errors` exception for a refused answer."""
     if isinstance(exc, NotHTTP) and exc.tls:
         return TLSMismatch(
-            f"{where}: the agent at {address} answered with TLS: use scheme 'https'",
-            method=method, path=path)
+            f"{where}: the agent at {address} answered with TLS: use scheme 'https'", method=method, path=path
+        )
     cls: type[ConsulException]
     if isinstance(exc, BodyTooLarge):
         cls = ResponseTooLarge
@@ -859,8 +887,10 @@ def _wire_error(exc: WireError, where: str, address: str, method: str, path: str
 def _plain_answer_to_tls(exc: BaseException) -> bool:
     """Whether a TLS error says the peer answered in plain text."""
     text = str(exc).lower()
-    return any(s in text for s in ("wrong version number", "packet length too long",
-                                    "http request", "record layer failure"))
+    return any(
+        s in text
+        for s in ("wrong version number", "packet length too long", "http request", "record layer failure")
+    )
 
 
 def _unwrap_cancel(failure: Failure) -> Failure:
@@ -892,12 +922,7 @@ def _describe(exc: BaseException) -> str:
             return f"TLS failure: {text or name}"
     except ImportError:  # pragma: no cover
         pass
-    if (
-        "SSL" in name
-        or "TLS" in name
-        or name == "VerificationError"
-        or "certificate" in text.lower()
-    ):
+    if "SSL" in name or "TLS" in name or name == "VerificationError" or "certificate" in text.lower():
         return f"TLS failure: {text or name}"
     if text and text not in ("()", "[]"):
         return f"{name}: {text}"

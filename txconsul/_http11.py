@@ -230,11 +230,24 @@ class _ConnectionFactory(Factory):
 class _Request:
     """One request as the pool tracks it."""
 
-    __slots__ = ("outer", "data", "retry", "blocking", "info", "admitted",
-                 "cancelled", "connecting", "conn", "pool", "watch", "deadline")
+    __slots__ = (
+        "outer",
+        "data",
+        "retry",
+        "blocking",
+        "info",
+        "admitted",
+        "cancelled",
+        "connecting",
+        "conn",
+        "pool",
+        "watch",
+        "deadline",
+    )
 
-    def __init__(self, data: bytes, retry: bool, blocking: bool, info: RequestInfo,
-                 pool: "ConnectionPool") -> None:
+    def __init__(
+        self, data: bytes, retry: bool, blocking: bool, info: RequestInfo, pool: "ConnectionPool"
+    ) -> None:
         self.pool = pool
         self.outer: Deferred[RawResponse] = Deferred(self._cancel)
         self.data = data
@@ -303,18 +316,23 @@ class ConnectionPool:
         plain HTTP reads the ClientHello as the start of a request and waits).
     """
 
-    def __init__(self, reactor: Any, endpoint: StreamEndpoint,
-                 max_idle: int = 64, idle_timeout: float = 60.0,
-                 fresh_for: float = 2.0,
-                 max_connections: int = DEFAULT_MAX_CONNECTIONS,
-                 reserved: int = DEFAULT_RESERVED_CONNECTIONS,
-                 limits: Limits = Limits(), tls: bool = False,
-                 tls_handshake_timeout: Optional[float] = 10.0) -> None:
+    def __init__(
+        self,
+        reactor: Any,
+        endpoint: StreamEndpoint,
+        max_idle: int = 64,
+        idle_timeout: float = 60.0,
+        fresh_for: float = 2.0,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        reserved: int = DEFAULT_RESERVED_CONNECTIONS,
+        limits: Limits = Limits(),
+        tls: bool = False,
+        tls_handshake_timeout: Optional[float] = 10.0,
+    ) -> None:
         if max_connections < 1:
             raise ValueError(f"invalid max_connections {max_connections!r}: must be >= 1")
         if not 0 <= reserved < max_connections:
-            raise ValueError(
-                f"invalid reserved_connections {reserved!r}: must be >= 0 and < max_connections")
+            raise ValueError(f"invalid reserved_connections {reserved!r}: must be >= 0 and < max_connections")
         self._reactor = reactor
         self._endpoint = endpoint
         self._factory = _ConnectionFactory(limits)
@@ -358,9 +376,14 @@ class ConnectionPool:
         """How many requests wait for a connection slot."""
         return len(self._queue) + len(self._blocking_queue)
 
-    def request(self, data: bytes, retry: bool, blocking: bool = False,
-                info: Optional[RequestInfo] = None,
-                timeout: Optional[float] = None) -> "Deferred[RawResponse]":
+    def request(
+        self,
+        data: bytes,
+        retry: bool,
+        blocking: bool = False,
+        info: Optional[RequestInfo] = None,
+        timeout: Optional[float] = None,
+    ) -> "Deferred[RawResponse]":
         """
         Send a serialized request on an idle or new connection, or queue it
         when ``max_connections`` are busy.
@@ -588,7 +611,8 @@ class ConnectionPool:
 
         if self.tls and not reused and not conn.handshake_done and self.tls_handshake_timeout:
             req.watch = self._reactor.callLater(
-                self.tls_handshake_timeout, self._handshake_stalled, req, conn)
+                self.tls_handshake_timeout, self._handshake_stalled, req, conn
+            )
         conn.send(req.data, done)
 
     @staticmethod

@@ -180,16 +180,34 @@ def _send(
         return _long_poll(transport, request, token, seconds)
     if request.json_body is NO_BODY:
         d = transport.request(
-            request.method, request.path, params, body=request.body,
-            token=token, dc=dc, consistency=consistency, index=idx, wait=seconds,
-            expect=request.expect, require_index=request.blocking, use_dc=request.use_dc,
+            request.method,
+            request.path,
+            params,
+            body=request.body,
+            token=token,
+            dc=dc,
+            consistency=consistency,
+            index=idx,
+            wait=seconds,
+            expect=request.expect,
+            require_index=request.blocking,
+            use_dc=request.use_dc,
             headers=request.headers or None,
         )
     else:
         d = transport.request(
-            request.method, request.path, params, json_body=request.json_body,
-            token=token, dc=dc, consistency=consistency, index=idx, wait=seconds,
-            expect=request.expect, require_index=request.blocking, use_dc=request.use_dc,
+            request.method,
+            request.path,
+            params,
+            json_body=request.json_body,
+            token=token,
+            dc=dc,
+            consistency=consistency,
+            index=idx,
+            wait=seconds,
+            expect=request.expect,
+            require_index=request.blocking,
+            use_dc=request.use_dc,
             headers=request.headers or None,
         )
     if request.shown_path is not None:
@@ -197,13 +215,21 @@ def _send(
     return d
 
 
-def _long_poll(transport: HTTPTransport, request: Request, token: Any, seconds: Optional[float]) -> "Deferred[ConsulResponse]":
+def _long_poll(
+    transport: HTTPTransport, request: Request, token: Any, seconds: Optional[float]
+) -> "Deferred[ConsulResponse]":
     # A hash-blocking read: Consul waits up to ``wait`` (5 minutes by
     # default) plus jitter, so the client timeout is a blocking query's.
     w = 300.0 if seconds is None else seconds
     return transport.request(
-        request.method, request.path, request.params, token=token, wait=seconds,
-        expect=request.expect, use_dc=False, timeout=w + w / 16.0 + BLOCKING_MARGIN,
+        request.method,
+        request.path,
+        request.params,
+        token=token,
+        wait=seconds,
+        expect=request.expect,
+        use_dc=False,
+        timeout=w + w / 16.0 + BLOCKING_MARGIN,
     )
 
 
@@ -239,9 +265,15 @@ def endpoint(
             default = None if p.default is inspect.Parameter.empty else p.default
             where[p.name] = (_KEYWORD if keyword else pos, default)
     # An option the method does not take is never in a call's arguments.
-    (i_at, i_def), (w_at, w_def), (c_at, c_def), (t_at, t_def), (d_at, d_def), (f_at, f_def), (m_at, m_def) = (
-        where.get(name, (_KEYWORD, None)) for name in SHARED_OPTIONS
-    )
+    (
+        (i_at, i_def),
+        (w_at, w_def),
+        (c_at, c_def),
+        (t_at, t_def),
+        (d_at, d_def),
+        (f_at, f_def),
+        (m_at, m_def),
+    ) = (where.get(name, (_KEYWORD, None)) for name in SHARED_OPTIONS)
 
     @functools.wraps(describer)
     def method(self: S, *args: P.args, **kwargs: P.kwargs) -> "Deferred[Any]":

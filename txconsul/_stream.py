@@ -15,10 +15,11 @@ cancelled; it is never put back into a pool.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, cast
 
 import httptools
 from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 from twisted.web.client import ResponseDone
@@ -139,16 +140,20 @@ class _StreamConnection(Protocol):
         """Drop the connection (a cancelled stream)."""
         self._sending_file = False
         if self.transport is not None:
-            self.transport.abortConnection()
+            # Every stream transport (TCP, TLS, UNIX, in memory) can abort.
+            cast(ITCPTransport, self.transport).abortConnection()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         """A body read until close ends here; anything else broke off."""
         self._sending_file = False
         if self._ended:
             return
-        if self._in_body and not self._parser.should_keep_alive() and \
-                self._headers.get(b"content-length") is None and \
-                self._headers.get(b"transfer-encoding") is None:
+        if (
+            self._in_body
+            and not self._parser.should_keep_alive()
+            and self._headers.get(b"content-length") is None
+            and self._headers.get(b"transfer-encoding") is None
+        ):
             self._end(None)
         else:
             self._end(reason)
@@ -162,8 +167,15 @@ class _StreamConnection(Protocol):
 class _Handler:
     """Routes one stream's events to the caller's ``write`` and Deferred."""
 
-    def __init__(self, write: Callable[[bytes], Any], result: "Deferred[Any]", method: str,
-                 path: str, address: str, expect: Sequence[int]) -> None:
+    def __init__(
+        self,
+        write: Callable[[bytes], Any],
+        result: "Deferred[Any]",
+        method: str,
+        path: str,
+        address: str,
+        expect: Sequence[int],
+    ) -> None:
         self.write = write
         self.result = result
         self.method = method
@@ -215,20 +227,24 @@ class _Handler:
         if self.result.called or self.cancelled:
             return
         if self._error_body is not None:
-            self.result.errback(error_for_status(
-                self._code, self.method, self.path, b"".join(self._error_body)))
+            self.result.errback(
+                error_for_status(self._code, self.method, self.path, b"".join(self._error_body))
+            )
         elif failure is None:
             meta = with_extras(parse_meta(self._headers), self._headers)
-            self.result.callback(ConsulResponse(
-                self._code, self._headers, b"", meta, self.method, self.path))
+            self.result.callback(ConsulResponse(self._code, self._headers, b"", meta, self.method, self.path))
         elif failure.check(ConsulException):
             self.result.errback(failure)
         else:
             where = f"{self.method} {self.path}"
             what = "the stream broke off" if self._headers is not None else "cannot talk to Consul"
-            self.result.errback(ConsulConnectionError(
-                f"{where}: {what} at {self.address}: {failure.type.__name__}: {failure.getErrorMessage()}",
-                method=self.method, path=self.path))
+            self.result.errback(
+                ConsulConnectionError(
+                    f"{where}: {what} at {self.address}: {failure.type.__name__}: {failure.getErrorMessage()}",
+                    method=self.method,
+                    path=self.path,
+                )
+            )
 
 
 class _ConnectionFactory(Factory):
@@ -309,9 +325,13 @@ def open_stream(
 
         def expire() -> None:
             if not result.called:
-                result.errback(Timeout(
-                    f"{where}: no answer from {transport.address} within {timeout:g}s",
-                    method=method, path=path))
+                result.errback(
+                    Timeout(
+                        f"{where}: no answer from {transport.address} within {timeout:g}s",
+                        method=method,
+                        path=path,
+                    )
+                )
                 if handler.connection is not None:
                     handler.connection.close()
                 elif connecting is not None and not connecting.called:
@@ -326,11 +346,19 @@ def open_stream(
 
     prefix = transport._head_lines + b"Connection: close\r\n"
     if body is None or isinstance(body, bytes):
-        head = encode_request(method, target, prefix, tok, content_type,
-                              body if body is not None or method in ("GET", "DELETE") else b"")
+        head = encode_request(
+            method,
+            target,
+            prefix,
+            tok,
+            content_type,
+            body if body is not None or method in ("GET", "DELETE") else b"",
+        )
     else:
-        head = encode_request(method, target, prefix, tok, content_type, None)[:-2] + \
-            b"Transfer-Encoding: chunked\r\n\r\n"
+        head = (
+            encode_request(method, target, prefix, tok, content_type, None)[:-2]
+            + b"Transfer-Encoding: chunked\r\n\r\n"
+        )
     conn = _StreamConnection(head, body if not isinstance(body, bytes) else None, handler)
     endpoint: Any = transport._endpoint
     connecting = endpoint.connect(_ConnectionFactory(conn))
@@ -344,8 +372,15 @@ def open_stream(
     return result
 
 
-def _through_agent(transport: "HTTPTransport", method: str, target: bytes, tok: Optional[str],
-                   content_type: Optional[bytes], body: Any, handler: _Handler) -> None:
+def _through_agent(
+    transport: "HTTPTransport",
+    method: str,
+    target: bytes,
+    tok: Optional[str],
+    content_type: Optional[bytes],
+    body: Any,
+    handler: _Handler,
+) -> None:
     """Run a stream through an injected ``IAgent`` (whose ``deliverBody`` streams)."""
     from ._http import BytesProducer
 
@@ -365,8 +400,7 @@ def _through_agent(transport: "HTTPTransport", method: str, target: bytes, tok: 
     if body is not None:
         producer = BytesProducer(body)
     agent: Any = transport._agent
-    requested = agent.request(
-        method.encode("ascii"), transport._origin + target, headers, producer)
+    requested = agent.request(method.encode("ascii"), transport._origin + target, headers, producer)
 
     class _Relay(Protocol):
         def dataReceived(self, data: bytes) -> None:

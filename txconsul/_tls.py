@@ -219,9 +219,7 @@ def _certificates(data: bytes, path: str, what: str) -> list[Certificate]:
         try:
             certs.append(Certificate.loadPEM(match.group(0)))
         except (crypto.Error, ValueError):
-            raise ValueError(
-                f"{what} {path!r}: certificate #{n} is not a valid PEM certificate"
-            ) from None
+            raise ValueError(f"{what} {path!r}: certificate #{n} is not a valid PEM certificate") from None
     return certs
 
 
@@ -245,10 +243,7 @@ def _load_ca_dir(path: str) -> list[Certificate]:
         if name.lower().endswith(CA_DIR_SUFFIXES) and os.path.isfile(full):
             certs.extend(_certificates(_read(full, "CA file"), full, "CA file"))
     if not certs:
-        raise ValueError(
-            f"CA directory {path!r} holds no PEM certificate in a "
-            "*.pem or *.crt file"
-        )
+        raise ValueError(f"CA directory {path!r} holds no PEM certificate in a *.pem or *.crt file")
     return certs
 
 
@@ -261,19 +256,13 @@ def _load_key(data: bytes, path: str) -> KeyPair:
         raise ValueError(f"client key {path!r} contains no PEM private key")
     block = match.group(0)
     if match.group(1) == b"ENCRYPTED " or b"Proc-Type: 4,ENCRYPTED" in block:
-        raise ValueError(
-            f"client key {path!r} is encrypted; txconsul needs an unencrypted key"
-        )
+        raise ValueError(f"client key {path!r} is encrypted; txconsul needs an unencrypted key")
     try:
         key = load_pem_private_key(block, password=None)
     except (ValueError, TypeError):
-        raise ValueError(
-            f"client key {path!r} is not a valid PEM private key"
-        ) from None
+        raise ValueError(f"client key {path!r} is not a valid PEM private key") from None
     except Exception:  # cryptography raises UnsupportedAlgorithm and friends
-        raise ValueError(
-            f"client key {path!r}: unsupported private key type"
-        ) from None
+        raise ValueError(f"client key {path!r}: unsupported private key type") from None
     return KeyPair(crypto.PKey.from_cryptography_key(key))  # type: ignore[arg-type]
 
 
@@ -302,9 +291,7 @@ def _load_client_cert(
     try:
         private = PrivateCertificate.fromCertificateAndKeyPair(certs[0], key)
     except Exception:
-        raise ValueError(
-            f"client key {key_path!r} does not match the certificate in {cert_path!r}"
-        ) from None
+        raise ValueError(f"client key {key_path!r} does not match the certificate in {cert_path!r}") from None
     return private, certs[1:]
 
 

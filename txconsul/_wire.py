@@ -139,7 +139,9 @@ class Limits:
     max_body: int = attr.ib(default=DEFAULT_MAX_BODY, validator=_positive("max_response_body"))
     max_head: int = attr.ib(default=DEFAULT_MAX_HEAD, validator=_positive("max_header_bytes"))
     max_trailer: int = attr.ib(default=DEFAULT_MAX_TRAILER, validator=_positive("max_trailer_bytes", True))
-    max_interim: int = attr.ib(default=DEFAULT_MAX_INTERIM, validator=_positive("max_interim_responses", True))
+    max_interim: int = attr.ib(
+        default=DEFAULT_MAX_INTERIM, validator=_positive("max_interim_responses", True)
+    )
 
 
 class RawHeaders:
@@ -272,8 +274,7 @@ class ResponseParser:
                 view = memoryview(data)
                 self._execute(view[:room])
                 if self._phase == _HEAD:
-                    raise HeadTooLarge(
-                        f"a header block over {self.limits.max_head} bytes")
+                    raise HeadTooLarge(f"a header block over {self.limits.max_head} bytes")
                 if self._phase == _BODY:
                     self._execute(view[room:])
                 else:
@@ -289,8 +290,7 @@ class ResponseParser:
             if self._phase == _BODY and self._chunked:
                 self._framing_bytes += len(data) - (self._body_bytes - before)
                 if self._framing_bytes > self.limits.max_trailer + _CHUNK_SLACK * self._chunk_count:
-                    raise TrailersTooLarge(
-                        f"chunk framing and trailers over {self.limits.max_trailer} bytes")
+                    raise TrailersTooLarge(f"chunk framing and trailers over {self.limits.max_trailer} bytes")
         result, self._result = self._result, None
         return result
 
@@ -391,7 +391,8 @@ class ResponseParser:
             n = int(length[0])
             if n > self.limits.max_body:
                 raise BodyTooLarge(
-                    f"a body of {n} bytes (Content-Length), over the limit of {self.limits.max_body}")
+                    f"a body of {n} bytes (Content-Length), over the limit of {self.limits.max_body}"
+                )
             return
         self._until_close = True
 
@@ -463,8 +464,9 @@ def check_header_value(name: str, value: bytes) -> bytes:
     return value
 
 
-def request_prefix(host: str, basic_auth: Optional[tuple[str, str]] = None,
-                   user_agent: str = "txconsul") -> bytes:
+def request_prefix(
+    host: str, basic_auth: Optional[tuple[str, str]] = None, user_agent: str = "txconsul"
+) -> bytes:
     """
     The header lines every request of one client carries: ``Host``,
     ``User-Agent`` and, when given, basic authentication.
@@ -522,4 +524,3 @@ def check_target(target: bytes) -> bytes:
     if _BAD_TARGET.search(target):
         raise ValueError("invalid request target: it contains a space, control or non-ASCII byte")
     return target
-

@@ -277,6 +277,16 @@ class Consul:
         if json is not None:
             kwargs["json"] = json
         return raw_request(
-            self.http, method, path, params, body=body, token=token, dc=dc,
-            consistency=consistency, index=index, wait=wait, expect=expect, **kwargs,
+            self.http,
+            method,
+            path,
+            params,
+            body=body,
+            token=token,
+            dc=dc,
+            consistency=consistency,
+            index=index,
+            wait=wait,
+            expect=expect,
+            **kwargs,
         )

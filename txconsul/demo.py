@@ -66,8 +66,9 @@ async def main(reactor: Any, say: Callable[[str], None] = print) -> None:
         poll = consul.kv.get("demo/greeting", index=index, wait="30s")
         reactor.callLater(0.2, writer.kv.put, "demo/greeting", "hello again")
         new_index, data = await poll
-        say(f"long-poll woke when another client wrote: index {index} -> {new_index}, "
-            f"value {data['Value']!r}")
+        say(
+            f"long-poll woke when another client wrote: index {index} -> {new_index}, value {data['Value']!r}"
+        )
 
         say("\n-- a watch on demo/config --")
         fired: list[Any] = []
@@ -94,8 +95,20 @@ async def main(reactor: Any, say: Callable[[str], None] = print) -> None:
         say("\n-- twistd -n consul-watch --type keyprefix --prefix demo/ (no handler: print once) --")
         out, err, code = await getProcessOutputAndValue(
             sys.executable,
-            ["-c", _TWISTD, "-n", "--pidfile=", "--logfile=/dev/null", "consul-watch",
-             "--http-addr", address, "--type", "keyprefix", "--prefix", "demo/"],
+            [
+                "-c",
+                _TWISTD,
+                "-n",
+                "--pidfile=",
+                "--logfile=/dev/null",
+                "consul-watch",
+                "--http-addr",
+                address,
+                "--type",
+                "keyprefix",
+                "--prefix",
+                "demo/",
+            ],
             env=_child_env(),
         )
         say(out.decode("utf-8", "replace").rstrip() or err.decode("utf-8", "replace"))

@@ -44,10 +44,8 @@ def parse_args(argv=None):
     ap.add_argument("--ops", type=int, required=True, help="timed operations")
     ap.add_argument("--warmup", type=int, default=500, help="untimed operations first")
     ap.add_argument("--concurrency", type=int, default=64)
-    ap.add_argument("--timeout", type=float, default=120.0,
-                    help="give up (exit 3) after this many seconds")
-    ap.add_argument("--profile", metavar="FILE",
-                    help="cProfile the timed phase and dump the stats to FILE")
+    ap.add_argument("--timeout", type=float, default=120.0, help="give up (exit 3) after this many seconds")
+    ap.add_argument("--profile", metavar="FILE", help="cProfile the timed phase and dump the stats to FILE")
     args = ap.parse_args(argv)
     if args.mode == "sequential":
         args.concurrency = 1

@@ -24,9 +24,7 @@ def _run_ops(get, n, concurrency, workload, raw):
 
     if concurrency == 1:
         return worker()
-    return defer.gatherResults(
-        [worker() for _ in range(min(concurrency, n))], consumeErrors=True
-    )
+    return defer.gatherResults([worker() for _ in range(min(concurrency, n))], consumeErrors=True)
 
 
 def run(client_name, args, make_client, get, close, vers, raw=False):

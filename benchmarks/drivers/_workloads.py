@@ -23,14 +23,23 @@ import json
 WORKLOADS = ("kv_get", "kv_put", "health", "kv_recurse", "health100")
 
 INDEX = 42
-_HEADERS = [("Content-Type", "application/json"), ("X-Consul-Index", "42"),
-            ("X-Consul-KnownLeader", "true"), ("X-Consul-LastContact", "0")]
+_HEADERS = [
+    ("Content-Type", "application/json"),
+    ("X-Consul-Index", "42"),
+    ("X-Consul-KnownLeader", "true"),
+    ("X-Consul-LastContact", "0"),
+]
 
 
 def _kv(key, value, index):
-    return {"LockIndex": 0, "Key": key, "Flags": 0,
-            "Value": base64.b64encode(value).decode("ascii"),
-            "CreateIndex": index, "ModifyIndex": index}
+    return {
+        "LockIndex": 0,
+        "Key": key,
+        "Flags": 0,
+        "Value": base64.b64encode(value).decode("ascii"),
+        "CreateIndex": index,
+        "ModifyIndex": index,
+    }
 
 
 def _instance(service, i):
@@ -38,22 +47,57 @@ def _instance(service, i):
     node = f"node-{i:04d}"
     addr = f"10.0.{i // 250}.{i % 250 + 1}"
     return {
-        "Node": {"ID": f"{i:08x}-1111-2222-3333-444455556666", "Node": node, "Address": addr,
-                 "Datacenter": "dc1", "TaggedAddresses": {"lan": addr, "wan": addr},
-                 "Meta": {"consul-network-segment": ""}, "CreateIndex": 5, "ModifyIndex": 6},
-        "Service": {"ID": f"{service}-{i}", "Service": service, "Tags": ["v1", "primary"],
-                    "Address": addr, "Meta": {"version": "1.2.3"}, "Port": 8080,
-                    "Weights": {"Passing": 1, "Warning": 1}, "EnableTagOverride": False,
-                    "CreateIndex": 7, "ModifyIndex": 7},
+        "Node": {
+            "ID": f"{i:08x}-1111-2222-3333-444455556666",
+            "Node": node,
+            "Address": addr,
+            "Datacenter": "dc1",
+            "TaggedAddresses": {"lan": addr, "wan": addr},
+            "Meta": {"consul-network-segment": ""},
+            "CreateIndex": 5,
+            "ModifyIndex": 6,
+        },
+        "Service": {
+            "ID": f"{service}-{i}",
+            "Service": service,
+            "Tags": ["v1", "primary"],
+            "Address": addr,
+            "Meta": {"version": "1.2.3"},
+            "Port": 8080,
+            "Weights": {"Passing": 1, "Warning": 1},
+            "EnableTagOverride": False,
+            "CreateIndex": 7,
+            "ModifyIndex": 7,
+        },
         "Checks": [
-            {"Node": node, "CheckID": "serfHealth", "Name": "Serf Health Status",
-             "Status": "passing", "Notes": "", "Output": "Agent alive and reachable",
-             "ServiceID": "", "ServiceName": "", "ServiceTags": [], "Type": "",
-             "CreateIndex": 5, "ModifyIndex": 5},
-            {"Node": node, "CheckID": f"service:{service}-{i}", "Name": f"Service '{service}' check",
-             "Status": "passing", "Notes": "", "Output": "HTTP GET http://localhost:8080/health: 200 OK",
-             "ServiceID": f"{service}-{i}", "ServiceName": service, "ServiceTags": ["v1", "primary"],
-             "Type": "http", "CreateIndex": 8, "ModifyIndex": 9},
+            {
+                "Node": node,
+                "CheckID": "serfHealth",
+                "Name": "Serf Health Status",
+                "Status": "passing",
+                "Notes": "",
+                "Output": "Agent alive and reachable",
+                "ServiceID": "",
+                "ServiceName": "",
+                "ServiceTags": [],
+                "Type": "",
+                "CreateIndex": 5,
+                "ModifyIndex": 5,
+            },
+            {
+                "Node": node,
+                "CheckID": f"service:{service}-{i}",
+                "Name": f"Service '{service}' check",
+                "Status": "passing",
+                "Notes": "",
+                "Output": "HTTP GET http://localhost:8080/health: 200 OK",
+                "ServiceID": f"{service}-{i}",
+                "ServiceName": service,
+                "ServiceTags": ["v1", "primary"],
+                "Type": "http",
+                "CreateIndex": 8,
+                "ModifyIndex": 9,
+            },
         ],
     }
 
@@ -67,8 +111,9 @@ ROUTES = {
     ("GET", "/v1/kv/foo"): _compact([_kv("foo", b"bar", INDEX)]),
     ("PUT", "/v1/kv/foo"): b"true",
     ("GET", "/v1/health/service/web"): _compact([_instance("web", 0)]),
-    ("GET", "/v1/kv/big/"): _compact([_kv(f"big/key-{i:04d}", b"value-%04d" % i, INDEX)
-                                      for i in range(1000)]),
+    ("GET", "/v1/kv/big/"): _compact(
+        [_kv(f"big/key-{i:04d}", b"value-%04d" % i, INDEX) for i in range(1000)]
+    ),
     ("GET", "/v1/health/service/big"): _compact([_instance("big", i) for i in range(100)]),
 }
 

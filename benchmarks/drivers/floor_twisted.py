@@ -46,12 +46,12 @@ class Floor(protocol.Protocol):
                     length = int(value)
                 elif name == b"x-consul-index":
                     self._index = int(value)
-            buf = buf[end + 4:]
+            buf = buf[end + 4 :]
             self._need = length
         if len(buf) < self._need:
             self._buf = buf
             return
-        body, self._buf, self._need = buf[:self._need], b"", -1
+        body, self._buf, self._need = buf[: self._need], b"", -1
         d, self._d = self._d, None
         d.callback((self._index, json.loads(body)))
 
@@ -90,11 +90,13 @@ def main():
     args = _common.parse_args()
     vers = _common.versions("Twisted")
     _twisted_loop.run(
-        "floor", args,
+        "floor",
+        args,
         lambda: FloorClient(args.host, args.port, args.workload),
         lambda c: c.call(),
         lambda c: c.close(),
-        vers, raw=True,
+        vers,
+        raw=True,
     )
 
 

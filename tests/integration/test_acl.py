@@ -170,4 +170,3 @@ class ACLLegacyFakeTests(ACLMixin, FakeAgentCase):
         self.assertIs((yield admin.acl.destroy(copy)), True)
         self.assertIs((yield admin.acl.destroy(acl_id)), True)
         self.assertIsNone((yield admin.acl.info(acl_id)))
-

@@ -87,7 +87,9 @@ class AgentCatalogHealthMixin:
         name = self.unique("local")
         yield self.service(name, check=Consul.Check.ttl("30s"))
         status, info = yield self.consul.agent.service.health(name)
-        self.assertEqual((status, info["AggregatedStatus"], info["Service"]["ID"]), ("critical", "critical", name))
+        self.assertEqual(
+            (status, info["AggregatedStatus"], info["Service"]["ID"]), ("critical", "critical", name)
+        )
         yield self.consul.agent.check.ttl_pass(f"service:{name}")
         status, infos = yield self.consul.agent.service.health_by_name(name)
         self.assertEqual((status, [i["Service"]["ID"] for i in infos]), ("passing", [name]))
@@ -136,9 +138,14 @@ class AgentCatalogHealthMixin:
         yield self.service(name)
         cid = self.unique("tcpcheck")
         yield self.consul.agent.check.register(
-            cid, Consul.Check.tcp("127.0.0.1", closed, "100ms", timeout="1s"),
-            service_id=name, status="passing")
-        self.addCleanup(lambda: self.consul.agent.check.deregister(cid).addErrback(lambda f: f.trap(NotFound)))
+            cid,
+            Consul.Check.tcp("127.0.0.1", closed, "100ms", timeout="1s"),
+            service_id=name,
+            status="passing",
+        )
+        self.addCleanup(
+            lambda: self.consul.agent.check.deregister(cid).addErrback(lambda f: f.trap(NotFound))
+        )
         yield self.wait_for(lambda: self.check_status(cid).addCallback(lambda s: s == "critical"))
         _, entries = yield self.consul.health.service(name, passing=True)
         self.assertEqual(entries, [])
@@ -148,9 +155,17 @@ class AgentCatalogHealthMixin:
         """An external node registered in the catalog is listed, then removed."""
         node = self.unique("node")
         svc = self.unique("ext")
-        self.assertIs((yield self.consul.catalog.register(
-            node, "10.9.8.7", service={"Service": svc, "Tags": ["x"], "Port": 81},
-            check={"Name": "ext", "ServiceID": svc, "Status": "passing"})), True)
+        self.assertIs(
+            (
+                yield self.consul.catalog.register(
+                    node,
+                    "10.9.8.7",
+                    service={"Service": svc, "Tags": ["x"], "Port": 81},
+                    check={"Name": "ext", "ServiceID": svc, "Status": "passing"},
+                )
+            ),
+            True,
+        )
         self.addCleanup(self.consul.catalog.deregister, node)
         _, data = yield self.consul.catalog.node(node)
         self.assertEqual(data["Node"]["Address"], "10.9.8.7")
@@ -165,7 +180,9 @@ class AgentCatalogHealthMixin:
         """A blocking health query returns after a check changes."""
         cid = self.unique("ttl")
         yield self.consul.agent.check.register(cid, Consul.Check.ttl("30s"), status="passing")
-        self.addCleanup(lambda: self.consul.agent.check.deregister(cid).addErrback(lambda f: f.trap(NotFound)))
+        self.addCleanup(
+            lambda: self.consul.agent.check.deregister(cid).addErrback(lambda f: f.trap(NotFound))
+        )
         index, _ = yield self.consul.health.state("critical")
         d = self.consul.health.state("critical", index=index, wait="5s")
         yield deferLater(reactor, 0.05, lambda: None)

@@ -44,10 +44,14 @@ class ModernMixin:
     def test_config_entry_cas(self) -> Any:
         """A service-defaults entry: set with cas 0, get, delete with its ModifyIndex."""
         name = self.unique("cfg")
-        self.assertIs((yield self.consul.config.set("service-defaults", name, {"Protocol": "http"}, cas=0)), True)
+        self.assertIs(
+            (yield self.consul.config.set("service-defaults", name, {"Protocol": "http"}, cas=0)), True
+        )
         entry = yield self.consul.config.get("service-defaults", name)
         self.assertEqual(entry["Protocol"], "http")
-        self.assertIs((yield self.consul.config.delete("service-defaults", name, cas=entry["ModifyIndex"])), True)
+        self.assertIs(
+            (yield self.consul.config.delete("service-defaults", name, cas=entry["ModifyIndex"])), True
+        )
         yield self.assertFailure(self.consul.config.get("service-defaults", name), NotFound)
 
     @inlineCallbacks

@@ -94,11 +94,13 @@ class SessionTxnMixin:
         self.assertEqual(second["KV"]["Value"], b"1")
         index = first["KV"]["ModifyIndex"]
         try:
-            yield self.consul.txn.put([
-                Txn.kv_set(b, "2"),
-                Txn.kv_check_index(a, index + 1000),
-                Txn.kv_get(self.prefix + "missing"),
-            ])
+            yield self.consul.txn.put(
+                [
+                    Txn.kv_set(b, "2"),
+                    Txn.kv_check_index(a, index + 1000),
+                    Txn.kv_get(self.prefix + "missing"),
+                ]
+            )
         except TxnFailed as e:
             self.assertEqual([x["OpIndex"] for x in e.errors], [1, 2])
             self.assertIn("failed index check", e.errors[0]["What"])

@@ -44,6 +44,7 @@ __all__ = [
     "read_params",
 ]
 
+
 def decode_bool(response: ConsulResponse) -> bool:
     """The JSON boolean body of a write Consul answers ``true``/``false``."""
     return bool(response.json())
@@ -83,4 +84,3 @@ def read_params(
     if passing:
         params.append(("passing", "1"))
     return params
-

@@ -140,7 +140,9 @@ def node_identities(items: Any) -> list[dict[str, Any]]:
             )
         else:
             if isinstance(item, (str, bytes)):
-                raise TypeError("node_identities entries must be (node, datacenter) pairs or dicts, not strings")
+                raise TypeError(
+                    "node_identities entries must be (node, datacenter) pairs or dicts, not strings"
+                )
             try:
                 node, dc = item
             except (TypeError, ValueError):
@@ -234,7 +236,13 @@ class ACLToken(Endpoint):
 
     @staticmethod
     def _body(
-        description: Any, policies: Any, roles: Any, services: Any, nodes: Any, local: Any, secret_id: Any,
+        description: Any,
+        policies: Any,
+        roles: Any,
+        services: Any,
+        nodes: Any,
+        local: Any,
+        secret_id: Any,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {}
         desc = _optional_str(description, "description")
@@ -336,9 +344,7 @@ class ACLToken(Endpoint):
         return Request("PUT", path, json_body=body)
 
     @endpoint
-    def delete(
-        self, accessor_id: str, *, token: Optional[str] = None, dc: Optional[str] = None
-    ) -> Request:
+    def delete(self, accessor_id: str, *, token: Optional[str] = None, dc: Optional[str] = None) -> Request:
         """Delete a token; fires with ``True`` (also when it did not exist)."""
         path = "/v1/acl/token/" + path_segment(accessor_id, "accessor_id")
         return Request("DELETE", path, decode=decode_true)
@@ -462,9 +468,7 @@ class ACLPolicy(Endpoint):
         return Request("PUT", path, json_body=body)
 
     @endpoint
-    def delete(
-        self, policy_id: str, *, token: Optional[str] = None, dc: Optional[str] = None
-    ) -> Request:
+    def delete(self, policy_id: str, *, token: Optional[str] = None, dc: Optional[str] = None) -> Request:
         """Delete a policy; fires with ``True`` (also when it did not exist)."""
         path = "/v1/acl/policy/" + path_segment(policy_id, "policy_id")
         return Request("DELETE", path, decode=decode_true)
@@ -489,7 +493,12 @@ class ACLRole(Endpoint):
 
     @staticmethod
     def _body(
-        name: Any, description: Any, policies: Any, services: Any, nodes: Any, templated: Any = None,
+        name: Any,
+        description: Any,
+        policies: Any,
+        services: Any,
+        nodes: Any,
+        templated: Any = None,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"Name": check_str(name, "name")}
         if templated is not None:
@@ -521,7 +530,9 @@ class ACLRole(Endpoint):
         Create a role; fires with the role dict.  ``policies`` are IDs, names
         or dicts; ``templated_policies`` as for :meth:`ACLToken.create`.
         """
-        body = self._body(name, description, policies, service_identities, node_identities, templated_policies)
+        body = self._body(
+            name, description, policies, service_identities, node_identities, templated_policies
+        )
         return Request("PUT", "/v1/acl/role", json_body=body)
 
     @endpoint
@@ -572,14 +583,14 @@ class ACLRole(Endpoint):
     ) -> Request:
         """Replace a role (links not given are cleared); fires with the role dict."""
         path = "/v1/acl/role/" + path_segment(role_id, "role_id")
-        body = self._body(name, description, policies, service_identities, node_identities, templated_policies)
+        body = self._body(
+            name, description, policies, service_identities, node_identities, templated_policies
+        )
         body["ID"] = check_str(role_id, "role_id")
         return Request("PUT", path, json_body=body)
 
     @endpoint
-    def delete(
-        self, role_id: str, *, token: Optional[str] = None, dc: Optional[str] = None
-    ) -> Request:
+    def delete(self, role_id: str, *, token: Optional[str] = None, dc: Optional[str] = None) -> Request:
         """Delete a role; fires with ``True`` (also when it did not exist)."""
         path = "/v1/acl/role/" + path_segment(role_id, "role_id")
         return Request("DELETE", path, decode=decode_true)
@@ -642,9 +653,7 @@ class ACL(ACLAuthExtras, Endpoint):
         return Request("GET", "/v1/acl/list")
 
     @endpoint
-    def info(
-        self, acl_id: str, token: Optional[str] = None, dc: Optional[str] = None
-    ) -> Request:
+    def info(self, acl_id: str, token: Optional[str] = None, dc: Optional[str] = None) -> Request:
         """The legacy ACL ``acl_id`` (``ID``, ``Name``, ``Type``, ``Rules``...), or ``None``."""
         return _secret("GET", "/v1/acl/info/", acl_id, _one_or_none)
 
@@ -706,8 +715,6 @@ class ACL(ACLAuthExtras, Endpoint):
         return Request("PUT", "/v1/acl/bootstrap")
 
     @endpoint
-    def replication(
-        self, token: Optional[str] = None, dc: Optional[str] = None
-    ) -> Request:
+    def replication(self, token: Optional[str] = None, dc: Optional[str] = None) -> Request:
         """The ACL replication status of the datacenter."""
         return Request("GET", "/v1/acl/replication")

@@ -109,8 +109,16 @@ class ACLAuthMethod(Endpoint):
         ``'kubernetes'``, ``'oidc'``, ``'aws-iam'``) with its ``config``;
         fires with the stored method.
         """
-        body = _method_body(name, method_type, display_name, description, config, max_token_ttl,
-                            token_locality, token_name_format)
+        body = _method_body(
+            name,
+            method_type,
+            display_name,
+            description,
+            config,
+            max_token_ttl,
+            token_locality,
+            token_name_format,
+        )
         return Request("PUT", "/v1/acl/auth-method", json_body=body)
 
     @endpoint
@@ -127,8 +135,16 @@ class ACLAuthMethod(Endpoint):
         token_name_format: Optional[str] = None,
     ) -> Request:
         """Replace the auth method ``name`` (its type cannot change); fires with the stored method."""
-        body = _method_body(name, method_type, display_name, description, config, max_token_ttl,
-                            token_locality, token_name_format)
+        body = _method_body(
+            name,
+            method_type,
+            display_name,
+            description,
+            config,
+            max_token_ttl,
+            token_locality,
+            token_name_format,
+        )
         return Request("PUT", "/v1/acl/auth-method/" + path_segment(name, "name"), json_body=body)
 
 
@@ -149,8 +165,11 @@ class ACLBindingRule(Endpoint):
     @endpoint
     def delete(self, binding_rule_id: str, token: Optional[str] = None) -> Request:
         """Delete a binding rule; fires ``True``."""
-        return Request("DELETE", "/v1/acl/binding-rule/" + path_segment(binding_rule_id, "binding_rule_id"),
-                       decode=decode_true)
+        return Request(
+            "DELETE",
+            "/v1/acl/binding-rule/" + path_segment(binding_rule_id, "binding_rule_id"),
+            decode=decode_true,
+        )
 
     @endpoint
     def create(
@@ -188,8 +207,9 @@ class ACLBindingRule(Endpoint):
         """Replace a binding rule (its auth method cannot change)."""
         body = _rule_body(auth_method, bind_type, bind_name, description, selector, bind_vars)
         body["ID"] = check_str(binding_rule_id, "binding_rule_id")
-        return Request("PUT", "/v1/acl/binding-rule/" + path_segment(binding_rule_id, "binding_rule_id"),
-                       json_body=body)
+        return Request(
+            "PUT", "/v1/acl/binding-rule/" + path_segment(binding_rule_id, "binding_rule_id"), json_body=body
+        )
 
 
 class ACLAuthExtras(Endpoint):

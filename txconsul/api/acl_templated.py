@@ -47,7 +47,9 @@ def templated_policies(items: Any) -> list[dict[str, Any]]:
     'Datacenters': [...]}``).
     """
     if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
-        raise TypeError("templated_policies must be a list of template names, (name, variable) pairs or dicts")
+        raise TypeError(
+            "templated_policies must be a list of template names, (name, variable) pairs or dicts"
+        )
     out: list[dict[str, Any]] = []
     for item in items:
         if isinstance(item, (str, bytes)):
@@ -55,10 +57,12 @@ def templated_policies(items: Any) -> list[dict[str, Any]]:
         elif isinstance(item, tuple):
             if len(item) != 2:
                 raise ValueError("templated_policies pairs are (template name, the Name variable)")
-            out.append({
-                "TemplateName": check_str(item[0], "templated_policies template name"),
-                "TemplateVariables": {"Name": check_str(item[1], "templated_policies Name")},
-            })
+            out.append(
+                {
+                    "TemplateName": check_str(item[0], "templated_policies template name"),
+                    "TemplateVariables": {"Name": check_str(item[1], "templated_policies Name")},
+                }
+            )
         elif isinstance(item, Mapping):
             entry = dict(item)
             if "TemplateName" not in entry:

@@ -104,8 +104,11 @@ def _local_health(response: Any) -> tuple[str, Any]:
 
 def _local_health_request(tail: str) -> Request:
     return Request(
-        "GET", "/v1/agent/health/service/" + tail, decode=_local_health,
-        expect=tuple(_LOCAL_HEALTH_CODES), use_dc=False,
+        "GET",
+        "/v1/agent/health/service/" + tail,
+        decode=_local_health,
+        expect=tuple(_LOCAL_HEALTH_CODES),
+        use_dc=False,
     )
 
 
@@ -271,7 +274,9 @@ class AgentService(_LocalHealth):
         if kind is not None:
             payload["Kind"] = check_str(kind, "kind", allow_empty=True)
         for value, field, what in (
-            (proxy, "Proxy", "proxy"), (connect, "Connect", "connect"), (locality, "Locality", "locality"),
+            (proxy, "Proxy", "proxy"),
+            (connect, "Connect", "connect"),
+            (locality, "Locality", "locality"),
         ):
             if value is not None:
                 payload[field] = _check_object(value, what)

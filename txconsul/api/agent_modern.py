@@ -69,7 +69,6 @@ class AgentExtras(Endpoint):
     The newer agent methods, mixed into :class:`~txconsul.api.agent.Agent`.
     """
 
-
     @endpoint
     def reload(self, token: Optional[str] = None) -> Request:
         """Make the agent reload its configuration files; fires ``True``.  Needs ``agent:write``."""
@@ -88,7 +87,9 @@ class AgentExtras(Endpoint):
         :class:`~txconsul.ClientError`.
         """
         if format_prometheus:
-            return Request("GET", "/v1/agent/metrics", [("format", "prometheus")], decode=decode_text, use_dc=False)
+            return Request(
+                "GET", "/v1/agent/metrics", [("format", "prometheus")], decode=decode_text, use_dc=False
+            )
         return Request("GET", "/v1/agent/metrics", use_dc=False)
 
     @endpoint
@@ -133,14 +134,12 @@ class AgentExtras(Endpoint):
         if loglevel is not None:
             check_str(loglevel, "loglevel")
             if loglevel.upper() not in LOG_LEVELS:
-                raise ValueError(
-                    f"invalid loglevel {loglevel!r}: use trace, debug, info, warn or err")
+                raise ValueError(f"invalid loglevel {loglevel!r}: use trace, debug, info, warn or err")
             params.append(("loglevel", loglevel))
         if logjson:
             params.append(("logjson", None))
         mon = LogMonitor(on_line)
-        d = self._transport.stream(
-            "GET", "/v1/agent/monitor", params, mon._chunk, token=token, use_dc=False)
+        d = self._transport.stream("GET", "/v1/agent/monitor", params, mon._chunk, token=token, use_dc=False)
         mon._attach(d)
         return mon
 
@@ -255,8 +254,14 @@ class AgentToken(Endpoint):
                 "'config_file_service_registration'"
             )
         body = {"Token": check_str(secret, "secret", allow_empty=True)}
-        return Request("PUT", "/v1/agent/token/" + token_type, json_body=body, decode=decode_true,
-                       use_dc=False, shown_path="/v1/agent/token/" + token_type)
+        return Request(
+            "PUT",
+            "/v1/agent/token/" + token_type,
+            json_body=body,
+            decode=decode_true,
+            use_dc=False,
+            shown_path="/v1/agent/token/" + token_type,
+        )
 
     def set_default(self, secret: str, token: Optional[str] = None) -> Any:
         """Set the default token (used for requests that carry none)."""

@@ -12,7 +12,17 @@ from typing import Any, Mapping, Optional, Sequence
 from .mesh import CatalogExtras, catalog_service_read
 
 from .._duration import DurationLike
-from ._base import Endpoint, Request, TagLike, check_str, check_str_map, endpoint, path_segment, read, read_params
+from ._base import (
+    Endpoint,
+    Request,
+    TagLike,
+    check_str,
+    check_str_map,
+    endpoint,
+    path_segment,
+    read,
+    read_params,
+)
 from ._cache import with_cache
 
 __all__ = ["Catalog", "TagLike", "read_params"]
@@ -184,8 +194,13 @@ class Catalog(CatalogExtras, Endpoint):
             ``max_age``/``stale_if_error`` as ``Cache-Control``.  See
             :func:`txconsul.api._cache.with_cache`.
         """
-        return with_cache(read("/v1/catalog/services", params=read_params(node_meta=node_meta)),
-                          cached, max_age, stale_if_error, consistency)
+        return with_cache(
+            read("/v1/catalog/services", params=read_params(node_meta=node_meta)),
+            cached,
+            max_age,
+            stale_if_error,
+            consistency,
+        )
 
     @endpoint
     def node(
@@ -230,7 +245,9 @@ class Catalog(CatalogExtras, Endpoint):
         """
         return read("/v1/catalog/node-services/" + path_segment(node, "node"))
 
-    service = catalog_service_read("service", """
+    service = catalog_service_read(
+        "service",
+        """
         The instances of a service: ``(index, [{'Node', 'Address',
         'ServiceID', 'ServiceName', 'ServiceTags', 'ServicePort', ...}])``;
         ``[]`` for an unknown service.
@@ -238,4 +255,5 @@ class Catalog(CatalogExtras, Endpoint):
         :param tag: a tag or a list of tags; an instance must have all.
         :param cached: answer from the agent cache (``?cached``); with
             ``max_age``/``stale_if_error`` as ``Cache-Control``.
-        """)
+        """,
+    )

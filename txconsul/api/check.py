@@ -58,9 +58,7 @@ def _check_text(value: Any, what: str) -> str:
 
 def _check_header(header: Any) -> dict[str, list[str]]:
     if not isinstance(header, Mapping):
-        raise TypeError(
-            f"header must be a mapping of names to lists of strings, not {type(header).__name__}"
-        )
+        raise TypeError(f"header must be a mapping of names to lists of strings, not {type(header).__name__}")
     out: dict[str, list[str]] = {}
     for name, values in header.items():
         if not isinstance(name, str) or not name:

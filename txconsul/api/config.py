@@ -133,8 +133,9 @@ class ConfigEntries(Endpoint):
         params: list[Param] = []
         if filter_expr is not None:
             params.append(("filter", check_str(filter_expr, "filter_expr")))
-        return Request("GET", "/v1/config/" + path_segment(kind, "kind"), params,
-                       decode=data_or_meta(decode_json, meta))
+        return Request(
+            "GET", "/v1/config/" + path_segment(kind, "kind"), params, decode=data_or_meta(decode_json, meta)
+        )
 
     @endpoint
     def delete(
@@ -189,7 +190,9 @@ class DiscoveryChain(Endpoint):
             params.append(("compile-dc", check_str(compile_dc, "compile_dc")))
         overrides: dict[str, Any] = {}
         if override_connect_timeout is not None:
-            overrides["OverrideConnectTimeout"] = check_str(override_connect_timeout, "override_connect_timeout")
+            overrides["OverrideConnectTimeout"] = check_str(
+                override_connect_timeout, "override_connect_timeout"
+            )
         if override_protocol is not None:
             overrides["OverrideProtocol"] = check_str(override_protocol, "override_protocol")
         if override_mesh_gateway_mode is not None:

@@ -149,7 +149,9 @@ class Intentions(Endpoint):
         self, source: str, destination: str, token: Optional[str] = None, dc: Optional[str] = None
     ) -> Request:
         """Delete the intention from ``source`` to ``destination``; fires ``True``."""
-        return Request("DELETE", "/v1/connect/intentions/exact", _pair(source, destination), decode=decode_true)
+        return Request(
+            "DELETE", "/v1/connect/intentions/exact", _pair(source, destination), decode=decode_true
+        )
 
     @endpoint
     def list(

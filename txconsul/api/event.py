@@ -56,8 +56,7 @@ def event_path(name: Any) -> str:
     segments = text.split("/")
     if text.startswith("/") or any(s in ("", ".", "..") for s in segments):
         raise ValueError(
-            f"invalid event name {text!r}: it must not begin with '/' nor "
-            "contain empty, '.' or '..' segments"
+            f"invalid event name {text!r}: it must not begin with '/' nor contain empty, '.' or '..' segments"
         )
     return "/v1/event/fire/" + path_segment(text, "name")
 
@@ -156,6 +155,11 @@ class Event(Endpoint):
         # Consul's event list waits maxQueryTime (10 minutes) by default, not
         # the usual 5; say so, so that the client-side timeout matches.
         return Request(
-            "GET", "/v1/event/list", params, decode=decode_list, blocking=True,
-            use_dc=False, default_wait=MAX_WAIT,
+            "GET",
+            "/v1/event/list",
+            params,
+            decode=decode_list,
+            blocking=True,
+            use_dc=False,
+            default_wait=MAX_WAIT,
         )

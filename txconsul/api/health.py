@@ -28,7 +28,9 @@ STATES = ("any", "unknown", "passing", "warning", "critical")
 class Health(HealthExtras, Endpoint):
     """Health checks and healthy instances, as ``consul.health``."""
 
-    service = health_service_read("service", """
+    service = health_service_read(
+        "service",
+        """
         The instances of a service with their node and checks:
         ``(index, [{'Node': {...}, 'Service': {...}, 'Checks': [...]}])``.
 
@@ -39,7 +41,8 @@ class Health(HealthExtras, Endpoint):
         :param filter: a Consul filter expression.
         :param cached: answer from the agent cache (``?cached``); with
             ``max_age``/``stale_if_error`` as ``Cache-Control``.
-        """)
+        """,
+    )
 
     @endpoint
     def checks(

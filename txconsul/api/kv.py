@@ -18,7 +18,16 @@ from .._duration import DurationLike
 from .._http import ConsulResponse, Param, quote_key
 from ._base import Endpoint, Request, check_str, check_uint, endpoint, read
 
-__all__ = ["KV", "KeyLike", "ValueLike", "decode_entry", "decode_get", "decode_list", "encode_value", "kv_path"]
+__all__ = [
+    "KV",
+    "KeyLike",
+    "ValueLike",
+    "decode_entry",
+    "decode_get",
+    "decode_list",
+    "encode_value",
+    "kv_path",
+]
 
 KeyLike = Union[str, bytes]
 ValueLike = Union[str, bytes, None]
@@ -56,8 +65,7 @@ def kv_path(key: KeyLike, allow_empty: bool = False) -> str:
     inner = segments[:-1]  # a trailing '/' (a "folder" key) is fine
     if any(s in ("", ".", "..") for s in inner) or segments[-1] in (".", ".."):
         raise ValueError(
-            f"invalid key {text!r}: Consul's HTTP router rewrites keys with "
-            "'//', '.' or '..' segments"
+            f"invalid key {text!r}: Consul's HTTP router rewrites keys with '//', '.' or '..' segments"
         )
     raw = text.encode("utf-8", "surrogateescape")
     return "/v1/kv/" + quote_key(raw)  # type: ignore[arg-type]
@@ -76,9 +84,7 @@ def encode_value(value: ValueLike) -> bytes:
         return value
     if isinstance(value, str):
         return value.encode("utf-8")
-    raise TypeError(
-        f"value must be str, bytes or None, not {type(value).__name__}"
-    )
+    raise TypeError(f"value must be str, bytes or None, not {type(value).__name__}")
 
 
 def decode_entry(entry: dict[str, Any]) -> dict[str, Any]:

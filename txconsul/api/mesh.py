@@ -51,8 +51,13 @@ def catalog_service_read(kind: str, doc: str) -> Any:
         stale_if_error: Optional[DurationLike] = None,
     ) -> Request:
         path = f"/v1/catalog/{kind}/" + path_segment(service, "service")
-        return with_cache(read(path, params=read_params(tag=tag, near=near, node_meta=node_meta)),
-                          cached, max_age, stale_if_error, consistency)
+        return with_cache(
+            read(path, params=read_params(tag=tag, near=near, node_meta=node_meta)),
+            cached,
+            max_age,
+            stale_if_error,
+            consistency,
+        )
 
     describer.__name__ = kind
     describer.__qualname__ = f"Catalog.{kind}"
@@ -63,12 +68,15 @@ def catalog_service_read(kind: str, doc: str) -> Any:
 class CatalogExtras(Endpoint):
     """The catalog's Connect and gateway reads."""
 
-    connect = catalog_service_read("connect", """
+    connect = catalog_service_read(
+        "connect",
+        """
         The Connect-capable instances of a service (its sidecar proxies,
         Connect-native instances and linked terminating gateways), with
         :meth:`txconsul.api.catalog.Catalog.service`'s arguments and shape: ``(index, [{'Node',
         'ServiceKind', 'ServiceProxy', ...}])``.
-        """)
+        """,
+    )
 
     @endpoint
     def gateway_services(
@@ -133,8 +141,13 @@ def health_service_read(kind: str, doc: str) -> Any:
         else:
             params = read_params(tag=tag, near=near, node_meta=node_meta, passing=passing)
         if cached or max_age is not None or stale_if_error is not None:
-            return with_cache(read(prefix + path_segment(service, "service"), params=params),
-                              cached, max_age, stale_if_error, consistency)
+            return with_cache(
+                read(prefix + path_segment(service, "service"), params=params),
+                cached,
+                max_age,
+                stale_if_error,
+                consistency,
+            )
         if type(service) is str and _PLAIN_NAME.fullmatch(service):
             return read(prefix + service, params=params)
         return read(prefix + path_segment(service, "service"), params=params)
@@ -148,12 +161,18 @@ def health_service_read(kind: str, doc: str) -> Any:
 class HealthExtras(Endpoint):
     """Health's Connect and ingress reads."""
 
-    connect = health_service_read("connect", """
+    connect = health_service_read(
+        "connect",
+        """
         The Connect-capable instances of a service with node and checks,
         with :meth:`txconsul.api.health.Health.service`'s arguments and shape.
-        """)
+        """,
+    )
 
-    ingress = health_service_read("ingress", """
+    ingress = health_service_read(
+        "ingress",
+        """
         The ingress gateway instances that expose ``service`` (by the
         ``ingress-gateway`` config entries), with :meth:`txconsul.api.health.Health.service`'s shape.
-        """)
+        """,
+    )

@@ -24,7 +24,6 @@ def _true(response: ConsulResponse) -> bool:
 class OperatorExtras(Endpoint):
     """Raft peers, autopilot, the gossip keyring and usage."""
 
-
     @endpoint
     def raft_remove_peer(
         self,
@@ -42,7 +41,8 @@ class OperatorExtras(Endpoint):
         if (address is None) == (peer_id is None):
             raise ValueError("give exactly one of address or peer_id")
         params: list[Param] = (
-            [("address", check_str(address, "address"))] if address is not None
+            [("address", check_str(address, "address"))]
+            if address is not None
             else [("id", check_str(peer_id, "peer_id"))]
         )
         return Request("DELETE", "/v1/operator/raft/peer", params, decode=decode_true)
@@ -110,7 +110,9 @@ class OperatorExtras(Endpoint):
             body[key] = value
         raw_cas = check_cas(cas)
         params: list[Param] = [("cas", raw_cas)] if raw_cas is not None else []
-        return Request("PUT", "/v1/operator/autopilot/configuration", params, json_body=body, decode=decode_bool)
+        return Request(
+            "PUT", "/v1/operator/autopilot/configuration", params, json_body=body, decode=decode_bool
+        )
 
     @endpoint
     def autopilot_health(self, token: Optional[str] = None, dc: Optional[str] = None) -> Request:
@@ -130,23 +132,37 @@ class OperatorExtras(Endpoint):
         return Request("GET", "/v1/operator/autopilot/state")
 
     @staticmethod
-    def _keyring(method: str, key: Optional[str], relay_factor: Optional[int],
-                 local_only: Optional[bool] = None) -> Request:
+    def _keyring(
+        method: str, key: Optional[str], relay_factor: Optional[int], local_only: Optional[bool] = None
+    ) -> Request:
         params: list[Param] = []
         if relay_factor is not None:
-            if isinstance(relay_factor, bool) or not isinstance(relay_factor, int) or not 0 <= relay_factor <= 5:
+            if (
+                isinstance(relay_factor, bool)
+                or not isinstance(relay_factor, int)
+                or not 0 <= relay_factor <= 5
+            ):
                 raise ValueError(f"invalid relay_factor {relay_factor!r}: must be 0 to 5")
             params.append(("relay-factor", str(relay_factor)))
         if local_only is not None:
             params.append(("local-only", "true" if local_only else "false"))
         if key is None:
             return Request(method, "/v1/operator/keyring", params, use_dc=False)
-        return Request(method, "/v1/operator/keyring", params, json_body={"Key": check_str(key, "key")},
-                       decode=decode_true, use_dc=False)
+        return Request(
+            method,
+            "/v1/operator/keyring",
+            params,
+            json_body={"Key": check_str(key, "key")},
+            decode=decode_true,
+            use_dc=False,
+        )
 
     @endpoint
     def keyring_list(
-        self, relay_factor: Optional[int] = None, local_only: Optional[bool] = None, token: Optional[str] = None
+        self,
+        relay_factor: Optional[int] = None,
+        local_only: Optional[bool] = None,
+        token: Optional[str] = None,
     ) -> Request:
         """
         The gossip keys of every pool: ``[{'WAN', 'Datacenter', 'Keys':
@@ -155,22 +171,30 @@ class OperatorExtras(Endpoint):
         return self._keyring("GET", None, relay_factor, local_only)
 
     @endpoint
-    def keyring_install(self, key: str, relay_factor: Optional[int] = None, token: Optional[str] = None) -> Request:
+    def keyring_install(
+        self, key: str, relay_factor: Optional[int] = None, token: Optional[str] = None
+    ) -> Request:
         """Install a new base64 gossip key on every member; fires ``True``.  Needs ``keyring:write``."""
         return self._keyring("POST", key, relay_factor)
 
     @endpoint
-    def keyring_use(self, key: str, relay_factor: Optional[int] = None, token: Optional[str] = None) -> Request:
+    def keyring_use(
+        self, key: str, relay_factor: Optional[int] = None, token: Optional[str] = None
+    ) -> Request:
         """Make an installed key the primary one; fires ``True``."""
         return self._keyring("PUT", key, relay_factor)
 
     @endpoint
-    def keyring_remove(self, key: str, relay_factor: Optional[int] = None, token: Optional[str] = None) -> Request:
+    def keyring_remove(
+        self, key: str, relay_factor: Optional[int] = None, token: Optional[str] = None
+    ) -> Request:
         """Remove a (non-primary) key from every member; fires ``True``."""
         return self._keyring("DELETE", key, relay_factor)
 
     @endpoint
-    def usage(self, global_: Optional[bool] = None, stale: Optional[bool] = None, token: Optional[str] = None) -> Request:
+    def usage(
+        self, global_: Optional[bool] = None, stale: Optional[bool] = None, token: Optional[str] = None
+    ) -> Request:
         """
         Service and node counts: ``{'Usage': {dc: {'Services',
         'ServiceInstances', 'ConnectServiceInstances', 'Nodes', ...}}, ...}``.
@@ -186,7 +210,6 @@ class OperatorExtras(Endpoint):
 
 class CoordinateExtras(Endpoint):
     """``coordinate.update``."""
-
 
     @endpoint
     def update(

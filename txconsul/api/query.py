@@ -120,9 +120,7 @@ class Query(Endpoint):
     """
 
     @endpoint
-    def list(
-        self, dc: Optional[str] = None, token: Optional[str] = None
-    ) -> Request:
+    def list(self, dc: Optional[str] = None, token: Optional[str] = None) -> Request:
         """Every prepared query the token may read (a list of definitions)."""
         return Request("GET", "/v1/query")
 
@@ -166,8 +164,16 @@ class Query(Endpoint):
         ``query_token`` for that.
         """
         body = query_definition(
-            service, name, session, nearestn, datacenters, onlypassing, tags, ttl,
-            regexp, query_token,
+            service,
+            name,
+            session,
+            nearestn,
+            datacenters,
+            onlypassing,
+            tags,
+            ttl,
+            regexp,
+            query_token,
         )
         return Request("POST", "/v1/query", json_body=body, decode=decode_json)
 
@@ -203,15 +209,21 @@ class Query(Endpoint):
         if service is None:
             raise ValueError("service is required: an update replaces the whole query definition")
         body = query_definition(
-            service, name, session, nearestn, datacenters, onlypassing, tags, ttl,
-            regexp, query_token,
+            service,
+            name,
+            session,
+            nearestn,
+            datacenters,
+            onlypassing,
+            tags,
+            ttl,
+            regexp,
+            query_token,
         )
         return Request("PUT", path, json_body=body, decode=decode_true)
 
     @endpoint
-    def get(
-        self, query_id: str, token: Optional[str] = None, dc: Optional[str] = None
-    ) -> Request:
+    def get(self, query_id: str, token: Optional[str] = None, dc: Optional[str] = None) -> Request:
         """
         A prepared query by ID: a list holding its definition, as Consul
         answers, or ``None`` when there is no such query (python-consul has
@@ -220,9 +232,7 @@ class Query(Endpoint):
         return _maybe_missing(query_path(query_id))
 
     @endpoint
-    def delete(
-        self, query_id: str, token: Optional[str] = None, dc: Optional[str] = None
-    ) -> Request:
+    def delete(self, query_id: str, token: Optional[str] = None, dc: Optional[str] = None) -> Request:
         """Delete a prepared query; fires with ``True``."""
         return Request("DELETE", query_path(query_id), decode=decode_true)
 
@@ -260,9 +270,7 @@ class Query(Endpoint):
         return _maybe_missing(path, params)
 
     @endpoint
-    def explain(
-        self, query: str, token: Optional[str] = None, dc: Optional[str] = None
-    ) -> Request:
+    def explain(self, query: str, token: Optional[str] = None, dc: Optional[str] = None) -> Request:
         """
         The fully rendered query a name resolves to: ``{'Query': {...}}``
         (plus Consul's query-meta fields), or ``None`` when nothing matches (python-consul has no defined

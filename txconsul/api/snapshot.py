@@ -92,4 +92,3 @@ class Snapshot:
         sink: list[bytes] = []
         d = self._transport.stream("PUT", "/v1/snapshot", [], sink.append, body=data, token=token, dc=dc)
         return d.addCallback(lambda _: True)
-

@@ -104,26 +104,42 @@ def _kv(verb: str, key: str, **fields: Any) -> dict[str, Any]:
 
 def kv_set(key: KeyLike, value: ValueLike, flags: Optional[int] = None) -> dict[str, Any]:
     """Set ``key`` to ``value`` (``str``/``bytes``/``None``)."""
-    return _kv("set", _key(key), Value=_value(value),
-               Flags=None if flags is None else check_uint(flags, "flags"))
+    return _kv(
+        "set", _key(key), Value=_value(value), Flags=None if flags is None else check_uint(flags, "flags")
+    )
 
 
 def kv_cas(key: KeyLike, value: ValueLike, index: int, flags: Optional[int] = None) -> dict[str, Any]:
     """Set ``key`` only if its ModifyIndex is ``index`` (0: only if absent)."""
-    return _kv("cas", _key(key), Value=_value(value), Index=check_uint(index, "index"),
-               Flags=None if flags is None else check_uint(flags, "flags"))
+    return _kv(
+        "cas",
+        _key(key),
+        Value=_value(value),
+        Index=check_uint(index, "index"),
+        Flags=None if flags is None else check_uint(flags, "flags"),
+    )
 
 
 def kv_lock(key: KeyLike, value: ValueLike, session: str, flags: Optional[int] = None) -> dict[str, Any]:
     """Acquire ``key``'s lock for ``session`` and set its value."""
-    return _kv("lock", _key(key), Value=_value(value), Session=check_str(session, "session"),
-               Flags=None if flags is None else check_uint(flags, "flags"))
+    return _kv(
+        "lock",
+        _key(key),
+        Value=_value(value),
+        Session=check_str(session, "session"),
+        Flags=None if flags is None else check_uint(flags, "flags"),
+    )
 
 
 def kv_unlock(key: KeyLike, value: ValueLike, session: str, flags: Optional[int] = None) -> dict[str, Any]:
     """Release ``key``'s lock held by ``session`` and set its value."""
-    return _kv("unlock", _key(key), Value=_value(value), Session=check_str(session, "session"),
-               Flags=None if flags is None else check_uint(flags, "flags"))
+    return _kv(
+        "unlock",
+        _key(key),
+        Value=_value(value),
+        Session=check_str(session, "session"),
+        Flags=None if flags is None else check_uint(flags, "flags"),
+    )
 
 
 def kv_get(key: KeyLike) -> dict[str, Any]:
@@ -187,9 +203,7 @@ def decode_results(results: Any) -> Any:
 
 def _check_payload(payload: Any) -> list[dict[str, Any]]:
     if isinstance(payload, (str, bytes, dict)) or not isinstance(payload, Sequence):
-        raise TypeError(
-            f"payload must be a list of operation dicts, not {type(payload).__name__}"
-        )
+        raise TypeError(f"payload must be a list of operation dicts, not {type(payload).__name__}")
     ops = list(payload)
     for i, op in enumerate(ops):
         if not isinstance(op, dict):

@@ -48,7 +48,7 @@ def service_name_resolver(domain: str = "consul") -> Callable[[str], Optional[Se
 
     def resolve(host: str) -> Optional[ServiceName]:
         labels = host.lower().rstrip(".").split(".")
-        if len(labels) <= len(suffix) or labels[-len(suffix):] != suffix:
+        if len(labels) <= len(suffix) or labels[-len(suffix) :] != suffix:
             return None
         labels = labels[: -len(suffix)]
         dc = None
@@ -145,9 +145,7 @@ class ConsulEndpointFactory:
         """The cache of a service name (made, not started, on first use)."""
         held = self._services.get(name)
         if held is None:
-            cache = HealthCache(
-                self._consul, name.service, tag=name.tag, dc=name.dc, passing=self._passing
-            )
+            cache = HealthCache(self._consul, name.service, tag=name.tag, dc=name.dc, passing=self._passing)
             held = self._services[name] = (cache, self._new_picker())
         return held[0]
 
@@ -165,15 +163,17 @@ class ConsulEndpointFactory:
         if name is None:
             if not self._others:
                 return _Refused(f"{host!r} names no Consul service (others=False)")
-            endpoint: Any = HostnameEndpoint(
-                self._reactor, host, uri.port, timeout=self._connect_timeout
-            )
+            endpoint: Any = HostnameEndpoint(self._reactor, host, uri.port, timeout=self._connect_timeout)
             return wrapClientTLS(creator, endpoint) if creator is not None else endpoint
         cache = self.cache_for(name)
         picker = self._services[name][1]
         return ConsulClientEndpoint(
-            self._reactor, cache, picker=picker, attempts=self._attempts,
-            connect_timeout=self._connect_timeout, ready_timeout=self._ready_timeout,
+            self._reactor,
+            cache,
+            picker=picker,
+            attempts=self._attempts,
+            connect_timeout=self._connect_timeout,
+            ready_timeout=self._ready_timeout,
             tls=creator,
         )
 

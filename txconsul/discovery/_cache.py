@@ -375,9 +375,15 @@ class HealthCache(_Cache):
         p = self._params
         if self.near is None:
             return Watch(
-                self._consul, "service", self._handle,
-                on_error=self._failed, on_recover=self._recovered, clock=self._clock,
-                service=self.service, tag=list(self.tags) or None, passingonly=self.passing,
+                self._consul,
+                "service",
+                self._handle,
+                on_error=self._failed,
+                on_recover=self._recovered,
+                clock=self._clock,
+                service=self.service,
+                tag=list(self.tags) or None,
+                passingonly=self.passing,
                 **{k: v for k, v in p.items() if v is not None},
             )
         # The shared watches have no ``near``: follow it with blocking reads
@@ -385,11 +391,20 @@ class HealthCache(_Cache):
         return _BlockingFollower(
             self._clock,
             lambda index, wait: self._consul.health.service(
-                self.service, index=index, wait=wait, passing=self.passing or None,
-                tag=list(self.tags) or None, dc=p["dc"], near=self.near,
-                token=p["token"], filter=p["filter"],
+                self.service,
+                index=index,
+                wait=wait,
+                passing=self.passing or None,
+                tag=list(self.tags) or None,
+                dc=p["dc"],
+                near=self.near,
+                token=p["token"],
+                filter=p["filter"],
             ),
-            self._handle, self._failed, self._recovered, wait=p["wait"],
+            self._handle,
+            self._failed,
+            self._recovered,
+            wait=p["wait"],
         )
 
     def _convert(self, data: Any) -> tuple[Any, dict[Any, Any]]:
@@ -455,8 +470,13 @@ class KVCache(_Cache):
             params["prefix"] = self.prefix
             kind = "keyprefix"
         return Watch(
-            self._consul, kind, self._handle,
-            on_error=self._failed, on_recover=self._recovered, clock=self._clock, **params,
+            self._consul,
+            kind,
+            self._handle,
+            on_error=self._failed,
+            on_recover=self._recovered,
+            clock=self._clock,
+            **params,
         )
 
     def get(self, key: str) -> Optional[dict[str, Any]]:
@@ -515,8 +535,13 @@ class CatalogCache(_Cache):
     def _make_watch(self) -> Any:
         params = {k: v for k, v in self._params.items() if v is not None}
         return Watch(
-            self._consul, self.what, self._handle,
-            on_error=self._failed, on_recover=self._recovered, clock=self._clock, **params,
+            self._consul,
+            self.what,
+            self._handle,
+            on_error=self._failed,
+            on_recover=self._recovered,
+            clock=self._clock,
+            **params,
         )
 
     def _convert(self, data: Any) -> tuple[Any, dict[Any, Any]]:

@@ -160,8 +160,11 @@ class ConsulClientEndpoint:
     def endpoint_for(self, instance: Instance) -> Any:
         """The plain (or TLS-wrapped) endpoint that reaches ``instance``."""
         endpoint: Any = HostnameEndpoint(
-            self._reactor, instance.address, instance.port,
-            timeout=self.connect_timeout, bindAddress=self._bind_address,
+            self._reactor,
+            instance.address,
+            instance.port,
+            timeout=self.connect_timeout,
+            bindAddress=self._bind_address,
         )
         creator = self._creator(instance)
         if creator is not None:
@@ -224,7 +227,9 @@ class ConsulClientEndpoint:
                 failures.append(Failure())
                 log.info(
                     "connecting to {service} at {address}:{port} failed: {error}",
-                    service=service, address=instance.address, port=instance.port,
+                    service=service,
+                    address=instance.address,
+                    port=instance.port,
                     error=failures[-1].getErrorMessage(),
                 )
             else:
@@ -362,9 +367,16 @@ class ConsulServerEndpoint:
         else:
             sid = self.name
         return ServiceRegistration(
-            self.consul, self.name, service_id=sid, port=port, tags=self.tags,
-            ttl=self.ttl, address=address, meta=self.meta,
-            deregister_critical_after=self.deregister_critical_after, clock=self.clock,
+            self.consul,
+            self.name,
+            service_id=sid,
+            port=port,
+            tags=self.tags,
+            ttl=self.ttl,
+            address=address,
+            meta=self.meta,
+            deregister_critical_after=self.deregister_critical_after,
+            clock=self.clock,
         )
 
     # Deferred is invariant: mypy-zope sees IStreamServerEndpoint.listen's
@@ -397,7 +409,8 @@ class ConsulServerEndpoint:
                 if isinstance(result, Failure):
                     log.warn(
                         "registering service {service_id} failed: {error}; retrying",
-                        service_id=registration.service_id, error=result.getErrorMessage(),
+                        service_id=registration.service_id,
+                        error=result.getErrorMessage(),
                     )
                 registration.startService()
                 done.callback(registered)
@@ -405,9 +418,9 @@ class ConsulServerEndpoint:
             clock = self.clock if self.clock is not None else self.consul.reactor
             timer = clock.callLater(
                 self.registration_timeout,
-                lambda: first(Failure(DeferredTimeoutError(
-                    f"no answer within {self.registration_timeout}s"
-                ))),
+                lambda: first(
+                    Failure(DeferredTimeoutError(f"no answer within {self.registration_timeout}s"))
+                ),
             )
             settled: Deferred = Deferred()
             registered._first = settled

@@ -81,8 +81,7 @@ def _unknown(kind: str, options: dict[str, Any], known: tuple[str, ...]) -> None
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise ValueError(
-            f"consul: {kind} endpoint: unknown option(s) {', '.join(unknown)} "
-            f"(known: {', '.join(known)})"
+            f"consul: {kind} endpoint: unknown option(s) {', '.join(unknown)} (known: {', '.join(known)})"
         )
 
 
@@ -137,8 +136,7 @@ def close_shared(reactor: Any = None) -> Any:
     from twisted.internet.defer import gatherResults
 
     keys = [
-        k for k, (r, _) in list(_shared.items())
-        if k[0] == "client" and (reactor is None or r is reactor)
+        k for k, (r, _) in list(_shared.items()) if k[0] == "client" and (reactor is None or r is reactor)
     ]
     return gatherResults([_release(k) for k in keys])
 
@@ -164,7 +162,8 @@ def _tls_options(
     if trust_roots is not None:
         paths = (
             [os.path.join(trust_roots, n) for n in sorted(os.listdir(trust_roots))]
-            if os.path.isdir(trust_roots) else [trust_roots]
+            if os.path.isdir(trust_roots)
+            else [trust_roots]
         )
         certs = []
         for path in paths:
@@ -197,8 +196,21 @@ def _tls_options(
 
 
 _CLIENT_OPTIONS = (
-    "agent", "attempts", "bindAddress", "certificate", "dc", "hostname", "near",
-    "passing", "pick", "privateKey", "readyTimeout", "tag", "timeout", "tls", "trustRoots",
+    "agent",
+    "attempts",
+    "bindAddress",
+    "certificate",
+    "dc",
+    "hostname",
+    "near",
+    "passing",
+    "pick",
+    "privateKey",
+    "readyTimeout",
+    "tag",
+    "timeout",
+    "tls",
+    "trustRoots",
 )
 
 
@@ -227,8 +239,10 @@ def parse_client(reactor: Any, *args: str, **options: str) -> ConsulClientEndpoi
     creator = None
     if tls:
         creator = _tls_options(
-            options.get("hostname"), options.get("trustRoots"),
-            options.get("certificate"), options.get("privateKey"),
+            options.get("hostname"),
+            options.get("trustRoots"),
+            options.get("certificate"),
+            options.get("privateKey"),
         )
     attempts = _number("attempts", options["attempts"], int) if "attempts" in options else 3
     timeout = _number("timeout", options["timeout"]) if "timeout" in options else 10.0
@@ -244,12 +258,23 @@ def parse_client(reactor: Any, *args: str, **options: str) -> ConsulClientEndpoi
         cache = held[1]
     else:
         cache = HealthCache(
-            consul, service, tag=list(tags) or None, passing=passing, near=near, dc=dc,
+            consul,
+            service,
+            tag=list(tags) or None,
+            passing=passing,
+            near=near,
+            dc=dc,
         )
         _shared[key] = (reactor, cache)
     return ConsulClientEndpoint(
-        reactor, cache, picker=pick, attempts=attempts, connect_timeout=timeout,
-        ready_timeout=ready, tls=creator, bind_address=bind,
+        reactor,
+        cache,
+        picker=pick,
+        attempts=attempts,
+        connect_timeout=timeout,
+        ready_timeout=ready,
+        tls=creator,
+        bind_address=bind,
     )
 
 
@@ -287,7 +312,9 @@ def parse_server(reactor: Any, *args: str, **options: str) -> ConsulServerEndpoi
     port = _number("port", options["port"], int) if "port" in options else None
     consul = _client_for(reactor, options.get("agent") or None)
     return ConsulServerEndpoint(
-        wrapped, consul, name,
+        wrapped,
+        consul,
+        name,
         service_id=options.get("id") or None,
         port=port,
         address=options.get("address") or None,

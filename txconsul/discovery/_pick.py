@@ -76,9 +76,7 @@ class WeightedPicker:
         # Efraimidis-Spirakis: sorting by u ** (1 / w) draws without
         # replacement with probabilities proportional to the weights.
         keyed = [
-            (self._rng.random() ** (1.0 / i.weight), n, i)
-            for n, i in enumerate(instances)
-            if i.weight > 0
+            (self._rng.random() ** (1.0 / i.weight), n, i) for n, i in enumerate(instances) if i.weight > 0
         ]
         keyed.sort(key=lambda t: (-t[0], t[1]))
         zero = [i for i in instances if i.weight <= 0]

@@ -96,7 +96,9 @@ class Retrying:
             raise ValueError(f"invalid jitter {jitter!r}: must be between 0 and 1")
         if deadline is not None and deadline <= 0:
             raise ValueError(f"invalid deadline {deadline!r}: must be > 0 or None")
-        if attempts is not None and (isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1):
+        if attempts is not None and (
+            isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1
+        ):
             raise ValueError(f"invalid attempts {attempts!r}: must be an int >= 1 or None")
         if deadline is None and attempts is None:
             raise ValueError("give a deadline or a number of attempts (or both)")
@@ -193,7 +195,9 @@ class Retrying:
                 failure.raiseException()
             log.info(
                 "retrying after {error} (try {tries}) in {wait:.2f}s",
-                error=str(error), tries=tries, wait=wait,
+                error=str(error),
+                tries=tries,
+                wait=wait,
             )
             if wait > 0:
                 d = state["inner"] = deferLater(clock, wait, lambda: None)

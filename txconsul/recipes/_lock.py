@@ -116,10 +116,12 @@ def guarded_txn(
         return fail(TypeError(f"fence must be a Fence, not {type(fence).__name__}"))
     ops = list(ops)
     if len(ops) > MAX_OPS - 2:
-        return fail(ValueError(
-            f"{len(ops)} operations: a guarded transaction allows at most {MAX_OPS - 2} "
-            f"(Consul's {MAX_OPS} minus the two checks)"
-        ))
+        return fail(
+            ValueError(
+                f"{len(ops)} operations: a guarded transaction allows at most {MAX_OPS - 2} "
+                f"(Consul's {MAX_OPS} minus the two checks)"
+            )
+        )
     try:
         d = consul.txn.put(fence.checks() + ops, token=token)
     except (TypeError, ValueError) as e:
@@ -131,8 +133,7 @@ def guarded_txn(
         checks = [e for e in errors if isinstance(e, dict) and e.get("OpIndex") in (0, 1)]
         if checks:
             raise FencingError(
-                f"lock {fence.key!r} is no longer held at fencing token {fence.token}: "
-                "nothing was written",
+                f"lock {fence.key!r} is no longer held at fencing token {fence.token}: nothing was written",
                 fence,
                 checks,
             )
@@ -339,9 +340,9 @@ class Lock(SessionHolder):
                 if pair is not None and pair.get("Session"):
                     index = next_index(index, idx)
                     continue
-                locked = yield step(kv.put(
-                    self._key, self._value, flags=LOCK_FLAG_VALUE, acquire=session, token=self._token
-                ))
+                locked = yield step(
+                    kv.put(self._key, self._value, flags=LOCK_FLAG_VALUE, acquire=session, token=self._token)
+                )
                 if locked:
                     # Read the entry back for the fencing token: the index
                     # Consul gave our acquisition.
@@ -364,7 +365,9 @@ class Lock(SessionHolder):
             self._check_not_lost()
             raise
         self.held = True
-        self.fence = Fence(self._key, session, int(pair.get("ModifyIndex") or 0), int(pair.get("LockIndex") or 0))
+        self.fence = Fence(
+            self._key, session, int(pair.get("ModifyIndex") or 0), int(pair.get("LockIndex") or 0)
+        )
         self.lost = Deferred()
         self._monitoring = self._monitor(session)
         self._monitoring.addErrback(lambda f: self.log.failure("lock monitor failed", f))
@@ -381,8 +384,11 @@ class Lock(SessionHolder):
                 # silent partition swallowed times out, rather than after
                 # Consul's default 5 minutes.
                 idx, pair = yield kv.get(
-                    self._key, index=index, wait=self._monitor_wait,
-                    consistency="consistent", token=self._token,
+                    self._key,
+                    index=index,
+                    wait=self._monitor_wait,
+                    consistency="consistent",
+                    token=self._token,
                 )
             except CancelledError:
                 return
@@ -399,9 +405,7 @@ class Lock(SessionHolder):
                     except CancelledError:
                         return
                     continue
-                self.log.warn(
-                    "lock {key} monitor failed: {error}", key=self._key, error=str(e)
-                )
+                self.log.warn("lock {key} monitor failed: {error}", key=self._key, error=str(e))
                 break
             retries = self._monitor_retries
             if pair is not None and pair.get("Session") == session:
@@ -474,9 +478,7 @@ class Lock(SessionHolder):
             raise LockConflict(f"key {self._key!r} exists and is not a lock")
         if pair.get("Session"):
             raise LockInUse(f"lock {self._key!r} is in use")
-        removed = yield self._consul.kv.delete(
-            self._key, cas=pair["ModifyIndex"], token=self._token
-        )
+        removed = yield self._consul.kv.delete(self._key, cas=pair["ModifyIndex"], token=self._token)
         if not removed:
             raise LockInUse(f"lock {self._key!r} is in use")
         return True
@@ -574,7 +576,9 @@ class LeaderElection(Service):
         self._campaign = None
         if failure.check(CancelledError) or not self.running:
             return
-        self.log.warn("leader campaign on {key} failed: {error}", key=self.lock.key, error=failure.getErrorMessage())
+        self.log.warn(
+            "leader campaign on {key} failed: {error}", key=self.lock.key, error=failure.getErrorMessage()
+        )
         self._wake = self._clock.callLater(self._retry, self._campaign_now)
 
     def startService(self) -> None:
@@ -610,6 +614,8 @@ class LeaderElection(Service):
             self._stepping_down = False
 
         def failed(failure: Failure) -> None:
-            self.log.warn("releasing {key} failed: {error}", key=self.lock.key, error=failure.getErrorMessage())
+            self.log.warn(
+                "releasing {key} failed: {error}", key=self.lock.key, error=failure.getErrorMessage()
+            )
 
         return self.lock.release().addCallbacks(lambda _: None, failed)

@@ -124,9 +124,7 @@ class ServiceRegistration(Service):
 
         def forgotten(failure: Failure) -> "Deferred[bool]":
             failure.trap(NotFound)
-            self.log.info(
-                "agent forgot service {service_id}; registering again", service_id=self.service_id
-            )
+            self.log.info("agent forgot service {service_id}; registering again", service_id=self.service_id)
             self.registered = False
             return self.register().addCallback(lambda _: self._pass())
 

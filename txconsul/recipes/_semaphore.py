@@ -183,7 +183,9 @@ class Semaphore(SessionHolder):
                 return pair
         return None
 
-    def _list(self, index: Optional[int] = None, wait: Optional[float] = None, consistent: bool = False) -> "Deferred[Any]":
+    def _list(
+        self, index: Optional[int] = None, wait: Optional[float] = None, consistent: bool = False
+    ) -> "Deferred[Any]":
         return self._consul.kv.get(
             self._prefix + "/",
             index=index,
@@ -204,7 +206,8 @@ class Semaphore(SessionHolder):
         :class:`SemaphoreLimitConflict` or the client's errors.
         """
         return self._start_acquire(
-            SemaphoreHeld(f"semaphore {self._prefix!r} is already held or being acquired"))
+            SemaphoreHeld(f"semaphore {self._prefix!r} is already held or being acquired")
+        )
 
     @inlineCallbacks
     def _acquire(self) -> Generator["Deferred[Any]", Any, bool]:
@@ -220,9 +223,9 @@ class Semaphore(SessionHolder):
         self.session_id = session
         contender = self._contender_key(session)
         try:
-            made = yield step(kv.put(
-                contender, self._value, flags=SEMAPHORE_FLAG_VALUE, acquire=session, token=self._token
-            ))
+            made = yield step(
+                kv.put(contender, self._value, flags=SEMAPHORE_FLAG_VALUE, acquire=session, token=self._token)
+            )
             if not made:
                 raise SemaphoreError("failed to make contender entry")
             index: Optional[int] = None
@@ -253,9 +256,15 @@ class Semaphore(SessionHolder):
                     continue
                 lock["Holders"][session] = True
                 cas = lock_pair["ModifyIndex"] if lock_pair is not None else 0
-                did_set = yield step(kv.put(
-                    self.lock_key, _encode_lock(lock), cas=cas, flags=SEMAPHORE_FLAG_VALUE, token=self._token
-                ))
+                did_set = yield step(
+                    kv.put(
+                        self.lock_key,
+                        _encode_lock(lock),
+                        cas=cas,
+                        flags=SEMAPHORE_FLAG_VALUE,
+                        token=self._token,
+                    )
+                )
                 if did_set:
                     break
                 # The .lock changed after our read (a racing contender):

@@ -372,9 +372,7 @@ class SessionKeeper(Service):
     def startService(self) -> None:
         """Create the session (errors are logged)."""
         super().startService()
-        self.create().addErrback(
-            lambda f: self.log.failure("creating the session failed", f)
-        )
+        self.create().addErrback(lambda f: self.log.failure("creating the session failed", f))
 
     def stopService(self) -> "Deferred[Any]":
         """Destroy the session; the Deferred fires when Consul answered."""
@@ -434,9 +432,9 @@ class SessionHolder:
     _monitor_wait: float = MIN_SESSION_TTL
     #: whether the lock or slot is held.
     held: bool
-    #: fires with True when a holding is lost (None before the first).
+    # Set by subclasses (documented there): fires with True when a holding
+    # is lost; the monitor of the current holding.
     lost: "Optional[Deferred[bool]]"
-    #: the monitor of the current holding.
     _monitoring: "Optional[Deferred[None]]"
 
     def _acquire(self) -> "Deferred[bool]":
@@ -537,9 +535,7 @@ class SessionHolder:
     def _check_not_lost(self) -> None:
         """Raise :class:`SessionLost` when the session was lost while acquiring."""
         if self._session_lost is not None:
-            raise SessionLost(
-                f"{self._what} session {self._session_lost} was lost while acquiring"
-            )
+            raise SessionLost(f"{self._what} session {self._session_lost} was lost while acquiring")
 
     def _drop_session(self) -> "Deferred[Any]":
         return self._destroy_keeper(self._take_keeper())
@@ -559,7 +555,8 @@ class SessionHolder:
         def failed(failure: Any) -> None:
             self.log.warn(
                 "destroying {what} session failed: {error}",
-                what=self._what, error=failure.getErrorMessage(),
+                what=self._what,
+                error=failure.getErrorMessage(),
             )
 
         return keeper.destroy().addErrback(failed)

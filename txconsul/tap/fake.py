@@ -50,27 +50,40 @@ class Options(CommandOptions):
         "'consul agent -dev', for tests and development. It is not Consul."
     )
     optParameters = [
-        ["listen", "l", "tcp:8500:interface=127.0.0.1",
-         "Twisted server endpoint description to listen on."],
+        ["listen", "l", "tcp:8500:interface=127.0.0.1", "Twisted server endpoint description to listen on."],
         ["node-name", None, "fake-consul", "The agent's node name."],
         ["datacenter", None, "dc1", "The agent's datacenter."],
         ["address", None, "127.0.0.1", "The node address the catalog shows."],
-        ["acl-master-token", None, None,
-         "Enable ACLs with this management token (default: ACLs disabled)."],
+        ["acl-master-token", None, None, "Enable ACLs with this management token (default: ACLs disabled)."],
         ["acl-default-policy", None, "allow", "ACL default policy: allow or deny."],
         ["node-id", None, None, "The agent's node ID, a UUID (default: random)."],
-        ["session-ttl-min", None, "10s",
-         "The smallest session TTL the server accepts, a Go duration (Consul's session_ttl_min)."],
-        ["read-header-timeout", None, str(READ_HEADER_TIMEOUT),
-         "Seconds a client may take to send its request headers (0: no limit)."],
-        ["http-max-conns-per-client", None, str(HTTP_MAX_CONNS_PER_CLIENT),
-         "Open connections allowed per client IP, as Consul's limits.http_max_conns_per_client (0: no limit)."],
+        [
+            "session-ttl-min",
+            None,
+            "10s",
+            "The smallest session TTL the server accepts, a Go duration (Consul's session_ttl_min).",
+        ],
+        [
+            "read-header-timeout",
+            None,
+            str(READ_HEADER_TIMEOUT),
+            "Seconds a client may take to send its request headers (0: no limit).",
+        ],
+        [
+            "http-max-conns-per-client",
+            None,
+            str(HTTP_MAX_CONNS_PER_CLIENT),
+            "Open connections allowed per client IP, as Consul's limits.http_max_conns_per_client (0: no limit).",
+        ],
     ]
     optFlags = [
         ["enable-script-checks", None, "Allow script (Args) checks to run."],
-        ["acl-enabled", None,
-         "Enable ACLs without a management token: a fresh cluster, not yet bootstrapped "
-         "(PUT /v1/acl/bootstrap makes the first token)."],
+        [
+            "acl-enabled",
+            None,
+            "Enable ACLs without a management token: a fresh cluster, not yet bootstrapped "
+            "(PUT /v1/acl/bootstrap makes the first token).",
+        ],
         ["legacy-acl", None, "Answer as Consul 1.10, with the legacy ACL API (/v1/acl/create...)."],
     ]
 
@@ -96,8 +109,10 @@ class Options(CommandOptions):
             raise usage.UsageError("--acl-default-policy must be 'allow' or 'deny'")
         if self["acl-enabled"]:
             if self["acl-master-token"] is not None:
-                raise usage.UsageError("--acl-enabled and --acl-master-token exclude each other: "
-                                       "a master token means ACLs are already bootstrapped")
+                raise usage.UsageError(
+                    "--acl-enabled and --acl-master-token exclude each other: "
+                    "a master token means ACLs are already bootstrapped"
+                )
             if not _fake_accepts("acl_enabled"):
                 raise usage.UsageError("--acl-enabled needs a FakeConsul that supports acl_enabled")
         if self["node-id"] is not None and not _UUID.match(self["node-id"]):

@@ -58,19 +58,38 @@ KILL_AFTER = 5.0
 DEFAULT_HTTP_TIMEOUT = 10.0
 
 #: Keys of one entry of the agent's ``watches`` stanza that this tool reads.
-CONFIG_KEYS = frozenset({
-    "type", "datacenter", "token", "stale", "key", "prefix", "service", "tag",
-    "passingonly", "state", "name", "filter", "handler_type", "args", "handler",
-    "http_handler_config", "service_id",
-})
+CONFIG_KEYS = frozenset(
+    {
+        "type",
+        "datacenter",
+        "token",
+        "stale",
+        "key",
+        "prefix",
+        "service",
+        "tag",
+        "passingonly",
+        "state",
+        "name",
+        "filter",
+        "handler_type",
+        "args",
+        "handler",
+        "http_handler_config",
+        "service_id",
+    }
+)
 
 
 #: What Go's encoding/json escapes although JSON does not require it: the
 #: HTML-safe escapes of json.Marshal / json.Encoder (SetEscapeHTML defaults to
 #: true) and the JavaScript line terminators U+2028 / U+2029.
 _GO_ESCAPES = (
-    ("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-    ("\u2028", "\\u2028"), ("\u2029", "\\u2029"),
+    ("<", "\\u003c"),
+    (">", "\\u003e"),
+    ("&", "\\u0026"),
+    ("\u2028", "\\u2028"),
+    ("\u2029", "\\u2029"),
 )
 
 
@@ -95,8 +114,13 @@ def encode_json(data: Any, indent: Optional[int] = None) -> bytes:
 #: ``Session`` has no ``omitempty``: ``consul watch`` always shows it, ``""``
 #: when the key is not locked, although Consul's HTTP answer leaves it out.
 _KV_FIELDS: tuple[tuple[str, Any], ...] = (
-    ("Key", ""), ("CreateIndex", 0), ("ModifyIndex", 0), ("LockIndex", 0),
-    ("Flags", 0), ("Value", None), ("Session", ""),
+    ("Key", ""),
+    ("CreateIndex", 0),
+    ("ModifyIndex", 0),
+    ("LockIndex", 0),
+    ("Flags", 0),
+    ("Value", None),
+    ("Session", ""),
 )
 
 #: api.KVPair fields tagged ``json:",omitempty"``.
@@ -104,13 +128,20 @@ _KV_OMITEMPTY = ("Namespace", "Partition")
 
 #: api.UserEvent's fields, in order, with Go's zero values (no omitempty).
 _EVENT_FIELDS: tuple[tuple[str, Any], ...] = (
-    ("ID", ""), ("Name", ""), ("Payload", None), ("NodeFilter", ""),
-    ("ServiceFilter", ""), ("TagFilter", ""), ("Version", 0), ("LTime", 0),
+    ("ID", ""),
+    ("Name", ""),
+    ("Payload", None),
+    ("NodeFilter", ""),
+    ("ServiceFilter", ""),
+    ("TagFilter", ""),
+    ("Version", 0),
+    ("LTime", 0),
 )
 
 
-def _go_struct(entry: dict[str, Any], fields: Sequence[tuple[str, Any]],
-               omitempty: Sequence[str] = ()) -> dict[str, Any]:
+def _go_struct(
+    entry: dict[str, Any], fields: Sequence[tuple[str, Any]], omitempty: Sequence[str] = ()
+) -> dict[str, Any]:
     """``entry`` decoded into a Go struct and encoded again: known fields only."""
     out = {name: entry.get(name, zero) for name, zero in fields}
     for name in omitempty:
@@ -190,10 +221,13 @@ class Options(CommandOptions):
         ["http-handler-timeout", None, "10s", "Timeout of each --http-handler POST."],
         ["config", None, None, "JSON file with a 'watches' list, as the Consul agent's."],
         ["max-output", None, "65536", "Bytes of each handler run's output kept in the log."],
-        ["wait", None, None,
-         "Blocking wait of each query (default 5m, Consul's; 10m for event watches)."],
-        ["retry-interval", None, "1s",
-         "txconsul extension: first retry delay; it doubles with each failure in a row."],
+        ["wait", None, None, "Blocking wait of each query (default 5m, Consul's; 10m for event watches)."],
+        [
+            "retry-interval",
+            None,
+            "1s",
+            "txconsul extension: first retry delay; it doubles with each failure in a row.",
+        ],
         ["max-backoff", None, "3m", "txconsul extension: the longest retry delay."],
     ]
     optFlags = [
@@ -201,9 +235,12 @@ class Options(CommandOptions):
         ["stale", None, "Allow stale reads from any server."],
         ["shell", None, "Run the command through $SHELL -c, joined by spaces (the default)."],
         ["no-shell", None, "Run the command directly (consul watch -shell=false)."],
-        ["wait-for-agent", None,
-         "txconsul extension: do not exit when the agent cannot be queried at start; "
-         "retry until it answers."],
+        [
+            "wait-for-agent",
+            None,
+            "txconsul extension: do not exit when the agent cannot be queried at start; "
+            "retry until it answers.",
+        ],
     ]
 
     def __init__(self) -> None:
@@ -229,7 +266,8 @@ class Options(CommandOptions):
             raise usage.UsageError("--max-output must be a non-negative integer")
         try:
             self["http-handler-timeout"] = parse_duration(
-                self["http-handler-timeout"], "--http-handler-timeout")
+                self["http-handler-timeout"], "--http-handler-timeout"
+            )
             if self["wait"] is not None:
                 self["wait"] = parse_wait(self["wait"])
         except ValueError as e:
@@ -252,8 +290,21 @@ class Options(CommandOptions):
         if (self["client-cert"] is None) != (self["client-key"] is None):
             raise usage.UsageError("--client-cert and --client-key go together")
         if self["config"] is not None:
-            clash = [n for n in ("type", "key", "prefix", "service", "service-id", "state", "name",
-                                 "filter", "http-handler") if self[n] is not None]
+            clash = [
+                n
+                for n in (
+                    "type",
+                    "key",
+                    "prefix",
+                    "service",
+                    "service-id",
+                    "state",
+                    "name",
+                    "filter",
+                    "http-handler",
+                )
+                if self[n] is not None
+            ]
             clash += [n for n in ("passingonly", "stale", "shell", "no-shell") if self[n]]
             if self["tag"]:
                 clash.append("tag")
@@ -299,7 +350,7 @@ class Options(CommandOptions):
         except usage.UsageError as e:
             message = str(e)
             if message.startswith("options: "):
-                message = _parameter_error(message[len("options: "):])
+                message = _parameter_error(message[len("options: ") :])
             raise usage.UsageError(message) from None
 
     def __repr__(self) -> str:
@@ -340,8 +391,20 @@ def check_spec(spec: Any, *, handler_required: bool, where: str) -> dict[str, An
     if unknown:
         raise usage.UsageError(f"{where}: invalid parameters {unknown}")
     spec = dict(spec)
-    for name in ("type", "datacenter", "token", "key", "prefix", "service", "state",
-                 "name", "filter", "handler_type", "handler", "service_id"):
+    for name in (
+        "type",
+        "datacenter",
+        "token",
+        "key",
+        "prefix",
+        "service",
+        "state",
+        "name",
+        "filter",
+        "handler_type",
+        "handler",
+        "service_id",
+    ):
         if name in spec and not isinstance(spec[name], str):
             raise usage.UsageError(f"{where}: expecting {name} to be a string")
     for name in ("stale", "passingonly"):
@@ -360,8 +423,19 @@ def check_spec(spec: Any, *, handler_required: bool, where: str) -> dict[str, An
     if spec["type"] == "keyprefix" and not spec.get("prefix"):
         raise usage.UsageError(f"{where}: Must specify a single prefix to watch")
     params: dict[str, Any] = {}
-    for name in ("key", "prefix", "service", "tag", "passingonly", "state", "name",
-                 "filter", "token", "stale", "service_id"):
+    for name in (
+        "key",
+        "prefix",
+        "service",
+        "tag",
+        "passingonly",
+        "state",
+        "name",
+        "filter",
+        "token",
+        "stale",
+        "service_id",
+    ):
         if name in spec:
             params[name] = spec[name]
     if "datacenter" in spec:
@@ -419,9 +493,7 @@ def check_spec(spec: Any, *, handler_required: bool, where: str) -> dict[str, An
             except (ValueError, TypeError) as e:
                 raise usage.UsageError(f"{where}: {e}")
             if seconds <= 0:
-                raise usage.UsageError(
-                    f"{where}: http_handler_config timeout must be greater than zero"
-                )
+                raise usage.UsageError(f"{where}: http_handler_config timeout must be greater than zero")
         cfg = dict(cfg, method=method, timeout=seconds)
         header = cfg.get("header", {})
         if not isinstance(header, dict) or not all(
@@ -469,18 +541,26 @@ class _HandlerProcess(ProcessProtocol):
         for fd, name in ((1, "stdout"), (2, "stderr")):
             text = bytes(self.output.get(fd, b"")).decode("utf-8", "replace")
             for line in text.splitlines():
-                log.info("handler {label} {stream}: {line}",
-                         label=self.label, stream=name, line=line)
+                log.info("handler {label} {stream}: {line}", label=self.label, stream=name, line=line)
             if self.dropped.get(fd):
-                log.warn("handler {label} {stream}: {n} more bytes not logged",
-                         label=self.label, stream=name, n=self.dropped[fd])
+                log.warn(
+                    "handler {label} {stream}: {n} more bytes not logged",
+                    label=self.label,
+                    stream=name,
+                    n=self.dropped[fd],
+                )
         code = getattr(reason.value, "exitCode", None)
         sig = getattr(reason.value, "signal", None)
         if code == 0:
             log.info("handler {label} done (index {index})", label=self.label, index=self.index)
         else:
-            log.error("handler {label} failed (index {index}): exit code {code}, signal {sig}",
-                      label=self.label, index=self.index, code=code, sig=sig)
+            log.error(
+                "handler {label} failed (index {index}): exit code {code}, signal {sig}",
+                label=self.label,
+                index=self.index,
+                code=code,
+                sig=sig,
+            )
         self.done.callback(code)
 
 
@@ -495,9 +575,16 @@ class CommandHandler(Service):
     fires once the process is reaped.
     """
 
-    def __init__(self, argv: list[str], reactor: Any, *, limit: int = 65536,
-                 environ: Optional[Mapping[str, str]] = None, label: str = "",
-                 passthrough: bool = False) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        reactor: Any,
+        *,
+        limit: int = 65536,
+        environ: Optional[Mapping[str, str]] = None,
+        label: str = "",
+        passthrough: bool = False,
+    ) -> None:
         self.passthrough = passthrough
         self.argv = list(argv)
         self.reactor = reactor
@@ -516,8 +603,7 @@ class CommandHandler(Service):
         if self.passthrough:
             kwargs["childFDs"] = {0: "w", 1: 1, 2: 2}
         try:
-            transport = self.reactor.spawnProcess(proto, self.argv[0], self.argv, env=env,
-                                                  **kwargs)
+            transport = self.reactor.spawnProcess(proto, self.argv[0], self.argv, env=env, **kwargs)
         except Exception as e:
             log.error("handler {label} could not start: {error}", label=self.label, error=e)
             return succeed(None)
@@ -639,9 +725,16 @@ class HTTPHandler:
     :raises ValueError: for a URL :func:`parse_handler_url` refuses.
     """
 
-    def __init__(self, url: str, http_client: Any, reactor: Any, *, method: str = "POST",
-                 headers: Optional[Mapping[str, list[str]]] = None,
-                 timeout: float = DEFAULT_HTTP_TIMEOUT) -> None:
+    def __init__(
+        self,
+        url: str,
+        http_client: Any,
+        reactor: Any,
+        *,
+        method: str = "POST",
+        headers: Optional[Mapping[str, list[str]]] = None,
+        timeout: float = DEFAULT_HTTP_TIMEOUT,
+    ) -> None:
         parsed = parse_handler_url(url)
         self._authorization = basic_auth(parsed)
         self.url = parsed.replace(userinfo="").to_text()
@@ -671,24 +764,38 @@ class HTTPHandler:
         if self._authorization is not None and not headers.get("Authorization"):
             headers["Authorization"] = [self._authorization]
         # watch_handler.go: json.NewEncoder(&inp).Encode(data) -- with a newline.
-        d = self.http.request(self.method, self.url, data=encode_json(data) + b"\n",
-                              headers=headers, timeout=self.timeout)
+        d = self.http.request(
+            self.method, self.url, data=encode_json(data) + b"\n", headers=headers, timeout=self.timeout
+        )
 
         def answered(response: Any) -> Any:
             code = response.code
             if not 200 <= code < 300:
-                log.error("http handler: {method} {url} answered {code}",
-                          method=self.method, url=self.log_url, code=code)
+                log.error(
+                    "http handler: {method} {url} answered {code}",
+                    method=self.method,
+                    url=self.log_url,
+                    code=code,
+                )
             else:
-                log.info("http handler: {method} {url} answered {code} (index {index})",
-                         method=self.method, url=self.log_url, code=code, index=index)
+                log.info(
+                    "http handler: {method} {url} answered {code} (index {index})",
+                    method=self.method,
+                    url=self.log_url,
+                    code=code,
+                    index=index,
+                )
             return response.content().addErrback(lambda f: None)
 
         def failed(f: Any) -> None:
             # An error text could quote the URL requested: show the logged form.
             error = (f.getErrorMessage() or f.type.__name__).replace(self.url, self.log_url)
-            log.error("http handler: {method} {url} failed: {error}",
-                      method=self.method, url=self.log_url, error=error)
+            log.error(
+                "http handler: {method} {url} failed: {error}",
+                method=self.method,
+                url=self.log_url,
+                error=error,
+            )
 
         return d.addCallbacks(answered, failed).addCallback(lambda _: None)
 
@@ -753,9 +860,18 @@ def name_the_option(options: Options, message: str) -> str:
 
 #: Words of a watch parameter error, and the option each is about.
 _PARAMETER_OPTIONS = (
-    ("watch type", "type"), ("handler_type", "type"), ("prefix", "prefix"), ("key", "key"),
-    ("state", "state"), ("tag", "tag"), ("passingonly", "passingonly"), ("filter", "filter"),
-    ("name", "name"), ("service", "service"), ("stale", "stale"), ("datacenter", "datacenter"),
+    ("watch type", "type"),
+    ("handler_type", "type"),
+    ("prefix", "prefix"),
+    ("key", "key"),
+    ("state", "state"),
+    ("tag", "tag"),
+    ("passingonly", "passingonly"),
+    ("filter", "filter"),
+    ("name", "name"),
+    ("service", "service"),
+    ("stale", "stale"),
+    ("datacenter", "datacenter"),
 )
 
 
@@ -765,8 +881,9 @@ def _parameter_error(message: str) -> str:
     about: the one whose word comes first in the message.
     """
     lowered = message.lower()
-    found = [(lowered.find(word), i, opt) for i, (word, opt) in enumerate(_PARAMETER_OPTIONS)
-             if word in lowered]
+    found = [
+        (lowered.find(word), i, opt) for i, (word, opt) in enumerate(_PARAMETER_OPTIONS) if word in lowered
+    ]
     if found:
         return f"--{min(found)[2]}: {message}"
     return message
@@ -786,8 +903,14 @@ class WatchProcess(MultiService):
     :ivar status: the :class:`~txconsul.tap._cli.ExitStatus` of the process.
     """
 
-    def __init__(self, consul: Any, *, check: bool = False, token_required: bool = True,
-                 status: Optional[ExitStatus] = None) -> None:
+    def __init__(
+        self,
+        consul: Any,
+        *,
+        check: bool = False,
+        token_required: bool = True,
+        status: Optional[ExitStatus] = None,
+    ) -> None:
         super().__init__()
         self.consul = consul
         self.watches: list[Watch] = []
@@ -816,8 +939,7 @@ class WatchProcess(MultiService):
             if f.check(AgentCheckFailed):
                 self.status.fail(str(f.value), EXIT_ERROR)
             elif not f.check(CancelledError):
-                self.status.fail(f"Error querying Consul agent: {f.getErrorMessage()}",
-                                 EXIT_ERROR)
+                self.status.fail(f"Error querying Consul agent: {f.getErrorMessage()}", EXIT_ERROR)
 
         d.addCallbacks(passed, failed)
 
@@ -836,10 +958,18 @@ class WatchProcess(MultiService):
         return d.addBoth(lambda _: self.consul.close())
 
 
-def build_service(options: Options, reactor: Any, *, environ: Optional[Mapping[str, str]] = None,
-                  out: Any = None, stop: Optional[Callable[[], Any]] = None,
-                  http_client: Any = None, consul: Any = None,
-                  err: Any = None, check: Optional[bool] = None) -> WatchProcess:
+def build_service(
+    options: Options,
+    reactor: Any,
+    *,
+    environ: Optional[Mapping[str, str]] = None,
+    out: Any = None,
+    stop: Optional[Callable[[], Any]] = None,
+    http_client: Any = None,
+    consul: Any = None,
+    err: Any = None,
+    check: Optional[bool] = None,
+) -> WatchProcess:
     """
     Build the service ``options`` describe, on ``reactor``.  Tests pass a
     clock, an ``out`` file, a ``stop`` callable, an HTTP client (with treq's
@@ -856,8 +986,7 @@ def build_service(options: Options, reactor: Any, *, environ: Optional[Mapping[s
     if consul is None:
         env = client_environ(options, os.environ if environ is None else environ)
         try:
-            consul = Consul(token=options["token"], dc=options["datacenter"],
-                            reactor=reactor, environ=env)
+            consul = Consul(token=options["token"], dc=options["datacenter"], reactor=reactor, environ=env)
         except (ValueError, TypeError, OSError) as e:
             raise usage.UsageError(name_the_option(options, str(e)))
 
@@ -870,8 +999,7 @@ def build_service(options: Options, reactor: Any, *, environ: Optional[Mapping[s
     if check is None:
         check = not options["wait-for-agent"]
     status = ExitStatus(Options.tapname, err=err, stop=stop_all)
-    top = WatchProcess(consul, check=check, token_required=options["config"] is None,
-                       status=status)
+    top = WatchProcess(consul, check=check, token_required=options["config"] is None, status=status)
     handlers = MultiService()
     handlers.setServiceParent(top)
     watches = MultiService()
@@ -888,8 +1016,9 @@ def build_service(options: Options, reactor: Any, *, environ: Optional[Mapping[s
             else:
                 shell = (os.environ if environ is None else environ).get("SHELL") or "/bin/sh"
                 argv = [shell, "-c", spec["handler"]]
-            runner = CommandHandler(argv, reactor, limit=options["max-output"], label=label,
-                                    passthrough=passthrough)
+            runner = CommandHandler(
+                argv, reactor, limit=options["max-output"], label=label, passthrough=passthrough
+            )
             runner.setServiceParent(handlers)
             handler: Callable[[int, Any], Any] = runner
         elif htype == "http":
@@ -897,14 +1026,26 @@ def build_service(options: Options, reactor: Any, *, environ: Optional[Mapping[s
             client = http_client
             if client is None:
                 client = handler_http_client(reactor, cfg.get("tls_skip_verify", False))
-            handler = HTTPHandler(cfg["path"], client, reactor,
-                                  method=cfg.get("method") or "POST",
-                                  headers=cfg.get("header"), timeout=cfg["timeout"])
+            handler = HTTPHandler(
+                cfg["path"],
+                client,
+                reactor,
+                method=cfg.get("method") or "POST",
+                headers=cfg.get("header"),
+                timeout=cfg["timeout"],
+            )
         else:
             handler = PrintOnce(out if out is not None else sys.__stdout__, stop_all)
-        watch = Watch(consul, spec["type"], go_handler(spec["type"], handler), raw=True, wait=options["wait"],
-                      backoff=options["retry-interval"], backoff_cap=options["max-backoff"],
-                      **spec["params"])
+        watch = Watch(
+            consul,
+            spec["type"],
+            go_handler(spec["type"], handler),
+            raw=True,
+            wait=options["wait"],
+            backoff=options["retry-interval"],
+            backoff_cap=options["max-backoff"],
+            **spec["params"],
+        )
         watch.setServiceParent(watches)
         top.watches.append(watch)
     return top

@@ -331,8 +331,12 @@ class ACLSystem:
                 return Reply(b"", status=404, index=self.store.roles_index, json=False)
             index = self.store.policies_index if kind == "policy" else self.store.tokens_index
             return Reply("ACL not found", status=403, index=index, json=False)
-        index = {"policy": self.store.policies_index, "role": self.store.roles_index}.get(kind or "", self.store.tokens_index)
-        return Reply(text or f"Requested {kind} does not exist: ACL not found", status=404, index=index, json=False)
+        index = {"policy": self.store.policies_index, "role": self.store.roles_index}.get(
+            kind or "", self.store.tokens_index
+        )
+        return Reply(
+            text or f"Requested {kind} does not exist: ACL not found", status=404, index=index, json=False
+        )
 
     # -- bootstrap / replication -------------------------------------------
 
@@ -425,8 +429,13 @@ class ACLSystem:
     def _uses_non_legacy_fields(token: dict[str, Any]) -> bool:
         """agent/structs/acl.go ``ACLToken.UsesNonLegacyFields`` (1.10)."""
         return bool(
-            token["Policies"] or token["Roles"] or token["ServiceIdentities"] or token["NodeIdentities"]
-            or not token["Type"] or token["ExpirationTime"] or token["AuthMethod"]
+            token["Policies"]
+            or token["Roles"]
+            or token["ServiceIdentities"]
+            or token["NodeIdentities"]
+            or not token["Type"]
+            or token["ExpirationTime"]
+            or token["AuthMethod"]
         )
 
     def _legacy_create(self, req: FakeRequest) -> Any:
@@ -498,16 +507,22 @@ class ACLSystem:
     # -- tokens ------------------------------------------------------------------
 
     @staticmethod
-    def _identities(body: dict[str, Any], what: str, local: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def _identities(
+        body: dict[str, Any], what: str, local: bool
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         services: list[dict[str, Any]] = []
         seen = set()
         for si in _links(body, "ServiceIdentities", what):
             name = si.get("ServiceName") or ""
             if not name:
-                raise HTTPError(500, f"Service identity is missing the service name field on this {what.lower()}")
+                raise HTTPError(
+                    500, f"Service identity is missing the service name field on this {what.lower()}"
+                )
             dcs = si.get("Datacenters") or []
             if local and dcs:
-                raise HTTPError(500, f'Service identity "{name}" cannot specify a list of datacenters on a local token')
+                raise HTTPError(
+                    500, f'Service identity "{name}" cannot specify a list of datacenters on a local token'
+                )
             if not _IDENTITY_NAME_RE.match(name) or len(name) > 256:
                 raise HTTPError(
                     500,
@@ -528,13 +543,18 @@ class ACLSystem:
             if not dc:
                 raise HTTPError(500, f"Node identity is missing the datacenter field on this {what.lower()}")
             if not _IDENTITY_NAME_RE.match(name) or len(name) > 256:
-                raise HTTPError(500, "Node identity has an invalid name. Only alphanumeric characters, '-' and '_' are allowed")
+                raise HTTPError(
+                    500,
+                    "Node identity has an invalid name. Only alphanumeric characters, '-' and '_' are allowed",
+                )
             entry = {"NodeName": name, "Datacenter": dc}
             if entry not in nodes:
                 nodes.append(entry)
         return services, nodes
 
-    def _token_set(self, req: FakeRequest, accessor: str, create: bool, body: dict[str, Any]) -> dict[str, Any]:
+    def _token_set(
+        self, req: FakeRequest, accessor: str, create: bool, body: dict[str, Any]
+    ) -> dict[str, Any]:
         """Create or update a token from a decoded body (ACL write already checked)."""
         what = "Token"
         secret = _field(body, "SecretID", str, what, "")
@@ -562,7 +582,10 @@ class ACLSystem:
             elif accessor in self.store.tokens or accessor in self.store.secrets:
                 raise HTTPError(500, "Invalid Token: AccessorID is already in use")
             elif accessor.startswith("00000000-0000-0000-0000-0000000000"):
-                raise HTTPError(500, 'Invalid Token: UUIDs with the prefix "00000000-0000-0000-0000-0000000000" are reserved')
+                raise HTTPError(
+                    500,
+                    'Invalid Token: UUIDs with the prefix "00000000-0000-0000-0000-0000000000" are reserved',
+                )
             if not secret:
                 secret = self.core.new_uuid()
             elif not _is_uuid(secret):
@@ -690,7 +713,9 @@ class ACLSystem:
             token = self.store.tokens.get(accessor)
             if token is None or self.store.expired(token):
                 return self.store.tokens_index, self._not_found("token")
-            return self.store.tokens_index, Reply(self.store.token_json(token, redact), index=self.store.tokens_index)
+            return self.store.tokens_index, Reply(
+                self.store.token_json(token, redact), index=self.store.tokens_index
+            )
 
         return self.core.blocking(req, compute)
 
@@ -760,10 +785,14 @@ class ACLSystem:
         service = "" if self.legacy else req.get("servicename") or ""
         if sum(bool(f) for f in (policy, role, method, service)) > 1:
             # agent/consul/state/acl.go ACLTokenList: one index at a time
-            raise HTTPError(500, (
-                "can only filter by one of policy, role, or methodName at a time" if self.legacy
-                else "can only filter by one of policy, role, serviceName, or methodName at a time"
-            ))
+            raise HTTPError(
+                500,
+                (
+                    "can only filter by one of policy, role, or methodName at a time"
+                    if self.legacy
+                    else "can only filter by one of policy, role, serviceName, or methodName at a time"
+                ),
+            )
 
         def compute() -> tuple[int, Reply]:
             items = []
@@ -804,7 +833,9 @@ class ACLSystem:
         if not name:
             raise HTTPError(500, "Invalid Policy: no Name is set")
         if not _POLICY_NAME_RE.match(name):
-            raise HTTPError(500, "Invalid Policy: invalid Name. Only alphanumeric characters, '-' and '_' are allowed")
+            raise HTTPError(
+                500, "Invalid Policy: invalid Name. Only alphanumeric characters, '-' and '_' are allowed"
+            )
         name_match = self.store.policy_by_name(name)
         existing = None
         if create:
@@ -821,17 +852,27 @@ class ACLSystem:
                 raise HTTPError(500, f'Invalid Policy: A policy with name "{name}" already exists')
             if policy_id == GLOBAL_MANAGEMENT_ID:
                 if datacenters is not None:
-                    raise HTTPError(500, "Changing the Datacenters of the builtin global-management policy is not permitted")
+                    raise HTTPError(
+                        500,
+                        "Changing the Datacenters of the builtin global-management policy is not permitted",
+                    )
                 if rules != existing["Rules"]:
-                    raise HTTPError(500, "Changing the Rules for the builtin global-management policy is not permitted")
+                    raise HTTPError(
+                        500, "Changing the Rules for the builtin global-management policy is not permitted"
+                    )
         try:
             parse_rules(rules)
         except RuleError as e:
             raise HTTPError(500, str(e))
         idx = self.core.next_index()
         record = self.store.policy_record(
-            policy_id, name, description, rules, datacenters,
-            existing["CreateIndex"] if existing else idx, idx,
+            policy_id,
+            name,
+            description,
+            rules,
+            datacenters,
+            existing["CreateIndex"] if existing else idx,
+            idx,
         )
         self.store.policies[policy_id] = record
         self.store.policies_index = idx
@@ -847,7 +888,9 @@ class ACLSystem:
             policy = find()
             if policy is None:
                 return self.store.policies_index, self._not_found("policy")
-            return self.store.policies_index, Reply(self.store.policy_json(policy), index=self.store.policies_index)
+            return self.store.policies_index, Reply(
+                self.store.policy_json(policy), index=self.store.policies_index
+            )
 
         return self.core.blocking(req, compute)
 
@@ -902,7 +945,9 @@ class ACLSystem:
         if not name:
             raise HTTPError(500, "Invalid Role: no Name is set")
         if not _ROLE_NAME_RE.match(name):
-            raise HTTPError(500, "Invalid Role: invalid Name. Only alphanumeric characters, '-' and '_' are allowed")
+            raise HTTPError(
+                500, "Invalid Role: invalid Name. Only alphanumeric characters, '-' and '_' are allowed"
+            )
         existing = None
         if not role_id:
             if self.store.role_by_name(name) is not None:
@@ -930,7 +975,11 @@ class ACLSystem:
             # ACLRole.SetHash: Name, Description, policy IDs, identities
             "TemplatedPolicies": templated,
             "Hash": hash_fields(
-                name, description, *policies, *identity_parts(services, nodes), *templated_hash_parts(templated),
+                name,
+                description,
+                *policies,
+                *identity_parts(services, nodes),
+                *templated_hash_parts(templated),
             ),
             "CreateIndex": existing["CreateIndex"] if existing else idx,
             "ModifyIndex": idx,

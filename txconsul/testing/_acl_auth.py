@@ -152,10 +152,17 @@ def _typed(body: dict[str, Any], what: str, fields: dict[str, type]) -> None:
         if value is None:
             continue
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            got = "number" if isinstance(value, (int, float)) and not isinstance(value, bool) else type(value).__name__
+            got = (
+                "number"
+                if isinstance(value, (int, float)) and not isinstance(value, bool)
+                else type(value).__name__
+            )
             wants: dict[type, str] = {str: "string", dict: "map[string]interface {}", list: "[]string"}
             want = wants.get(kind, "value")
-            raise HTTPError(400, f"{what} decoding failed: json: cannot unmarshal {got} into Go struct field .{name} of type {want}")
+            raise HTTPError(
+                400,
+                f"{what} decoding failed: json: cannot unmarshal {got} into Go struct field .{name} of type {want}",
+            )
 
 
 class ACLAuthPart:
@@ -220,7 +227,10 @@ class ACLAuthPart:
         except ValueError as e:
             raise HTTPError(400, f"{what} decoding failed: {e}")
         if not isinstance(body, dict):
-            raise HTTPError(400, f"{what} decoding failed: json: cannot unmarshal into Go value of type structs.ACL{what.replace(' ', '')}")
+            raise HTTPError(
+                400,
+                f"{what} decoding failed: json: cannot unmarshal into Go value of type structs.ACL{what.replace(' ', '')}",
+            )
         return body
 
     # -- auth methods -------------------------------------------------------------
@@ -230,9 +240,22 @@ class ACLAuthPart:
         out = {k: v for k, v in method.items() if not (stub and k == "Config")}
         return copy.deepcopy(out)
 
-    def _store_method(self, req: FakeRequest, body: dict[str, Any], name: str, old: Optional[dict[str, Any]]) -> Reply:
-        _typed(body, "AuthMethod", {"Name": str, "Type": str, "DisplayName": str, "Description": str,
-                                     "Config": dict, "TokenLocality": str, "TokenNameFormat": str})
+    def _store_method(
+        self, req: FakeRequest, body: dict[str, Any], name: str, old: Optional[dict[str, Any]]
+    ) -> Reply:
+        _typed(
+            body,
+            "AuthMethod",
+            {
+                "Name": str,
+                "Type": str,
+                "DisplayName": str,
+                "Description": str,
+                "Config": dict,
+                "TokenLocality": str,
+                "TokenNameFormat": str,
+            },
+        )
         mtype = body.get("Type") or ""
         if old is not None and mtype and mtype != old["Type"]:
             raise HTTPError(500, "Invalid Auth Method: cannot change the Type of an existing auth method")
@@ -247,7 +270,10 @@ class ACLAuthPart:
         if mtype == "jwt":
             sources = [k for k in ("JWTValidationPubKeys", "JWKSURL", "OIDCDiscoveryURL") if config.get(k)]
             if len(sources) != 1:
-                raise HTTPError(500, "Invalid Auth Method: exactly one of 'JWTValidationPubKeys', 'JWKSURL', or 'OIDCDiscoveryURL' must be set for type 'jwt'")
+                raise HTTPError(
+                    500,
+                    "Invalid Auth Method: exactly one of 'JWTValidationPubKeys', 'JWKSURL', or 'OIDCDiscoveryURL' must be set for type 'jwt'",
+                )
             _check_keys(config.get("JWTValidationPubKeys"))
         locality = body.get("TokenLocality") or ""
         if locality not in ("", "local", "global"):
@@ -256,9 +282,16 @@ class ACLAuthPart:
         try:
             ttl = parse_go_duration(ttl_raw) if isinstance(ttl_raw, str) else float(ttl_raw) / 1e9
         except (ValueError, TypeError):
-            raise HTTPError(400, f"AuthMethod decoding failed: time: invalid duration {go_quote(str(ttl_raw))}")
+            raise HTTPError(
+                400, f"AuthMethod decoding failed: time: invalid duration {go_quote(str(ttl_raw))}"
+            )
         if ttl and not 60 <= ttl <= 24 * 3600:
-            raise HTTPError(500, "Invalid Auth Method: MaxTokenTTL 0s cannot be more than 24h0m0s or less than 1m0s".replace("0s", _dur(ttl), 1))
+            raise HTTPError(
+                500,
+                "Invalid Auth Method: MaxTokenTTL 0s cannot be more than 24h0m0s or less than 1m0s".replace(
+                    "0s", _dur(ttl), 1
+                ),
+            )
         idx = self.core.next_index()
         method: dict[str, Any] = {"Name": name, "Type": mtype}
         for key in ("DisplayName", "Description"):
@@ -320,15 +353,27 @@ class ACLAuthPart:
 
         def compute() -> tuple[int, Reply]:
             index = max(self.methods_index, 1)
-            return index, Reply([self.method_json(m, stub=True) for _, m in sorted(self.methods.items())], index=index)
+            return index, Reply(
+                [self.method_json(m, stub=True) for _, m in sorted(self.methods.items())], index=index
+            )
 
         return self.core.blocking(req, compute)
 
     # -- binding rules ------------------------------------------------------------------
 
     def _store_rule(self, body: dict[str, Any], rid: str, old: Optional[dict[str, Any]]) -> Reply:
-        _typed(body, "BindingRule", {"AuthMethod": str, "BindType": str, "BindName": str, "Selector": str,
-                                      "Description": str, "BindVars": dict})
+        _typed(
+            body,
+            "BindingRule",
+            {
+                "AuthMethod": str,
+                "BindType": str,
+                "BindName": str,
+                "Selector": str,
+                "Description": str,
+                "BindVars": dict,
+            },
+        )
         method = body.get("AuthMethod") or (old or {}).get("AuthMethod", "")
         if not method:
             raise HTTPError(500, "Invalid Binding Rule: no AuthMethod is set")
@@ -407,7 +452,8 @@ class ACLAuthPart:
         def compute() -> tuple[int, Reply]:
             index = max(self.rules_index, 1)
             rules = [
-                copy.deepcopy(r) for r in sorted(self.rules.values(), key=lambda r: (r["CreateIndex"], r["ID"]))
+                copy.deepcopy(r)
+                for r in sorted(self.rules.values(), key=lambda r: (r["CreateIndex"], r["ID"]))
                 if not method or r["AuthMethod"] == method
             ]
             return index, Reply(rules, index=index)
@@ -420,7 +466,9 @@ class ACLAuthPart:
         """The verified identity: ``{'value': {...}, 'list': {...}}``."""
         config = method["Config"]
         if method["Type"] != "jwt" or not config.get("JWTValidationPubKeys"):
-            raise HTTPError(500, f"FakeConsul cannot validate logins for auth method type {go_quote(method['Type'])}")
+            raise HTTPError(
+                500, f"FakeConsul cannot validate logins for auth method type {go_quote(method['Type'])}"
+            )
         try:
             claims = verify_jwt(bearer, config, self.core.clock.seconds())
         except LoginError as e:
@@ -445,7 +493,8 @@ class ACLAuthPart:
         """
         if name not in TEMPLATES:
             raise HTTPError(
-                500, f"Bind name for templated-policy bind type does not match existing template name: {name}",
+                500,
+                f"Bind name for templated-policy bind type does not match existing template name: {name}",
             )
         entry: dict[str, Any] = {"TemplateName": name}
         if isinstance(bind_vars, dict):
@@ -503,7 +552,8 @@ class ACLAuthPart:
         fields: dict[str, Any] = {
             "AccessorID": self.core.new_uuid(),
             "SecretID": self.core.new_uuid(),
-            "Description": "token created via login" + (": " + json.dumps(meta, separators=(",", ":")) if meta else ""),
+            "Description": "token created via login"
+            + (": " + json.dumps(meta, separators=(",", ":")) if meta else ""),
             "Policies": policies,
             "Roles": roles,
             "ServiceIdentities": services,
@@ -554,7 +604,9 @@ def _check_keys(keys: Any) -> None:
                 raise ValueError("not a string")
             serialization.load_pem_public_key(pem.encode("ascii"))
         except (ValueError, TypeError, UnicodeError) as e:
-            raise HTTPError(500, f"Invalid Auth Method: error parsing public key JWTValidationPubKeys[{i}]: {e}")
+            raise HTTPError(
+                500, f"Invalid Auth Method: error parsing public key JWTValidationPubKeys[{i}]: {e}"
+            )
 
 
 def _lookup(identity: dict[str, Any], path: str) -> str:

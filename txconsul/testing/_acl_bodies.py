@@ -28,19 +28,23 @@ def _link(name: str) -> Struct:
 
 
 _SERVICE_IDENTITIES = List(
-    Ptr(Struct(
-        "ACLServiceIdentity",
-        [Field("ServiceName", String()), Field("Datacenters", List(String()))],
-        type_str="structs.ACLServiceIdentity",
-    )),
+    Ptr(
+        Struct(
+            "ACLServiceIdentity",
+            [Field("ServiceName", String()), Field("Datacenters", List(String()))],
+            type_str="structs.ACLServiceIdentity",
+        )
+    ),
     type_str="structs.ACLServiceIdentities",
 )
 _NODE_IDENTITIES = List(
-    Ptr(Struct(
-        "ACLNodeIdentity",
-        [Field("NodeName", String()), Field("Datacenter", String())],
-        type_str="structs.ACLNodeIdentity",
-    )),
+    Ptr(
+        Struct(
+            "ACLNodeIdentity",
+            [Field("NodeName", String()), Field("Datacenter", String())],
+            type_str="structs.ACLNodeIdentity",
+        )
+    ),
     type_str="structs.ACLNodeIdentities",
 )
 _RAFT_INDEX = [Field("CreateIndex", Uint()), Field("ModifyIndex", Uint())]

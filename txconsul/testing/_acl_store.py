@@ -44,8 +44,13 @@ def builtin_rules(level: str, mesh_and_peering: bool = True) -> str:
         return f'{kind}_prefix "" {{\n\tpolicy = "{level}"\n{extra}}}'
 
     parts = [
-        f'\nacl = "{level}"', block("agent"), block("event"), block("key"), f'keyring = "{level}"',
-        block("node"), f'operator = "{level}"',
+        f'\nacl = "{level}"',
+        block("agent"),
+        block("event"),
+        block("key"),
+        f'keyring = "{level}"',
+        block("node"),
+        f'operator = "{level}"',
     ]
     if mesh_and_peering:
         parts += [f'mesh = "{level}"', f'peering = "{level}"']
@@ -172,7 +177,9 @@ class ACLStore:
         expires = token.get("_expires")
         return expires is not None and self.core.clock.seconds() >= expires
 
-    def store_token(self, fields: dict[str, Any], idx: int, create_index: Optional[int] = None) -> dict[str, Any]:
+    def store_token(
+        self, fields: dict[str, Any], idx: int, create_index: Optional[int] = None
+    ) -> dict[str, Any]:
         """Write a token record (new or replacing one) at index ``idx``; returns it."""
         token = {
             "AccessorID": fields["AccessorID"],
@@ -196,8 +203,12 @@ class ACLStore:
         # ACLToken.SetHash in 1.10: Description, the legacy Type and Rules,
         # local/global, then link IDs and identities.
         token["Hash"] = hash_fields(
-            token["Description"], token["Type"], token["Rules"], "local" if token["Local"] else "global",
-            *token["Policies"], *token["Roles"],
+            token["Description"],
+            token["Type"],
+            token["Rules"],
+            "local" if token["Local"] else "global",
+            *token["Policies"],
+            *token["Roles"],
             *identity_parts(token["ServiceIdentities"], token["NodeIdentities"]),
             *templated_hash_parts(token["TemplatedPolicies"]),
         )
@@ -216,8 +227,14 @@ class ACLStore:
         self.tokens_index = idx
 
     def policy_record(
-        self, pid: str, name: str, description: str, rules: str, datacenters: Optional[list[str]],
-        create_index: int, idx: int,
+        self,
+        pid: str,
+        name: str,
+        description: str,
+        rules: str,
+        datacenters: Optional[list[str]],
+        create_index: int,
+        idx: int,
     ) -> dict[str, Any]:
         """A policy record with its hash, as the state store keeps it."""
         return {
@@ -327,7 +344,11 @@ class ACLStore:
 
     def policy_json(self, policy: dict[str, Any], stub: bool = False) -> dict[str, Any]:
         """A policy as Consul's JSON (``stub``: as a list entry, without rules)."""
-        out: dict[str, Any] = {"ID": policy["ID"], "Name": policy["Name"], "Description": policy["Description"]}
+        out: dict[str, Any] = {
+            "ID": policy["ID"],
+            "Name": policy["Name"],
+            "Description": policy["Description"],
+        }
         if not stub:
             out["Rules"] = policy["Rules"]
         # ACLPolicyListStub.Datacenters has no omitempty (null); the full

@@ -22,7 +22,7 @@ from ._core import HTTPError
 from ._gojson import Field, List, Ptr, String, Struct
 
 #: The identities schema of the service, node and api-gateway templates
-#: (acltemplatedpolicy/schemas/*.json, as the HTTP API shows it).
+#: (``acltemplatedpolicy/schemas/*.json``, as the HTTP API shows it).
 _NAME_SCHEMA = (
     '{\n\t"type": "object",\n\t"properties": {\n\t\t"name": { "type": "string", "$ref": "#/definitions/min-length-one" }\n'
     '\t},\n\t"required": ["name"],\n\t"definitions": {\n\t\t"min-length-one": {\n\t\t\t\t"type": "string",\n'
@@ -82,20 +82,24 @@ _IDENTITY_NAME = re.compile(r"^[a-z0-9]([a-z0-9\-_]*[a-z0-9])?$")
 
 #: structs.ACLTemplatedPolicyVariables: ``name`` is its one field.
 VARIABLES = Struct(
-    "ACLTemplatedPolicyVariables", [Field("Name", String(), "name")], type_str="structs.ACLTemplatedPolicyVariables",
+    "ACLTemplatedPolicyVariables",
+    [Field("Name", String(), "name")],
+    type_str="structs.ACLTemplatedPolicyVariables",
 )
 #: structs.ACLTemplatedPolicies, as token and role bodies carry them.
 TEMPLATED_POLICIES = List(
-    Ptr(Struct(
-        "ACLTemplatedPolicy",
-        [
-            Field("TemplateID", String()),
-            Field("TemplateName", String()),
-            Field("TemplateVariables", Ptr(VARIABLES)),
-            Field("Datacenters", List(String())),
-        ],
-        type_str="structs.ACLTemplatedPolicy",
-    )),
+    Ptr(
+        Struct(
+            "ACLTemplatedPolicy",
+            [
+                Field("TemplateID", String()),
+                Field("TemplateName", String()),
+                Field("TemplateVariables", Ptr(VARIABLES)),
+                Field("Datacenters", List(String())),
+            ],
+            type_str="structs.ACLTemplatedPolicy",
+        )
+    ),
     type_str="structs.ACLTemplatedPolicies",
 )
 
@@ -186,10 +190,15 @@ def parse_templated(raw: Any, what: str, local: bool) -> list[dict[str, Any]]:
         if not name:
             raise HTTPError(500, f"templated policy is missing the template name field on this {lowered}")
         if name not in TEMPLATES:
-            raise HTTPError(500, f"templated policy with an invalid templated name: {name} for this {lowered}")
+            raise HTTPError(
+                500, f"templated policy with an invalid templated name: {name} for this {lowered}"
+            )
         dcs = list(tp.get("Datacenters") or [])
         if local and dcs:
-            raise HTTPError(500, f"templated policy {_go_quote(name)} cannot specify a list of datacenters on a local token")
+            raise HTTPError(
+                500,
+                f"templated policy {_go_quote(name)} cannot specify a list of datacenters on a local token",
+            )
         variables = tp.get("TemplateVariables")
         reason = validate_variables(name, variables)
         if reason is not None:

@@ -3,7 +3,7 @@
 The ACL templated policy endpoints: ``/v1/acl/templated-policies``,
 ``/v1/acl/templated-policy/name/:name`` and
 ``/v1/acl/templated-policy/preview/:name`` (agent/acl_endpoint.go), over the
-builtin templates of :mod:`._acl_templated`.
+builtin templates of :mod:`txconsul.testing._acl_templated`.
 """
 
 from __future__ import annotations
@@ -60,7 +60,11 @@ class TemplatedPolicyPart:
     def _preview(self, req: FakeRequest) -> Reply:
         self._start(req)
         name = self._name(req)
-        variables = decode_body(VARIABLES, req.body, prefix="Failed to decode request body: ") if req.body.strip() else {}
+        variables = (
+            decode_body(VARIABLES, req.body, prefix="Failed to decode request body: ")
+            if req.body.strip()
+            else {}
+        )
         if name not in TEMPLATES:
             raise HTTPError(400, f"Invalid templated policy Name: {name}")
         reason = validate_variables(name, variables if isinstance(variables, dict) else {})
@@ -70,12 +74,14 @@ class TemplatedPolicyPart:
         pid = synthetic_id(rules)
         policy_name = f"synthetic-policy-{pid}"
         description = f"synthetic policy generated from templated policy: {name}"
-        return Reply({
-            "ID": pid,
-            "Name": policy_name,
-            "Description": description,
-            "Rules": rules,
-            "Hash": hash_fields(policy_name, description, rules),
-            "CreateIndex": 0,
-            "ModifyIndex": 0,
-        })
+        return Reply(
+            {
+                "ID": pid,
+                "Name": policy_name,
+                "Description": description,
+                "Rules": rules,
+                "Hash": hash_fields(policy_name, description, rules),
+                "CreateIndex": 0,
+                "ModifyIndex": 0,
+            }
+        )

@@ -80,45 +80,98 @@ log = Logger()
 NODE_MAINT_ID = "_node_maintenance"
 SERVICE_MAINT_PREFIX = "_service_maintenance:"
 DEFAULT_NODE_MAINT_REASON = (
-    "Maintenance mode is enabled for this node, but no reason was provided. "
-    "This is a default message."
+    "Maintenance mode is enabled for this node, but no reason was provided. This is a default message."
 )
 DEFAULT_SERVICE_MAINT_REASON = (
-    "Maintenance mode is enabled for this service, but no reason was provided. "
-    "This is a default message."
+    "Maintenance mode is enabled for this service, but no reason was provided. This is a default message."
 )
 SCRIPTS_DISABLED = (
     "Scripts are disabled on this agent from remote calls; to enable, configure "
     "'enable_script_checks' to true"
 )
 HEALTH_MAINT = "maintenance"
-_SERVICE_KEYS = _canon([
-    "ID", "Name", "Tags", "Address", "TaggedAddresses", "Meta", "Port", "Kind", "Proxy",
-    "Connect", "Check", "Checks", "EnableTagOverride", "Weights", "Namespace", "Locality", "SocketPath",
-])
+_SERVICE_KEYS = _canon(
+    [
+        "ID",
+        "Name",
+        "Tags",
+        "Address",
+        "TaggedAddresses",
+        "Meta",
+        "Port",
+        "Kind",
+        "Proxy",
+        "Connect",
+        "Check",
+        "Checks",
+        "EnableTagOverride",
+        "Weights",
+        "Namespace",
+        "Locality",
+        "SocketPath",
+    ]
+)
 _CONNECT_KEYS = _canon(["Native", "SidecarService"])
 #: structs.SidecarProxySuffix: a sidecar's ID and default name end so.
 SIDECAR_SUFFIX = "-sidecar-proxy"
 #: A dev agent's ports.sidecar_min_port / sidecar_max_port (agent/config/default.go).
 SIDECAR_PORTS = (21000, 21255)
 #: structs.ServiceKind values a registration may name ("" is a typical service).
-SERVICE_KINDS = frozenset([
-    "connect-proxy", "mesh-gateway", "terminating-gateway", "ingress-gateway", "api-gateway", "destination",
-])
-_CHECK_KEYS = _canon([
-    "ID", "Name", "Notes", "ServiceID", "Status", "TTL", "HTTP", "Header", "Method", "Body",
-    "TLSSkipVerify", "TLSServerName", "TCP", "UDP", "GRPC", "GRPCUseTLS", "H2PING", "Args",
-    "DockerContainerID", "Shell", "AliasNode", "AliasService", "Interval", "Timeout",
-    "DeregisterCriticalServiceAfter", "OutputMaxSize", "SuccessBeforePassing",
-    "FailuresBeforeCritical", "FailuresBeforeWarning", "Script", "Output", "OSService",
-    "H2PingUseTLS", "DisableRedirects",
-])
+SERVICE_KINDS = frozenset(
+    [
+        "connect-proxy",
+        "mesh-gateway",
+        "terminating-gateway",
+        "ingress-gateway",
+        "api-gateway",
+        "destination",
+    ]
+)
+_CHECK_KEYS = _canon(
+    [
+        "ID",
+        "Name",
+        "Notes",
+        "ServiceID",
+        "Status",
+        "TTL",
+        "HTTP",
+        "Header",
+        "Method",
+        "Body",
+        "TLSSkipVerify",
+        "TLSServerName",
+        "TCP",
+        "UDP",
+        "GRPC",
+        "GRPCUseTLS",
+        "H2PING",
+        "Args",
+        "DockerContainerID",
+        "Shell",
+        "AliasNode",
+        "AliasService",
+        "Interval",
+        "Timeout",
+        "DeregisterCriticalServiceAfter",
+        "OutputMaxSize",
+        "SuccessBeforePassing",
+        "FailuresBeforeCritical",
+        "FailuresBeforeWarning",
+        "Script",
+        "Output",
+        "OSService",
+        "H2PingUseTLS",
+        "DisableRedirects",
+    ]
+)
 _CHECK_ALIASES = {"checkid": "id", "scriptargs": "args", "serviceid": "serviceid"}
 
 
 def _unknown_service(sid: str) -> HTTPError:
     return HTTPError(
-        404, f"Unknown service ID {go_quote(sid)}. Ensure that the service ID is passed, not the service name."
+        404,
+        f"Unknown service ID {go_quote(sid)}. Ensure that the service ID is passed, not the service name.",
     )
 
 
@@ -207,8 +260,20 @@ def _enable_param(req: FakeRequest) -> bool:
     raw = req.get("enable")
     if raw is None or raw == "":
         raise HTTPError(400, "Missing value for enable")
-    value = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
-             "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}.get(raw)
+    value = {
+        "1": True,
+        "t": True,
+        "T": True,
+        "TRUE": True,
+        "true": True,
+        "True": True,
+        "0": False,
+        "f": False,
+        "F": False,
+        "FALSE": False,
+        "false": False,
+        "False": False,
+    }.get(raw)
     if value is None:
         raise HTTPError(400, f"Invalid value for enable: {go_quote(raw)}")
     return value
@@ -278,7 +343,9 @@ class AgentPart:
         check = self.checks[check_id]
         if check["ServiceID"] and self.catalog.get_service(self.node, check["ServiceID"]) is None:
             return
-        self.catalog.set_check({k: v for k, v in check.items() if k not in ("CreateIndex", "ModifyIndex")}, idx)
+        self.catalog.set_check(
+            {k: v for k, v in check.items() if k not in ("CreateIndex", "ModifyIndex")}, idx
+        )
 
     def _track_critical(self, check_id: str, old: Optional[str], new: str) -> None:
         if new != CRITICAL:
@@ -362,7 +429,9 @@ class AgentPart:
         if self._reap_after:
             period = self.core.check_reap_interval
             when = now + period
-            self._reaper = self.core.clock.callLater(max(0.0, when - self.core.clock.seconds()), self._reap, when)
+            self._reaper = self.core.clock.callLater(
+                max(0.0, when - self.core.clock.seconds()), self._reap, when
+            )
 
     def _runner_for(self, check_id: str, ct: CheckType) -> Optional[Runner]:
         core = self.core
@@ -377,7 +446,9 @@ class AgentPart:
         if ct.kind == "tcp":
             return IntervalRunner(self, check_id, interval, tcp_probe(core.reactor, core.clock, ct))
         if ct.kind == "script":
-            return IntervalRunner(self, check_id, interval, script_probe(core.reactor, core.clock, ct, self.processes))
+            return IntervalRunner(
+                self, check_id, interval, script_probe(core.reactor, core.clock, ct, self.processes)
+            )
         return None
 
     def runner_interval(self, check_id: str) -> Optional[float]:
@@ -486,31 +557,33 @@ class AgentPart:
         core = self.core
         require(req, "agent", core.node_name, "read")
         node = self.catalog.nodes.get(core.node_name) or {}
-        return Reply({
-            "Config": {
-                "Datacenter": core.datacenter,
-                "PrimaryDatacenter": core.datacenter,
-                "NodeName": core.node_name,
-                "NodeID": node.get("ID", ""),
-                "Revision": "fake",
-                "Server": True,
-                "Version": core.profile.version,
-                "BuildDate": "2024-01-01T00:00:00Z",
-            },
-            "DebugConfig": self._debug_config(node),
-            "Coord": {"Vec": [0.0] * 8, "Error": 1.5, "Adjustment": 0.0, "Height": 1e-05},
-            "Member": self._member(),
-            "Stats": self._stats(),
-            "Meta": dict(node.get("Meta") or {}),
-            # agent_endpoint.go AgentSelf: a dev agent runs the xDS server on
-            # its gRPC ports (plain-text 8502, TLS 8503 in dev mode); Port
-            # prefers the TLS one.
-            "xDS": {
-                "SupportedProxies": {"envoy": list(ENVOY_VERSIONS)},
-                "Port": 8503,
-                "Ports": {"Plaintext": 8502, "TLS": 8503},
-            },
-        })
+        return Reply(
+            {
+                "Config": {
+                    "Datacenter": core.datacenter,
+                    "PrimaryDatacenter": core.datacenter,
+                    "NodeName": core.node_name,
+                    "NodeID": node.get("ID", ""),
+                    "Revision": "fake",
+                    "Server": True,
+                    "Version": core.profile.version,
+                    "BuildDate": "2024-01-01T00:00:00Z",
+                },
+                "DebugConfig": self._debug_config(node),
+                "Coord": {"Vec": [0.0] * 8, "Error": 1.5, "Adjustment": 0.0, "Height": 1e-05},
+                "Member": self._member(),
+                "Stats": self._stats(),
+                "Meta": dict(node.get("Meta") or {}),
+                # agent_endpoint.go AgentSelf: a dev agent runs the xDS server on
+                # its gRPC ports (plain-text 8502, TLS 8503 in dev mode); Port
+                # prefers the TLS one.
+                "xDS": {
+                    "SupportedProxies": {"envoy": list(ENVOY_VERSIONS)},
+                    "Port": 8503,
+                    "Ports": {"Plaintext": 8502, "TLS": 8503},
+                },
+            }
+        )
 
     def _stats(self) -> dict[str, dict[str, str]]:
         """
@@ -520,9 +593,18 @@ class AgentPart:
         core = self.core
         idx = str(core.index)
         serf = {
-            "members": "1", "failed": "0", "left": "0", "health_score": "0",
-            "member_time": "1", "event_time": "1", "query_time": "1", "intent_queue": "0",
-            "event_queue": "0", "query_queue": "0", "encrypted": "false", "coordinate_resets": "0",
+            "members": "1",
+            "failed": "0",
+            "left": "0",
+            "health_score": "0",
+            "member_time": "1",
+            "event_time": "1",
+            "query_time": "1",
+            "intent_queue": "0",
+            "event_queue": "0",
+            "query_queue": "0",
+            "encrypted": "false",
+            "coordinate_resets": "0",
         }
         leader = self.status.server_address
         return {
@@ -532,7 +614,12 @@ class AgentPart:
                 "checks": str(len(self.checks)),
                 "services": str(len(self.services)),
             },
-            "build": {"prerelease": "", "revision": "fake", "version": core.profile.version, "version_metadata": ""},
+            "build": {
+                "prerelease": "",
+                "revision": "fake",
+                "version": core.profile.version,
+                "version_metadata": "",
+            },
             "consul": {
                 "acl": "enabled" if self.acl.enabled else "disabled",
                 "bootstrap": "true",
@@ -542,17 +629,32 @@ class AgentPart:
                 "server": "true",
             },
             "raft": {
-                "applied_index": idx, "commit_index": idx, "fsm_pending": "0",
-                "last_contact": "0", "last_log_index": idx, "last_log_term": "2",
-                "last_snapshot_index": "0", "last_snapshot_term": "0",
+                "applied_index": idx,
+                "commit_index": idx,
+                "fsm_pending": "0",
+                "last_contact": "0",
+                "last_log_index": idx,
+                "last_log_term": "2",
+                "last_snapshot_index": "0",
+                "last_snapshot_term": "0",
                 "latest_configuration": f"[{{Suffrage:Voter ID:{self._node_id()} Address:{leader}}}]",
-                "latest_configuration_index": "0", "num_peers": "0",
-                "protocol_version": "3", "protocol_version_max": "3", "protocol_version_min": "0",
-                "snapshot_version_max": "1", "snapshot_version_min": "0", "state": "Leader", "term": "2",
+                "latest_configuration_index": "0",
+                "num_peers": "0",
+                "protocol_version": "3",
+                "protocol_version_max": "3",
+                "protocol_version_min": "0",
+                "snapshot_version_max": "1",
+                "snapshot_version_min": "0",
+                "state": "Leader",
+                "term": "2",
             },
             "runtime": {
-                "arch": "amd64", "cpu_count": "1", "goroutines": "100", "max_procs": "1",
-                "os": "linux", "version": "go1.23.10",
+                "arch": "amd64",
+                "cpu_count": "1",
+                "goroutines": "100",
+                "max_procs": "1",
+                "os": "linux",
+                "version": "go1.23.10",
             },
             "serf_lan": dict(serf),
             "serf_wan": dict(serf),
@@ -614,7 +716,8 @@ class AgentPart:
 
     def _services(self, req: FakeRequest) -> Reply:
         items = [
-            self.agent_service(s) for _, s in sorted(self.services.items())
+            self.agent_service(s)
+            for _, s in sorted(self.services.items())
             if req.authz.allowed("service", s["Service"], "read")
         ]
         items = apply_filter(req, items)
@@ -725,7 +828,8 @@ class AgentPart:
                 raise HTTPError(400, f"Invalid check: {reason}")
             # An embedded check (structs.CheckType) names its ID "CheckID" only.
             ct.check_id = next(
-                (str(v) for k, v in raw_check.items() if str(k).lower().replace("_", "") == "checkid" and v), ""
+                (str(v) for k, v in raw_check.items() if str(k).lower().replace("_", "") == "checkid" and v),
+                "",
             )
             parsed.append(ct)
         for ct in parsed:
@@ -734,10 +838,14 @@ class AgentPart:
                 raise HTTPError(400, "Status for checks must 'passing', 'warning', 'critical'")
         kind = body.get("Kind") or ""
         proxy = copy.deepcopy(body.get("Proxy")) if isinstance(body.get("Proxy"), dict) else None
-        connect = normalize(body.get("Connect"), _CONNECT_KEYS) if isinstance(body.get("Connect"), dict) else {}
+        connect = (
+            normalize(body.get("Connect"), _CONNECT_KEYS) if isinstance(body.get("Connect"), dict) else {}
+        )
         sidecar_raw = connect.pop("SidecarService", None)
         if what and sidecar_raw is not None:
-            raise HTTPError(400, "Invalid SidecarService: A SidecarService cannot have a nested SidecarService")
+            raise HTTPError(
+                400, "Invalid SidecarService: A SidecarService cannot have a nested SidecarService"
+            )
         locality = body.get("Locality") if isinstance(body.get("Locality"), dict) else None
         return {
             "ID": sid,
@@ -795,11 +903,13 @@ class AgentPart:
         if not side["checks"]:
             address = side["Address"] or proxy.get("LocalServiceAddress") or ""
             side["checks"] = [
-                CheckType({
-                    "Name": "Connect Sidecar Listening",
-                    "TCP": _host_port(address, side["Port"]),
-                    "Interval": "10s",
-                }),
+                CheckType(
+                    {
+                        "Name": "Connect Sidecar Listening",
+                        "TCP": _host_port(address, side["Port"]),
+                        "Interval": "10s",
+                    }
+                ),
                 CheckType({"Name": "Connect Sidecar Aliasing " + parent["ID"], "AliasService": parent["ID"]}),
             ]
         return side
@@ -817,7 +927,8 @@ class AgentPart:
             if port not in used:
                 return port
         raise HTTPError(
-            400, f"Invalid SidecarService: no port provided for sidecar_service and none "
+            400,
+            f"Invalid SidecarService: no port provided for sidecar_service and none "
             f"left in the configured range [{low}, {high}]",
         )
 
@@ -870,7 +981,10 @@ class AgentPart:
             one["TaggedAddresses"] = tagged
             if any(ct.is_script for ct in one["checks"]) and not self.core.enable_script_checks:
                 raise HTTPError(500, SCRIPTS_DISABLED)
-        replace = req.has("replace-existing-checks") and (req.get("replace-existing-checks") or "") in ("", "true")
+        replace = req.has("replace-existing-checks") and (req.get("replace-existing-checks") or "") in (
+            "",
+            "true",
+        )
         idx = self.core.next_index()
         self._add_service(fields, replace, idx)
         if sidecar is not None:
@@ -981,14 +1095,16 @@ class AgentPart:
         out: dict[str, Any] = {}
         if svc.get("Kind"):
             out["Kind"] = svc["Kind"]
-        out.update({
-            "ID": svc["ID"],
-            "Service": svc["Service"],
-            "Tags": list(svc["Tags"]),
-            "Meta": dict(svc["Meta"]),
-            "Port": svc["Port"],
-            "Address": svc["Address"],
-        })
+        out.update(
+            {
+                "ID": svc["ID"],
+                "Service": svc["Service"],
+                "Tags": list(svc["Tags"]),
+                "Meta": dict(svc["Meta"]),
+                "Port": svc["Port"],
+                "Address": svc["Address"],
+            }
+        )
         if svc.get("SocketPath"):
             out["SocketPath"] = svc["SocketPath"]
         if svc.get("TaggedAddresses"):
@@ -1023,9 +1139,13 @@ class AgentPart:
             if svc is None:
                 return "", Reply(f"unknown service ID: {sid}", status=404, json=False)
             if not req.authz.allowed("service", svc["Service"], "read"):
-                return "", Reply(denial(req.authz, "service", svc["Service"], "read").text, status=403, json=False)
+                return "", Reply(
+                    denial(req.authz, "service", svc["Service"], "read").text, status=403, json=False
+                )
             out = self.agent_service(svc)
-            digest = "%x" % int(hashlib.sha256(json.dumps(out, sort_keys=True).encode("utf-8")).hexdigest()[:16], 16)
+            digest = "%x" % int(
+                hashlib.sha256(json.dumps(out, sort_keys=True).encode("utf-8")).hexdigest()[:16], 16
+            )
             out["ContentHash"] = digest
             return digest, Reply(out, headers={"X-Consul-ContentHash": digest})
 
@@ -1057,9 +1177,20 @@ class AgentPart:
             "Type": "",
             "ExposedPort": 0,
             "Definition": {
-                "HTTP": "", "Header": None, "Method": "", "Body": "", "TLSServerName": "",
-                "TLSSkipVerify": False, "TCP": "", "TCPUseTLS": False, "UDP": "", "GRPC": "",
-                "OSService": "", "GRPCUseTLS": False, "Interval": "0s", "Timeout": "0s",
+                "HTTP": "",
+                "Header": None,
+                "Method": "",
+                "Body": "",
+                "TLSServerName": "",
+                "TLSSkipVerify": False,
+                "TCP": "",
+                "TCPUseTLS": False,
+                "UDP": "",
+                "GRPC": "",
+                "OSService": "",
+                "GRPCUseTLS": False,
+                "Interval": "0s",
+                "Timeout": "0s",
                 "DeregisterCriticalServiceAfter": "0s",
             },
             "CreateIndex": 0,
@@ -1119,7 +1250,9 @@ class AgentPart:
         require(req, "service", svc["Service"], "read")
         code, status, checks = self.local_health(sid)
         return self._health_reply(
-            req, code, status,
+            req,
+            code,
+            status,
             {"AggregatedStatus": status, "Service": self.agent_service(svc), "Checks": checks},
         )
 

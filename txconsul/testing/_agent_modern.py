@@ -31,6 +31,7 @@ def fake_version(core: Any) -> str:
 
     return str(getattr(_core, "CONSUL_VERSION", DEFAULT_VERSION))
 
+
 #: ``/v1/agent/self``'s build date, as RFC 3339.
 BUILD_DATE = "2024-01-01T00:00:00Z"
 
@@ -177,9 +178,21 @@ class AgentModernPart:
             {
                 "Memory": {"total": 0, "available": 0, "used": 0, "usedPercent": 0.0, "free": 0},
                 "CPU": [
-                    {"cpu": i, "vendorId": "", "family": "", "model": "", "stepping": 0,
-                     "physicalId": "", "coreId": str(i), "cores": 1, "modelName": uname.processor,
-                     "mhz": 0, "cacheSize": 0, "flags": [], "microcode": ""}
+                    {
+                        "cpu": i,
+                        "vendorId": "",
+                        "family": "",
+                        "model": "",
+                        "stepping": 0,
+                        "physicalId": "",
+                        "coreId": str(i),
+                        "cores": 1,
+                        "modelName": uname.processor,
+                        "mhz": 0,
+                        "cacheSize": 0,
+                        "flags": [],
+                        "microcode": "",
+                    }
                     for i in range(cpus)
                 ],
                 "Host": {
@@ -197,8 +210,18 @@ class AgentModernPart:
                     "virtualizationRole": "",
                     "hostid": "",
                 },
-                "Disk": {"path": "/", "fstype": "", "total": 0, "free": 0, "used": 0, "usedPercent": 0.0,
-                         "inodesTotal": 0, "inodesUsed": 0, "inodesFree": 0, "inodesUsedPercent": 0.0},
+                "Disk": {
+                    "path": "/",
+                    "fstype": "",
+                    "total": 0,
+                    "free": 0,
+                    "used": 0,
+                    "usedPercent": 0.0,
+                    "inodesTotal": 0,
+                    "inodesUsed": 0,
+                    "inodesFree": 0,
+                    "inodesUsedPercent": 0.0,
+                },
                 "CollectionTime": int(self.core.clock.seconds() * 1e9),
                 "Errors": None,
             }
@@ -206,7 +229,9 @@ class AgentModernPart:
 
     def _version(self, req: FakeRequest) -> Reply:
         # version/version.go GetBuildInfo; no ACL check (agent_endpoint.go AgentVersion).
-        return Reply({"SHA": "fake", "BuildDate": BUILD_DATE, "HumanVersion": fake_version(self.core), "FIPS": ""})
+        return Reply(
+            {"SHA": "fake", "BuildDate": BUILD_DATE, "HumanVersion": fake_version(self.core), "FIPS": ""}
+        )
 
 
 def _accepts_openmetrics(accept: str) -> bool:

@@ -62,6 +62,7 @@ def _go_rule(resource: str, name: str, level: str, intentions: str = "") -> str:
         fields.append("EnterpriseRule:acl.EnterpriseRule{}")
     return f"&acl.{struct}{{{', '.join(fields)}}}"
 
+
 _LEVELS = ("read", "write", "deny", "list")
 #: Which level wins when two rules name the same thing: deny > write > list > read.
 _PRECEDENCE = {"deny": 4, "write": 3, "list": 2, "read": 1}
@@ -184,7 +185,9 @@ class _HCLParser:
         nxt = self._next()
         if nxt[0] in ("=", ":"):
             if labels:
-                raise RuleError(f"Failed to parse ACL rules: At {nxt[2]}: nested object expected: LBRACE got: ASSIGN")
+                raise RuleError(
+                    f"Failed to parse ACL rules: At {nxt[2]}: nested object expected: LBRACE got: ASSIGN"
+                )
             value = self._value()
         elif nxt[0] == "{":
             value = ("block", self._body(top=False))
@@ -346,7 +349,9 @@ def parse_rules(text: Any, legacy: bool = False) -> Rules:
         if resource not in NAMED_RESOURCES or (legacy and is_prefix):
             continue
         if kind != "block":
-            raise RuleError(f"Failed to parse ACL rules: {key} rules must be blocks like {key} \"name\" {{ policy = \"read\" }}")
+            raise RuleError(
+                f'Failed to parse ACL rules: {key} rules must be blocks like {key} "name" {{ policy = "read" }}'
+            )
         for name, (inner_kind, body) in value:
             if inner_kind != "block":
                 raise RuleError(f"Failed to parse ACL rules: {key} {name!r} must be a block")
@@ -357,7 +362,7 @@ def parse_rules(text: Any, legacy: bool = False) -> Rules:
     if not legacy and single_values.get("acl", "") and single_values["acl"] not in _VALID_LEVELS:
         raise RuleError(f"Invalid acl policy: {go_quote(single_values['acl'])}")
     for resource in _VALIDATION_ORDER:
-        for is_prefix in ((False,) if legacy else (False, True)):
+        for is_prefix in (False,) if legacy else (False, True):
             label = f"{resource}_prefix" if is_prefix else resource
             for name, attrs in named.get((resource, is_prefix), []):
                 level = attrs.get("policy", "")

@@ -36,13 +36,23 @@ def _private_key(key_type: str, bits: int) -> Any:
 
     if key_type == "rsa":
         return rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    curves: dict[int, Any] = {224: ec.SECP224R1(), 256: ec.SECP256R1(), 384: ec.SECP384R1(), 521: ec.SECP521R1()}
+    curves: dict[int, Any] = {
+        224: ec.SECP224R1(),
+        256: ec.SECP256R1(),
+        384: ec.SECP384R1(),
+        521: ec.SECP521R1(),
+    }
     return ec.generate_private_key(curves[bits])
 
 
 def make_root(
-    common_name: str, trust_domain: str, serial: int, now: float, ttl: float,
-    key_type: str = "ec", bits: int = 256,
+    common_name: str,
+    trust_domain: str,
+    serial: int,
+    now: float,
+    ttl: float,
+    key_type: str = "ec",
+    bits: int = 256,
 ) -> dict[str, Any]:
     """
     A self-signed CA with a ``key_type``/``bits`` key: ``{'cert_pem',
@@ -68,9 +78,15 @@ def make_root(
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -96,8 +112,13 @@ def make_root(
 
 
 def make_leaf(
-    root: dict[str, Any], uri: str, serial: int, now: float, ttl: float,
-    key_type: str = "ec", bits: int = 256,
+    root: dict[str, Any],
+    uri: str,
+    serial: int,
+    now: float,
+    ttl: float,
+    key_type: str = "ec",
+    bits: int = 256,
 ) -> dict[str, Any]:
     """
     A leaf certificate for ``uri`` with a new ``key_type``/``bits`` key,
@@ -123,9 +144,15 @@ def make_leaf(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=True,
-                data_encipherment=True, key_agreement=True, key_cert_sign=False, crl_sign=False,
-                encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=True,
+                data_encipherment=True,
+                key_agreement=True,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )

@@ -25,8 +25,13 @@ from twisted.internet.defer import Deferred
 from ._core import HTTPError
 
 #: Route patterns whose reads the agent caches (background refresh).
-CACHED_ROUTES = ("/v1/catalog/services", "/v1/catalog/service/", "/v1/health/service/",
-                 "/v1/health/connect/", "/v1/health/ingress/")
+CACHED_ROUTES = (
+    "/v1/catalog/services",
+    "/v1/catalog/service/",
+    "/v1/health/service/",
+    "/v1/health/connect/",
+    "/v1/health/ingress/",
+)
 
 #: What ``time.ParseDuration(v + "s")`` accepts for a directive's value.
 _DELTA = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
@@ -50,14 +55,14 @@ def parse_cache_control(raw: Optional[str]) -> tuple[Optional[float], bool]:
         if d == "must-revalidate":
             must = True
         if d.startswith("max-age="):
-            value = d[len("max-age="):]
+            value = d[len("max-age=") :]
             if not _DELTA.fullmatch(value):
                 raise HTTPError(400, "Invalid max-age value")
             max_age = float(value)
             if max_age == 0:
                 must = True
         if d.startswith("stale-if-error="):
-            if not _DELTA.fullmatch(d[len("stale-if-error="):]):
+            if not _DELTA.fullmatch(d[len("stale-if-error=") :]):
                 raise HTTPError(400, "Invalid stale-if-error value")
     return max_age, must
 

@@ -50,7 +50,7 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None or m.end() == pos:
-            raise FilterError(f"unexpected input at {pos}: {text[pos:pos + 10]!r}")
+            raise FilterError(f"unexpected input at {pos}: {text[pos : pos + 10]!r}")
         pos = m.end()
         if m.group("str") is not None:
             tokens.append(("value", json.loads(m.group("str"))))
@@ -172,7 +172,10 @@ def compile_filter(text: str) -> Callable[[Any], bool]:
                 raise FilterError("missing ')'")
             return inner
         first = take()
-        if first[0] == "value" or (first[0] == "word" and (is_word(peek(), "in") or (is_word(peek(), "not") and is_word(peek(1), "in")))):
+        if first[0] == "value" or (
+            first[0] == "word"
+            and (is_word(peek(), "in") or (is_word(peek(), "not") and is_word(peek(1), "in")))
+        ):
             value = first[1]
             negate = False
             if is_word(peek(), "not"):
@@ -216,7 +219,9 @@ def compile_filter(text: str) -> Callable[[Any], bool]:
                 raise FilterError(str(e))
             except RecursionError:
                 raise FilterError("expression nests too deeply")
-            return lambda x: (isinstance(_resolve(x, path), str) and rx.search(_resolve(x, path)) is not None) != negate
+            return lambda x: (
+                (isinstance(_resolve(x, path), str) and rx.search(_resolve(x, path)) is not None) != negate
+            )
         raise FilterError(f"unknown operator {op[1]!r}")
 
     predicate = parse_or()
@@ -416,7 +421,9 @@ class CatalogPart:
             "Node": name,
             "Address": address,
             "Datacenter": self.core.datacenter,
-            "TaggedAddresses": dict(tagged_addresses) if tagged_addresses is not None else (old["TaggedAddresses"] if old else {}),
+            "TaggedAddresses": dict(tagged_addresses)
+            if tagged_addresses is not None
+            else (old["TaggedAddresses"] if old else {}),
             "Meta": dict(meta) if meta is not None else (old["Meta"] if old else {}),
             "CreateIndex": old["CreateIndex"] if old else idx,
             "ModifyIndex": idx,
@@ -539,9 +546,9 @@ class CatalogPart:
         if self.nodes.pop(node, None) is None:
             return False
         self.nodes_index = idx
-        for (n, cid) in [k for k in self.checks if k[0] == node]:
+        for n, cid in [k for k in self.checks if k[0] == node]:
             self.remove_check(n, cid, idx)
-        for (n, sid) in [k for k in self.services if k[0] == node]:
+        for n, sid in [k for k in self.services if k[0] == node]:
             self.services.pop((n, sid), None)
             self.services_index = idx
         self.notify_node_removed(node)
@@ -697,7 +704,9 @@ class CatalogPart:
             if not check.get("Node"):
                 check["Node"] = node
             if check["Node"] != node:
-                raise HTTPError(500, f"Node in check ({check['Node']}) does not match node in request ({node})")
+                raise HTTPError(
+                    500, f"Node in check ({check['Node']}) does not match node in request ({node})"
+                )
             if not check.get("CheckID"):
                 check["CheckID"] = check.get("Name") or ""
             if not check["CheckID"]:
@@ -789,7 +798,8 @@ class CatalogPart:
         def body() -> Any:
             meta_ok = node_meta_filter(req)
             items = [
-                dict(n) for name, n in sorted(self.nodes.items())
+                dict(n)
+                for name, n in sorted(self.nodes.items())
                 if meta_ok(n) and req.authz.allowed("node", name, "read")
             ]
             return apply_filter(req, items)
@@ -802,7 +812,8 @@ class CatalogPart:
             visible = [
                 (node, svc)
                 for (node, _), svc in self.services.items()
-                if node in self.nodes and meta_ok(self.nodes[node])
+                if node in self.nodes
+                and meta_ok(self.nodes[node])
                 and req.authz.allowed("service", svc["Service"], "read")
             ]
             if req.get("filter"):
@@ -832,7 +843,9 @@ class CatalogPart:
 
         return self._blocking(req, lambda: max(self.services_index, self.nodes_index), body)
 
-    def _node_services_visible(self, req: FakeRequest, name: str) -> Optional[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    def _node_services_visible(
+        self, req: FakeRequest, name: str
+    ) -> Optional[tuple[dict[str, Any], list[dict[str, Any]]]]:
         """The node and its services the token may read (filtered), or ``None``."""
         node = self.nodes.get(name)
         if node is None or not req.authz.allowed("node", name, "read"):
@@ -885,7 +898,8 @@ class CatalogPart:
 
         def body() -> Any:
             items = [
-                dict(c) for (n, _), c in sorted(self.checks.items())
+                dict(c)
+                for (n, _), c in sorted(self.checks.items())
                 if n == name and self._check_visible(req, c)
             ]
             return apply_filter(req, items)
@@ -900,9 +914,12 @@ class CatalogPart:
         def body() -> Any:
             meta_ok = node_meta_filter(req)
             items = [
-                dict(c) for (n, _), c in sorted(self.checks.items())
-                if c["ServiceName"] == name and c["ServiceID"]
-                and n in self.nodes and meta_ok(self.nodes[n])
+                dict(c)
+                for (n, _), c in sorted(self.checks.items())
+                if c["ServiceName"] == name
+                and c["ServiceID"]
+                and n in self.nodes
+                and meta_ok(self.nodes[n])
                 and self._check_visible(req, c)
             ]
             return apply_filter(req, items)
@@ -925,7 +942,8 @@ class CatalogPart:
             out = []
             for node, svc in self._instances(req, name):
                 checks = [
-                    dict(c) for (n, _), c in sorted(self.checks.items())
+                    dict(c)
+                    for (n, _), c in sorted(self.checks.items())
                     if n == node and (c["ServiceID"] == "" or c["ServiceID"] == svc["ID"])
                 ]
                 out.append({"Node": dict(self.nodes[node]), "Service": dict(svc), "Checks": checks})
@@ -945,9 +963,11 @@ class CatalogPart:
         def body() -> Any:
             meta_ok = node_meta_filter(req)
             items = [
-                dict(c) for (n, _), c in sorted(self.checks.items())
+                dict(c)
+                for (n, _), c in sorted(self.checks.items())
                 if (state == "any" or c["Status"] == state)
-                and n in self.nodes and meta_ok(self.nodes[n])
+                and n in self.nodes
+                and meta_ok(self.nodes[n])
                 and self._check_visible(req, c)
             ]
             return apply_filter(req, items)
@@ -956,6 +976,7 @@ class CatalogPart:
 
 
 # -- case-insensitive, snake_case-tolerant bodies (Consul decodes them so) --------
+
 
 def _valid_weights(weights: dict[str, Any]) -> bool:
     """structs.go ValidateWeights (case-insensitive keys, as decoded)."""
@@ -968,17 +989,56 @@ def _canon(names: list[str]) -> dict[str, str]:
     return {n.lower().replace("_", ""): n for n in names}
 
 
-_REGISTER_KEYS = _canon([
-    "ID", "Node", "Address", "Datacenter", "TaggedAddresses", "NodeMeta", "Service",
-    "Check", "Checks", "SkipNodeUpdate", "ServiceID", "CheckID",
-])
-_SERVICE_KEYS = _canon([
-    "ID", "Service", "Name", "Tags", "Address", "TaggedAddresses", "Meta", "Port", "Weights",
-    "EnableTagOverride", "Kind", "Check", "Checks", "Proxy", "Connect", "Locality", "SocketPath",
-])
-_CATALOG_CHECK_KEYS = _canon([
-    "Node", "CheckID", "Name", "Notes", "Status", "Output", "ServiceID", "Type", "Definition",
-])
+_REGISTER_KEYS = _canon(
+    [
+        "ID",
+        "Node",
+        "Address",
+        "Datacenter",
+        "TaggedAddresses",
+        "NodeMeta",
+        "Service",
+        "Check",
+        "Checks",
+        "SkipNodeUpdate",
+        "ServiceID",
+        "CheckID",
+    ]
+)
+_SERVICE_KEYS = _canon(
+    [
+        "ID",
+        "Service",
+        "Name",
+        "Tags",
+        "Address",
+        "TaggedAddresses",
+        "Meta",
+        "Port",
+        "Weights",
+        "EnableTagOverride",
+        "Kind",
+        "Check",
+        "Checks",
+        "Proxy",
+        "Connect",
+        "Locality",
+        "SocketPath",
+    ]
+)
+_CATALOG_CHECK_KEYS = _canon(
+    [
+        "Node",
+        "CheckID",
+        "Name",
+        "Notes",
+        "Status",
+        "Output",
+        "ServiceID",
+        "Type",
+        "Definition",
+    ]
+)
 
 
 def normalize(body: Any, keys: dict[str, str], aliases: Optional[dict[str, str]] = None) -> dict[str, Any]:

@@ -146,9 +146,23 @@ class CheckType:
     def definition(self) -> dict[str, Any]:
         """The ``Definition`` shown on the check."""
         out: dict[str, Any] = {}
-        for key in ("HTTP", "Header", "Method", "Body", "TLSSkipVerify", "TLSServerName", "TCP",
-                    "GRPC", "GRPCUseTLS", "Interval", "Timeout", "DeregisterCriticalServiceAfter",
-                    "DockerContainerID", "Shell", "TTL"):
+        for key in (
+            "HTTP",
+            "Header",
+            "Method",
+            "Body",
+            "TLSSkipVerify",
+            "TLSServerName",
+            "TCP",
+            "GRPC",
+            "GRPCUseTLS",
+            "Interval",
+            "Timeout",
+            "DeregisterCriticalServiceAfter",
+            "DockerContainerID",
+            "Shell",
+            "TTL",
+        ):
             if self.raw.get(key) not in (None, "", {}, False):
                 out[key] = self.raw[key]
         if self.args:
@@ -183,7 +197,9 @@ class Runner:
 class TTLRunner(Runner):
     """Turns a check critical when its TTL passes without an update."""
 
-    def __init__(self, agent: CheckHost, check_id: str, ttl: float, output_max_size: int = OUTPUT_MAX_SIZE) -> None:
+    def __init__(
+        self, agent: CheckHost, check_id: str, ttl: float, output_max_size: int = OUTPUT_MAX_SIZE
+    ) -> None:
         self.agent = agent
         self.check_id = check_id
         self.ttl = ttl

@@ -50,8 +50,14 @@ KINDS = (
 #: Kinds read with ``service:read`` on their name and written with ``service:write``.
 _SERVICE_KINDS = ("service-defaults", "service-router", "service-splitter", "service-resolver")
 #: Kinds read with ``service:read`` on their name and written with ``mesh:write``.
-_GATEWAY_KINDS = ("ingress-gateway", "terminating-gateway", "api-gateway", "bound-api-gateway",
-                  "http-route", "tcp-route")
+_GATEWAY_KINDS = (
+    "ingress-gateway",
+    "terminating-gateway",
+    "api-gateway",
+    "bound-api-gateway",
+    "http-route",
+    "tcp-route",
+)
 #: Kinds anyone may read and ``mesh:write`` writes.
 _GLOBAL_KINDS = ("proxy-defaults", "mesh", "inline-certificate", "file-system-certificate", "jwt-provider")
 
@@ -78,8 +84,17 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
         "Services": [{"Name": str, "CAFile": str, "CertFile": str, "KeyFile": str, "SNI": str}],
     },
     "service-intentions": {
-        "Sources": [{"Name": str, "Action": str, "Permissions": [dict], "Description": str,
-                     "Type": str, "LegacyMeta": {"*": str}, "LegacyID": str}],
+        "Sources": [
+            {
+                "Name": str,
+                "Action": str,
+                "Permissions": [dict],
+                "Description": str,
+                "Type": str,
+                "LegacyMeta": {"*": str},
+                "LegacyID": str,
+            }
+        ],
     },
 }
 _GO_KIND = {str: "string", int: "int", bool: "bool", dict: "map", list: "slice"}
@@ -116,7 +131,10 @@ def check_shape(value: Any, spec: Any, path: str) -> None:
             try:
                 parse_go_duration(value)
             except ValueError:
-                raise HTTPError(400, f"Request decoding failed: 1 error occurred:\n\t* error decoding '{path}': time: invalid duration {go_quote(value)}\n\n")
+                raise HTTPError(
+                    400,
+                    f"Request decoding failed: 1 error occurred:\n\t* error decoding '{path}': time: invalid duration {go_quote(value)}\n\n",
+                )
         return
     if isinstance(spec, list):
         if not isinstance(value, list):
@@ -259,17 +277,24 @@ class ConfigEntriesPart:
         body = req.json()
         if not isinstance(body, dict):
             what = "null" if body is None else type(body).__name__
-            raise HTTPError(400, f"Request decoding failed: json: cannot unmarshal {what} into Go value of type map[string]interface {{}}")
+            raise HTTPError(
+                400,
+                f"Request decoding failed: json: cannot unmarshal {what} into Go value of type map[string]interface {{}}",
+            )
         kind_key = _canon_key(body, "Kind")
         kind = body.get(kind_key) if kind_key is not None else None
         if not isinstance(kind, str) or not kind:
-            raise HTTPError(400, "Request decoding failed: Payload does not contain a kind/Kind key at the top level")
+            raise HTTPError(
+                400, "Request decoding failed: Payload does not contain a kind/Kind key at the top level"
+            )
         if kind not in KINDS:
             raise HTTPError(400, f"Request decoding failed: invalid config entry kind: {kind}")
         name_key = _canon_key(body, "Name")
         name = body.get(name_key, "") if name_key is not None else ""
         if not isinstance(name, str):
-            raise HTTPError(400, "Request decoding failed: 1 error occurred:\n\t* 'Name' expected type 'string'\n\n")
+            raise HTTPError(
+                400, "Request decoding failed: 1 error occurred:\n\t* 'Name' expected type 'string'\n\n"
+            )
         entry = {k: v for k, v in body.items() if k not in (kind_key, name_key)}
         check_shape(entry, _SCHEMAS.get(kind, {}), "")
         entry["Kind"] = kind
@@ -316,7 +341,9 @@ class ConfigEntriesPart:
             if entry is None:
                 return index, Reply(
                     f"Config entry not found for {go_quote(kind)} / {go_quote(name)}",
-                    status=404, json=False, index=index,
+                    status=404,
+                    json=False,
+                    index=index,
                 )
             return index, Reply(copy.deepcopy(entry), index=index)
 
@@ -373,19 +400,26 @@ class ConfigEntriesPart:
             # CamelCase or snake_case keys, weakly typed.
             body = req.json()
             if body is not None and not isinstance(body, dict):
-                raise HTTPError(400, "Request decoding failed: json: cannot unmarshal into Go value of type map[string]interface {}")
+                raise HTTPError(
+                    400,
+                    "Request decoding failed: json: cannot unmarshal into Go value of type map[string]interface {}",
+                )
             for key, value in (body or {}).items():
                 canon = key.lower().replace("_", "") if isinstance(key, str) else ""
                 if canon == "overrideprotocol":
                     if isinstance(value, (dict, list)):
                         raise HTTPError(400, "Request decoding failed: OverrideProtocol: invalid type")
-                    overrides["OverrideProtocol"] = str(value).lower() if isinstance(value, bool) else str(value)
+                    overrides["OverrideProtocol"] = (
+                        str(value).lower() if isinstance(value, bool) else str(value)
+                    )
                 elif canon == "overrideconnecttimeout":
                     if isinstance(value, str):
                         try:
                             overrides["OverrideConnectTimeout"] = _go_duration(parse_go_duration(value))
                         except ValueError:
-                            raise HTTPError(400, f"Request decoding failed: time: invalid duration {go_quote(value)}")
+                            raise HTTPError(
+                                400, f"Request decoding failed: time: invalid duration {go_quote(value)}"
+                            )
                     elif isinstance(value, (int, float)) and not isinstance(value, bool):
                         overrides["OverrideConnectTimeout"] = _go_duration(value / 1e9)
                 elif canon == "overridemeshgateway" and isinstance(value, dict):
@@ -422,7 +456,11 @@ class ConfigEntriesPart:
             or (proxy.get("Config") or {}).get("protocol")
             or "tcp"
         )
-        timeout = overrides.get("OverrideConnectTimeout") or (resolver or {}).get("ConnectTimeout") or DEFAULT_CONNECT_TIMEOUT
+        timeout = (
+            overrides.get("OverrideConnectTimeout")
+            or (resolver or {}).get("ConnectTimeout")
+            or DEFAULT_CONNECT_TIMEOUT
+        )
         if isinstance(timeout, str):
             timeout = _go_duration(parse_go_duration(timeout))
         target_id = f"{name}.default.default.{dc}"
@@ -436,7 +474,8 @@ class ConfigEntriesPart:
             "Datacenter": dc,
             # CompiledDiscoveryChain.Default: no resolver, splitter or router entry.
             "Default": not any(
-                (kind, name) in self.entries for kind in ("service-resolver", "service-splitter", "service-router")
+                (kind, name) in self.entries
+                for kind in ("service-resolver", "service-splitter", "service-router")
             ),
             "Protocol": protocol,
             "ServiceMeta": None,

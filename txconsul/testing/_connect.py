@@ -44,7 +44,9 @@ DEFAULT_CA_CONFIG = {
 
 #: agent/connect/uri.go: ``spiffe://<host>/ns/<ns>/dc/<dc>/svc/<service>``.
 _SERVICE_URI = re.compile(r"^spiffe://([^/]+)/ns/([^/]+)/dc/([^/]+)/svc/([^/]+)$")
-_OTHER_URI = re.compile(r"^spiffe://([^/]+)(/agent/client/dc/[^/]+/id/[^/]+|/gateway/mesh/dc/[^/]+|/mesh|/server/dc/[^/]+)?$")
+_OTHER_URI = re.compile(
+    r"^spiffe://([^/]+)(/agent/client/dc/[^/]+/id/[^/]+|/gateway/mesh/dc/[^/]+|/mesh|/server/dc/[^/]+)?$"
+)
 
 
 def precedence(source: str, destination: str) -> int:
@@ -127,8 +129,15 @@ class ConnectPart:
         serial = self._new_serial()
         # provider_consul.go: "pri-<random>.consul.ca.<cluster id prefix>.consul".
         cn = f"pri-{core.new_uuid()[:8]}.consul.ca.{cluster[:8]}.consul"
-        made = make_root(cn, td, serial, core.clock.seconds(), ttl,
-                         str(config.get("PrivateKeyType", "ec")), int(config.get("PrivateKeyBits", 256)))
+        made = make_root(
+            cn,
+            td,
+            serial,
+            core.clock.seconds(),
+            ttl,
+            str(config.get("PrivateKeyType", "ec")),
+            int(config.get("PrivateKeyBits", 256)),
+        )
         for root in self.roots:
             root["Active"] = False
         root = {
@@ -174,8 +183,12 @@ class ConnectPart:
             index = max(self.roots_index, 1)
             if pem:
                 text = "".join(r["RootCert"] for r in body["Roots"])
-                return index, Reply(text.encode("ascii"), json=False, index=index,
-                                    headers={"Content-Type": "application/pem-certificate-chain"})
+                return index, Reply(
+                    text.encode("ascii"),
+                    json=False,
+                    index=index,
+                    headers={"Content-Type": "application/pem-certificate-chain"},
+                )
             return index, Reply(body, index=index)
 
         return self.core.blocking(req, compute)
@@ -205,7 +218,10 @@ class ConnectPart:
             return Reply(body, index=body["ModifyIndex"])
         body = req.json()
         if not isinstance(body, dict):
-            raise HTTPError(400, "Request decode failed: json: cannot unmarshal into Go value of type structs.CAConfiguration")
+            raise HTTPError(
+                400,
+                "Request decode failed: json: cannot unmarshal into Go value of type structs.CAConfiguration",
+            )
         require(req, "operator", "", "write")
         provider = body.get("Provider") or ""
         if provider != "consul":
@@ -219,7 +235,8 @@ class ConnectPart:
         self._validate_config(new_config)
         old = self.ca_config["Config"]
         rotate = any(
-            new_config.get(k) != old.get(k) for k in ("PrivateKeyType", "PrivateKeyBits", "PrivateKey", "RootCert")
+            new_config.get(k) != old.get(k)
+            for k in ("PrivateKeyType", "PrivateKeyBits", "PrivateKey", "RootCert")
         )
         idx = self.core.next_index()
         self.ca_config = {
@@ -246,11 +263,14 @@ class ConnectPart:
             try:
                 ttls[name] = parse_go_duration(str(raw))
             except ValueError:
-                raise HTTPError(500, f"error decoding config: time: invalid duration \"{raw}\"")
+                raise HTTPError(500, f'error decoding config: time: invalid duration "{raw}"')
         leaf, root, inter = ttls["LeafCertTTL"], ttls["RootCertTTL"], ttls["IntermediateCertTTL"]
         if root < inter:
-            raise HTTPError(500, "root cert TTL is set and is not greater than intermediate cert ttl. "
-                                 f"root cert ttl: {go_duration(root)}, intermediate cert ttl: {go_duration(inter)}")
+            raise HTTPError(
+                500,
+                "root cert TTL is set and is not greater than intermediate cert ttl. "
+                f"root cert ttl: {go_duration(root)}, intermediate cert ttl: {go_duration(inter)}",
+            )
         if leaf < 3600:
             raise HTTPError(500, "leaf cert TTL must be greater or equal than 1h0m0s")
         if leaf > 365 * 24 * 3600:
@@ -258,7 +278,10 @@ class ConnectPart:
         if inter < 3 * 3600:
             raise HTTPError(500, "Intermediate Cert TTL must be greater or equal than 3h")
         if inter < 3 * leaf:
-            raise HTTPError(500, f"Intermediate Cert TTL must be greater or equal than 3 * LeafCertTTL (>={go_duration(3 * leaf)}).")
+            raise HTTPError(
+                500,
+                f"Intermediate Cert TTL must be greater or equal than 3 * LeafCertTTL (>={go_duration(3 * leaf)}).",
+            )
         kind = config.get("PrivateKeyType")
         bits = config.get("PrivateKeyBits")
         if kind == "ec":
@@ -288,8 +311,9 @@ class ConnectPart:
         now = core.clock.seconds()
         # The agent generates the leaf key like the active root's
         # (agent/leafcert: GeneratePrivateKeyWithConfig).
-        issued = make_leaf(made, uri, self._new_serial(), now, ttl,
-                           root["PrivateKeyType"], root["PrivateKeyBits"])
+        issued = make_leaf(
+            made, uri, self._new_serial(), now, ttl, root["PrivateKeyType"], root["PrivateKeyBits"]
+        )
         idx = core.next_index()
         cert = {
             "SerialNumber": issued["serial"],
@@ -357,15 +381,21 @@ class ConnectPart:
         for ixn in self.matches("destination", target):
             if ixn["SourceName"] in (source, "*"):
                 if ixn.get("Permissions"):
-                    return Reply({"Authorized": False, "Reason": f"Matched L7 intention: {intention_string(ixn)}"})
-                return Reply({
-                    "Authorized": ixn.get("Action") == "allow",
-                    "Reason": f"Matched L4 intention: {intention_string(ixn)}",
-                })
+                    return Reply(
+                        {"Authorized": False, "Reason": f"Matched L7 intention: {intention_string(ixn)}"}
+                    )
+                return Reply(
+                    {
+                        "Authorized": ixn.get("Action") == "allow",
+                        "Reason": f"Matched L4 intention: {intention_string(ixn)}",
+                    }
+                )
         acl = self._peers.acl
         if not acl.enabled:
             return Reply({"Authorized": True, "Reason": "ACLs disabled, access is allowed by default"})
-        return Reply({"Authorized": acl.default_policy == "allow", "Reason": "Default behavior configured by ACLs"})
+        return Reply(
+            {"Authorized": acl.default_policy == "allow", "Reason": "Default behavior configured by ACLs"}
+        )
 
     # -- intentions ---------------------------------------------------------------------
 
@@ -429,7 +459,9 @@ class ConnectPart:
         from ._catalog import apply_filter
 
         def compute() -> tuple[int, Reply]:
-            visible = [i for i in self.intentions() if req.authz.allowed("service", i["DestinationName"], "read")]
+            visible = [
+                i for i in self.intentions() if req.authz.allowed("service", i["DestinationName"], "read")
+            ]
             return self._index(), Reply(apply_filter(req, visible), index=self._index())
 
         return self.core.blocking(req, compute)
@@ -443,7 +475,9 @@ class ConnectPart:
                 for ixn in self.intentions():
                     if ixn["SourceName"] == source and ixn["DestinationName"] == destination:
                         return self._index(), Reply(ixn, index=self._index())
-                return self._index(), Reply("Intention not found", status=404, json=False, index=self._index())
+                return self._index(), Reply(
+                    "Intention not found", status=404, json=False, index=self._index()
+                )
 
             return self.core.blocking(req, compute)
         if req.method == "DELETE":
@@ -460,8 +494,11 @@ class ConnectPart:
             # structs.Intention.Validate.
             raise HTTPError(500, "Action must be set to 'allow' or 'deny'")
         # structs.SourceIntention: Precedence is computed on write.
-        src: dict[str, Any] = {"Name": source, "Precedence": precedence(source, destination),
-                               "Type": body.get("SourceType") or "consul"}
+        src: dict[str, Any] = {
+            "Name": source,
+            "Precedence": precedence(source, destination),
+            "Type": body.get("SourceType") or "consul",
+        }
         if action:
             src["Action"] = action
         if permissions:
@@ -471,11 +508,15 @@ class ConnectPart:
         if body.get("LegacyMeta"):
             src["LegacyMeta"] = dict(body["LegacyMeta"])
         entry = self._entries.get("service-intentions", destination) or {
-            "Kind": "service-intentions", "Name": destination, "Sources": [],
+            "Kind": "service-intentions",
+            "Name": destination,
+            "Sources": [],
         }
         sources = [s for s in entry.get("Sources") or [] if s.get("Name") != source]
         sources.append(src)
-        entry["Sources"] = sorted(sources, key=lambda s: (-precedence(s.get("Name") or "", destination), s.get("Name") or ""))
+        entry["Sources"] = sorted(
+            sources, key=lambda s: (-precedence(s.get("Name") or "", destination), s.get("Name") or "")
+        )
         self._entries.put(entry)
         return Reply(True)
 
@@ -521,10 +562,10 @@ class ConnectPart:
             out = {}
             for name in names:
                 out[name] = [
-                    i for i in self.matches(by, name)
+                    i
+                    for i in self.matches(by, name)
                     if req.authz.allowed("service", i["DestinationName"], "read")
                 ]
             return self._index(), Reply(out, index=self._index())
 
         return self.core.blocking(req, compute)
-

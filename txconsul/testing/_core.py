@@ -36,6 +36,7 @@ log = Logger()
 DEFAULT_QUERY_TIME = 300.0
 MAX_QUERY_TIME = 600.0
 
+
 class HTTPError(Exception):
     """Raised by a handler to answer with ``status`` and a plain-text body."""
 
@@ -592,15 +593,19 @@ class FakeResource(Resource):
             for k, v in request.requestHeaders.getAllRawHeaders()
         }
         req = FakeRequest(method, path, query, body, headers)
-        fake.requests.append(RecordedRequest(
-            method, path, list(query), dict(headers), body, raw_path.decode("utf-8", "surrogateescape")
-        ))
+        fake.requests.append(
+            RecordedRequest(
+                method, path, list(query), dict(headers), body, raw_path.decode("utf-8", "surrogateescape")
+            )
+        )
         monitor = getattr(fake, "agent_monitor", None)
         if monitor is not None and monitor.watchers:
             client = request.getClientAddress()
             monitor.request_finished(
-                method, uri.decode("utf-8", "replace"),
-                f"{getattr(client, 'host', '')}:{getattr(client, 'port', '')}")
+                method,
+                uri.decode("utf-8", "replace"),
+                f"{getattr(client, 'host', '')}:{getattr(client, 'port', '')}",
+            )
         cache: Any = getattr(fake, "agent_cache", None)
         cached = cache is not None and method == "GET" and req.has("cached") and cache.applies(req.path)
         try:
@@ -645,8 +650,14 @@ class FakeResource(Resource):
         path = req.path
         if "/v1/" not in path and path != "/v1":
             if path == "/":
-                return Reply(b"Consul Agent: UI disabled. To enable, set ui_config.enabled=true in the agent configuration and restart.", json=False)
-            raise HTTPError(404, "Invalid URL path: if attempting to use the HTTP API, ensure the path starts with '/v1/'\n")
+                return Reply(
+                    b"Consul Agent: UI disabled. To enable, set ui_config.enabled=true in the agent configuration and restart.",
+                    json=False,
+                )
+            raise HTTPError(
+                404,
+                "Invalid URL path: if attempting to use the HTTP API, ensure the path starts with '/v1/'\n",
+            )
         cleaned = _clean_path(path)
         if cleaned != path:
             raise _redirect(req, cleaned, raw_query)
@@ -687,7 +698,7 @@ class FakeResource(Resource):
                     # s.parse validates ?wait/?index before the RPC fails.
                     parse_query_options(req)
                 raise HTTPError(500, "No path to datacenter")
-        req.tail = path[len(route.pattern):] if route.pattern.endswith("/") else ""
+        req.tail = path[len(route.pattern) :] if route.pattern.endswith("/") else ""
         req.authz = fake.acl.authorizer(req)
         return route.handler(req)
 

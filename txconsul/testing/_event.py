@@ -83,7 +83,8 @@ def check_event_size(name: str, payload: bytes, node: str, service: str, tag: st
     raw += _str_size(7) + _bin_size(inner) + _str_size(2) + 1
     if raw > USER_EVENT_SIZE_LIMIT:
         raise HTTPError(
-            500, f"encoded user event exceeds configured limit of {USER_EVENT_SIZE_LIMIT} bytes after encoding"
+            500,
+            f"encoded user event exceeds configured limit of {USER_EVENT_SIZE_LIMIT} bytes after encoding",
         )
 
 
@@ -101,7 +102,9 @@ def _compile(pattern: str, what: str) -> "re.Pattern[str]":
         raise HTTPError(500, f"Invalid {what} filter: error parsing regexp: {e}")
     except RecursionError:
         # Go's regexp/syntax refuses nesting deeper than 1000 with this code.
-        raise HTTPError(500, f"Invalid {what} filter: error parsing regexp: expression nests too deeply: `{pattern}`")
+        raise HTTPError(
+            500, f"Invalid {what} filter: error parsing regexp: expression nests too deeply: `{pattern}`"
+        )
 
 
 def validate_params(node: str, service: str, tag: str) -> tuple[Any, Any, Any]:
@@ -202,7 +205,9 @@ class EventPart:
             raise HTTPError(400, "Missing name")
         validate_params(req.get("node") or "", req.get("service") or "", req.get("tag") or "")
         require(req, "event", name, "write")
-        check_event_size(name, req.body, req.get("node") or "", req.get("service") or "", req.get("tag") or "")
+        check_event_size(
+            name, req.body, req.get("node") or "", req.get("service") or "", req.get("tag") or ""
+        )
         event = self.fire(
             name,
             req.body,
@@ -240,6 +245,4 @@ class EventPart:
             # LastContact headers, only X-Consul-Index.
             return index, Reply([dict(e) for e in visible], headers=headers)
 
-        return self.core.blocking(
-            req, compute, equality=True, default_wait=EVENT_MAX_WAIT, jitter=False
-        )
+        return self.core.blocking(req, compute, equality=True, default_wait=EVENT_MAX_WAIT, jitter=False)

@@ -148,10 +148,18 @@ class FakeConsul:
         self.clock = clock if clock is not None else Clock()
         self.requests: deque[RecordedRequest] = deque(maxlen=journal_size)
         self.core = core = FakeCore(
-            self.clock, node_name, datacenter, address, random.Random(seed),
-            reactor=reactor, enable_script_checks=enable_script_checks,
-            min_check_interval=min_check_interval, profile=LEGACY_ACL if legacy_acl else CURRENT,
-            node_id=node_id, node_meta=node_meta, session_ttl_min=session_ttl_min,
+            self.clock,
+            node_name,
+            datacenter,
+            address,
+            random.Random(seed),
+            reactor=reactor,
+            enable_script_checks=enable_script_checks,
+            min_check_interval=min_check_interval,
+            profile=LEGACY_ACL if legacy_acl else CURRENT,
+            node_id=node_id,
+            node_meta=node_meta,
+            session_ttl_min=session_ttl_min,
         )
         if acl_initial_management_token is not None:
             if acl_master_token is not None and acl_master_token != acl_initial_management_token:
@@ -174,8 +182,16 @@ class FakeConsul:
         self.coordinates = CoordinatePart(core, self.catalog)
         self.operator = OperatorPart(core, self.catalog)
         self._parts: list[_Part] = [
-            self.acl, self.catalog, self.agent_state, self.sessions, self.kv,
-            self.txn, self.status, self.events, self.queries, self.coordinates,
+            self.acl,
+            self.catalog,
+            self.agent_state,
+            self.sessions,
+            self.kv,
+            self.txn,
+            self.status,
+            self.events,
+            self.queries,
+            self.coordinates,
             self.operator,
         ]
         self._parts.extend(install_modern_parts(self, core))
@@ -183,9 +199,7 @@ class FakeConsul:
         for part in self._parts:
             for route in part.routes():
                 self.patterns[route.pattern] = route
-        self._prefixes = sorted(
-            (p for p in self.patterns if p.endswith("/")), key=len, reverse=True
-        )
+        self._prefixes = sorted((p for p in self.patterns if p.endswith("/")), key=len, reverse=True)
 
     @property
     def version(self) -> str:

@@ -11,14 +11,25 @@ import re
 from datetime import datetime, timezone
 
 __all__ = [
-    "go_duration", "go_quote", "go_time", "parse_go_duration", "parse_go_time", "parse_uint",
+    "go_duration",
+    "go_quote",
+    "go_time",
+    "parse_go_duration",
+    "parse_go_time",
+    "parse_uint",
 ]
 
 #: Go's time.ParseDuration units, in seconds (both micro signs, U+00B5 and
 #: U+03BC, are accepted by Go's ``unitMap``).
 _GO_UNITS = {
-    "ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6,
-    "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0,
+    "ns": 1e-9,
+    "us": 1e-6,
+    "\u00b5s": 1e-6,
+    "\u03bcs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
 }
 
 #: The largest duration Go can hold (``math.MaxInt64`` nanoseconds), in seconds.
@@ -28,6 +39,7 @@ _GO_MAX_DURATION = (2**63 - 1) / 1e9
 #: underscores, no other Unicode digits).
 _UINT_RE = re.compile(r"[0-9]+\Z")
 
+
 def go_quote(text: str) -> str:
     """Quote a string roughly as Go's ``%q`` / ``strconv.Quote`` does."""
     out = ['"']
@@ -35,8 +47,11 @@ def go_quote(text: str) -> str:
         if ch in ('"', "\\"):
             out.append("\\" + ch)
         elif ch in "\a\b\f\n\r\t\v":
-            out.append({"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n",
-                        "\r": "\\r", "\t": "\\t", "\v": "\\v"}[ch])
+            out.append(
+                {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}[
+                    ch
+                ]
+            )
         elif ord(ch) < 0x20 or ord(ch) == 0x7F:
             out.append("\\x%02x" % ord(ch))
         elif 0xDC80 <= ord(ch) <= 0xDCFF:  # an undecodable byte (surrogateescape)

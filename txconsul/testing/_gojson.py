@@ -47,9 +47,26 @@ from txconsul.testing._core import HTTPError, decode_json_like_go, go_quote
 from txconsul.testing._gofmt import go_duration
 
 __all__ = [
-    "GoType", "String", "Bool", "Int", "Uint", "Float", "AnyValue", "Duration",
-    "GoDuration", "List", "Map", "Ptr", "Struct", "Opaque", "Field", "GoJSONError",
-    "decode", "decode_body", "parse_duration", "format_duration",
+    "GoType",
+    "String",
+    "Bool",
+    "Int",
+    "Uint",
+    "Float",
+    "AnyValue",
+    "Duration",
+    "GoDuration",
+    "List",
+    "Map",
+    "Ptr",
+    "Struct",
+    "Opaque",
+    "Field",
+    "GoJSONError",
+    "decode",
+    "decode_body",
+    "parse_duration",
+    "format_duration",
 ]
 
 
@@ -83,8 +100,10 @@ class _TypeError(GoJSONError):
 
     def _render(self) -> str:
         if self.struct is not None or self.stack:
-            return (f"json: cannot unmarshal {self.value} into Go struct field "
-                    f"{self.struct or ''}.{'.'.join(self.stack)} of type {self.type_str}")
+            return (
+                f"json: cannot unmarshal {self.value} into Go struct field "
+                f"{self.struct or ''}.{'.'.join(self.stack)} of type {self.type_str}"
+            )
         return f"json: cannot unmarshal {self.value} into Go value of type {self.type_str}"
 
 
@@ -199,7 +218,7 @@ class Int(GoType):
         if not digits.isdigit() or not digits.isascii():
             raise ctx.error("number " + text, self.type_str)
         number = int(text)
-        low, high = (-(2 ** (self.bits - 1)), 2 ** (self.bits - 1)) if self.signed else (0, 2 ** self.bits)
+        low, high = (-(2 ** (self.bits - 1)), 2 ** (self.bits - 1)) if self.signed else (0, 2**self.bits)
         if not low <= number < high:
             raise ctx.error("number " + text, self.type_str)
         return number
@@ -456,8 +475,14 @@ class Opaque(GoType):
 # -- time.ParseDuration -------------------------------------------------------
 
 _UNITS = {
-    "ns": 1, "us": 1_000, "\u00b5s": 1_000, "\u03bcs": 1_000,
-    "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000,
+    "ns": 1,
+    "us": 1_000,
+    "\u00b5s": 1_000,
+    "\u03bcs": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
 }
 _MAX_NS = 2**63 - 1
 
@@ -556,7 +581,9 @@ def decode(shape: GoType, body: bytes, *, strict: bool = True) -> Any:
         raise GoJSONError("exceeded max depth")
 
 
-def decode_body(shape: GoType, body: bytes, *, strict: bool = True, prefix: str = "Request decode failed: ") -> Any:
+def decode_body(
+    shape: GoType, body: bytes, *, strict: bool = True, prefix: str = "Request decode failed: "
+) -> Any:
     """
     :func:`decode` for a handler: any error is a 400 with ``prefix`` + Go's
     text (Consul's handlers answer ``Request decode failed: <err>``).

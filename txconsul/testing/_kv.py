@@ -146,8 +146,15 @@ class KVPart:
 
     # -- primitives -------------------------------------------------------
 
-    def set(self, idx: int, key: str, value: Optional[bytes], flags: int = 0,
-            session: Optional[str] = None, lock_index: int = 0) -> Entry:
+    def set(
+        self,
+        idx: int,
+        key: str,
+        value: Optional[bytes],
+        flags: int = 0,
+        session: Optional[str] = None,
+        lock_index: int = 0,
+    ) -> Entry:
         """``kvsSetTxn``: store, keeping the session unless one is given."""
         existing = self.entries.get(key)
         entry = Entry(key, value or None, flags, lock_index=lock_index)
@@ -204,8 +211,7 @@ class KVPart:
         existing = self.entries.get(key)
         if existing is None or existing.session != session:
             return None
-        entry = Entry(key, value or None, flags, "", existing.lock_index,
-                      existing.create_index, idx)
+        entry = Entry(key, value or None, flags, "", existing.lock_index, existing.create_index, idx)
         self._insert(entry, idx)
         return entry
 

@@ -25,9 +25,7 @@ from twisted.web.server import Site
 #: Newer Twisted has IOPump.pump(advanceClock=True); older pump() never
 #: advances the clock, which is what advanceClock=False asks for.
 _NO_CLOCK = (
-    {"advanceClock": False}
-    if "advanceClock" in inspect.signature(iosim.IOPump.pump).parameters
-    else {}
+    {"advanceClock": False} if "advanceClock" in inspect.signature(iosim.IOPump.pump).parameters else {}
 )
 
 _SERVER = IPv4Address("TCP", "127.0.0.1", 8500)
@@ -36,8 +34,9 @@ _SERVER = IPv4Address("TCP", "127.0.0.1", 8500)
 class _PumpedTransport(iosim.FakeTransport):
     """An ``iosim`` transport that asks for a pump after every write or close."""
 
-    def __init__(self, protocol: Any, isServer: bool, hostAddress: Any, peerAddress: Any,
-                 kick: Callable[[], None]) -> None:
+    def __init__(
+        self, protocol: Any, isServer: bool, hostAddress: Any, peerAddress: Any, kick: Callable[[], None]
+    ) -> None:
         super().__init__(protocol, isServer, hostAddress=hostAddress, peerAddress=peerAddress)
         self._kick = kick
 
@@ -106,8 +105,7 @@ class MemoryEndpoint:
                     while pump.pump(**_NO_CLOCK):
                         self._again = True
                 self._pumps = [
-                    p for p in self._pumps
-                    if not (p.clientIO.disconnected and p.serverIO.disconnected)
+                    p for p in self._pumps if not (p.clientIO.disconnected and p.serverIO.disconnected)
                 ]
         finally:
             self._flushing = False

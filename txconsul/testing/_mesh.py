@@ -54,10 +54,13 @@ class MeshPart:
         if part is None:
             return []
         catalog = self._peers.catalog
-        plain = sorted({
-            svc["Service"] for svc in catalog.services.values()
-            if not svc.get("Kind") and svc["Service"] != "consul"
-        })
+        plain = sorted(
+            {
+                svc["Service"]
+                for svc in catalog.services.values()
+                if not svc.get("Kind") and svc["Service"] != "consul"
+            }
+        )
         out: list[dict[str, Any]] = []
         for entry in part.of_kind("ingress-gateway"):
             for listener in entry.get("Listeners") or []:
@@ -83,8 +86,11 @@ class MeshPart:
             for svc in entry.get("Services") or []:
                 names = plain if svc.get("Name") == "*" else [svc.get("Name") or ""]
                 for name in names:
-                    link = {"Gateway": {"Name": entry["Name"]}, "Service": {"Name": name},
-                            "GatewayKind": "terminating-gateway"}
+                    link = {
+                        "Gateway": {"Name": entry["Name"]},
+                        "Service": {"Name": name},
+                        "GatewayKind": "terminating-gateway",
+                    }
                     for field in ("CAFile", "CertFile", "KeyFile", "SNI"):
                         if svc.get(field):
                             link[field] = svc[field]
@@ -97,7 +103,9 @@ class MeshPart:
 
     # -- instances -----------------------------------------------------------------
 
-    def _instances(self, req: FakeRequest, select: Callable[[dict[str, Any]], bool]) -> list[tuple[str, dict[str, Any]]]:
+    def _instances(
+        self, req: FakeRequest, select: Callable[[dict[str, Any]], bool]
+    ) -> list[tuple[str, dict[str, Any]]]:
         catalog = self._peers.catalog
         tags = req.getall("tag")
         meta_ok = node_meta_filter(req)
@@ -107,14 +115,18 @@ class MeshPart:
                 continue
             if not all(t in svc["Tags"] for t in tags) or not meta_ok(catalog.nodes[node]):
                 continue
-            if not (req.authz.allowed("node", node, "read") and req.authz.allowed("service", svc["Service"], "read")):
+            if not (
+                req.authz.allowed("node", node, "read")
+                and req.authz.allowed("service", svc["Service"], "read")
+            ):
                 continue
             out.append((node, svc))
         return out
 
     def _connect_select(self, name: str) -> Callable[[dict[str, Any]], bool]:
         gateways = {
-            link["Gateway"]["Name"] for link in self.gateway_services()
+            link["Gateway"]["Name"]
+            for link in self.gateway_services()
             if link["GatewayKind"] == "terminating-gateway" and link["Service"]["Name"] == name
         }
 
@@ -130,7 +142,8 @@ class MeshPart:
 
     def _ingress_select(self, name: str) -> Callable[[dict[str, Any]], bool]:
         gateways = {
-            link["Gateway"]["Name"] for link in self.gateway_services()
+            link["Gateway"]["Name"]
+            for link in self.gateway_services()
             if link["GatewayKind"] == "ingress-gateway" and link["Service"]["Name"] == name
         }
         return lambda svc: svc.get("Kind") == "ingress-gateway" and svc["Service"] in gateways
@@ -174,12 +187,15 @@ class MeshPart:
 
         return self._read(req, self._index, body)
 
-    def _check_service_nodes(self, req: FakeRequest, select: Callable[[dict[str, Any]], bool], passing: bool) -> Any:
+    def _check_service_nodes(
+        self, req: FakeRequest, select: Callable[[dict[str, Any]], bool], passing: bool
+    ) -> Any:
         catalog = self._peers.catalog
         out = []
         for node, svc in self._instances(req, select):
             checks = [
-                dict(c) for (n, _), c in sorted(catalog.checks.items())
+                dict(c)
+                for (n, _), c in sorted(catalog.checks.items())
                 if n == node and (c["ServiceID"] == "" or c["ServiceID"] == svc["ID"])
             ]
             out.append({"Node": dict(catalog.nodes[node]), "Service": copy.deepcopy(svc), "Checks": checks})

@@ -74,8 +74,9 @@ def _text_value(value: Any) -> str:
     return text
 
 
-def format_line(seconds: float, level: str, module: str, message: str,
-                fields: list[tuple[str, Any]], as_json: bool) -> bytes:
+def format_line(
+    seconds: float, level: str, module: str, message: str, fields: list[tuple[str, Any]], as_json: bool
+) -> bytes:
     """One log line as hclog writes it, with its newline."""
     if as_json:
         record: dict[str, Any] = {
@@ -141,13 +142,21 @@ class MonitorPart:
         """Log an answered request as agent/http.go does (at DEBUG)."""
         if url.startswith("/v1/agent/monitor"):
             return
-        self.log("DEBUG", "agent.http", "Request finished",
-                 method=method, url=url, **{"from": client}, latency="0s")
+        self.log(
+            "DEBUG",
+            "agent.http",
+            "Request finished",
+            method=method,
+            url=url,
+            **{"from": client},
+            latency="0s",
+        )
 
     def session_destroyed(self, session: dict[str, Any], idx: int) -> None:
         """Log a destroyed or reaped session (SessionListener)."""
-        self.log("DEBUG", "agent.server.session", "session destroyed",
-                 session=session.get("ID", ""), index=idx)
+        self.log(
+            "DEBUG", "agent.server.session", "session destroyed", session=session.get("ID", ""), index=idx
+        )
 
     def monitor(self, req: Any) -> StreamReply:
         """``GET /v1/agent/monitor``: needs ``agent:read`` on this node."""

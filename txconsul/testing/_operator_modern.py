@@ -40,8 +40,14 @@ _INTS = ("MaxTrailingLogs", "MinQuorum")
 _STRINGS = ("RedundancyZoneTag", "UpgradeVersionTag")
 
 #: The Connect service kinds Consul's usage counts.
-_CONNECT_KINDS = ("api-gateway", "connect-native", "connect-proxy", "ingress-gateway", "mesh-gateway",
-                  "terminating-gateway")
+_CONNECT_KINDS = (
+    "api-gateway",
+    "connect-native",
+    "connect-proxy",
+    "ingress-gateway",
+    "mesh-gateway",
+    "terminating-gateway",
+)
 
 
 def _format_duration(seconds: float) -> str:
@@ -94,7 +100,13 @@ class OperatorModernPart:
             Route("/v1/operator/autopilot/configuration", ("GET", "PUT"), self._autopilot_configuration),
             Route("/v1/operator/autopilot/health", ("GET",), self._autopilot_health),
             Route("/v1/operator/autopilot/state", ("GET",), self._autopilot_state),
-            Route("/v1/operator/keyring", ("GET", "POST", "PUT", "DELETE"), self._keyring, check_dc=False, parse=False),
+            Route(
+                "/v1/operator/keyring",
+                ("GET", "POST", "PUT", "DELETE"),
+                self._keyring,
+                check_dc=False,
+                parse=False,
+            ),
             Route("/v1/operator/usage", ("GET",), self._usage),
         ]
 
@@ -109,7 +121,9 @@ class OperatorModernPart:
         peer_id = req.get("id") or ""
         address = req.get("address") or ""
         if not has_id and not has_address:
-            raise HTTPError(400, "Must specify either ?id with the server's ID or ?address with IP:port of peer to remove")
+            raise HTTPError(
+                400, "Must specify either ?id with the server's ID or ?address with IP:port of peer to remove"
+            )
         if has_id and has_address:
             raise HTTPError(400, "Must specify only one of ?id or ?address")
         require(req, "operator", "", "write")
@@ -151,7 +165,10 @@ class OperatorModernPart:
                 raise HTTPError(400, f"Error parsing cas value: {e}")
         body = req.json()
         if body is not None and not isinstance(body, dict):
-            raise HTTPError(400, "Error parsing autopilot config: json: cannot unmarshal into Go value of type api.AutopilotConfiguration")
+            raise HTTPError(
+                400,
+                "Error parsing autopilot config: json: cannot unmarshal into Go value of type api.AutopilotConfiguration",
+            )
         new = self._decode_autopilot(body or {})
         require(req, "operator", "", "write")
         if cas is not None and cas != self.autopilot_index:
@@ -179,20 +196,31 @@ class OperatorModernPart:
                     try:
                         out[name] = _format_duration(parse_go_duration(value))
                     except ValueError:
-                        raise HTTPError(400, f"Error parsing autopilot config: time: invalid duration {go_quote(value)}")
+                        raise HTTPError(
+                            400, f"Error parsing autopilot config: time: invalid duration {go_quote(value)}"
+                        )
                 else:
                     raise HTTPError(400, f"Error parsing autopilot config: invalid duration for {name}")
             elif name in _BOOLS:
                 if value is not None and not isinstance(value, bool):
-                    raise HTTPError(400, f"Error parsing autopilot config: json: cannot unmarshal into Go struct field AutopilotConfiguration.{name} of type bool")
+                    raise HTTPError(
+                        400,
+                        f"Error parsing autopilot config: json: cannot unmarshal into Go struct field AutopilotConfiguration.{name} of type bool",
+                    )
                 out[name] = bool(value)
             elif name in _INTS:
                 if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-                    raise HTTPError(400, f"Error parsing autopilot config: json: cannot unmarshal into Go struct field AutopilotConfiguration.{name} of type uint64")
+                    raise HTTPError(
+                        400,
+                        f"Error parsing autopilot config: json: cannot unmarshal into Go struct field AutopilotConfiguration.{name} of type uint64",
+                    )
                 out[name] = value or 0
             else:
                 if value is not None and not isinstance(value, str):
-                    raise HTTPError(400, f"Error parsing autopilot config: json: cannot unmarshal into Go struct field AutopilotConfiguration.{name} of type string")
+                    raise HTTPError(
+                        400,
+                        f"Error parsing autopilot config: json: cannot unmarshal into Go struct field AutopilotConfiguration.{name} of type string",
+                    )
                 out[name] = value or ""
         return out
 
@@ -242,14 +270,16 @@ class OperatorModernPart:
             "Meta": {"consul-network-segment": "", "consul-version": fake_version(self.core)},
             "NodeType": "voter",
         }
-        return Reply({
-            "Healthy": True,
-            "FailureTolerance": 0,
-            "OptimisticFailureTolerance": 0,
-            "Servers": {health["ID"]: server},
-            "Leader": health["ID"],
-            "Voters": [health["ID"]],
-        })
+        return Reply(
+            {
+                "Healthy": True,
+                "FailureTolerance": 0,
+                "OptimisticFailureTolerance": 0,
+                "Servers": {health["ID"]: server},
+                "Leader": health["ID"],
+                "Voters": [health["ID"]],
+            }
+        )
 
     # -- keyring -------------------------------------------------------------------------
 
@@ -258,16 +288,18 @@ class OperatorModernPart:
         out = []
         for wan in (True, False):
             # structs.KeyringResponse (Partition is omitempty).
-            out.append({
-                "WAN": wan,
-                "Datacenter": self.core.datacenter,
-                "Segment": "",
-                "Messages": None,
-                "Keys": {k: 1 for k in self.keys},
-                "PrimaryKeys": {self.primary: 1},
-                "NumNodes": 1,
-                "Error": "",
-            })
+            out.append(
+                {
+                    "WAN": wan,
+                    "Datacenter": self.core.datacenter,
+                    "Segment": "",
+                    "Messages": None,
+                    "Keys": {k: 1 for k in self.keys},
+                    "PrimaryKeys": {self.primary: 1},
+                    "NumNodes": 1,
+                    "Error": "",
+                }
+            )
         return out
 
     def _keyring(self, req: FakeRequest) -> Reply:
@@ -282,7 +314,10 @@ class OperatorModernPart:
             try:
                 factor = int(relay)
             except ValueError:
-                raise HTTPError(400, f"Error parsing relay factor: strconv.Atoi: parsing {go_quote(relay)}: invalid syntax")
+                raise HTTPError(
+                    400,
+                    f"Error parsing relay factor: strconv.Atoi: parsing {go_quote(relay)}: invalid syntax",
+                )
             if not 0 <= factor <= 5:
                 raise HTTPError(400, "Invalid relay-factor: Relay factor must be in range: [0, 5]")
         local_only = False
@@ -292,7 +327,10 @@ class OperatorModernPart:
 
             value = parse_bool(raw_local)
             if value is None:
-                raise HTTPError(400, f"Error parsing local-only: strconv.ParseBool: parsing {go_quote(raw_local)}: invalid syntax")
+                raise HTTPError(
+                    400,
+                    f"Error parsing local-only: strconv.ParseBool: parsing {go_quote(raw_local)}: invalid syntax",
+                )
             local_only = value
             if local_only and req.method != "GET":
                 raise HTTPError(400, "Invalid use of local-only: local-only can only be set for GET requests")
@@ -304,7 +342,9 @@ class OperatorModernPart:
         error = self._change(req.method, key)
         if error:
             dc = self.core.datacenter
-            raise HTTPError(500, f"2 errors occurred:\n\t* WAN error: {error}\n\t* {dc} (LAN) error: {error}\n\n")
+            raise HTTPError(
+                500, f"2 errors occurred:\n\t* WAN error: {error}\n\t* {dc} (LAN) error: {error}\n\n"
+            )
         return Reply(b"", json=False)
 
     def _change(self, method: str, key: str) -> str:

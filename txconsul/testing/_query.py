@@ -65,7 +65,9 @@ def _field(obj: dict[str, Any], name: str) -> Any:
 
 
 def _decode_error(what: str, want: str) -> HTTPError:
-    return HTTPError(400, f"Request decode failed: json: cannot unmarshal {what} into Go value of type {want}")
+    return HTTPError(
+        400, f"Request decode failed: json: cannot unmarshal {what} into Go value of type {want}"
+    )
 
 
 def _as_str(obj: dict[str, Any], name: str) -> str:
@@ -219,8 +221,7 @@ def validate(query: dict[str, Any]) -> None:
         raise bad("Must be bound to a session")
     if query["Token"] == REDACTED:
         raise bad(
-            f"Bad Token '{REDACTED}', it looks like a query definition with a "
-            "redacted token was submitted"
+            f"Bad Token '{REDACTED}', it looks like a query definition with a redacted token was submitted"
         )
     svc = query["Service"]
     if not svc["Service"]:
@@ -274,7 +275,7 @@ class _Template:
         variables = {
             "name.full": name,
             "name.prefix": query["Name"],
-            "name.suffix": name[len(query["Name"]):] if name.startswith(query["Name"]) else name,
+            "name.suffix": name[len(query["Name"]) :] if name.startswith(query["Name"]) else name,
             "agent.segment": "",
         }
 
@@ -356,7 +357,9 @@ class QueryPart:
     def _purge(self) -> None:
         """Drop queries whose session no longer exists (if nobody told us)."""
         gone = {
-            q["Session"] for q in self.queries.values() if q["Session"] and self.sessions.get(q["Session"]) is None
+            q["Session"]
+            for q in self.queries.values()
+            if q["Session"] and self.sessions.get(q["Session"]) is None
         }
         for sid in gone:
             self.session_invalidated(sid)
@@ -627,7 +630,9 @@ class QueryPart:
         body.update(query_meta(req))
         return Reply(body, index=0, headers=read_headers(req))
 
-    def execute(self, query: dict[str, Any], allowed: Callable[[str, str, str], bool]) -> list[dict[str, Any]]:
+    def execute(
+        self, query: dict[str, Any], allowed: Callable[[str, str, str], bool]
+    ) -> list[dict[str, Any]]:
         """The health entries ``query`` selects, in node/service-ID order."""
         catalog = self.catalog
         svc = query["Service"]

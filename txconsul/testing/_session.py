@@ -75,9 +75,14 @@ class SessionPart:
         ``fixupEmptySessionChecks``.  Raises 400 ``Request decode failed``.
         """
         fields: dict[str, Any] = {
-            "Name": "", "Node": self.core.node_name, "LockDelay": int(DEFAULT_LOCK_DELAY * 1e9),
-            "Behavior": "release", "TTL": "", "NodeChecks": [SERF_CHECK_ID],
-            "ServiceChecks": None, "Checks": [SERF_CHECK_ID],
+            "Name": "",
+            "Node": self.core.node_name,
+            "LockDelay": int(DEFAULT_LOCK_DELAY * 1e9),
+            "Behavior": "release",
+            "TTL": "",
+            "NodeChecks": [SERF_CHECK_ID],
+            "ServiceChecks": None,
+            "Checks": [SERF_CHECK_ID],
         }
         if body is None:
             pass
@@ -123,8 +128,11 @@ class SessionPart:
         if value is None:
             return None
         if not isinstance(value, list):
-            kind = "[]structs.ServiceCheck" if name == "ServiceChecks" else (
-                "[]string" if name == "NodeChecks" else "[]types.CheckID")
+            kind = (
+                "[]structs.ServiceCheck"
+                if name == "ServiceChecks"
+                else ("[]string" if name == "NodeChecks" else "[]types.CheckID")
+            )
             raise _type_error(value, name, kind)
         if name == "ServiceChecks":
             out = []
@@ -172,7 +180,9 @@ class SessionPart:
             try:
                 ttl = parse_go_duration(ttl_text)
             except ValueError:
-                raise HTTPError(500, f"Session TTL '{ttl_text}' invalid: time: invalid duration {go_quote(ttl_text)}")
+                raise HTTPError(
+                    500, f"Session TTL '{ttl_text}' invalid: time: invalid duration {go_quote(ttl_text)}"
+                )
             # consul/session_endpoint.go Apply: the minimum is the server's
             # session_ttl_min (10s unless configured).
             ttl_min = core.session_ttl_min

@@ -17,7 +17,19 @@ as is, another JSON kind is refused.
 from __future__ import annotations
 
 from txconsul.testing._gojson import (
-    AnyValue, Bool, Duration, Field, Float, Int, List, Map, Opaque, Ptr, String, Struct, Uint,
+    AnyValue,
+    Bool,
+    Duration,
+    Field,
+    Float,
+    Int,
+    List,
+    Map,
+    Opaque,
+    Ptr,
+    String,
+    Struct,
+    Uint,
 )
 
 _S = String()
@@ -29,7 +41,9 @@ _META = Map(_S)
 _RAFT = [Field("CreateIndex", Uint()), Field("ModifyIndex", Uint())]
 
 WEIGHTS = Struct("Weights", [Field("Passing", Int()), Field("Warning", Int())], "structs.Weights")
-SERVICE_ADDRESS = Struct("ServiceAddress", [Field("Address", _S), Field("Port", Int())], "structs.ServiceAddress")
+SERVICE_ADDRESS = Struct(
+    "ServiceAddress", [Field("Address", _S), Field("Port", Int())], "structs.ServiceAddress"
+)
 LOCALITY = Struct("Locality", [Field("Region", _S), Field("Zone", _S)], "structs.Locality")
 PROXY = Opaque("structs.ConnectProxyConfig")
 CONNECT = Opaque("structs.ServiceConnect")
@@ -245,8 +259,10 @@ SESSION = Struct(
         Field("Behavior", String("structs.SessionBehavior")),
         Field("TTL", _S),
         Field("NodeChecks", _STRINGS),
-        Field("ServiceChecks", List(Struct("ServiceCheck", [Field("ID", _S), Field("Namespace", _S)],
-                                           "structs.ServiceCheck"))),
+        Field(
+            "ServiceChecks",
+            List(Struct("ServiceCheck", [Field("ID", _S), Field("Namespace", _S)], "structs.ServiceCheck")),
+        ),
         Field("Checks", List(_CHECK_ID, "[]types.CheckID")),
         *_RAFT,
     ],
@@ -257,8 +273,12 @@ SESSION = Struct(
 #: serf coordinate.Coordinate.
 COORDINATE = Struct(
     "Coordinate",
-    [Field("Vec", List(Float())), Field("Error", Float()), Field("Adjustment", Float()),
-     Field("Height", Float())],
+    [
+        Field("Vec", List(Float())),
+        Field("Error", Float()),
+        Field("Adjustment", Float()),
+        Field("Height", Float()),
+    ],
     "coordinate.Coordinate",
 )
 
@@ -294,7 +314,9 @@ _TXN_KV = Struct(
 )
 
 _API_WEIGHTS = Struct("AgentWeights", [Field("Passing", Int()), Field("Warning", Int())], "api.AgentWeights")
-_API_SERVICE_ADDRESS = Struct("ServiceAddress", [Field("Address", _S), Field("Port", Int())], "api.ServiceAddress")
+_API_SERVICE_ADDRESS = Struct(
+    "ServiceAddress", [Field("Address", _S), Field("Port", Int())], "api.ServiceAddress"
+)
 
 #: api.AgentService, the Service of a txn service op.
 TXN_SERVICE = Struct(
@@ -371,12 +393,40 @@ TXN_OP = Struct(
     "TxnOp",
     [
         Field("KV", Ptr(_TXN_KV)),
-        Field("Node", Ptr(Struct("NodeTxnOp", [Field("Verb", String("api.NodeOp")), Field("Node", _TXN_NODE)],
-                                 "api.NodeTxnOp"))),
-        Field("Service", Ptr(Struct("ServiceTxnOp", [Field("Verb", String("api.ServiceOp")), Field("Node", _S),
-                                                     Field("Service", TXN_SERVICE)], "api.ServiceTxnOp"))),
-        Field("Check", Ptr(Struct("CheckTxnOp", [Field("Verb", String("api.CheckOp")), Field("Check", _TXN_CHECK)],
-                                  "api.CheckTxnOp"))),
+        Field(
+            "Node",
+            Ptr(
+                Struct(
+                    "NodeTxnOp",
+                    [Field("Verb", String("api.NodeOp")), Field("Node", _TXN_NODE)],
+                    "api.NodeTxnOp",
+                )
+            ),
+        ),
+        Field(
+            "Service",
+            Ptr(
+                Struct(
+                    "ServiceTxnOp",
+                    [
+                        Field("Verb", String("api.ServiceOp")),
+                        Field("Node", _S),
+                        Field("Service", TXN_SERVICE),
+                    ],
+                    "api.ServiceTxnOp",
+                )
+            ),
+        ),
+        Field(
+            "Check",
+            Ptr(
+                Struct(
+                    "CheckTxnOp",
+                    [Field("Verb", String("api.CheckOp")), Field("Check", _TXN_CHECK)],
+                    "api.CheckTxnOp",
+                )
+            ),
+        ),
     ],
     "api.TxnOp",
 )
@@ -391,9 +441,21 @@ _FAILOVER = Struct(
     [
         Field("NearestN", Int()),
         Field("Datacenters", _STRINGS),
-        Field("Targets", List(Struct("QueryFailoverTarget", [Field("Peer", _S), Field("Datacenter", _S),
-                                                             Field("Partition", _S), Field("Namespace", _S)],
-                                     "structs.QueryFailoverTarget"))),
+        Field(
+            "Targets",
+            List(
+                Struct(
+                    "QueryFailoverTarget",
+                    [
+                        Field("Peer", _S),
+                        Field("Datacenter", _S),
+                        Field("Partition", _S),
+                        Field("Namespace", _S),
+                    ],
+                    "structs.QueryFailoverTarget",
+                )
+            ),
+        ),
     ],
     "structs.QueryFailoverOptions",
 )
@@ -424,9 +486,14 @@ PREPARED_QUERY = Struct(
         Field("Name", _S),
         Field("Session", _S),
         Field("Token", _S),
-        Field("Template", Struct("QueryTemplateOptions", [Field("Type", _S), Field("Regexp", _S),
-                                                          Field("RemoveEmptyTags", Bool())],
-                                 "structs.QueryTemplateOptions")),
+        Field(
+            "Template",
+            Struct(
+                "QueryTemplateOptions",
+                [Field("Type", _S), Field("Regexp", _S), Field("RemoveEmptyTags", Bool())],
+                "structs.QueryTemplateOptions",
+            ),
+        ),
         Field("Service", _SERVICE_QUERY),
         Field("DNS", Struct("QueryDNSOptions", [Field("TTL", _S)], "structs.QueryDNSOptions")),
         *_RAFT,
@@ -442,7 +509,10 @@ AUTOPILOT_CONFIGURATION = Struct(
         Field("CleanupDeadServers", Bool()),
         Field("LastContactThreshold", Ptr(Duration())),
         Field("MaxTrailingLogs", Uint()),
-        Field("MinQuorum", Uint("uint"),),
+        Field(
+            "MinQuorum",
+            Uint("uint"),
+        ),
         Field("ServerStabilizationTime", Ptr(Duration())),
         Field("RedundancyZoneTag", _S),
         Field("DisableUpgradeMigration", Bool()),

@@ -25,7 +25,12 @@ CONNECT_AUTHORIZE = Struct(
 #: agent.keyringArgs (agent/operator_endpoint.go).
 KEYRING_ARGS = Struct(
     "keyringArgs",
-    [Field("Key", _S), Field("Token", _S), Field("RelayFactor", Uint("uint8", 8)), Field("LocalOnly", Bool())],
+    [
+        Field("Key", _S),
+        Field("Token", _S),
+        Field("RelayFactor", Uint("uint8", 8)),
+        Field("LocalOnly", Bool()),
+    ],
     "agent.keyringArgs",
 )
 
@@ -33,12 +38,23 @@ KEYRING_ARGS = Struct(
 INTENTION = Struct(
     "Intention",
     [
-        Field("ID", _S), Field("Description", _S), Field("SourcePeer", _S), Field("SourceNS", _S),
-        Field("SourceName", _S), Field("DestinationNS", _S), Field("DestinationName", _S),
-        Field("SourcePartition", _S), Field("DestinationPartition", _S), Field("SourceType", _S),
-        Field("Action", _S), Field("Permissions", List(Opaque("structs.IntentionPermission"))),
-        Field("LegacyMeta", Map(_S), json="Meta"), Field("Precedence", Int()),
-        Field("CreatedAt", AnyValue()), Field("UpdatedAt", AnyValue()), Field("Hash", AnyValue()),
+        Field("ID", _S),
+        Field("Description", _S),
+        Field("SourcePeer", _S),
+        Field("SourceNS", _S),
+        Field("SourceName", _S),
+        Field("DestinationNS", _S),
+        Field("DestinationName", _S),
+        Field("SourcePartition", _S),
+        Field("DestinationPartition", _S),
+        Field("SourceType", _S),
+        Field("Action", _S),
+        Field("Permissions", List(Opaque("structs.IntentionPermission"))),
+        Field("LegacyMeta", Map(_S), json="Meta"),
+        Field("Precedence", Int()),
+        Field("CreatedAt", AnyValue()),
+        Field("UpdatedAt", AnyValue()),
+        Field("Hash", AnyValue()),
         *_RAFT,
     ],
     "structs.Intention",

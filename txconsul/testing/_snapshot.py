@@ -62,7 +62,7 @@ def _decode(value: Any) -> Any:
         return [_decode(v) for v in value]
     if isinstance(value, dict):
         if len(value) == 1:
-            (tag, inner), = value.items()
+            ((tag, inner),) = value.items()
             if tag == "$b":
                 return base64.b64decode(inner)
             if tag == "$t":
@@ -122,21 +122,30 @@ class SnapshotPart:
         """A gzipped tar of ``meta.json``, ``state.bin`` and ``SHA256SUMS``."""
         index = self.core.index
         state = json.dumps(_encode(self.state()), separators=(",", ":")).encode("utf-8")
-        meta = json.dumps({
-            "Version": SNAPSHOT_VERSION,
-            "ID": f"1-{index}-{int(self.core.clock.seconds() * 1000)}",
-            "Index": index,
-            "Term": 1,
-            "Peers": None,
-            "Configuration": {"Servers": [{
-                "Suffrage": 0, "ID": str(getattr(self.core, "node_id", "")),
-                "Address": f"{getattr(self.core, 'address', '127.0.0.1')}:8300"}]},
-            "ConfigurationIndex": 1,
-            "Size": len(state),
-        }).encode("utf-8")
+        meta = json.dumps(
+            {
+                "Version": SNAPSHOT_VERSION,
+                "ID": f"1-{index}-{int(self.core.clock.seconds() * 1000)}",
+                "Index": index,
+                "Term": 1,
+                "Peers": None,
+                "Configuration": {
+                    "Servers": [
+                        {
+                            "Suffrage": 0,
+                            "ID": str(getattr(self.core, "node_id", "")),
+                            "Address": f"{getattr(self.core, 'address', '127.0.0.1')}:8300",
+                        }
+                    ]
+                },
+                "ConfigurationIndex": 1,
+                "Size": len(state),
+            }
+        ).encode("utf-8")
         sums = b"".join(
             f"{hashlib.sha256(data).hexdigest()}  {name}\n".encode("ascii")
-            for name, data in (("meta.json", meta), ("state.bin", state)))
+            for name, data in (("meta.json", meta), ("state.bin", state))
+        )
         raw = io.BytesIO()
         with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
             for name, data in (("meta.json", meta), ("state.bin", state), ("SHA256SUMS", sums)):
@@ -173,7 +182,9 @@ class SnapshotPart:
             sums[fname.strip()] = digest.strip()
         for name in ("meta.json", "state.bin"):
             if sums.get(name) != hashlib.sha256(files[name]).hexdigest():
-                raise HTTPError(500, f"failed checking integrity of snapshot: sha256 hash mismatch for {name}")
+                raise HTTPError(
+                    500, f"failed checking integrity of snapshot: sha256 hash mismatch for {name}"
+                )
         try:
             state = _decode(json.loads(files["state.bin"].decode("utf-8")))
             self._load(state)
@@ -221,8 +232,12 @@ class SnapshotPart:
         """``GET`` saves, ``PUT`` restores; both need ``acl:write``."""
         require(req, "acl", "", "write")
         if req.method == "GET":
-            return Reply(self.archive(), json=False, index=self.core.index,
-                         headers={"Content-Type": "application/x-gzip"})
+            return Reply(
+                self.archive(),
+                json=False,
+                index=self.core.index,
+                headers={"Content-Type": "application/x-gzip"},
+            )
         if len(req.body) > MAX_ARCHIVE:
             raise HTTPError(413, "Request body too large")
         self.restore(req.body)

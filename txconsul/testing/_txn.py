@@ -217,9 +217,7 @@ class TxnPart:
             if item is None:
                 continue
             if not isinstance(item, dict):
-                raise _parse_error(
-                    f"json: cannot unmarshal {_go_type(item)} into Go value of type api.TxnOp"
-                )
+                raise _parse_error(f"json: cannot unmarshal {_go_type(item)} into Go value of type api.TxnOp")
             op = self._decode_op(item)
             if op is not None:  # Consul silently drops ops with no known member
                 ops.append(op)
@@ -567,7 +565,9 @@ class TxnPart:
                 if (op.index == 0 and existing is not None) or (
                     op.index != 0 and (existing is None or existing["ModifyIndex"] != op.index)
                 ):
-                    raise _Failed(f"failed to set service {go_quote(sid)} on node {go_quote(node)}, index is stale")
+                    raise _Failed(
+                        f"failed to set service {go_quote(sid)} on node {go_quote(node)}, index is stale"
+                    )
             if node not in cat.nodes:
                 raise _Failed("Missing node registration")
             weights = _field(body, "Weights") or {}
@@ -607,10 +607,14 @@ class TxnPart:
             return [{"Service": _node_service(service)}]
         if existing is None:
             if verb == "delete-cas":
-                raise _Failed(f"failed to delete service {go_quote(sid)} on node {go_quote(node)}, index is stale")
+                raise _Failed(
+                    f"failed to delete service {go_quote(sid)} on node {go_quote(node)}, index is stale"
+                )
             return []
         if verb == "delete-cas" and existing["ModifyIndex"] != op.index:
-            raise _Failed(f"failed to delete service {go_quote(sid)} on node {go_quote(node)}, index is stale")
+            raise _Failed(
+                f"failed to delete service {go_quote(sid)} on node {go_quote(node)}, index is stale"
+            )
         del cat.services[(node, sid)]
         cat.services_index = idx
         for key, check in list(cat.checks.items()):
@@ -637,7 +641,9 @@ class TxnPart:
                 if (op.index == 0 and existing is not None) or (
                     op.index != 0 and (existing is None or existing["ModifyIndex"] != op.index)
                 ):
-                    raise _Failed(f"failed to set check {go_quote(cid)} on node {go_quote(node)}, index is stale")
+                    raise _Failed(
+                        f"failed to set check {go_quote(cid)} on node {go_quote(node)}, index is stale"
+                    )
             if node not in cat.nodes:
                 raise _Failed("Missing node registration")
             service_id = _str(body, "ServiceID", "HealthCheck")
@@ -675,7 +681,9 @@ class TxnPart:
             return [{"Check": copy.deepcopy(check)}]
         if existing is None:
             if verb == "delete-cas":
-                raise _Failed(f"failed to delete check {go_quote(cid)} on node {go_quote(node)}, index is stale")
+                raise _Failed(
+                    f"failed to delete check {go_quote(cid)} on node {go_quote(node)}, index is stale"
+                )
             return []
         if verb == "delete-cas" and existing["ModifyIndex"] != op.index:
             raise _Failed(f"failed to delete check {go_quote(cid)} on node {go_quote(node)}, index is stale")

@@ -26,8 +26,16 @@ __all__ = ["CHECK_STATES", "WATCH_TYPES", "Plan", "WatchQuery", "build_watch", "
 
 #: The watch types, as in Consul's watch documentation.
 WATCH_TYPES = (
-    "key", "keyprefix", "services", "nodes", "service", "checks", "event",
-    "agent_service", "connect_roots", "connect_leaf",
+    "key",
+    "keyprefix",
+    "services",
+    "nodes",
+    "service",
+    "checks",
+    "event",
+    "agent_service",
+    "connect_roots",
+    "connect_leaf",
 )
 
 #: The states a ``checks`` watch may follow.
@@ -270,8 +278,15 @@ def build_watch(
     if filter is not None:
         filter = check_str(filter, "filter")
     request, view, kind = build(
-        key=key, prefix=prefix, service=service, tag=tag, passingonly=passingonly,
-        state=state, name=name, via_prefix=via_prefix, service_id=service_id,
+        key=key,
+        prefix=prefix,
+        service=service,
+        tag=tag,
+        passingonly=passingonly,
+        state=state,
+        name=name,
+        via_prefix=via_prefix,
+        service_id=service_id,
     )
     request = request._replace(params=tuple(request.params))
     return Plan(WatchQuery(request, token, dc, mode, kind, filter), view, type)

@@ -111,9 +111,7 @@ class RetryPolicy:
         if self.backoff <= 0:
             raise ValueError(f"invalid backoff {self.backoff!r}: must be > 0")
         if self.backoff_cap < self.backoff:
-            raise ValueError(
-                f"invalid backoff_cap {self.backoff_cap!r}: must be >= backoff"
-            )
+            raise ValueError(f"invalid backoff_cap {self.backoff_cap!r}: must be >= backoff")
         if not 0 <= self.jitter <= 1:
             raise ValueError(f"invalid jitter {self.jitter!r}: must be between 0 and 1")
         if self.min_interval < 0:
@@ -218,7 +216,8 @@ class Poll:
             failure = Failure()
             log.warn(
                 "watch {query!r}: cannot read the current answer ({error})",
-                query=self.query, error=_error_text(failure.value),
+                query=self.query,
+                error=_error_text(failure.value),
             )
             sub.watch._notify_error(failure)
             return
@@ -266,11 +265,7 @@ class Poll:
             if sub not in self.subs:
                 return None
             d = maybeDeferred(watch.handler, index, data)
-            d.addErrback(
-                lambda f: log.failure(
-                    "watch handler failed (index {index})", f, index=index
-                )
-            )
+            d.addErrback(lambda f: log.failure("watch handler failed (index {index})", f, index=index))
             return d
 
         def finished(_: Any) -> None:
@@ -301,24 +296,28 @@ class Poll:
         if q.content_hash:
             # Agent-local state: no index, no consistency mode, no filter;
             # the last ContentHash makes the read block.
-            return self._waiting_for(send(
+            return self._waiting_for(
+                send(
+                    self.hub.consul.http,
+                    hash_request(q, self.hash),
+                    wait=self.policy.wait_for(q) if self.hash else None,
+                    token=q.token,
+                )
+            )
+        return self._waiting_for(
+            send(
                 self.hub.consul.http,
-                hash_request(q, self.hash),
-                wait=self.policy.wait_for(q) if self.hash else None,
+                q.request,
+                index=self.index,
+                # Always explicit: the transport's client-side timeout is
+                # computed from the wait sent.
+                wait=self.policy.wait_for(q),
+                consistency=q.consistency,
                 token=q.token,
-            ))
-        return self._waiting_for(send(
-            self.hub.consul.http,
-            q.request,
-            index=self.index,
-            # Always explicit: the transport's client-side timeout is
-            # computed from the wait sent.
-            wait=self.policy.wait_for(q),
-            consistency=q.consistency,
-            token=q.token,
-            dc=q.dc,
-            filter=q.filter,
-        ))
+                dc=q.dc,
+                filter=q.filter,
+            )
+        )
 
     def _pause(self, seconds: float) -> Deferred:
         """Sleep ``seconds`` on the clock (cancelled by :meth:`stop`)."""
@@ -378,7 +377,11 @@ class Poll:
 
     @inlineCallbacks
     def _hand_over(
-        self, started: float, index: int, raw: Any, ready: list[tuple[Subscriber, Any]],
+        self,
+        started: float,
+        index: int,
+        raw: Any,
+        ready: list[tuple[Subscriber, Any]],
     ) -> Generator[Deferred, Any, float]:
         """Take the answer as the poll's state and call the handlers; the pause due."""
         if self.query.content_hash:
@@ -387,7 +390,9 @@ class Poll:
         elif not self.query.hashed_index and index < self.index:
             log.info(
                 "watch {query!r}: index went backwards ({old} -> {new}); resetting",
-                query=self.query, old=self.index, new=index,
+                query=self.query,
+                old=self.index,
+                new=index,
             )
             self.index = 0
         else:
@@ -397,7 +402,8 @@ class Poll:
         if self.failures:
             log.info(
                 "watch {query!r} recovered after {n} failed queries",
-                query=self.query, n=self.failures,
+                query=self.query,
+                n=self.failures,
             )
             self.failures = 0
             for sub in list(self.subs):
@@ -413,7 +419,8 @@ class Poll:
         pause = self.policy.min_interval - elapsed
         log.debug(
             "watch {query!r}: index moved without a change; pausing {pause:.2f}s",
-            query=self.query, pause=pause,
+            query=self.query,
+            pause=pause,
         )
         return pause
 
@@ -431,7 +438,9 @@ class Poll:
         delay = self.policy.delay(self.failures, self.hub.rng)
         log.warn(
             "watch {query!r} failed ({error}); retry {n} in {delay:.2f}s",
-            query=self.query, error=_error_text(failure.value), n=self.failures,
+            query=self.query,
+            error=_error_text(failure.value),
+            n=self.failures,
             delay=delay,
         )
         for sub in list(self.subs):

@@ -108,7 +108,8 @@ class ChecksView(View):
         view = memo.get(key)
         if view is None:
             view = [
-                copy.deepcopy(c) for c in raw or []
+                copy.deepcopy(c)
+                for c in raw or []
                 if all(t in (c.get("ServiceTags") or []) for t in self.tags)
             ]
             memo[key] = view
@@ -124,7 +125,7 @@ class EventView(View):
         if sub.delivered:
             for i, e in enumerate(events):
                 if event_id_to_index(e.get("ID", "")) == sub.last_index:
-                    events = events[i + 1:]
+                    events = events[i + 1 :]
                     break
             if not events:
                 return False, []
