@@ -20,19 +20,19 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterable, Optional, Protocol as TypingProtocol, Sequence, Union
+from typing import Any, Iterable, Optional, Sequence, Union
 from urllib.parse import quote, urlsplit
 
 import attr
 from twisted.internet.defer import CancelledError, Deferred, TimeoutError, succeed
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IConsumer, IReactorTime, IStreamClientEndpoint
 from twisted.logger import Logger
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 from twisted.web.client import ResponseDone
 from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IBodyProducer
+from twisted.web.iweb import IAgent, IBodyProducer
 from zope.interface import implementer
 
 from ._duration import format_duration
@@ -42,7 +42,6 @@ from ._http11 import (
     ConnectionLostEarly,
     ConnectionPool,
     RequestInfo,
-    StreamEndpoint,
 )
 from ._observe import observe_request
 from ._errors import (
@@ -97,36 +96,6 @@ _GO_PLAIN_ON_TLS = b"Client sent an HTTP request to an HTTPS server"
 #: Seconds a TLS handshake may go unanswered before the connection is
 #: dropped as "the agent is not speaking TLS".
 DEFAULT_TLS_HANDSHAKE_TIMEOUT = 10.0
-
-
-class AgentLike(TypingProtocol):
-    """
-    The static shape of an injected ``IAgent``: its ``request`` method.
-
-    mypy reads zope interface methods as if they had no ``self`` and cannot
-    see ``@implementer``, so ``IAgent`` itself is unusable as a parameter
-    type; any ``IAgent`` provider (``twisted.web.client.Agent``,
-    :class:`txconsul.testing.MemoryAgent`, ...) has this shape.
-    """
-
-    def request(
-        self,
-        method: bytes,
-        uri: bytes,
-        headers: Optional[Headers] = None,
-        bodyProducer: Any = None,
-        /,
-    ) -> "Deferred[Any]":
-        """Issue a request; fires with an ``IResponse``."""
-        ...
-
-
-class _Writer(TypingProtocol):
-    """The part of an ``IConsumer`` a body producer writes to."""
-
-    def write(self, data: bytes, /) -> None:
-        """Accept ``data``."""
-        ...
 
 
 def quote_key(key: str) -> str:
@@ -274,7 +243,7 @@ class BytesProducer:
         self._body = body
         self.length = len(body)
 
-    def startProducing(self, consumer: _Writer) -> "Deferred[None]":
+    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
         """Write the whole body to ``consumer`` (an ``IConsumer``)."""
         consumer.write(self._body)
         return succeed(None)
@@ -499,14 +468,14 @@ class HTTPTransport:
         base_url: str,
         *,
         reactor: IReactorTime,
-        agent: Optional[AgentLike] = None,
+        agent: Optional[IAgent] = None,
         address: str = "",
         token: Optional[str] = None,
         dc: Optional[str] = None,
         consistency: str = "default",
         timeout: Optional[float] = 30.0,
         pool_size: int = 64,
-        endpoint: Optional[StreamEndpoint] = None,
+        endpoint: Optional[IStreamClientEndpoint] = None,
         host_header: Optional[str] = None,
         basic_auth: Optional[tuple[str, str]] = None,
         limits: Limits = Limits(),

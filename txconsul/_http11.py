@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections import deque
 from heapq import heapify, heappop, heappush
 from itertools import count
-from typing import Any, Callable, Optional, Protocol as TypingProtocol, cast
+from typing import Any, Callable, Optional, cast
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
-from twisted.internet.interfaces import IHandshakeListener
+from twisted.internet.interfaces import IHandshakeListener, IStreamClientEndpoint, ITCPTransport
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -34,7 +34,6 @@ __all__ = [
     "RawHeaders",
     "RawResponse",
     "RequestInfo",
-    "StreamEndpoint",
 ]
 
 #: Default most connections a pool opens at once.  Consul refuses more than
@@ -48,45 +47,14 @@ DEFAULT_RESERVED_CONNECTIONS = 20
 _SLACK = 1e-9
 
 
-class StreamEndpoint(TypingProtocol):
-    """
-    The static shape of an ``IStreamClientEndpoint`` as the pool uses it.
-
-    mypy reads zope interface methods as if they had no ``self`` and cannot
-    see ``@implementer``, so Twisted's endpoint classes are described here
-    structurally instead.
-    """
-
-    def connect(self, protocolFactory: Any, /) -> "Deferred[Any]":
-        """Connect a protocol built by ``protocolFactory``; fires with it."""
-        ...
-
-
-class _StreamTransport(TypingProtocol):
-    """The parts of a connected TCP/TLS/unix transport this module calls."""
-
-    def write(self, data: bytes, /) -> None:
-        """Send ``data``."""
-        ...
-
-    def loseConnection(self) -> None:
-        """Close once pending writes are flushed."""
-        ...
-
-    def abortConnection(self) -> None:
-        """Close at once, dropping pending writes."""
-        ...
-
-
-def _transport(protocol: Protocol) -> _StreamTransport:
+def _transport(protocol: Protocol) -> ITCPTransport:
     """
     ``protocol.transport`` while the protocol is connected.
 
-    ``Protocol.transport`` is typed ``ITransport | None``, a zope interface
-    whose methods mypy cannot call; every caller here holds a connected
-    protocol, whose transport is a stream transport.
+    Every caller here holds a connected protocol, whose transport is a
+    stream transport (TCP, TLS, UNIX or in memory), which can also abort.
     """
-    return cast(_StreamTransport, protocol.transport)
+    return cast(ITCPTransport, protocol.transport)
 
 
 class ConnectionLostEarly(Exception):
@@ -319,7 +287,7 @@ class ConnectionPool:
     def __init__(
         self,
         reactor: Any,
-        endpoint: StreamEndpoint,
+        endpoint: IStreamClientEndpoint,
         max_idle: int = 64,
         idle_timeout: float = 60.0,
         fresh_for: float = 2.0,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Optional, Sequence, cast
+from typing import Any, Optional, Sequence
 
 from OpenSSL import SSL, crypto
 from twisted.internet.abstract import isIPAddress, isIPv6Address
@@ -32,7 +32,6 @@ from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
 from ._config import ClientConfig
-from ._http11 import StreamEndpoint
 
 _CERT_BLOCK = re.compile(
     rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----",
@@ -295,19 +294,16 @@ def _load_client_cert(
     return private, certs[1:]
 
 
-def client_endpoint(reactor: Any, config: ClientConfig) -> StreamEndpoint:
+def client_endpoint(reactor: Any, config: ClientConfig) -> IStreamClientEndpoint:
     """
     The endpoint the connection pool dials for ``config``: a unix socket,
     plain TCP, or TLS over TCP with :func:`tls_policy`'s verification.
     """
     if config.unix_path is not None:
         return UNIXClientEndpoint(reactor, config.unix_path)
-    endpoint: StreamEndpoint = HostnameEndpoint(reactor, config.host, config.port)
+    endpoint: IStreamClientEndpoint = HostnameEndpoint(reactor, config.host, config.port)
     if config.scheme == "https":
         policy = tls_policy(config)
         creator = policy.creatorForNetloc(config.host.encode("idna"), config.port)
-        # wrapClientTLS takes and returns zope IStreamClientEndpoint
-        # providers, which mypy cannot match with endpoint classes.
-        wrapped = wrapClientTLS(creator, cast(IStreamClientEndpoint, endpoint))
-        endpoint = cast(StreamEndpoint, wrapped)
+        endpoint = wrapClientTLS(creator, endpoint)
     return endpoint

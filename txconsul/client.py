@@ -8,10 +8,12 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
+from twisted.web.iweb import IAgent
 
 from ._config import CertLike, VerifyLike, resolve_config
-from ._http import DEFAULT_TLS_HANDSHAKE_TIMEOUT, AgentLike, HTTPTransport, check_consistency
-from ._http11 import DEFAULT_MAX_CONNECTIONS, DEFAULT_RESERVED_CONNECTIONS, StreamEndpoint
+from ._http import DEFAULT_TLS_HANDSHAKE_TIMEOUT, HTTPTransport, check_consistency
+from ._http11 import DEFAULT_MAX_CONNECTIONS, DEFAULT_RESERVED_CONNECTIONS
 from ._wire import (
     DEFAULT_MAX_BODY,
     DEFAULT_MAX_HEAD,
@@ -107,13 +109,13 @@ class Consul:
         verify: Optional[VerifyLike] = None,
         cert: CertLike = None,
         *,
-        reactor: Any = None,
-        http_agent: Optional[AgentLike] = None,
+        reactor: Optional[IReactorTime] = None,
+        http_agent: Optional[IAgent] = None,
         timeout: Optional[float] = 30.0,
         pool_size: int = 64,
         tls_server_name: Optional[str] = None,
         environ: Optional[Mapping[str, str]] = None,
-        endpoint: Optional[StreamEndpoint] = None,
+        endpoint: Optional[IStreamClientEndpoint] = None,
         max_response_body: int = DEFAULT_MAX_BODY,
         max_header_bytes: int = DEFAULT_MAX_HEAD,
         max_trailer_bytes: int = DEFAULT_MAX_TRAILER,
@@ -203,7 +205,7 @@ class Consul:
         self.snapshot = Snapshot(self.http)
 
     @property
-    def reactor(self) -> Any:
+    def reactor(self) -> IReactorTime:
         """The reactor (or clock) this client schedules timeouts on."""
         return self.http.clock
 

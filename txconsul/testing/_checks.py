@@ -359,7 +359,7 @@ def http_probe(reactor: Any, clock: Scheduler, ct: CheckType) -> Callable[[], De
             from io import BytesIO
 
             # FileBodyProducer provides IBodyProducer via @implementer, which mypy cannot see.
-            producer = cast(IBodyProducer, FileBodyProducer(BytesIO(body.encode("utf-8"))))
+            producer = FileBodyProducer(BytesIO(body.encode("utf-8")))
         d = agent.request(method.encode("ascii"), url.encode("utf-8"), headers, producer)
 
         def got(response: Any) -> Deferred:
