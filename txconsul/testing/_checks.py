@@ -358,7 +358,6 @@ def http_probe(reactor: Any, clock: Scheduler, ct: CheckType) -> Callable[[], De
             from twisted.web.client import FileBodyProducer
             from io import BytesIO
 
-            # FileBodyProducer provides IBodyProducer via @implementer, which mypy cannot see.
             producer = FileBodyProducer(BytesIO(body.encode("utf-8")))
         d = agent.request(method.encode("ascii"), url.encode("utf-8"), headers, producer)
 
