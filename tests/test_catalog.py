@@ -108,6 +108,26 @@ class FakeCatalogTests(SynchronousTestCase):
         _, services = self.successResultOf(self.c.catalog.services())
         self.assertEqual(services, {"consul": []})
 
+    def test_peer_reads(self):
+        """peer= reaches every catalog and health read; a peer with nothing imported answers empty."""
+        self.successResultOf(self.c.agent.service.register("web", service_id="web1", check={"TTL": "10s"}))
+        reads = [
+            (self.c.catalog.nodes, (), []),
+            (self.c.catalog.services, (), {}),
+            (self.c.catalog.service, ("web",), []),
+            (self.c.health.service, ("web",), []),
+            (self.c.health.checks, ("web",), []),
+            (self.c.health.state, ("any",), []),
+        ]
+        for method, args, empty in reads:
+            _, local = self.successResultOf(method(*args))
+            self.assertTrue(local, method.__name__)
+            _, remote = self.successResultOf(method(*args, peer="cluster-b"))
+            self.assertEqual(remote, empty, method.__name__)
+        self.assertIn(("peer", "cluster-b"), self.fake.requests[-1].query)
+        self.assertRaises(TypeError, self.c.catalog.nodes, peer=5)
+        self.assertRaises(TypeError, self.c.kv.get, "k", peer="cluster-b")
+
     def test_register_and_deregister_node(self):
         """catalog register adds node, service and check; deregister removes all of them."""
         self.successResultOf(

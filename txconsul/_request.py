@@ -6,7 +6,7 @@ An endpoint method validates its arguments and *describes* its request as a
 :class:`Request` (method, path, parameters, body, decoder, whether it blocks);
 one mechanism, :func:`endpoint`, sends it through the transport with the
 options every endpoint shares: ``index``, ``wait``, ``consistency``,
-``token``, ``dc``, ``filter`` and ``meta``.  Watches reuse the same values
+``token``, ``dc``, ``filter``, ``peer`` and ``meta``.  Watches reuse the same values
 (:func:`describe`) so that nobody else writes Consul paths.
 
 An endpoint method reads like this::
@@ -54,7 +54,7 @@ S = TypeVar("S", bound="Endpoint")
 NO_BODY: Any = object()
 
 #: The options :func:`endpoint` applies, when the method's signature has them.
-SHARED_OPTIONS = ("index", "wait", "consistency", "token", "dc", "filter", "meta")
+SHARED_OPTIONS = ("index", "wait", "consistency", "token", "dc", "filter", "peer", "meta")
 
 
 def decode_json(response: ConsulResponse) -> Any:
@@ -146,14 +146,17 @@ def send(
     token: Optional[str] = None,
     dc: Optional[str] = None,
     filter: Optional[str] = None,
+    peer: Optional[str] = None,
 ) -> "Deferred[ConsulResponse]":
     """
     Validate the shared options, send ``request`` and fire with the
     undecoded :class:`~txconsul._http.ConsulResponse`.
 
+    :param peer: read what was imported from this cluster peer (catalog and
+        health reads); a peer Consul does not know answers empty.
     :raises ValueError: or ``TypeError`` for a bad option, before any I/O.
     """
-    return _send(transport, request, index, wait, consistency, token, dc, filter)
+    return _send(transport, request, index, wait, consistency, token, dc, filter, peer)
 
 
 def _send(
@@ -165,11 +168,14 @@ def _send(
     token: Any,
     dc: Any,
     filter: Any,
+    peer: Any = None,
 ) -> "Deferred[ConsulResponse]":
     # send(), with positional arguments: the hot path of every call.
     params = request.params
     if filter is not None:
         params = [*params, ("filter", check_str(filter, "filter"))]
+    if peer is not None:
+        params = [*params, ("peer", check_str(peer, "peer"))]
     idx = None if index is None else check_index(index)
     seconds = None if wait is None else check_wait(wait)
     if seconds is None and idx:
@@ -272,6 +278,7 @@ def endpoint(
         (t_at, t_def),
         (d_at, d_def),
         (f_at, f_def),
+        (_, p_def),  # keyword-only wherever a method takes it
         (m_at, m_def),
     ) = (where.get(name, (_KEYWORD, None)) for name in SHARED_OPTIONS)
 
@@ -290,6 +297,7 @@ def endpoint(
                 args[t_at] if t_at < n else get("token", t_def),
                 args[d_at] if d_at < n else get("dc", d_def),
                 args[f_at] if f_at < n else get("filter", f_def),
+                get("peer", p_def),
             )
         else:  # the same, without looking in an empty dict six times
             d = _send(

@@ -159,6 +159,7 @@ class Catalog(CatalogExtras, Endpoint):
         node_meta: Optional[Mapping[str, str]] = None,
         *,
         filter: Optional[str] = None,
+        peer: Optional[str] = None,
         meta: bool = False,
     ) -> Request:
         """
@@ -182,6 +183,7 @@ class Catalog(CatalogExtras, Endpoint):
         node_meta: Optional[Mapping[str, str]] = None,
         *,
         filter: Optional[str] = None,
+        peer: Optional[str] = None,
         meta: bool = False,
         cached: bool = False,
         max_age: Optional[DurationLike] = None,
@@ -213,6 +215,7 @@ class Catalog(CatalogExtras, Endpoint):
         token: Optional[str] = None,
         *,
         filter: Optional[str] = None,
+        peer: Optional[str] = None,
         meta: bool = False,
     ) -> Request:
         """
@@ -232,6 +235,7 @@ class Catalog(CatalogExtras, Endpoint):
         token: Optional[str] = None,
         *,
         filter: Optional[str] = None,
+        peer: Optional[str] = None,
         meta: bool = False,
     ) -> Request:
         """

@@ -56,6 +56,7 @@ class Health(HealthExtras, Endpoint):
         node_meta: Optional[Mapping[str, str]] = None,
         *,
         filter: Optional[str] = None,
+        peer: Optional[str] = None,
         consistency: Optional[str] = None,
         meta: bool = False,
     ) -> Request:
@@ -75,6 +76,7 @@ class Health(HealthExtras, Endpoint):
         node_meta: Optional[Mapping[str, str]] = None,
         *,
         filter: Optional[str] = None,
+        peer: Optional[str] = None,
         consistency: Optional[str] = None,
         meta: bool = False,
     ) -> Request:
@@ -99,6 +101,7 @@ class Health(HealthExtras, Endpoint):
         token: Optional[str] = None,
         *,
         filter: Optional[str] = None,
+        peer: Optional[str] = None,
         consistency: Optional[str] = None,
         meta: bool = False,
     ) -> Request:
