@@ -35,6 +35,8 @@ __all__ = [
     "kill",
     "listening",
     "serve_fake",
+    "start_consul_fake",
+    "wait_for_port",
 ]
 
 #: The checkout's root, where twisted/plugins/txconsul_plugins.py lives.
@@ -93,6 +95,40 @@ def kill(proc: subprocess.Popen) -> None:
     for stream in (proc.stdout, proc.stderr):
         if stream is not None:
             stream.close()
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    """Wait until something listens on ``port``; fail if ``proc`` exits first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"process exited early with {proc.returncode}")
+        if listening(port):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listened on {port} within {timeout}s")
+
+
+def start_consul_fake(case: TestCase, *args: str) -> tuple[subprocess.Popen, int, str]:
+    """
+    ``twistd -n consul-fake`` from this checkout on a free loopback port, with
+    ``args``: ``(process, port, logfile)`` once it listens; killed (and its
+    stderr pipe closed) at cleanup.
+    """
+    port = free_port()
+    logfile = os.path.abspath(case.mktemp())
+    listen = f"tcp:{port}:interface=127.0.0.1"
+    proc = subprocess.Popen(
+        [*TWISTD, "--logfile", logfile, "--pidfile", "", "-n", "consul-fake", "--listen", listen, *args],
+        cwd=ROOT,
+        env=clean_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    case.addCleanup(lambda: proc.poll() is None and proc.kill())
+    case.addCleanup(lambda: proc.stderr and proc.stderr.close())
+    wait_for_port(port, proc)
+    return proc, port, logfile
 
 
 class ProcessCase(TestCase):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,23 +24,9 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 from txconsul import Consul
 from txconsul.tap import fake as tap
 
-from .fakecase import free_port
+from .processcase import start_consul_fake
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
-    """Wait until something listens on ``port`` (or the process died)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"process exited early with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listened on {port} within {timeout}s")
 
 
 def twistd_env() -> dict[str, str]:
@@ -102,28 +87,7 @@ class ProcessTests(TestCase):
     """
 
     def start(self, *args: str) -> tuple[subprocess.Popen, int]:
-        port = free_port()
-        logfile = os.path.abspath(self.mktemp())
-        cmd = [
-            sys.executable,
-            "-c",
-            "from twisted.scripts.twistd import run; run()",
-            "--logfile",
-            logfile,
-            "--pidfile",
-            "",
-            "-n",
-            "consul-fake",
-            "--listen",
-            f"tcp:{port}:interface=127.0.0.1",
-            *args,
-        ]
-        proc = subprocess.Popen(
-            cmd, cwd=str(REPO), env=twistd_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        self.addCleanup(lambda: proc.poll() is None and proc.kill())
-        wait_for_port(port, proc)
-        self.logfile = logfile
+        proc, port, self.logfile = start_consul_fake(self, *args)
         return proc, port
 
     @inlineCallbacks

@@ -5,10 +5,8 @@ header-read timeout, and PUT /v1/agent/leave stopping the process.
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 import time
 from typing import Any
 
@@ -21,7 +19,7 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
 from txconsul import Consul
 from txconsul.tap import fake as tap
-from tests.test_tap_fake import free_port, twistd_env, wait_for_port, REPO
+from tests.processcase import start_consul_fake
 
 NODE_ID = "0b3b2a4e-6c1f-4c43-9d43-6a4f1b3c2d10"
 
@@ -160,28 +158,7 @@ class LeaveProcessTests(TestCase):
 
     def start(self, *args: str) -> tuple[subprocess.Popen, int]:
         """Start consul-fake on a free port; (process, port)."""
-        port = free_port()
-        logfile = os.path.abspath(self.mktemp())
-        cmd = [
-            sys.executable,
-            "-c",
-            "from twisted.scripts.twistd import run; run()",
-            "--logfile",
-            logfile,
-            "--pidfile",
-            "",
-            "-n",
-            "consul-fake",
-            "--listen",
-            f"tcp:{port}:interface=127.0.0.1",
-            *args,
-        ]
-        proc = subprocess.Popen(
-            cmd, cwd=str(REPO), env=twistd_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        self.addCleanup(lambda: proc.poll() is None and proc.kill())
-        self.addCleanup(lambda: proc.stderr and proc.stderr.close())
-        wait_for_port(port, proc)
+        proc, port, _ = start_consul_fake(self, *args)
         return proc, port
 
     @inlineCallbacks

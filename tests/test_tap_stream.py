@@ -7,8 +7,6 @@ port; every wait is bounded.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from typing import Any
 
 from twisted.internet import reactor
@@ -16,7 +14,7 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.trial.unittest import TestCase
 
 from txconsul import Consul
-from tests.test_tap_fake import REPO, free_port, twistd_env, wait_for_port
+from tests.processcase import start_consul_fake
 
 ROOT = "stream-root-token"
 
@@ -34,31 +32,7 @@ class StreamProcessTests(TestCase):
     timeout = 60
 
     def setUp(self) -> None:
-        port = free_port()
-        logfile = os.path.abspath(self.mktemp())
-        cmd = [
-            sys.executable,
-            "-c",
-            "from twisted.scripts.twistd import run; run()",
-            "--logfile",
-            logfile,
-            "--pidfile",
-            "",
-            "-n",
-            "consul-fake",
-            "--listen",
-            f"tcp:{port}:interface=127.0.0.1",
-            "--acl-master-token",
-            ROOT,
-            "--acl-default-policy",
-            "deny",
-        ]
-        proc = subprocess.Popen(
-            cmd, cwd=str(REPO), env=twistd_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        self.addCleanup(lambda: proc.poll() is None and proc.kill())
-        self.addCleanup(lambda: proc.stderr and proc.stderr.close())
-        wait_for_port(port, proc)
+        _, port, _ = start_consul_fake(self, "--acl-master-token", ROOT, "--acl-default-policy", "deny")
         self.consul = Consul("127.0.0.1", port, token=ROOT, reactor=reactor, environ={})
         self.addCleanup(self.consul.close)
 
