@@ -8,7 +8,7 @@ from __future__ import annotations
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.http_headers import Headers
 
-from txconsul._http import QueryMeta, parse_meta, with_extras
+from txconsul._http import QueryMeta, parse_meta
 from txconsul._wire import RawHeaders
 
 from .modern_case import ModernCase
@@ -17,7 +17,7 @@ from .modern_case import ModernCase
 def _meta(pairs: dict[bytes, bytes]) -> QueryMeta:
     """The QueryMeta of raw headers (as the pool's parser stores them)."""
     raw = RawHeaders({k: [v] for k, v in pairs.items()})
-    return with_extras(parse_meta(raw), raw)
+    return parse_meta(raw)
 
 
 class ExtrasTests(SynchronousTestCase):
@@ -54,7 +54,7 @@ class ExtrasTests(SynchronousTestCase):
     def test_twisted_headers(self) -> None:
         """An IAgent's Headers object is read the same way."""
         h = Headers({b"X-Cache": [b"HIT"], b"Age": [b"4"]})
-        meta = with_extras(parse_meta(h), h)
+        meta = parse_meta(h)
         self.assertEqual((meta.cache_hit, meta.cache_age), (True, 4.0))
 
     def test_bad_age_ignored(self) -> None:

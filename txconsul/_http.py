@@ -43,7 +43,7 @@ from ._http11 import (
     ConnectionPool,
     RequestInfo,
 )
-from ._observe import observe_request
+from ._observe import emit_request
 from ._errors import (
     ConsulConnectionError,
     ConsulException,
@@ -307,46 +307,9 @@ def read_body(response: Any) -> "Deferred[bytes]":
     return d
 
 
-def _header(headers: Headers, name: bytes) -> Optional[bytes]:
-    values = headers.getRawHeaders(name)
-    return values[0] if values else None
-
-
-def parse_meta(headers: Any) -> QueryMeta:
-    """Read ``X-Consul-Index``, ``-KnownLeader`` and ``-LastContact``."""
-    if type(headers) is RawHeaders:
-        h = headers.raw
-        v = h.get(b"x-consul-index")
-        raw_index = v[0] if v else None
-        v = h.get(b"x-consul-knownleader")
-        raw_leader = v[0] if v else None
-        v = h.get(b"x-consul-lastcontact")
-        raw_contact = v[0] if v else None
-    else:
-        raw_index = _header(headers, b"x-consul-index")
-        raw_leader = _header(headers, b"x-consul-knownleader")
-        raw_contact = _header(headers, b"x-consul-lastcontact")
-    global _last_meta
-    raw = (raw_index, raw_leader, raw_contact)
-    last_raw, meta = _last_meta
-    if raw == last_raw:
-        return meta
-    index = int(raw_index) if raw_index and raw_index.isdigit() else None
-    leader = None if raw_leader is None else raw_leader.strip().lower() == b"true"
-    contact = int(raw_contact) if raw_contact and raw_contact.isdigit() else None
-    meta = QueryMeta(index, leader, contact)
-    _last_meta = (raw, meta)
-    return meta
-
-
-# The headers parse_meta read last and what it made of them: answers in a
-# row mostly carry the same three values, and a QueryMeta is immutable, so
-# the next answer like it shares it (its parsing and building cost as much
-# as the rest of the status check).
-_last_meta: tuple[Any, QueryMeta] = ((), QueryMeta(None, None, None))
-
-
-#: The headers :func:`with_extras` reads, and the ``QueryMeta`` field each sets.
+#: The headers beyond index, leader and contact that :func:`parse_meta`
+#: reads (the rest of Go's ``QueryMeta``, api/api.go ``parseQueryMeta``),
+#: and the ``QueryMeta`` field each sets.
 _EXTRA_HEADERS = (
     (b"x-consul-contenthash", "last_content_hash"),
     (b"x-cache", "cache_hit"),
@@ -355,32 +318,39 @@ _EXTRA_HEADERS = (
     (b"x-consul-default-acl-policy", "default_acl_policy"),
     (b"x-consul-results-filtered-by-acls", "results_filtered_by_acls"),
 )
+_EXTRA_NAMES = frozenset(name for name, _ in _EXTRA_HEADERS)
 
 
-def with_extras(meta: QueryMeta, headers: Any) -> QueryMeta:
+def _first(values: Optional[list[bytes]]) -> Optional[bytes]:
+    return values[0] if values else None
+
+
+def parse_meta(headers: Any) -> QueryMeta:
     """
-    ``meta`` plus the rest of Go's ``QueryMeta`` (api/api.go
-    ``parseQueryMeta``): content hash, agent cache, query backend, default
-    ACL policy and ACL filtering, each read only when its header is there.
+    The :class:`QueryMeta` of an answer's headers (a :class:`RawHeaders`,
+    or anything with ``getAllRawHeaders`` such as twisted.web's
+    ``Headers``): ``X-Consul-Index``, ``-KnownLeader``, ``-LastContact``
+    and, each only when its header is there, the content hash, agent cache,
+    query backend, default ACL policy and ACL filtering.
     """
+    global _last_meta
     if type(headers) is RawHeaders:
-        raw = headers.raw
-
-        def get(name: bytes) -> Optional[bytes]:
-            v = raw.get(name)
-            return v[0] if v else None
+        h = headers.raw
     else:
-
-        def get(name: bytes) -> Optional[bytes]:
-            return _header(headers, name)
-
-    global _last_extras
-    raw_values = tuple(get(name) for name, _ in _EXTRA_HEADERS)
-    last_meta, last_raw, last_result = _last_extras
-    if last_meta is meta and last_raw == raw_values:
-        return last_result
+        h = {name.lower(): values for name, values in headers.getAllRawHeaders()}
+    raw_index = _first(h.get(b"x-consul-index"))
+    raw_leader = _first(h.get(b"x-consul-knownleader"))
+    raw_contact = _first(h.get(b"x-consul-lastcontact"))
+    extras = None if _EXTRA_NAMES.isdisjoint(h) else tuple(_first(h.get(n)) for n, _ in _EXTRA_HEADERS)
+    key = (raw_index, raw_leader, raw_contact, extras)
+    last_key, meta = _last_meta
+    if key == last_key:
+        return meta
+    index = int(raw_index) if raw_index and raw_index.isdigit() else None
+    leader = None if raw_leader is None else raw_leader.strip().lower() == b"true"
+    contact = int(raw_contact) if raw_contact and raw_contact.isdigit() else None
     found: dict[str, Any] = {}
-    for (_, field), value in zip(_EXTRA_HEADERS, raw_values, strict=True):
+    for (_, field), value in zip(_EXTRA_HEADERS, extras or (), strict=False):
         if value is None:
             continue
         text = value.decode("latin-1").strip()
@@ -393,27 +363,16 @@ def with_extras(meta: QueryMeta, headers: Any) -> QueryMeta:
                 found[field] = float(text)
         else:
             found[field] = text
-    result = meta
-    if found:
-        result = QueryMeta(
-            meta.index,
-            meta.known_leader,
-            meta.last_contact,
-            found.get("last_content_hash", meta.last_content_hash),
-            found.get("cache_hit", meta.cache_hit),
-            found.get("cache_age", meta.cache_age),
-            found.get("query_backend", meta.query_backend),
-            found.get("default_acl_policy", meta.default_acl_policy),
-            found.get("results_filtered_by_acls", meta.results_filtered_by_acls),
-        )
-    _last_extras = (meta, raw_values, result)
-    return result
+    meta = QueryMeta(index, leader, contact, **found)
+    _last_meta = (key, meta)
+    return meta
 
 
-# What with_extras was given and made last time: answers in a row mostly
-# carry the same headers, and parse_meta hands back the same QueryMeta for
-# the same index headers, so the next answer like it shares the result.
-_last_extras: tuple[Any, tuple[Optional[bytes], ...], Any] = (None, (), None)
+# The headers parse_meta read last and what it made of them: answers in a
+# row mostly carry the same values, and a QueryMeta is immutable, so the
+# next answer like it shares it (its parsing and building cost as much as
+# the rest of the status check).
+_last_meta: tuple[Any, QueryMeta] = ((), QueryMeta(None, None, None))
 
 
 def encode_params(params: Iterable[Param]) -> bytes:
@@ -655,7 +614,8 @@ class HTTPTransport:
             # only reuse connections that were busy moments ago.
             # The pool runs the timeout itself (cancelling the request and
             # marking info.timed_out), which costs less than addTimeout.
-            d = self._pool.request(
+            # The callbacks emit the request's log event (txconsul._observe).
+            return self._pool.request(
                 data,
                 retry=method == "GET",
                 blocking=blocking,
@@ -664,11 +624,9 @@ class HTTPTransport:
             ).addCallbacks(
                 self._decode,
                 self._failed,
-                callbackArgs=(method, path, expect, require_index),
-                errbackArgs=(method, path, timeout, info),
+                callbackArgs=(method, path, expect, require_index, blocking, self._clock.seconds()),
+                errbackArgs=(method, path, timeout, info, blocking, self._clock.seconds()),
             )
-            # One structured log event per request (txconsul._observe).
-            return observe_request(d, method, path, blocking, self._clock)
         # The IAgent adapter: __init__ builds a pool exactly when no agent is given.
         assert self._agent is not None
         agent_headers = Headers(dict(self._static_headers))
@@ -679,17 +637,15 @@ class HTTPTransport:
         for name, value in headers or ():
             agent_headers.addRawHeader(name.encode("ascii"), value.encode("latin-1"))
         producer = BytesProducer(body) if body is not None else None
+        started = self._clock.seconds()
         d = (
             self._agent.request(method.encode("ascii"), self._origin + target, agent_headers, producer)
-            .addCallback(self._read, method, path, expect, require_index)
+            .addCallback(self._read, method, path, expect, require_index, blocking, started)
             .addErrback(_unwrap_cancel)
         )
         if timeout is not None:
             d.addTimeout(timeout, self._clock)
-        d.addErrback(self._failed, method, path, timeout, info)
-        # One structured log event per request (txconsul._observe).
-        observe_request(d, method, path, blocking, self._clock)
-        return d
+        return d.addErrback(self._failed, method, path, timeout, info, blocking, started)
 
     def _decode(
         self,
@@ -698,31 +654,41 @@ class HTTPTransport:
         path: str,
         expect: Sequence[int],
         require_index: bool,
+        blocking: bool,
+        started: float,
     ) -> ConsulResponse:
-        """Check a whole response's status and metadata."""
+        """
+        Check a whole response's status and metadata, and emit the request's
+        log event (:mod:`txconsul._observe`): the answer's, or the error's
+        that a refused status becomes (which :meth:`_failed` passes on).
+        """
         code = response.code
         body = response.body
-        if code not in expect:
-            if code == 400 and body.startswith(_GO_PLAIN_ON_TLS):
-                raise TLSMismatch(
-                    f"{method} {path}: the agent at {self.address} speaks HTTPS, "
-                    f"not plain HTTP: use scheme 'https'",
-                    method=method,
-                    path=path,
-                    status=code,
-                    body=body,
-                )
-            raise error_for_status(code, method, path, body)
-        meta = with_extras(parse_meta(response.headers), response.headers)
-        if require_index and meta.index is None and 200 <= code < 300:
-            raise ConsulException(
+        if code in expect:
+            meta = parse_meta(response.headers)
+            if not require_index or meta.index is not None or not 200 <= code < 300:
+                emit_request(method, path, code, len(body), blocking, None, self._clock, started)
+                return ConsulResponse(code, response.headers, body, meta, method, path)
+            exc: ConsulException = ConsulException(
                 f"{method} {path}: answer has no X-Consul-Index header",
                 method=method,
                 path=path,
                 status=code,
                 body=body,
             )
-        return ConsulResponse(code, response.headers, body, meta, method, path)
+        elif code == 400 and body.startswith(_GO_PLAIN_ON_TLS):
+            exc = TLSMismatch(
+                f"{method} {path}: the agent at {self.address} speaks HTTPS, "
+                f"not plain HTTP: use scheme 'https'",
+                method=method,
+                path=path,
+                status=code,
+                body=body,
+            )
+        else:
+            exc = error_for_status(code, method, path, body)
+        emit_request(method, path, code, len(body), blocking, type(exc).__name__, self._clock, started)
+        raise exc
 
     def _read(
         self,
@@ -731,17 +697,45 @@ class HTTPTransport:
         path: str,
         expect: Sequence[int],
         require_index: bool,
+        blocking: bool,
+        started: float,
     ) -> "Deferred[ConsulResponse]":
         """Read an ``IAgent`` response's body, then :meth:`_decode` it."""
         return read_body(response).addCallback(
             lambda body: self._decode(
-                _Whole(response.code, response.headers, body), method, path, expect, require_index
+                _Whole(response.code, response.headers, body),
+                method,
+                path,
+                expect,
+                require_index,
+                blocking,
+                started,
             )
         )
 
-    def _failed(self, failure: Any, method: str, path: str, timeout: Any, info: RequestInfo) -> Any:
+    def _failed(
+        self,
+        failure: Failure,
+        method: str,
+        path: str,
+        timeout: Any,
+        info: RequestInfo,
+        blocking: bool,
+        started: float,
+    ) -> Failure:
+        """Map a failure to :mod:`txconsul._errors` and emit its log event."""
         if failure.check(ConsulException):
-            return failure
+            return failure  # _decode refused the answer, and emitted its event
+        try:
+            result = self._map_failure(failure, method, path, timeout, info)
+        except ConsulException:
+            result = Failure()
+        error = result.type.__name__ if result.type is not None else "Exception"
+        emit_request(method, path, None, 0, blocking, error, self._clock, started)
+        return result
+
+    def _map_failure(self, failure: Failure, method: str, path: str, timeout: Any, info: RequestInfo) -> Failure:
+        """Raise the :mod:`txconsul._errors` exception for ``failure``, or return it as it is."""
         where = f"{method} {path}"
         timed_out = info.timed_out or failure.check(TimeoutError)
         if info.handshake_timed_out or (info.tls_stalled and timed_out):

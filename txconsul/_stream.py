@@ -220,7 +220,7 @@ class _Handler:
 
     def end(self, failure: Optional[Failure]) -> None:
         """The body ended (``failure`` is ``None``) or the exchange broke off."""
-        from ._http import ConsulResponse, parse_meta, with_extras
+        from ._http import ConsulResponse, parse_meta
 
         if self.timer is not None and self.timer.active():
             self.timer.cancel()
@@ -231,7 +231,7 @@ class _Handler:
                 error_for_status(self._code, self.method, self.path, b"".join(self._error_body))
             )
         elif failure is None:
-            meta = with_extras(parse_meta(self._headers), self._headers)
+            meta = parse_meta(self._headers)
             self.result.callback(ConsulResponse(self._code, self._headers, b"", meta, self.method, self.path))
         elif failure.check(ConsulException):
             self.result.errback(failure)
