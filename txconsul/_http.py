@@ -162,7 +162,9 @@ class QueryMeta:
     __int__ = __index__
 
 
-@attr.s(slots=True, frozen=True, auto_attribs=True, repr=False)
+# Not frozen: a frozen attrs class sets each field through object.__setattr__,
+# which makes building one (once per request) three times as slow.
+@attr.s(slots=True, auto_attribs=True, repr=False)
 class ConsulResponse:
     """
     One answer from the agent.
