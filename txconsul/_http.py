@@ -736,7 +736,9 @@ class HTTPTransport:
         emit_request(method, path, None, 0, blocking, error, self._clock, started)
         return result
 
-    def _map_failure(self, failure: Failure, method: str, path: str, timeout: Any, info: RequestInfo) -> Failure:
+    def _map_failure(
+        self, failure: Failure, method: str, path: str, timeout: Any, info: RequestInfo
+    ) -> Failure:
         """Raise the :mod:`txconsul._errors` exception for ``failure``, or return it as it is."""
         where = f"{method} {path}"
         timed_out = info.timed_out or failure.check(TimeoutError)
