@@ -21,7 +21,6 @@ from binascii import a2b_base64
 
 import _common
 import _twisted_loop
-import _workloads
 from floor_twisted import FloorClient
 from twisted.internet import defer, endpoints, protocol, reactor
 
