@@ -115,11 +115,7 @@ def _blocks(markdown: str) -> Iterator[Tuple[int, str, List[str]]]:
         line = lines[i]
         if line.startswith("#"):
             heading = line.lstrip("#").strip()
-        if (
-            line.strip() == "```python"
-            and i > 0
-            and lines[i - 1].strip() == NOT_RUN
-        ):
+        if line.strip() == "```python" and i > 0 and lines[i - 1].strip() == NOT_RUN:
             body = []
             j = i + 1
             while j < len(lines) and lines[j].strip() != "```":
@@ -156,9 +152,7 @@ def parse_signatures(markdown: str, client: Any) -> List[DocSignature]:
                 text += "\n" + body[last]
                 end = _close(text, m.end() - 1)
             if end is None:
-                raise ValueError(
-                    f"docs line {first_lineno + k}: unbalanced parentheses in {text!r}"
-                )
+                raise ValueError(f"docs line {first_lineno + k}: unbalanced parentheses in {text!r}")
             found.append(
                 DocSignature(
                     lineno=first_lineno + k,
@@ -219,12 +213,12 @@ def compare(doc: DocSignature, client: Any) -> List[str]:
     positional = args.posonlyargs + args.args
     pos_defaults = [None] * (len(positional) - len(args.defaults)) + args.defaults
     P = inspect.Parameter
-    for a, d in zip(positional, pos_defaults):
+    for a, d in zip(positional, pos_defaults, strict=True):
         kind = P.POSITIONAL_ONLY if a in args.posonlyargs else P.POSITIONAL_OR_KEYWORD
         documented.append((a.arg, kind, d))
     if args.vararg:
         documented.append((args.vararg.arg, P.VAR_POSITIONAL, None))
-    for a, d in zip(args.kwonlyargs, args.kw_defaults):
+    for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True):
         documented.append((a.arg, P.KEYWORD_ONLY, d))
     if args.kwarg:
         documented.append((args.kwarg.arg, P.VAR_KEYWORD, None))
@@ -246,7 +240,7 @@ def compare(doc: DocSignature, client: Any) -> List[str]:
             detail.append("order differs")
         problems.append("parameters differ: " + "; ".join(detail))
         return problems
-    for (name, kind, default), p in zip(documented, real):
+    for (name, kind, default), p in zip(documented, real, strict=True):
         if kind != p.kind:
             problems.append(f"{name}: documented as {kind.description}, is {p.kind.description}")
         if default is None:
@@ -287,8 +281,7 @@ def mismatches(markdown: str, client: Any) -> List[str]:
         if problems:
             out.append(
                 f"docs/api.md:{doc.lineno} [{doc.group}] {doc.text}\n"
-                f"    real: {_real_text(doc, client)}\n"
-                + "".join(f"    - {p}\n" for p in problems)
+                f"    real: {_real_text(doc, client)}\n" + "".join(f"    - {p}\n" for p in problems)
             )
     return out
 
@@ -306,8 +299,7 @@ class DocsSignaturesTests(SynchronousTestCase):
         report = mismatches(API_MD.read_text(encoding="utf-8"), _client())
         if report:
             self.fail(
-                f"{len(report)} signature(s) of docs/api.md differ from the code:\n\n"
-                + "\n".join(report)
+                f"{len(report)} signature(s) of docs/api.md differ from the code:\n\n" + "\n".join(report)
             )
 
     def test_parser_finds_signatures(self) -> None:
