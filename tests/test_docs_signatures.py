@@ -15,6 +15,11 @@ The rule for what counts as a signature line:
   client (``kv``, ``agent``, ``acl``, ``config``, ``Check``...), or the
   name is ``Consul`` itself (the constructor, checked against
   ``Consul.__init__``);
+- the name may be preceded by an assignment (``mon = agent.monitor(...)``,
+  not for ``Consul``) and followed by alternatives for its last part,
+  possibly continued on the next line (``agent.token.set_default /
+  set_agent(secret, token=None)``): each alternative is checked against the
+  same parameters;
 - it continues over the following lines until its parentheses balance; a
   ``# comment`` after the closing parenthesis is ignored;
 - a list ending in ``...`` (``catalog.connect(service, ...)``, "the same
@@ -52,8 +57,18 @@ API_MD = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 #: The marker of a fragment, on the line before its opening fence.
 NOT_RUN = "<!-- not-run -->"
 
-#: A candidate signature line: a dotted name at column 0 followed by ``(``.
-_START = re.compile(r"^([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\(")
+#: A candidate signature line: at column 0, optionally ``name = ``, a dotted
+#: name, optionally `` / other / names`` (alternatives for its last part),
+#: then ``(``.
+_START = re.compile(
+    r"^(?P<assign>[A-Za-z_]\w*\s*=\s*)?"
+    r"(?P<path>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)"
+    r"(?P<alts>(?:\s*/\s*[A-Za-z_]\w*)*)\("
+)
+
+#: A line that lists alternatives and goes on to the next line:
+#: ``agent.token.set_default / set_agent /``.
+_OPEN_ALTERNATIVES = re.compile(r"^[A-Za-z_][\w.]*(?:\s*/\s*[A-Za-z_]\w*)*\s*/\s*$")
 
 #: No signature list of docs/api.md holds fewer than this many; a parser that
 #: finds fewer is broken.
@@ -140,28 +155,40 @@ def parse_signatures(markdown: str, client: Any) -> List[DocSignature]:
     for first_lineno, heading, body in _blocks(markdown):
         k = 0
         while k < len(body):
-            m = _START.match(body[k])
-            if not m or not _is_signature_name(m.group(1), client):
+            text = body[k]
+            last = k
+            while _OPEN_ALTERNATIVES.match(text) and last + 1 < len(body):
+                last += 1
+                text = text.rstrip() + " " + body[last].strip()
+            m = _START.match(text)
+            if (
+                not m
+                or not _is_signature_name(m.group("path"), client)
+                or (m.group("assign") and m.group("path") == "Consul")
+            ):
                 k += 1
                 continue
-            text = body[k]
             end = _close(text, m.end() - 1)
-            last = k
             while end is None and last + 1 < len(body):
                 last += 1
                 text += "\n" + body[last]
                 end = _close(text, m.end() - 1)
             if end is None:
                 raise ValueError(f"docs line {first_lineno + k}: unbalanced parentheses in {text!r}")
-            found.append(
-                DocSignature(
-                    lineno=first_lineno + k,
-                    group=heading,
-                    path=m.group(1),
-                    params=text[m.end() : end],
-                    text=text[: end + 1],
+            path = m.group("path")
+            paths = [path]
+            for alt in m.group("alts").split("/")[1:]:
+                paths.append(path.rpartition(".")[0] + "." + alt.strip())
+            for one in paths:
+                found.append(
+                    DocSignature(
+                        lineno=first_lineno + k,
+                        group=heading,
+                        path=one,
+                        params=text[m.end() : end],
+                        text=text[: end + 1],
+                    )
                 )
-            )
             k = last + 1
     return found
 
@@ -266,7 +293,7 @@ def _real_text(doc: DocSignature, client: Any) -> str:
         target, drop_self = _resolve(doc.path, client)
         sig = inspect.signature(target)
     except (AttributeError, TypeError, ValueError):
-        return "(none)"
+        return f"(no {doc.path})"
     params = list(sig.parameters.values())
     if drop_self:
         params = params[1:]
@@ -335,6 +362,10 @@ class DocsSignaturesTests(SynchronousTestCase):
             "       dc=None)\n"
             "catalog.connect(service, index=None, ...)  # catalog.service's\n"
             "health.connect(service, wait=None, ...)\n"
+            "d = kv.delete(key, recurse=None, cas=None, token=None, dc=None)\n"
+            "agent.token.set_default / set_agent /\n"
+            "    set_nope(secret, token=None)\n"
+            "c = Consul(token=t)\n"
             "yield c.kv.get('x')\n"
             "apply(entries)\n"
             "```\n"
@@ -350,10 +381,14 @@ class DocsSignaturesTests(SynchronousTestCase):
                 "kv.put",
                 "catalog.connect",
                 "health.connect",
+                "kv.delete",
+                "agent.token.set_default",
+                "agent.token.set_agent",
+                "agent.token.set_nope",
             ],
         )
         report = mismatches(snippet, client)
-        self.assertEqual(len(report), 5, report)
+        self.assertEqual(len(report), 6, report)
         joined = "\n".join(report)
         self.assertIn("recurse: documented default True, real default False", joined)
         self.assertIn("not in the code ['tokn']", joined)
@@ -361,6 +396,8 @@ class DocsSignaturesTests(SynchronousTestCase):
         self.assertIn("docs/api.md:8 [KV] kv.nope(key)", joined)
         self.assertIn("health.connect(service, wait=None, ...)", joined)
         self.assertNotIn("catalog.connect", joined)
+        self.assertIn("- no such method on the client", joined)
+        self.assertIn("set_nope(secret, token=None)\n    real: (no agent.token.set_nope)", joined)
 
     def test_fragment_without_marker_is_ignored(self) -> None:
         """A python block not marked ``<!-- not-run -->`` is not read for signatures."""
