@@ -808,8 +808,10 @@ class AgentPart:
                 raise HTTPError(400, "Invalid Weights: DNS Weight must be between 0 and 65535")
         else:
             weights = {"Passing": 1, "Warning": 1}
-        meta = dict(meta or {})
-        reason = validate_meta(meta)
+        # ServiceDefinition.NodeService copies Meta as decoded: a nil map
+        # when the body has none (null in the catalog's NodeService views).
+        meta = dict(meta) if isinstance(meta, dict) else None
+        reason = validate_meta(meta or {})
         if reason is not None:
             raise HTTPError(400, f"Invalid Service Meta: {reason}")
         raws = []
@@ -1100,7 +1102,8 @@ class AgentPart:
                 "ID": svc["ID"],
                 "Service": svc["Service"],
                 "Tags": list(svc["Tags"]),
-                "Meta": dict(svc["Meta"]),
+                # buildAgentService: a nil Meta becomes {}.
+                "Meta": dict(svc["Meta"] or {}),
                 "Port": svc["Port"],
                 "Address": svc["Address"],
             }

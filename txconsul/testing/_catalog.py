@@ -31,6 +31,60 @@ PASSING, WARNING, CRITICAL = "passing", "warning", "critical"
 STATUSES = (PASSING, WARNING, CRITICAL)
 
 
+
+# -- answer shapes: Consul's structs as encoding/json writes them -----------------
+
+
+def proxy_json(proxy: Optional[dict[str, Any]]) -> dict[str, Any]:
+    """
+    ``structs.ConnectProxyConfig`` as Consul writes it
+    (agent/structs/connect_proxy_config.go, ``MarshalJSON``): ``Mode`` has no
+    ``omitempty`` and ``MeshGateway`` and ``Expose`` are value structs, so a
+    typical service shows ``{"Mode": "", "MeshGateway": {}, "Expose": {}}``;
+    ``TransparentProxy`` and ``AccessLogs`` appear only when set.
+    """
+    out: dict[str, Any] = {"Mode": "", "MeshGateway": {}, "Expose": {}}
+    out.update(copy.deepcopy(proxy or {}))
+    return out
+
+
+def node_service_json(svc: dict[str, Any]) -> dict[str, Any]:
+    """
+    A stored service as ``structs.NodeService`` (agent/structs/structs.go),
+    the ``Service`` of health and prepared-query results and the services
+    of ``/v1/catalog/node``: ``Kind``, ``TaggedAddresses``, ``Port``,
+    ``SocketPath`` and ``Locality`` are ``omitempty``; ``Meta`` is ``null``
+    when the service was registered without one (the state store keeps the
+    nil map, ``ServiceNode.ToNodeService``); ``Proxy`` and ``Connect`` are
+    value structs, so always objects; ``PeerName`` has no ``omitempty``.
+    """
+    out: dict[str, Any] = {}
+    if svc.get("Kind"):
+        out["Kind"] = svc["Kind"]
+    out["ID"] = svc["ID"]
+    out["Service"] = svc["Service"]
+    out["Tags"] = list(svc.get("Tags") or [])
+    out["Address"] = svc.get("Address") or ""
+    if svc.get("TaggedAddresses"):
+        out["TaggedAddresses"] = copy.deepcopy(svc["TaggedAddresses"])
+    meta = svc.get("Meta")
+    out["Meta"] = dict(meta) if meta is not None else None
+    if svc.get("Port"):
+        out["Port"] = svc["Port"]
+    if svc.get("SocketPath"):
+        out["SocketPath"] = svc["SocketPath"]
+    out["Weights"] = dict(svc["Weights"])
+    out["EnableTagOverride"] = svc["EnableTagOverride"]
+    if svc.get("Locality"):
+        out["Locality"] = copy.deepcopy(svc["Locality"])
+    out["Proxy"] = proxy_json(svc.get("Proxy"))
+    out["Connect"] = copy.deepcopy(svc.get("Connect") or {})
+    out["PeerName"] = ""
+    out["CreateIndex"] = svc["CreateIndex"]
+    out["ModifyIndex"] = svc["ModifyIndex"]
+    return out
+
+
 # -- a small go-bexpr subset for ?filter= -------------------------------------
 
 _TOKEN = re.compile(
@@ -341,6 +395,27 @@ class CatalogPart:
             meta["consul-version"] = self.core.profile.version
         return meta
 
+    def _consul_service_meta(self) -> dict[str, str]:
+        """
+        The ``consul`` service's meta, as the leader registers a server
+        (agent/consul/leader_registrator_v1.go ``HandleAliveMember``): its
+        raft and serf protocol versions, its build, and (Consul 1.14 and
+        later, whose dev agent serves gRPC on 8502 and 8503) its gRPC ports.
+        """
+        meta = {
+            "non_voter": "false",
+            "read_replica": "false",
+            "raft_version": "3",
+            "serf_protocol_current": "2",
+            "serf_protocol_min": "1",
+            "serf_protocol_max": "5",
+            "version": self.core.profile.version,
+        }
+        if not self.core.profile.legacy_acl:
+            meta["grpc_port"] = "8502"
+            meta["grpc_tls_port"] = "8503"
+        return meta
+
     def _bootstrap(self) -> None:
         core = self.core
         idx = core.index
@@ -364,7 +439,7 @@ class CatalogPart:
             "Service": "consul",
             "Tags": [],
             "Address": "",
-            "Meta": {},
+            "Meta": self._consul_service_meta(),
             "Port": 8300,
             "Weights": {"Passing": 1, "Warning": 1},
             "EnableTagOverride": False,
@@ -449,7 +524,9 @@ class CatalogPart:
             "Service": service["Service"],
             "Tags": list(service.get("Tags") or []),
             "Address": service.get("Address") or "",
-            "Meta": dict(service.get("Meta") or {}),
+            # A service registered without Meta keeps the nil map (null in
+            # NodeService views, {} in ServiceNode ones).
+            "Meta": dict(service["Meta"]) if isinstance(service.get("Meta"), dict) else None,
             "Port": service.get("Port") or 0,
             "Weights": {"Passing": folded.get("passing") or 0, "Warning": folded.get("warning") or 0},
             "EnableTagOverride": bool(service.get("EnableTagOverride", False)),
@@ -582,21 +659,23 @@ class CatalogPart:
             "ServiceTags": list(svc["Tags"]),
             "ServiceAddress": svc["Address"],
             "ServiceWeights": svc["Weights"],
-            "ServiceMeta": svc["Meta"],
+            # state/catalog.go parseServiceNodes hands out PartialClone()s,
+            # which copy the meta into a fresh map: {} even when nil.
+            "ServiceMeta": dict(svc["Meta"] or {}),
             "ServicePort": svc["Port"],
+            # structs.go ServiceNode: ServiceSocketPath and ServiceLocality
+            # have no omitempty ("" and null for a typical service).
+            "ServiceSocketPath": svc.get("SocketPath") or "",
             "ServiceEnableTagOverride": svc["EnableTagOverride"],
-            "ServiceProxy": {"MeshGateway": {}, "Expose": {}, **copy.deepcopy(svc.get("Proxy") or {})},
+            "ServiceProxy": proxy_json(svc.get("Proxy")),
             "ServiceConnect": copy.deepcopy(svc.get("Connect") or {}),
+            "ServiceLocality": copy.deepcopy(svc["Locality"]) if svc.get("Locality") else None,
             "CreateIndex": svc["CreateIndex"],
             "ModifyIndex": svc["ModifyIndex"],
         }
         if svc.get("TaggedAddresses"):
             # ServiceNode.ServiceTaggedAddresses is omitempty.
             entry["ServiceTaggedAddresses"] = svc["TaggedAddresses"]
-        if svc.get("SocketPath"):
-            entry["ServiceSocketPath"] = svc["SocketPath"]
-        if svc.get("Locality"):
-            entry["ServiceLocality"] = dict(svc["Locality"])
         return entry
 
     def _instances(self, req: FakeRequest, name: str) -> list[tuple[str, dict[str, Any]]]:
@@ -851,7 +930,7 @@ class CatalogPart:
         if node is None or not req.authz.allowed("node", name, "read"):
             return None
         services = [
-            dict(svc)
+            node_service_json(svc)
             for (n, _sid), svc in sorted(self.services.items())
             if n == name and req.authz.allowed("service", svc["Service"], "read")
         ]
@@ -946,7 +1025,7 @@ class CatalogPart:
                     for (n, _), c in sorted(self.checks.items())
                     if n == node and (c["ServiceID"] == "" or c["ServiceID"] == svc["ID"])
                 ]
-                out.append({"Node": dict(self.nodes[node]), "Service": dict(svc), "Checks": checks})
+                out.append({"Node": dict(self.nodes[node]), "Service": node_service_json(svc), "Checks": checks})
             if passing:
                 out = filter_non_passing(out)
             return apply_filter(req, out)

@@ -26,7 +26,7 @@ import json
 import re
 from typing import Any, Callable, Optional
 
-from ._catalog import CatalogPart
+from ._catalog import CatalogPart, node_service_json
 from ._core import FakeCore, FakeRequest, HTTPError, Reply, Route
 from ._gofmt import go_quote
 from ._kv import MAX_VALUE_SIZE, Entry, KVError, KVPart
@@ -76,14 +76,10 @@ def _go_type(value: Any) -> str:
 
 def _node_service(service: dict[str, Any]) -> dict[str, Any]:
     """
-    A txn result's Service: structs.NodeService's JSON, whose Proxy and
-    Connect are value structs, so always present (empty for a typical
-    service), as the catalog's ServiceProxy/ServiceConnect.
+    A txn result's Service: structs.NodeService's JSON (see
+    :func:`~txconsul.testing._catalog.node_service_json`).
     """
-    out = copy.deepcopy(service)
-    out.setdefault("Proxy", {"MeshGateway": {}, "Expose": {}})
-    out.setdefault("Connect", {})
-    return out
+    return node_service_json(service)
 
 
 def _parse_error(text: str) -> HTTPError:
@@ -583,7 +579,8 @@ class TxnPart:
                 "Service": _str(body, "Service", "AgentService"),
                 "Tags": _field(body, "Tags") or [],
                 "Address": _str(body, "Address", "AgentService"),
-                "Meta": _field(body, "Meta") or {},
+                # convertOps copies AgentService.Meta: nil when absent.
+                "Meta": dict(_field(body, "Meta")) if isinstance(_field(body, "Meta"), dict) else None,
                 "Port": _uint(body, "Port", "AgentService"),
                 "Weights": weights,
                 "EnableTagOverride": bool(_field(body, "EnableTagOverride")),
