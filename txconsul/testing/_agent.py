@@ -375,7 +375,10 @@ class AgentPart:
             "Interval": check.get("Interval") or "",
             "Timeout": check.get("Timeout") or "",
             "ExposedPort": 0,
-            "Definition": ct.definition() if ct else {},
+            # agent/agent.go addServiceInternal and structs.CheckDefinition
+            # HealthCheck() build the check without a Definition, so an
+            # agent check shows the empty HealthCheckDefinition ({}).
+            "Definition": {},
             "CreateIndex": 0,
             "ModifyIndex": 0,
         }

@@ -73,15 +73,15 @@ def node_service_json(svc: dict[str, Any]) -> dict[str, Any]:
         out["Port"] = svc["Port"]
     if svc.get("SocketPath"):
         out["SocketPath"] = svc["SocketPath"]
-    out["Weights"] = dict(svc["Weights"])
-    out["EnableTagOverride"] = svc["EnableTagOverride"]
+    out["Weights"] = dict(svc.get("Weights") or {"Passing": 1, "Warning": 1})
+    out["EnableTagOverride"] = bool(svc.get("EnableTagOverride"))
     if svc.get("Locality"):
         out["Locality"] = copy.deepcopy(svc["Locality"])
     out["Proxy"] = proxy_json(svc.get("Proxy"))
     out["Connect"] = copy.deepcopy(svc.get("Connect") or {})
     out["PeerName"] = ""
-    out["CreateIndex"] = svc["CreateIndex"]
-    out["ModifyIndex"] = svc["ModifyIndex"]
+    out["CreateIndex"] = svc.get("CreateIndex", 0)
+    out["ModifyIndex"] = svc.get("ModifyIndex", 0)
     return out
 
 
