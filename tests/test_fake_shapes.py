@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.fakecase import FakeConsulCase
+from txconsul import BadRequest
 
 NODE_KEYS = {"ID", "Node", "Address", "Datacenter", "TaggedAddresses", "Meta", "CreateIndex", "ModifyIndex"}
 
@@ -303,3 +304,47 @@ class NodeServiceVariantsTests(FakeConsulCase):
         svc = result["Results"][0]["Service"]
         self.assertEqual(set(svc), NODE_SERVICE_KEYS)
         self.assertIsNone(svc["Meta"])
+
+
+class CatalogCheckDefinitionTests(FakeConsulCase):
+    """A catalog check's Definition as HealthCheckDefinition stores and writes it."""
+
+    def register(self, definition: Any) -> Any:
+        """Register a node check with ``definition``; the request's Deferred."""
+        body = {
+            "Node": "n1",
+            "Address": "10.0.0.1",
+            "Check": {"CheckID": "c", "Name": "c", "Definition": definition},
+        }
+        return self.consul.request("PUT", "/v1/catalog/register", json=body)
+
+    def definition(self) -> Any:
+        """The stored check's Definition, read through /v1/health/node."""
+        [check] = self.ok(self.consul.request("GET", "/v1/health/node/n1")).json()
+        return check["Definition"]
+
+    def test_durations_and_omitempty(self) -> None:
+        """Durations come back as Go writes them (TTL in nanoseconds); empty fields are left out."""
+        self.ok(
+            self.register(
+                {
+                    "http": "http://10.0.0.1/health",
+                    "Interval": "60s",
+                    "Timeout": 2_000_000_000,
+                    "TTL": "10s",
+                    "Method": "",
+                    "TLSSkipVerify": False,
+                }
+            )
+        )
+        self.assertEqual(
+            self.definition(),
+            {"HTTP": "http://10.0.0.1/health", "Interval": "1m0s", "Timeout": "2s", "TTL": 10_000_000_000},
+        )
+
+    def test_bad_duration_refused(self) -> None:
+        """A malformed duration is a decode error, and nothing is registered."""
+        failure = self.failureResultOf(self.register({"Interval": "ten"}), BadRequest)
+        self.assertIn('Request decode failed: time: invalid duration "ten"', str(failure.value))
+        nodes = self.ok(self.consul.request("GET", "/v1/catalog/nodes")).json()
+        self.assertNotIn("n1", [n["Node"] for n in nodes])

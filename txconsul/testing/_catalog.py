@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
 from ._authz import require
 from ._core import FakeRequest, HTTPError, Reply, Route
-from ._gofmt import go_quote
-from ._gojson import decode_body
+from ._gofmt import go_duration, go_quote
+from ._gojson import GoJSONError, decode_body, parse_duration
 from ._shapes import DEREGISTER_REQUEST, REGISTER_REQUEST
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -82,6 +82,78 @@ def node_service_json(svc: dict[str, Any]) -> dict[str, Any]:
     out["PeerName"] = ""
     out["CreateIndex"] = svc.get("CreateIndex", 0)
     out["ModifyIndex"] = svc.get("ModifyIndex", 0)
+    return out
+
+
+#: structs.HealthCheckDefinition's fields, in struct order (structs.go).
+_DEFINITION_FIELDS = (
+    "HTTP",
+    "TLSServerName",
+    "TLSSkipVerify",
+    "Header",
+    "Method",
+    "Body",
+    "DisableRedirects",
+    "TCP",
+    "UDP",
+    "H2PING",
+    "OSService",
+    "H2PingUseTLS",
+    "Interval",
+    "OutputMaxSize",
+    "Timeout",
+    "DeregisterCriticalServiceAfter",
+    "ScriptArgs",
+    "DockerContainerID",
+    "Shell",
+    "GRPC",
+    "GRPCUseTLS",
+    "AliasNode",
+    "AliasService",
+    "TTL",
+)
+_DEFINITION_FOLDED = {name.lower(): name for name in _DEFINITION_FIELDS}
+_DEFINITION_DURATIONS = ("Interval", "Timeout", "DeregisterCriticalServiceAfter", "TTL")
+
+
+def definition_json(raw: Any) -> dict[str, Any]:
+    """
+    A catalog check's ``Definition`` as Consul stores and writes it
+    (agent/structs/structs.go ``HealthCheckDefinition``): fields match by
+    name, exact first, then ignoring case; the durations take a Go duration
+    string or nanoseconds (its ``UnmarshalJSON``); every field is
+    ``omitempty``; ``MarshalJSON`` writes ``Interval``, ``Timeout`` and
+    ``DeregisterCriticalServiceAfter`` as duration strings but leaves
+    ``TTL`` a number of nanoseconds.
+
+    :raises HTTPError: 400 for a malformed duration string, as decoding
+        fails in Consul.
+    """
+    values: dict[str, Any] = {}
+    if not isinstance(raw, dict):
+        return values
+    for key, value in raw.items():
+        name = key if key in _DEFINITION_FIELDS else _DEFINITION_FOLDED.get(str(key).lower())
+        if name is None:
+            continue
+        if name in _DEFINITION_DURATIONS:
+            if isinstance(value, str):
+                try:
+                    value = int(round(parse_duration(value) * 1e9))
+                except GoJSONError as e:
+                    raise HTTPError(400, f"Request decode failed: {e}") from None
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = int(value)
+            else:
+                continue
+        values[name] = value
+    out: dict[str, Any] = {}
+    for name in ("Interval", "OutputMaxSize", "Timeout", "DeregisterCriticalServiceAfter"):
+        if values.get(name):
+            out[name] = go_duration(values[name] / 1e9) if name != "OutputMaxSize" else values[name]
+    for name in _DEFINITION_FIELDS:
+        if name not in out and values.get(name) not in (None, "", 0, False, [], {}):
+            out[name] = copy.deepcopy(values[name])
     return out
 
 
@@ -755,6 +827,11 @@ class CatalogPart:
         if not isinstance(body, dict):
             body = {}
         body = normalize(body, _REGISTER_KEYS)
+        raw_checks = ([body["Check"]] if body.get("Check") else []) + list(body.get("Checks") or [])
+        for raw in raw_checks:
+            # A malformed duration in a Definition fails the decoding, before
+            # anything else is looked at.
+            definition_json(normalize(raw, _CATALOG_CHECK_KEYS).get("Definition"))
         dc = body.get("Datacenter")
         if dc and dc != self.core.datacenter:
             raise HTTPError(500, "No path to datacenter")
@@ -777,7 +854,7 @@ class CatalogPart:
             if not service.get("ID"):
                 service = None
         checks = []
-        for raw in ([body["Check"]] if body.get("Check") else []) + list(body.get("Checks") or []):
+        for raw in raw_checks:
             check = normalize(raw, _CATALOG_CHECK_KEYS)
             check.setdefault("Node", node)
             if not check.get("Node"):
@@ -817,7 +894,7 @@ class CatalogPart:
         if service is not None:
             self.set_service(node, service, idx)
         for check in checks:
-            definition = check.get("Definition") or {}
+            definition = definition_json(check.get("Definition"))
             self.set_check(
                 {
                     "Node": node,
