@@ -348,3 +348,26 @@ class CatalogCheckDefinitionTests(FakeConsulCase):
         self.assertIn('Request decode failed: time: invalid duration "ten"', str(failure.value))
         nodes = self.ok(self.consul.request("GET", "/v1/catalog/nodes")).json()
         self.assertNotIn("n1", [n["Node"] for n in nodes])
+
+
+class NodeShapesTests(FakeConsulCase):
+    """A node written without tagged addresses or meta keeps the nil maps."""
+
+    def test_catalog_register_without_maps(self) -> None:
+        """/v1/catalog/register without TaggedAddresses/NodeMeta: both null in node and service views."""
+        body = {"Node": "n1", "Address": "10.0.0.1", "Service": {"Service": "db"}}
+        self.ok(self.consul.request("PUT", "/v1/catalog/register", json=body))
+        nodes = {n["Node"]: n for n in self.ok(self.consul.request("GET", "/v1/catalog/nodes")).json()}
+        self.assertIsNone(nodes["n1"]["TaggedAddresses"])
+        self.assertIsNone(nodes["n1"]["Meta"])
+        [entry] = self.ok(self.consul.request("GET", "/v1/catalog/service/db")).json()
+        self.assertIsNone(entry["TaggedAddresses"])
+        self.assertIsNone(entry["NodeMeta"])
+
+    def test_txn_node_without_maps(self) -> None:
+        """A txn node set without TaggedAddresses/Meta stores them nil."""
+        ops = [{"Node": {"Verb": "set", "Node": {"Node": "n2", "Address": "10.0.0.2"}}}]
+        result = self.ok(self.consul.request("PUT", "/v1/txn", json=ops)).json()
+        node = result["Results"][0]["Node"]
+        self.assertIsNone(node["TaggedAddresses"])
+        self.assertIsNone(node["Meta"])

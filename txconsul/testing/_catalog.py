@@ -561,7 +561,11 @@ class CatalogPart:
         tagged_addresses: Optional[dict[str, str]] = None,
         meta: Optional[dict[str, str]] = None,
     ) -> None:
-        """Create or update a node."""
+        """
+        Create or update a node.  A new node registered without tagged
+        addresses or meta keeps the nil maps, written ``null``
+        (state/catalog.go ``ensureRegistrationTxn`` copies them as given).
+        """
         old = self.nodes.get(name)
         node = {
             "ID": node_id or (old["ID"] if old else self.core.new_uuid()),
@@ -570,8 +574,8 @@ class CatalogPart:
             "Datacenter": self.core.datacenter,
             "TaggedAddresses": dict(tagged_addresses)
             if tagged_addresses is not None
-            else (old["TaggedAddresses"] if old else {}),
-            "Meta": dict(meta) if meta is not None else (old["Meta"] if old else {}),
+            else (old["TaggedAddresses"] if old else None),
+            "Meta": dict(meta) if meta is not None else (old["Meta"] if old else None),
             "CreateIndex": old["CreateIndex"] if old else idx,
             "ModifyIndex": idx,
         }

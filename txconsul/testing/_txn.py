@@ -130,6 +130,11 @@ def _obj(obj: dict[str, Any], name: str, where: str) -> Optional[dict[str, Any]]
     return value
 
 
+def _map_or_nil(value: Any) -> Optional[dict[str, Any]]:
+    """A decoded Go map: a copy of the object, or ``None`` (nil) when absent."""
+    return dict(value) if isinstance(value, dict) else None
+
+
 def _b64(text: str) -> bytes:
     for i, ch in enumerate(text):
         if not _B64.match(ch):
@@ -531,8 +536,9 @@ class TxnPart:
             "Node": op.node,
             "Address": _str(body, "Address", "Node"),
             "Datacenter": _str(body, "Datacenter", "Node") or self.core.datacenter,
-            "TaggedAddresses": _field(body, "TaggedAddresses") or {},
-            "Meta": _field(body, "Meta") or {},
+            # ensureNodeTxn stores the maps as decoded: nil (null) when absent.
+            "TaggedAddresses": _map_or_nil(_field(body, "TaggedAddresses")),
+            "Meta": _map_or_nil(_field(body, "Meta")),
             "CreateIndex": existing["CreateIndex"] if existing else idx,
             "ModifyIndex": idx,
         }
@@ -580,7 +586,7 @@ class TxnPart:
                 "Tags": _field(body, "Tags") or [],
                 "Address": _str(body, "Address", "AgentService"),
                 # convertOps copies AgentService.Meta: nil when absent.
-                "Meta": dict(_field(body, "Meta")) if isinstance(_field(body, "Meta"), dict) else None,
+                "Meta": _map_or_nil(_field(body, "Meta")),
                 "Port": _uint(body, "Port", "AgentService"),
                 "Weights": weights,
                 "EnableTagOverride": bool(_field(body, "EnableTagOverride")),
