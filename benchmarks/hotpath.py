@@ -187,7 +187,9 @@ def main(argv=None) -> int:
                 prof = cProfile.Profile()
                 measure(w, inflight, ops, prof)
                 print(f"\n===== {w}, {inflight} in flight =====")
-                pstats.Stats(prof).strip_dirs().sort_stats("tottime").print_stats(25)
+                pstats.Stats(prof).strip_dirs().sort_stats("tottime").print_stats(
+                    int(__import__("os").environ.get("TOP", "25"))
+                )
             continue
         seq = min(measure(w, 1, ops) for _ in range(args.rounds))
         conc = min(measure(w, 64, ops) for _ in range(args.rounds))

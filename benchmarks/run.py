@@ -54,12 +54,14 @@ VENV_REQUIREMENTS = {
 #: client name -> (venv, driver script), in table order.
 CLIENTS = {
     "floor": ("txconsul", "floor_twisted.py"),
+    "floor-required": ("txconsul", "floor_required.py"),
     "txconsul": ("txconsul", "txconsul_twisted.py"),
     "python-consul-twisted": ("python-consul", "python_consul_twisted.py"),
     "py-consul-aio": ("py-consul", "py_consul_aio.py"),
     "python-consul-aio": ("python-consul", "python_consul_aio.py"),
 }
-DEFAULT_CLIENTS = list(CLIENTS)
+#: ``floor-required`` answers a question about the goal, not about clients.
+DEFAULT_CLIENTS = [c for c in CLIENTS if c != "floor-required"]
 #: the client ``--baseline REF`` adds: txconsul as of a git revision.
 BASELINE = "txconsul-baseline"
 #: the ratios the table reports: txconsul / each of these.
@@ -407,6 +409,8 @@ def run_driver(
     ]
     if profile:
         cmd += ["--profile", profile]
+    if args.begin_logging:
+        cmd.append("--begin-logging")
     if args.pin and shutil.which("taskset"):
         cmd = ["taskset", "-c", "0", *cmd]
     try:
@@ -581,6 +585,12 @@ def parse_args(argv=None):
         "--pin", action="store_true", help="pin the client to CPU 0 and the server to CPU 1 (needs taskset)"
     )
     ap.add_argument(
+        "--begin-logging",
+        action="store_true",
+        help="Twisted clients begin logging to an info-level filter first, as a service does "
+        "(otherwise Twisted buffers every event, debug included, for observers to come)",
+    )
+    ap.add_argument(
         "--profile",
         action="store_true",
         help="instead of the table, cProfile the --clients (default txconsul) "
@@ -650,6 +660,7 @@ def main(argv=None) -> int:
             f"{os.cpu_count()} CPUs; sequential {args.seq_ops} ops (+{args.seq_warmup} warm-up), "
             f"{args.concurrency} in flight {args.conc_ops} ops (+{args.conc_warmup} warm-up)"
             + ("; client pinned to CPU 0, server to CPU 1" if args.pin else "")
+            + ("; Twisted clients began logging (info-level filter)" if args.begin_logging else "")
         )
 
         if args.profile:

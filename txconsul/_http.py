@@ -162,7 +162,9 @@ class QueryMeta:
     __int__ = __index__
 
 
-@attr.s(slots=True, frozen=True, auto_attribs=True, repr=False)
+# Not frozen: a frozen attrs class sets each field through object.__setattr__,
+# which makes building one (once per request) three times as slow.
+@attr.s(slots=True, auto_attribs=True, repr=False)
 class ConsulResponse:
     """
     One answer from the agent.
@@ -734,7 +736,9 @@ class HTTPTransport:
         emit_request(method, path, None, 0, blocking, error, self._clock, started)
         return result
 
-    def _map_failure(self, failure: Failure, method: str, path: str, timeout: Any, info: RequestInfo) -> Failure:
+    def _map_failure(
+        self, failure: Failure, method: str, path: str, timeout: Any, info: RequestInfo
+    ) -> Failure:
         """Raise the :mod:`txconsul._errors` exception for ``failure``, or return it as it is."""
         where = f"{method} {path}"
         timed_out = info.timed_out or failure.check(TimeoutError)

@@ -46,6 +46,11 @@ def parse_args(argv=None):
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--timeout", type=float, default=120.0, help="give up (exit 3) after this many seconds")
     ap.add_argument("--profile", metavar="FILE", help="cProfile the timed phase and dump the stats to FILE")
+    ap.add_argument(
+        "--begin-logging",
+        action="store_true",
+        help="Twisted drivers: begin logging to an info-level filter first, as a service does",
+    )
     args = ap.parse_args(argv)
     if args.mode == "sequential":
         args.concurrency = 1

@@ -27,6 +27,25 @@ def _run_ops(get, n, concurrency, workload, raw):
     return defer.gatherResults([worker() for _ in range(min(concurrency, n))], consumeErrors=True)
 
 
+def begin_logging():
+    """
+    Begin logging as a service does: to an observer that keeps info level
+    and above (here, dropping them).  Until a process begins logging,
+    Twisted keeps its last 65,536 events, debug included, in memory for the
+    observers to come, which no long-running service pays for.
+    """
+    from twisted.logger import (
+        FilteringLogObserver,
+        LogLevel,
+        LogLevelFilterPredicate,
+        globalLogBeginner,
+    )
+
+    levels = LogLevelFilterPredicate(defaultLogLevel=LogLevel.info)
+    observer = FilteringLogObserver(lambda event: None, [levels])
+    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
+
+
 def run(client_name, args, make_client, get, close, vers, raw=False):
     """
     Run one measurement under the global reactor and exit the process.
@@ -36,6 +55,8 @@ def run(client_name, args, make_client, get, close, vers, raw=False):
     :param close: ``(client) -> Deferred or None``.
     """
     outcome = {"code": 0}
+    if args.begin_logging:
+        begin_logging()
 
     @defer.inlineCallbacks
     def main():
