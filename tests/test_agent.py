@@ -312,8 +312,11 @@ class FakeAgentServiceTests(SynchronousTestCase):
         self.assertEqual(list(self.successResultOf(self.c.agent.services(filter='Service == "b"'))), ["b"])
 
     def test_bad_filter(self):
-        """A filter that does not parse is 400."""
-        self.failureResultOf(self.c.agent.services(filter="Service =="), BadRequest)
+        """A filter that does not parse is Consul's 500 (go-bexpr's error, not a BadRequest)."""
+        f = self.failureResultOf(self.c.agent.services(filter="Service =="), ConsulException)
+        self.assertNotIsInstance(f.value, BadRequest)
+        self.assertEqual(f.value.status, 500)
+        self.assertTrue(f.value.body.startswith(b"Failed to create boolean expression evaluator: "))
 
     def test_register_writes_index(self):
         """Each registration allocates a new index."""

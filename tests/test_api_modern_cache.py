@@ -94,12 +94,12 @@ class FakeCacheTests(ModernCase):
         self.assertIsNone(resp.headers.getRawHeaders(b"x-cache"))
 
     def test_bad_cache_control(self) -> None:
-        """A malformed max-age is Consul's 400 Invalid max-age value."""
+        """A malformed max-age is Consul's 400 Invalid Cache-Control header. (agent/http.go parseCacheControl)."""
         d = self.consul.http.request(
             "GET", "/v1/catalog/services", [("cached", None)], headers=[("Cache-Control", "max-age=soon")]
         )
         e = self.fails(d, BadRequest)
-        self.assertIn("Invalid max-age value", str(e))
+        self.assertIn("Invalid Cache-Control header.", str(e))
 
     def test_tokens_do_not_share_entries(self) -> None:
         """Entries are per token: another token's first read misses."""

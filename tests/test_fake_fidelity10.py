@@ -431,7 +431,7 @@ class DeepExpressionTests(RawCase):
     """Filters and regular expressions nested too deeply are refused, not crashes."""
 
     def test_filter(self) -> None:
-        """A filter nested past what the fake's parser follows is a 400."""
+        """A filter nested past what the fake's parser follows is a 500, as other bad filters."""
         deep = quote("(" * 1500 + 'Node == "a"' + ")" * 1500)
         for path in (
             "/v1/catalog/services",
@@ -442,7 +442,7 @@ class DeepExpressionTests(RawCase):
             response, body = self.call("GET", f"{path}?filter={deep}")
             self.assertEqual(
                 (response.code, body),
-                (400, b"Failed to create boolean expression evaluator: expression nests too deeply"),
+                (500, b"Failed to create boolean expression evaluator: expression nests too deeply"),
             )
 
     def test_event_filter_regexp(self) -> None:

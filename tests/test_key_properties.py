@@ -14,11 +14,13 @@ from urllib.parse import unquote
 from txconsul.api.kv import kv_path
 from txconsul.testing import FakeConsul
 
-# Characters Consul keys use in the wild, plus everything URL-special.
+# Characters Consul keys use in the wild, plus everything URL-special.  Only
+# printable ones: Consul refuses a path with any other (go-cleanhttp's
+# PrintablePathCheckHandler), and so does the fake.
 _alphabet = st.characters(
     blacklist_categories=("Cs", "Cc"),  # surrogates and control characters
     blacklist_characters="/",
-)
+).filter(str.isprintable)
 _segment = st.text(_alphabet, min_size=1, max_size=12).filter(lambda s: s not in (".", ".."))
 keys = st.lists(_segment, min_size=1, max_size=4).map("/".join)
 

@@ -282,6 +282,10 @@ def _enable_param(req: FakeRequest) -> bool:
 # -- the agent ------------------------------------------------------------------------
 
 
+#: Route flags of an agent-local endpoint (see :meth:`AgentPart.routes`).
+_LOCAL: dict[str, Any] = {"check_dc": False, "parse": False}
+
+
 class AgentPart:
     """
     The local agent of a FakeConsul: its services, checks, maintenance
@@ -505,28 +509,34 @@ class AgentPart:
     # -- HTTP ---------------------------------------------------------------------
 
     def routes(self) -> list[Route]:
-        """``/v1/agent/*``."""
+        """
+        ``/v1/agent/*``.  These handlers (agent/agent_endpoint.go) answer
+        from the agent's local state: none calls ``s.parse``, so ``?dc``,
+        the consistency flags and ``Cache-Control`` are ignored, and only
+        ``GET /v1/agent/service/:id`` reads ``?wait``/``?index``
+        (``parseWait``).
+        """
         return [
-            Route("/v1/agent/self", ("GET",), self._self),
-            Route("/v1/agent/members", ("GET",), self._members),
-            Route("/v1/agent/services", ("GET",), self._services),
-            Route("/v1/agent/checks", ("GET",), self._checks),
-            Route("/v1/agent/maintenance", ("PUT",), self._maintenance),
-            Route("/v1/agent/join/", ("PUT",), self._join),
-            Route("/v1/agent/force-leave/", ("PUT",), self._force_leave),
-            Route("/v1/agent/leave", ("PUT",), self._leave),
-            Route("/v1/agent/health/service/id/", ("GET",), self._health_by_id),
-            Route("/v1/agent/health/service/name/", ("GET",), self._health_by_name),
-            Route("/v1/agent/service/register", ("PUT",), self._service_register),
-            Route("/v1/agent/service/deregister/", ("PUT",), self._service_deregister),
-            Route("/v1/agent/service/maintenance/", ("PUT",), self._service_maintenance),
-            Route("/v1/agent/service/", ("GET",), self._service_get),
-            Route("/v1/agent/check/register", ("PUT",), self._check_register),
-            Route("/v1/agent/check/deregister/", ("PUT",), self._check_deregister),
-            Route("/v1/agent/check/pass/", ("PUT",), lambda r: self._ttl_update(r, PASSING)),
-            Route("/v1/agent/check/warn/", ("PUT",), lambda r: self._ttl_update(r, WARNING)),
-            Route("/v1/agent/check/fail/", ("PUT",), lambda r: self._ttl_update(r, CRITICAL)),
-            Route("/v1/agent/check/update/", ("PUT",), self._check_update),
+            Route("/v1/agent/self", ("GET",), self._self, **_LOCAL),
+            Route("/v1/agent/members", ("GET",), self._members, **_LOCAL),
+            Route("/v1/agent/services", ("GET",), self._services, **_LOCAL),
+            Route("/v1/agent/checks", ("GET",), self._checks, **_LOCAL),
+            Route("/v1/agent/maintenance", ("PUT",), self._maintenance, **_LOCAL),
+            Route("/v1/agent/join/", ("PUT",), self._join, **_LOCAL),
+            Route("/v1/agent/force-leave/", ("PUT",), self._force_leave, **_LOCAL),
+            Route("/v1/agent/leave", ("PUT",), self._leave, **_LOCAL),
+            Route("/v1/agent/health/service/id/", ("GET",), self._health_by_id, **_LOCAL),
+            Route("/v1/agent/health/service/name/", ("GET",), self._health_by_name, **_LOCAL),
+            Route("/v1/agent/service/register", ("PUT",), self._service_register, **_LOCAL),
+            Route("/v1/agent/service/deregister/", ("PUT",), self._service_deregister, **_LOCAL),
+            Route("/v1/agent/service/maintenance/", ("PUT",), self._service_maintenance, **_LOCAL),
+            Route("/v1/agent/service/", ("GET",), self._service_get, **_LOCAL),
+            Route("/v1/agent/check/register", ("PUT",), self._check_register, **_LOCAL),
+            Route("/v1/agent/check/deregister/", ("PUT",), self._check_deregister, **_LOCAL),
+            Route("/v1/agent/check/pass/", ("PUT",), lambda r: self._ttl_update(r, PASSING), **_LOCAL),
+            Route("/v1/agent/check/warn/", ("PUT",), lambda r: self._ttl_update(r, WARNING), **_LOCAL),
+            Route("/v1/agent/check/fail/", ("PUT",), lambda r: self._ttl_update(r, CRITICAL), **_LOCAL),
+            Route("/v1/agent/check/update/", ("PUT",), self._check_update, **_LOCAL),
         ]
 
     def _member(self, wan: bool = False) -> dict[str, Any]:

@@ -17,12 +17,13 @@ servers never fail).  Other endpoints ignore ``?cached``, as Consul's do.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Optional
 
 from twisted.internet.defer import Deferred
 
-from ._core import HTTPError
+from ._core import parse_cache_control
+
+__all__ = ["AgentCachePart", "CACHED_ROUTES", "parse_cache_control"]
 
 #: Route patterns whose reads the agent caches (background refresh).
 CACHED_ROUTES = (
@@ -33,38 +34,8 @@ CACHED_ROUTES = (
     "/v1/health/ingress/",
 )
 
-#: What ``time.ParseDuration(v + "s")`` accepts for a directive's value.
-_DELTA = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
-
 #: Query parameters that do not make a different cache entry.
 _NOT_KEY = frozenset({"cached", "index", "wait", "token", "stale", "consistent", "leader"})
-
-
-def parse_cache_control(raw: Optional[str]) -> tuple[Optional[float], bool]:
-    """
-    ``(max_age, must_revalidate)`` of a ``Cache-Control`` header, as
-    agent/http.go ``parseCacheControl`` reads it.
-
-    :raises HTTPError: 400 ``Invalid max-age value`` /
-        ``Invalid stale-if-error value``.
-    """
-    max_age: Optional[float] = None
-    must = False
-    for d in (raw or "").lower().split(","):
-        d = d.strip()
-        if d == "must-revalidate":
-            must = True
-        if d.startswith("max-age="):
-            value = d[len("max-age=") :]
-            if not _DELTA.fullmatch(value):
-                raise HTTPError(400, "Invalid max-age value")
-            max_age = float(value)
-            if max_age == 0:
-                must = True
-        if d.startswith("stale-if-error="):
-            if not _DELTA.fullmatch(d[len("stale-if-error=") :]):
-                raise HTTPError(400, "Invalid stale-if-error value")
-    return max_age, must
 
 
 class _Entry:
@@ -99,7 +70,10 @@ class AgentCachePart:
         return any(path == p or (p.endswith("/") and path.startswith(p)) for p in CACHED_ROUTES)
 
     def check(self, req: Any) -> tuple[Optional[float], bool]:
-        """Validate ``Cache-Control`` (before the handler runs)."""
+        """
+        ``(max_age, must_revalidate)`` of the request's ``Cache-Control``
+        (already validated: every cached route calls ``s.parse``).
+        """
         return parse_cache_control(req.headers.get("cache-control"))
 
     def mark(self, req: Any, result: Any) -> Any:

@@ -19,7 +19,7 @@ import re
 from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
 from ._authz import require
-from ._core import FakeRequest, HTTPError, Reply, Route
+from ._core import FakeRequest, HTTPError, Reply, Route, consistency_refusal, parse_cache_control
 from ._gofmt import go_duration, go_quote
 from ._gojson import GoJSONError, decode_body, parse_duration
 from ._shapes import DEREGISTER_REQUEST, REGISTER_REQUEST
@@ -357,18 +357,22 @@ def compile_filter(text: str) -> Callable[[Any], bool]:
 
 
 def apply_filter(req: FakeRequest, items: list[Any]) -> list[Any]:
-    """Apply ``?filter=`` (if any) to ``items``; 400 if it does not parse."""
+    """Apply ``?filter=`` (if any) to ``items``; 500 if it does not parse."""
     text = req.get("filter")
     if not text:
         return items
+    # go-bexpr filter.go CreateFilter prefixes its parser's error; Consul's
+    # handlers (agent/consul/catalog_endpoint.go ListNodes and the like,
+    # agent/agent_endpoint.go AgentServices) return it as a plain error,
+    # which agent/http.go wrap answers with a 500.
     try:
         predicate = compile_filter(text)
     except FilterError as e:
-        raise HTTPError(400, f"Failed to create boolean expression evaluator: {e}")
+        raise HTTPError(500, f"Failed to create boolean expression evaluator: {e}")
     except RecursionError:
         # Nesting the fake's recursive parser cannot follow (go-bexpr's
         # generated parser has no such limit): refused, never a crash.
-        raise HTTPError(400, "Failed to create boolean expression evaluator: expression nests too deeply")
+        raise HTTPError(500, "Failed to create boolean expression evaluator: expression nests too deeply")
     return [item for item in items if predicate(item)]
 
 
@@ -782,7 +786,7 @@ class CatalogPart:
         return [
             Route("/v1/catalog/register", ("PUT",), self._register),
             Route("/v1/catalog/deregister", ("PUT",), self._deregister),
-            Route("/v1/catalog/datacenters", ("GET",), self._datacenters, check_dc=False),
+            Route("/v1/catalog/datacenters", ("GET",), self._datacenters, check_dc=False, parse=False),
             Route("/v1/catalog/nodes", ("GET",), self._nodes),
             Route("/v1/catalog/services", ("GET",), self._services),
             Route("/v1/catalog/service/", ("GET",), self._service),
@@ -952,6 +956,21 @@ class CatalogPart:
         return Reply(True)
 
     def _datacenters(self, req: FakeRequest) -> Reply:
+        # agent/catalog_endpoint.go CatalogDatacenters calls parseConsistency
+        # and parseCacheControl but ignores their results: a refusal writes
+        # its 400 and text, and the handler goes on, so the JSON answer
+        # follows the text in the same body.  ?wait/?index are not read.
+        refusals = []
+        refusal = consistency_refusal(req)
+        if refusal is not None:
+            refusals.append(refusal)
+        try:
+            parse_cache_control(req.headers.get("cache-control"))
+        except HTTPError as e:
+            refusals.append(e.text)
+        if refusals:
+            listing = json.dumps([self.core.datacenter], indent=4) + "\n"
+            return Reply(("".join(refusals) + listing).encode("utf-8"), status=400, json=False)
         return Reply([self.core.datacenter])
 
     def _nodes(self, req: FakeRequest) -> Any:

@@ -69,7 +69,9 @@ class CoordinatePart:
     def routes(self) -> list[Route]:
         """datacenters, nodes, node/:node and update."""
         return [
-            Route("/v1/coordinate/datacenters", ("GET",), self._datacenters, check_dc=False),
+            # agent/coordinate_endpoint.go CoordinateDatacenters neither
+            # reads ?dc nor calls s.parse.
+            Route("/v1/coordinate/datacenters", ("GET",), self._datacenters, check_dc=False, parse=False),
             Route("/v1/coordinate/nodes", ("GET",), self._nodes),
             Route("/v1/coordinate/node/", ("GET",), self._node),
             Route("/v1/coordinate/update", ("PUT",), self._update),

@@ -38,13 +38,28 @@ MAX_QUERY_TIME = 600.0
 
 
 class HTTPError(Exception):
-    """Raised by a handler to answer with ``status`` and a plain-text body."""
+    """
+    Raised by a handler to answer with ``status`` and a plain-text body.
 
-    def __init__(self, status: int, text: str = "", headers: Optional[dict[str, str]] = None):
+    ``wrapped=False`` marks an answer Consul gives before its ``wrap``
+    (agent/http.go) runs: the mux's redirects and 404s and the
+    unprintable-path 400 carry neither ``X-Consul-Default-ACL-Policy``
+    nor gziphandler's ``Vary``.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        text: str = "",
+        headers: Optional[dict[str, str]] = None,
+        *,
+        wrapped: bool = True,
+    ):
         super().__init__(status, text)
         self.status = status
         self.text = text
         self.headers = headers or {}
+        self.wrapped = wrapped
 
 
 def permission_denied() -> HTTPError:
@@ -60,6 +75,8 @@ class Reply:
     :ivar body: a JSON-able object (``json=True``) or raw bytes.
     :ivar index: when not ``None``, the X-Consul-Index/KnownLeader/LastContact
         headers are added (an index of 0 is sent as 1, as Consul does).
+    :ivar wrapped: ``False`` for an answer given outside agent/http.go
+        ``wrap`` (see :class:`HTTPError`).
     """
 
     body: Any = None
@@ -67,6 +84,7 @@ class Reply:
     index: Optional[int] = None
     json: bool = True
     headers: dict[str, str] = attr.Factory(dict)
+    wrapped: bool = True
 
 
 @attr.s(slots=True, auto_attribs=True)
@@ -259,6 +277,83 @@ def parse_query_options(req: "FakeRequest") -> QueryOptions:
         except ValueError:
             raise HTTPError(400, "Invalid index")
     return QueryOptions(min_index, wait)
+
+
+_ATOI = re.compile(r"[+-]?[0-9]+")
+
+
+def go_atoi(text: str) -> Optional[int]:
+    """Go's ``strconv.Atoi`` (a 64-bit int), or ``None`` where it fails."""
+    if not _ATOI.fullmatch(text):
+        return None
+    value = int(text)
+    if not -(2**63) <= value < 2**63:
+        return None
+    return value
+
+
+def parse_cache_control(raw: Optional[str]) -> tuple[Optional[float], bool]:
+    """
+    ``(max_age, must_revalidate)`` of a ``Cache-Control`` header as
+    agent/http.go ``parseCacheControl`` reads it: comma-separated directives,
+    trimmed and lower-cased; ``max-age=`` and ``stale-if-error=`` take
+    ``strconv.Atoi`` seconds; ``max-age=0`` also means must-revalidate.
+
+    :raises HTTPError: 400 ``Invalid Cache-Control header.``
+    """
+    max_age: Optional[float] = None
+    must = False
+    for d in (raw or "").lower().split(","):
+        d = d.strip()
+        if d == "must-revalidate":
+            must = True
+        for prefix in ("max-age=", "stale-if-error="):
+            if d.startswith(prefix):
+                seconds = go_atoi(d[len(prefix) :])
+                if seconds is None:
+                    raise HTTPError(400, "Invalid Cache-Control header.")
+                if prefix == "max-age=":
+                    max_age = float(seconds)
+                    if seconds == 0:
+                        must = True
+    return max_age, must
+
+
+def consistency_refusal(req: "FakeRequest") -> Optional[str]:
+    """
+    The 400 text agent/http.go ``parseConsistency`` answers for the
+    request's consistency flags, or ``None``: ``max_stale`` is parsed first
+    (a positive one implies stale), then the conflicts are checked.
+    """
+    allow_stale = req.has("stale")
+    max_stale = req.get("max_stale")
+    if max_stale:
+        try:
+            if parse_go_duration(max_stale) > 0:
+                allow_stale = True
+        except ValueError:
+            return f"Invalid max_stale value {go_quote(max_stale)}"
+    if allow_stale and req.has("consistent"):
+        return "Cannot specify ?stale with ?consistent, conflicting semantics."
+    if req.has("cached") and req.has("consistent"):
+        return "Cannot specify ?cached with ?consistent, conflicting semantics."
+    return None
+
+
+def parse_common(req: "FakeRequest") -> QueryOptions:
+    """
+    Validate what agent/http.go ``s.parse`` validates, in its order:
+    ``parseConsistency``, ``parseCacheControl`` (the ``Cache-Control``
+    header, on every endpoint that calls ``s.parse``, not only ``?cached``
+    reads), then ``parseWait`` (``?wait``, ``?index``).
+
+    :raises HTTPError: 400 with the first refusal's text.
+    """
+    refusal = consistency_refusal(req)
+    if refusal is not None:
+        raise HTTPError(400, refusal)
+    parse_cache_control(req.headers.get("cache-control"))
+    return parse_query_options(req)
 
 
 class _Waiter:
@@ -492,7 +587,19 @@ def _redirect(req: FakeRequest, location: str, raw_query: bytes) -> HTTPError:
         headers["Content-Type"] = "text/html; charset=utf-8"
     if req.method == "GET":
         text = f'<a href="{html.escape(target)}">Moved Permanently</a>.\n\n'
-    return HTTPError(301, text, headers)
+    return HTTPError(301, text, headers, wrapped=False)
+
+
+def _printable(path: str) -> bool:
+    """
+    Go's ``unicode.IsPrint`` over the decoded path, as go-cleanhttp's
+    ``PrintablePathCheckHandler`` applies it: letters, marks, numbers,
+    punctuation, symbols and the ASCII space.  Invalid UTF-8 decodes to
+    U+FFFD in Go, which is printable (here it is a lone surrogate).
+    """
+    if path.isprintable():
+        return True
+    return all(ch.isprintable() or "\udc80" <= ch <= "\udcff" for ch in path)
 
 
 _BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
@@ -609,13 +716,11 @@ class FakeResource(Resource):
         cache: Any = getattr(fake, "agent_cache", None)
         cached = cache is not None and method == "GET" and req.has("cached") and cache.applies(req.path)
         try:
-            if cached:
-                cache.check(req)
             result = self._dispatch(req, raw_path, raw_query)
             if cached:
                 result = cache.mark(req, result)
         except HTTPError as e:
-            result = Reply(e.text, status=e.status, json=False, headers=e.headers)
+            result = Reply(e.text, status=e.status, json=False, headers=e.headers, wrapped=e.wrapped)
         if hasattr(result, "start") and not isinstance(result, (Reply, Deferred)):
             core.wake()
             return self._stream(request, req, result)
@@ -648,15 +753,23 @@ class FakeResource(Resource):
         fake = self._fake
         core: FakeCore = fake.core
         path = req.path
+        if not _printable(path):
+            # agent/http.go wraps the whole mux in go-cleanhttp's
+            # PrintablePathCheckHandler: 400, no body, before any routing.
+            raise HTTPError(400, wrapped=False)
+        # agent/http.go Index (the mux's "/" handler, outside wrap): the
+        # index text, or a 404 naming what the path lacks.
         if "/v1/" not in path and path != "/v1":
             if path == "/":
                 return Reply(
                     b"Consul Agent: UI disabled. To enable, set ui_config.enabled=true in the agent configuration and restart.",
                     json=False,
+                    wrapped=False,
                 )
             raise HTTPError(
                 404,
                 "Invalid URL path: if attempting to use the HTTP API, ensure the path starts with '/v1/'\n",
+                wrapped=False,
             )
         cleaned = _clean_path(path)
         if cleaned != path:
@@ -665,7 +778,7 @@ class FakeResource(Resource):
         if route is None:
             if path + "/" in fake.patterns:
                 raise _redirect(req, path + "/", raw_query)
-            raise HTTPError(404, "Invalid URL path: not a recognized HTTP API endpoint\n")
+            raise HTTPError(404, "Invalid URL path: not a recognized HTTP API endpoint\n", wrapped=False)
         if not _query_parses(raw_query):
             # agent/http.go wrap: url.ParseQuery fails (a ';' separator or a
             # bad %-escape) -> 500 with an empty body, before anything else.
@@ -677,26 +790,12 @@ class FakeResource(Resource):
             raise HTTPError(405, f"method {req.method} not allowed", {"Allow": allow})
         log.debug("{method} {path}", method=req.method, path=path)
         if route.parse:
-            # agent/http.go parseConsistency: max_stale is parsed first, a
-            # positive max_stale implies stale, then the conflicts are checked.
-            allow_stale = req.has("stale")
-            max_stale = req.get("max_stale")
-            if max_stale:
-                try:
-                    if parse_go_duration(max_stale) > 0:
-                        allow_stale = True
-                except ValueError:
-                    raise HTTPError(400, f"Invalid max_stale value {go_quote(max_stale)}")
-            if allow_stale and req.has("consistent"):
-                raise HTTPError(400, "Cannot specify ?stale with ?consistent, conflicting semantics.")
-            if req.has("cached") and req.has("consistent"):
-                raise HTTPError(400, "Cannot specify ?cached with ?consistent, conflicting semantics.")
+            # The handler calls s.parse (agent/http.go): its 400s come before
+            # the RPC, so before "No path to datacenter".
+            parse_common(req)
         if route.check_dc:
             dc = req.get("dc")
             if dc and dc != core.datacenter:
-                if route.parse and req.method == "GET":
-                    # s.parse validates ?wait/?index before the RPC fails.
-                    parse_query_options(req)
                 raise HTTPError(500, "No path to datacenter")
         req.tail = path[len(route.pattern) :] if route.pattern.endswith("/") else ""
         req.authz = fake.acl.authorizer(req)
@@ -727,8 +826,11 @@ class FakeResource(Resource):
     def _write(self, request: Any, req: FakeRequest, reply: Reply) -> bytes:
         fake = self._fake
         request.setResponseCode(reply.status)
-        request.setHeader(b"X-Consul-Default-ACL-Policy", fake.acl.default_policy.encode())
-        request.setHeader(b"Vary", b"Accept-Encoding")
+        if reply.wrapped:
+            # agent/http.go wrap sets the policy header; gziphandler, around
+            # every registered endpoint, adds Vary.
+            request.setHeader(b"X-Consul-Default-ACL-Policy", fake.acl.default_policy.encode())
+            request.setHeader(b"Vary", b"Accept-Encoding")
         if reply.index is not None:
             request.setHeader(b"X-Consul-Index", str(max(1, reply.index)).encode())
             request.setHeader(b"X-Consul-KnownLeader", b"true")

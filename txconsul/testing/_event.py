@@ -139,9 +139,11 @@ class EventPart:
     def routes(self) -> list[Route]:
         """The fire and list routes."""
         return [
-            Route("/v1/event/fire/", ("PUT",), self._fire),
-            # The list is agent-local: Consul ignores ?dc there.
-            Route("/v1/event/list", ("GET",), self._list, check_dc=False),
+            # agent/event_endpoint.go: EventFire reads ?dc (parseDC) but
+            # does not call s.parse; EventList is agent-local and calls
+            # parseWait only.
+            Route("/v1/event/fire/", ("PUT",), self._fire, parse=False),
+            Route("/v1/event/list", ("GET",), self._list, check_dc=False, parse=False),
         ]
 
     # -- firing -----------------------------------------------------------
