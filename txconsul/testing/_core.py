@@ -788,7 +788,10 @@ class FakeResource(Resource):
             return Reply(b"", json=False, headers={"Allow": allow})
         if req.method not in route.methods:
             raise HTTPError(405, f"method {req.method} not allowed", {"Allow": allow})
-        log.debug("{method} {path}", method=req.method, path=path)
+        # Undecodable bytes are kept as lone surrogates, which log files
+        # cannot encode: log them as U+FFFD, as Go's decoding would show them.
+        shown = path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        log.debug("{method} {path}", method=req.method, path=shown)
         if route.parse:
             # The handler calls s.parse (agent/http.go): its 400s come before
             # the RPC, so before "No path to datacenter".

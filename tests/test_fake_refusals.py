@@ -1,0 +1,284 @@
+"""
+FakeConsul's refusals against Consul's: the status, body text and headers
+of requests Consul does not accept (txconsul.testing._core, _agent,
+_catalog, _event, _coordinate, _cache).  Each class names the Consul source
+its rules come from.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+from treq.testing import StubTreq
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from txconsul.testing import FakeConsul
+
+#: Headers agent/http.go ``wrap`` (and gziphandler around it) adds to every
+#: answer of a registered endpoint.
+WRAP_HEADERS = ("X-Consul-Default-ACL-Policy", "Vary")
+
+
+class RawCase(SynchronousTestCase):
+    """Raw HTTP to a FakeConsul through treq.testing (real HTTP parsing, no sockets)."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.fake = FakeConsul(self.clock, seed=7)
+        self.treq = StubTreq(self.fake.resource())
+
+    def call(
+        self, method: str, path: str, data: bytes = b"", headers: Optional[dict[str, str]] = None
+    ) -> tuple[Any, bytes]:
+        """(response, body) of one request, redirects not followed."""
+        response = self.successResultOf(
+            self.treq.request(
+                method,
+                "http://127.0.0.1:8500" + path,
+                data=data or None,
+                headers=headers,
+                allow_redirects=False,
+            )
+        )
+        return response, self.successResultOf(response.content())
+
+    def header(self, response: Any, name: str) -> Optional[str]:
+        """One response header as text (None when absent)."""
+        values = response.headers.getRawHeaders(name)
+        if not values:
+            return None
+        value = values[0]
+        return value.decode() if isinstance(value, bytes) else value
+
+    def assertAnswer(self, response: Any, body: bytes, status: int, text: bytes) -> None:
+        """``response`` has ``status`` and exactly the body ``text``."""
+        self.assertEqual((response.code, body), (status, text))
+
+
+class MethodTests(RawCase):
+    """agent/http.go wrap: MethodNotAllowedError and addAllowHeader."""
+
+    def test_wrong_methods(self) -> None:
+        """A method the route does not declare is 405 'method X not allowed' with Allow: OPTIONS,<methods>."""
+        for method, path, allow in (
+            ("POST", "/v1/agent/self", "OPTIONS,GET"),
+            ("DELETE", "/v1/status/leader", "OPTIONS,GET"),
+            ("GET", "/v1/session/create", "OPTIONS,PUT"),
+            ("PATCH", "/v1/kv/x", "OPTIONS,GET,PUT,DELETE"),
+        ):
+            response, body = self.call(method, path)
+            self.assertAnswer(response, body, 405, f"method {method} not allowed".encode())
+            self.assertEqual(self.header(response, "Allow"), allow)
+            self.assertEqual(self.header(response, "Content-Type"), "text/plain; charset=utf-8")
+            # The 405 is wrap's own answer, so wrap's headers are there.
+            self.assertEqual(self.header(response, "X-Consul-Default-ACL-Policy"), "allow")
+            self.assertEqual(self.header(response, "Vary"), "Accept-Encoding")
+
+    def test_method_checked_before_parameters(self) -> None:
+        """wrap refuses the method before the handler parses anything: 405 beats a bad ?index or ?dc."""
+        response, body = self.call("POST", "/v1/status/leader?index=abc&dc=nowhere")
+        self.assertAnswer(response, body, 405, b"method POST not allowed")
+
+
+class MuxTests(RawCase):
+    """agent/http.go handler: the mux's own answers (Index, redirects, go-cleanhttp) are outside wrap."""
+
+    def test_unknown_api_path(self) -> None:
+        """An unknown /v1/ path is Index's 404 text, without wrap's headers."""
+        response, body = self.call("GET", "/v1/nope")
+        self.assertAnswer(response, body, 404, b"Invalid URL path: not a recognized HTTP API endpoint\n")
+        for name in WRAP_HEADERS:
+            self.assertIsNone(self.header(response, name), name)
+
+    def test_ui_path_without_ui(self) -> None:
+        """/ui/ on an agent without the UI is Index's other 404 text, without wrap's headers."""
+        response, body = self.call("GET", "/ui/")
+        self.assertAnswer(
+            response,
+            body,
+            404,
+            b"Invalid URL path: if attempting to use the HTTP API, ensure the path starts with '/v1/'\n",
+        )
+        for name in WRAP_HEADERS:
+            self.assertIsNone(self.header(response, name), name)
+
+    def test_redirect_has_no_wrap_headers(self) -> None:
+        """The mux's 301 (here /v1/kv to /v1/kv/) carries no X-Consul-Default-ACL-Policy or Vary."""
+        response, _ = self.call("GET", "/v1/kv")
+        self.assertEqual((response.code, self.header(response, "Location")), (301, "/v1/kv/"))
+        for name in WRAP_HEADERS:
+            self.assertIsNone(self.header(response, name), name)
+
+    def test_unprintable_path(self) -> None:
+        """A path with a control or format character or a non-ASCII space is 400 with no body, before routing."""
+        for path in ("/v1/kv/a%01b", "/v1/kv/a%C2%A0b", "/v1/kv/a%E2%80%8Bb", "/v1/nope%7F"):
+            response, body = self.call("PUT", path, b"v")
+            self.assertAnswer(response, body, 400, b"")
+            for name in WRAP_HEADERS:
+                self.assertIsNone(self.header(response, name), name)
+        self.assertEqual(self.fake.kv.entries, {})
+
+    def test_printable_paths_pass(self) -> None:
+        """Spaces, non-ASCII letters and undecodable bytes (U+FFFD to Go) are printable: the key is stored."""
+        for path in ("/v1/kv/a%20b", "/v1/kv/%C3%A7a", "/v1/kv/x%FFy"):
+            response, body = self.call("PUT", path, b"v")
+            self.assertAnswer(response, body, 200, b"true\n")
+
+
+class ParseTests(RawCase):
+    """agent/http.go parse: parseConsistency, then parseCacheControl, then parseWait, before the RPC."""
+
+    def test_status_validates_wait_and_index(self) -> None:
+        """status_endpoint.go calls s.parse: a bad ?index or ?wait is 400 even on a non-blocking endpoint."""
+        response, body = self.call("GET", "/v1/status/leader?index=abc")
+        self.assertAnswer(response, body, 400, b"Invalid index")
+        response, body = self.call("GET", "/v1/status/peers?wait=10")
+        self.assertAnswer(response, body, 400, b"Invalid wait time")
+        # A valid ?index on an endpoint that does not block is ignored.
+        response, body = self.call("GET", "/v1/status/leader?index=5&wait=1s")
+        self.assertAnswer(response, body, 200, b'"127.0.0.1:8300"\n')
+
+    def test_order(self) -> None:
+        """Consistency conflicts come before Cache-Control, which comes before ?wait; all before the dc's 500."""
+        bad_cache = {"Cache-Control": "max-age=soon"}
+        response, body = self.call("GET", "/v1/kv/k?stale&consistent&wait=x&dc=nowhere", headers=bad_cache)
+        self.assertAnswer(response, body, 400, b"Cannot specify ?stale with ?consistent, conflicting semantics.")
+        response, body = self.call("GET", "/v1/kv/k?wait=x&dc=nowhere", headers=bad_cache)
+        self.assertAnswer(response, body, 400, b"Invalid Cache-Control header.")
+        response, body = self.call("GET", "/v1/kv/k?wait=x&dc=nowhere")
+        self.assertAnswer(response, body, 400, b"Invalid wait time")
+        response, body = self.call("PUT", "/v1/kv/k?index=-1&dc=nowhere", b"v")
+        self.assertAnswer(response, body, 400, b"Invalid index")
+        response, body = self.call("GET", "/v1/kv/k?dc=nowhere")
+        self.assertAnswer(response, body, 500, b"No path to datacenter")
+
+    def test_cache_control_everywhere(self) -> None:
+        """Cache-Control is validated on every s.parse endpoint, with or without ?cached."""
+        for path in ("/v1/kv/k", "/v1/catalog/nodes", "/v1/health/state/any", "/v1/status/leader"):
+            for value in ("max-age=1.5", "max-age=", "stale-if-error=abc", "max-age=99999999999999999999"):
+                response, body = self.call("GET", path, headers={"Cache-Control": value})
+                self.assertAnswer(response, body, 400, b"Invalid Cache-Control header.")
+
+    def test_cache_control_atoi(self) -> None:
+        """Directive values are strconv.Atoi: a sign is allowed, case and spaces around directives are not."""
+        for value in ("max-age=+5", "MAX-AGE=5", " max-age=0 , must-revalidate", "no-cache, stale-if-error=-3"):
+            response, _ = self.call("GET", "/v1/catalog/nodes", headers={"Cache-Control": value})
+            self.assertEqual(response.code, 200, value)
+
+
+class AgentLocalTests(RawCase):
+    """agent/agent_endpoint.go: agent-local handlers call parseToken, not s.parse."""
+
+    def test_agent_reads_ignore_dc_and_flags(self) -> None:
+        """?dc, conflicting consistency flags, Cache-Control, ?wait and ?index are ignored on agent reads."""
+        query = "?dc=nowhere&stale&consistent&index=abc&wait=x"
+        headers = {"Cache-Control": "max-age=soon"}
+        for path in ("/v1/agent/self", "/v1/agent/services", "/v1/agent/checks", "/v1/agent/members"):
+            response, _ = self.call("GET", path + query, headers=headers)
+            self.assertEqual(response.code, 200, path)
+
+    def test_agent_writes_ignore_dc(self) -> None:
+        """Registering with ?dc naming another datacenter registers on this agent."""
+        response, body = self.call(
+            "PUT", "/v1/agent/service/register?dc=nowhere&stale&consistent", b'{"Name": "web"}'
+        )
+        self.assertAnswer(response, body, 200, b"")
+        self.assertIn("web", self.fake.agent_state.services)
+
+    def test_agent_service_reads_wait_only(self) -> None:
+        """GET /v1/agent/service/:id calls parseWait only: a bad ?index is 400, ?dc and flags are ignored."""
+        response, body = self.call("GET", "/v1/agent/service/web?index=abc")
+        self.assertAnswer(response, body, 400, b"Invalid index")
+        response, body = self.call("GET", "/v1/agent/service/web?dc=nowhere&stale&consistent")
+        self.assertAnswer(response, body, 404, b"unknown service ID: web")
+
+
+class OtherEndpointTests(RawCase):
+    """agent/event_endpoint.go, agent/coordinate_endpoint.go, agent/catalog_endpoint.go."""
+
+    def test_event_list_parses_wait_only(self) -> None:
+        """EventList calls parseWait only: consistency flags and ?dc are ignored, a bad ?index is not."""
+        response, body = self.call("GET", "/v1/event/list?stale&consistent&dc=nowhere")
+        self.assertAnswer(response, body, 200, b"[]\n")
+        response, body = self.call("GET", "/v1/event/list?index=abc")
+        self.assertAnswer(response, body, 400, b"Invalid index")
+
+    def test_event_fire_reads_dc_only(self) -> None:
+        """EventFire calls parseDC, not s.parse: consistency flags are ignored, another dc is a 500."""
+        response, _ = self.call("PUT", "/v1/event/fire/deploy?stale&consistent")
+        self.assertEqual(response.code, 200)
+        response, body = self.call("PUT", "/v1/event/fire/deploy?dc=nowhere")
+        self.assertAnswer(response, body, 500, b"No path to datacenter")
+
+    def test_coordinate_datacenters_parses_nothing(self) -> None:
+        """CoordinateDatacenters reads no query options at all."""
+        response, _ = self.call("GET", "/v1/coordinate/datacenters?stale&consistent&index=abc&dc=nowhere")
+        self.assertEqual(response.code, 200)
+
+    def test_catalog_datacenters_refusal_then_answer(self) -> None:
+        """CatalogDatacenters ignores parseConsistency's result: 400, its text, then the JSON list."""
+        response, body = self.call("GET", "/v1/catalog/datacenters?stale&consistent")
+        listing = (json.dumps(["dc1"], indent=4) + "\n").encode()
+        self.assertAnswer(
+            response, body, 400, b"Cannot specify ?stale with ?consistent, conflicting semantics." + listing
+        )
+        self.assertEqual(self.header(response, "Content-Type"), "text/plain; charset=utf-8")
+        response, body = self.call(
+            "GET", "/v1/catalog/datacenters?max_stale=x", headers={"Cache-Control": "max-age=x"}
+        )
+        self.assertAnswer(
+            response, body, 400, b'Invalid max_stale value "x"Invalid Cache-Control header.' + listing
+        )
+        # ?wait and ?index are not read there.
+        response, body = self.call("GET", "/v1/catalog/datacenters?index=abc&wait=x")
+        self.assertAnswer(response, body, 200, listing)
+
+
+class FilterTests(RawCase):
+    """go-bexpr filter.go CreateFilter; the handlers return its error, which wrap answers with a 500."""
+
+    def test_syntax_error_is_500(self) -> None:
+        """A ?filter= that does not parse is 500 'Failed to create boolean expression evaluator: ...'."""
+        for path in (
+            "/v1/catalog/nodes",
+            "/v1/catalog/services",
+            "/v1/health/service/consul",
+            "/v1/health/state/any",
+            "/v1/agent/services",
+            "/v1/agent/checks",
+            "/v1/agent/members",
+        ):
+            response, body = self.call("GET", path + "?filter=Node%20%3D%3D")
+            self.assertEqual(response.code, 500, path)
+            self.assertTrue(body.startswith(b"Failed to create boolean expression evaluator: "), body)
+            self.assertEqual(self.header(response, "Content-Type"), "text/plain; charset=utf-8")
+
+
+class BlockingTests(RawCase):
+    """agent/blockingquery/blockingquery.go: wait bounds are clamped, not refused."""
+
+    def test_negative_wait_takes_default(self) -> None:
+        """?wait=-1s parses (time.ParseDuration) and a blocking read then waits the default 5 minutes."""
+        response, _ = self.call("GET", "/v1/kv/k")
+        index = self.header(response, "X-Consul-Index")
+        d = self.treq.request("GET", f"http://127.0.0.1:8500/v1/kv/k?index={index}&wait=-1s")
+        self.clock.advance(299)
+        self.treq.flush()
+        self.assertNoResult(d)
+        self.clock.advance(300 / 16 + 1)
+        self.treq.flush()
+        self.assertEqual(self.successResultOf(d).code, 404)
+
+    def test_long_wait_is_clamped(self) -> None:
+        """?wait=1h is cut to 10 minutes (plus at most 1/16 jitter), not refused."""
+        response, _ = self.call("GET", "/v1/kv/k")
+        index = self.header(response, "X-Consul-Index")
+        d = self.treq.request("GET", f"http://127.0.0.1:8500/v1/kv/k?index={index}&wait=1h")
+        self.clock.advance(599)
+        self.treq.flush()
+        self.assertNoResult(d)
+        self.clock.advance(600 / 16 + 1)
+        self.treq.flush()
+        self.assertEqual(self.successResultOf(d).code, 404)
