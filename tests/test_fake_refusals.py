@@ -212,6 +212,20 @@ class OtherEndpointTests(RawCase):
         response, body = self.call("PUT", "/v1/event/fire/deploy?dc=nowhere")
         self.assertAnswer(response, body, 500, b"No path to datacenter")
 
+    def test_catalog_writes_take_dc_from_body(self) -> None:
+        """CatalogRegister/Deregister ignore ?dc and the query flags; the body's Datacenter decides."""
+        node = {"Node": "n1", "Address": "10.0.0.1"}
+        response, body = self.call(
+            "PUT", "/v1/catalog/register?dc=nowhere&stale&consistent", json.dumps(node).encode()
+        )
+        self.assertAnswer(response, body, 200, b"true\n")
+        self.assertIn("n1", self.fake.catalog.nodes)
+        response, body = self.call(
+            "PUT", "/v1/catalog/deregister", json.dumps({"Node": "n1", "Datacenter": "nowhere"}).encode()
+        )
+        self.assertAnswer(response, body, 500, b"No path to datacenter")
+        self.assertIn("n1", self.fake.catalog.nodes)
+
     def test_coordinate_datacenters_parses_nothing(self) -> None:
         """CoordinateDatacenters reads no query options at all."""
         response, _ = self.call("GET", "/v1/coordinate/datacenters?stale&consistent&index=abc&dc=nowhere")

@@ -784,8 +784,11 @@ class CatalogPart:
     def routes(self) -> list[Route]:
         """``/v1/catalog/*`` and ``/v1/health/*``."""
         return [
-            Route("/v1/catalog/register", ("PUT",), self._register),
-            Route("/v1/catalog/deregister", ("PUT",), self._deregister),
+            # agent/catalog_endpoint.go CatalogRegister/CatalogDeregister take
+            # the datacenter from the body only (the local one when empty)
+            # and do not call s.parse: ?dc and the query flags are ignored.
+            Route("/v1/catalog/register", ("PUT",), self._register, check_dc=False, parse=False),
+            Route("/v1/catalog/deregister", ("PUT",), self._deregister, check_dc=False, parse=False),
             Route("/v1/catalog/datacenters", ("GET",), self._datacenters, check_dc=False, parse=False),
             Route("/v1/catalog/nodes", ("GET",), self._nodes),
             Route("/v1/catalog/services", ("GET",), self._services),
