@@ -296,3 +296,35 @@ class BlockingTests(RawCase):
         self.clock.advance(600 / 16 + 1)
         self.treq.flush()
         self.assertEqual(self.successResultOf(d).code, 404)
+
+
+class KVTests(RawCase):
+    """agent/kvs_endpoint.go."""
+
+    def test_conflicting_flags_sorted(self) -> None:
+        """conflictingFlags prints url.Values.Encode(): keys sorted, a bare flag as 'name=', values escaped."""
+        response, body = self.call("PUT", "/v1/kv/x?release=s&cas=1&flags=2&acquire", b"v")
+        self.assertAnswer(response, body, 400, b"Conflicting flags: acquire=&cas=1&flags=2&release=s\n")
+        response, body = self.call("DELETE", "/v1/kv/x?recurse&cas=a+b&cas=%2F")
+        self.assertAnswer(response, body, 400, b"Conflicting flags: cas=a+b&cas=%2F&recurse=\n")
+        self.assertEqual(self.fake.kv.entries, {})
+
+    def test_bad_numbers(self) -> None:
+        """?flags and ?cas go through strconv.ParseUint; its error is returned as is, so a 500."""
+        for query, text in (
+            ("flags=-1", b'strconv.ParseUint: parsing "-1": invalid syntax'),
+            ("cas=abc", b'strconv.ParseUint: parsing "abc": invalid syntax'),
+        ):
+            response, body = self.call("PUT", "/v1/kv/x?" + query, b"v")
+            self.assertAnswer(response, body, 500, text)
+
+    def test_value_too_large(self) -> None:
+        """A body over kv_max_value_size (512 KiB) is 413 with Consul's text naming both sizes."""
+        response, body = self.call("PUT", "/v1/kv/big", b"x" * (512 * 1024 + 1))
+        self.assertAnswer(
+            response,
+            body,
+            413,
+            b"Request body(524289 bytes) too large, max size: 524288 bytes. See "
+            b"https://developer.hashicorp.com/docs/agent/config/config-files#kv_max_value_size.",
+        )

@@ -361,7 +361,10 @@ class KVPart:
 
     def _conflicting(self, req: FakeRequest, names: tuple[str, ...]) -> None:
         if sum(1 for n in names if req.has(n)) > 1:
-            raise HTTPError(400, f"Conflicting flags: {urlencode(req.query)}\n")
+            # agent/kvs_endpoint.go conflictingFlags prints params.Encode():
+            # Go's url.Values.Encode sorts by key (a key's values keep their order).
+            ordered = sorted(req.query, key=lambda pair: pair[0])
+            raise HTTPError(400, f"Conflicting flags: {urlencode(ordered)}\n")
 
     def _put(self, req: FakeRequest) -> Reply:
         # The order of checks follows agent/kvs_endpoint.go KVSPut: s.parse
