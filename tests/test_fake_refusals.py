@@ -328,3 +328,35 @@ class KVTests(RawCase):
             b"Request body(524289 bytes) too large, max size: 524288 bytes. See "
             b"https://developer.hashicorp.com/docs/agent/config/config-files#kv_max_value_size.",
         )
+
+
+class TxnTests(RawCase):
+    """agent/txn_endpoint.go Txn: convertOps first, then s.parse (reads) or parseDC (writes)."""
+
+    def test_body_refusals_come_first(self) -> None:
+        """A body that does not parse is 400 before ?dc, ?index or the consistency flags are looked at."""
+        response, body = self.call("PUT", "/v1/txn?dc=nowhere&index=abc&stale&consistent", b"[")
+        self.assertEqual(response.code, 400)
+        self.assertTrue(body.startswith(b"Failed to parse body: "), body)
+
+    def test_reads_parse_writes_do_not(self) -> None:
+        """A read-only transaction is checked by s.parse; a write ignores the query flags but not ?dc."""
+        read = json.dumps([{"KV": {"Verb": "get", "Key": "k"}}]).encode()
+        write = json.dumps([{"KV": {"Verb": "set", "Key": "k", "Value": "dg=="}}]).encode()
+        response, body = self.call("PUT", "/v1/txn?index=abc", read)
+        self.assertAnswer(response, body, 400, b"Invalid index")
+        response, body = self.call("PUT", "/v1/txn?stale&consistent", read)
+        self.assertAnswer(response, body, 400, b"Cannot specify ?stale with ?consistent, conflicting semantics.")
+        response, _ = self.call("PUT", "/v1/txn?index=abc&stale&consistent", write)
+        self.assertEqual(response.code, 200)
+        self.assertEqual(self.fake.kv.entries["k"].value, b"v")
+        response, body = self.call("PUT", "/v1/txn?dc=nowhere", write)
+        self.assertAnswer(response, body, 500, b"No path to datacenter")
+        response, body = self.call("PUT", "/v1/txn?dc=nowhere", read)
+        self.assertAnswer(response, body, 500, b"No path to datacenter")
+
+    def test_too_many_operations(self) -> None:
+        """More than 128 operations is 413 'Transaction contains too many operations (n > 128)'."""
+        ops = json.dumps([{"KV": {"Verb": "get", "Key": "k"}}] * 129).encode()
+        response, body = self.call("PUT", "/v1/txn?dc=nowhere", ops)
+        self.assertAnswer(response, body, 413, b"Transaction contains too many operations (129 > 128)")

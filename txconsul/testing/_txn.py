@@ -27,7 +27,7 @@ import re
 from typing import Any, Callable, Optional
 
 from ._catalog import CatalogPart, node_service_json
-from ._core import FakeCore, FakeRequest, HTTPError, Reply, Route
+from ._core import FakeCore, FakeRequest, HTTPError, Reply, Route, parse_common
 from ._gofmt import go_quote
 from ._kv import MAX_VALUE_SIZE, Entry, KVError, KVPart
 from ._gojson import GoJSONError, decode
@@ -182,8 +182,13 @@ class TxnPart:
         self.kv = kv
 
     def routes(self) -> list[Route]:
-        """``/v1/txn``, PUT only."""
-        return [Route("/v1/txn", ("PUT",), self._handle)]
+        """
+        ``/v1/txn``, PUT only.  agent/txn_endpoint.go ``Txn`` decodes the
+        body first (``convertOps``); then a read-only transaction calls
+        ``s.parse`` and a write reads ``?dc`` only (``parseDC``), so query
+        refusals and ``No path to datacenter`` come after the body's.
+        """
+        return [Route("/v1/txn", ("PUT",), self._handle, check_dc=False, parse=False)]
 
     # -- decoding ---------------------------------------------------------
 
@@ -278,6 +283,9 @@ class TxnPart:
     def _handle(self, req: FakeRequest) -> Reply:
         ops = self._decode(req.body)
         read_only = not any(op.is_write for op in ops)
+        if read_only:
+            parse_common(req)
+        self.core.check_dc(req)
         headers = dict(_READ_HEADERS) if read_only else {}
         meta = dict(_READ_META) if read_only else {}
         errors = self._precheck(req, ops)
