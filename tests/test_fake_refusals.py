@@ -360,3 +360,44 @@ class TxnTests(RawCase):
         ops = json.dumps([{"KV": {"Verb": "get", "Key": "k"}}] * 129).encode()
         response, body = self.call("PUT", "/v1/txn?dc=nowhere", ops)
         self.assertAnswer(response, body, 413, b"Transaction contains too many operations (129 > 128)")
+
+
+class ACLTests(SynchronousTestCase):
+    """agent/acl_endpoint.go: checkACLDisabled first; reads call s.parse, writes use the agent's datacenter."""
+
+    def raw(self, fake: FakeConsul, method: str, path: str, data: bytes = b"", token: str = "") -> tuple[int, bytes]:
+        """(status, body) of one request."""
+        treq = StubTreq(fake.resource())
+        headers = {"X-Consul-Token": token} if token else None
+        response = self.successResultOf(
+            treq.request(method, "http://127.0.0.1:8500" + path, data=data or None, headers=headers)
+        )
+        return response.code, self.successResultOf(response.content())
+
+    def test_disabled_comes_first(self) -> None:
+        """With ACLs off, every ACL endpoint is 401 before ?dc, ?index or the consistency flags."""
+        fake = FakeConsul(Clock())
+        for method, path in (
+            ("GET", "/v1/acl/tokens?stale&consistent"),
+            ("GET", "/v1/acl/policies?index=abc"),
+            ("GET", "/v1/acl/token/self?dc=nowhere"),
+            ("PUT", "/v1/acl/token?dc=nowhere"),
+        ):
+            self.assertEqual(self.raw(fake, method, path), (401, b"ACL support disabled"), path)
+
+    def test_reads_parse_writes_use_local_dc(self) -> None:
+        """Reads refuse a bad ?index and another ?dc; a write with ?dc=elsewhere creates the policy here."""
+        root = "11111111-2222-3333-4444-555555555555"
+        fake = FakeConsul(Clock(), acl_master_token=root)
+        self.assertEqual(self.raw(fake, "GET", "/v1/acl/policies?index=abc", token=root), (400, b"Invalid index"))
+        self.assertEqual(
+            self.raw(fake, "GET", "/v1/acl/tokens?dc=nowhere", token=root), (500, b"No path to datacenter")
+        )
+        body = json.dumps({"Name": "p1", "Rules": ""}).encode()
+        status, created = self.raw(fake, "PUT", "/v1/acl/policy?dc=nowhere&stale&consistent", body, token=root)
+        self.assertEqual(status, 200)
+        policy_id = json.loads(created)["ID"]
+        status, _ = self.raw(fake, "GET", f"/v1/acl/policy/{policy_id}?dc=nowhere", token=root)
+        self.assertEqual(status, 500)
+        status, _ = self.raw(fake, "DELETE", f"/v1/acl/policy/{policy_id}?dc=nowhere&index=abc", token=root)
+        self.assertEqual(status, 200)

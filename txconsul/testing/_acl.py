@@ -65,7 +65,7 @@ from ._acl_store import (
     hash_fields,
     identity_parts,
 )
-from ._core import FakeCore, FakeRequest, HTTPError, Reply, Route, permission_denied
+from ._core import FakeCore, FakeRequest, HTTPError, Reply, Route, parse_common, permission_denied
 from ._authz import (
     AllowAll,
     Authorizer,
@@ -283,29 +283,47 @@ class ACLSystem:
                 Route("/v1/acl/clone/", ("PUT",), self._legacy_clone),
                 Route("/v1/acl/list", ("GET",), self._legacy_list),
             ]
+        # agent/acl_endpoint.go: reads call s.parse (query checks, ?dc);
+        # writes (bootstrap, create, update, delete) use the agent's own
+        # datacenter and call parseToken only.
+        write = {"check_dc": False, "parse": False}
         routes += [
-            Route("/v1/acl/bootstrap", ("PUT",), self._bootstrap),
+            Route("/v1/acl/bootstrap", ("PUT",), self._bootstrap, **write),
             Route("/v1/acl/replication", ("GET",), self._replication),
             # tokens
-            Route("/v1/acl/token", ("PUT",), self._token_create),
+            Route("/v1/acl/token", ("PUT",), self._token_create, **write),
             Route("/v1/acl/token/self", ("GET",), self._token_self),
-            Route("/v1/acl/token/", ("GET", "PUT", "DELETE"), self._token_crud),
+            Route("/v1/acl/token/", ("GET", "PUT", "DELETE"), self._reads_parse(self._token_crud), **write),
             Route("/v1/acl/tokens", ("GET",), self._token_list),
             # policies
-            Route("/v1/acl/policy", ("PUT",), self._policy_create),
+            Route("/v1/acl/policy", ("PUT",), self._policy_create, **write),
             Route("/v1/acl/policy/name/", ("GET",), self._policy_read_by_name),
-            Route("/v1/acl/policy/", ("GET", "PUT", "DELETE"), self._policy_crud),
+            Route("/v1/acl/policy/", ("GET", "PUT", "DELETE"), self._reads_parse(self._policy_crud), **write),
             Route("/v1/acl/policies", ("GET",), self._policy_list),
             # roles
-            Route("/v1/acl/role", ("PUT",), self._role_create),
+            Route("/v1/acl/role", ("PUT",), self._role_create, **write),
             Route("/v1/acl/role/name/", ("GET",), self._role_read_by_name),
-            Route("/v1/acl/role/", ("GET", "PUT", "DELETE"), self._role_crud),
+            Route("/v1/acl/role/", ("GET", "PUT", "DELETE"), self._reads_parse(self._role_crud), **write),
             Route("/v1/acl/roles", ("GET",), self._role_list),
         ]
         if not self.enabled:
-            # agent/acl_endpoint.go: each handler starts with checkACLDisabled.
-            routes = [attr.evolve(route, handler=self._disabled) for route in routes]
+            # agent/acl_endpoint.go: each handler starts with checkACLDisabled,
+            # so the 401 comes before any query option is looked at.
+            routes = [
+                attr.evolve(route, handler=self._disabled, check_dc=False, parse=False) for route in routes
+            ]
         return routes
+
+    def _reads_parse(self, handler: Any) -> Any:
+        """``handler``, with ``s.parse``'s checks and ``?dc`` for its GETs only."""
+
+        def run(req: FakeRequest) -> Any:
+            if req.method == "GET":
+                parse_common(req)
+                self.core.check_dc(req)
+            return handler(req)
+
+        return run
 
     def _disabled(self, req: FakeRequest) -> Any:
         raise HTTPError(401, "ACL support disabled")
