@@ -226,6 +226,20 @@ class OtherEndpointTests(RawCase):
         self.assertAnswer(response, body, 500, b"No path to datacenter")
         self.assertIn("n1", self.fake.catalog.nodes)
 
+    def test_coordinate_update_order(self) -> None:
+        """CoordinateUpdate decodes the body before parseDC: a bad body is 400 even for another dc."""
+        response, body = self.call("PUT", "/v1/coordinate/update?dc=nowhere&stale&consistent", b"{")
+        self.assertEqual(response.code, 400)
+        self.assertTrue(body.startswith(b"Request decode failed: "), body)
+        update = {"Node": "x", "Coord": {"Vec": [0.0] * 8, "Error": 1.5, "Adjustment": 0.0, "Height": 1e-5}}
+        response, body = self.call("PUT", "/v1/coordinate/update?dc=nowhere", json.dumps(update).encode())
+        self.assertAnswer(response, body, 500, b"No path to datacenter")
+        update["Datacenter"] = "nowhere"
+        response, body = self.call("PUT", "/v1/coordinate/update", json.dumps(update).encode())
+        self.assertAnswer(response, body, 500, b"No path to datacenter")
+        response, body = self.call("PUT", "/v1/coordinate/update?dc=dc1&stale&consistent", json.dumps(update).encode())
+        self.assertAnswer(response, body, 200, b"")
+
     def test_coordinate_datacenters_parses_nothing(self) -> None:
         """CoordinateDatacenters reads no query options at all."""
         response, _ = self.call("GET", "/v1/coordinate/datacenters?stale&consistent&index=abc&dc=nowhere")

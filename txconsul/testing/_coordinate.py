@@ -74,7 +74,8 @@ class CoordinatePart:
             Route("/v1/coordinate/datacenters", ("GET",), self._datacenters, check_dc=False, parse=False),
             Route("/v1/coordinate/nodes", ("GET",), self._nodes),
             Route("/v1/coordinate/node/", ("GET",), self._node),
-            Route("/v1/coordinate/update", ("PUT",), self._update),
+            # CoordinateUpdate decodes the body, then calls parseDC (no s.parse).
+            Route("/v1/coordinate/update", ("PUT",), self._update, check_dc=False, parse=False),
         ]
 
     def _current(self) -> list[dict[str, Any]]:
@@ -152,6 +153,11 @@ class CoordinatePart:
         body = req.json()
         if not isinstance(body, dict):
             body = {}
+        # Then parseDC: ?dc wins over the body's Datacenter; the RPC is
+        # forwarded (or refused) before the server looks at the coordinate.
+        dc = req.get("dc") or body.get("Datacenter") or self.core.datacenter
+        if dc != self.core.datacenter:
+            raise HTTPError(500, "No path to datacenter")
         node = body.get("Node") or ""
         segment = body.get("Segment") or ""
         coord: Any = body.get("Coord")
