@@ -415,3 +415,30 @@ class ACLTests(SynchronousTestCase):
         self.assertEqual(status, 500)
         status, _ = self.raw(fake, "DELETE", f"/v1/acl/policy/{policy_id}?dc=nowhere&index=abc", token=root)
         self.assertEqual(status, 200)
+
+
+class PreparedQueryTests(RawCase):
+    """agent/prepared_query_endpoint.go: reads call s.parse; writes parseDC, decoding the body first."""
+
+    def test_writes(self) -> None:
+        """Create decodes the body before the dc is refused and ignores the query flags; delete reads ?dc."""
+        response, body = self.call("POST", "/v1/query?dc=nowhere&stale&consistent", b"[")
+        self.assertEqual(response.code, 400)
+        self.assertTrue(body.startswith(b"Request decode failed: "), body)
+        query = json.dumps({"Name": "q", "Service": {"Service": "web"}}).encode()
+        response, body = self.call("POST", "/v1/query?dc=nowhere", query)
+        self.assertAnswer(response, body, 500, b"No path to datacenter")
+        response, body = self.call("POST", "/v1/query?stale&consistent&index=abc", query)
+        self.assertEqual(response.code, 200)
+        qid = json.loads(body)["ID"]
+        response, body = self.call("DELETE", f"/v1/query/{qid}?dc=nowhere")
+        self.assertAnswer(response, body, 500, b"No path to datacenter")
+
+    def test_reads(self) -> None:
+        """List, get and execute refuse a bad ?index; a wrong method on execute is 405 before that."""
+        response, body = self.call("GET", "/v1/query?index=abc")
+        self.assertAnswer(response, body, 400, b"Invalid index")
+        response, body = self.call("GET", "/v1/query/q/execute?stale&consistent")
+        self.assertAnswer(response, body, 400, b"Cannot specify ?stale with ?consistent, conflicting semantics.")
+        response, body = self.call("PUT", "/v1/query/q/execute?stale&consistent")
+        self.assertAnswer(response, body, 405, b"method PUT not allowed")

@@ -32,6 +32,7 @@ from ._core import (
     HTTPError,
     Reply,
     Route,
+    parse_common,
     parse_go_duration,
     parse_query_options,
     permission_denied,
@@ -334,11 +335,22 @@ class QueryPart:
         self.table_index = 0
 
     def routes(self) -> list[Route]:
-        """``/v1/query`` (list, create) and ``/v1/query/`` (the rest)."""
+        """
+        ``/v1/query`` (list, create) and ``/v1/query/`` (the rest).  In
+        agent/prepared_query_endpoint.go the reads call ``s.parse``; create,
+        update and delete call ``parseDC`` only, and create and update decode
+        the body before the RPC refuses another datacenter.
+        """
+        local = {"check_dc": False, "parse": False}
         return [
-            Route("/v1/query", ("GET", "POST"), self._general),
-            Route("/v1/query/", ("GET", "PUT", "DELETE"), self._specific),
+            Route("/v1/query", ("GET", "POST"), self._general, **local),
+            Route("/v1/query/", ("GET", "PUT", "DELETE"), self._specific, **local),
         ]
+
+    def _parse_read(self, req: FakeRequest) -> None:
+        """A read's ``s.parse`` checks, then its datacenter."""
+        parse_common(req)
+        self.core.check_dc(req)
 
     # -- sessions -----------------------------------------------------------
 
@@ -464,6 +476,7 @@ class QueryPart:
         self._purge()
         if req.method == "POST":
             return self._create(req)
+        self._parse_read(req)
         return self._list(req)
 
     def _create(self, req: FakeRequest) -> Reply:
@@ -471,6 +484,7 @@ class QueryPart:
         # Go's types are checked first (unknown fields are let through here,
         # see docs/fidelity.md).
         decode_body(PREPARED_QUERY, req.body, strict=False)
+        self.core.check_dc(req)
         query = normalize(req.json())
         if query["ID"]:
             raise HTTPError(500, "ID must be empty when creating a new prepared query")
@@ -514,11 +528,14 @@ class QueryPart:
             if req.path.endswith(suffix):
                 if req.method != "GET":
                     raise HTTPError(405, f"method {req.method} not allowed", {"Allow": "OPTIONS,GET"})
+                self._parse_read(req)
                 return handler(req, tail[: -len(suffix)])
         if req.method == "GET":
+            self._parse_read(req)
             return self._get(req, tail)
         if req.method == "PUT":
             return self._update(req, tail)
+        self.core.check_dc(req)
         return self._delete(req, tail)
 
     def _existing(self, req: FakeRequest, qid: str) -> dict[str, Any]:
@@ -535,6 +552,7 @@ class QueryPart:
         # Go's types are checked first (unknown fields are let through here,
         # see docs/fidelity.md).
         decode_body(PREPARED_QUERY, req.body, strict=False)
+        self.core.check_dc(req)
         query = normalize(req.json())
         query["ID"] = qid
         resolve(req)
