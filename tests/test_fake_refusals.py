@@ -442,3 +442,25 @@ class PreparedQueryTests(RawCase):
         self.assertAnswer(response, body, 400, b"Cannot specify ?stale with ?consistent, conflicting semantics.")
         response, body = self.call("PUT", "/v1/query/q/execute?stale&consistent")
         self.assertAnswer(response, body, 405, b"method PUT not allowed")
+
+
+class ConfigEntryTests(RawCase):
+    """agent/config_endpoint.go: reads call s.parse; configDelete checks path and ?cas before the dc."""
+
+    def test_delete_order(self) -> None:
+        """A delete without a name is 404 and a bad ?cas a 500 before ?dc is refused; flags are ignored."""
+        response, body = self.call("DELETE", "/v1/config/service-defaults?dc=nowhere&stale&consistent")
+        self.assertAnswer(response, body, 404, b"Must provide both a kind and name to delete")
+        response, body = self.call("DELETE", "/v1/config/service-defaults/web?dc=nowhere&cas=x")
+        self.assertAnswer(response, body, 500, b'strconv.ParseUint: parsing "x": invalid syntax')
+        response, body = self.call("DELETE", "/v1/config/service-defaults/web?dc=nowhere")
+        self.assertAnswer(response, body, 500, b"No path to datacenter")
+        response, _ = self.call("DELETE", "/v1/config/service-defaults/web?stale&consistent&index=abc")
+        self.assertEqual(response.code, 200)
+
+    def test_reads_parse(self) -> None:
+        """A read refuses a bad ?index and another dc."""
+        response, body = self.call("GET", "/v1/config/service-defaults?index=abc")
+        self.assertAnswer(response, body, 400, b"Invalid index")
+        response, body = self.call("GET", "/v1/config/service-defaults/web?dc=nowhere")
+        self.assertAnswer(response, body, 500, b"No path to datacenter")

@@ -24,7 +24,7 @@ import copy
 from typing import Any, Optional
 
 from ._acl import require
-from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_go_duration, parse_uint
+from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_common, parse_go_duration, parse_uint
 
 #: The kinds a Consul 1.20 CE server knows (agent/structs/config_entry.go MakeConfigEntry).
 KINDS = (
@@ -230,7 +230,10 @@ class ConfigEntriesPart:
         """``/v1/config``, ``/v1/config/<kind>[/<name>]`` and the discovery chain."""
         return [
             Route("/v1/config", ("PUT",), self._apply, check_dc=False, parse=False),
-            Route("/v1/config/", ("GET", "DELETE"), self._config),
+            # agent/config_endpoint.go: reads call s.parse; configDelete
+            # calls parseDC only, and checks the path and ?cas before the RPC
+            # refuses another datacenter.
+            Route("/v1/config/", ("GET", "DELETE"), self._config, check_dc=False, parse=False),
             Route("/v1/discovery-chain/", ("GET", "POST"), self._discovery_chain),
         ]
 
@@ -323,6 +326,9 @@ class ConfigEntriesPart:
         return req.tail.split("/", 1)
 
     def _config(self, req: FakeRequest) -> Any:
+        if req.method == "GET":
+            parse_common(req)
+            self.core.check_dc(req)
         parts = self._split(req)
         if req.method == "DELETE":
             return self._delete(req, parts)
@@ -376,6 +382,7 @@ class ConfigEntriesPart:
         if kind not in KINDS:
             raise HTTPError(400, f"invalid config entry kind: {kind}")
         cas = _cas(req)
+        self.core.check_dc(req)
         require_entry(req, kind, name, "write")
         old = self.entries.get((kind, name))
         if cas is not None:
