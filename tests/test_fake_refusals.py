@@ -299,6 +299,19 @@ class BlockingTests(RawCase):
         self.treq.flush()
         self.assertEqual(self.successResultOf(d).code, 404)
 
+    def test_event_list_negative_wait_never_times_out(self) -> None:
+        """EventList sets no timeout for a negative ?wait: the read waits for the next event, however long."""
+        response, _ = self.call("GET", "/v1/event/list")
+        index = self.header(response, "X-Consul-Index")
+        d = self.treq.request("GET", f"http://127.0.0.1:8500/v1/event/list?index={index}&wait=-1s")
+        self.clock.advance(3600)
+        self.treq.flush()
+        self.assertNoResult(d)
+        self.call("PUT", "/v1/event/fire/deploy")
+        self.treq.flush()
+        self.assertEqual(self.successResultOf(d).code, 200)
+        self.assertEqual(self.fake.pending_queries(), 0)
+
     def test_long_wait_is_clamped(self) -> None:
         """?wait=1h is cut to 10 minutes (plus at most 1/16 jitter), not refused."""
         response, _ = self.call("GET", "/v1/kv/k")

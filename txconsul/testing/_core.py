@@ -500,13 +500,17 @@ class FakeCore:
         return self.park(compute, satisfied, wait)
 
     def park(
-        self, compute: Callable[[], tuple[Any, Reply]], satisfied: Callable[[Any], bool], wait: float
+        self,
+        compute: Callable[[], tuple[Any, Reply]],
+        satisfied: Callable[[Any], bool],
+        wait: Optional[float],
     ) -> "Deferred[Reply]":
         """
         Hold a request: after each write, ``compute()`` returns ``(version,
         reply)`` and the reply is sent once ``satisfied(version)``; after
-        ``wait`` seconds on the clock the current reply is sent anyway.
-        Cancelling the Deferred (the client went away) forgets the request.
+        ``wait`` seconds on the clock (never, when ``None``) the current
+        reply is sent anyway.  Cancelling the Deferred (the client went
+        away) forgets the request.
         """
 
         def cancel(d: Deferred) -> None:
@@ -522,7 +526,8 @@ class FakeCore:
                 d.callback(waiter.compute()[1])
                 self._async_done()
 
-        waiter.timer = self.clock.callLater(wait, expire)
+        if wait is not None:
+            waiter.timer = self.clock.callLater(wait, expire)
         self._waiters.append(waiter)
         return d
 

@@ -232,7 +232,7 @@ class EventPart:
         # EventList parses ?wait/?index, then resolves the token before it
         # reads the buffer: an unknown secret is 403 "ACL not found" even
         # when no event is listed.
-        parse_query_options(req)
+        options = parse_query_options(req)
         check_resolved(authz)
 
         def compute() -> tuple[int, Reply]:
@@ -247,4 +247,12 @@ class EventPart:
             # LastContact headers, only X-Consul-Index.
             return index, Reply([dict(e) for e in visible], headers=headers)
 
+        if options.min_index and options.wait < 0:
+            # EventList arms its timeout only for a positive MaxQueryTime (a
+            # zero one becomes the 10-minute cap): with a negative ?wait it
+            # waits for a change however long that takes.
+            index, reply = compute()
+            if index != options.min_index:
+                return reply
+            return self.core.park(compute, lambda i: i != options.min_index, None)
         return self.core.blocking(req, compute, equality=True, default_wait=EVENT_MAX_WAIT, jitter=False)
