@@ -290,9 +290,11 @@ class IntentionTests(ModernCase):
         self.assertRaises(ValueError, ixns.match, "sideways", "db")
 
     def test_fake_validates(self) -> None:
-        """The fake refuses an exact request without source, and a bad action, with Consul's texts."""
+        """The fake refuses an exact request without source, and a bad action, with Consul's texts (500s)."""
         d = self.consul.request("GET", "/v1/connect/intentions/exact", {"destination": "db"})
-        self.assertIn("required query parameter 'source' not set", str(self.fails(d, BadRequest)))
+        e = self.fails(d, ConsulException)
+        self.assertEqual(e.status, 500)
+        self.assertIn("required query parameter 'source' not set", str(e))
         d = self.consul.request(
             "PUT",
             "/v1/connect/intentions/exact",
@@ -301,7 +303,9 @@ class IntentionTests(ModernCase):
         )
         self.assertIn("Action must be set to 'allow' or 'deny'", str(self.fails(d, ConsulException)))
         d = self.consul.request("GET", "/v1/connect/intentions/match", {"by": "x", "name": "db"})
-        self.fails(d, BadRequest)
+        e = self.fails(d, ConsulException)
+        self.assertEqual(e.status, 500)
+        self.assertIn("'by' parameter must be one of 'source' or 'destination'", str(e))
 
 
 class ConnectACLTests(ACLModernCase):

@@ -477,3 +477,40 @@ class ConfigEntryTests(RawCase):
         self.assertAnswer(response, body, 400, b"Invalid index")
         response, body = self.call("GET", "/v1/config/service-defaults/web?dc=nowhere")
         self.assertAnswer(response, body, 500, b"No path to datacenter")
+
+
+class IntentionTests(RawCase):
+    """agent/intentions_endpoint.go: missing parameters are plain errors (500s); writes read ?dc only."""
+
+    def test_missing_parameters(self) -> None:
+        """A missing, repeated (or, for the writes, empty) source or destination is a 500 naming it."""
+        for method, query, name in (
+            ("GET", "destination=db", "source"),
+            ("GET", "source=a&source=b&destination=db", "source"),
+            ("GET", "source=web", "destination"),
+            ("PUT", "source=&destination=db", "source"),
+            ("DELETE", "source=web&destination=", "destination"),
+        ):
+            response, body = self.call(method, "/v1/connect/intentions/exact?" + query)
+            self.assertAnswer(response, body, 500, f"required query parameter '{name}' not set".encode())
+        response, body = self.call("GET", "/v1/connect/intentions/check?destination=db")
+        self.assertAnswer(response, body, 500, b"required query parameter 'source' not set")
+        response, body = self.call("GET", "/v1/connect/intentions/match?name=db")
+        self.assertAnswer(response, body, 500, b"required query parameter 'by' not set")
+        response, body = self.call("GET", "/v1/connect/intentions/match?by=source")
+        self.assertAnswer(response, body, 500, b"required query parameter 'name' not set")
+
+    def test_order(self) -> None:
+        """GET runs s.parse before the parameter checks; PUT decodes its body before ?dc is refused."""
+        response, body = self.call("GET", "/v1/connect/intentions/exact?stale&consistent")
+        self.assertAnswer(response, body, 400, b"Cannot specify ?stale with ?consistent, conflicting semantics.")
+        query = "?source=web&destination=db&dc=nowhere&stale&consistent"
+        response, body = self.call("PUT", "/v1/connect/intentions/exact" + query, b"{")
+        self.assertEqual(response.code, 400)
+        self.assertTrue(body.startswith(b"Request decode failed: "), body)
+        response, body = self.call("PUT", "/v1/connect/intentions/exact" + query, b'{"Action": "allow"}')
+        self.assertAnswer(response, body, 500, b"No path to datacenter")
+        response, _ = self.call(
+            "PUT", "/v1/connect/intentions/exact?source=web&destination=db&stale&consistent", b'{"Action": "allow"}'
+        )
+        self.assertEqual(response.code, 200)

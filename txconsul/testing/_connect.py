@@ -29,7 +29,7 @@ from typing import Any, Optional
 from ._acl import require
 from ._ca import go_time, make_leaf, make_root
 from ._config_entries import trust_domain
-from ._core import FakeRequest, HTTPError, Reply, Route, parse_go_duration
+from ._core import FakeRequest, HTTPError, Reply, Route, parse_common, parse_go_duration
 from ._gojson import decode_body
 from ._shapes_modern import CONNECT_AUTHORIZE, INTENTION
 
@@ -103,7 +103,13 @@ class ConnectPart:
             Route("/v1/agent/connect/ca/leaf/", ("GET",), self._agent_leaf),
             Route("/v1/agent/connect/authorize", ("POST",), self._authorize, check_dc=False, parse=False),
             Route("/v1/connect/intentions", ("GET",), self._intention_list),
-            Route("/v1/connect/intentions/exact", ("GET", "PUT", "DELETE"), self._intention_exact),
+            Route(
+                "/v1/connect/intentions/exact",
+                ("GET", "PUT", "DELETE"),
+                self._intention_exact,
+                check_dc=False,
+                parse=False,
+            ),
             Route("/v1/connect/intentions/check", ("GET",), self._intention_check),
             Route("/v1/connect/intentions/match", ("GET",), self._intention_match),
         ]
@@ -446,14 +452,20 @@ class ConnectPart:
     def _index(self) -> int:
         return max(self._entries.table_index, 1)
 
-    def _source_dest(self, req: FakeRequest) -> tuple[str, str]:
-        source = req.get("source")
-        if not source:
-            raise HTTPError(400, "required query parameter 'source' not set")
-        destination = req.get("destination")
-        if not destination:
-            raise HTTPError(400, "required query parameter 'destination' not set")
-        return source, destination
+    def _source_dest(self, req: FakeRequest, nonempty: bool = False) -> tuple[str, str]:
+        """
+        ``?source`` and ``?destination``, each given exactly once (and not
+        empty, for the exact writes' ``parseIntentionQueryExact``).  The
+        handlers (agent/intentions_endpoint.go) return a plain error, so a
+        missing one is a 500.
+        """
+        found = []
+        for name in ("source", "destination"):
+            values = req.getall(name)
+            if len(values) != 1 or (nonempty and not values[0]):
+                raise HTTPError(500, f"required query parameter '{name}' not set")
+            found.append(values[0])
+        return found[0], found[1]
 
     def _intention_list(self, req: FakeRequest) -> Any:
         from ._catalog import apply_filter
@@ -467,7 +479,13 @@ class ConnectPart:
         return self.core.blocking(req, compute)
 
     def _intention_exact(self, req: FakeRequest) -> Any:
-        source, destination = self._source_dest(req)
+        # IntentionGetExact calls s.parse first; the writes check the
+        # source and destination, then read ?dc only (parseDC), and PUT
+        # decodes its body before the RPC refuses another datacenter.
+        if req.method == "GET":
+            parse_common(req)
+            self.core.check_dc(req)
+        source, destination = self._source_dest(req, nonempty=req.method != "GET")
         if req.method == "GET":
             require(req, "service", destination, "read")
 
@@ -481,10 +499,12 @@ class ConnectPart:
 
             return self.core.blocking(req, compute)
         if req.method == "DELETE":
+            self.core.check_dc(req)
             require(req, "service", destination, "write")
             self._remove_source(destination, source)
             return Reply(True)
         body = decode_body(INTENTION, req.body) if req.body.strip() else {}
+        self.core.check_dc(req)
         require(req, "service", destination, "write")
         action = body.get("Action") or ""
         permissions = body.get("Permissions") or []
@@ -549,14 +569,16 @@ class ConnectPart:
         return Reply({"Allowed": allowed})
 
     def _intention_match(self, req: FakeRequest) -> Any:
-        by = req.get("by")
-        if not by:
-            raise HTTPError(400, "required query parameter 'by' not set")
+        # agent/intentions_endpoint.go IntentionMatch returns plain errors: 500s.
+        given = req.getall("by")
+        if len(given) != 1:
+            raise HTTPError(500, "required query parameter 'by' not set")
+        by = given[0]
         if by not in ("source", "destination"):
-            raise HTTPError(400, "'by' parameter must be one of 'source' or 'destination'")
+            raise HTTPError(500, "'by' parameter must be one of 'source' or 'destination'")
         names = req.getall("name")
         if not names:
-            raise HTTPError(400, "required query parameter 'name' not set")
+            raise HTTPError(500, "required query parameter 'name' not set")
 
         def compute() -> tuple[int, Reply]:
             out = {}
