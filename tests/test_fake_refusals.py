@@ -514,3 +514,23 @@ class IntentionTests(RawCase):
             "PUT", "/v1/connect/intentions/exact?source=web&destination=db&stale&consistent", b'{"Action": "allow"}'
         )
         self.assertEqual(response.code, 200)
+
+
+class OperatorTests(RawCase):
+    """agent/operator_endpoint.go OperatorAutopilotConfiguration."""
+
+    def test_autopilot_put_order(self) -> None:
+        """PUT decodes the body, then ?cas, then reads ?dc (not s.parse); GET calls s.parse."""
+        query = "/v1/operator/autopilot/configuration?cas=x&dc=nowhere&stale&consistent"
+        response, body = self.call("PUT", query, b"[]")
+        self.assertEqual(response.code, 400)
+        self.assertTrue(body.startswith(b"Error parsing autopilot config: "), body)
+        response, body = self.call("PUT", query, b"{}")
+        self.assertEqual(response.code, 400)
+        self.assertTrue(body.startswith(b"Error parsing cas value: "), body)
+        response, body = self.call("PUT", "/v1/operator/autopilot/configuration?dc=nowhere", b"{}")
+        self.assertAnswer(response, body, 500, b"No path to datacenter")
+        response, body = self.call("PUT", "/v1/operator/autopilot/configuration?stale&consistent", b"{}")
+        self.assertAnswer(response, body, 200, b"true\n")
+        response, body = self.call("GET", "/v1/operator/autopilot/configuration?index=abc")
+        self.assertAnswer(response, body, 400, b"Invalid index")

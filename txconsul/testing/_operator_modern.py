@@ -18,7 +18,7 @@ import hashlib
 from typing import Any, Optional
 
 from ._acl import require
-from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_go_duration, parse_uint
+from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_common, parse_go_duration, parse_uint
 from ._gojson import decode_body
 from ._shapes_modern import KEYRING_ARGS
 
@@ -97,7 +97,15 @@ class OperatorModernPart:
         return [
             Route("/v1/operator/raft/peer", ("DELETE",), self._remove_peer, parse=False),
             Route("/v1/operator/raft/transfer-leader", ("POST",), self._transfer_leader, parse=False),
-            Route("/v1/operator/autopilot/configuration", ("GET", "PUT"), self._autopilot_configuration),
+            # agent/operator_endpoint.go: GET calls s.parse; PUT reads ?dc
+            # only, after decoding the body and ?cas.
+            Route(
+                "/v1/operator/autopilot/configuration",
+                ("GET", "PUT"),
+                self._autopilot_configuration,
+                check_dc=False,
+                parse=False,
+            ),
             Route("/v1/operator/autopilot/health", ("GET",), self._autopilot_health),
             Route("/v1/operator/autopilot/state", ("GET",), self._autopilot_state),
             Route(
@@ -155,14 +163,10 @@ class OperatorModernPart:
 
     def _autopilot_configuration(self, req: FakeRequest) -> Reply:
         if req.method == "GET":
+            parse_common(req)
+            self.core.check_dc(req)
             require(req, "operator", "", "read")
             return Reply(self.autopilot_body())
-        cas: Optional[int] = None
-        if req.has("cas"):
-            try:
-                cas = parse_uint(req.get("cas") or "")
-            except ValueError as e:
-                raise HTTPError(400, f"Error parsing cas value: {e}")
         body = req.json()
         if body is not None and not isinstance(body, dict):
             raise HTTPError(
@@ -170,6 +174,13 @@ class OperatorModernPart:
                 "Error parsing autopilot config: json: cannot unmarshal into Go value of type api.AutopilotConfiguration",
             )
         new = self._decode_autopilot(body or {})
+        cas: Optional[int] = None
+        if req.has("cas"):
+            try:
+                cas = parse_uint(req.get("cas") or "")
+            except ValueError as e:
+                raise HTTPError(400, f"Error parsing cas value: {e}")
+        self.core.check_dc(req)
         require(req, "operator", "", "write")
         if cas is not None and cas != self.autopilot_index:
             return Reply(False)
