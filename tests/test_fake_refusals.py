@@ -144,7 +144,9 @@ class ParseTests(RawCase):
         """Consistency conflicts come before Cache-Control, which comes before ?wait; all before the dc's 500."""
         bad_cache = {"Cache-Control": "max-age=soon"}
         response, body = self.call("GET", "/v1/kv/k?stale&consistent&wait=x&dc=nowhere", headers=bad_cache)
-        self.assertAnswer(response, body, 400, b"Cannot specify ?stale with ?consistent, conflicting semantics.")
+        self.assertAnswer(
+            response, body, 400, b"Cannot specify ?stale with ?consistent, conflicting semantics."
+        )
         response, body = self.call("GET", "/v1/kv/k?wait=x&dc=nowhere", headers=bad_cache)
         self.assertAnswer(response, body, 400, b"Invalid Cache-Control header.")
         response, body = self.call("GET", "/v1/kv/k?wait=x&dc=nowhere")
@@ -162,8 +164,13 @@ class ParseTests(RawCase):
                 self.assertAnswer(response, body, 400, b"Invalid Cache-Control header.")
 
     def test_cache_control_atoi(self) -> None:
-        """Directive values are strconv.Atoi: a sign is allowed, case and spaces around directives are not."""
-        for value in ("max-age=+5", "MAX-AGE=5", " max-age=0 , must-revalidate", "no-cache, stale-if-error=-3"):
+        """Directive values are strconv.Atoi (a sign is allowed); directives are lower-cased and trimmed."""
+        for value in (
+            "max-age=+5",
+            "MAX-AGE=5",
+            " max-age=0 , must-revalidate",
+            "no-cache, stale-if-error=-3",
+        ):
             response, _ = self.call("GET", "/v1/catalog/nodes", headers={"Cache-Control": value})
             self.assertEqual(response.code, 200, value)
 
@@ -237,7 +244,9 @@ class OtherEndpointTests(RawCase):
         update["Datacenter"] = "nowhere"
         response, body = self.call("PUT", "/v1/coordinate/update", json.dumps(update).encode())
         self.assertAnswer(response, body, 500, b"No path to datacenter")
-        response, body = self.call("PUT", "/v1/coordinate/update?dc=dc1&stale&consistent", json.dumps(update).encode())
+        response, body = self.call(
+            "PUT", "/v1/coordinate/update?dc=dc1&stale&consistent", json.dumps(update).encode()
+        )
         self.assertAnswer(response, body, 200, b"")
 
     def test_coordinate_datacenters_parses_nothing(self) -> None:
@@ -373,7 +382,9 @@ class TxnTests(RawCase):
         response, body = self.call("PUT", "/v1/txn?index=abc", read)
         self.assertAnswer(response, body, 400, b"Invalid index")
         response, body = self.call("PUT", "/v1/txn?stale&consistent", read)
-        self.assertAnswer(response, body, 400, b"Cannot specify ?stale with ?consistent, conflicting semantics.")
+        self.assertAnswer(
+            response, body, 400, b"Cannot specify ?stale with ?consistent, conflicting semantics."
+        )
         response, _ = self.call("PUT", "/v1/txn?index=abc&stale&consistent", write)
         self.assertEqual(response.code, 200)
         self.assertEqual(self.fake.kv.entries["k"].value, b"v")
@@ -392,7 +403,9 @@ class TxnTests(RawCase):
 class ACLTests(SynchronousTestCase):
     """agent/acl_endpoint.go: checkACLDisabled first; reads call s.parse, writes use the agent's datacenter."""
 
-    def raw(self, fake: FakeConsul, method: str, path: str, data: bytes = b"", token: str = "") -> tuple[int, bytes]:
+    def raw(
+        self, fake: FakeConsul, method: str, path: str, data: bytes = b"", token: str = ""
+    ) -> tuple[int, bytes]:
         """(status, body) of one request."""
         treq = StubTreq(fake.resource())
         headers = {"X-Consul-Token": token} if token else None
@@ -416,12 +429,16 @@ class ACLTests(SynchronousTestCase):
         """Reads refuse a bad ?index and another ?dc; a write with ?dc=elsewhere creates the policy here."""
         root = "11111111-2222-3333-4444-555555555555"
         fake = FakeConsul(Clock(), acl_master_token=root)
-        self.assertEqual(self.raw(fake, "GET", "/v1/acl/policies?index=abc", token=root), (400, b"Invalid index"))
+        self.assertEqual(
+            self.raw(fake, "GET", "/v1/acl/policies?index=abc", token=root), (400, b"Invalid index")
+        )
         self.assertEqual(
             self.raw(fake, "GET", "/v1/acl/tokens?dc=nowhere", token=root), (500, b"No path to datacenter")
         )
         body = json.dumps({"Name": "p1", "Rules": ""}).encode()
-        status, created = self.raw(fake, "PUT", "/v1/acl/policy?dc=nowhere&stale&consistent", body, token=root)
+        status, created = self.raw(
+            fake, "PUT", "/v1/acl/policy?dc=nowhere&stale&consistent", body, token=root
+        )
         self.assertEqual(status, 200)
         policy_id = json.loads(created)["ID"]
         status, _ = self.raw(fake, "GET", f"/v1/acl/policy/{policy_id}?dc=nowhere", token=root)
@@ -452,7 +469,9 @@ class PreparedQueryTests(RawCase):
         response, body = self.call("GET", "/v1/query?index=abc")
         self.assertAnswer(response, body, 400, b"Invalid index")
         response, body = self.call("GET", "/v1/query/q/execute?stale&consistent")
-        self.assertAnswer(response, body, 400, b"Cannot specify ?stale with ?consistent, conflicting semantics.")
+        self.assertAnswer(
+            response, body, 400, b"Cannot specify ?stale with ?consistent, conflicting semantics."
+        )
         response, body = self.call("PUT", "/v1/query/q/execute?stale&consistent")
         self.assertAnswer(response, body, 405, b"method PUT not allowed")
 
@@ -503,7 +522,9 @@ class IntentionTests(RawCase):
     def test_order(self) -> None:
         """GET runs s.parse before the parameter checks; PUT decodes its body before ?dc is refused."""
         response, body = self.call("GET", "/v1/connect/intentions/exact?stale&consistent")
-        self.assertAnswer(response, body, 400, b"Cannot specify ?stale with ?consistent, conflicting semantics.")
+        self.assertAnswer(
+            response, body, 400, b"Cannot specify ?stale with ?consistent, conflicting semantics."
+        )
         query = "?source=web&destination=db&dc=nowhere&stale&consistent"
         response, body = self.call("PUT", "/v1/connect/intentions/exact" + query, b"{")
         self.assertEqual(response.code, 400)
@@ -511,7 +532,9 @@ class IntentionTests(RawCase):
         response, body = self.call("PUT", "/v1/connect/intentions/exact" + query, b'{"Action": "allow"}')
         self.assertAnswer(response, body, 500, b"No path to datacenter")
         response, _ = self.call(
-            "PUT", "/v1/connect/intentions/exact?source=web&destination=db&stale&consistent", b'{"Action": "allow"}'
+            "PUT",
+            "/v1/connect/intentions/exact?source=web&destination=db&stale&consistent",
+            b'{"Action": "allow"}',
         )
         self.assertEqual(response.code, 200)
 
