@@ -426,7 +426,7 @@ class ACLTests(SynchronousTestCase):
             self.assertEqual(self.raw(fake, method, path), (401, b"ACL support disabled"), path)
 
     def test_reads_parse_writes_use_local_dc(self) -> None:
-        """Reads refuse a bad ?index and another ?dc; a write with ?dc=elsewhere creates the policy here."""
+        """Reads refuse a bad ?index and another ?dc; a write with ?dc=nowhere creates the policy here."""
         root = "11111111-2222-3333-4444-555555555555"
         fake = FakeConsul(Clock(), acl_master_token=root)
         self.assertEqual(
@@ -465,7 +465,7 @@ class PreparedQueryTests(RawCase):
         self.assertAnswer(response, body, 500, b"No path to datacenter")
 
     def test_reads(self) -> None:
-        """List, get and execute refuse a bad ?index; a wrong method on execute is 405 before that."""
+        """List refuses a bad ?index, execute conflicting flags; a wrong method on execute is 405 before both."""
         response, body = self.call("GET", "/v1/query?index=abc")
         self.assertAnswer(response, body, 400, b"Invalid index")
         response, body = self.call("GET", "/v1/query/q/execute?stale&consistent")
