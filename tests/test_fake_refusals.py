@@ -425,6 +425,26 @@ class ACLTests(SynchronousTestCase):
         ):
             self.assertEqual(self.raw(fake, method, path), (401, b"ACL support disabled"), path)
 
+    def test_auth_endpoints(self) -> None:
+        """Auth methods, binding rules and logout: 401 first with ACLs off; reads parse; logout needs a token."""
+        off = FakeConsul(Clock())
+        for method, path in (
+            ("GET", "/v1/acl/auth-methods?stale&consistent"),
+            ("GET", "/v1/acl/binding-rules?index=abc&dc=nowhere"),
+            ("POST", "/v1/acl/logout"),
+        ):
+            self.assertEqual(self.raw(off, method, path), (401, b"ACL support disabled"), path)
+        root = "11111111-2222-3333-4444-555555555555"
+        on = FakeConsul(Clock(), acl_master_token=root)
+        self.assertEqual(
+            self.raw(on, "GET", "/v1/acl/auth-methods?index=abc", token=root), (400, b"Invalid index")
+        )
+        self.assertEqual(
+            self.raw(on, "DELETE", "/v1/acl/binding-rule/x?dc=nowhere", token=root),
+            (500, b"No path to datacenter"),
+        )
+        self.assertEqual(self.raw(on, "POST", "/v1/acl/logout"), (401, b"Supplied token does not exist"))
+
     def test_reads_parse_writes_use_local_dc(self) -> None:
         """Reads refuse a bad ?index and another ?dc; a write with ?dc=nowhere creates the policy here."""
         root = "11111111-2222-3333-4444-555555555555"

@@ -28,7 +28,7 @@ from typing import Any, Optional
 
 from ._acl import require
 from ._acl_templated import TEMPLATES, parse_templated, validate_variables
-from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_go_duration
+from ._core import FakeRequest, HTTPError, Reply, Route, go_quote, parse_common, parse_go_duration
 from ._gofmt import go_time
 from ._gojson import decode_body
 from ._shapes_modern import ACL_LOGIN
@@ -189,16 +189,35 @@ class ACLAuthPart:
         registered as Consul registers them; with ACLs disabled each answers
         401 ``ACL support disabled``.
         """
+        gate = {"check_dc": False, "parse": False}
         return [
-            Route("/v1/acl/auth-method", ("PUT",), self._method_create),
-            Route("/v1/acl/auth-method/", ("GET", "PUT", "DELETE"), self._method_crud),
-            Route("/v1/acl/auth-methods", ("GET",), self._method_list),
-            Route("/v1/acl/binding-rule", ("PUT",), self._rule_create),
-            Route("/v1/acl/binding-rule/", ("GET", "PUT", "DELETE"), self._rule_crud),
-            Route("/v1/acl/binding-rules", ("GET",), self._rule_list),
-            Route("/v1/acl/login", ("POST",), self._login),
-            Route("/v1/acl/logout", ("POST",), self._logout),
+            Route("/v1/acl/auth-method", ("PUT",), self._gate(self._method_create), **gate),
+            Route("/v1/acl/auth-method/", ("GET", "PUT", "DELETE"), self._gate(self._method_crud), **gate),
+            Route("/v1/acl/auth-methods", ("GET",), self._gate(self._method_list), **gate),
+            Route("/v1/acl/binding-rule", ("PUT",), self._gate(self._rule_create), **gate),
+            Route("/v1/acl/binding-rule/", ("GET", "PUT", "DELETE"), self._gate(self._rule_crud), **gate),
+            Route("/v1/acl/binding-rules", ("GET",), self._gate(self._rule_list), **gate),
+            Route("/v1/acl/login", ("POST",), self._gate(self._login), **gate),
+            Route("/v1/acl/logout", ("POST",), self._gate(self._logout), **gate),
         ]
+
+    def _gate(self, handler: Any) -> Any:
+        """
+        ``handler`` behind what agent/acl_endpoint.go does first:
+        ``checkACLDisabled`` (401), then ``s.parse`` for the reads, and
+        ``?dc`` for every one of these (the writes call ``parseDC``; Consul
+        decodes a write's body before the RPC refuses another datacenter,
+        the fake refuses the datacenter first).
+        """
+
+        def run(req: FakeRequest) -> Any:
+            self._enabled()
+            if req.method == "GET":
+                parse_common(req)
+            self.core.check_dc(req)
+            return handler(req)
+
+        return run
 
     @property
     def _acl(self) -> Any:
@@ -577,7 +596,8 @@ class ACLAuthPart:
         self._enabled()
         secret = req.token
         if not secret:
-            raise HTTPError(403, "ACL not found")
+            # ACLLogout refuses a request with no token before the RPC.
+            raise HTTPError(401, "Supplied token does not exist")
         acl = self._acl
         token = acl.token_by_secret(secret)
         if token is None:
