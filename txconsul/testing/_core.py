@@ -742,7 +742,8 @@ class FakeResource(Resource):
                 if f.check(CancelledError):
                     return  # the client went away
                 if isinstance(f.value, HTTPError):
-                    finish(Reply(f.value.text, status=f.value.status, json=False))
+                    e = f.value
+                    finish(Reply(e.text, status=e.status, json=False, headers=e.headers, wrapped=e.wrapped))
                 else:
                     log.failure("FakeConsul handler failed", f)
                     finish(Reply(str(f.value), status=500, json=False))
