@@ -31,7 +31,6 @@ PASSING, WARNING, CRITICAL = "passing", "warning", "critical"
 STATUSES = (PASSING, WARNING, CRITICAL)
 
 
-
 # -- answer shapes: Consul's structs as encoding/json writes them -----------------
 
 
@@ -1128,7 +1127,9 @@ class CatalogPart:
                     for (n, _), c in sorted(self.checks.items())
                     if n == node and (c["ServiceID"] == "" or c["ServiceID"] == svc["ID"])
                 ]
-                out.append({"Node": dict(self.nodes[node]), "Service": node_service_json(svc), "Checks": checks})
+                out.append(
+                    {"Node": dict(self.nodes[node]), "Service": node_service_json(svc), "Checks": checks}
+                )
             if passing:
                 out = filter_non_passing(out)
             return apply_filter(req, out)

@@ -32,7 +32,6 @@ from ._catalog import (
 from ._core import FakeRequest, HTTPError, Reply, Route
 
 
-
 class MeshPart:
     """The Connect and gateway views of a FakeConsul's catalog."""
 
@@ -205,7 +204,9 @@ class MeshPart:
                 for (n, _), c in sorted(catalog.checks.items())
                 if n == node and (c["ServiceID"] == "" or c["ServiceID"] == svc["ID"])
             ]
-            out.append({"Node": dict(catalog.nodes[node]), "Service": node_service_json(svc), "Checks": checks})
+            out.append(
+                {"Node": dict(catalog.nodes[node]), "Service": node_service_json(svc), "Checks": checks}
+            )
         if passing:
             out = filter_non_passing(out)
         return apply_filter(req, out)
