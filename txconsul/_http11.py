@@ -515,7 +515,9 @@ class ConnectionPool:
         while idle:
             conn = idle[-1]
             age = now - conn.idle_since
-            if conn.lost or age > self.idle_timeout:
+            # Not reusable while idle: bytes nobody asked for arrived, and the
+            # connection is closing (its connectionLost is still to come).
+            if age > self.idle_timeout or not conn.reusable:
                 idle.pop()
                 if not conn.lost:
                     _transport(conn).loseConnection()

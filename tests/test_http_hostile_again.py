@@ -1,0 +1,492 @@
+"""
+A second round against a scripted hostile agent (or proxy): what the first
+round (tests/test_http_hostile.py) did not try.  Connection reuse after a
+fault, oversized digit runs, slow answers on the injected clock, the limits
+and cancellation of streams (``agent.monitor``, ``snapshot.save``), pool
+accounting after every fault, and the token on every error path.
+
+The "server" is a script: the test writes the answer's bytes into the
+client's connection, as a hostile peer would send them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.error import ConnectionDone
+from twisted.internet.testing import StringTransport
+from twisted.logger import formatEvent, globalLogPublisher
+from twisted.python.failure import Failure
+
+from txconsul import Consul, ConsulConnectionError, ConsulException, Timeout
+from txconsul._errors import (
+    BadRequest,
+    ConsulProtocolError,
+    HeadersTooLarge,
+    ResponseTooLarge,
+    TLSMismatch,
+    TooManyInterimResponses,
+)
+
+from .test_http_hostile import SECRET, HostileCase
+
+KiB = 1024
+OK_404 = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+CHUNKED = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+def lose(proto: Any, transport: StringTransport) -> None:
+    """Deliver connectionLost once, as the reactor would when a close completes."""
+    if not getattr(transport, "lost", False):
+        transport.disconnecting = True
+        transport.lost = True  # type: ignore[attr-defined]
+        proto.connectionLost(Failure(ConnectionDone()))
+
+
+class AgainCase(HostileCase):
+    """HostileCase plus log capture and cleanup checks."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.events: list[dict] = []
+        globalLogPublisher.addObserver(self.events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+
+    def assertNoSecret(self, failure: Failure) -> None:
+        """The token is in none of the failure's text, the exception's repr or a log event."""
+        self.assertNotIn(SECRET, str(failure))
+        self.assertNotIn(SECRET, repr(failure.value))
+        self.assertNotIn(SECRET, str(failure.value))
+        for event in self.events:
+            self.assertNotIn(SECRET, repr(event))
+            self.assertNotIn(SECRET, formatEvent(event))
+
+    def assertClean(self, c: Consul) -> None:
+        """Every connection closed, nothing running or scheduled, close() leaves nothing open."""
+        for proto, transport in self.endpoint.connections:
+            if transport.disconnecting:
+                lose(proto, transport)
+        pool = c.http.pool
+        assert pool is not None
+        self.assertEqual((pool.active, pool.active_blocking, pool.queued), (0, 0, 0))
+        closed = c.close()
+        for proto, transport in self.endpoint.connections:
+            if transport.disconnecting:
+                lose(proto, transport)
+        self.successResultOf(closed)
+        self.assertEqual(pool.connections, 0)
+        self.assertEqual(
+            [t.disconnecting for _, t in self.endpoint.connections], [True] * len(self.endpoint.connections)
+        )
+        self.clock.advance(0)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class ReuseAfterFaultTests(AgainCase):
+    """A connection that saw anything wrong is never used again."""
+
+    def _answered(self, c: Consul, raw: bytes = OK_404) -> tuple[Any, StringTransport]:
+        d = c.kv.get("k")
+        proto, transport = self.endpoint.connections[-1]
+        proto.dataReceived(raw)
+        self.assertEqual(self.successResultOf(d)[1], None)
+        return proto, transport
+
+    def test_unsolicited_bytes_then_write(self) -> None:
+        """A PUT issued before the closing connection's connectionLost goes on a new connection."""
+        c = self.client()
+        proto, transport = self._answered(c)
+        self.assertFalse(transport.disconnecting)
+        proto.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ntrue")
+        self.assertTrue(transport.disconnecting)
+        sent = transport.value()
+        d = c.kv.put("k", "v")
+        self.assertEqual(transport.value(), sent, "a request was written to a connection being closed")
+        self.assertEqual(len(self.endpoint.connections), 2)
+        proto2, _ = self.endpoint.connections[-1]
+        proto2.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ntrue")
+        self.assertIs(self.successResultOf(d), True)
+        self.assertClean(c)
+
+    def test_unsolicited_bytes_then_read(self) -> None:
+        """A GET issued before the closing connection's connectionLost goes on a new connection."""
+        c = self.client()
+        proto, transport = self._answered(c)
+        proto.dataReceived(b"garbage")
+        sent = transport.value()
+        c.kv.get("k")
+        self.assertEqual(transport.value(), sent)
+        self.assertEqual(len(self.endpoint.connections), 2)
+
+    def test_fault_sweep(self) -> None:
+        """After each hostile answer the slot is free, the connection is not reused, and nothing leaks."""
+        faults: list[tuple[str, bytes, Any]] = [
+            ("garbage after the answer", OK_404 + b"HTTP/1.1 200 OK\r\n\r\n", None),
+            ("a second whole answer", OK_404 + OK_404, None),
+            ("204 with a body", b"HTTP/1.1 204 No Content\r\nContent-Length: 2\r\n\r\n{}", None),
+            ("304 with a body", b"HTTP/1.1 304 Not Modified\r\nContent-Length: 2\r\n\r\n{}", None),
+            ("HTTP/1.0 without keep-alive", b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n", None),
+            (
+                "Connection: close kept open",
+                b"HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+                None,
+            ),
+            (
+                "two Content-Length",
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+                ConsulProtocolError,
+            ),
+            (
+                "Content-Length overflow",
+                b"HTTP/1.1 200 OK\r\nContent-Length: " + b"9" * 30 + b"\r\n\r\n",
+                ConsulProtocolError,
+            ),
+            (
+                "Content-Length with plus",
+                b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\n{}",
+                ConsulProtocolError,
+            ),
+            (
+                "chunk size overflow",
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"f" * 17 + b"\r\n",
+                ConsulProtocolError,
+            ),
+            (
+                "chunk too large",
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"F" * 16 + b"\r\n" + b"x" * 2048,
+                ResponseTooLarge,
+            ),
+            ("header block too large", b"HTTP/1.1 200 OK\r\nX-A: " + b"a" * 2048, HeadersTooLarge),
+            ("too many 1xx", b"HTTP/1.1 100 Continue\r\n\r\n" * 6, TooManyInterimResponses),
+            ("a TLS record", b"\x16\x03\x03\x00\x40", TLSMismatch),
+        ]
+        for name, raw, error in faults:
+            c = self.client(max_response_body=1024, max_header_bytes=1024)
+            d = c.http.request("GET", "/v1/kv/k", expect=(200, 204, 304, 404))
+            proto, transport = self.endpoint.connections[-1]
+            proto.dataReceived(raw)
+            if error is None:
+                self.assertEqual(self.successResultOf(d).body, b"", name)
+            else:
+                f = self.failureResultOf(d, error)
+                self.assertIn("GET /v1/kv/k", str(f.value), name)
+                self.assertNoSecret(f)
+            self.assertTrue(transport.disconnecting, name)
+            pool = c.http.pool
+            assert pool is not None
+            self.assertEqual((pool.active, pool.queued), (0, 0), name)
+            before = len(self.endpoint.connections)
+            c.kv.get("k")
+            self.assertEqual(len(self.endpoint.connections), before + 1, f"{name}: connection reused")
+            self.endpoint.connections[-1][0].dataReceived(OK_404)
+            self.assertClean(c)
+            self.endpoint.connections.clear()
+
+
+class DigitRunTests(AgainCase):
+    """Digit runs longer than Python's int() accepts (4,300 digits) are still answers or clean errors."""
+
+    def test_content_length_with_many_leading_zeros(self) -> None:
+        """A Content-Length of 5,000 zeros then '2' frames a 2-byte body, as llhttp reads it."""
+        c = self.client()
+        d = c.kv.get("k")
+        proto, transport = self.endpoint.connections[-1]
+        proto.dataReceived(b"HTTP/1.1 404 Not Found\r\nContent-Length: " + b"0" * 5000 + b"2\r\n\r\nno")
+        self.assertEqual(self.successResultOf(d)[1], None)
+        self.assertFalse(transport.disconnecting)
+
+    def test_endless_index_header(self) -> None:
+        """An X-Consul-Index of 5,000 digits is no index (a ConsulException), not a ValueError."""
+        d, _ = self.answer(
+            b"HTTP/1.1 200 OK\r\nX-Consul-Index: " + b"1" * 5000 + b"\r\nContent-Length: 2\r\n\r\n[]"
+        )
+        f = self.failureResultOf(d, ConsulException)
+        self.assertIn("no X-Consul-Index", str(f.value))
+
+    def test_endless_last_contact_header(self) -> None:
+        """An X-Consul-LastContact of 5,000 digits is left out of the metadata."""
+        c = self.client()
+        d = c.http.request("GET", "/v1/kv/k")
+        proto, _ = self.endpoint.connections[-1]
+        proto.dataReceived(
+            b"HTTP/1.1 200 OK\r\nX-Consul-Index: 3\r\nX-Consul-LastContact: "
+            + b"1" * 5000
+            + b"\r\nContent-Length: 2\r\n\r\n[]"
+        )
+        response = self.successResultOf(d)
+        self.assertEqual((response.meta.index, response.meta.last_contact), (3, None))
+
+
+class SlowAnswerTests(AgainCase):
+    """Slow-loris answers end at the request's deadline, on the injected clock."""
+
+    def test_headers_dribbled_one_byte_a_second(self) -> None:
+        """A header block arriving one byte a second still times out at 30 s, leaving nothing behind."""
+        c = self.client()
+        d = c.kv.get("k")
+        proto, transport = self.endpoint.connections[-1]
+        raw = b"HTTP/1.1 200 OK\r\nX-Pad: " + b"p" * 100
+        for i in range(29):
+            proto.dataReceived(raw[i : i + 1])
+            self.clock.advance(1)
+        proto.dataReceived(raw[29:30])
+        self.clock.advance(0.999)
+        self.assertNoResult(d)
+        self.clock.advance(0.001)
+        f = self.failureResultOf(d, Timeout)
+        self.assertIn("within 30s", str(f.value))
+        self.assertTrue(transport.disconnecting)
+        self.assertNoSecret(f)
+        self.assertClean(c)
+
+    def test_blocking_body_stalls(self) -> None:
+        """A blocking read whose body stalls fails at wait + wait/16 + 5 s, not before."""
+        c = self.client()
+        d = c.kv.get("k", index=7, wait="16s")
+        proto, transport = self.endpoint.connections[-1]
+        proto.dataReceived(b"HTTP/1.1 200 OK\r\nX-Consul-Index: 8\r\nContent-Length: 100\r\n\r\n[{")
+        self.clock.advance(16 + 1 + 5 - 0.001)
+        self.assertNoResult(d)
+        self.clock.advance(0.001)
+        f = self.failureResultOf(d, Timeout)
+        self.assertIn("within 22s", str(f.value))
+        self.assertTrue(transport.disconnecting)
+        self.assertClean(c)
+
+
+class StreamCase(AgainCase):
+    """Streams (``HTTPTransport.stream``) against a scripted server."""
+
+    def open(
+        self, timeout: Optional[float] = 30, **kw: Any
+    ) -> tuple[Deferred, list[bytes], Any, StringTransport]:
+        """Open a monitor-like stream; return its Deferred, what it wrote, and the connection."""
+        c = self.client(timeout=timeout, **kw)
+        self.c = c
+        got: list[bytes] = []
+        d = c.http.stream("GET", "/v1/agent/monitor", [], got.append, use_dc=False)
+        proto, transport = self.endpoint.connections[-1]
+        self.assertIn(b"X-Consul-Token: " + SECRET.encode(), transport.value())
+        return d, got, proto, transport
+
+    def assertStreamRefused(self, d: Deferred, transport: StringTransport, cls: type) -> Any:
+        """The stream failed with ``cls`` naming the request, and its connection was dropped."""
+        f = self.failureResultOf(d, cls)
+        self.assertIn("GET /v1/agent/monitor", str(f.value))
+        self.assertEqual((f.value.method, f.value.path), ("GET", "/v1/agent/monitor"))
+        self.assertTrue(transport.disconnecting, "connection not dropped")
+        self.assertNoSecret(f)
+        return f.value
+
+    def assertStreamClosed(self, proto: Any, transport: StringTransport) -> None:
+        """The stream's connection closes and nothing stays scheduled."""
+        if transport.disconnecting:
+            lose(proto, transport)
+        self.clock.advance(0)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class StreamLimitTests(StreamCase):
+    """A stream's body is unbounded by design; everything around it is not."""
+
+    def test_header_block_bounded(self) -> None:
+        """Endless headers are refused at max_header_bytes, not buffered."""
+        d, got, proto, transport = self.open(max_header_bytes=4 * KiB)
+        proto.dataReceived(b"HTTP/1.1 200 OK\r\n")
+        sent = 0
+        while not d.called and sent < 1000:
+            proto.dataReceived(b"X-A: " + b"a" * 100 + b"\r\n")
+            sent += 1
+        self.assertStreamRefused(d, transport, HeadersTooLarge)
+        self.assertLess(sent, 50)
+        self.assertStreamClosed(proto, transport)
+
+    def test_header_value_bounded(self) -> None:
+        """One endless header value is refused at max_header_bytes."""
+        d, got, proto, transport = self.open(max_header_bytes=4 * KiB)
+        proto.dataReceived(b"HTTP/1.1 200 OK\r\nX-A: ")
+        sent = 0
+        while not d.called and sent < 1000:
+            proto.dataReceived(b"a" * KiB)
+            sent += 1
+        self.assertStreamRefused(d, transport, HeadersTooLarge)
+        self.assertLess(sent, 5)
+
+    def test_trailers_bounded(self) -> None:
+        """Endless trailers after the last chunk are refused at max_trailer_bytes."""
+        d, got, proto, transport = self.open(max_trailer_bytes=KiB)
+        proto.dataReceived(CHUNKED + b"3\r\nabc\r\n0\r\nX-T: ")
+        sent = 0
+        while not d.called and sent < 1000:
+            proto.dataReceived(b"t" * 256)
+            sent += 1
+        self.assertStreamRefused(d, transport, HeadersTooLarge)
+        self.assertLess(sent, 10)
+        self.assertEqual(got, [b"abc"])
+
+    def test_chunk_extensions_bounded(self) -> None:
+        """An endless chunk extension is refused at max_trailer_bytes."""
+        d, got, proto, transport = self.open(max_trailer_bytes=KiB)
+        proto.dataReceived(CHUNKED + b"3;")
+        sent = 0
+        while not d.called and sent < 1000:
+            proto.dataReceived(b"e" * 256)
+            sent += 1
+        self.assertStreamRefused(d, transport, HeadersTooLarge)
+        self.assertLess(sent, 10)
+
+    def test_interim_answers_bounded(self) -> None:
+        """Endless 1xx answers end the stream even without a timeout."""
+        d, got, proto, transport = self.open(timeout=None)
+        for _ in range(6):
+            proto.dataReceived(b"HTTP/1.1 102 Processing\r\n\r\n")
+        self.assertStreamRefused(d, transport, TooManyInterimResponses)
+
+    def test_long_body_is_not_limited(self) -> None:
+        """A stream's body may be larger than max_response_body: it is handed on, not kept."""
+        d, got, proto, transport = self.open(max_response_body=KiB)
+        proto.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (64 * KiB))
+        for _ in range(64):
+            proto.dataReceived(b"x" * KiB)
+        self.assertEqual(self.successResultOf(d).code, 200)
+        self.assertEqual(sum(map(len, got)), 64 * KiB)
+        self.assertStreamClosed(proto, transport)
+
+
+class StreamErrorBodyTests(StreamCase):
+    """The body of an error answer to a stream is bounded in size and in time."""
+
+    def test_endless_error_body(self) -> None:
+        """An endless 500 body ends the stream with the error once 64 KiB are in; the rest is not read."""
+        d, got, proto, transport = self.open()
+        proto.dataReceived(b"HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\n")
+        sent = 0
+        while not d.called and sent < 1000:
+            proto.dataReceived(b"400\r\n" + b"e" * KiB + b"\r\n")
+            sent += 1
+        e = self.assertStreamRefused(d, transport, ConsulException)
+        self.assertEqual(e.status, 500)
+        self.assertEqual(len(e.body), 64 * KiB)
+        self.assertEqual(sent, 64)
+        self.assertEqual(got, [])
+        self.assertStreamClosed(proto, transport)
+
+    def test_error_body_read_until_close(self) -> None:
+        """A short error body read until close still ends with the error."""
+        d, got, proto, transport = self.open()
+        proto.dataReceived(b"HTTP/1.1 403 Forbidden\r\n\r\nPermission denied")
+        self.assertNoResult(d)
+        lose(proto, transport)
+        f = self.failureResultOf(d, ConsulException)
+        self.assertEqual((f.value.status, f.value.body), (403, b"Permission denied"))
+
+    def test_slow_error_body_times_out(self) -> None:
+        """An error answer whose body trickles in fails at the stream's timeout."""
+        d, got, proto, transport = self.open(timeout=30)
+        proto.dataReceived(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 1000\r\n\r\n")
+        for _ in range(29):
+            proto.dataReceived(b"e")
+            self.clock.advance(1)
+        self.assertNoResult(d)
+        self.clock.advance(1)
+        self.assertStreamRefused(d, transport, Timeout)
+        self.assertStreamClosed(proto, transport)
+
+
+class StreamFramingTests(StreamCase):
+    """A stream's answer is framed as strictly as any other answer."""
+
+    def test_refused_framings(self) -> None:
+        """Framing the pool refuses fails a stream too, naming the request, and drops its connection."""
+        for raw in (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunkedx\r\n\r\n2\r\nab\r\n0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n0\r\n\r\n",
+            b"HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n",
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nX-A: 1\nContent-Length: 2\r\n\r\nab",
+            b"SSH-2.0-OpenSSH_9.6\r\n",
+        ):
+            d, got, proto, transport = self.open()
+            proto.dataReceived(raw)
+            self.assertStreamRefused(d, transport, ConsulProtocolError)
+            self.assertEqual(got, [], raw)
+            self.assertStreamClosed(proto, transport)
+
+    def test_tls_answer(self) -> None:
+        """A TLS record answering a plain-HTTP stream is TLSMismatch naming 'https'."""
+        d, got, proto, transport = self.open()
+        proto.dataReceived(b"\x15\x03\x01\x00\x02\x02\x46")
+        e = self.assertStreamRefused(d, transport, TLSMismatch)
+        self.assertIn("use scheme 'https'", str(e))
+
+    def test_cut_short(self) -> None:
+        """A framed body cut short by the connection closing is a ConsulConnectionError."""
+        d, got, proto, transport = self.open()
+        proto.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+        lose(proto, transport)
+        f = self.failureResultOf(d, ConsulConnectionError)
+        self.assertIn("broke off", str(f.value))
+        self.assertEqual(got, [b"abc"])
+
+
+class StreamCancelTests(StreamCase):
+    """Cancelling a stream at each stage closes its connection and leaves nothing scheduled."""
+
+    def test_cancel_during_headers(self) -> None:
+        """Cancel with half a header block in: CancelledError, connection aborted, timer gone."""
+        d, got, proto, transport = self.open()
+        proto.dataReceived(b"HTTP/1.1 200 OK\r\nX-A: ")
+        d.cancel()
+        self.failureResultOf(d, CancelledError)
+        self.assertTrue(transport.disconnecting)
+        self.assertStreamClosed(proto, transport)
+
+    def test_cancel_mid_body(self) -> None:
+        """Cancel mid-body: CancelledError, nothing more reaches write, connection aborted."""
+        d, got, proto, transport = self.open()
+        proto.dataReceived(CHUNKED + b"3\r\nabc\r\n")
+        d.cancel()
+        self.failureResultOf(d, CancelledError)
+        proto.dataReceived(b"3\r\ndef\r\n")
+        self.assertEqual(got, [b"abc"])
+        self.assertTrue(transport.disconnecting)
+        self.assertStreamClosed(proto, transport)
+
+
+class SecretTests(AgainCase):
+    """The token stays out of messages even when the peer sends it back."""
+
+    def test_reflected_token_not_in_message(self) -> None:
+        """A proxy's error page echoing the request headers does not put the token in the message."""
+        c = self.client()
+        d = c.kv.get("k")
+        proto, transport = self.endpoint.connections[-1]
+        echo = b"bad request:\n" + transport.value()
+        proto.dataReceived(b"HTTP/1.1 400 Bad Request\r\nContent-Length: %d\r\n\r\n" % len(echo) + echo)
+        f = self.failureResultOf(d, BadRequest)
+        self.assertIn("GET /v1/kv/k: 400 bad request:", str(f.value))
+        self.assertNoSecret(f)
+        self.assertEqual(f.value.body, echo, ".body keeps the raw answer")
+
+    def test_reflected_per_call_token_not_in_message(self) -> None:
+        """A per-call token echoed back is kept out of the message too."""
+        c = self.client()
+        other = "per-call-token-5f1d"
+        d = c.kv.put("k", "v", token=other)
+        proto, transport = self.endpoint.connections[-1]
+        echo = transport.value()
+        proto.dataReceived(b"HTTP/1.1 403 Forbidden\r\nContent-Length: %d\r\n\r\n" % len(echo) + echo)
+        f = self.failureResultOf(d, ConsulException)
+        self.assertNotIn(other, str(f.value))
+        self.assertNotIn(other, repr(f.value))
+
+    def test_reflected_token_in_stream_error(self) -> None:
+        """A stream's error answer echoing the token does not put it in the message."""
+        c = self.client()
+        d = c.http.stream("GET", "/v1/agent/monitor", [], lambda b: None, use_dc=False)
+        proto, transport = self.endpoint.connections[-1]
+        echo = transport.value()
+        proto.dataReceived(b"HTTP/1.1 400 Bad Request\r\nContent-Length: %d\r\n\r\n" % len(echo) + echo)
+        f = self.failureResultOf(d, BadRequest)
+        self.assertNoSecret(f)
