@@ -515,9 +515,9 @@ class ConnectionPool:
         while idle:
             conn = idle[-1]
             age = now - conn.idle_since
-            # Not reusable while idle: bytes nobody asked for arrived, and the
-            # connection is closing (its connectionLost is still to come).
-            if age > self.idle_timeout or not conn.reusable:
+            # keep_alive turns False on an idle connection when bytes nobody
+            # asked for arrive: it is closing, its connectionLost to come.
+            if conn.lost or not conn._parser.keep_alive or age > self.idle_timeout:
                 idle.pop()
                 if not conn.lost:
                     _transport(conn).loseConnection()
