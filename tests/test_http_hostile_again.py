@@ -490,3 +490,39 @@ class SecretTests(AgainCase):
         proto.dataReceived(b"HTTP/1.1 400 Bad Request\r\nContent-Length: %d\r\n\r\n" % len(echo) + echo)
         f = self.failureResultOf(d, BadRequest)
         self.assertNoSecret(f)
+
+
+class MonitorLineTests(StreamCase):
+    """``agent.monitor`` bounds the line it is putting together."""
+
+    def test_endless_line(self) -> None:
+        """A log line without end fails the monitor past 64 KiB (Go's bufio.Scanner limit), dropping the stream."""
+        c = self.client()
+        lines: list[str] = []
+        mon = c.agent.monitor(lines.append)
+        proto, transport = self.endpoint.connections[-1]
+        proto.dataReceived(CHUNKED + b"6\r\nfirst\n\r\n")
+        sent = 0
+        while not mon.done.called and sent < 1000:
+            proto.dataReceived(b"1000\r\n" + b"l" * 4096 + b"\r\n")
+            sent += 1
+        f = self.failureResultOf(mon.done, ConsulProtocolError)
+        self.assertIn("GET /v1/agent/monitor", str(f.value))
+        self.assertIn("65536", str(f.value))
+        self.assertEqual(sent, 17)
+        self.assertEqual(lines, ["first"])
+        self.assertTrue(transport.disconnecting)
+        self.assertStreamClosed(proto, transport)
+
+    def test_line_at_limit(self) -> None:
+        """A 64 KiB line arriving in many pieces is one line."""
+        c = self.client()
+        lines: list[str] = []
+        mon = c.agent.monitor(lines.append)
+        proto, transport = self.endpoint.connections[-1]
+        proto.dataReceived(CHUNKED)
+        for _ in range(16):
+            proto.dataReceived(b"1000\r\n" + b"l" * 4096 + b"\r\n")
+        proto.dataReceived(b"3\r\n\nx\n\r\n0\r\n\r\n")
+        self.assertIsNone(self.successResultOf(mon.done))
+        self.assertEqual(lines, ["l" * 65536, "x"])
