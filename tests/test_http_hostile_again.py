@@ -526,3 +526,85 @@ class MonitorLineTests(StreamCase):
         proto.dataReceived(b"3\r\n\nx\n\r\n0\r\n\r\n")
         self.assertIsNone(self.successResultOf(mon.done))
         self.assertEqual(lines, ["l" * 65536, "x"])
+
+
+class SnapshotBufferTests(StreamCase):
+    """What a snapshot call keeps in memory is bounded by max_response_body."""
+
+    def endless(self, d: Deferred, proto: Any) -> int:
+        """Feed an endless chunked 200 body until ``d`` fires; return the KiB sent."""
+        proto.dataReceived(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        sent = 0
+        while not d.called and sent < 10000:
+            proto.dataReceived(b"400\r\n" + b"s" * KiB + b"\r\n")
+            sent += 1
+        return sent
+
+    def test_save_collected_is_bounded(self) -> None:
+        """save() without out stops at max_response_body with ResponseTooLarge, dropping the stream."""
+        c = self.client(max_response_body=64 * KiB)
+        d = c.snapshot.save()
+        proto, transport = self.endpoint.connections[-1]
+        self.assertEqual(self.endless(d, proto), 65)
+        f = self.failureResultOf(d, ResponseTooLarge)
+        self.assertIn("GET /v1/snapshot", str(f.value))
+        self.assertIn("out=", str(f.value))
+        self.assertTrue(transport.disconnecting)
+        self.assertNoSecret(f)
+
+    def test_save_to_out_is_not_bounded(self) -> None:
+        """save(out) hands on a body larger than max_response_body."""
+        c = self.client(max_response_body=KiB)
+        pieces: list[bytes] = []
+        d = c.snapshot.save(pieces.append)
+        proto, _ = self.endpoint.connections[-1]
+        proto.dataReceived(b"HTTP/1.1 200 OK\r\nX-Consul-Index: 9\r\nContent-Length: %d\r\n\r\n" % (8 * KiB))
+        proto.dataReceived(b"s" * 8 * KiB)
+        self.assertEqual(self.successResultOf(d).index, 9)
+        self.assertEqual(len(b"".join(pieces)), 8 * KiB)
+
+    def test_restore_answer_is_bounded(self) -> None:
+        """An endless answer to restore fails it with ResponseTooLarge instead of filling memory."""
+        c = self.client(max_response_body=64 * KiB)
+        d = c.snapshot.restore(b"archive")
+        proto, transport = self.endpoint.connections[-1]
+        self.assertEqual(self.endless(d, proto), 65)
+        f = self.failureResultOf(d, ResponseTooLarge)
+        self.assertIn("PUT /v1/snapshot", str(f.value))
+        self.assertTrue(transport.disconnecting)
+
+
+class CloseTests(StreamCase):
+    """Consul.close() leaves nothing open, streams included."""
+
+    def test_close_ends_open_streams(self) -> None:
+        """close() cancels a running monitor and snapshot, drops their connections, and fires once they are closed."""
+        c = self.client()
+        mon = c.agent.monitor(lambda line: None)
+        mon_proto, mon_transport = self.endpoint.connections[-1]
+        mon_proto.dataReceived(CHUNKED + b"3\r\nab\n\r\n")
+        save = c.snapshot.save(lambda chunk: None)
+        save_proto, save_transport = self.endpoint.connections[-1]
+        closed = c.close()
+        self.assertTrue(mon_transport.disconnecting)
+        self.assertTrue(save_transport.disconnecting)
+        self.failureResultOf(mon.done, CancelledError)
+        self.failureResultOf(save, CancelledError)
+        self.assertNoResult(closed)
+        lose(mon_proto, mon_transport)
+        self.assertNoResult(closed)
+        lose(save_proto, save_transport)
+        self.successResultOf(closed)
+        self.clock.advance(0)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_close_after_stream_ended(self) -> None:
+        """A stream that already ended is not waited for."""
+        c = self.client()
+        d = c.http.stream("GET", "/v1/agent/monitor", [], lambda b: None, use_dc=False)
+        proto, transport = self.endpoint.connections[-1]
+        proto.dataReceived(CHUNKED + b"0\r\n\r\n")
+        self.successResultOf(d)
+        self.clock.advance(0)
+        lose(proto, transport)
+        self.successResultOf(c.close())

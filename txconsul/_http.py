@@ -24,7 +24,7 @@ from typing import Any, Iterable, Optional, Sequence, Union
 from urllib.parse import quote, urlsplit
 
 import attr
-from twisted.internet.defer import CancelledError, Deferred, TimeoutError, succeed
+from twisted.internet.defer import CancelledError, Deferred, DeferredList, TimeoutError, succeed
 from twisted.internet.interfaces import IConsumer, IReactorTime, IStreamClientEndpoint
 from twisted.logger import Logger
 from twisted.internet.protocol import Protocol, connectionDone
@@ -462,6 +462,8 @@ class HTTPTransport:
         self._agent = agent
         self._endpoint = endpoint
         self._pool: Optional[ConnectionPool] = None
+        #: the streams running (txconsul._stream), for close().
+        self._streams: set[Any] = set()
         if agent is None:
             if endpoint is None:
                 raise TypeError("HTTPTransport needs an agent or an endpoint")
@@ -840,10 +842,19 @@ class HTTPTransport:
         )
 
     def close(self) -> "Deferred[None]":
-        """Close the idle pooled connections; fires when they are closed."""
-        if self._pool is None:
+        """
+        Close the idle pooled connections and the open streams (a running
+        stream's Deferred fails with ``CancelledError``); fires when they
+        are closed.
+        """
+        waiting = [handler.stop() for handler in list(self._streams)]
+        if self._pool is not None:
+            waiting.append(self._pool.close())
+        if not waiting:
             return succeed(None)
-        return self._pool.close()
+        if len(waiting) == 1:
+            return waiting[0]
+        return DeferredList(waiting).addCallback(lambda _: None)
 
 
 def _wire_error(exc: WireError, where: str, address: str, method: str, path: str) -> ConsulException:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, cast
 
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
@@ -123,13 +123,13 @@ class _StreamConnection(Protocol):
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         """A body read until close ends here; anything else broke off."""
         self._sending_file = False
-        if self._ended:
-            return
-        try:
-            done = self._parser.eof()
-        except WireError:
-            done = None
-        self._end(None if done is not None else reason)
+        if not self._ended:
+            try:
+                done = self._parser.eof()
+            except WireError:
+                done = None
+            self._end(None if done is not None else reason)
+        self._handler.gone()
 
     def _end(self, failure: Optional[Failure]) -> None:
         if not self._ended:
@@ -165,6 +165,10 @@ class _Handler:
         self._error_size = 0
         #: strings kept out of error messages (the token sent, credentials).
         self.secrets: Sequence[str] = ()
+        #: the transport's set of open streams, this one's until it is gone.
+        self.streams: Optional[set[Any]] = None
+        self._gone = False
+        self._gone_waiters: list[Deferred[None]] = []
 
     def response(self, code: int, headers: Any) -> None:
         """The status and headers arrived."""
@@ -198,6 +202,32 @@ class _Handler:
             self.result.errback(f)
             if self.connection is not None:
                 self.connection.close()
+
+    def gone(self) -> None:
+        """Nothing of the stream is open any more (its connection is closed)."""
+        if self._gone:
+            return
+        self._gone = True
+        if self.streams is not None:
+            self.streams.discard(self)
+        waiters, self._gone_waiters = self._gone_waiters, []
+        for d in waiters:
+            d.callback(None)
+
+    def stop(self) -> "Deferred[None]":
+        """
+        Cancel the stream (if it is still running) and drop its connection;
+        fires once the connection is closed.
+        """
+        if self._gone:
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        self._gone_waiters.append(d)
+        if not self.result.called:
+            self.result.cancel()
+        elif self.connection is not None:
+            self.connection.close()
+        return d
 
     def end(self, failure: Optional[Failure]) -> None:
         """The body ended (``failure`` is ``None``) or the exchange broke off."""
@@ -327,8 +357,17 @@ def open_stream(
         clock: Any = transport.clock
         handler.timer = clock.callLater(timeout, expire)
 
+    handler.streams = transport._streams
+    transport._streams.add(handler)
     if transport._agent is not None:
         _through_agent(transport, method, target, tok, content_type, body, handler)
+
+        def gone(passthrough: Any) -> Any:
+            # (The agent owns the connection: over is over.)
+            handler.gone()
+            return passthrough
+
+        result.addBoth(gone)
         return result
 
     prefix = transport._head_lines + b"Connection: close\r\n"
@@ -351,9 +390,9 @@ def open_stream(
     connecting = endpoint.connect(_ConnectionFactory(conn))
 
     def not_connected(f: Failure) -> None:
-        if f.check(CancelledError):
-            return
-        handler.end(f)
+        if not f.check(CancelledError):
+            handler.end(f)
+        handler.gone()
 
     connecting.addErrback(not_connected)
     return result
