@@ -608,3 +608,28 @@ class CloseTests(StreamCase):
         self.clock.advance(0)
         lose(proto, transport)
         self.successResultOf(c.close())
+
+
+class SmallChunkTests(AgainCase):
+    """A body in tiny chunks costs about its size in memory, not 30 times it."""
+
+    def test_tiny_chunks_memory(self) -> None:
+        """256 KiB of body in 2-byte chunks peaks under 1 MiB of allocations while parsing, and arrives whole."""
+        import tracemalloc
+
+        from txconsul._wire import ResponseParser
+
+        p = ResponseParser()
+        p.reset()
+        p.feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        wire = b"2\r\nxy\r\n" * 8192
+        tracemalloc.start()
+        self.addCleanup(tracemalloc.stop)
+        for _ in range(16):
+            p.feed(wire)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        self.assertLess(peak, 1024 * KiB)
+        r = p.feed(b"0\r\n\r\n")
+        assert r is not None
+        self.assertEqual(r.body, b"xy" * 8192 * 16)

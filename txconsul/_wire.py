@@ -64,6 +64,9 @@ DEFAULT_MAX_TRAILER = 16 * 1024
 #: ``src/net/http/transport.go``).
 DEFAULT_MAX_INTERIM = 5
 
+#: Below this many bytes in 1,024 pieces of body, the pieces are joined.
+_SMALL_PIECES = 256 * 1024
+
 #: Bytes of framing a chunk may carry beyond its data (a 16-digit size line,
 #: its CRLF and the CRLF after the data), before it counts against the
 #: trailer limit.
@@ -405,6 +408,16 @@ class ResponseParser:
     def on_chunk_header(self) -> None:
         """A chunk-size line was read."""
         self._chunk_count += 1
+        if not self._chunk_count & 1023:
+            # Each piece of body kept is an object of its own (about 35
+            # bytes beyond its data): a body sent in tiny chunks would cost
+            # thirty times its size.  Every 1,024 chunks, the last 1,024
+            # pieces are joined if they are small.
+            chunks = self._chunks
+            if len(chunks) >= 1024:
+                tail = chunks[-1024:]
+                if sum(map(len, tail)) < _SMALL_PIECES:
+                    chunks[-1024:] = [b"".join(tail)]
 
     def on_body(self, data: bytes) -> None:
         """Body bytes (chunked framing already removed)."""

@@ -32,7 +32,9 @@ class _Collector:
     """
 
     def __init__(self, limit: int, where: str, hint: str = "") -> None:
-        self.chunks: list[bytes] = []
+        # One buffer, not a list of pieces: a body in tiny pieces would
+        # cost thirty times its size as separate objects.
+        self.data = bytearray()
         self._size = 0
         self._limit = limit
         self._where = where
@@ -47,7 +49,7 @@ class _Collector:
                 method=method,
                 path=path,
             )
-        self.chunks.append(chunk)
+        self.data += chunk
 
 
 class Snapshot:
@@ -98,8 +100,8 @@ class Snapshot:
         d = self._transport.stream("GET", "/v1/snapshot", params, write, token=token, dc=dc)
         if collector is None:
             return d.addCallback(lambda response: response.meta)
-        chunks = collector.chunks
-        return d.addCallback(lambda _: b"".join(chunks))
+        data = collector.data
+        return d.addCallback(lambda _: bytes(data))
 
     def restore(
         self,
