@@ -162,9 +162,14 @@ class ReuseAfterFaultTests(AgainCase):
             ("a TLS record", b"\x16\x03\x03\x00\x40", TLSMismatch),
         ]
         for name, raw, error in faults:
-            c = self.client(max_response_body=1024, max_header_bytes=1024)
+            # One connection at most: a second call waits behind the first.
+            c = self.client(
+                max_response_body=1024, max_header_bytes=1024, max_connections=1, reserved_connections=0
+            )
             d = c.http.request("GET", "/v1/kv/k", expect=(200, 204, 304, 404))
+            queued = c.kv.put("k", "v")
             proto, transport = self.endpoint.connections[-1]
+            self.assertEqual((c.http.pool.active, c.http.pool.queued), (1, 1))
             proto.dataReceived(raw)
             if error is None:
                 self.assertEqual(self.successResultOf(d).body, b"", name)
@@ -173,13 +178,15 @@ class ReuseAfterFaultTests(AgainCase):
                 self.assertIn("GET /v1/kv/k", str(f.value), name)
                 self.assertNoSecret(f)
             self.assertTrue(transport.disconnecting, name)
+            # The queued write went out on a new connection, never the faulty one.
+            self.assertEqual(len(self.endpoint.connections), 2, f"{name}: connection reused")
+            self.assertNotIn(b"PUT", transport.value(), name)
             pool = c.http.pool
             assert pool is not None
+            self.assertEqual((pool.active, pool.queued), (1, 0), name)
+            self.endpoint.connections[-1][0].dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ntrue")
+            self.assertIs(self.successResultOf(queued), True, name)
             self.assertEqual((pool.active, pool.queued), (0, 0), name)
-            before = len(self.endpoint.connections)
-            c.kv.get("k")
-            self.assertEqual(len(self.endpoint.connections), before + 1, f"{name}: connection reused")
-            self.endpoint.connections[-1][0].dataReceived(OK_404)
             self.assertClean(c)
             self.endpoint.connections.clear()
 
