@@ -191,6 +191,33 @@ class ReuseAfterFaultTests(AgainCase):
             self.endpoint.connections.clear()
 
 
+class HTTP10Tests(AgainCase):
+    """HTTP/1.0 answers keep a connection only when they say keep-alive and frame their body."""
+
+    def test_keep_alive_with_length_reused(self) -> None:
+        """HTTP/1.0 with 'Connection: keep-alive' and a Content-Length keeps the connection, as Go's client does."""
+        c = self.client()
+        d = c.kv.get("k")
+        proto, transport = self.endpoint.connections[-1]
+        proto.dataReceived(b"HTTP/1.0 404 Not Found\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n")
+        self.successResultOf(d)
+        self.assertFalse(transport.disconnecting)
+        c.kv.get("k")
+        self.assertEqual(len(self.endpoint.connections), 1)
+
+    def test_keep_alive_without_length_not_reused(self) -> None:
+        """HTTP/1.0 with keep-alive but no length reads its body until close: the connection ends with it."""
+        c = self.client()
+        d = c.http.request("GET", "/v1/kv/k", expect=(200,))
+        proto, transport = self.endpoint.connections[-1]
+        proto.dataReceived(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n\r\n[]")
+        self.assertNoResult(d)
+        lose(proto, transport)
+        self.assertEqual(self.successResultOf(d).body, b"[]")
+        c.kv.get("k")
+        self.assertEqual(len(self.endpoint.connections), 2)
+
+
 class DigitRunTests(AgainCase):
     """Digit runs longer than Python's int() accepts (4,300 digits) are still answers or clean errors."""
 
