@@ -525,6 +525,26 @@ class SecretTests(AgainCase):
         f = self.failureResultOf(d, BadRequest)
         self.assertNoSecret(f)
 
+    def test_reflected_basic_auth_not_in_message(self) -> None:
+        """Echoed basic-auth credentials (CONSUL_HTTP_AUTH) are kept out of the message too."""
+        import base64
+
+        c = Consul(
+            endpoint=self.endpoint,
+            reactor=self.clock,
+            environ={"CONSUL_HTTP_AUTH": "ops:hunter2-long"},
+            timeout=30,
+        )
+        d = c.kv.get("k")
+        proto, transport = self.endpoint.connections[-1]
+        echo = transport.value()
+        creds = base64.b64encode(b"ops:hunter2-long").decode()
+        self.assertIn(creds.encode(), echo)
+        proto.dataReceived(b"HTTP/1.1 400 Bad Request\r\nContent-Length: %d\r\n\r\n" % len(echo) + echo)
+        f = self.failureResultOf(d, BadRequest)
+        self.assertNotIn(creds, str(f.value))
+        self.assertIn("Authorization: Basic <redacted>", str(f.value))
+
 
 class MonitorLineTests(StreamCase):
     """``agent.monitor`` bounds the line it is putting together."""
