@@ -411,6 +411,8 @@ def run_driver(
         cmd += ["--profile", profile]
     if args.begin_logging:
         cmd.append("--begin-logging")
+    if args.no_request_events:
+        cmd.append("--no-request-events")
     if args.pin and shutil.which("taskset"):
         cmd = ["taskset", "-c", "0", *cmd]
     try:
@@ -591,6 +593,11 @@ def parse_args(argv=None):
         "(otherwise Twisted buffers every event, debug included, for observers to come)",
     )
     ap.add_argument(
+        "--no-request-events",
+        action="store_true",
+        help="switch txconsul's per-request log events off in the Twisted drivers (what they cost)",
+    )
+    ap.add_argument(
         "--profile",
         action="store_true",
         help="instead of the table, cProfile the --clients (default txconsul) "
@@ -661,6 +668,7 @@ def main(argv=None) -> int:
             f"{args.concurrency} in flight {args.conc_ops} ops (+{args.conc_warmup} warm-up)"
             + ("; client pinned to CPU 0, server to CPU 1" if args.pin else "")
             + ("; Twisted clients began logging (info-level filter)" if args.begin_logging else "")
+            + ("; txconsul's request events off" if args.no_request_events else "")
         )
 
         if args.profile:

@@ -754,8 +754,10 @@ class AgentTests(_Case):
     def test_service_register_legacy_ttl_positional(self) -> None:
         """The deprecated ttl sits at python-consul's position 9 (after token, script, interval)."""
         self.ok(self.c.agent.service.register("w", "w", None, None, None, None, None, None, None, "10s"))
+        self.assertEqual(self.fake.requests[-1].json()["Check"]["TTL"], "10s")
+        # An agent check carries no Definition (agent/agent.go), so its type tells.
         check = self.ok(self.c.agent.checks())["service:w"]
-        self.assertEqual(check["Definition"].get("TTL"), "10s")
+        self.assertEqual(check["Type"], "ttl")
 
     def test_service_register_enable_tag_override_positional(self) -> None:
         """enable_tag_override is python-consul's 14th positional parameter."""

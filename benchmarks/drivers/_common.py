@@ -51,6 +51,11 @@ def parse_args(argv=None):
         action="store_true",
         help="Twisted drivers: begin logging to an info-level filter first, as a service does",
     )
+    ap.add_argument(
+        "--no-request-events",
+        action="store_true",
+        help="txconsul's per-request log events off (txconsul.observe.set_request_events(False))",
+    )
     args = ap.parse_args(argv)
     if args.mode == "sequential":
         args.concurrency = 1

@@ -57,6 +57,10 @@ def run(client_name, args, make_client, get, close, vers, raw=False):
     outcome = {"code": 0}
     if args.begin_logging:
         begin_logging()
+    if args.no_request_events:
+        from txconsul.observe import set_request_events
+
+        set_request_events(False)
 
     @defer.inlineCallbacks
     def main():

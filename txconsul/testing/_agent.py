@@ -375,7 +375,10 @@ class AgentPart:
             "Interval": check.get("Interval") or "",
             "Timeout": check.get("Timeout") or "",
             "ExposedPort": 0,
-            "Definition": ct.definition() if ct else {},
+            # agent/agent.go addServiceInternal and structs.CheckDefinition
+            # HealthCheck() build the check without a Definition, so an
+            # agent check shows the empty HealthCheckDefinition ({}).
+            "Definition": {},
             "CreateIndex": 0,
             "ModifyIndex": 0,
         }
@@ -808,8 +811,10 @@ class AgentPart:
                 raise HTTPError(400, "Invalid Weights: DNS Weight must be between 0 and 65535")
         else:
             weights = {"Passing": 1, "Warning": 1}
-        meta = dict(meta or {})
-        reason = validate_meta(meta)
+        # ServiceDefinition.NodeService copies Meta as decoded: a nil map
+        # when the body has none (null in the catalog's NodeService views).
+        meta = dict(meta) if isinstance(meta, dict) else None
+        reason = validate_meta(meta or {})
         if reason is not None:
             raise HTTPError(400, f"Invalid Service Meta: {reason}")
         raws = []
@@ -1100,7 +1105,8 @@ class AgentPart:
                 "ID": svc["ID"],
                 "Service": svc["Service"],
                 "Tags": list(svc["Tags"]),
-                "Meta": dict(svc["Meta"]),
+                # buildAgentService: a nil Meta becomes {}.
+                "Meta": dict(svc["Meta"] or {}),
                 "Port": svc["Port"],
                 "Address": svc["Address"],
             }

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
 from ._authz import require
 from ._core import FakeRequest, HTTPError, Reply, Route
-from ._gofmt import go_quote
-from ._gojson import decode_body
+from ._gofmt import go_duration, go_quote
+from ._gojson import GoJSONError, decode_body, parse_duration
 from ._shapes import DEREGISTER_REQUEST, REGISTER_REQUEST
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,6 +29,132 @@ if TYPE_CHECKING:  # pragma: no cover
 
 PASSING, WARNING, CRITICAL = "passing", "warning", "critical"
 STATUSES = (PASSING, WARNING, CRITICAL)
+
+
+
+# -- answer shapes: Consul's structs as encoding/json writes them -----------------
+
+
+def proxy_json(proxy: Optional[dict[str, Any]]) -> dict[str, Any]:
+    """
+    ``structs.ConnectProxyConfig`` as Consul writes it
+    (agent/structs/connect_proxy_config.go, ``MarshalJSON``): ``Mode`` has no
+    ``omitempty`` and ``MeshGateway`` and ``Expose`` are value structs, so a
+    typical service shows ``{"Mode": "", "MeshGateway": {}, "Expose": {}}``;
+    ``TransparentProxy`` and ``AccessLogs`` appear only when set.
+    """
+    out: dict[str, Any] = {"Mode": "", "MeshGateway": {}, "Expose": {}}
+    out.update(copy.deepcopy(proxy or {}))
+    return out
+
+
+def node_service_json(svc: dict[str, Any]) -> dict[str, Any]:
+    """
+    A stored service as ``structs.NodeService`` (agent/structs/structs.go),
+    the ``Service`` of health and prepared-query results and the services
+    of ``/v1/catalog/node``: ``Kind``, ``TaggedAddresses``, ``Port``,
+    ``SocketPath`` and ``Locality`` are ``omitempty``; ``Meta`` is ``null``
+    when the service was registered without one (the state store keeps the
+    nil map, ``ServiceNode.ToNodeService``); ``Proxy`` and ``Connect`` are
+    value structs, so always objects; ``PeerName`` has no ``omitempty``.
+    """
+    out: dict[str, Any] = {}
+    if svc.get("Kind"):
+        out["Kind"] = svc["Kind"]
+    out["ID"] = svc["ID"]
+    out["Service"] = svc["Service"]
+    out["Tags"] = list(svc.get("Tags") or [])
+    out["Address"] = svc.get("Address") or ""
+    if svc.get("TaggedAddresses"):
+        out["TaggedAddresses"] = copy.deepcopy(svc["TaggedAddresses"])
+    meta = svc.get("Meta")
+    out["Meta"] = dict(meta) if meta is not None else None
+    if svc.get("Port"):
+        out["Port"] = svc["Port"]
+    if svc.get("SocketPath"):
+        out["SocketPath"] = svc["SocketPath"]
+    out["Weights"] = dict(svc.get("Weights") or {"Passing": 1, "Warning": 1})
+    out["EnableTagOverride"] = bool(svc.get("EnableTagOverride"))
+    if svc.get("Locality"):
+        out["Locality"] = copy.deepcopy(svc["Locality"])
+    out["Proxy"] = proxy_json(svc.get("Proxy"))
+    out["Connect"] = copy.deepcopy(svc.get("Connect") or {})
+    out["PeerName"] = ""
+    out["CreateIndex"] = svc.get("CreateIndex", 0)
+    out["ModifyIndex"] = svc.get("ModifyIndex", 0)
+    return out
+
+
+#: structs.HealthCheckDefinition's fields, in struct order (structs.go).
+_DEFINITION_FIELDS = (
+    "HTTP",
+    "TLSServerName",
+    "TLSSkipVerify",
+    "Header",
+    "Method",
+    "Body",
+    "DisableRedirects",
+    "TCP",
+    "UDP",
+    "H2PING",
+    "OSService",
+    "H2PingUseTLS",
+    "Interval",
+    "OutputMaxSize",
+    "Timeout",
+    "DeregisterCriticalServiceAfter",
+    "ScriptArgs",
+    "DockerContainerID",
+    "Shell",
+    "GRPC",
+    "GRPCUseTLS",
+    "AliasNode",
+    "AliasService",
+    "TTL",
+)
+_DEFINITION_FOLDED = {name.lower(): name for name in _DEFINITION_FIELDS}
+_DEFINITION_DURATIONS = ("Interval", "Timeout", "DeregisterCriticalServiceAfter", "TTL")
+
+
+def definition_json(raw: Any) -> dict[str, Any]:
+    """
+    A catalog check's ``Definition`` as Consul stores and writes it
+    (agent/structs/structs.go ``HealthCheckDefinition``): fields match by
+    name, exact first, then ignoring case; the durations take a Go duration
+    string or nanoseconds (its ``UnmarshalJSON``); every field is
+    ``omitempty``; ``MarshalJSON`` writes ``Interval``, ``Timeout`` and
+    ``DeregisterCriticalServiceAfter`` as duration strings but leaves
+    ``TTL`` a number of nanoseconds.
+
+    :raises HTTPError: 400 for a malformed duration string, as decoding
+        fails in Consul.
+    """
+    values: dict[str, Any] = {}
+    if not isinstance(raw, dict):
+        return values
+    for key, value in raw.items():
+        name = key if key in _DEFINITION_FIELDS else _DEFINITION_FOLDED.get(str(key).lower())
+        if name is None:
+            continue
+        if name in _DEFINITION_DURATIONS:
+            if isinstance(value, str):
+                try:
+                    value = int(round(parse_duration(value) * 1e9))
+                except GoJSONError as e:
+                    raise HTTPError(400, f"Request decode failed: {e}") from None
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = int(value)
+            else:
+                continue
+        values[name] = value
+    out: dict[str, Any] = {}
+    for name in ("Interval", "OutputMaxSize", "Timeout", "DeregisterCriticalServiceAfter"):
+        if values.get(name):
+            out[name] = go_duration(values[name] / 1e9) if name != "OutputMaxSize" else values[name]
+    for name in _DEFINITION_FIELDS:
+        if name not in out and values.get(name) not in (None, "", 0, False, [], {}):
+            out[name] = copy.deepcopy(values[name])
+    return out
 
 
 # -- a small go-bexpr subset for ?filter= -------------------------------------
@@ -341,6 +467,27 @@ class CatalogPart:
             meta["consul-version"] = self.core.profile.version
         return meta
 
+    def _consul_service_meta(self) -> dict[str, str]:
+        """
+        The ``consul`` service's meta, as the leader registers a server
+        (agent/consul/leader_registrator_v1.go ``HandleAliveMember``): its
+        raft and serf protocol versions, its build, and (Consul 1.14 and
+        later, whose dev agent serves gRPC on 8502 and 8503) its gRPC ports.
+        """
+        meta = {
+            "non_voter": "false",
+            "read_replica": "false",
+            "raft_version": "3",
+            "serf_protocol_current": "2",
+            "serf_protocol_min": "1",
+            "serf_protocol_max": "5",
+            "version": self.core.profile.version,
+        }
+        if not self.core.profile.legacy_acl:
+            meta["grpc_port"] = "8502"
+            meta["grpc_tls_port"] = "8503"
+        return meta
+
     def _bootstrap(self) -> None:
         core = self.core
         idx = core.index
@@ -364,7 +511,7 @@ class CatalogPart:
             "Service": "consul",
             "Tags": [],
             "Address": "",
-            "Meta": {},
+            "Meta": self._consul_service_meta(),
             "Port": 8300,
             "Weights": {"Passing": 1, "Warning": 1},
             "EnableTagOverride": False,
@@ -414,7 +561,11 @@ class CatalogPart:
         tagged_addresses: Optional[dict[str, str]] = None,
         meta: Optional[dict[str, str]] = None,
     ) -> None:
-        """Create or update a node."""
+        """
+        Create or update a node.  A new node registered without tagged
+        addresses or meta keeps the nil maps, written ``null``
+        (state/catalog.go ``ensureRegistrationTxn`` copies them as given).
+        """
         old = self.nodes.get(name)
         node = {
             "ID": node_id or (old["ID"] if old else self.core.new_uuid()),
@@ -423,8 +574,8 @@ class CatalogPart:
             "Datacenter": self.core.datacenter,
             "TaggedAddresses": dict(tagged_addresses)
             if tagged_addresses is not None
-            else (old["TaggedAddresses"] if old else {}),
-            "Meta": dict(meta) if meta is not None else (old["Meta"] if old else {}),
+            else (old["TaggedAddresses"] if old else None),
+            "Meta": dict(meta) if meta is not None else (old["Meta"] if old else None),
             "CreateIndex": old["CreateIndex"] if old else idx,
             "ModifyIndex": idx,
         }
@@ -449,7 +600,9 @@ class CatalogPart:
             "Service": service["Service"],
             "Tags": list(service.get("Tags") or []),
             "Address": service.get("Address") or "",
-            "Meta": dict(service.get("Meta") or {}),
+            # A service registered without Meta keeps the nil map (null in
+            # NodeService views, {} in ServiceNode ones).
+            "Meta": dict(service["Meta"]) if isinstance(service.get("Meta"), dict) else None,
             "Port": service.get("Port") or 0,
             "Weights": {"Passing": folded.get("passing") or 0, "Warning": folded.get("warning") or 0},
             "EnableTagOverride": bool(service.get("EnableTagOverride", False)),
@@ -582,21 +735,23 @@ class CatalogPart:
             "ServiceTags": list(svc["Tags"]),
             "ServiceAddress": svc["Address"],
             "ServiceWeights": svc["Weights"],
-            "ServiceMeta": svc["Meta"],
+            # state/catalog.go parseServiceNodes hands out PartialClone()s,
+            # which copy the meta into a fresh map: {} even when nil.
+            "ServiceMeta": dict(svc["Meta"] or {}),
             "ServicePort": svc["Port"],
+            # structs.go ServiceNode: ServiceSocketPath and ServiceLocality
+            # have no omitempty ("" and null for a typical service).
+            "ServiceSocketPath": svc.get("SocketPath") or "",
             "ServiceEnableTagOverride": svc["EnableTagOverride"],
-            "ServiceProxy": {"MeshGateway": {}, "Expose": {}, **copy.deepcopy(svc.get("Proxy") or {})},
+            "ServiceProxy": proxy_json(svc.get("Proxy")),
             "ServiceConnect": copy.deepcopy(svc.get("Connect") or {}),
+            "ServiceLocality": copy.deepcopy(svc["Locality"]) if svc.get("Locality") else None,
             "CreateIndex": svc["CreateIndex"],
             "ModifyIndex": svc["ModifyIndex"],
         }
         if svc.get("TaggedAddresses"):
             # ServiceNode.ServiceTaggedAddresses is omitempty.
             entry["ServiceTaggedAddresses"] = svc["TaggedAddresses"]
-        if svc.get("SocketPath"):
-            entry["ServiceSocketPath"] = svc["SocketPath"]
-        if svc.get("Locality"):
-            entry["ServiceLocality"] = dict(svc["Locality"])
         return entry
 
     def _instances(self, req: FakeRequest, name: str) -> list[tuple[str, dict[str, Any]]]:
@@ -676,6 +831,11 @@ class CatalogPart:
         if not isinstance(body, dict):
             body = {}
         body = normalize(body, _REGISTER_KEYS)
+        raw_checks = ([body["Check"]] if body.get("Check") else []) + list(body.get("Checks") or [])
+        for raw in raw_checks:
+            # A malformed duration in a Definition fails the decoding, before
+            # anything else is looked at.
+            definition_json(normalize(raw, _CATALOG_CHECK_KEYS).get("Definition"))
         dc = body.get("Datacenter")
         if dc and dc != self.core.datacenter:
             raise HTTPError(500, "No path to datacenter")
@@ -698,7 +858,7 @@ class CatalogPart:
             if not service.get("ID"):
                 service = None
         checks = []
-        for raw in ([body["Check"]] if body.get("Check") else []) + list(body.get("Checks") or []):
+        for raw in raw_checks:
             check = normalize(raw, _CATALOG_CHECK_KEYS)
             check.setdefault("Node", node)
             if not check.get("Node"):
@@ -738,7 +898,7 @@ class CatalogPart:
         if service is not None:
             self.set_service(node, service, idx)
         for check in checks:
-            definition = check.get("Definition") or {}
+            definition = definition_json(check.get("Definition"))
             self.set_check(
                 {
                     "Node": node,
@@ -851,7 +1011,7 @@ class CatalogPart:
         if node is None or not req.authz.allowed("node", name, "read"):
             return None
         services = [
-            dict(svc)
+            node_service_json(svc)
             for (n, _sid), svc in sorted(self.services.items())
             if n == name and req.authz.allowed("service", svc["Service"], "read")
         ]
@@ -946,7 +1106,7 @@ class CatalogPart:
                     for (n, _), c in sorted(self.checks.items())
                     if n == node and (c["ServiceID"] == "" or c["ServiceID"] == svc["ID"])
                 ]
-                out.append({"Node": dict(self.nodes[node]), "Service": dict(svc), "Checks": checks})
+                out.append({"Node": dict(self.nodes[node]), "Service": node_service_json(svc), "Checks": checks})
             if passing:
                 out = filter_non_passing(out)
             return apply_filter(req, out)

@@ -20,10 +20,17 @@ import copy
 from typing import Any, Callable
 
 from ._acl import require
-from ._catalog import _consistency_header, apply_filter, filter_non_passing, node_meta_filter, parse_bool
+from ._catalog import (
+    _consistency_header,
+    apply_filter,
+    filter_non_passing,
+    node_meta_filter,
+    node_service_json,
+    parse_bool,
+    proxy_json,
+)
 from ._core import FakeRequest, HTTPError, Reply, Route
 
-_PROXY_DEFAULT: dict[str, Any] = {"MeshGateway": {}, "Expose": {}}
 
 
 class MeshPart:
@@ -151,7 +158,7 @@ class MeshPart:
     def _service_node(self, node: str, svc: dict[str, Any]) -> dict[str, Any]:
         entry = self._peers.catalog.service_node(node, svc)
         entry["ServiceKind"] = svc.get("Kind") or ""
-        entry["ServiceProxy"] = copy.deepcopy(svc.get("Proxy") or _PROXY_DEFAULT)
+        entry["ServiceProxy"] = proxy_json(svc.get("Proxy"))
         entry["ServiceConnect"] = copy.deepcopy(svc.get("Connect") or {})
         return entry
 
@@ -198,7 +205,7 @@ class MeshPart:
                 for (n, _), c in sorted(catalog.checks.items())
                 if n == node and (c["ServiceID"] == "" or c["ServiceID"] == svc["ID"])
             ]
-            out.append({"Node": dict(catalog.nodes[node]), "Service": copy.deepcopy(svc), "Checks": checks})
+            out.append({"Node": dict(catalog.nodes[node]), "Service": node_service_json(svc), "Checks": checks})
         if passing:
             out = filter_non_passing(out)
         return apply_filter(req, out)

@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional
 
 from ._authz import check_resolved, require, resolve
 from ._acl import ACLSystem
-from ._catalog import CatalogPart
+from ._catalog import CatalogPart, node_service_json
 from ._session import SessionPart
 from ._core import (
     FakeCore,
@@ -681,7 +681,7 @@ class QueryPart:
             out.append(
                 {
                     "Node": copy.deepcopy(node),
-                    "Service": copy.deepcopy(service),
+                    "Service": node_service_json(service),
                     "Checks": copy.deepcopy(checks),
                 }
             )

@@ -26,7 +26,7 @@ import json
 import re
 from typing import Any, Callable, Optional
 
-from ._catalog import CatalogPart
+from ._catalog import CatalogPart, node_service_json
 from ._core import FakeCore, FakeRequest, HTTPError, Reply, Route
 from ._gofmt import go_quote
 from ._kv import MAX_VALUE_SIZE, Entry, KVError, KVPart
@@ -76,14 +76,10 @@ def _go_type(value: Any) -> str:
 
 def _node_service(service: dict[str, Any]) -> dict[str, Any]:
     """
-    A txn result's Service: structs.NodeService's JSON, whose Proxy and
-    Connect are value structs, so always present (empty for a typical
-    service), as the catalog's ServiceProxy/ServiceConnect.
+    A txn result's Service: structs.NodeService's JSON (see
+    :func:`~txconsul.testing._catalog.node_service_json`).
     """
-    out = copy.deepcopy(service)
-    out.setdefault("Proxy", {"MeshGateway": {}, "Expose": {}})
-    out.setdefault("Connect", {})
-    return out
+    return node_service_json(service)
 
 
 def _parse_error(text: str) -> HTTPError:
@@ -132,6 +128,11 @@ def _obj(obj: dict[str, Any], name: str, where: str) -> Optional[dict[str, Any]]
             f"json: cannot unmarshal {_go_type(value)} into Go struct field {where}.{name} of type map"
         )
     return value
+
+
+def _map_or_nil(value: Any) -> Optional[dict[str, Any]]:
+    """A decoded Go map: a copy of the object, or ``None`` (nil) when absent."""
+    return dict(value) if isinstance(value, dict) else None
 
 
 def _b64(text: str) -> bytes:
@@ -535,8 +536,9 @@ class TxnPart:
             "Node": op.node,
             "Address": _str(body, "Address", "Node"),
             "Datacenter": _str(body, "Datacenter", "Node") or self.core.datacenter,
-            "TaggedAddresses": _field(body, "TaggedAddresses") or {},
-            "Meta": _field(body, "Meta") or {},
+            # ensureNodeTxn stores the maps as decoded: nil (null) when absent.
+            "TaggedAddresses": _map_or_nil(_field(body, "TaggedAddresses")),
+            "Meta": _map_or_nil(_field(body, "Meta")),
             "CreateIndex": existing["CreateIndex"] if existing else idx,
             "ModifyIndex": idx,
         }
@@ -583,7 +585,8 @@ class TxnPart:
                 "Service": _str(body, "Service", "AgentService"),
                 "Tags": _field(body, "Tags") or [],
                 "Address": _str(body, "Address", "AgentService"),
-                "Meta": _field(body, "Meta") or {},
+                # convertOps copies AgentService.Meta: nil when absent.
+                "Meta": _map_or_nil(_field(body, "Meta")),
                 "Port": _uint(body, "Port", "AgentService"),
                 "Weights": weights,
                 "EnableTagOverride": bool(_field(body, "EnableTagOverride")),
