@@ -27,6 +27,7 @@ from txconsul._errors import (
     ResponseTooLarge,
     TLSMismatch,
     TooManyInterimResponses,
+    UndecodableResponse,
 )
 
 from .test_http_hostile import SECRET, HostileCase
@@ -250,6 +251,47 @@ class DigitRunTests(AgainCase):
         )
         response = self.successResultOf(d)
         self.assertEqual((response.meta.index, response.meta.last_contact), (3, None))
+
+
+class ShapeTests(AgainCase):
+    """JSON of another shape than the endpoint's is an UndecodableResponse, not a raw KeyError or TypeError."""
+
+    def shaped(self, call: Any, body: bytes) -> Failure:
+        """Answer ``call`` with a 200 carrying ``body``; return its failure."""
+        c = self.client()
+        d = call(c)
+        proto, _ = self.endpoint.connections[-1]
+        proto.dataReceived(
+            b"HTTP/1.1 200 OK\r\nX-Consul-Index: 5\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+        )
+        return self.failureResultOf(d, UndecodableResponse)
+
+    def test_misshapen_answers(self) -> None:
+        """Wrong shapes for kv.get, kv.get(recurse), session.create and txn.put name the call and keep the body."""
+        cases = [
+            (lambda c: c.kv.get("k"), b'{"a":1}', "GET /v1/kv/k"),
+            (lambda c: c.kv.get("k"), b'[{"Value": 5}]', "GET /v1/kv/k"),
+            (lambda c: c.kv.get("k", recurse=True), b"5", "GET /v1/kv/k"),
+            (lambda c: c.session.create(), b"[]", "PUT /v1/session/create"),
+            (lambda c: c.session.create(), b'{"a":1}', "PUT /v1/session/create"),
+            (lambda c: c.txn.put([{"KV": {"Verb": "get", "Key": "k"}}]), b"5", "PUT /v1/txn"),
+        ]
+        for call, body, where in cases:
+            f = self.shaped(call, body)
+            self.assertIn(where, str(f.value), body)
+            self.assertIn("not what this endpoint returns", str(f.value))
+            self.assertEqual((f.value.status, f.value.body), (200, body))
+            self.assertNoSecret(f)
+
+    def test_blocking_read_misshapen(self) -> None:
+        """A blocking read's misshapen answer is an UndecodableResponse too."""
+        f = self.shaped(lambda c: c.kv.get("k", index=3, wait="1s"), b'{"a":1}')
+        self.assertIn("GET /v1/kv/k", str(f.value))
+
+    def test_value_reflected_not_in_message(self) -> None:
+        """The message names the exception type only, never text taken from the body."""
+        f = self.shaped(lambda c: c.kv.get("k"), b'[{"Value": "' + SECRET.encode() + b'"}]')
+        self.assertNotIn(SECRET, str(f.value))
 
 
 class SlowAnswerTests(AgainCase):
