@@ -705,6 +705,20 @@ class CloseTests(StreamCase):
         lose(proto, transport)
         self.successResultOf(c.close())
 
+    def test_close_after_endpoint_raised(self) -> None:
+        """A stream whose endpoint raised fails with ConsulConnectionError, and close() does not wait for it."""
+
+        class Raising:
+            def connect(self, factory: Any) -> Deferred:
+                raise OSError("no route")
+
+        c = Consul(endpoint=Raising(), reactor=self.clock, environ={}, token=SECRET, timeout=30)
+        d = c.http.stream("GET", "/v1/agent/monitor", [], lambda b: None, use_dc=False)
+        f = self.failureResultOf(d, ConsulConnectionError)
+        self.assertIn("no route", str(f.value))
+        self.successResultOf(c.close())
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
 
 class SmallChunkTests(AgainCase):
     """A body in tiny chunks costs about its size in memory, not 30 times it."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, cast
 
-from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.internet.defer import CancelledError, Deferred, maybeDeferred, succeed
 from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
@@ -387,7 +387,9 @@ def open_stream(
         )
     conn = _StreamConnection(head, body if not isinstance(body, bytes) else None, handler, transport.limits)
     endpoint: Any = transport._endpoint
-    connecting = endpoint.connect(_ConnectionFactory(conn))
+    # (An endpoint that raises instead of failing its Deferred fails the
+    # stream too, so that nothing is left registered for close() to wait on.)
+    connecting = maybeDeferred(endpoint.connect, _ConnectionFactory(conn))
 
     def not_connected(f: Failure) -> None:
         if not f.check(CancelledError):
