@@ -506,6 +506,27 @@ class StreamFramingTests(StreamCase):
         self.assertEqual(got, [b"abc"])
 
 
+class StreamRequestTests(StreamCase):
+    """What a stream request writes is checked like any request."""
+
+    def test_content_type_checked(self) -> None:
+        """A Content-Type with a line break is a ValueError before anything is sent."""
+        c = self.client()
+        e = self.assertRaises(
+            ValueError,
+            c.http.stream,
+            "PUT",
+            "/v1/snapshot",
+            [],
+            lambda b: None,
+            body=b"x",
+            content_type=b"application/x\r\nX-Evil: 1",
+        )
+        self.assertIn("Content-Type", str(e))
+        self.assertNotIn("Evil", str(e))
+        self.assertEqual(self.endpoint.connections, [])
+
+
 class StreamCancelTests(StreamCase):
     """Cancelling a stream at each stage closes its connection and leaves nothing scheduled."""
 

@@ -27,7 +27,15 @@ from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
 
 from ._errors import ConsulConnectionError, ConsulException, Timeout, error_for_status
-from ._wire import Limits, StreamParser, WireError, check_target, check_token, encode_request
+from ._wire import (
+    Limits,
+    StreamParser,
+    WireError,
+    check_header_value,
+    check_target,
+    check_token,
+    encode_request,
+)
 
 if TYPE_CHECKING:
     from ._http import ConsulResponse, HTTPTransport
@@ -321,6 +329,8 @@ def open_stream(
         raise TypeError(f"a stream body is bytes or a file, not {type(body).__name__}")
     if body is not None:
         content_type = content_type or b"application/octet-stream"
+    if content_type is not None:
+        check_header_value("Content-Type", content_type)
 
     def cancel(_: Deferred) -> None:
         handler.cancelled = True
