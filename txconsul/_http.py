@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_http,tests.test_http_hostile,tests.test_http_memory -*-
+# -*- test-case-name: tests.test_http,tests.test_http_hostile,tests.test_http_hostile_again,tests.test_http_memory -*-
 """
 The transport: the only module that talks HTTP.
 

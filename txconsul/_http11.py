@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_http11 -*-
+# -*- test-case-name: tests.test_http11,tests.test_http_hostile_again -*-
 """
 Persistent HTTP/1.1 connections to one agent, and the pool that caps them.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_api_modern_stream -*-
+# -*- test-case-name: tests.test_api_modern_stream,tests.test_http_hostile_again,tests.test_http_hostile_loopback -*-
 """
 Streamed requests: answers whose body is handed on as it arrives (the
 agent's log monitor, snapshots) instead of being collected whole, and

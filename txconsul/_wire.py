@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_wire -*-
+# -*- test-case-name: tests.test_wire,tests.test_http_hostile_again -*-
 """
 HTTP/1.1 on the wire, without I/O: request bytes out, response bytes in.
 
