@@ -192,6 +192,34 @@ class ReuseAfterFaultTests(AgainCase):
             self.endpoint.connections.clear()
 
 
+class RaisingEndpointTests(AgainCase):
+    """An endpoint that raises instead of failing its Deferred costs no connection slot."""
+
+    def test_pool_slot_freed(self) -> None:
+        """The call fails with ConsulConnectionError and the pool holds nothing for it."""
+
+        class Raising:
+            def connect(self, factory: Any) -> Deferred:
+                raise OSError("no route")
+
+        c = Consul(
+            endpoint=Raising(),
+            reactor=self.clock,
+            environ={},
+            token=SECRET,
+            timeout=30,
+            max_connections=1,
+            reserved_connections=0,
+        )
+        for _ in range(3):
+            f = self.failureResultOf(c.kv.get("k"), ConsulConnectionError)
+            self.assertIn("no route", str(f.value))
+        pool = c.http.pool
+        assert pool is not None
+        self.assertEqual((pool.active, pool.queued, pool.connections), (0, 0, 0))
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
 class HTTP10Tests(AgainCase):
     """HTTP/1.0 answers keep a connection only when they say keep-alive and frame their body."""
 

@@ -19,7 +19,7 @@ from heapq import heapify, heappop, heappush
 from itertools import count
 from typing import Any, Callable, Optional, cast
 
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.internet.interfaces import IHandshakeListener, IStreamClientEndpoint, ITCPTransport
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
@@ -537,7 +537,12 @@ class ConnectionPool:
             self._all.discard(old)
         generation = self._generation
         self._connecting += 1
-        connecting = self._endpoint.connect(self._factory)
+        try:
+            connecting = self._endpoint.connect(self._factory)
+        except Exception:
+            # An endpoint should fail its Deferred; one that raises must not
+            # cost a slot (or the caller's own code a stack of errors).
+            connecting = fail()
         req.connecting = connecting
 
         def connected(conn: HTTP11Connection) -> None:
