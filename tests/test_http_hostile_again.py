@@ -190,6 +190,9 @@ class ReuseAfterFaultTests(AgainCase):
             self.assertEqual((pool.active, pool.queued), (0, 0), name)
             self.assertClean(c)
             self.endpoint.connections.clear()
+        # The log checks above saw the request events themselves.
+        failed = [e for e in self.events if e.get("log_namespace") == "txconsul.request" and e.get("error")]
+        self.assertGreaterEqual(len(failed), 8)
 
 
 class RaisingEndpointTests(AgainCase):
