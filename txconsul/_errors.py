@@ -9,7 +9,7 @@ built from headers.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Iterable, Optional
 
 
 class ConsulException(Exception):
@@ -108,7 +108,9 @@ class UndecodableResponse(ConsulException):
     """
 
 
-def error_for_status(status: int, method: str, path: str, body: bytes) -> ConsulException:
+def error_for_status(
+    status: int, method: str, path: str, body: bytes, redact: Iterable[str] = ()
+) -> ConsulException:
     """
     Build the exception that matches an unexpected HTTP status.
 
@@ -116,8 +118,15 @@ def error_for_status(status: int, method: str, path: str, body: bytes) -> Consul
     :param method: the request method.
     :param path: the request path (no query string).
     :param body: the response body; Consul's error bodies are plain text.
+    :param redact: secrets the request carried (its token, credentials):
+        replaced by ``<redacted>`` in the message, should the answer echo
+        them (a proxy's error page showing the request).  ``body`` is kept
+        as it came.
     """
     text = body.decode("utf-8", "replace").strip()
+    for secret in redact:
+        if secret and secret in text:
+            text = text.replace(secret, "<redacted>")
     if len(text) > 512:
         text = text[:512] + "..."
     message = f"{method} {path}: {status} {text}".rstrip()

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_http,tests.test_http_hostile,tests.test_http_memory -*-
+# -*- test-case-name: tests.test_http,tests.test_http_hostile,tests.test_http_hostile_again,tests.test_http_memory -*-
 """
 The transport: the only module that talks HTTP.
 
@@ -24,7 +24,7 @@ from typing import Any, Iterable, Optional, Sequence, Union
 from urllib.parse import quote, urlsplit
 
 import attr
-from twisted.internet.defer import CancelledError, Deferred, TimeoutError, succeed
+from twisted.internet.defer import CancelledError, Deferred, DeferredList, TimeoutError, succeed
 from twisted.internet.interfaces import IConsumer, IReactorTime, IStreamClientEndpoint
 from twisted.logger import Logger
 from twisted.internet.protocol import Protocol, connectionDone
@@ -348,9 +348,11 @@ def parse_meta(headers: Any) -> QueryMeta:
     last_key, meta = _last_meta
     if key == last_key:
         return meta
-    index = int(raw_index) if raw_index and raw_index.isdigit() else None
+    # Both are uint64 in Consul: at most 20 digits.  A longer run is no
+    # value (and int() refuses runs over sys.get_int_max_str_digits()).
+    index = int(raw_index) if raw_index and len(raw_index) <= 20 and raw_index.isdigit() else None
     leader = None if raw_leader is None else raw_leader.strip().lower() == b"true"
-    contact = int(raw_contact) if raw_contact and raw_contact.isdigit() else None
+    contact = int(raw_contact) if raw_contact and len(raw_contact) <= 20 and raw_contact.isdigit() else None
     found: dict[str, Any] = {}
     for (_, field), value in zip(_EXTRA_HEADERS, extras or (), strict=False):
         if value is None:
@@ -460,6 +462,8 @@ class HTTPTransport:
         self._agent = agent
         self._endpoint = endpoint
         self._pool: Optional[ConnectionPool] = None
+        #: the streams running (txconsul._stream), for close().
+        self._streams: set[Any] = set()
         if agent is None:
             if endpoint is None:
                 raise TypeError("HTTPTransport needs an agent or an endpoint")
@@ -482,10 +486,13 @@ class HTTPTransport:
         self._static_headers: dict[bytes, list[bytes]] = {
             b"user-agent": [b"txconsul"],
         }
+        #: the basic-auth credentials as sent (base64), kept out of messages.
+        self._credentials: tuple[str, ...] = ()
         if basic_auth is not None:
             for line in self._head_lines.split(b"\r\n"):
                 if line.startswith(b"Authorization: "):
                     self._static_headers[b"authorization"] = [line[len(b"Authorization: ") :]]
+                    self._credentials = (line[len(b"Authorization: Basic ") :].decode("ascii"),)
 
     @property
     def token(self) -> Optional[str]:
@@ -512,6 +519,10 @@ class HTTPTransport:
 
     def __repr__(self) -> str:
         return f"<HTTPTransport {self.address}>"
+
+    def _secrets(self, tok: Optional[str]) -> tuple[str, ...]:
+        """What a request carrying ``tok`` must not find in an error message."""
+        return (tok or "",) + self._credentials
 
     def request(
         self,
@@ -626,7 +637,7 @@ class HTTPTransport:
             ).addCallbacks(
                 self._decode,
                 self._failed,
-                callbackArgs=(method, path, expect, require_index, blocking, self._clock.seconds()),
+                callbackArgs=(method, path, expect, require_index, blocking, self._clock.seconds(), tok),
                 errbackArgs=(method, path, timeout, info, blocking, self._clock.seconds()),
             )
         # The IAgent adapter: __init__ builds a pool exactly when no agent is given.
@@ -642,7 +653,7 @@ class HTTPTransport:
         started = self._clock.seconds()
         d = (
             self._agent.request(method.encode("ascii"), self._origin + target, agent_headers, producer)
-            .addCallback(self._read, method, path, expect, require_index, blocking, started)
+            .addCallback(self._read, method, path, expect, require_index, blocking, started, tok)
             .addErrback(_unwrap_cancel)
         )
         if timeout is not None:
@@ -658,11 +669,13 @@ class HTTPTransport:
         require_index: bool,
         blocking: bool,
         started: float,
+        tok: Optional[str] = None,
     ) -> ConsulResponse:
         """
         Check a whole response's status and metadata, and emit the request's
         log event (:mod:`txconsul._observe`): the answer's, or the error's
         that a refused status becomes (which :meth:`_failed` passes on).
+        ``tok`` is the token the request carried, kept out of the message.
         """
         code = response.code
         body = response.body
@@ -688,7 +701,7 @@ class HTTPTransport:
                 body=body,
             )
         else:
-            exc = error_for_status(code, method, path, body)
+            exc = error_for_status(code, method, path, body, redact=self._secrets(tok))
         emit_request(method, path, code, len(body), blocking, type(exc).__name__, self._clock, started)
         raise exc
 
@@ -701,6 +714,7 @@ class HTTPTransport:
         require_index: bool,
         blocking: bool,
         started: float,
+        tok: Optional[str] = None,
     ) -> "Deferred[ConsulResponse]":
         """Read an ``IAgent`` response's body, then :meth:`_decode` it."""
         return read_body(response).addCallback(
@@ -712,6 +726,7 @@ class HTTPTransport:
                 require_index,
                 blocking,
                 started,
+                tok,
             )
         )
 
@@ -827,10 +842,19 @@ class HTTPTransport:
         )
 
     def close(self) -> "Deferred[None]":
-        """Close the idle pooled connections; fires when they are closed."""
-        if self._pool is None:
+        """
+        Close the idle pooled connections and the open streams (a running
+        stream's Deferred fails with ``CancelledError``); fires when they
+        are closed.
+        """
+        waiting = [handler.stop() for handler in list(self._streams)]
+        if self._pool is not None:
+            waiting.append(self._pool.close())
+        if not waiting:
             return succeed(None)
-        return self._pool.close()
+        if len(waiting) == 1:
+            return waiting[0]
+        return DeferredList(waiting).addCallback(lambda _: None)
 
 
 def _wire_error(exc: WireError, where: str, address: str, method: str, path: str) -> ConsulException:

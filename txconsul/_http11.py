@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_http11 -*-
+# -*- test-case-name: tests.test_http11,tests.test_http_hostile_again -*-
 """
 Persistent HTTP/1.1 connections to one agent, and the pool that caps them.
 
@@ -19,7 +19,7 @@ from heapq import heapify, heappop, heappush
 from itertools import count
 from typing import Any, Callable, Optional, cast
 
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.internet.interfaces import IHandshakeListener, IStreamClientEndpoint, ITCPTransport
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
@@ -515,7 +515,9 @@ class ConnectionPool:
         while idle:
             conn = idle[-1]
             age = now - conn.idle_since
-            if conn.lost or age > self.idle_timeout:
+            # keep_alive turns False on an idle connection when bytes nobody
+            # asked for arrive: it is closing, its connectionLost to come.
+            if conn.lost or not conn._parser.keep_alive or age > self.idle_timeout:
                 idle.pop()
                 if not conn.lost:
                     _transport(conn).loseConnection()
@@ -535,7 +537,12 @@ class ConnectionPool:
             self._all.discard(old)
         generation = self._generation
         self._connecting += 1
-        connecting = self._endpoint.connect(self._factory)
+        try:
+            connecting = self._endpoint.connect(self._factory)
+        except Exception:
+            # An endpoint should fail its Deferred; one that raises must not
+            # cost a slot (or the caller's own code a stack of errors).
+            connecting = fail()
         req.connecting = connecting
 
         def connected(conn: HTTP11Connection) -> None:

@@ -30,7 +30,7 @@ from typing import Any, Callable, Concatenate, NamedTuple, Optional, ParamSpec, 
 
 from twisted.internet.defer import Deferred
 
-from ._errors import ConsulException
+from ._errors import ConsulException, UndecodableResponse
 from ._http import BLOCKING_MARGIN, ConsulResponse, HTTPTransport, Param
 from ._validate import check_consistency, check_index, check_str, check_wait
 
@@ -241,10 +241,38 @@ def _long_poll(
     )
 
 
+#: What a decoder raises on JSON of another shape than its endpoint's (a
+#: dict for a list, a number for a string, a missing key...).
+_SHAPE_ERRORS = (KeyError, TypeError, AttributeError, IndexError, ValueError)
+
+
+def _misshapen(response: ConsulResponse, error: Exception) -> UndecodableResponse:
+    """The error for an answer whose JSON the endpoint's decoder cannot read."""
+    # Only the exception's type: its text may quote the body.
+    return UndecodableResponse(
+        f"{response.method} {response.path}: the {response.code} answer's body is not what this "
+        f"endpoint returns ({type(error).__name__} decoding it)",
+        method=response.method,
+        path=response.path,
+        status=response.code,
+        body=response.body,
+    )
+
+
+def _decoded(response: ConsulResponse, decode: Callable[[ConsulResponse], Any]) -> Any:
+    try:
+        return decode(response)
+    except _SHAPE_ERRORS as e:
+        raise _misshapen(response, e) from e
+
+
 def _blocking_result(
     response: ConsulResponse, decode: Callable[[ConsulResponse], Any], meta: Any
 ) -> tuple[Any, Any]:
-    data = decode(response)
+    try:
+        data = decode(response)
+    except _SHAPE_ERRORS as e:
+        raise _misshapen(response, e) from e
     return (response.meta if meta else response.meta.index), data
 
 
@@ -316,7 +344,7 @@ def endpoint(
             meta = args[m_at] if m_at < n else kwargs.get("meta", m_def)
             d.addCallback(_blocking_result, request.decode, meta)
         else:
-            d.addCallback(request.decode)
+            d.addCallback(_decoded, request.decode)
         if request.shown_path is not None:
             # The decoder's errors (an undecodable answer) name the path too.
             d.addErrback(_hide_secret, request.path, request.shown_path)

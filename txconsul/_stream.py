@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_api_modern_stream -*-
+# -*- test-case-name: tests.test_api_modern_stream,tests.test_http_hostile_again,tests.test_http_hostile_loopback -*-
 """
 Streamed requests: answers whose body is handed on as it arrives (the
 agent's log monitor, snapshots) instead of being collected whole, and
@@ -8,8 +8,9 @@ A stream gets a connection of its own: the pooled connections parse whole
 answers within :class:`~txconsul._wire.Limits`, while a stream may run for
 hours and be any size.  The connection is made with the transport's own
 endpoint (so TLS and Unix sockets apply as for every request) and parsed
-with ``httptools`` as it arrives, or goes through the injected ``IAgent``
-when the client was given one.  It is closed when the stream ends or is
+as it arrives, as strictly as any answer and within the same limits except
+the body's, or goes through the injected ``IAgent`` when the client was
+given one.  It is closed when the stream ends or is
 cancelled; it is never put back into a pool.
 """
 
@@ -17,8 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, cast
 
-import httptools
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import CancelledError, Deferred, maybeDeferred, succeed
 from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
@@ -26,8 +26,16 @@ from twisted.web.client import ResponseDone
 from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
 
-from ._errors import ConsulConnectionError, ConsulException, ConsulProtocolError, Timeout, error_for_status
-from ._wire import RawHeaders, check_target, check_token, encode_request
+from ._errors import ConsulConnectionError, ConsulException, Timeout, error_for_status
+from ._wire import (
+    Limits,
+    StreamParser,
+    WireError,
+    check_header_value,
+    check_target,
+    check_token,
+    encode_request,
+)
 
 if TYPE_CHECKING:
     from ._http import ConsulResponse, HTTPTransport
@@ -43,18 +51,17 @@ class _StreamConnection(Protocol):
     """
     One streamed HTTP/1.1 exchange on a connection of its own: sends the
     request (a file body chunk by chunk, as the transport drains), parses
-    the answer with ``httptools`` and hands the body on as it arrives.
-    Answers may arrive while the request is still being written.
+    the answer with :class:`~txconsul._wire.StreamParser` (framing, header
+    block, trailers and ``1xx`` answers checked and bounded as for any
+    answer) and hands the body on as it arrives.  Answers may arrive while
+    the request is still being written.
     """
 
-    def __init__(self, head: bytes, body: Any, handler: "_Handler") -> None:
+    def __init__(self, head: bytes, body: Any, handler: "_Handler", limits: Limits) -> None:
         self._head = head
         self._body = body
         self._handler = handler
-        self._parser = httptools.HttpResponseParser(self)
-        self._headers: dict[bytes, list[bytes]] = {}
-        self._code = 0
-        self._in_body = False
+        self._parser = StreamParser(limits, handler.response, handler.data)
         self._ended = False
         self._sending_file = False
 
@@ -96,39 +103,17 @@ class _StreamConnection(Protocol):
         if self._ended:
             return
         try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserCallbackError as e:
-            self._end(Failure(e.__context__ or e))
-        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as e:
-            self._end(Failure(ConsulProtocolError(f"malformed HTTP answer ({e})")))
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        """One header line of the answer."""
-        if not self._in_body:
-            self._headers.setdefault(name.lower(), []).append(value.rstrip(b" \t"))
-
-    def on_headers_complete(self) -> None:
-        """The answer's status and headers are in."""
-        code = self._parser.get_status_code()
-        if code < 200:
-            self._headers = {}
+            done = self._parser.feed(data)
+        except WireError as e:
+            # Malformed or over a limit: nothing more is read.
+            self._end(Failure(e))
+            self.close()
             return
-        self._code = code
-        self._in_body = True
-        self._handler.response(code, RawHeaders(self._headers))
-
-    def on_body(self, data: bytes) -> None:
-        """Body bytes, chunk framing removed."""
-        if self._in_body and not self._ended:
-            self._handler.data(data)
-
-    def on_message_complete(self) -> None:
-        """The answer ended: close the connection."""
-        if self._in_body:
+        if done is not None:
             self._end(None)
             # The request said "Connection: close", so the agent closes it;
-            # close it here too, later (closing from inside the parser's
-            # callback would re-enter a peer that answers synchronously).
+            # close it here too, later (closing from inside dataReceived
+            # would re-enter a peer that answers synchronously).
             self._handler.clock.callLater(0, self._drop)
 
     def _drop(self) -> None:
@@ -146,17 +131,13 @@ class _StreamConnection(Protocol):
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         """A body read until close ends here; anything else broke off."""
         self._sending_file = False
-        if self._ended:
-            return
-        if (
-            self._in_body
-            and not self._parser.should_keep_alive()
-            and self._headers.get(b"content-length") is None
-            and self._headers.get(b"transfer-encoding") is None
-        ):
-            self._end(None)
-        else:
-            self._end(reason)
+        if not self._ended:
+            try:
+                done = self._parser.eof()
+            except WireError:
+                done = None
+            self._end(None if done is not None else reason)
+        self._handler.gone()
 
     def _end(self, failure: Optional[Failure]) -> None:
         if not self._ended:
@@ -190,25 +171,37 @@ class _Handler:
         self._headers: Any = None
         self._error_body: Optional[list[bytes]] = None
         self._error_size = 0
+        #: strings kept out of error messages (the token sent, credentials).
+        self.secrets: Sequence[str] = ()
+        #: the transport's set of open streams, this one's until it is gone.
+        self.streams: Optional[set[Any]] = None
+        self._gone = False
+        self._gone_waiters: list[Deferred[None]] = []
 
     def response(self, code: int, headers: Any) -> None:
         """The status and headers arrived."""
-        if self.timer is not None and self.timer.active():
-            self.timer.cancel()
         self._code = code
         self._headers = headers
         if code not in self.expect:
+            # An error answer is read whole before the stream fails: the
+            # timeout keeps running for its body.
             self._error_body = []
+        elif self.timer is not None and self.timer.active():
+            self.timer.cancel()
 
     def data(self, chunk: bytes) -> None:
         """Body bytes: to ``write``, or kept (bounded) for an error."""
         if self.result.called:
             return
         if self._error_body is not None:
-            room = ERROR_BODY_LIMIT - self._error_size
-            if room > 0:
-                self._error_body.append(chunk[:room])
-                self._error_size += len(chunk[:room])
+            piece = chunk[: ERROR_BODY_LIMIT - self._error_size]
+            self._error_body.append(piece)
+            self._error_size += len(piece)
+            if self._error_size >= ERROR_BODY_LIMIT:
+                # Enough of an error: fail now, read no more of it.
+                self.end(None)
+                if self.connection is not None:
+                    self.connection.close()
             return
         try:
             self.write(chunk)
@@ -218,25 +211,56 @@ class _Handler:
             if self.connection is not None:
                 self.connection.close()
 
+    def gone(self) -> None:
+        """Nothing of the stream is open any more (its connection is closed)."""
+        if self._gone:
+            return
+        self._gone = True
+        if self.streams is not None:
+            self.streams.discard(self)
+        waiters, self._gone_waiters = self._gone_waiters, []
+        for d in waiters:
+            d.callback(None)
+
+    def stop(self) -> "Deferred[None]":
+        """
+        Cancel the stream (if it is still running) and drop its connection;
+        fires once the connection is closed.
+        """
+        if self._gone:
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        self._gone_waiters.append(d)
+        if not self.result.called:
+            self.result.cancel()
+        elif self.connection is not None:
+            self.connection.close()
+        return d
+
     def end(self, failure: Optional[Failure]) -> None:
         """The body ended (``failure`` is ``None``) or the exchange broke off."""
-        from ._http import ConsulResponse, parse_meta
+        from ._http import ConsulResponse, _wire_error, parse_meta
 
         if self.timer is not None and self.timer.active():
             self.timer.cancel()
         if self.result.called or self.cancelled:
             return
-        if self._error_body is not None:
+        where = f"{self.method} {self.path}"
+        if self._error_body is not None and (failure is None or not failure.check(WireError)):
+            # (An error answer cut short still fails with its status.)
             self.result.errback(
-                error_for_status(self._code, self.method, self.path, b"".join(self._error_body))
+                error_for_status(
+                    self._code, self.method, self.path, b"".join(self._error_body), redact=self.secrets
+                )
             )
         elif failure is None:
             meta = parse_meta(self._headers)
             self.result.callback(ConsulResponse(self._code, self._headers, b"", meta, self.method, self.path))
+        elif failure.check(WireError):
+            self.result.errback(_wire_error(failure.value, where, self.address, self.method, self.path))
         elif failure.check(ConsulException):
             self.result.errback(failure)
         else:
-            where = f"{self.method} {self.path}"
             what = "the stream broke off" if self._headers is not None else "cannot talk to Consul"
             self.result.errback(
                 ConsulConnectionError(
@@ -305,6 +329,8 @@ def open_stream(
         raise TypeError(f"a stream body is bytes or a file, not {type(body).__name__}")
     if body is not None:
         content_type = content_type or b"application/octet-stream"
+    if content_type is not None:
+        check_header_value("Content-Type", content_type)
 
     def cancel(_: Deferred) -> None:
         handler.cancelled = True
@@ -318,6 +344,7 @@ def open_stream(
     result: Deferred[ConsulResponse] = Deferred(cancel)
     handler = _Handler(write, result, method, path, transport.address, expect)
     handler.clock = transport.clock
+    handler.secrets = transport._secrets(tok)
     connecting: Optional[Deferred[Any]] = None
     where = f"{method} {path}"
 
@@ -340,8 +367,17 @@ def open_stream(
         clock: Any = transport.clock
         handler.timer = clock.callLater(timeout, expire)
 
+    handler.streams = transport._streams
+    transport._streams.add(handler)
     if transport._agent is not None:
         _through_agent(transport, method, target, tok, content_type, body, handler)
+
+        def gone(passthrough: Any) -> Any:
+            # (The agent owns the connection: over is over.)
+            handler.gone()
+            return passthrough
+
+        result.addBoth(gone)
         return result
 
     prefix = transport._head_lines + b"Connection: close\r\n"
@@ -359,14 +395,16 @@ def open_stream(
             encode_request(method, target, prefix, tok, content_type, None)[:-2]
             + b"Transfer-Encoding: chunked\r\n\r\n"
         )
-    conn = _StreamConnection(head, body if not isinstance(body, bytes) else None, handler)
+    conn = _StreamConnection(head, body if not isinstance(body, bytes) else None, handler, transport.limits)
     endpoint: Any = transport._endpoint
-    connecting = endpoint.connect(_ConnectionFactory(conn))
+    # (An endpoint that raises instead of failing its Deferred fails the
+    # stream too, so that nothing is left registered for close() to wait on.)
+    connecting = maybeDeferred(endpoint.connect, _ConnectionFactory(conn))
 
     def not_connected(f: Failure) -> None:
-        if f.check(CancelledError):
-            return
-        handler.end(f)
+        if not f.check(CancelledError):
+            handler.end(f)
+        handler.gone()
 
     connecting.addErrback(not_connected)
     return result

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_wire -*-
+# -*- test-case-name: tests.test_wire,tests.test_http_hostile_again -*-
 """
 HTTP/1.1 on the wire, without I/O: request bytes out, response bytes in.
 
@@ -42,6 +42,7 @@ __all__ = [
     "RawHeaders",
     "RawResponse",
     "ResponseParser",
+    "StreamParser",
     "TooManyInterim",
     "TrailersTooLarge",
     "WireError",
@@ -62,6 +63,9 @@ DEFAULT_MAX_TRAILER = 16 * 1024
 #: net/http client gives up after 5 (``max1xxResponses`` in
 #: ``src/net/http/transport.go``).
 DEFAULT_MAX_INTERIM = 5
+
+#: Below this many bytes in 1,024 pieces of body, the pieces are joined.
+_SMALL_PIECES = 256 * 1024
 
 #: Bytes of framing a chunk may carry beyond its data (a 16-digit size line,
 #: its CRLF and the CRLF after the data), before it counts against the
@@ -387,8 +391,13 @@ class ResponseParser:
             return
         length = headers.get(b"content-length")
         if length is not None:
-            # llhttp has already refused anything but one run of digits.
-            n = int(length[0])
+            # llhttp has already refused anything but one run of digits
+            # whose value fits 64 bits; leading zeros beyond what int()
+            # converts (sys.get_int_max_str_digits(), 4300) are dropped.
+            try:
+                n = int(length[0])
+            except ValueError:
+                n = int(length[0].lstrip(b"0") or b"0")
             if n > self.limits.max_body:
                 raise BodyTooLarge(
                     f"a body of {n} bytes (Content-Length), over the limit of {self.limits.max_body}"
@@ -399,6 +408,16 @@ class ResponseParser:
     def on_chunk_header(self) -> None:
         """A chunk-size line was read."""
         self._chunk_count += 1
+        if not self._chunk_count & 1023:
+            # Each piece of body kept is an object of its own (about 35
+            # bytes beyond its data): a body sent in tiny chunks would cost
+            # thirty times its size.  Every 1,024 chunks, the last 1,024
+            # pieces are joined if they are small.
+            chunks = self._chunks
+            if len(chunks) >= 1024:
+                tail = chunks[-1024:]
+                if sum(map(len, tail)) < _SMALL_PIECES:
+                    chunks[-1024:] = [b"".join(tail)]
 
     def on_body(self, data: bytes) -> None:
         """Body bytes (chunked framing already removed)."""
@@ -422,6 +441,46 @@ class ResponseParser:
         chunks = self._chunks
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         self._result = RawResponse(self._code, RawHeaders(self._headers), body)
+
+
+#: A stream's body has no size limit: more than any Content-Length llhttp
+#: accepts (64 bits).
+_UNLIMITED = 1 << 64
+
+
+class StreamParser(ResponseParser):
+    """
+    Parses a streamed answer: framed, checked and bounded as any answer is
+    (the header block, chunk framing and trailers, ``1xx`` answers), but its
+    body is handed to ``on_data`` as it arrives instead of being kept, and
+    has no size limit (``Limits.max_body`` does not apply).
+
+    :meth:`feed` and :meth:`eof` return a :class:`RawResponse` with an empty
+    body once the answer has ended.
+
+    :param on_head: called with the status code and :class:`RawHeaders` of
+        the final answer once its header block is in.
+    :param on_data: called with each piece of the body.
+    """
+
+    def __init__(self, limits: Limits, on_head: Any, on_data: Any) -> None:
+        super().__init__(attr.evolve(limits, max_body=_UNLIMITED))
+        self._on_head = on_head
+        self._on_data = on_data
+        self.reset()
+
+    def on_headers_complete(self) -> None:
+        """The header block is complete: announce the final answer."""
+        head = self._phase == _HEAD
+        super().on_headers_complete()
+        if head and self._phase == _BODY:
+            self._on_head(self._code, RawHeaders(self._headers))
+
+    def on_body(self, data: bytes) -> None:
+        """Body bytes: counted (for the framing limit) and handed on."""
+        if self._phase == _BODY:
+            self._body_bytes += len(data)
+            self._on_data(data)
 
 
 # -- requests -------------------------------------------------------------------

@@ -233,7 +233,7 @@ class Consul:
         return self.http.consistency
 
     def close(self) -> "Deferred[None]":
-        """Close pooled connections; fires when they are closed."""
+        """Close pooled connections and cancel open streams; fires when they are closed."""
         return self.http.close()
 
     def __repr__(self) -> str:

@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional
 from twisted.internet.defer import CancelledError, Deferred
 
 from .._duration import DurationLike
+from .._errors import ConsulProtocolError
 from .._http import ConsulResponse
 from ._base import Endpoint, Request, check_str, decode_json, decode_true, endpoint, path_segment
 
@@ -164,6 +165,12 @@ class AgentExtras(Endpoint):
 LOG_LEVELS = frozenset({"TRACE", "DEBUG", "INFO", "WARN", "ERR", "ERROR"})
 
 
+#: Longest log line a monitor puts together, in bytes: what the official
+#: client's monitor reads lines with (``bufio.Scanner``'s default
+#: ``MaxScanTokenSize``, api/agent.go); a longer one ends the stream.
+MAX_LINE = 64 * 1024
+
+
 class LogMonitor:
     """
     An open ``/v1/agent/monitor`` stream (from :meth:`AgentExtras.monitor`).
@@ -176,20 +183,46 @@ class LogMonitor:
 
     def __init__(self, on_line: Callable[[str], Any]) -> None:
         self._on_line = on_line
-        self._partial = b""
+        # The pieces of the line not yet ended, and their length.
+        self._partial: list[bytes] = []
+        self._partial_size = 0
         self._stream: Optional[Deferred[Any]] = None
         self._stopped = False
         self.lines = 0
         self.done: Deferred[None] = Deferred(lambda _: self.stop())
 
     def _chunk(self, data: bytes) -> None:
-        data = self._partial + data
-        *complete, self._partial = data.split(b"\n")
+        if b"\n" not in data:
+            # Part of a line: kept as a piece (joining every time would cost
+            # time quadratic in the line's length).
+            self._partial.append(data)
+            self._partial_size += len(data)
+            self._check_size(self._partial_size)
+            return
+        if self._partial:
+            self._partial.append(data)
+            data = b"".join(self._partial)
+        *complete, rest = data.split(b"\n")
+        self._partial = [rest] if rest else []
+        self._partial_size = len(rest)
         for raw in complete:
             if self._stopped:
                 return
+            self._check_size(len(raw))
             self.lines += 1
             self._on_line(raw.rstrip(b"\r").decode("utf-8", "replace"))
+        self._check_size(self._partial_size)
+
+    @staticmethod
+    def _check_size(size: int) -> None:
+        # Raised from the stream's write, this ends the stream and drops
+        # its connection.
+        if size > MAX_LINE:
+            raise ConsulProtocolError(
+                f"GET /v1/agent/monitor: a log line over {MAX_LINE} bytes",
+                method="GET",
+                path="/v1/agent/monitor",
+            )
 
     def _attach(self, d: "Deferred[Any]") -> None:
         self._stream = d
@@ -197,7 +230,7 @@ class LogMonitor:
 
     def _ended(self, _: Any) -> None:
         if self._partial and not self._stopped:
-            rest, self._partial = self._partial, b""
+            rest, self._partial, self._partial_size = b"".join(self._partial), [], 0
             self.lines += 1
             self._on_line(rest.decode("utf-8", "replace"))
         if not self.done.called:
