@@ -30,7 +30,9 @@ class RecordingTransport:
     def request(self, *args: Any, **kwargs: Any) -> Any:
         """Record the call; fire with the canned response."""
         self.calls.append((args, kwargs))
-        return succeed(ConsulResponse(200, Headers(), self.body, _QM(self.index, None, None)))
+        d = succeed(ConsulResponse(200, Headers(), self.body, _QM(self.index, None, None)))
+        then = kwargs.get("then")
+        return d if then is None else d.addCallback(then, *kwargs.get("then_args", ()))
 
 
 class EventCase(FakeConsulCase):

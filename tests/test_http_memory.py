@@ -6,6 +6,8 @@ that pumps by itself.  The ``http_agent=`` adapter is tested as such.
 
 from __future__ import annotations
 
+from typing import Any
+
 from twisted.internet.defer import CancelledError
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
@@ -108,3 +110,37 @@ class AgentAdapterTests(SynchronousTestCase):
         self.assertRaises(
             TypeError, Consul, http_agent=fake.agent(), endpoint=fake.endpoint(), reactor=Clock(), environ={}
         )
+
+
+class ThenTests(SynchronousTestCase):
+    """``request(then=...)``: the caller's function of the checked response, on both paths."""
+
+    def both(self) -> list[Any]:
+        """A client on the pool path and one on the IAgent path, of one fake."""
+        fake = FakeConsul(Clock())
+        return [fake.client(), fake.client(http_agent=fake.agent())]
+
+    def test_applied(self) -> None:
+        """The Deferred fires with then(response, *then_args), on the pool and the IAgent path."""
+        for c in self.both():
+            d = c.http.request("GET", "/v1/status/leader", then=lambda r, tag: (tag, r.code), then_args=("x",))
+            self.assertEqual(self.successResultOf(d), ("x", 200))
+
+    def test_errors_not_mapped(self) -> None:
+        """An exception of then's is the caller's own, never turned into a connection error."""
+
+        def boom(response: object) -> None:
+            raise ZeroDivisionError("decoder bug")
+
+        for c in self.both():
+            self.failureResultOf(c.http.request("GET", "/v1/status/leader", then=boom), ZeroDivisionError)
+
+    def test_not_applied_to_refusals(self) -> None:
+        """A refused answer fails as before; then is not called."""
+        from txconsul import NotFound
+
+        called: list[object] = []
+        for c in self.both():
+            d = c.http.request("PUT", "/v1/agent/service/deregister/nope", then=called.append)
+            self.failureResultOf(d, NotFound)
+        self.assertEqual(called, [])

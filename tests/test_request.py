@@ -30,10 +30,13 @@ class Capture:
         self.calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
         self.response = ConsulResponse(code, Headers(), body, QueryMeta(index, True, 0))
 
-    def request(self, *args: Any, **kwargs: Any) -> "Deferred[ConsulResponse]":
-        """Record the call; fire with the canned response."""
+    def request(self, *args: Any, **kwargs: Any) -> "Deferred[Any]":
+        """Record the call; fire with the canned response (and ``then``'s result of it)."""
         self.calls.append((args, kwargs))
-        return succeed(self.response)
+        then = kwargs.get("then")
+        if then is None:
+            return succeed(self.response)
+        return succeed(self.response).addCallback(then, *kwargs.get("then_args", ()))
 
 
 class Sample(Endpoint):

@@ -169,8 +169,12 @@ def _send(
     dc: Any,
     filter: Any,
     peer: Any = None,
-) -> "Deferred[ConsulResponse]":
-    # send(), with positional arguments: the hot path of every call.
+    then: Optional[Callable[..., Any]] = None,
+    then_args: tuple[Any, ...] = (),
+) -> "Deferred[Any]":
+    # send(), with positional arguments: the hot path of every call.  The
+    # transport applies ``then`` (an endpoint's decoder) to the response in
+    # its own callback.
     params = request.params
     if filter is not None:
         params = [*params, ("filter", check_str(filter, "filter"))]
@@ -183,10 +187,11 @@ def _send(
     if consistency is not None:
         check_consistency(consistency)
     if request.long_poll:
-        return _long_poll(transport, request, token, seconds)
-    # Two spelled-out calls rather than one with ``**{"body": ...}``: building
-    # and unpacking that dict costs ~1 µs a call (benchmarks/hotpath.py).
-    if request.json_body is NO_BODY:
+        d = _long_poll(transport, request, token, seconds, then, then_args)
+    elif request.json_body is NO_BODY:
+        # Two spelled-out calls rather than one with ``**{"body": ...}``:
+        # building and unpacking that dict costs ~1 µs a call
+        # (benchmarks/hotpath.py).
         d = transport.request(
             request.method,
             request.path,
@@ -201,6 +206,8 @@ def _send(
             require_index=request.blocking,
             use_dc=request.use_dc,
             headers=request.headers or None,
+            then=then,
+            then_args=then_args,
         )
     else:
         d = transport.request(
@@ -217,6 +224,8 @@ def _send(
             require_index=request.blocking,
             use_dc=request.use_dc,
             headers=request.headers or None,
+            then=then,
+            then_args=then_args,
         )
     if request.shown_path is not None:
         d.addErrback(_hide_secret, request.path, request.shown_path)
@@ -224,8 +233,13 @@ def _send(
 
 
 def _long_poll(
-    transport: HTTPTransport, request: Request, token: Any, seconds: Optional[float]
-) -> "Deferred[ConsulResponse]":
+    transport: HTTPTransport,
+    request: Request,
+    token: Any,
+    seconds: Optional[float],
+    then: Optional[Callable[..., Any]],
+    then_args: tuple[Any, ...],
+) -> "Deferred[Any]":
     # A hash-blocking read: Consul waits up to ``wait`` (5 minutes by
     # default) plus jitter, so the client timeout is a blocking query's.
     w = 300.0 if seconds is None else seconds
@@ -238,6 +252,8 @@ def _long_poll(
         expect=request.expect,
         use_dc=False,
         timeout=w + w / 16.0 + BLOCKING_MARGIN,
+        then=then,
+        then_args=then_args,
     )
 
 
@@ -316,6 +332,12 @@ def endpoint(
     def method(self: S, *args: P.args, **kwargs: P.kwargs) -> "Deferred[Any]":
         request = describer(self, *args, **kwargs)
         n = len(args)
+        if request.blocking:
+            then: Any = _blocking_result
+            meta = args[m_at] if m_at < n else kwargs.get("meta", m_def) if kwargs else m_def
+            then_args: tuple[Any, ...] = (request.decode, meta)
+        else:
+            then, then_args = _decoded, (request.decode,)
         if kwargs:
             get: Any = kwargs.get
             d = _send(
@@ -328,6 +350,8 @@ def endpoint(
                 args[d_at] if d_at < n else get("dc", d_def),
                 args[f_at] if f_at < n else get("filter", f_def),
                 get("peer", p_def),
+                then,
+                then_args,
             )
         else:  # the same, without looking in an empty dict six times
             d = _send(
@@ -339,15 +363,10 @@ def endpoint(
                 args[t_at] if t_at < n else t_def,
                 args[d_at] if d_at < n else d_def,
                 args[f_at] if f_at < n else f_def,
+                None,
+                then,
+                then_args,
             )
-        if request.blocking:
-            meta = args[m_at] if m_at < n else kwargs.get("meta", m_def)
-            d.addCallback(_blocking_result, request.decode, meta)
-        else:
-            d.addCallback(_decoded, request.decode)
-        if request.shown_path is not None:
-            # The decoder's errors (an undecodable answer) name the path too.
-            d.addErrback(_hide_secret, request.path, request.shown_path)
         return d
 
     method.describe = describer  # type: ignore[attr-defined]
