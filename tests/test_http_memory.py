@@ -123,7 +123,9 @@ class ThenTests(SynchronousTestCase):
     def test_applied(self) -> None:
         """The Deferred fires with then(response, *then_args), on the pool and the IAgent path."""
         for c in self.both():
-            d = c.http.request("GET", "/v1/status/leader", then=lambda r, tag: (tag, r.code), then_args=("x",))
+            d = c.http.request(
+                "GET", "/v1/status/leader", then=lambda r, tag: (tag, r.code), then_args=("x",)
+            )
             self.assertEqual(self.successResultOf(d), ("x", 200))
 
     def test_errors_not_mapped(self) -> None:

@@ -636,6 +636,7 @@ class HTTPTransport:
             # The pool runs the timeout itself (cancelling the request and
             # marking info.timed_out), which costs less than addTimeout.
             # The callbacks emit the request's log event (txconsul._observe).
+            started = self._clock.seconds()
             return self._pool.request(
                 data,
                 retry=method == "GET",
@@ -651,12 +652,12 @@ class HTTPTransport:
                     expect,
                     require_index,
                     blocking,
-                    self._clock.seconds(),
+                    started,
                     tok,
                     then,
                     then_args,
                 ),
-                errbackArgs=(method, path, timeout, info, blocking, self._clock.seconds()),
+                errbackArgs=(method, path, timeout, info, blocking, started),
             )
         # The IAgent adapter: __init__ builds a pool exactly when no agent is given.
         assert self._agent is not None
