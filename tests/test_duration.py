@@ -43,3 +43,24 @@ class ParseTests(SynchronousTestCase):
         """FakeConsul's Go parser reads what the client sends, and refuses bare numbers."""
         self.assertEqual(parse_go_duration(format_duration(12.5)), 12.5)
         self.assertRaises(ValueError, parse_go_duration, "10")
+
+
+class OneParserTests(SynchronousTestCase):
+    """The client's parse_duration reads strings with the same Go parser FakeConsul uses."""
+
+    def test_same_parser(self) -> None:
+        """FakeConsul's parse_go_duration is txconsul._duration's."""
+        from txconsul import _duration
+
+        self.assertIs(parse_go_duration, _duration.parse_go_duration)
+
+    def test_beyond_go_range_refused(self) -> None:
+        """A duration Go cannot hold (over int64 nanoseconds) is refused, as Consul refuses it."""
+        self.assertRaises(ValueError, parse_duration, "3000000h")
+        self.assertEqual(parse_duration("2000000h"), 2000000 * 3600.0)
+
+    def test_signs(self) -> None:
+        """A leading '+' is Go syntax and accepted; a negative duration is refused."""
+        self.assertEqual(parse_duration("+5s"), 5.0)
+        self.assertRaises(ValueError, parse_duration, "-5s")
+        self.assertRaises(ValueError, parse_duration, "-0")

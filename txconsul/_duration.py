@@ -6,7 +6,6 @@ write them in Python (numbers of seconds).
 
 from __future__ import annotations
 
-import re
 from typing import Union
 
 DurationLike = Union[str, int, float]
@@ -24,12 +23,57 @@ _UNITS = {
     "m": 60.0,
     "h": 3600.0,
 }
-_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+#: The largest duration Go can hold (``math.MaxInt64`` nanoseconds), in seconds.
+_GO_MAX_DURATION = (2**63 - 1) / 1e9
+
+
+def parse_go_duration(text: str) -> float:
+    """
+    Parse a duration exactly as Go's ``time.ParseDuration`` does (``'10s'``,
+    ``'-1m30s'``, ``'300000ms'``): a sign, then number-unit pairs; a bare
+    number other than ``0`` is invalid, and so is surrounding whitespace or
+    a duration beyond Go's int64 nanoseconds.
+
+    :raises ValueError: on a malformed duration.
+    """
+    s = text
+    if s in ("0", "+0", "-0"):
+        return 0.0
+    sign = 1.0
+    if s[:1] in "+-" and s:
+        sign = -1.0 if s[0] == "-" else 1.0
+        s = s[1:]
+    if not s:
+        raise ValueError(text)
+    total = 0.0
+    i = 0
+    while i < len(s):
+        j = i
+        while j < len(s) and (s[j].isdigit() or s[j] == "."):
+            j += 1
+        if j == i:
+            raise ValueError(text)
+        number = float(s[i:j])
+        k = j
+        while k < len(s) and not (s[k].isdigit() or s[k] == "."):
+            k += 1
+        unit = s[j:k]
+        if unit not in _UNITS:
+            raise ValueError(text)
+        total += number * _UNITS[unit]
+        i = k
+    if total > _GO_MAX_DURATION:
+        # time.ParseDuration: "invalid duration" on int64 overflow.
+        raise ValueError(text)
+    return sign * total
 
 
 def parse_duration(value: DurationLike, what: str = "duration") -> float:
     """
     Turn ``'10s'``, ``'250ms'``, ``'1m30s'`` or a number of seconds into seconds.
+
+    A string is read by :func:`parse_go_duration`, after surrounding
+    whitespace is dropped; negative durations are refused.
 
     :param value: a Go duration string or a non-negative number of seconds.
     :param what: the name used in the error message.
@@ -47,22 +91,17 @@ def parse_duration(value: DurationLike, what: str = "duration") -> float:
             f"{what} must be a duration string like '10s' or a number of seconds, not {type(value).__name__}"
         )
     text = value.strip()
-    if text in ("0", ""):
-        if text == "":
-            raise ValueError(f"invalid {what} '': empty")
-        return 0.0
-    pos = 0
-    total = 0.0
-    for match in _PART.finditer(text):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        pos = match.end()
-    if pos != len(text) or pos == 0:
+    if text == "":
+        raise ValueError(f"invalid {what} '': empty")
+    try:
+        seconds = parse_go_duration(text)
+    except ValueError:
+        seconds = -1.0
+    if seconds < 0 or text[:1] == "-":
         raise ValueError(
             f"invalid {what} {value!r}: use a number of seconds or a duration like '10s', '250ms', '5m'"
         )
-    return total
+    return seconds
 
 
 def parse_wait(value: DurationLike) -> float:

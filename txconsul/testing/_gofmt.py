@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
+from .._duration import parse_go_duration
+
 __all__ = [
     "go_duration",
     "go_quote",
@@ -18,22 +20,6 @@ __all__ = [
     "parse_go_time",
     "parse_uint",
 ]
-
-#: Go's time.ParseDuration units, in seconds (both micro signs, U+00B5 and
-#: U+03BC, are accepted by Go's ``unitMap``).
-_GO_UNITS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "\u00b5s": 1e-6,
-    "\u03bcs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-
-#: The largest duration Go can hold (``math.MaxInt64`` nanoseconds), in seconds.
-_GO_MAX_DURATION = (2**63 - 1) / 1e9
 
 #: ``strconv.ParseUint(s, 10, 64)`` accepts ASCII digits only (no sign, no
 #: underscores, no other Unicode digits).
@@ -77,46 +63,6 @@ def parse_uint(text: str) -> int:
     if value >= 2**64:
         raise ValueError(f"strconv.ParseUint: parsing {go_quote(text)}: value out of range")
     return value
-
-
-def parse_go_duration(text: str) -> float:
-    """
-    Parse a duration like Go's ``time.ParseDuration`` (``'10s'``, ``'1m30s'``,
-    ``'300000ms'``); a bare number other than ``0`` is invalid, and so is
-    surrounding whitespace or a duration beyond Go's int64 nanoseconds.
-
-    :raises ValueError: on a malformed duration.
-    """
-    s = text
-    if s in ("0", "+0", "-0"):
-        return 0.0
-    sign = 1.0
-    if s[:1] in "+-" and s:
-        sign = -1.0 if s[0] == "-" else 1.0
-        s = s[1:]
-    if not s:
-        raise ValueError(text)
-    total = 0.0
-    i = 0
-    while i < len(s):
-        j = i
-        while j < len(s) and (s[j].isdigit() or s[j] == "."):
-            j += 1
-        if j == i:
-            raise ValueError(text)
-        number = float(s[i:j])
-        k = j
-        while k < len(s) and not (s[k].isdigit() or s[k] == "."):
-            k += 1
-        unit = s[j:k]
-        if unit not in _GO_UNITS:
-            raise ValueError(text)
-        total += number * _GO_UNITS[unit]
-        i = k
-    if total > _GO_MAX_DURATION:
-        # time.ParseDuration: "invalid duration" on int64 overflow.
-        raise ValueError(text)
-    return sign * total
 
 
 def go_duration(seconds: float) -> str:
