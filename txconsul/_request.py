@@ -285,6 +285,8 @@ def _decoded(response: ConsulResponse, decode: Callable[[ConsulResponse], Any]) 
 def _blocking_result(
     response: ConsulResponse, decode: Callable[[ConsulResponse], Any], meta: Any
 ) -> tuple[Any, Any]:
+    # _decoded, inlined: every kv.get comes here, and the call costs
+    # ~0.4 µs (benchmarks/hotpath.py).
     try:
         data = decode(response)
     except _SHAPE_ERRORS as e:
